@@ -1,0 +1,50 @@
+"""The one abstraction everything that moves shares: a Markov chain that advances continuous time.
+
+A discrete optimizer (heavy-ball momentum SGD, SGHMC, OGDA …) and a discretized SDE
+(Euler–Maruyama, an exact-OU splitting …) are both a pure map
+
+    state_{k+1} = step(state_k, noise_k),     noise_k ~ noise (a sampler),
+
+that advances a fixed amount ``dt`` of continuous time (SGD: ``dt = η`` so that ``t = kη``;
+a scheme for an SDE: its step size). The engine (:func:`sde_opt.engine.simulate`) draws the noise,
+stops each path at its own event and streams observables; it knows nothing else about the chain.
+
+Randomness is an explicit argument: ``noise`` is a sampler (:mod:`sde_opt.noise`) and ``step`` is
+deterministic given its draw. The engine derives path i's noise at step k from (key, i, k) alone,
+so two chains whose noises have the same structure are coupled pathwise by giving them the same
+key — the way a discrete algorithm and its diffusion limit are compared path by path.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import equinox as eqx
+
+
+class AbstractChain(eqx.Module):
+    """A time-homogeneous Markov chain on an array state.
+
+    Subclasses provide ``dt`` (continuous time per step, a field or property), ``init``,
+    ``step``, ``position`` and ``noise`` (the sampler of one step's noise, usually
+    :class:`~sde_opt.noise.StandardNormal`).
+    """
+
+    dt: eqx.AbstractVar[float]
+
+    @abc.abstractmethod
+    def init(self, x0):
+        """The chain state that starts at position ``x0``."""
+
+    @abc.abstractmethod
+    def step(self, state, noise):
+        """Advance one step (``dt`` of continuous time) given this step's noise."""
+
+    def position(self, state):
+        """The point in parameter space that events and observables see."""
+        return state
+
+    @property
+    @abc.abstractmethod
+    def noise(self):
+        """The sampler of one step's noise (``noise.sample(key, dtype)``)."""

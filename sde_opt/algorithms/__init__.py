@@ -1,0 +1,29 @@
+"""Discrete optimizers, each a chain that returns its own diffusion limit.
+
+``REGISTRY`` maps a name to ``(factory, example_hyperparameters)``; the contract suite in
+``tests/test_contract.py`` runs over every entry, so a new algorithm registered here inherits the
+checks (jit = no-jit, no recompilation across hyperparameters, vmap over keys, dtype kept, limit
+consistency).
+"""
+
+from ._base import AbstractAlgorithm as AbstractAlgorithm
+from .momentum_sgd import MomentumSGD as MomentumSGD
+from .momentum_sgd import MomentumState as MomentumState
+from .momentum_sgd import sgd as sgd
+
+REGISTRY = {
+    "sgd": (sgd, {"eta": 0.05}),
+    "msgd": (MomentumSGD, {"eta": 0.02, "mu": 0.5}),
+}
+
+
+def make(name: str, problem, **hyperparameters):
+    """Build a registered algorithm by name, e.g. ``make("msgd", problem, eta=0.01, mu=0.9)``."""
+    try:
+        factory, _ = REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown algorithm {name!r}; registered: {sorted(REGISTRY)}") from None
+    return factory(problem, **hyperparameters)
+
+
+__all__ = ["AbstractAlgorithm", "MomentumSGD", "MomentumState", "sgd", "REGISTRY", "make"]

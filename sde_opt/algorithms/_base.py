@@ -1,0 +1,38 @@
+"""The algorithm contract: a discrete optimizer is a chain that knows its own diffusion limit."""
+
+from __future__ import annotations
+
+import abc
+
+import equinox as eqx
+
+from .._chain import AbstractChain
+from ..problems._base import AbstractProblem
+from ..sde._base import AbstractSDE
+
+
+class AbstractAlgorithm(AbstractChain):
+    """A stochastic optimizer on a problem.
+
+    Besides the chain contract (``init``, ``step``, ``position``, ``dt`` = continuous time per
+    iteration, ``noise`` = the problem's oracle noise), an algorithm returns
+
+    * ``limit()`` — its diffusion approximation, an :class:`~sde_opt.sde.AbstractSDE` in the same
+      time variable (``t = k·dt``), so that simulating ``EulerMaruyama(alg.limit(), alg.dt)`` with
+      the same key is a pathwise comparison;
+    * ``ode_limit()`` — the deterministic (law of large numbers) limit.
+    """
+
+    problem: eqx.AbstractVar[AbstractProblem]
+
+    @property
+    def noise(self):
+        return self.problem.noise
+
+    @abc.abstractmethod
+    def limit(self) -> AbstractSDE:
+        """The diffusion limit, in time t = k·dt."""
+
+    @abc.abstractmethod
+    def ode_limit(self) -> AbstractSDE:
+        """The deterministic limit (zero diffusion), in time t = k·dt."""

@@ -1,0 +1,18 @@
+"""Simulate batches of paths of any chain: events, exit times, censoring, streamed observables."""
+
+from .events import EnterBall as EnterBall
+from .events import LeaveBall as LeaveBall
+from .events import Threshold as Threshold
+from .simulate import CENSORED as CENSORED
+from .simulate import DIVERGED as DIVERGED
+from .simulate import EXITED as EXITED
+from .simulate import SimulationResult as SimulationResult
+from .simulate import simulate as simulate
+from .simulate import use_cpu_cores as use_cpu_cores
+from .trajectory import coarsen_normals as coarsen_normals
+from .trajectory import trajectory as trajectory
+
+__all__ = [
+    "EnterBall", "LeaveBall", "Threshold", "CENSORED", "DIVERGED", "EXITED", "SimulationResult",
+    "simulate", "use_cpu_cores", "trajectory", "coarsen_normals",
+]

@@ -1,0 +1,451 @@
+"""The engine: simulate batches of paths of any chain, stop each at its own event, stream observables.
+
+One function, :func:`simulate`, serves discrete optimizers and discretized SDEs alike. Design:
+
+* **Per-path randomness.** Path i's noise at step k depends only on (key, i, k)
+  (:mod:`sde_opt.engine._rng`), so results do not change with ``chunk_size``, compaction or the
+  number of devices, and two chains with the same noise structure share noise under the same key.
+* **Work follows the live paths.** Paths advance in segments of a few hundred steps inside one
+  compiled ``lax.scan``; between segments the host counts the live paths, stops a chunk when none
+  is left, and compacts the survivors into a smaller batch (power-of-two buckets, so each bucket
+  size compiles once).
+* **Nothing is lost.** A path whose state turns non-finite is frozen at its last finite state and
+  flagged ``DIVERGED``; paths alive at the horizon are ``CENSORED``. Every path ends with exactly
+  one status, and :class:`SimulationResult` counts them.
+* **Bounded memory.** Paths run in chunks sized to ``memory_limit``; observables are saved every
+  ``stride`` steps (never the full trajectory unless ``stride=1``).
+* **Devices.** The path axis is sharded over all local devices (several GPUs, or several CPU
+  devices after :func:`sde_opt.use_cpu_cores`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jax import lax
+
+from .._chain import AbstractChain
+from ..noise import StandardNormal
+from ._rng import path_step_keys, standard_normals
+
+RUNNING, EXITED, DIVERGED, CENSORED = 0, 1, 2, 3
+_PADDING = 4
+STATUS_NAMES = {EXITED: "exited", DIVERGED: "diverged", CENSORED: "censored"}
+
+_MIN_BUCKET = 256
+_COMPACT_FACTOR = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class SimulationResult:
+    """What happened to every path.
+
+    Attributes:
+        steps: ``(n,)`` steps taken: the exit step for exited paths, the step that produced a
+            non-finite state for diverged ones, the horizon for censored ones.
+        status: ``(n,)`` one of ``EXITED``, ``DIVERGED``, ``CENSORED``.
+        event: ``(n,)`` index of the event that stopped the path (−1 if none).
+        final: ``(n, *shape)`` final position (the exit point for exited paths, the last finite
+            point for diverged ones).
+        observables: name → ``(n, n_saves, …)`` values at ``save_steps``; NaN after a path stopped.
+        save_steps: ``(n_saves,)`` the steps at which observables were saved (0 is the start).
+        dt: continuous time per step.
+        n_steps: the horizon.
+    """
+
+    steps: np.ndarray
+    status: np.ndarray
+    event: np.ndarray
+    final: np.ndarray
+    observables: dict
+    save_steps: np.ndarray
+    dt: float
+    n_steps: int
+
+    @property
+    def n_paths(self) -> int:
+        return int(self.steps.shape[0])
+
+    @property
+    def times(self) -> np.ndarray:
+        """Stopping times in continuous time, ``steps * dt``."""
+        return self.steps * self.dt
+
+    @property
+    def save_times(self) -> np.ndarray:
+        return self.save_steps * self.dt
+
+    @property
+    def exited(self) -> np.ndarray:
+        return self.status == EXITED
+
+    @property
+    def diverged(self) -> np.ndarray:
+        return self.status == DIVERGED
+
+    @property
+    def censored(self) -> np.ndarray:
+        return self.status == CENSORED
+
+    def counts(self) -> dict:
+        """``{"exited": …, "censored": …, "diverged": …}`` — they add up to ``n_paths``."""
+        return {name: int(np.sum(self.status == code)) for code, name in STATUS_NAMES.items()}
+
+    def __repr__(self) -> str:
+        c = self.counts()
+        return (
+            f"SimulationResult(n_paths={self.n_paths}, n_steps={self.n_steps}, dt={self.dt:g}, "
+            f"exited={c['exited']}, censored={c['censored']}, diverged={c['diverged']}, "
+            f"observables={sorted(self.observables)})"
+        )
+
+
+def use_cpu_cores(n: int | None = None) -> int:
+    """Expose ``n`` CPU devices (default: all cores) so that :func:`simulate` runs on all of them.
+
+    Must be called before JAX creates its CPU backend (before the first computation). Returns the
+    number of devices then available.
+    """
+    n = n or len(os.sched_getaffinity(0))
+    try:
+        jax.config.update("jax_num_cpu_devices", int(n))
+    except RuntimeError:
+        pass  # backend already initialized: keep what exists
+    return len(jax.devices())
+
+
+def _as_key(key):
+    if isinstance(key, int):
+        return jr.key(key)
+    if jnp.issubdtype(getattr(key, "dtype", None), jax.dtypes.prng_key):
+        return key
+    return jr.wrap_key_data(jnp.asarray(key, jnp.uint32))
+
+
+def _bcast(mask, leaf):
+    return mask.reshape(mask.shape + (1,) * (leaf.ndim - mask.ndim))
+
+
+def _all_finite(tree):
+    leaves = [x for x in jax.tree_util.tree_leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    ok = jnp.ones((), bool)
+    for leaf in leaves:
+        ok = ok & jnp.all(jnp.isfinite(leaf))
+    return ok
+
+
+def _draw(chain, key, path_ids, k, dtype):
+    sampler = chain.noise
+    if isinstance(sampler, StandardNormal):
+        return standard_normals(key, path_ids, k, sampler.shape, dtype)
+    keys = path_step_keys(key, path_ids, k)
+    return jax.vmap(lambda kk: sampler.sample(kk, dtype))(keys)
+
+
+@eqx.filter_jit
+def _segment(chain, events, observables, key, state, path_ids, status, steps, event, k0, n_steps,
+             seg_len, stride):
+    """Advance every running path by up to ``seg_len`` steps, starting at global step ``k0``."""
+    dtype = jax.tree_util.tree_leaves(jax.vmap(chain.position)(state))[0].dtype
+    first_slot = k0 // stride + 1
+    n_slots = seg_len // stride + 1
+    pos0 = jax.vmap(chain.position)(state)
+    buf = {
+        name: jnp.full((n_slots, *jax.eval_shape(jax.vmap(fn), pos0).shape), jnp.nan,
+                       jax.eval_shape(jax.vmap(fn), pos0).dtype)
+        for name, fn in observables.items()
+    }
+
+    def one_step(carry, j):
+        state, status, steps, event, buf = carry
+        k = k0 + j
+        alive = (status == RUNNING) & (k < n_steps)
+
+        def advance(carry):
+            state, status, steps, event, buf = carry
+            noise = _draw(chain, key, path_ids, k, dtype)
+            new = jax.vmap(chain.step)(state, noise)
+            finite = jax.vmap(_all_finite)(new)
+            moved = alive & finite
+            state = jax.tree_util.tree_map(lambda n, o: jnp.where(_bcast(moved, n), n, o), new, state)
+            steps = jnp.where(alive, k + 1, steps)
+            x = jax.vmap(chain.position)(state)
+            if events:
+                fired = jnp.stack([jax.vmap(ev)(x) for ev in events], axis=-1)
+                hit = moved & jnp.any(fired, axis=-1)
+                event = jnp.where(hit, jnp.argmax(fired, axis=-1).astype(event.dtype), event)
+            else:
+                hit = jnp.zeros_like(moved)
+            status = jnp.where(alive & ~finite, DIVERGED, jnp.where(hit, EXITED, status))
+            if observables:
+
+                def save(buf):
+                    slot = (k + 1) // stride - first_slot
+                    out = {}
+                    for name, fn in observables.items():
+                        v = jax.vmap(fn)(x)
+                        v = jnp.where(_bcast(moved, v), v, jnp.nan)
+                        out[name] = lax.dynamic_update_index_in_dim(buf[name], v, slot, 0)
+                    return out
+
+                buf = lax.cond((k + 1) % stride == 0, save, lambda b: b, buf)
+            return state, status, steps, event.astype(jnp.int32), buf
+
+        carry = lax.cond(jnp.any(alive), advance, lambda c: c, carry)
+        return carry, None
+
+    carry = (state, status, steps, event, buf)
+    carry, _ = lax.scan(one_step, carry, jnp.arange(seg_len))
+    return carry
+
+
+@eqx.filter_jit
+def _init_states(chain, x0):
+    return jax.vmap(chain.init)(x0)
+
+
+@eqx.filter_jit
+def _observe(observables, chain, state):
+    x = jax.vmap(chain.position)(state)
+    return {name: jax.vmap(fn)(x) for name, fn in observables.items()}
+
+
+@eqx.filter_jit
+def _positions(chain, state):
+    return jax.vmap(chain.position)(state)
+
+
+def _sharding(n: int):
+    devs = jax.devices()
+    if len(devs) == 1 or n % len(devs):
+        return None
+    mesh = jax.sharding.Mesh(np.asarray(devs), ("paths",))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("paths"))
+
+
+def _put(tree, n):
+    sh = _sharding(n)
+    if sh is None:
+        return jax.tree_util.tree_map(jnp.asarray, tree)
+    return jax.device_put(tree, sh)
+
+
+def _round_bucket(n: int) -> int:
+    ndev = len(jax.devices())
+    b = max(_MIN_BUCKET, 1 << max(0, math.ceil(math.log2(max(n, 1)))))
+    return int(math.ceil(b / ndev) * ndev)
+
+
+def _bytes_per_path(chain, x_shape, dtype, observables, stride, seg_len) -> int:
+    x = jax.ShapeDtypeStruct(x_shape, dtype)
+    st = jax.eval_shape(chain.init, x)
+    state_bytes = sum(math.prod(a.shape) * a.dtype.itemsize for a in jax.tree_util.tree_leaves(st))
+    obs_bytes = 0
+    for fn in observables.values():
+        o = jax.eval_shape(fn, x)
+        obs_bytes += math.prod(o.shape) * o.dtype.itemsize
+    n_slots = seg_len // stride + 2
+    # state, proposal, noise and temporaries, plus the save buffer
+    return 8 * state_bytes + n_slots * obs_bytes + 64
+
+
+def simulate(
+    chain: AbstractChain,
+    x0,
+    key,
+    *,
+    n_paths: int,
+    n_steps: int,
+    events: Sequence[Callable] = (),
+    observables: Mapping[str, Callable] | None = None,
+    stride: int = 1,
+    chunk_size: int | None = None,
+    memory_limit: float = 2**30,
+    progress: bool | str = False,
+) -> SimulationResult:
+    """Simulate ``n_paths`` independent paths of ``chain`` for at most ``n_steps`` steps.
+
+    Args:
+        chain: any :class:`~sde_opt.AbstractChain` (an algorithm, or a scheme applied to an SDE).
+        x0: start: one point (shared by all paths) or ``(n_paths, *shape)`` — an array whose first
+            axis has length ``n_paths`` and that has more than one axis is taken per path.
+        key: a ``jax.random`` key (or an int seed).
+        n_paths: number of paths.
+        n_steps: horizon in steps (continuous horizon ``n_steps * chain.dt``).
+        events: functions ``position -> bool``; a path stops at the first step where any fires
+            (see :mod:`sde_opt.engine.events`). Without events, every path runs to the horizon.
+        observables: name → function ``position -> array``, saved at steps 0, stride, 2·stride, …
+        stride: save every ``stride`` steps.
+        chunk_size: paths per compiled batch (default: as many as ``memory_limit`` allows).
+        memory_limit: bytes of device memory a chunk may use (approximate).
+        progress: show a progress bar (``True``, or a string used as its label).
+
+    Returns:
+        A :class:`SimulationResult` with per-path steps, status, event, final position and the
+        saved observables.
+    """
+    n_paths, n_steps, stride = int(n_paths), int(n_steps), int(stride)
+    if n_paths < 1:
+        raise ValueError(f"simulate: n_paths must be >= 1; got {n_paths}")
+    if n_steps < 0:
+        raise ValueError(f"simulate: n_steps must be >= 0; got {n_steps}")
+    if stride < 1:
+        raise ValueError(f"simulate: stride must be >= 1; got {stride}")
+    if not isinstance(chain, AbstractChain):
+        raise TypeError(f"simulate: chain must be an AbstractChain; got {type(chain).__name__}")
+    observables = dict(observables or {})
+    events = tuple(events)
+    key = _as_key(key)
+
+    x0 = jnp.asarray(x0)
+    if not jnp.issubdtype(x0.dtype, jnp.floating):
+        x0 = x0.astype(jnp.float32)
+    if x0.ndim == 0:
+        raise ValueError("simulate: x0 must be an array of shape (*shape) or (n_paths, *shape)")
+    if x0.ndim > 1 and x0.shape[0] == n_paths:
+        shape, x0_all = tuple(x0.shape[1:]), x0
+    else:
+        shape, x0_all = tuple(x0.shape), None
+
+    seg_len = 128 if events else 512
+    seg_len = min(seg_len, max(1, n_steps))
+    if chunk_size is None:
+        per_path = _bytes_per_path(chain, shape, x0.dtype, observables, stride, seg_len)
+        chunk_size = max(_MIN_BUCKET, int(memory_limit // per_path))
+    chunk_size = int(min(chunk_size, n_paths))
+    if chunk_size < 1:
+        raise ValueError(f"simulate: chunk_size must be >= 1; got {chunk_size}")
+
+    save_steps = np.arange(0, n_steps + 1, stride)
+    n_saves = save_steps.size
+    out_obs = {}
+    for name, fn in observables.items():
+        o = jax.eval_shape(fn, jax.ShapeDtypeStruct(shape, x0.dtype))
+        out_obs[name] = np.full((n_paths, n_saves, *o.shape), np.nan, dtype=o.dtype)
+    out_steps = np.zeros(n_paths, np.int64)
+    out_status = np.zeros(n_paths, np.int8)
+    out_event = np.full(n_paths, -1, np.int16)
+    out_final = np.zeros((n_paths, *shape), x0.dtype)
+
+    bar = _progress_bar(progress, n_paths * n_steps)
+    n_steps_arr = jnp.asarray(n_steps, jnp.int32)
+    try:
+        for start in range(0, n_paths, chunk_size):
+            ids = np.arange(start, min(start + chunk_size, n_paths))
+            _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
+                       n_steps_arr, stride, seg_len, out_steps, out_status, out_event, out_final,
+                       out_obs, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    return SimulationResult(
+        steps=out_steps,
+        status=out_status,
+        event=out_event,
+        final=out_final,
+        observables=out_obs,
+        save_steps=save_steps,
+        dt=float(chain.dt),
+        n_steps=n_steps,
+    )
+
+
+def _progress_bar(progress, total):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    label = progress if isinstance(progress, str) else "simulate"
+    return tqdm(total=total, desc=label, unit="path-step", unit_scale=True, leave=False)
+
+
+def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps, n_steps_arr,
+               stride, seg_len, out_steps, out_status, out_event, out_final, out_obs, bar):
+    n = ids.size
+    bucket = int(math.ceil(n / len(jax.devices())) * len(jax.devices()))
+    pad = bucket - n
+    slot_ids = np.concatenate([ids, np.full(pad, -1)]).astype(np.int64)
+    x_start = (jnp.broadcast_to(x0, (n, *shape)) if x0_all is None else x0_all[ids[0]:ids[-1] + 1])
+    if pad:
+        x_start = jnp.concatenate([x_start, jnp.broadcast_to(x_start[:1], (pad, *shape))])
+    state = _init_states(chain, x_start)
+    status = np.where(slot_ids >= 0, RUNNING, _PADDING).astype(np.int32)
+    steps = np.zeros(bucket, np.int32)
+    event = np.full(bucket, -1, np.int32)
+
+    if observables:
+        first = _observe(observables, chain, state)
+        for name, v in first.items():
+            out_obs[name][ids, 0] = np.asarray(v)[:n]
+
+    def put(*arrays):
+        return _put(arrays, arrays[0].shape[0])
+
+    path_ids = np.where(slot_ids >= 0, slot_ids, 0).astype(np.uint32)
+    state, path_ids_d, status_d, steps_d, event_d = put(state, path_ids, status, steps, event)
+    k0 = 0
+    while k0 < n_steps:
+        alive_before = int(np.sum(np.asarray(status_d) == RUNNING)) if bar is not None else 0
+        state, status_d, steps_d, event_d, buf = _segment(
+            chain, events, observables, key, state, path_ids_d, status_d, steps_d, event_d,
+            jnp.asarray(k0, jnp.int32), n_steps_arr, seg_len, stride)
+        if observables:
+            lo = k0 // stride + 1
+            hi = min((k0 + seg_len) // stride, n_steps // stride)
+            if hi >= lo:
+                live = slot_ids >= 0
+                for name, b in buf.items():
+                    vals = np.moveaxis(np.asarray(b)[: hi - lo + 1], 0, 1)
+                    out_obs[name][slot_ids[live], lo:hi + 1] = vals[live]
+        k0 += seg_len
+        status_h = np.asarray(status_d)
+        if bar is not None:
+            done_now = int(np.sum(status_h == RUNNING))
+            bar.update(alive_before * min(seg_len, n_steps - (k0 - seg_len)))
+            bar.update((alive_before - done_now) * max(0, n_steps - k0))
+        if not events:
+            continue
+        running = status_h == RUNNING
+        n_alive = int(running.sum())
+        if n_alive == 0:
+            break
+        new_bucket = _round_bucket(n_alive)
+        if new_bucket * _COMPACT_FACTOR <= status_h.size:
+            _write_out(chain, state, slot_ids, status_h, np.asarray(steps_d), np.asarray(event_d),
+                       out_steps, out_status, out_event, out_final, ~running)
+            keep = np.flatnonzero(running)
+            fill = np.full(new_bucket - keep.size, keep[0])
+            take = np.concatenate([keep, fill])
+            host_state = jax.tree_util.tree_map(lambda a: np.asarray(a)[take], state)
+            slot_ids = np.concatenate([slot_ids[keep], np.full(fill.size, -1)])
+            status = np.where(slot_ids >= 0, RUNNING, _PADDING).astype(np.int32)
+            steps = np.asarray(steps_d)[take]
+            event = np.asarray(event_d)[take]
+            path_ids = np.where(slot_ids >= 0, slot_ids, 0).astype(np.uint32)
+            state, path_ids_d, status_d, steps_d, event_d = put(host_state, path_ids, status, steps, event)
+
+    status_h = np.asarray(status_d)
+    _write_out(chain, state, slot_ids, status_h, np.asarray(steps_d), np.asarray(event_d),
+               out_steps, out_status, out_event, out_final, np.ones(status_h.size, bool))
+
+
+def _write_out(chain, state, slot_ids, status, steps, event, out_steps, out_status, out_event,
+               out_final, which):
+    sel = which & (slot_ids >= 0)
+    if not sel.any():
+        return
+    ids = slot_ids[sel]
+    st = status[sel]
+    out_status[ids] = np.where(st == RUNNING, CENSORED, st)
+    out_steps[ids] = steps[sel]
+    out_event[ids] = event[sel]
+    out_final[ids] = np.asarray(_positions(chain, state))[sel]

@@ -1,0 +1,9 @@
+"""Landscapes: objectives, stochastic-gradient oracles, geometry and known critical points."""
+
+from ._base import AbstractProblem as AbstractProblem
+from .geometry import Euclidean as Euclidean
+from .geometry import Sphere as Sphere
+from .quadratic_saddle import QuadraticSaddle as QuadraticSaddle
+from .streaming_pca import StreamingPCA as StreamingPCA
+
+__all__ = ["AbstractProblem", "Euclidean", "Sphere", "QuadraticSaddle", "StreamingPCA"]
