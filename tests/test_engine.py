@@ -1,0 +1,177 @@
+"""The engine: per-path randomness, events, censoring, divergence, observables, chunking."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+import sde_opt as so
+from sde_opt.engine import CENSORED, DIVERGED, EXITED
+from sde_opt.engine._rng import standard_normals
+
+
+def _saddle_chain(sigma2=0.01, dt=0.01, d=4):
+    p = so.QuadraticSaddle([-1.0] + [1.0] * (d - 1), sigma2)
+    return so.EulerMaruyama(so.GradientSDE(p, 1.0, 1.0), dt)
+
+
+def _norm(x):
+    return jnp.sqrt(jnp.sum(x * x))
+
+
+def test_exit_steps_equal_first_passage_of_the_unstopped_paths():
+    """Compaction and early stopping change nothing: each path's exit step is the first step at
+    which the same (unstopped) path leaves the ball."""
+    ch = _saddle_chain()
+    key = jax.random.key(3)
+    n, horizon = 700, 900
+    ev = so.simulate(ch, jnp.zeros(4), key, n_paths=n, n_steps=horizon,
+                     events=[so.LeaveBall(jnp.zeros(4), 1.0)])
+    free = so.simulate(ch, jnp.zeros(4), key, n_paths=n, n_steps=horizon,
+                       observables={"r": _norm})
+    r = free.observables["r"]
+    crossed = r >= 1.0
+    first = np.where(crossed.any(1), crossed.argmax(1), -1)
+    exited = first >= 0
+    assert ev.counts()["exited"] == exited.sum() and exited.sum() > 0.9 * n
+    np.testing.assert_array_equal(ev.steps[exited], free.save_steps[first[exited]])
+    np.testing.assert_array_equal(ev.status[exited], EXITED)
+    np.testing.assert_array_equal(ev.status[~exited], CENSORED)
+    np.testing.assert_array_equal(ev.steps[~exited], horizon)
+    # the exit point is the first point outside the ball
+    np.testing.assert_allclose(np.linalg.norm(ev.final[exited], axis=1),
+                               r[exited, first[exited]], rtol=1e-5)
+
+
+def test_results_do_not_depend_on_chunk_size():
+    ch = _saddle_chain()
+    kw = dict(n_paths=600, n_steps=400, events=[so.LeaveBall(jnp.zeros(4), 1.0)],
+              observables={"r": _norm}, stride=50)
+    a = so.simulate(ch, jnp.zeros(4), 7, **kw)
+    b = so.simulate(ch, jnp.zeros(4), 7, chunk_size=256, **kw)
+    np.testing.assert_array_equal(a.steps, b.steps)
+    np.testing.assert_array_equal(a.status, b.status)
+    np.testing.assert_allclose(a.final, b.final, rtol=1e-6)
+    np.testing.assert_allclose(a.observables["r"], b.observables["r"], rtol=1e-6)
+
+
+def test_different_keys_give_different_paths_and_same_key_the_same():
+    ch = _saddle_chain()
+    a = so.simulate(ch, jnp.zeros(4), 1, n_paths=64, n_steps=50)
+    b = so.simulate(ch, jnp.zeros(4), 1, n_paths=64, n_steps=50)
+    c = so.simulate(ch, jnp.zeros(4), 2, n_paths=64, n_steps=50)
+    np.testing.assert_array_equal(a.final, b.final)
+    assert np.all(a.final != c.final)
+    assert len(np.unique(a.final[:, 0])) == 64
+
+
+def test_diverging_paths_are_frozen_flagged_and_counted():
+    # x' = (1 + 100·1) x + noise: overflows float32 within ~25 steps for every path
+    sde = so.LinearSDE(100.0 * np.eye(2), 0.1)
+    r = so.simulate(so.EulerMaruyama(sde, 1.0), jnp.ones(2), 0, n_paths=300, n_steps=200,
+                    observables={"x0": lambda x: x[0]})
+    assert r.counts() == {"exited": 0, "censored": 0, "diverged": 300}
+    assert np.all(r.status == DIVERGED)
+    assert np.all(np.isfinite(r.final)) and np.all(np.abs(r.final) > 1e30)
+    assert np.all((r.steps > 5) & (r.steps < 40))
+    # observables stop (NaN) from the divergence step on
+    obs = r.observables["x0"]
+    for i in range(0, 300, 37):
+        assert np.all(np.isfinite(obs[i, : r.steps[i]]))
+        assert np.all(np.isnan(obs[i, r.steps[i]:]))
+
+
+def test_mixed_outcomes_add_up():
+    # half the paths start where they diverge, half near a stable point with an exit event
+    sde = so.LinearSDE(np.diag([-1.0, -1.0]), 0.3)
+    ch = so.EulerMaruyama(sde, 0.1)
+    x0 = np.zeros((400, 2), np.float32)
+    x0[:100] = np.inf  # non-finite start: diverges at its first step
+    r = so.simulate(ch, x0, 0, n_paths=400, n_steps=300,
+                    events=[so.LeaveBall(np.zeros(2), 0.5)])
+    c = r.counts()
+    assert c["diverged"] == 100 and c["exited"] + c["censored"] == 300 and c["exited"] > 0
+    assert sum(c.values()) == 400
+    np.testing.assert_array_equal(r.steps[:100], 1)
+
+
+def test_observables_are_saved_at_the_stride_and_nan_after_exit():
+    ch = _saddle_chain()
+    r = so.simulate(ch, jnp.zeros(4), 5, n_paths=200, n_steps=1000,
+                    events=[so.LeaveBall(jnp.zeros(4), 1.0)], observables={"r": _norm}, stride=7)
+    np.testing.assert_array_equal(r.save_steps, np.arange(0, 1001, 7))
+    obs = r.observables["r"]
+    assert obs.shape == (200, r.save_steps.size)
+    assert np.all(obs[:, 0] == 0.0)
+    for i in range(200):
+        valid = r.save_steps <= r.steps[i]
+        assert np.all(np.isfinite(obs[i, valid])) and np.all(np.isnan(obs[i, ~valid]))
+        assert np.all(obs[i, valid] < 1.0 + (r.save_steps[valid] == r.steps[i]))
+
+
+def test_per_path_start_and_threshold_event():
+    ch = _saddle_chain(sigma2=1e-6)
+    x0 = np.zeros((3, 4), np.float32)
+    x0[:, 0] = [0.1, 0.2, 0.4]
+    r = so.simulate(ch, x0, 0, n_paths=3, n_steps=2000,
+                    events=[so.Threshold(lambda x: x[0], 0.8)])
+    # nearly deterministic: x₁(t) = x₁(0) e^{t} with Euler steps (1 + h)^k
+    expected = np.ceil(np.log(0.8 / x0[:, 0]) / np.log(1.01))
+    np.testing.assert_allclose(r.steps, expected, atol=1)
+    assert np.all(r.event == 0)
+
+
+def test_bad_arguments_are_rejected_with_clear_messages():
+    ch = _saddle_chain()
+    with pytest.raises(ValueError, match="n_paths"):
+        so.simulate(ch, jnp.zeros(4), 0, n_paths=0, n_steps=10)
+    with pytest.raises(ValueError, match="stride"):
+        so.simulate(ch, jnp.zeros(4), 0, n_paths=2, n_steps=10, stride=0)
+    with pytest.raises(ValueError, match="n_steps"):
+        so.simulate(ch, jnp.zeros(4), 0, n_paths=2, n_steps=-1)
+    with pytest.raises(TypeError, match="AbstractChain"):
+        so.simulate(object(), jnp.zeros(4), 0, n_paths=2, n_steps=1)
+    with pytest.raises(ValueError, match="radius"):
+        so.LeaveBall(jnp.zeros(4), 0.0)
+
+
+def test_counter_based_normals_are_standard_normal_and_independent():
+    ids = jnp.arange(4000, dtype=jnp.uint32)
+    key = jax.random.key(0)
+    z = np.concatenate([np.asarray(standard_normals(key, ids, jnp.int32(k), (5,), jnp.float32))
+                        for k in range(10)], axis=1)  # (4000, 50)
+    flat = z.ravel()
+    n = flat.size
+    assert abs(flat.mean()) < 4 / np.sqrt(n)
+    assert abs(flat.var() - 1) < 4 * np.sqrt(2 / n)
+    assert stats.kstest(flat, "norm").pvalue > 1e-3
+    # no correlation across neighbouring paths, steps or coordinates
+    c = np.corrcoef(z[:, :10].T)
+    assert np.max(np.abs(c - np.eye(10))) < 4 / np.sqrt(4000) * 1.5
+    assert abs(np.corrcoef(z[:-1, 0], z[1:, 0])[0, 1]) < 4 / np.sqrt(4000)
+
+
+def test_counter_based_normals_float64():
+    with jax.enable_x64(True):
+        ids = jnp.arange(20000, dtype=jnp.uint32)
+        z = np.asarray(standard_normals(jax.random.key(1), ids, jnp.int32(3), (3,), jnp.float64))
+        assert z.dtype == np.float64
+        assert stats.kstest(z.ravel(), "norm").pvalue > 1e-3
+        # 52-bit resolution: far more distinct values than a float32 mantissa would give
+        assert len(np.unique(z)) == z.size
+
+
+def test_em_stationary_variance_matches_the_exact_discrete_value():
+    """Scalar OU dX = −aX dt + s dW, EM step h: Var = s²/(a(2 − ah)) — exact for the chain."""
+    a, s, h = 1.0, 1.0, 0.2
+    ch = so.EulerMaruyama(so.LinearSDE([[-a]], [[s]]), h)
+    n_paths, burn = 4000, 100
+    r = so.simulate(ch, jnp.zeros(1), 11, n_paths=n_paths, n_steps=burn + 1,
+                    observables={"x": lambda x: x[0]}, stride=burn + 1)
+    x = r.observables["x"][:, -1]
+    exact_em = s**2 / (a * (2 - a * h))
+    se = exact_em * np.sqrt(2 / (n_paths - 1))
+    assert abs(x.var() - exact_em) < 4 * se
+    # the continuous value s²/(2a) is 11% lower: 4 SE excludes it at this N
+    assert abs(x.var() - s**2 / (2 * a)) > 4 * se
