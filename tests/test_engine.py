@@ -8,6 +8,7 @@ from scipy import stats
 
 import sde_opt as so
 from sde_opt.engine import CENSORED, DIVERGED, EXITED
+from sde_opt.engine import _simulate
 from sde_opt.engine._rng import standard_normals
 
 
@@ -20,9 +21,16 @@ def _norm(x):
     return jnp.sqrt(jnp.sum(x * x))
 
 
-def test_exit_steps_equal_first_passage_of_the_unstopped_paths():
+@pytest.mark.parametrize("min_bucket", [16, None])
+def test_exit_steps_equal_first_passage_of_the_unstopped_paths(monkeypatch, min_bucket):
     """Compaction and early stopping change nothing: each path's exit step is the first step at
-    which the same (unstopped) path leaves the ball."""
+    which the same (unstopped) path leaves the ball. (A small minimum bucket forces several
+    compactions of the 700 paths.)"""
+    compactions = []
+    if min_bucket is not None:
+        monkeypatch.setattr(_simulate, "_MIN_BUCKET", min_bucket)
+        real = _simulate._put
+        monkeypatch.setattr(_simulate, "_put", lambda tree, n: compactions.append(n) or real(tree, n))
     ch = _saddle_chain()
     key = jax.random.key(3)
     n, horizon = 700, 900
@@ -42,6 +50,8 @@ def test_exit_steps_equal_first_passage_of_the_unstopped_paths():
     # the exit point is the first point outside the ball
     np.testing.assert_allclose(np.linalg.norm(ev.final[exited], axis=1),
                                r[exited, first[exited]], rtol=1e-5)
+    if min_bucket is not None:
+        assert len(set(compactions)) >= 3, compactions  # batch sizes the chunk ran at
 
 
 def test_results_do_not_depend_on_chunk_size():

@@ -3,14 +3,14 @@
 from .events import EnterBall as EnterBall
 from .events import LeaveBall as LeaveBall
 from .events import Threshold as Threshold
-from .simulate import CENSORED as CENSORED
-from .simulate import DIVERGED as DIVERGED
-from .simulate import EXITED as EXITED
-from .simulate import SimulationResult as SimulationResult
-from .simulate import simulate as simulate
-from .simulate import use_cpu_cores as use_cpu_cores
-from .trajectory import coarsen_normals as coarsen_normals
-from .trajectory import trajectory as trajectory
+from ._simulate import CENSORED as CENSORED
+from ._simulate import DIVERGED as DIVERGED
+from ._simulate import EXITED as EXITED
+from ._simulate import SimulationResult as SimulationResult
+from ._simulate import simulate as simulate
+from ._simulate import use_cpu_cores as use_cpu_cores
+from ._trajectory import coarsen_normals as coarsen_normals
+from ._trajectory import trajectory as trajectory
 
 __all__ = [
     "EnterBall", "LeaveBall", "Threshold", "CENSORED", "DIVERGED", "EXITED", "SimulationResult",

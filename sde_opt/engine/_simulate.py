@@ -40,7 +40,7 @@ RUNNING, EXITED, DIVERGED, CENSORED = 0, 1, 2, 3
 _PADDING = 4
 STATUS_NAMES = {EXITED: "exited", DIVERGED: "diverged", CENSORED: "censored"}
 
-_MIN_BUCKET = 256
+_MIN_BUCKET = 512  # compaction below this size saves less than a recompilation costs
 _COMPACT_FACTOR = 4
 
 
@@ -204,7 +204,7 @@ def _segment(chain, events, observables, key, state, path_ids, status, steps, ev
 
     carry = (state, status, steps, event, buf)
     carry, _ = lax.scan(one_step, carry, jnp.arange(seg_len))
-    return carry
+    return (*carry, jax.vmap(chain.position)(carry[0]))
 
 
 @eqx.filter_jit
@@ -216,11 +216,6 @@ def _init_states(chain, x0):
 def _observe(observables, chain, state):
     x = jax.vmap(chain.position)(state)
     return {name: jax.vmap(fn)(x) for name, fn in observables.items()}
-
-
-@eqx.filter_jit
-def _positions(chain, state):
-    return jax.vmap(chain.position)(state)
 
 
 def _sharding(n: int):
@@ -319,7 +314,7 @@ def simulate(
     seg_len = min(seg_len, max(1, n_steps))
     if chunk_size is None:
         per_path = _bytes_per_path(chain, shape, x0.dtype, observables, stride, seg_len)
-        chunk_size = max(_MIN_BUCKET, int(memory_limit // per_path))
+        chunk_size = max(256, int(memory_limit // per_path))
     chunk_size = int(min(chunk_size, n_paths))
     if chunk_size < 1:
         raise ValueError(f"simulate: chunk_size must be >= 1; got {chunk_size}")
@@ -395,7 +390,7 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
     k0 = 0
     while k0 < n_steps:
         alive_before = int(np.sum(np.asarray(status_d) == RUNNING)) if bar is not None else 0
-        state, status_d, steps_d, event_d, buf = _segment(
+        state, status_d, steps_d, event_d, buf, pos = _segment(
             chain, events, observables, key, state, path_ids_d, status_d, steps_d, event_d,
             jnp.asarray(k0, jnp.int32), n_steps_arr, seg_len, stride)
         if observables:
@@ -420,7 +415,7 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
             break
         new_bucket = _round_bucket(n_alive)
         if new_bucket * _COMPACT_FACTOR <= status_h.size:
-            _write_out(chain, state, slot_ids, status_h, np.asarray(steps_d), np.asarray(event_d),
+            _write_out(pos, slot_ids, status_h, np.asarray(steps_d), np.asarray(event_d),
                        out_steps, out_status, out_event, out_final, ~running)
             keep = np.flatnonzero(running)
             fill = np.full(new_bucket - keep.size, keep[0])
@@ -433,12 +428,14 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
             path_ids = np.where(slot_ids >= 0, slot_ids, 0).astype(np.uint32)
             state, path_ids_d, status_d, steps_d, event_d = put(host_state, path_ids, status, steps, event)
 
+    if n_steps == 0:
+        pos = _observe({"x": lambda x: x}, chain, state)["x"]
     status_h = np.asarray(status_d)
-    _write_out(chain, state, slot_ids, status_h, np.asarray(steps_d), np.asarray(event_d),
+    _write_out(pos, slot_ids, status_h, np.asarray(steps_d), np.asarray(event_d),
                out_steps, out_status, out_event, out_final, np.ones(status_h.size, bool))
 
 
-def _write_out(chain, state, slot_ids, status, steps, event, out_steps, out_status, out_event,
+def _write_out(pos, slot_ids, status, steps, event, out_steps, out_status, out_event,
                out_final, which):
     sel = which & (slot_ids >= 0)
     if not sel.any():
@@ -448,4 +445,4 @@ def _write_out(chain, state, slot_ids, status, steps, event, out_steps, out_stat
     out_status[ids] = np.where(st == RUNNING, CENSORED, st)
     out_steps[ids] = steps[sel]
     out_event[ids] = event[sel]
-    out_final[ids] = np.asarray(_positions(chain, state))[sel]
+    out_final[ids] = np.asarray(pos)[sel]
