@@ -99,6 +99,24 @@ class SimulationResult:
         """``{"exited": …, "censored": …, "diverged": …}`` — they add up to ``n_paths``."""
         return {name: int(np.sum(self.status == code)) for code, name in STATUS_NAMES.items()}
 
+    def to_arrays(self, prefix: str = "") -> dict:
+        """Flat ``{name: array}`` for ``np.savez`` (observables as ``obs:NAME``)."""
+        out = {"steps": self.steps, "status": self.status, "event": self.event,
+               "final": self.final, "save_steps": self.save_steps,
+               "dt": np.asarray(self.dt), "n_steps": np.asarray(self.n_steps)}
+        out.update({f"obs:{k}": v for k, v in self.observables.items()})
+        return {prefix + k: v for k, v in out.items()}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping, prefix: str = "") -> SimulationResult:
+        """Inverse of :meth:`to_arrays`."""
+        get = lambda k: np.asarray(arrays[prefix + k])
+        obs = {k[len(prefix) + 4:]: np.asarray(v) for k, v in arrays.items()
+               if k.startswith(prefix + "obs:")}
+        return cls(steps=get("steps"), status=get("status"), event=get("event"),
+                   final=get("final"), observables=obs, save_steps=get("save_steps"),
+                   dt=float(get("dt")), n_steps=int(get("n_steps")))
+
     def __repr__(self) -> str:
         c = self.counts()
         return (

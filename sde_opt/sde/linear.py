@@ -12,16 +12,18 @@ from ._base import AbstractSDE
 
 
 class LinearSDE(AbstractSDE):
-    r"""dX = (A X + b) dt + B dW with constant A ``(d, d)``, B ``(d, m)`` and b ``(d,)``.
+    r"""dX = (A X + b) dt + B dW with constant A, B and b.
 
     A stable A (Re spec A < 0) gives an OU process with stationary covariance S solving
-    A S + S Aᵀ + B Bᵀ = 0 (:func:`sde_opt.theory.lyapunov_covariance`); A = diag(λ, −κ…) with
-    λ > 0 is the linearization at a strict saddle (:func:`sde_opt.theory.saddle_exit_mean`).
+    A S + S Aᵀ + B Bᵀ = 0; A = diag(λ, −κ…) with λ > 0 is the linearization at a strict saddle.
 
     Args:
-        A: drift matrix, ``(d, d)``.
-        B: diffusion, ``(d, m)``; a scalar σ means σ I.
-        b: constant drift, ``(d,)`` (default 0).
+        A: drift matrix ``(d, d)``, or its diagonal ``(d,)``.
+        B: diffusion: a scalar σ (σ I), a diagonal ``(d,)``, or a matrix ``(d, m)``.
+        b: constant drift ``(d,)`` (default 0).
+
+    Diagonal and scalar forms are applied elementwise (no matrix products), which is what makes
+    large batches of a diagonal saddle cheap.
     """
 
     A: jnp.ndarray
@@ -31,31 +33,45 @@ class LinearSDE(AbstractSDE):
 
     def __init__(self, A, B, b=None):
         A = np.asarray(A, dtype=np.float64)
-        if A.ndim != 2 or A.shape[0] != A.shape[1]:
-            raise ValueError(f"LinearSDE: A must be a square matrix; got shape {A.shape}")
+        if A.ndim not in (1, 2) or (A.ndim == 2 and A.shape[0] != A.shape[1]):
+            raise ValueError(f"LinearSDE: A must be (d, d) or a diagonal (d,); got shape {A.shape}")
         d = A.shape[0]
         B = np.asarray(B, dtype=np.float64)
-        if B.ndim == 0:
-            B = float(B) * np.eye(d)
-        if B.ndim != 2 or B.shape[0] != d:
-            raise ValueError(f"LinearSDE: B must have shape ({d}, m); got {B.shape}")
+        if B.ndim > 2 or (B.ndim >= 1 and B.shape[0] != d):
+            raise ValueError(f"LinearSDE: B must be a scalar, ({d},) or ({d}, m); got {B.shape}")
         b = np.zeros(d) if b is None else np.asarray(b, dtype=np.float64)
         check_shape("LinearSDE", "b", b, (d,))
+        if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B)) and np.all(np.isfinite(b))):
+            raise ValueError("LinearSDE: A, B and b must be finite")
         self.A, self.B, self.b = jnp.asarray(A), jnp.asarray(B), jnp.asarray(b)
 
     @property
+    def dim(self) -> int:
+        return self.A.shape[0]
+
+    @property
     def noise_shape(self):
-        return (self.B.shape[1],)
+        return (self.B.shape[1],) if self.B.ndim == 2 else (self.dim,)
 
     @property
     def additive(self) -> bool:
         return True
 
+    def drift_matrix(self):
+        """A as a ``(d, d)`` matrix."""
+        return jnp.diag(self.A) if self.A.ndim == 1 else self.A
+
     def drift(self, x):
-        return self.A.astype(x.dtype) @ x + self.b.astype(x.dtype)
+        A = self.A.astype(x.dtype)
+        ax = A * x if A.ndim == 1 else A @ x
+        return ax + self.b.astype(x.dtype)
 
     def diffusion(self, x, z):
-        return self.B.astype(x.dtype) @ z
+        B = self.B.astype(x.dtype)
+        return B @ z if B.ndim == 2 else B * z
 
     def diffusion_matrix(self, x):
-        return self.B.astype(x.dtype)
+        B = self.B.astype(x.dtype)
+        if B.ndim == 2:
+            return B
+        return jnp.diag(jnp.broadcast_to(B, (self.dim,)))
