@@ -7,8 +7,7 @@ import pytest
 from scipy import stats
 
 import sde_opt as so
-from sde_opt.engine import CENSORED, DIVERGED, EXITED
-from sde_opt.engine import _simulate
+from sde_opt.engine import CENSORED, DIVERGED, EXITED, _simulate
 from sde_opt.engine._rng import standard_normals
 
 

@@ -1,8 +1,5 @@
 """Simulate batches of paths of any chain: events, exit times, censoring, streamed observables."""
 
-from .events import EnterBall as EnterBall
-from .events import LeaveBall as LeaveBall
-from .events import Threshold as Threshold
 from ._simulate import CENSORED as CENSORED
 from ._simulate import DIVERGED as DIVERGED
 from ._simulate import EXITED as EXITED
@@ -11,6 +8,9 @@ from ._simulate import simulate as simulate
 from ._simulate import use_cpu_cores as use_cpu_cores
 from ._trajectory import coarsen_normals as coarsen_normals
 from ._trajectory import trajectory as trajectory
+from .events import EnterBall as EnterBall
+from .events import LeaveBall as LeaveBall
+from .events import Threshold as Threshold
 
 __all__ = [
     "EnterBall", "LeaveBall", "Threshold", "CENSORED", "DIVERGED", "EXITED", "SimulationResult",
