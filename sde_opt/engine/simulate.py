@@ -388,7 +388,7 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
             out_obs[name][ids, 0] = np.asarray(v)[:n]
 
     def put(*arrays):
-        return _put(arrays, arrays[0].shape[0])
+        return _put(arrays, jax.tree_util.tree_leaves(arrays)[0].shape[0])
 
     path_ids = np.where(slot_ids >= 0, slot_ids, 0).astype(np.uint32)
     state, path_ids_d, status_d, steps_d, event_d = put(state, path_ids, status, steps, event)
