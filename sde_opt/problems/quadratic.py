@@ -111,5 +111,6 @@ class Quadratic(DiagonalQuadratic):
     def _check_eigenvalues(cls, lam):
         if not np.all(lam > 0):
             raise ValueError(
-                f"Quadratic: every Hessian eigenvalue must be > 0 (strongly convex); got {lam.tolist()}"
+                "Quadratic: every Hessian eigenvalue must be > 0 (strongly convex); "
+                f"got {lam.tolist()}"
             )
