@@ -10,7 +10,7 @@ from ._chain import AbstractChain
 from .algorithms import MomentumSGD, sgd
 from .engine import EnterBall, LeaveBall, SimulationResult, Threshold, simulate, use_cpu_cores
 from .noise import StandardNormal
-from .problems import Euclidean, QuadraticSaddle, Sphere, StreamingPCA
+from .problems import Euclidean, Quadratic, QuadraticSaddle, Sphere, StreamingPCA
 from .sde import EulerMaruyama, GradientSDE, LinearSDE
 
 __version__ = "0.1.0"
@@ -18,6 +18,6 @@ __version__ = "0.1.0"
 __all__ = [
     "algorithms", "engine", "problems", "sde", "AbstractChain", "MomentumSGD", "sgd",
     "EnterBall", "LeaveBall", "SimulationResult", "Threshold", "simulate", "use_cpu_cores",
-    "StandardNormal", "Euclidean", "QuadraticSaddle", "Sphere", "StreamingPCA", "EulerMaruyama",
+    "StandardNormal", "Euclidean", "Quadratic", "QuadraticSaddle", "Sphere", "StreamingPCA", "EulerMaruyama",
     "GradientSDE", "LinearSDE",
 ]

@@ -1,0 +1,31 @@
+"""Statistics with honest error bars: arrays (or a SimulationResult) in, estimates with CIs out.
+
+* exit times — :func:`exit_time_summary` (mean or restricted mean, quantiles, counts of exited /
+  censored / diverged paths), :func:`kaplan_meier`, :func:`quantile_ci`;
+* stationary moments — :func:`batch_means`, :func:`stationary_covariance`,
+  :func:`integrated_autocorr_time` (time averages along paths), :func:`iid_mean`,
+  :func:`iid_covariance` (one sample per path);
+* fits — :func:`slope_fit` (convergence orders and rates with CIs).
+"""
+
+from .exit_times import ExitTimeSummary as ExitTimeSummary
+from .exit_times import exit_time_summary as exit_time_summary
+from .fits import SlopeFit as SlopeFit
+from .fits import slope_fit as slope_fit
+from .moments import Estimate as Estimate
+from .moments import iid_covariance as iid_covariance
+from .moments import iid_mean as iid_mean
+from .quantiles import quantile_ci as quantile_ci
+from .quantiles import quantile_ci_coverage as quantile_ci_coverage
+from .stationary import batch_means as batch_means
+from .stationary import integrated_autocorr_time as integrated_autocorr_time
+from .stationary import stationary_covariance as stationary_covariance
+from .survival import KaplanMeier as KaplanMeier
+from .survival import kaplan_meier as kaplan_meier
+from .survival import normal_quantile as normal_quantile
+
+__all__ = [
+    "ExitTimeSummary", "exit_time_summary", "SlopeFit", "slope_fit", "Estimate", "iid_covariance",
+    "iid_mean", "quantile_ci", "quantile_ci_coverage", "batch_means", "integrated_autocorr_time",
+    "stationary_covariance", "KaplanMeier", "kaplan_meier", "normal_quantile",
+]

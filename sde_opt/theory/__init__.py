@@ -1,0 +1,37 @@
+"""Closed-form predictions (validation-theory.md): what simulations are measured against.
+
+* saddle exit — :func:`saddle_exit_mean` (exact, Dawson), :func:`saddle_exit_mean_asymptotic`,
+  :func:`saddle_exit_cdf` / :func:`saddle_exit_quantile` / :func:`saddle_exit_variance` (limiting
+  law), :func:`saddle_exit_mean_em` (Euler–Maruyama), :func:`heavy_ball_exit_iterations`
+  (discrete SGD / heavy ball), :func:`saddle_exit_iterations` (the ML reading, effective step);
+* Lyapunov — :func:`lyapunov_covariance`, :func:`em_stationary_covariance`,
+  :func:`exact_transition` (sign convention of :class:`sde_opt.LinearSDE`: dX = AX dt + B dW);
+* heavy ball on a quadratic — :func:`heavy_ball_stationary_covariance`,
+  :func:`heavy_ball_moments`, :func:`heavy_ball_diffusion_covariance`,
+  :func:`heavy_ball_transition`.
+"""
+
+from .heavy_ball import HeavyBallMoments as HeavyBallMoments
+from .heavy_ball import heavy_ball_diffusion_covariance as heavy_ball_diffusion_covariance
+from .heavy_ball import heavy_ball_moments as heavy_ball_moments
+from .heavy_ball import heavy_ball_stationary_covariance as heavy_ball_stationary_covariance
+from .heavy_ball import heavy_ball_transition as heavy_ball_transition
+from .lyapunov import em_stationary_covariance as em_stationary_covariance
+from .lyapunov import exact_transition as exact_transition
+from .lyapunov import lyapunov_covariance as lyapunov_covariance
+from .saddle_exit import heavy_ball_exit_iterations as heavy_ball_exit_iterations
+from .saddle_exit import saddle_exit_cdf as saddle_exit_cdf
+from .saddle_exit import saddle_exit_iterations as saddle_exit_iterations
+from .saddle_exit import saddle_exit_mean as saddle_exit_mean
+from .saddle_exit import saddle_exit_mean_asymptotic as saddle_exit_mean_asymptotic
+from .saddle_exit import saddle_exit_mean_em as saddle_exit_mean_em
+from .saddle_exit import saddle_exit_quantile as saddle_exit_quantile
+from .saddle_exit import saddle_exit_variance as saddle_exit_variance
+
+__all__ = [
+    "HeavyBallMoments", "heavy_ball_diffusion_covariance", "heavy_ball_moments",
+    "heavy_ball_stationary_covariance", "heavy_ball_transition", "em_stationary_covariance",
+    "exact_transition", "lyapunov_covariance", "heavy_ball_exit_iterations", "saddle_exit_cdf",
+    "saddle_exit_iterations", "saddle_exit_mean", "saddle_exit_mean_asymptotic",
+    "saddle_exit_mean_em", "saddle_exit_quantile", "saddle_exit_variance",
+]

@@ -1,0 +1,85 @@
+"""Moments of i.i.d. samples (one value per independent path) with standard errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .survival import normal_quantile
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """A Monte-Carlo estimate with its standard error; ``value`` and ``se`` may be arrays.
+
+    The interval is the normal one, value ± z·se with P(|Z| ≤ z) = ``level``.
+    """
+
+    value: np.ndarray | float
+    se: np.ndarray | float
+    level: float = 0.95
+
+    @property
+    def ci_low(self):
+        return self.value - normal_quantile(self.level) * self.se
+
+    @property
+    def ci_high(self):
+        return self.value + normal_quantile(self.level) * self.se
+
+    def as_dict(self) -> dict:
+        def py(a):
+            return np.asarray(a).tolist()
+
+        return {"value": py(self.value), "se": py(self.se), "ci_low": py(self.ci_low),
+                "ci_high": py(self.ci_high), "level": self.level}
+
+    def __repr__(self) -> str:
+        v, s = np.asarray(self.value), np.asarray(self.se)
+        if v.ndim == 0:
+            return f"Estimate({float(v):.6g} ± {float(s):.2g} (se))"
+        with np.printoptions(precision=4, suppress=False):
+            return f"Estimate(value={v}, se={s})"
+
+
+def _finite_rows(name: str, x) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim < 1 or x.shape[0] < 2:
+        raise ValueError(f"{name}: need at least 2 samples along axis 0; got shape {x.shape}")
+    bad = ~np.all(np.isfinite(x.reshape(x.shape[0], -1)), axis=1)
+    if bad.any():
+        raise ValueError(f"{name}: {int(bad.sum())} of {x.shape[0]} samples are not finite "
+                         "(stopped or diverged paths); they are not dropped silently — select "
+                         "the paths to use explicitly")
+    return x
+
+
+def iid_mean(x, *, level: float = 0.95) -> Estimate:
+    """Mean over axis 0 of i.i.d. samples ``(N, …)``, with SE = sd/√N."""
+    x = _finite_rows("iid_mean", x)
+    n = x.shape[0]
+    return Estimate(x.mean(axis=0), x.std(axis=0, ddof=1) / np.sqrt(n), level)
+
+
+def iid_covariance(x, *, gaussian: bool = True, level: float = 0.95) -> Estimate:
+    r"""Sample covariance of i.i.d. vectors ``x`` of shape ``(N, d)``, with entrywise SEs.
+
+    ``gaussian=True`` uses the rule for Gaussian samples (validation-theory.md §0),
+    SE(S_ij) = √((S_ii S_jj + S_ij²)/N). ``gaussian=False`` uses the empirical variance of the
+    centred products, SE(S_ij) = sd((x_i − x̄_i)(x_j − x̄_j))/√N, valid for any law with fourth
+    moments.
+    """
+    x = _finite_rows("iid_covariance", x)
+    if x.ndim != 2:
+        raise ValueError(f"iid_covariance: x must have shape (N, d); got {x.shape}")
+    n = x.shape[0]
+    xc = x - x.mean(axis=0)
+    s = xc.T @ xc / (n - 1)
+    if gaussian:
+        diag = np.diag(s)
+        se = np.sqrt((np.outer(diag, diag) + s**2) / n)
+    else:
+        prod = xc[:, :, None] * xc[:, None, :]
+        se = prod.std(axis=0, ddof=1) / np.sqrt(n)
+    return Estimate(s, se, level)
