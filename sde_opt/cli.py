@@ -29,10 +29,19 @@ def _study(args) -> int:
     summary = mod.run(out, quick=bool(args.quick), progress=not args.no_progress)
     wall = time.perf_counter() - t0
     summary = dict(summary)
-    summary.setdefault("timing", {})
-    summary["timing"].update({"wall_seconds": wall, "quick": bool(args.quick),
-                              "points_resumed": len(out.resumed),
-                              "points_computed": len(out.computed)})
+    # keep the wall time of the other mode (quick/full) from an earlier run, so both are reported
+    mode = "quick" if args.quick else "full"
+    timing = {}
+    previous = out.path / "summary.json"
+    if previous.exists():
+        try:
+            timing = dict(json.loads(previous.read_text()).get("timing", {}))
+        except (ValueError, AttributeError):
+            timing = {}
+    timing = {k: v for k, v in timing.items() if k in ("quick", "full")}
+    timing[mode] = {"wall_seconds": wall, "points_resumed": len(out.resumed),
+                    "points_computed": len(out.computed), **summary.pop("timing", {})}
+    summary["timing"] = timing
     out.write_json("summary.json", summary)
     print(f"wrote {out.path} ({wall:.1f} s; {len(out.computed)} points computed, "
           f"{len(out.resumed)} resumed)")
