@@ -111,8 +111,8 @@ def saddle_exit_sgd_msgd() -> list[Verdict]:
             f"{name} (η={eta:g}, μ={mu:g}) on QuadraticSaddle(−1, 1), c=1, ball r={r:g}: mean "
             "exit iterations = discrete heavy-ball prediction",
             discrete + shift, s.mean, s.mean_se, bias=unmodelled,
-            note=f"AR(2) growth ρⁿ of the unstable coordinate, ln ρ = {log_rho:.6f} vs "
-                 f"η_eff λ = {eta_eff * lam:.6f}; includes the stable-direction shift "
+            note=f"growth ρⁿ of the unstable coordinate (AR(2); AR(1) at μ=0), "
+                 f"ln ρ = {log_rho:.6f} vs η_eff λ = {eta_eff * lam:.6f}; includes the stable-direction shift "
                  f"{shift:.2f}; bias bound c/(2λ²r²) for O(σ²) terms; {counts}"))
         out.append(compare(
             f"{name} (η={eta:g}, μ={mu:g}): mean exit iterations = ML reading "
