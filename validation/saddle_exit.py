@@ -113,7 +113,8 @@ def saddle_exit_sgd_msgd() -> list[Verdict]:
             discrete + shift, s.mean, s.mean_se, bias=unmodelled,
             note=f"growth ρⁿ of the unstable coordinate (AR(2); AR(1) at μ=0), "
                  f"ln ρ = {log_rho:.6f} vs η_eff λ = {eta_eff * lam:.6f}; includes the "
-                 f"stable-direction shift {shift:.2f}; bias bound c/(2λ²r²) for O(σ²) terms; {counts}"))
+                 f"stable-direction shift {shift:.2f}; bias bound c/(2λ²r²) for O(σ²) terms; "
+                 f"{counts}"))
         out.append(compare(
             f"{name} (η={eta:g}, μ={mu:g}): mean exit iterations = ML reading "
             f"(1/(2η_eff λ))[ln(4λr²/(η_eff c)) + γ], η_eff={eta_eff:g}",
