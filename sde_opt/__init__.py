@@ -5,7 +5,7 @@ Layers (each imports only the ones before it): ``problems`` → ``sde`` → ``al
 out) → ``studies`` / ``validation`` (compose everything).
 """
 
-from . import algorithms, engine, problems, sde
+from . import algorithms, engine, problems, sde, stats, theory
 from ._chain import AbstractChain
 from .algorithms import MomentumSGD, sgd
 from .engine import EnterBall, LeaveBall, SimulationResult, Threshold, simulate, use_cpu_cores
@@ -16,8 +16,8 @@ from .sde import EulerMaruyama, GradientSDE, LinearSDE
 __version__ = "0.1.0"
 
 __all__ = [
-    "algorithms", "engine", "problems", "sde", "AbstractChain", "MomentumSGD", "sgd",
-    "EnterBall", "LeaveBall", "SimulationResult", "Threshold", "simulate", "use_cpu_cores",
-    "StandardNormal", "Euclidean", "Quadratic", "QuadraticSaddle", "Sphere", "StreamingPCA", "EulerMaruyama",
-    "GradientSDE", "LinearSDE",
+    "algorithms", "engine", "problems", "sde", "stats", "theory", "AbstractChain", "MomentumSGD",
+    "sgd", "EnterBall", "LeaveBall", "SimulationResult", "Threshold", "simulate", "use_cpu_cores",
+    "StandardNormal", "Euclidean", "Quadratic", "QuadraticSaddle", "Sphere", "StreamingPCA",
+    "EulerMaruyama", "GradientSDE", "LinearSDE",
 ]

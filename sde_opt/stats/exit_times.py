@@ -135,12 +135,12 @@ def exit_time_summary(
     event = exited | div if diverged_as == "exited" else exited
     z = normal_quantile(level)
 
-    if event.all():
+    km = None if event.all() else kaplan_meier(times, event, level=level)
+    if km is None:
         mean = float(times.mean())
         se = float(times.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
         mean_kind, restricted_to = "mean", None
     else:
-        km = kaplan_meier(times, event, level=level)
         mean, se = km.restricted_mean()
         mean_kind, restricted_to = "restricted mean", km.horizon
 
@@ -154,7 +154,6 @@ def exit_time_summary(
             rows = tuple((q, e, max(lo, 0.0), hi) for q, e, lo, hi in rows)
         method = "order statistics"
     else:
-        km = kaplan_meier(times, event, level=level)
         rows = tuple((q, *km.quantile(q)) for q in qs)
         method = "Kaplan-Meier band"
 

@@ -40,6 +40,29 @@ def _check_values(name, values, burn_in):
     return v
 
 
+def _batches(name, v, n_batches):
+    """``v`` (P, m, …) cut into ``(P, B, L, …)`` batches, the remainder dropped from the start."""
+    p, m = v.shape[:2]
+    if n_batches is None:
+        n_batches = max(1, math.ceil(30 / p))
+    n_batches = int(n_batches)
+    if not 1 <= n_batches <= m:
+        raise ValueError(f"{name}: n_batches must lie in [1, {m}]; got {n_batches}")
+    if p * n_batches < 2:
+        raise ValueError(f"{name}: need at least 2 batches in total (use n_batches >= 2 with a "
+                         "single path)")
+    length = m // n_batches
+    v = v[:, m - length * n_batches:]
+    return v.reshape(p, n_batches, length, *v.shape[2:])
+
+
+def _pooled(means, level) -> Estimate:
+    """Pool batch means ``(P, B, …)``: grand mean and SE = sd/√(P·B)."""
+    k = means.shape[0] * means.shape[1]
+    means = means.reshape(k, *means.shape[2:])
+    return Estimate(means.mean(axis=0), means.std(axis=0, ddof=1) / np.sqrt(k), level)
+
+
 def batch_means(values, *, burn_in: int = 0, n_batches: int | None = None,
                 level: float = 0.95) -> Estimate:
     """Stationary mean of an observable from time averages, with a batch-means standard error.
@@ -55,40 +78,28 @@ def batch_means(values, *, burn_in: int = 0, n_batches: int | None = None,
         An :class:`~sde_opt.stats.Estimate` with the shape of one value.
     """
     v = _check_values("batch_means", values, burn_in)
-    p, m = v.shape[:2]
-    if n_batches is None:
-        n_batches = max(1, math.ceil(30 / p))
-    n_batches = int(n_batches)
-    if not 1 <= n_batches <= m:
-        raise ValueError(f"batch_means: n_batches must lie in [1, {m}]; got {n_batches}")
-    if p * n_batches < 2:
-        raise ValueError("batch_means: need at least 2 batches in total (use n_batches >= 2 "
-                         "with a single path)")
-    length = m // n_batches
-    v = v[:, m - length * n_batches:]
-    means = v.reshape(p, n_batches, length, *v.shape[2:]).mean(axis=2)
-    means = means.reshape(p * n_batches, *v.shape[2:])
-    se = means.std(axis=0, ddof=1) / np.sqrt(p * n_batches)
-    return Estimate(means.mean(axis=0), se, level)
+    return _pooled(_batches("batch_means", v, n_batches).mean(axis=2), level)
 
 
 def stationary_covariance(x, *, burn_in: int = 0, n_batches: int | None = None, mean=None,
                           level: float = 0.95) -> Estimate:
     r"""Stationary covariance E[(X − m)(X − m)ᵀ] from paths ``x``, shape ``(n_paths, n_saves, d)``.
 
-    The products (x − m)(x − m)ᵀ are averaged by :func:`batch_means`, which gives entrywise SEs.
-    ``mean=None`` centres at the grand mean after the burn-in (its O(τ_int/(P·n)) bias is far
-    below the SE); pass the known mean (e.g. ``0`` for an OU process centred at the origin) to
-    estimate the second moment about it instead.
+    The products (x − m)(x − m)ᵀ are averaged as in :func:`batch_means` (same batches, same
+    pooling), which gives entrywise SEs; the d × d products are formed one batch at a time, never
+    for every save. ``mean=None`` centres at the grand mean after the burn-in (its
+    O(τ_int/(P·n)) bias is far below the SE); pass the known mean (e.g. ``0`` for an OU process
+    centred at the origin) to estimate the second moment about it instead.
     """
-    v = _check_values("stationary_covariance", x, burn_in)
+    name = "stationary_covariance"
+    v = _check_values(name, x, burn_in)
     if v.ndim != 3:
-        raise ValueError(f"stationary_covariance: x must have shape (n_paths, n_saves, d); "
-                         f"got {np.shape(x)}")
+        raise ValueError(f"{name}: x must have shape (n_paths, n_saves, d); got {np.shape(x)}")
     m = v.mean(axis=(0, 1)) if mean is None else np.broadcast_to(np.asarray(mean, float),
                                                                     v.shape[-1:])
-    c = v - m
-    return batch_means(c[..., :, None] * c[..., None, :], n_batches=n_batches, level=level)
+    c = _batches(name, v - m, n_batches)
+    products = np.einsum("pbli,pblj->pbij", c, c, optimize=True) / c.shape[2]
+    return _pooled(products, level)
 
 
 def integrated_autocorr_time(values, *, burn_in: int = 0, window: float = 5.0):
