@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--dt", type=float, default=None, help="sampling interval (if not in the file)")
     f.add_argument("--out", default=None, help="folder for fit.json and the figure")
     f.add_argument("--bins", type=int, default=30, help="bins per axis for --model km")
+    f.add_argument("--correction", choices=["ou", "variance", "none"], default="ou",
+                   help="finite-interval correction for --model km (default: exact OU inversion)")
+    f.add_argument("--ci", choices=["asymptotic", "bootstrap"], default="asymptotic",
+                   help="intervals for --model ou")
+    f.add_argument("--level", type=float, default=0.95, help="coverage of the intervals")
     f.set_defaults(func=_fit)
     return p
 

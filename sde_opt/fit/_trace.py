@@ -1,0 +1,247 @@
+"""Traces: the input of every estimator, from arrays or files, checked once.
+
+A trace is one or several independent, uniformly sampled paths of a d-dimensional process:
+
+* ``x`` of shape ``(n_steps,)`` — one path of a scalar process;
+* ``(n_steps, d)`` — one path in ℝᵈ;
+* ``(n_traces, n_steps, d)`` — ``n_traces`` independent paths of equal length.
+
+The sampling interval Δ (``dt``) is the continuous time between two rows (for an optimizer trace
+saved every ``stride`` steps with the package's time t = kη: Δ = stride·η). Increments are taken
+within each path only, never across two paths.
+
+File layouts (:func:`load_trace`):
+
+* ``.npz`` — key ``x`` with one of the shapes above (required); optionally ``dt`` (a scalar) or
+  ``t`` (the sample times, ``(n_steps,)`` shared by all paths or ``(n_traces, n_steps)``), which
+  must be uniformly spaced.
+* ``.csv`` — a header row, then one row per sample. Columns: ``t`` (optional, the time),
+  ``trace`` (optional, an integer path id; rows of one path are contiguous and in time order) and
+  the coordinates, all other columns in header order (e.g. ``x0,x1,…``). Without ``t`` the
+  interval comes from ``dt=`` (``--dt`` on the command line).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+#: relative tolerance on the spacing of sample times
+UNIFORM_RTOL = 1e-6
+
+
+@dataclasses.dataclass(frozen=True)
+class Trace:
+    """A checked trace: ``x`` is ``(n_traces, n_steps, d)`` float64, ``dt`` > 0 the interval."""
+
+    x: np.ndarray
+    dt: float
+
+    @property
+    def n_traces(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.x.shape[1])
+
+    @property
+    def dim(self) -> int:
+        return int(self.x.shape[2])
+
+    @property
+    def n_increments(self) -> int:
+        return self.n_traces * (self.n_steps - 1)
+
+    @property
+    def duration(self) -> float:
+        """Total observed time, summed over paths: n_increments · Δ."""
+        return self.n_increments * self.dt
+
+    def increments(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(x_k, x_{k+1} − x_k)`` for every transition, each ``(n_increments, d)``."""
+        start = self.x[:, :-1].reshape(-1, self.dim)
+        dx = np.diff(self.x, axis=1).reshape(-1, self.dim)
+        return start, dx
+
+    def __repr__(self) -> str:
+        return (f"Trace(n_traces={self.n_traces}, n_steps={self.n_steps}, dim={self.dim}, "
+                f"dt={self.dt:g})")
+
+
+def _dt_from_times(t: np.ndarray, owner: str) -> float:
+    t = np.asarray(t, dtype=np.float64)
+    if t.ndim == 1:
+        t = t[None]
+    if t.shape[-1] < 2:
+        raise ValueError(f"{owner}: need at least 2 sample times to infer dt; got {t.shape[-1]}")
+    if not np.all(np.isfinite(t)):
+        raise ValueError(f"{owner}: the sample times t contain NaN or inf")
+    steps = np.diff(t, axis=-1)
+    dt = float(np.mean(steps))
+    if not dt > 0:
+        raise ValueError(f"{owner}: sample times must increase; the mean spacing is {dt:g}")
+    dev = float(np.max(np.abs(steps - dt))) / dt
+    if dev > UNIFORM_RTOL:
+        i = np.unravel_index(np.argmax(np.abs(steps - dt)), steps.shape)
+        raise ValueError(
+            f"{owner}: non-uniform sampling: the spacing of t deviates from its mean {dt:g} by a "
+            f"relative {dev:.3g} (at step {i[-1]}); these estimators need a constant interval — "
+            "resample the trace on a uniform grid first"
+        )
+    return dt
+
+
+def as_trace(x, dt=None, *, t=None, min_steps: int = 3, owner: str = "trace") -> Trace:
+    """Check and normalize an array (or a :class:`Trace`) into a :class:`Trace`.
+
+    Args:
+        x: ``(n_steps,)``, ``(n_steps, d)`` or ``(n_traces, n_steps, d)`` samples, or a Trace.
+        dt: the sampling interval Δ > 0 (required unless ``t`` is given or ``x`` is a Trace).
+        t: sample times (uniformly spaced), an alternative to ``dt``.
+        min_steps: the fewest samples per path the calling estimator needs.
+        owner: the name used in error messages.
+
+    Raises:
+        ValueError: on NaN/inf samples, a path shorter than ``min_steps``, a missing or
+            non-positive ``dt``, non-uniform ``t``, or ``dt`` and ``t`` that disagree.
+    """
+    if isinstance(x, Trace):
+        if dt is not None and not np.isclose(float(dt), x.dt, rtol=UNIFORM_RTOL):
+            raise ValueError(f"{owner}: dt={dt!r} disagrees with the trace's dt={x.dt!r}")
+        dt, x = x.dt, x.x
+    x = np.asarray(x)
+    if x.dtype == object or not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"{owner}: x must be a numeric array; got dtype {x.dtype}")
+    x = x.astype(np.float64)
+    if x.ndim == 1:
+        x = x[None, :, None]
+    elif x.ndim == 2:
+        x = x[None]
+    elif x.ndim != 3:
+        raise ValueError(
+            f"{owner}: x must have shape (n_steps,), (n_steps, d) or (n_traces, n_steps, d); "
+            f"got {x.shape}"
+        )
+    if x.shape[0] < 1 or x.shape[2] < 1:
+        raise ValueError(f"{owner}: x is empty (shape {x.shape})")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        i = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{owner}: x contains {int(bad.sum())} NaN/inf values (first at trace {i[0]}, step "
+            f"{i[1]}, coordinate {i[2]}); drop or split diverged paths before fitting"
+        )
+    if x.shape[1] < min_steps:
+        raise ValueError(
+            f"{owner}: the trace is too short: {x.shape[1]} samples per path, need at least "
+            f"{min_steps}"
+        )
+    if t is not None:
+        dt_t = _dt_from_times(t, owner)
+        if dt is not None and not np.isclose(float(dt), dt_t, rtol=1e-6):
+            raise ValueError(f"{owner}: dt={float(dt):g} disagrees with the spacing {dt_t:g} of t")
+        dt = dt_t
+    if dt is None:
+        raise ValueError(f"{owner}: the sampling interval dt is required (give dt= or t=)")
+    dt = float(np.asarray(dt))
+    if not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"{owner}: dt must lie in (0, inf); got {dt!r}")
+    return Trace(x, dt)
+
+
+def _read_csv(path: Path):
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    rows = [r for r in rows if r and any(c.strip() for c in r)]
+    if not rows:
+        raise ValueError(f"load_trace: {path} is empty")
+    header = [h.strip() for h in rows[0]]
+    try:
+        [float(h) for h in header]
+        numeric_header = True
+    except ValueError:
+        numeric_header = False
+    if numeric_header:
+        raise ValueError(
+            f"load_trace: {path} has no header row; the first row must name the columns "
+            "(t, trace, x0, x1, … — t and trace optional)"
+        )
+    body = rows[1:]
+    try:
+        data = np.array([[float(c) for c in r] for r in body], dtype=np.float64)
+    except ValueError as e:
+        raise ValueError(f"load_trace: {path}: non-numeric value ({e})") from None
+    if data.ndim != 2 or data.shape[1] != len(header):
+        raise ValueError(f"load_trace: {path}: every row must have {len(header)} columns")
+    return header, data
+
+
+def load_trace(path, dt=None) -> Trace:
+    """Read a trace from ``.npz`` or ``.csv`` (layouts in the module docstring).
+
+    Args:
+        path: the file.
+        dt: the sampling interval, if the file has neither ``dt`` nor ``t``; if it has, the two
+            must agree.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"load_trace: no such file: {path}")
+    suffix = path.suffix.lower()
+    owner = f"load_trace({path.name})"
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as f:
+            if "x" not in f.files:
+                raise ValueError(f"{owner}: the .npz file needs a key 'x'; found {f.files}")
+            x = f["x"]
+            t = f["t"] if "t" in f.files else None
+            file_dt = float(f["dt"]) if "dt" in f.files else None
+        if file_dt is not None and dt is not None and not np.isclose(file_dt, float(dt)):
+            raise ValueError(f"{owner}: dt={float(dt):g} disagrees with the file's dt={file_dt:g}")
+        dt = file_dt if file_dt is not None else dt
+        return as_trace(x, dt, t=t, owner=owner)
+    if suffix == ".csv":
+        header, data = _read_csv(path)
+        cols = {h: i for i, h in enumerate(header)}
+        t = data[:, cols["t"]] if "t" in cols else None
+        ids = data[:, cols["trace"]] if "trace" in cols else np.zeros(len(data))
+        xcols = [i for h, i in cols.items() if h not in ("t", "trace")]
+        if not xcols:
+            raise ValueError(f"{owner}: no coordinate columns besides t/trace in {header}")
+        x = data[:, xcols]
+        change = np.flatnonzero(np.diff(ids) != 0) + 1
+        starts = np.concatenate([[0], change])
+        if len(np.unique(ids)) != len(starts):
+            raise ValueError(f"{owner}: the rows of each trace id must be contiguous")
+        parts = np.split(x, change)
+        lengths = {len(p) for p in parts}
+        if len(lengths) != 1:
+            raise ValueError(f"{owner}: all traces must have the same length; got {sorted(lengths)}")
+        xs = np.stack(parts)
+        if t is not None:
+            t = np.stack(np.split(t, change))
+        return as_trace(xs, dt, t=t, owner=owner)
+    raise ValueError(f"load_trace: unsupported file type {suffix!r} (use .npz or .csv)")
+
+
+def save_trace(path, x, dt) -> Path:
+    """Write a trace in the layout :func:`load_trace` reads (``.npz`` or ``.csv``)."""
+    tr = as_trace(x, dt, min_steps=1, owner="save_trace")
+    path = Path(path)
+    if path.suffix.lower() == ".npz":
+        np.savez(path, x=tr.x if tr.n_traces > 1 else tr.x[0], dt=tr.dt)
+    elif path.suffix.lower() == ".csv":
+        t = np.arange(tr.n_steps) * tr.dt
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["t", "trace"] + [f"x{i}" for i in range(tr.dim)])
+            for j in range(tr.n_traces):
+                for k in range(tr.n_steps):
+                    w.writerow([repr(float(t[k])), j] + [repr(float(v)) for v in tr.x[j, k]])
+    else:
+        raise ValueError(f"save_trace: unsupported file type {path.suffix!r} (use .npz or .csv)")
+    return path
