@@ -36,16 +36,17 @@ import numpy as np
 from ._result import Estimate, FitResult
 
 
-def _batch_factor(b: int, population_size: int | None) -> float:
+def _batch_factor(b: int, population_size: int | None, replacement: bool = False) -> float:
     """Σ_b = factor · C_pop: 1/b, times (N − b)/(N − 1) without replacement from N."""
-    if population_size is None:
+    if population_size is None or replacement:
         return 1.0 / b
     N = int(population_size)
     return (N - b) / (b * (N - 1))
 
 
 def gradient_noise_covariance(grads, batch_size: int = 1, *, minibatch_size: int | None = None,
-                              population_size: int | None = None, basis=None,
+                              population_size: int | None = None, replacement: bool = False,
+                              basis=None,
                               level: float = 0.95) -> FitResult:
     """Covariance Σ_b of a minibatch gradient of size ``batch_size`` from gradient samples.
 
@@ -55,10 +56,11 @@ def gradient_noise_covariance(grads, batch_size: int = 1, *, minibatch_size: int
             ``minibatch_size``.
         batch_size: the batch size b the optimizer uses (Σ is returned at this b).
         minibatch_size: the batch size of the rows, if they are minibatch gradients.
-        population_size: N, the dataset size, for sampling without replacement (the
-            finite-population correction); ``None`` means with replacement / an infinite stream.
-            If the rows are per-example gradients and ``population_size == n``, they are taken
-            as the whole dataset (exact covariance).
+        population_size: N, the dataset size (``None``: an infinite stream). If the rows are
+            per-example gradients and ``population_size == n``, they are taken as the whole
+            dataset (exact covariance C_N, zero-width interval).
+        replacement: whether a minibatch draws its b examples from the N with replacement
+            (Σ_b = C_N/b) or without (the default: the finite-population correction).
         basis: optional ``(D, k)`` matrix; the covariance of the projected gradients gᵀ·basis
             (k × k) is returned (e.g. top Hessian eigenvectors).
         level: coverage of the intervals.
@@ -82,7 +84,7 @@ def gradient_noise_covariance(grads, batch_size: int = 1, *, minibatch_size: int
     b = int(batch_size)
     if b < 1:
         raise ValueError(f"{owner}: batch_size must be >= 1; got {batch_size}")
-    if population_size is not None and not (b <= int(population_size)):
+    if population_size is not None and not replacement and not (b <= int(population_size)):
         raise ValueError(f"{owner}: batch_size must lie in [1, population_size={population_size}]; "
                          f"got {b}")
     if basis is not None:
@@ -108,19 +110,19 @@ def gradient_noise_covariance(grads, batch_size: int = 1, *, minibatch_size: int
         b0 = int(minibatch_size)
         if b0 < 1:
             raise ValueError(f"{owner}: minibatch_size must be >= 1; got {minibatch_size}")
-        if population_size is not None and b0 >= int(population_size):
+        if population_size is not None and not replacement and b0 >= int(population_size):
             raise ValueError(f"{owner}: full-batch gradients (minibatch_size >= population_size) "
                              "carry no gradient noise")
-        f0 = _batch_factor(b0, population_size)
+        f0 = _batch_factor(b0, population_size, replacement)
         per_sample, se_ps = cov / f0, se / f0
         source = f"gradients of independent minibatches of size {b0}"
-    to_b = _batch_factor(b, population_size)
+    to_b = _batch_factor(b, population_size, replacement)
     method = "sample covariance; " + ("exact (whole dataset)" if full else "fourth-moment SE")
-    sampling = ("with replacement" if population_size is None
-                else f"without replacement from N={int(population_size)}")
+    sampling = ("an infinite stream" if population_size is None else
+                f"{'with' if replacement else 'without'} replacement from N={int(population_size)}")
     info = {"n_samples": n, "batch_size": b, "rows": source, "sampling": sampling,
             "dim": int(g.shape[1]), "projected": basis is not None,
-            "scaling": "Sigma_b = C/b" if population_size is None
+            "scaling": "Sigma_b = C/b" if population_size is None or replacement
             else "Sigma_b = (C_N/b)(N-b)/(N-1)"}
     est = {
         "covariance": Estimate.normal("covariance", per_sample * to_b, se_ps * to_b, level,
