@@ -453,6 +453,9 @@ def test_results_are_json_ready_and_readable():
     km = fit_kramers_moyal(x, 0.2, bins=5)
     json.dumps(km.as_dict(), allow_nan=False)  # empty bins become null
     assert isinstance(km, FitResult) and km.drift is km["drift"]
+    km1 = fit_kramers_moyal(x[0, :, 0], 0.2, bins=5)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        km1["drift"].covers(np.zeros(5))  # (5,) against (5, 1): an outer product otherwise
 
 
 @pytest.mark.parametrize("model", ["qv", "ou", "km"])

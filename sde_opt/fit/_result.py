@@ -55,7 +55,11 @@ class Estimate:
     def covers(self, truth) -> np.ndarray:
         """Whether the interval contains ``truth`` (element-wise)."""
         truth = np.asarray(truth, dtype=np.float64)
-        return (self.ci_low <= truth) & (truth <= self.ci_high)
+        hit = (self.ci_low <= truth) & (truth <= self.ci_high)
+        if hit.shape != np.shape(self.value):
+            raise ValueError(f"Estimate.covers: truth of shape {truth.shape} does not broadcast to "
+                             f"the estimate's shape {np.shape(self.value)}")
+        return hit
 
     def scaled(self, factor, name=None) -> Estimate:
         """The estimate of ``factor · value`` (a positive scalar factor)."""
