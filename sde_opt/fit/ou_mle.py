@@ -23,14 +23,20 @@ the inverse of the smooth map θ = (A, m, D) ↦ ψ = (c, Φ, Q), whose Jacobian
 with Fréchet derivatives of the Van Loan block exponential, gives Cov θ̂ = J⁻¹ Cov ψ̂ J⁻ᵀ.
 In 1-D this reproduces Var θ̂ ≈ (e^{2θΔ} − 1)/(nΔ²) and the Var σ̂² of §7.2. These intervals are
 accurate when the total time is long compared with the slowest relaxation time (θT ≫ 1): θ̂ has
-a finite-T bias of about +2/T (§7.2) and a right-skewed law, so at θT ≲ 50 prefer the bootstrap.
+a finite-T bias of about +2/T (§7.2) and a right-skewed law. Measured coverage (validation
+``fit-ou-mle``: 2-D, θT ≈ 700, 300 replicates) is 0.93–0.95 for every parameter; on short scalar
+traces (θT = 25, 200 replicates) it was 0.965 for θ, 0.94 for σ² and only 0.88 for the stationary
+variance S.
 
 **Intervals — parametric bootstrap** (``ci="bootstrap"``). ``n_boot`` traces of the same shape
 are simulated from the fitted exact discretization (Gaussian innovations, each path started at
 its observed first sample) and refitted; intervals are basic (reverse-percentile) bootstrap
-intervals 2θ̂ − q_{1−α/2}, 2θ̂ − q_{α/2}, which correct the first-order finite-T bias and
-skewness that the normal approximation ignores, at the price of ``n_boot`` refits. Replicates whose
-fitted Φ has no real logarithm are counted in ``info["n_boot_failed"]``, never dropped silently.
+intervals 2θ̂ − q_{1−α/2}, 2θ̂ − q_{α/2}, which correct the first-order finite-T bias and do not
+rely on the delta method (useful for derived quantities far from normality), at the price of
+``n_boot`` refits. They are not exact either: in the short-trace experiment above they covered
+θ, σ² and S in 0.92, 0.925 and 0.85 of the replicates — for short traces, prefer longer or more
+traces to either interval. Replicates whose fitted Φ has no real logarithm are counted in
+``info["n_boot_failed"]``, never dropped silently.
 """
 
 from __future__ import annotations
