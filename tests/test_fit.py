@@ -481,16 +481,6 @@ def test_cli_fit_reports_bad_input(tmp_path, capsys):
     assert "NaN" in capsys.readouterr().err
 
 
-def test_quadratic_problem():
-    p = so.problems.Quadratic([1.0, 0.5], 0.3)
-    x = jnp.array([0.2, -0.4])
-    np.testing.assert_allclose(p.grad(x), [0.2, -0.2], rtol=1e-6)
-    np.testing.assert_allclose(p.grad_noise_cov(x), 0.3 * np.eye(2), rtol=1e-6)
-    assert set(p.critical_points()) == {"minimum"}
-    with pytest.raises(ValueError, match=r"eigenvalues must lie in \(0.0, inf\)"):
-        so.problems.Quadratic([1.0, -0.5])
-
-
 # --- coverage (slow; the validation checks run the full versions) -----------------------------
 
 
