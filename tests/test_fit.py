@@ -337,6 +337,13 @@ def test_predicted_diffusion_is_the_momentum_sgd_limit():
 
 
 def test_heavy_ball_target_matches_closed_form_stationary_law():
+    # the chain agrees with sde_opt.theory's heavy-ball stationary law (non-commuting H, C)
+    from sde_opt.theory.heavy_ball import heavy_ball_stationary_covariance
+
+    C = np.array([[1.0, 0.3], [0.3, 0.5]])
+    P = heavy_ball_ou_target(np.diag([1.0, 0.4]), C, 0.05, 0.9, 7)["chain_covariance"]
+    np.testing.assert_allclose(P, heavy_ball_stationary_covariance([1.0, 0.4], C, 0.05, 0.9),
+                               rtol=1e-10, atol=1e-14)
     eta, mu, h, c = 0.05, 0.5, 1.0, 1.0
     t1 = heavy_ball_ou_target([[h]], [[c]], eta, mu, stride=1)
     D = (1 - mu) * (2 * (1 + mu) - eta * h)
