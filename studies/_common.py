@@ -71,6 +71,11 @@ class ResultsDir:
         _atomic_write(p, lambda t: Path(t).write_text(text + "\n"))
         return p
 
+    def write_text(self, name: str, text: str) -> Path:
+        p = self.path / name
+        _atomic_write(p, lambda t: Path(t).write_text(text))
+        return p
+
     def save_npz(self, name: str, **arrays) -> Path:
         p = self.path / name
         _atomic_write(p, lambda t: _savez(t, arrays))

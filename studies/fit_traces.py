@@ -36,7 +36,6 @@ variance (plain and OU-drift-corrected), and the effective step η_eff from H S 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -50,7 +49,7 @@ from sde_opt.fit import (
     heavy_ball_ou_target,
 )
 
-from ._common import ResultsDir, _atomic_write
+from ._common import ResultsDir
 
 NAME = "fit-traces"
 DESCRIPTION = ("Diffusion of SGD / momentum traces of logistic regression on digits, fitted with "
@@ -429,7 +428,7 @@ def _write_table(out: ResultsDir, rows) -> None:
         return "" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v))
 
     text = ",".join(head) + "\n" + "\n".join(",".join(fmt(r[h]) for h in head) for r in rows) + "\n"
-    _atomic_write(out.path / "table.csv", lambda t: Path(t).write_text(text))
+    out.write_text("table.csv", text)
 
 
 def _figures(out: ResultsDir, rows, runs, evals, traces) -> None:

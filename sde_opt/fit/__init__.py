@@ -17,7 +17,7 @@ D/2), in the trace's time unit (for an optimizer in time t = kη, Δ = stride·�
   linear chain (the exact reference for optimizer traces).
 """
 
-from ._result import Estimate as Estimate
+from ..stats import Estimate as Estimate
 from ._result import FitResult as FitResult
 from ._trace import Trace as Trace
 from ._trace import as_trace as as_trace

@@ -59,7 +59,7 @@ def _print(results, trace) -> None:
 def _print_km(r) -> None:
     import numpy as np
 
-    from ._result import z_quantile
+    from ..stats import normal_quantile as z_quantile
 
     counts = r.extras["counts"].reshape(-1)
     d = r.info["dim"]

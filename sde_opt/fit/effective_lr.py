@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._result import Estimate, FitResult
+from ..stats import Estimate
+from ._result import FitResult
 from ._stats import mean_se
 from ._trace import Trace, as_trace
 

@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._result import Estimate, FitResult
+from ..stats import Estimate
+from ._result import FitResult
 
 
 def _batch_factor(b: int, population_size: int | None, replacement: bool = False) -> float:

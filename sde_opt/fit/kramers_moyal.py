@@ -45,8 +45,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..stats import Estimate
 from ._linear import innovation_operator, ou_transition
-from ._result import Estimate, FitResult
+from ._result import FitResult
 from ._stats import single_threaded_blas
 from ._trace import as_trace
 

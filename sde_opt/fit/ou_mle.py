@@ -44,6 +44,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
+from ..stats import Estimate
 from ._linear import (
     diffusion_from_innovation,
     real_logm,
@@ -52,7 +53,7 @@ from ._linear import (
     vech,
     vech_index,
 )
-from ._result import Estimate, FitResult
+from ._result import FitResult
 from ._stats import single_threaded_blas
 from ._trace import as_trace
 

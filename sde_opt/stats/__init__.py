@@ -8,11 +8,12 @@
 * fits — :func:`slope_fit` (convergence orders and rates with CIs).
 """
 
+from ._estimate import Estimate as Estimate
+from ._estimate import normal_quantile as normal_quantile
 from .exit_times import ExitTimeSummary as ExitTimeSummary
 from .exit_times import exit_time_summary as exit_time_summary
 from .fits import SlopeFit as SlopeFit
 from .fits import slope_fit as slope_fit
-from .moments import Estimate as Estimate
 from .moments import iid_covariance as iid_covariance
 from .moments import iid_mean as iid_mean
 from .quantiles import quantile_ci as quantile_ci
@@ -22,7 +23,6 @@ from .stationary import integrated_autocorr_time as integrated_autocorr_time
 from .stationary import stationary_covariance as stationary_covariance
 from .survival import KaplanMeier as KaplanMeier
 from .survival import kaplan_meier as kaplan_meier
-from .survival import normal_quantile as normal_quantile
 
 __all__ = [
     "ExitTimeSummary", "exit_time_summary", "SlopeFit", "slope_fit", "Estimate", "iid_covariance",

@@ -2,45 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
-from .survival import normal_quantile
-
-
-@dataclasses.dataclass(frozen=True)
-class Estimate:
-    """A Monte-Carlo estimate with its standard error; ``value`` and ``se`` may be arrays.
-
-    The interval is the normal one, value ± z·se with P(|Z| ≤ z) = ``level``.
-    """
-
-    value: np.ndarray | float
-    se: np.ndarray | float
-    level: float = 0.95
-
-    @property
-    def ci_low(self):
-        return self.value - normal_quantile(self.level) * self.se
-
-    @property
-    def ci_high(self):
-        return self.value + normal_quantile(self.level) * self.se
-
-    def as_dict(self) -> dict:
-        def py(a):
-            return np.asarray(a).tolist()
-
-        return {"value": py(self.value), "se": py(self.se), "ci_low": py(self.ci_low),
-                "ci_high": py(self.ci_high), "level": self.level}
-
-    def __repr__(self) -> str:
-        v, s = np.asarray(self.value), np.asarray(self.se)
-        if v.ndim == 0:
-            return f"Estimate({float(v):.6g} ± {float(s):.2g} (se))"
-        with np.printoptions(precision=4, suppress=False):
-            return f"Estimate(value={v}, se={s})"
+from ._estimate import Estimate
 
 
 def _finite_rows(name: str, x) -> np.ndarray:
@@ -59,7 +23,8 @@ def iid_mean(x, *, level: float = 0.95) -> Estimate:
     """Mean over axis 0 of i.i.d. samples ``(N, …)``, with SE = sd/√N."""
     x = _finite_rows("iid_mean", x)
     n = x.shape[0]
-    return Estimate(x.mean(axis=0), x.std(axis=0, ddof=1) / np.sqrt(n), level)
+    return Estimate.normal("mean", x.mean(axis=0), x.std(axis=0, ddof=1) / np.sqrt(n), level,
+                           "i.i.d. samples: sd/√N")
 
 
 def iid_covariance(x, *, gaussian: bool = True, level: float = 0.95) -> Estimate:
@@ -82,4 +47,5 @@ def iid_covariance(x, *, gaussian: bool = True, level: float = 0.95) -> Estimate
     else:
         prod = xc[:, :, None] * xc[:, None, :]
         se = prod.std(axis=0, ddof=1) / np.sqrt(n)
-    return Estimate(s, se, level)
+    return Estimate.normal("covariance", s, se, level,
+                           "i.i.d. samples" + (" (Gaussian SE rule)" if gaussian else " (empirical SE)"))

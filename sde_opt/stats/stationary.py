@@ -60,7 +60,8 @@ def _pooled(means, level) -> Estimate:
     """Pool batch means ``(P, B, …)``: grand mean and SE = sd/√(P·B)."""
     k = means.shape[0] * means.shape[1]
     means = means.reshape(k, *means.shape[2:])
-    return Estimate(means.mean(axis=0), means.std(axis=0, ddof=1) / np.sqrt(k), level)
+    return Estimate.normal("time average", means.mean(axis=0), means.std(axis=0, ddof=1) / np.sqrt(k),
+                           level, f"batch means ({k} batches)")
 
 
 def batch_means(values, *, burn_in: int = 0, n_batches: int | None = None,

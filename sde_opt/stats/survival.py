@@ -10,14 +10,8 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy import stats as sps
 
-
-def normal_quantile(level: float) -> float:
-    """z with P(|Z| ≤ z) = level, e.g. 1.96 for 0.95."""
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must lie in (0, 1); got {level!r}")
-    return float(sps.norm.ppf(0.5 + level / 2.0))
+from ._estimate import normal_quantile
 
 
 @dataclasses.dataclass(frozen=True)
