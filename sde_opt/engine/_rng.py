@@ -28,7 +28,7 @@ def _threefry(key_data, x0, x1):
 
 def _epoch_key(key, step, words_per_step: int):
     """Key for the epoch holding ``step`` and the step's offset within the 32-bit counter."""
-    per_epoch = max(1, (2**32 - 1) // words_per_step)
+    per_epoch = min(2**31 - 1, max(1, (2**32 - 1) // words_per_step))  # int32-safe
     epoch = step // per_epoch
     k = jr.key_data(jr.fold_in(jr.fold_in(key, _STREAM_NORMAL), epoch))
     offset = (step % per_epoch).astype(jnp.uint32) * jnp.uint32(words_per_step)

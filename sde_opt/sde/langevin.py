@@ -192,6 +192,9 @@ class PhaseSpace(AbstractChain):
 
     chain: AbstractChain
 
+    def __init__(self, chain: AbstractChain):
+        self.chain = chain
+
     @property
     def dt(self):
         return self.chain.dt
