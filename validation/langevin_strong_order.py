@@ -1,4 +1,4 @@
-"""Pathwise (strong) order of every Langevin scheme, from one Brownian path shared by 5 dyadic steps."""
+"""Pathwise (strong) order of every Langevin scheme: one Brownian path shared by 5 dyadic steps."""
 
 from __future__ import annotations
 

@@ -131,7 +131,8 @@ def mean_first_passage_1d(potential, eps: float, x0: float, b: float, lo: float,
 
 
 def eyring_kramers_time(hess_min, hess_saddle, barrier: float, eps: float) -> float:
-    r"""E τ ≈ 2π/|λ₁(z)| · √(|det ∇²V(z)| / det ∇²V(x)) · e^{ΔV/ε} (overdamped, validation-theory §4.1)."""
+    r"""E τ ≈ 2π/|λ₁(z)| · √(|det ∇²V(z)| / det ∇²V(x)) · e^{ΔV/ε} (overdamped; validation-theory
+    §4.1)."""
     hm = np.atleast_2d(np.asarray(hess_min, float))
     hs = np.atleast_2d(np.asarray(hess_saddle, float))
     lam1 = float(np.linalg.eigvalsh(hs).min())
