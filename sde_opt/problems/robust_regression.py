@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -147,11 +148,18 @@ class RobustRegression(AbstractProblem):
         points on the segments between pairs of minima. Each point is classified by its Hessian;
         ``minimum`` is sorted by F, global first.
         """
+        with jax.enable_x64(True):
+            fj = jax.jit(lambda w: self.objective(w))
+            gj = jax.jit(lambda w: self.grad(w))
+            hj = jax.jit(lambda w: self.hessian(w))
+            return self._critical_points(
+                lambda w: float(fj(jnp.asarray(w, jnp.float64))),
+                lambda w: np.asarray(gj(jnp.asarray(w, jnp.float64)), float),
+                lambda w: np.asarray(hj(jnp.asarray(w, jnp.float64)), float), n_starts, seed)
+
+    def _critical_points(self, f, grad, hess, n_starts, seed):
         from scipy.optimize import minimize, root
 
-        f = lambda w: float(self.objective(jnp.asarray(w, jnp.float64)))
-        grad = lambda w: np.asarray(self.grad(jnp.asarray(w, jnp.float64)), float)
-        hess = lambda w: np.asarray(self.hessian(jnp.asarray(w, jnp.float64)), float)
         rng = np.random.default_rng(seed)
         d = self.shape[0]
         coef = np.linalg.lstsq(np.asarray(self.features), np.asarray(self.targets), rcond=None)[0]
