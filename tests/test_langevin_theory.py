@@ -137,3 +137,16 @@ def test_chain_relaxation_rate_needs_standard_normal_noise():
     p = so.RobustRegression.generate(n=16)
     with pytest.raises(ValueError, match="must be a StandardNormal"):
         chain_linearization(so.SGLD(p, 0.1, 1.0), jnp.zeros(2))
+
+
+def test_study_and_validation_checks_are_registered():
+    import studies
+    import validation
+
+    assert "sghmc-vs-sgld" in studies.registry()
+    validation.load_all()
+    names = set(validation.registry())
+    for n in ("langevin-harmonic-exact-moments", "langevin-splitting-table", "langevin-gibbs-limit",
+              "langevin-strong-order", "kramers-overdamped-1d", "kramers-eyring-2d",
+              "kramers-langer-friction", "sghmc-msgd-mapping"):
+        assert n in names
