@@ -7,17 +7,40 @@ out) → ``studies`` / ``validation`` (compose everything).
 
 from . import algorithms, engine, problems, sde, stats, theory
 from ._chain import AbstractChain
-from .algorithms import MomentumSGD, sgd
+from .algorithms import SGHMC1, SGHMC2, SGLD, MomentumSGD, msgd_as_sghmc, sgd
 from .engine import EnterBall, LeaveBall, SimulationResult, Threshold, simulate, use_cpu_cores
 from .noise import StandardNormal
-from .problems import Euclidean, Quadratic, QuadraticSaddle, Sphere, StreamingPCA
-from .sde import EulerMaruyama, GradientSDE, LinearSDE
+from .problems import (
+    DoubleWell,
+    DoubleWell2D,
+    Euclidean,
+    Quadratic,
+    QuadraticSaddle,
+    RobustRegression,
+    Sphere,
+    StreamingPCA,
+)
+from .sde import (
+    BAOAB,
+    OBABO,
+    EulerMaruyama,
+    ExactOU,
+    GradientSDE,
+    LinearSDE,
+    OverdampedLangevin,
+    PhaseSpace,
+    UnderdampedLangevin,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "algorithms", "engine", "problems", "sde", "stats", "theory", "AbstractChain", "MomentumSGD",
-    "sgd", "EnterBall", "LeaveBall", "SimulationResult", "Threshold", "simulate", "use_cpu_cores",
-    "StandardNormal", "Euclidean", "Quadratic", "QuadraticSaddle", "Sphere", "StreamingPCA",
-    "EulerMaruyama", "GradientSDE", "LinearSDE",
+    "algorithms", "engine", "problems", "sde", "stats", "theory", "AbstractChain", "MomentumSGD", "sgd",
+    "EnterBall", "LeaveBall", "SimulationResult", "Threshold", "simulate", "use_cpu_cores",
+    "StandardNormal", "Euclidean", "QuadraticSaddle", "Sphere", "StreamingPCA", "EulerMaruyama",
+    "GradientSDE", "LinearSDE",
+    # Langevin family (issue 4)
+    "SGLD", "SGHMC1", "SGHMC2", "msgd_as_sghmc", "Quadratic", "DoubleWell", "DoubleWell2D",
+    "RobustRegression", "OverdampedLangevin", "UnderdampedLangevin", "PhaseSpace", "ExactOU",
+    "BAOAB", "OBABO",
 ]

@@ -36,7 +36,7 @@ def check_range(
     ok &= (v >= low) if low_closed else (v > low)
     ok &= (v <= high) if high_closed else (v < high)
     if not np.all(ok):
-        bad = v if v.ndim == 0 else v[~ok].ravel()[0]
+        bad = (v if v.ndim == 0 else v[~ok].ravel()[0]).item()  # a Python number in the message
         raise ValueError(
             f"{owner}: {name} must lie in {_interval(low, high, low_closed, high_closed)}; got {bad!r}"
         )

@@ -20,3 +20,49 @@ class StandardNormal(eqx.Module):
 
     def sample(self, key, dtype=jnp.float32):
         return jr.normal(key, self.shape, dtype)
+
+
+class Joint(eqx.Module):
+    """Independent noises of one step drawn together; a draw is a tuple, one entry per part.
+
+    Build it with :func:`joint`, which fuses parts that are all standard normals into one flat
+    :class:`StandardNormal` instead (so the engine's fast generator draws them); :func:`unjoin`
+    recovers the parts from either kind of draw.
+    """
+
+    parts: tuple
+
+    def sample(self, key, dtype=jnp.float32):
+        keys = jr.split(key, len(self.parts))
+        return tuple(p.sample(k, dtype) for p, k in zip(self.parts, keys, strict=True))
+
+
+def _size(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+def joint(*parts):
+    """One sampler for several independent noises of one step.
+
+    If every part is a :class:`StandardNormal`, the result is a single flat ``StandardNormal`` of
+    the total size (the parts concatenated in order, each raveled) — the engine draws it with its
+    fast counter-based generator. Otherwise it is a :class:`Joint` whose draw is a tuple.
+    """
+    if all(isinstance(p, StandardNormal) for p in parts):
+        return StandardNormal((sum(_size(p.shape) for p in parts),))
+    return Joint(tuple(parts))
+
+
+def unjoin(parts, draw) -> tuple:
+    """Split a draw of ``joint(*parts)`` into one draw per part (the inverse of :func:`joint`)."""
+    if isinstance(draw, tuple):
+        return draw
+    out, start = [], 0
+    for p in parts:
+        n = _size(p.shape)
+        out.append(draw[start:start + n].reshape(p.shape))
+        start += n
+    return tuple(out)

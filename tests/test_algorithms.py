@@ -73,3 +73,20 @@ def test_registry_make_and_unknown_name():
     assert isinstance(alg, so.MomentumSGD)
     with pytest.raises(ValueError, match="unknown algorithm"):
         so.algorithms.make("adamw", p, eta=0.1)
+
+
+def test_sgd_on_a_quadratic_is_em_of_its_limit_pathwise():
+    """SGD with additive noise on a quadratic is exactly EM of its SME with h = η, driven by the
+    same normals (the coupling the docs promise; an opposite noise sign would fail this)."""
+    p = so.QuadraticSaddle([-1.0, 0.5, 2.0], np.diag([0.3, 0.2, 0.1]))
+    alg = so.sgd(p, 0.02)
+    em = so.EulerMaruyama(alg.limit(), alg.dt)
+    zs = jax.random.normal(jax.random.key(4), (5, 100, 3))
+    x0 = jnp.tile(jnp.array([0.05, -0.1, 0.2]), (5, 1))
+    a = so.engine.trajectory(alg, x0, zs)
+    b = so.engine.trajectory(em, x0, zs)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # and through simulate with the same key
+    ra = so.simulate(alg, x0[0], 3, n_paths=50, n_steps=80)
+    rb = so.simulate(em, x0[0], 3, n_paths=50, n_steps=80)
+    np.testing.assert_allclose(ra.final, rb.final, rtol=1e-5, atol=1e-6)

@@ -7,13 +7,22 @@ consistency).
 """
 
 from ._base import AbstractAlgorithm as AbstractAlgorithm
+from .mappings import msgd_as_sghmc as msgd_as_sghmc
+from .mappings import msgd_effective_temperature as msgd_effective_temperature
+from .mappings import sghmc_as_msgd as sghmc_as_msgd
 from .momentum_sgd import MomentumSGD as MomentumSGD
 from .momentum_sgd import MomentumState as MomentumState
 from .momentum_sgd import sgd as sgd
+from .sghmc1 import SGHMC1 as SGHMC1
+from .sghmc2 import SGHMC2 as SGHMC2
+from .sgld import SGLD as SGLD
 
 REGISTRY = {
     "sgd": (sgd, {"eta": 0.05}),
     "msgd": (MomentumSGD, {"eta": 0.02, "mu": 0.5}),
+    "sgld": (SGLD, {"eta": 0.05, "beta": 10.0}),
+    "sghmc1": (SGHMC1, {"eta": 0.05, "gamma": 1.0, "beta": 10.0}),
+    "sghmc2": (SGHMC2, {"eta": 0.05, "gamma": 1.0, "beta": 10.0}),
 }
 
 
@@ -26,4 +35,5 @@ def make(name: str, problem, **hyperparameters):
     return factory(problem, **hyperparameters)
 
 
-__all__ = ["AbstractAlgorithm", "MomentumSGD", "MomentumState", "sgd", "REGISTRY", "make"]
+__all__ = ["AbstractAlgorithm", "MomentumSGD", "MomentumState", "sgd", "SGLD", "SGHMC1", "SGHMC2",
+           "msgd_as_sghmc", "sghmc_as_msgd", "msgd_effective_temperature", "REGISTRY", "make"]

@@ -1,10 +1,15 @@
 """Landscapes: objectives, stochastic-gradient oracles, geometry and known critical points."""
 
 from ._base import AbstractProblem as AbstractProblem
+from .double_well import DoubleWell as DoubleWell
+from .double_well import DoubleWell2D as DoubleWell2D
 from .geometry import Euclidean as Euclidean
 from .geometry import Sphere as Sphere
 from .quadratic import Quadratic as Quadratic
 from .quadratic_saddle import QuadraticSaddle as QuadraticSaddle
+from .robust_regression import MinibatchIndices as MinibatchIndices
+from .robust_regression import RobustRegression as RobustRegression
 from .streaming_pca import StreamingPCA as StreamingPCA
 
-__all__ = ["AbstractProblem", "Euclidean", "Sphere", "Quadratic", "QuadraticSaddle", "StreamingPCA"]
+__all__ = ["AbstractProblem", "Euclidean", "Sphere", "QuadraticSaddle", "StreamingPCA", "Quadratic",
+           "DoubleWell", "DoubleWell2D", "RobustRegression", "MinibatchIndices"]

@@ -36,7 +36,7 @@ class DiagonalQuadratic(AbstractProblem):
     geometry: Euclidean = eqx.field(static=True, default=Euclidean())
     additive_noise: ClassVar[bool] = True
 
-    def __init__(self, eigenvalues, noise_cov=1.0):
+    def __init__(self, eigenvalues, noise_cov=0.0):
         name = type(self).__name__
         lam = np.asarray(eigenvalues, dtype=np.float64)
         if lam.ndim != 1 or lam.size == 0:

@@ -18,7 +18,9 @@ class AbstractSDE(eqx.Module):
     * ``diffusion(x, z)`` = B(x) z for ``z`` of shape ``noise_shape`` — a product, so that diagonal,
       low-rank and state-dependent diffusions cost what they should;
     * ``diffusion_matrix(x)`` = B(x) as an array of shape ``(*x.shape, *noise_shape)``;
-    * ``geometry``: on a sphere, a(x) and B(x) are tangent and schemes retract after each step.
+    * ``geometry``: on a sphere, a(x) and B(x) are tangent and schemes retract after each step;
+    * ``init(x0)`` / ``position(state)``: the SDE's state built from a parameter point, and the
+      point read back (identity by default; the underdamped Langevin state is (x, v)).
     """
 
     geometry: eqx.AbstractVar[Euclidean]
@@ -35,6 +37,14 @@ class AbstractSDE(eqx.Module):
     @abc.abstractmethod
     def diffusion(self, x, z):
         """B(x) z."""
+
+    def init(self, x0):
+        """The state that starts at parameter point ``x0``."""
+        return x0
+
+    def position(self, state):
+        """The parameter point of a state (what events and observables see)."""
+        return state
 
     @property
     def additive(self) -> bool:

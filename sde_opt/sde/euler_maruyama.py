@@ -39,7 +39,10 @@ class EulerMaruyama(AbstractChain):
         return StandardNormal(self.sde.noise_shape)
 
     def init(self, x0):
-        return self.sde.geometry.retract(x0)
+        return self.sde.geometry.retract(self.sde.init(x0))
+
+    def position(self, state):
+        return self.sde.position(state)
 
     def step(self, state, noise):
         x = state

@@ -10,7 +10,7 @@ from ._base import AbstractSDE
 
 
 class GradientSDE(AbstractSDE):
-    r"""dX = −c P_X ∇f(X) dt + s P_X Σ(X)^{1/2} dW, with P_X the tangent projection.
+    r"""dX = −c P_X ∇f(X) dt − s P_X Σ(X)^{1/2} dW, with P_X the tangent projection.
 
     This is the diffusion limit of heavy-ball momentum SGD (step η, momentum μ) in time t = kη:
 
@@ -53,5 +53,7 @@ class GradientSDE(AbstractSDE):
         return -self.drift_scale.astype(x.dtype) * self.problem.geometry.project(x, g)
 
     def diffusion(self, x, z):
+        # −s P B z: the sign matches the algorithms' −η·(gradient noise), so that a chain of this
+        # SDE and the algorithm driven by the same z are coupled pathwise (the law is unchanged).
         bz = self.problem.grad_noise_factor(x, z)
-        return self.noise_scale.astype(x.dtype) * self.problem.geometry.project(x, bz)
+        return -self.noise_scale.astype(x.dtype) * self.problem.geometry.project(x, bz)

@@ -1,0 +1,212 @@
+"""Slopes and rates with honest intervals: strong-order slopes, exponential relaxation rates,
+means of per-path quantities, and exit-time means that report censoring."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Estimate(NamedTuple):
+    """A point estimate with its standard error (and the number of independent units behind it)."""
+
+    value: float
+    se: float
+    n: int
+
+
+def mean_se(samples, axis=0) -> Estimate:
+    """Mean of i.i.d. samples and its standard error sd/√n (NaNs ignored)."""
+    a = np.asarray(samples, float)
+    n = int(np.sum(np.isfinite(a)))
+    return Estimate(float(np.nanmean(a)), float(np.nanstd(a, ddof=1) / np.sqrt(max(n, 1))), n)
+
+
+class SlopeFit(NamedTuple):
+    """Least-squares slope of log y on log x with a path-bootstrap standard error."""
+
+    slope: float
+    se: float
+    intercept: float
+    values: np.ndarray  # the fitted y per level
+    local_slopes: np.ndarray  # slopes between consecutive levels
+
+
+def loglog_slope(x, per_path, *, reduce="rms", correction: bool = False, n_boot: int = 400,
+                 seed: int = 0) -> SlopeFit:
+    """Fit y(x) ∝ x^p where y at level i is a reduction over paths of ``per_path[i]``.
+
+    ``per_path`` has shape ``(levels, n_paths)``: e.g. |X_T^h − X_T^ref| per path, the same paths
+    at every level (a shared Brownian path), so paths are resampled *jointly* across levels in
+    the bootstrap. ``reduce``: ``"rms"`` (strong L² error) or ``"mean"``.
+
+    ``correction=True`` fits log y = c + p log x + d·x instead of a straight line: the leading
+    pre-asymptotic correction of an error expansion y = C xᵖ (1 + D x + …), so that p is the
+    asymptotic order rather than the average slope over the levels (needs ≥ 4 levels).
+    """
+    x = np.asarray(x, float)
+    e = np.asarray(per_path, float)
+
+    def red(a):
+        return np.sqrt(np.mean(a**2, axis=-1)) if reduce == "rms" else np.mean(a, axis=-1)
+
+    cols = [np.ones_like(x), np.log(x)] + ([x] if correction else [])
+    design = np.stack(cols, axis=1)
+
+    def fit(y):
+        coef = np.linalg.lstsq(design, np.log(y), rcond=None)[0]
+        return coef[1], coef[0]
+
+    y = red(e)
+    slope, icpt = fit(y)
+    rng = np.random.default_rng(seed)
+    n = e.shape[1]
+    boots = np.array([fit(red(e[:, rng.integers(0, n, n)]))[0] for _ in range(n_boot)])
+    local = np.diff(np.log(y)) / np.diff(np.log(x))
+    return SlopeFit(float(slope), float(np.std(boots, ddof=1)), float(icpt), y, local)
+
+
+class RateFit(NamedTuple):
+    """m(t) − m∞ ≈ A e^{−λ t} fitted on a window; ``se`` from a path bootstrap."""
+
+    rate: float
+    se: float
+    t_window: tuple
+    n_points: int
+
+
+def exponential_rate(t, per_path, stationary: float, *, min_signal: float = 6.0,
+                     t_min: float = 0.0, n_boot: int = 300, seed: int = 0) -> RateFit:
+    """The exponential rate at which E f(X_t) approaches its stationary value.
+
+    ``per_path``: ``(n_paths, n_times)`` values f(X_t) of independent paths. The fit is an
+    ordinary least-squares line through log |mean(t) − stationary| over the times t ≥ ``t_min``
+    before the signal first drops below ``min_signal`` standard errors (where the curve is still
+    resolved), with the paths resampled for the standard error.
+    """
+    t = np.asarray(t, float)
+    a = np.asarray(per_path, float)
+    n = a.shape[0]
+
+    def window(m, se):
+        gap = np.abs(m - stationary)
+        ok = (gap > min_signal * se) & (t >= t_min)
+        start = int(np.argmax(t >= t_min))
+        stop = start
+        while stop < t.size and ok[stop]:
+            stop += 1
+        return start, stop
+
+    m = np.nanmean(a, axis=0)
+    se = np.nanstd(a, axis=0, ddof=1) / np.sqrt(n)
+    start, stop = window(m, se)
+    if stop - start < 3:
+        raise ValueError("exponential_rate: fewer than 3 resolved points after t_min; run more "
+                         "paths or lower min_signal")
+    sl = slice(start, stop)
+
+    def fit(mm):
+        g = np.abs(mm[sl] - stationary)
+        return -np.polyfit(t[sl], np.log(np.maximum(g, 1e-300)), 1)[0]
+
+    rate = fit(m)
+    rng = np.random.default_rng(seed)
+    boots = np.array([fit(np.nanmean(a[rng.integers(0, n, n)], axis=0)) for _ in range(n_boot)])
+    return RateFit(float(rate), float(np.std(boots, ddof=1)), (float(t[start]), float(t[stop - 1])),
+                   stop - start)
+
+
+def _peaks(t, g):
+    """Times and values of the local maxima of |g| (an oscillating decay's envelope)."""
+    a = np.abs(g)
+    inner = (a[1:-1] >= a[:-2]) & (a[1:-1] > a[2:])
+    keep = np.concatenate([[a[0] > a[1]], inner, [False]])
+    return t[keep], a[keep]
+
+
+def exponential_rate_difference(t, paths_a, paths_b, *, min_signal: float = 6.0,
+                                t_min: float = 0.0, envelope: bool = False,
+                                secular: bool = False, n_boot: int = 300,
+                                seed: int = 0) -> RateFit:
+    """Rate λ of D(t) = E_a f(X_t) − E_b f(X_t) ≈ A e^{−λt} for two sets of independent paths
+    started differently (e.g. in the two wells): the stationary value cancels, so it need not be
+    known. Window: t ≥ ``t_min`` while |D| > ``min_signal`` SE. ``envelope=True`` fits the local
+    maxima of |D| instead (for oscillating, underdamped decays; needs ≥ 3 resolved peaks).
+    ``secular=True`` fits |D| = A (1 + b t) e^{−λt}, b ≥ 0: the form at a degenerate (critically
+    damped) eigenvalue, where a straight line in log |D| would under-estimate λ by ≈ 1/t.
+    Each set is resampled independently for the standard error."""
+    t = np.asarray(t, float)
+    a, b = np.asarray(paths_a, float), np.asarray(paths_b, float)
+
+    def curve(aa, bb):
+        return np.nanmean(aa, axis=0) - np.nanmean(bb, axis=0)
+
+    d = curve(a, b)
+    se = np.sqrt(np.nanvar(a, axis=0, ddof=1) / a.shape[0] + np.nanvar(b, axis=0, ddof=1)
+                 / b.shape[0])
+    ok = (np.abs(d) > min_signal * se) & (t >= t_min)
+    start = int(np.argmax(t >= t_min))
+    stop = start
+    if envelope:
+        last = np.flatnonzero(ok)
+        stop = int(last[-1]) + 1 if last.size else start
+    else:
+        while stop < t.size and ok[stop]:
+            stop += 1
+    sl = slice(start, stop)
+
+    def fit(dd):
+        tt, gg = (_peaks(t[sl], dd[sl]) if envelope else (t[sl], np.abs(dd[sl])))
+        if tt.size < 3:
+            return np.nan
+        y = np.log(np.maximum(gg, 1e-300))
+        lam = -np.polyfit(tt, y, 1)[0]
+        if not secular:
+            return lam
+        from scipy.optimize import curve_fit
+
+        def model(tt_, c, b, lam_):
+            return c + np.log1p(b * tt_) - lam_ * tt_
+
+        try:
+            popt, _ = curve_fit(model, tt, y, p0=(y[0], 0.1 * max(lam, 1e-6), max(lam, 1e-6)),
+                                bounds=([-np.inf, 0.0, 0.0], [np.inf, np.inf, np.inf]))
+        except RuntimeError:
+            return np.nan
+        return popt[2]
+
+    rate = fit(d)
+    if not np.isfinite(rate):
+        raise ValueError("exponential_rate_difference: fewer than 3 resolved points/peaks")
+    rng = np.random.default_rng(seed)
+    boots = np.array([fit(curve(a[rng.integers(0, a.shape[0], a.shape[0])],
+                                b[rng.integers(0, b.shape[0], b.shape[0])]))
+                      for _ in range(n_boot)])
+    boots = boots[np.isfinite(boots)]
+    return RateFit(float(rate), float(np.std(boots, ddof=1)), (float(t[start]),
+                   float(t[max(stop - 1, start)])), stop - start)
+
+
+class ExitSummary(NamedTuple):
+    """Mean exit time of the exited paths with its SE, and the counts (censoring reported)."""
+
+    mean: float
+    se: float
+    exited: int
+    censored: int
+    diverged: int
+
+
+def exit_time_summary(result) -> ExitSummary:
+    """Mean continuous exit time of a :class:`~sde_opt.SimulationResult` over exited paths.
+
+    The mean is unbiased only when nothing is censored; callers size the horizon so that
+    ``censored`` is 0 and must report it otherwise.
+    """
+    c = result.counts()
+    t = result.times[result.exited]
+    if t.size < 2:
+        return ExitSummary(float("nan"), float("nan"), c["exited"], c["censored"], c["diverged"])
+    return ExitSummary(float(t.mean()), float(t.std(ddof=1) / np.sqrt(t.size)), c["exited"],
+                       c["censored"], c["diverged"])
