@@ -7,17 +7,18 @@ out) → ``studies`` / ``validation`` (compose everything).
 
 from . import algorithms, engine, problems, sde
 from ._chain import AbstractChain
-from .algorithms import MomentumSGD, sgd
+from .algorithms import AnnealedMomentumSGD, MomentumSGD, sgd
 from .engine import EnterBall, LeaveBall, SimulationResult, Threshold, simulate, use_cpu_cores
 from .noise import StandardNormal
-from .problems import Euclidean, Quadratic, QuadraticSaddle, Sphere, StreamingPCA
+from .problems import Euclidean, MatrixFactorization, Quadratic, QuadraticSaddle, Sphere, StreamingPCA
 from .sde import EulerMaruyama, GradientSDE, LinearSDE
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "algorithms", "engine", "problems", "sde", "AbstractChain", "MomentumSGD", "sgd",
+    "algorithms", "engine", "problems", "sde", "AbstractChain", "AnnealedMomentumSGD", "MomentumSGD", "sgd",
     "EnterBall", "LeaveBall", "SimulationResult", "Threshold", "simulate", "use_cpu_cores",
-    "StandardNormal", "Euclidean", "Quadratic", "QuadraticSaddle", "Sphere", "StreamingPCA", "EulerMaruyama",
+    "StandardNormal", "Euclidean", "MatrixFactorization", "Quadratic", "QuadraticSaddle", "Sphere",
+    "StreamingPCA", "EulerMaruyama",
     "GradientSDE", "LinearSDE",
 ]

@@ -6,7 +6,12 @@ checks (jit = no-jit, no recompilation across hyperparameters, vmap over keys, d
 consistency).
 """
 
+import numpy as np
+
 from ._base import AbstractAlgorithm as AbstractAlgorithm
+from .annealed_momentum_sgd import AnnealedMomentumSGD as AnnealedMomentumSGD
+from .annealed_momentum_sgd import AnnealedState as AnnealedState
+from .annealed_momentum_sgd import geometric_schedule as geometric_schedule
 from .momentum_sgd import MomentumSGD as MomentumSGD
 from .momentum_sgd import MomentumState as MomentumState
 from .momentum_sgd import sgd as sgd
@@ -14,6 +19,8 @@ from .momentum_sgd import sgd as sgd
 REGISTRY = {
     "sgd": (sgd, {"eta": 0.05}),
     "msgd": (MomentumSGD, {"eta": 0.02, "mu": 0.5}),
+    "annealed-msgd": (AnnealedMomentumSGD, {"eta": np.array([0.02, 0.005]), "mu": np.array([0.9, 0.5]),
+                                            "boundaries": np.array([8.0])}),
 }
 
 
@@ -26,4 +33,5 @@ def make(name: str, problem, **hyperparameters):
     return factory(problem, **hyperparameters)
 
 
-__all__ = ["AbstractAlgorithm", "MomentumSGD", "MomentumState", "sgd", "REGISTRY", "make"]
+__all__ = ["AbstractAlgorithm", "AnnealedMomentumSGD", "AnnealedState", "geometric_schedule", "MomentumSGD",
+           "MomentumState", "sgd", "REGISTRY", "make"]
