@@ -178,6 +178,8 @@ def floors(out, floor_rows, spectrum, kurtosis):
 
 
 def weak_error(out, weak):
+    if not weak:
+        return
     fig, (a, b) = plt.subplots(1, 2, figsize=(12.5, 4.6))
     for w in weak.values():
         mu = w["mu"]

@@ -448,8 +448,8 @@ def _crossing(err: np.ndarray, steps: np.ndarray, target: float, n_boot: int = 4
     est = first(err.mean(axis=0))
     rng = np.random.default_rng(seed)
     n = err.shape[0]
-    boots = np.array([first(err[rng.integers(0, n, n)].mean(axis=0)) for _ in range(n_boot)])
-    lo, hi = np.percentile(boots, [2.5, 97.5])
+    boots = np.sort([first(err[rng.integers(0, n, n)].mean(axis=0)) for _ in range(n_boot)])
+    lo, hi = boots[int(0.025 * n_boot)], boots[int(np.ceil(0.975 * n_boot)) - 1]  # may be inf
     return est, float(lo), float(hi), float(np.mean(np.isinf(boots)))
 
 
