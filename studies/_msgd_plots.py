@@ -275,38 +275,62 @@ def annealing(out, ann):
 
 
 def matrix_factorization(out, mf):
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(16, 4.6))
+    problem, saddle, minimum, r_exit = mf["problem"], mf["saddle"], mf["minimum"], mf["exit_radius"]
+    mus = sorted({r.params["mu"] for r in mf["escape_rows"]})
     for r in mf["escape_rows"]:
         eta, mu = r.params["eta"], r.params["mu"]
         eff = eta / (1 - mu)
         s = r.discrete
         a.errorbar(eff, eff * s.mean, yerr=eff * _yerr(s.mean, s.mean_low, s.mean_high), fmt="D",
                    color=_color(mu), ms=5, capsize=2)
-        a.plot(eff, eff * r.limit.mean, "x", color=_color(mu))
-        a.plot(eff, eff * r.theory["mean"], "_", color="k", ms=12, mew=2)
-    for mu in sorted({r.params["mu"] for r in mf["escape_rows"]}):
+        a.plot(eff * 1.03, eff * r.limit.mean, "x", color=_color(mu))
+    effs = np.logspace(np.log10(min(r.params["eta"] / (1 - r.params["mu"]) for r in mf["escape_rows"]))
+                       - 0.15, np.log10(max(r.params["eta"] / (1 - r.params["mu"])
+                                            for r in mf["escape_rows"])) + 0.15, 30)
+    a.plot(effs, [e * th.local_sde(problem, saddle, e, 0.0).exit_iterations_mean(r_exit) for e in effs],
+           "k-", lw=1.2, label="local SDE (Hessian + Σ at the saddle)")
+    for mu in mus:
         a.plot([], [], "D", color=_color(mu), label=f"μ = {mu:g}")
-    a.plot([], [], "_", color="k", ms=12, mew=2, label="local SDE (Hessian + Σ at the saddle)")
-    a.plot([], [], "x", color="k", label="SDE limit")
+        if mu > 0:
+            a.plot(effs, [e * th.local_sde(problem, saddle, e * (1 - mu), mu).exit_iterations_discrete(r_exit)
+                          for e in effs], ":", color=_color(mu), lw=1.2)
+    a.plot([], [], "k:", lw=1.2, label="heavy-ball AR(2) along u₁")
+    a.plot([], [], "x", color="k", label="SDE limit (EM)")
     a.set_xscale("log")
     a.set_xlabel("effective step η/(1 − μ)")
     a.set_ylabel("(η/(1−μ))·E N, escape from √σ₂u₂")
-    a.set_title("Matrix factorization: escape collapses in η/(1−μ)", fontsize=10)
+    a.set_title("Escape collapses in η/(1−μ) (until η ≳ (1−μ)²/λ)", fontsize=10)
     a.legend(fontsize=7)
     a.grid(alpha=0.3, which="both")
     for r in mf["floor_rows"]:
         mu = r.params["mu"]
         eff = r.params["eta"] / (1 - mu)
         f = r.theory["formula"]
-        b.errorbar(eff, float(r.discrete.value) / f, yerr=1.96 * float(r.discrete.se) / f, fmt="D",
-                   color=_color(mu), capsize=2)
-        b.errorbar(eff * 1.04, float(r.limit.value) / f, yerr=1.96 * float(r.limit.se) / f, fmt="x",
+        v, se = float(r.discrete.value), float(r.discrete.se)
+        b.errorbar(eff, v, yerr=1.96 * se, fmt="D", color=_color(mu), capsize=2)
+        c.errorbar(eff, v / f, yerr=1.96 * se / f, fmt="D", color=_color(mu), capsize=2)
+        c.errorbar(eff * 1.04, float(r.limit.value) / f, yerr=1.96 * float(r.limit.se) / f, fmt="x",
                    color=_color(mu), capsize=1, alpha=0.6)
-    b.axhline(1.0, color="k", lw=1)
+    fe = np.logspace(-2.7, -1.3, 10)
+    b.plot(fe, [th.local_sde(problem, minimum, e, 0.0).mean_squared_distance() for e in fe], "k-", lw=1,
+           label="tr S, H S + S H = ηΣ/(1−μ)")
+    for mu in mus:
+        b.plot([], [], "D", color=_color(mu), label=f"μ = {mu:g}")
     b.set_xscale("log")
+    b.set_yscale("log")
     b.set_xlabel("effective step η/(1 − μ)")
-    b.set_ylabel("E‖x − x*‖² / (local-SDE prediction tr S)")
-    b.set_title("Matrix factorization: floor ∝ η/(1−μ) (D: MSGD, x: limit)", fontsize=10)
+    b.set_ylabel("stationary E‖x − x*‖² (95% CI)")
+    b.set_title("Floor ∝ η/(1−μ)", fontsize=10)
+    b.legend(fontsize=7)
     b.grid(alpha=0.3, which="both")
+    c.axhline(1.0, color="k", lw=1)
+    c.set_xscale("log")
+    c.set_xlim(b.get_xlim())
+    c.set_xlabel("effective step η/(1 − μ)")
+    c.set_ylabel("measured / local-SDE prediction")
+    c.set_title("Floor ratio (D: MSGD, x: SDE limit)", fontsize=10)
+    c.grid(alpha=0.3, which="both")
+    fig.suptitle("Symmetric matrix factorization ¼‖xxᵀ − M‖² with noisy observations of M", fontsize=11)
     fig.tight_layout()
     out.savefig(fig, "matrix_factorization.png")

@@ -105,7 +105,7 @@ FULL = Config(
     mf=True,
     mf_escape_grid=tuple((eta_eff * (1 - mu), mu) for mu in (0.0, 0.5, 0.9, 0.99)
                          for eta_eff in (3e-3, 1e-2, 3e-2)),
-    mf_floor_grid=tuple((eta_eff, mu) for mu in (0.0, 0.5, 0.9, 0.99) for eta_eff in (3e-3, 1e-2)),
+    mf_floor_grid=tuple((eta_eff, mu) for mu in (0.0, 0.5, 0.9, 0.99) for eta_eff in (3e-3, 1e-2, 3e-2)),
     mf_paths=2048,
 )
 
@@ -564,7 +564,8 @@ def matrix_factorization(out, cfg: Config, progress: bool) -> dict:
                    "limit_over_predicted": _ratio(r.limit, r.theory["formula"])} for r in floors],
         "collapse": collapse_summary({"matrix-factorization": escape})["matrix-factorization"],
     }
-    return {"summary": summary, "escape_rows": escape, "floor_rows": floors}
+    return {"summary": summary, "escape_rows": escape, "floor_rows": floors, "problem": problem,
+            "saddle": saddle, "minimum": minimum, "exit_radius": r_exit}
 
 
 # ---------------------------------------------------------------------------------------------

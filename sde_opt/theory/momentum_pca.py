@@ -218,10 +218,11 @@ def mean_error_curve(spectrum, eta, mu, iterations, *, kurtosis: float = 1.0,
     """
     esc = pca_escape(spectrum, eta, mu, kurtosis=kurtosis, saddle=saddle)
     t = np.asarray(iterations, dtype=np.float64) * esc.eta
-    var = esc.noise**2 * np.expm1(2.0 * esc.rate * t) / (2.0 * esc.rate)
-    with np.errstate(divide="ignore"):
-        x = 1.0 / np.sqrt(2.0 * var)
-    p = np.where(var > 0, math.sqrt(math.pi) * x * sp.erfcx(np.where(var > 0, x, 1.0)), 1.0)
+    # exponent capped where V is astronomically large (p is then 0 to double precision)
+    var = esc.noise**2 * np.expm1(np.minimum(2.0 * esc.rate * t, 700.0)) / (2.0 * esc.rate)
+    safe = np.where(var > 0, var, 1.0)
+    x = 1.0 / np.sqrt(2.0 * safe)
+    p = np.where(var > 0, math.sqrt(math.pi) * x * sp.erfcx(x), 1.0)
     f = stationary_error(spectrum, eta, mu, kurtosis=kurtosis)
     return p + (1.0 - p) * f
 
