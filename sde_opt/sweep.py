@@ -12,7 +12,15 @@ Two summarizing forms add the statistics and the theory's prediction at every po
 
 For each grid point the algorithm and ``scheme(alg.limit(), alg.dt / limit_substeps)`` are simulated
 with the same key for the same continuous horizon. Hyperparameters are array leaves of the chain, so
-every grid point reuses the same compiled code. Pass ``store`` (e.g. a study's
+every grid point reuses the same compiled code (``tests/test_sweep_summaries.py`` counts the
+compilations). What is static and does recompile: ``stride``, the observables and events (pass
+module-level functions or equinox modules, not fresh lambdas), horizons shorter than one engine
+segment (128 steps with events, 512 without), and the bucket sizes of the path compaction (powers
+of two, shared across points). Keep those fixed across a grid.
+
+Common random numbers: every point uses the same key, so the estimates at neighbouring grid points
+are positively correlated (their differences are more precise than their SEs suggest, and a
+fluctuation shows up at every point at once). Pass ``store`` (e.g. a study's
 :class:`studies._common.ResultsDir`) to make the sweep resumable: finished points are loaded, not
 recomputed.
 """

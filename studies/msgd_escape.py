@@ -103,7 +103,7 @@ FULL = Config(
     weak_mu=0.9,
     anneal=True, anneal_paths=512, anneal_target=0.01, anneal_iters=12000,
     mf=True,
-    mf_escape_grid=tuple((eta_eff * (1 - mu), mu) for mu in (0.0, 0.5, 0.9, 0.99)
+    mf_escape_grid=tuple((float(f"{eta_eff * (1 - mu):.12g}"), mu) for mu in (0.0, 0.5, 0.9, 0.99)
                          for eta_eff in (3e-3, 1e-2, 3e-2)),
     mf_floor_grid=tuple((eta_eff, mu) for mu in (0.0, 0.5, 0.9, 0.99) for eta_eff in (3e-3, 1e-2, 3e-2)),
     mf_paths=2048,
@@ -134,6 +134,11 @@ def cos2_e1(w):
 def mf_saddle_ratio(x):
     """a₁² − a₂² for M diagonal: ≥ 0 once |a₁| ≥ |a₂| (escape from the saddle √σ₂ e₂)."""
     return x[0] ** 2 - x[1] ** 2
+
+
+def _clean(x: float) -> float:
+    """η = η_eff (1 − μ) without float noise (0.0003, not 0.0002999…), for keys and tables."""
+    return float(f"{x:.12g}")
 
 
 def _pca(dist: str) -> so.StreamingPCA:
@@ -317,7 +322,7 @@ def _floor_theory(kurtosis):
 def floor_sweep(out, cfg: Config, dist: str, progress: bool):
     problem = _pca(dist)
     e1 = jnp.eye(len(SPECTRUM))[0]
-    points = [{"eta": eff * (1 - mu), "mu": mu} for eff, mu in cfg.floor_grid[dist]]
+    points = [{"eta": _clean(eff * (1 - mu)), "mu": mu} for eff, mu in cfg.floor_grid[dist]]
     return compare_stationary(
         _make_msgd(problem), points, e1, key=31, observable=problem.error,
         n_paths=cfg.floor_paths,
@@ -537,7 +542,7 @@ def matrix_factorization(out, cfg: Config, progress: bool) -> dict:
                 "discrete_linear": loc.mean_squared_distance(discrete=True)}
 
     floors = compare_stationary(
-        _make_msgd(problem), [{"eta": e * (1 - m), "mu": m} for e, m in cfg.mf_floor_grid],
+        _make_msgd(problem), [{"eta": _clean(e * (1 - m)), "mu": m} for e, m in cfg.mf_floor_grid],
         jnp.asarray(minimum), key=52, observable=problem.distance_to_minimum, n_paths=512,
         n_steps=lambda p: int(round(25 * (1 - p["mu"]) / p["eta"] / 10)) * 10, stride=10,
         burn_in=0.2, theory=floor_theory, store=out, tag=f"{cfg.mode}-mf-floor-n512",
