@@ -192,25 +192,28 @@ def compare_exit_times(
 
         import sde_opt as so
         from sde_opt.sweep import compare_exit_times, grid
+        from sde_opt.theory import local_sde
 
-        problem = MyProblem(...)                      # any AbstractProblem
+        problem = MyProblem(...)                  # any AbstractProblem (hessian, grad_noise_cov)
         saddle = problem.critical_points()["saddle"][0]
-        v = so.theory.local_sde(problem, saddle, 1e-3).escape_direction
-        leave = so.LeaveBall(saddle, 0.5)             # or a Threshold on your own observable
+        leave = so.LeaveBall(saddle, 0.5)         # or a Threshold on your own observable
         rows = compare_exit_times(
-            lambda eta, mu: MyOptimizer(problem, eta, mu),   # anything with limit() and dt
-            grid(eta=[1e-3, 3e-3, 1e-2], mu=[0.0, 0.9]),
-            saddle, key=0, events=[leave], n_paths=2000,
-            n_steps=lambda p: int(20 * (1 - p["mu"]) / p["eta"]),
-            theory=lambda p: {"mean": so.theory.local_sde(problem, saddle, p["eta"], p["mu"])
-                                              .exit_iterations_mean(0.5)},
+            lambda eta, mu: so.MomentumSGD(problem, eta, mu),  # or your optimizer: any chain
+            grid(eta=[1e-3, 3e-3, 1e-2], mu=[0.0, 0.9]),        # with limit() and dt
+            saddle, key=0, events=[leave], n_paths=2048,
+            n_steps=lambda p: int(30 * (1 - p["mu"]) / p["eta"]),
+            theory=lambda p: {"mean": local_sde(problem, saddle, p["eta"], p["mu"])
+                                      .exit_iterations_mean(0.5)},
         )
         for r in rows:
-            print(r.params, r.discrete.mean, r.limit.mean, r.theory["mean"])
+            print(r.params, r.discrete.mean, r.discrete.mean_low, r.discrete.mean_high,
+                  r.limit.mean, r.theory["mean"])
 
     (``exit_iterations_mean(r)`` predicts the exit of the unstable coordinate ``vᵀ(x − x*)``
-    from ``[−r, r]``; leaving a ball of radius r agrees with it up to the stable directions'
-    O(√η) fluctuations.)
+    from ``[−r, r]``, v = ``local_sde(...).escape_direction``; leaving a ball of radius r agrees
+    with it up to the stable directions' O(√η) fluctuations. Give ``store=`` a
+    :class:`studies._common.ResultsDir` (anything with ``point(key, compute)``) to make the sweep
+    resumable.)
 
     Args:
         make_algorithm, points, x0, key, n_paths, n_steps, events: as in
@@ -296,13 +299,15 @@ def compare_stationary(
 
     Example — the error floor of momentum SGD near a minimum of your problem::
 
+        def sq_dist(x):                        # module level: reused across sweeps
+            return jnp.sum((x - X_MIN) ** 2)
+
         rows = compare_stationary(lambda eta, mu: so.MomentumSGD(problem, eta, mu),
-                                  grid(eta=[3e-3, 1e-2], mu=[0.0, 0.9]), x_min, key=1,
-                                  observable=lambda x: jnp.sum((x - x_min) ** 2),
-                                  n_paths=256, n_steps=lambda p: int(40 * (1 - p["mu"]) / p["eta"]),
-                                  stride=10,
-                                  theory=lambda p: so.theory.local_sde(problem, x_min, p["eta"], p["mu"])
-                                                          .mean_squared_distance())
+                                  grid(eta=[3e-3, 1e-2], mu=[0.0, 0.9]), X_MIN, key=1,
+                                  observable=sq_dist, n_paths=256,
+                                  n_steps=lambda p: int(40 * (1 - p["mu"]) / p["eta"]), stride=10,
+                                  theory=lambda p: local_sde(problem, X_MIN, p["eta"], p["mu"])
+                                                   .mean_squared_distance())
 
     Args:
         observable: ``position -> scalar`` (or array) whose stationary mean is wanted. Pass a

@@ -96,7 +96,7 @@ FULL = Config(
     mode="full",
     escape_grid={"gaussian": _pairs(_ESCAPE_FULL), "student-t": _pairs(_ESCAPE_T)},
     escape_paths=2048,
-    phase_eta=1e-3, phase_mus=(0.0, 0.5, 0.9, 0.99), phase_iters=16000, phase_paths=512,
+    phase_eta=2e-3, phase_mus=(0.0, 0.5, 0.9, 0.99), phase_iters=16000, phase_paths=512,
     floor_grid={"gaussian": [(e, mu) for mu in (0.0, 0.5, 0.9, 0.99) for e in (3e-3, 1e-2, 3e-2, 0.1)],
                 "student-t": [(e, mu) for mu in (0.0, 0.9, 0.99) for e in (3e-3, 1e-2, 3e-2)]},
     floor_paths=512, floor_horizon=25.0,
@@ -111,9 +111,9 @@ FULL = Config(
 
 QUICK = Config(
     mode="quick",
-    escape_grid={"gaussian": [(3e-3, 0.0), (3e-3, 0.5), (3e-3, 0.9), (3e-4, 0.9), (3e-2, 0.0)]},
+    escape_grid={"gaussian": [(6e-3, 0.0), (6e-3, 0.5), (6e-3, 0.9), (6e-4, 0.9), (6e-2, 0.0)]},
     escape_paths=2048,
-    phase_eta=3e-3, phase_mus=(0.0, 0.5, 0.9), phase_iters=8000, phase_paths=256,
+    phase_eta=5e-3, phase_mus=(0.0, 0.5, 0.9), phase_iters=5000, phase_paths=256,
     floor_grid={"gaussian": [(1e-2, 0.0), (1e-2, 0.9)]},
     floor_paths=256, floor_horizon=20.0,
     weak_mu=0.9,
