@@ -116,12 +116,15 @@ def collapse(out, escape, spectrum, kurtosis):
     out.savefig(fig, "collapse.png")
 
 
-def phases(out, curves, eta):
+def phases(out, curves, eta, gap):
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for mu, c in curves.items():
         col = _color(mu)
         k = np.maximum(c["steps"], 1)
-        ax.plot(k, c["mean"], color=col, label=f"μ = {mu:g} (MSGD mean)")
+        lab = f"μ = {mu:g} (MSGD mean)"
+        if eta * gap / (1 - mu) ** 2 > 1:
+            lab += ": η ≫ (1−μ)²/g, outside the diffusion regime"
+        ax.plot(k, c["mean"], color=col, label=lab)
         ax.fill_between(k, np.maximum(c["mean"] - 1.96 * c["se"], 1e-5), c["mean"] + 1.96 * c["se"],
                         color=col, alpha=0.25, lw=0)
         ax.plot(k, c["predicted"], "--", color=col, lw=1)

@@ -617,7 +617,7 @@ def run(out, quick: bool = False, progress: bool = True) -> dict:
     }
     plots.escape_distributions(out, escape["gaussian"], SPECTRUM)
     plots.collapse(out, escape, SPECTRUM, {d: _pca(d).kurtosis for d in escape})
-    plots.phases(out, curves, cfg.phase_eta)
+    plots.phases(out, curves, cfg.phase_eta, gap=SPECTRUM[0] - SPECTRUM[1])
     plots.floors(out, floors, SPECTRUM, {d: _pca(d).kurtosis for d in floors})
     plots.weak_error(out, summary["weak_error"])
 
