@@ -9,7 +9,7 @@
 * local SDE at a critical point of any problem — :func:`local_sde` (:class:`LocalSDE`: exit
   predictions at a strict saddle, stationary covariance at a minimum);
 * momentum SGD on streaming PCA — :mod:`sde_opt.theory.momentum_pca` (:func:`pca_escape`,
-  :func:`pca_stationary_error`, the mean error curve, phase lengths);
+  :func:`pca_stationary_error`, the mean error curve, the momentum factor at fixed η);
 * heavy ball on a quadratic — :func:`heavy_ball_stationary_covariance`,
   :func:`heavy_ball_moments`, :func:`heavy_ball_diffusion_covariance`,
   :func:`heavy_ball_transition`.

@@ -225,25 +225,3 @@ def mean_error_curve(spectrum, eta, mu, iterations, *, kurtosis: float = 1.0,
     p = np.where(var > 0, math.sqrt(math.pi) * x * sp.erfcx(x), 1.0)
     f = stationary_error(spectrum, eta, mu, kurtosis=kurtosis)
     return p + (1.0 - p) * f
-
-
-def phase_iterations(spectrum, eta, mu, *, kurtosis: float = 1.0, delta2: float = 0.5,
-                     target: float | None = None) -> dict:
-    r"""The paper's phase lengths (papers.md §1.5) from the saddle e₂, in iterations.
-
-    N1: mean Phase-I count to cos² ≥ δ² (:class:`PCAEscape`, exact for the linearized limit);
-    N2 = ((1−μ)/(ηg)) ln((1−δ²)/δ²)/2 the ODE traverse from cos² = δ² to 1 − δ² (ratio U grows
-    as e^{gt/(1−μ)}, U² from δ²/(1−δ²) to (1−δ²)/δ²); N3 = ((1−μ)/(2ηg)) ln(δ²/(ε − f)) the
-    relaxation to error ε > f along the slowest direction (``None`` when ε ≤ f).
-    """
-    lam = _spectrum(spectrum)
-    eta, mu = _eta_mu("phase_iterations", eta, mu)
-    g = float(lam[0] - lam[1])
-    n1 = pca_escape(lam, eta, mu, kurtosis=kurtosis, level=delta2).mean
-    n2 = (1.0 - mu) / (eta * g) * math.log((1.0 - delta2) / delta2) / 2.0 if delta2 < 0.5 else 0.0
-    f = stationary_error(lam, eta, mu, kurtosis=kurtosis)
-    out = {"N1": n1, "N2": n2, "floor": f}
-    if target is not None:
-        out["N3"] = ((1.0 - mu) / (2.0 * eta * g) * math.log(min(delta2, 1 - delta2) / (target - f))
-                     if target > f else None)
-    return out
