@@ -7,13 +7,14 @@ out) → ``studies`` / ``validation`` (compose everything).
 
 from . import algorithms, engine, problems, sde, stats, theory
 from ._chain import AbstractChain
-from .algorithms import SGHMC1, SGHMC2, SGLD, MomentumSGD, msgd_as_sghmc, sgd
+from .algorithms import SGHMC1, SGHMC2, SGLD, AnnealedMomentumSGD, MomentumSGD, msgd_as_sghmc, sgd
 from .engine import EnterBall, LeaveBall, SimulationResult, Threshold, simulate, use_cpu_cores
 from .noise import StandardNormal
 from .problems import (
     DoubleWell,
     DoubleWell2D,
     Euclidean,
+    MatrixFactorization,
     Quadratic,
     QuadraticSaddle,
     RobustRegression,
@@ -35,12 +36,16 @@ from .sde import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "algorithms", "engine", "problems", "sde", "stats", "theory", "AbstractChain", "MomentumSGD", "sgd",
+    "algorithms", "engine", "problems", "sde", "stats", "theory", "AbstractChain",
+    # algorithms
+    "MomentumSGD", "sgd", "AnnealedMomentumSGD", "SGLD", "SGHMC1", "SGHMC2", "msgd_as_sghmc",
+    # engine
     "EnterBall", "LeaveBall", "SimulationResult", "Threshold", "simulate", "use_cpu_cores",
-    "StandardNormal", "Euclidean", "QuadraticSaddle", "Sphere", "StreamingPCA", "EulerMaruyama",
-    "GradientSDE", "LinearSDE",
-    # Langevin family (issue 4)
-    "SGLD", "SGHMC1", "SGHMC2", "msgd_as_sghmc", "Quadratic", "DoubleWell", "DoubleWell2D",
-    "RobustRegression", "OverdampedLangevin", "UnderdampedLangevin", "PhaseSpace", "ExactOU",
-    "BAOAB", "OBABO",
+    "StandardNormal",
+    # problems
+    "Euclidean", "Sphere", "Quadratic", "QuadraticSaddle", "StreamingPCA", "MatrixFactorization",
+    "DoubleWell", "DoubleWell2D", "RobustRegression",
+    # SDEs and schemes
+    "EulerMaruyama", "GradientSDE", "LinearSDE", "OverdampedLangevin", "UnderdampedLangevin",
+    "PhaseSpace", "ExactOU", "BAOAB", "OBABO",
 ]

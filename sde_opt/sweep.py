@@ -6,9 +6,21 @@ over a parameter grid, on the same events and observables, with shared noise whe
                                 x0, key, n_paths=2000, n_steps=lambda p: int(50 / p["eta"]),
                                 events=[LeaveBall(0, 1.0)])
 
+Two summarizing forms add the statistics and the theory's prediction at every point:
+:func:`compare_exit_times` (exit-time summaries with CIs, algorithm vs limit vs theory) and
+:func:`compare_stationary` (stationary means with batch-means CIs, algorithm vs limit vs theory).
+
 For each grid point the algorithm and ``scheme(alg.limit(), alg.dt / limit_substeps)`` are simulated
 with the same key for the same continuous horizon. Hyperparameters are array leaves of the chain, so
-every grid point reuses the same compiled code. Pass ``store`` (e.g. a study's
+every grid point reuses the same compiled code (``tests/test_sweep_summaries.py`` counts the
+compilations). What is static and does recompile: ``stride``, the observables and events (pass
+module-level functions or equinox modules, not fresh lambdas), horizons shorter than one engine
+segment (128 steps with events, 512 without), and the bucket sizes of the path compaction (powers
+of two, shared across points). Keep those fixed across a grid.
+
+Common random numbers: every point uses the same key, so the estimates at neighbouring grid points
+are positively correlated (their differences are more precise than their SEs suggest, and a
+fluctuation shows up at every point at once). Pass ``store`` (e.g. a study's
 :class:`studies._common.ResultsDir`) to make the sweep resumable: finished points are loaded, not
 recomputed.
 """
@@ -20,8 +32,11 @@ import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+import numpy as np
+
 from .engine import SimulationResult, simulate
 from .sde import EulerMaruyama
+from .stats import Estimate, ExitTimeSummary, batch_means, exit_time_summary
 
 
 def grid(**axes: Sequence) -> list[dict]:
@@ -106,4 +121,209 @@ def compare_with_limit(
         arrays = compute() if store is None else store.point(_point_key(tag, params), compute)
         out.append(ComparisonPoint(params, SimulationResult.from_arrays(arrays, "discrete:"),
                                    SimulationResult.from_arrays(arrays, "limit:")))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Summaries: algorithm vs limit vs theory at every grid point
+# ---------------------------------------------------------------------------------------------
+
+
+def _theory(theory, params) -> dict:
+    if theory is None:
+        return {}
+    t = theory(dict(params))
+    return dict(t) if isinstance(t, Mapping) else {"value": t}
+
+
+@dataclasses.dataclass(frozen=True)
+class ExitComparison:
+    """Exit times at one grid point: the algorithm's and its limit's summaries, and the theory.
+
+    ``discrete`` and ``limit`` are :class:`~sde_opt.stats.ExitTimeSummary` objects in the sweep's
+    unit (iterations of the algorithm by default, so the two are directly comparable);
+    ``theory`` is whatever the ``theory`` callable returned for these params (a dict).
+    """
+
+    params: dict
+    discrete: ExitTimeSummary
+    limit: ExitTimeSummary
+    theory: dict
+    point: ComparisonPoint
+
+    def as_dict(self) -> dict:
+        return {"params": dict(self.params), "discrete": self.discrete.as_dict(),
+                "limit": self.limit.as_dict(), "theory": dict(self.theory)}
+
+
+def _exit_summary(result: SimulationResult, alg_dt: float, unit: str, **kw) -> ExitTimeSummary:
+    if unit == "iterations":
+        # the limit may take several substeps per iteration: count in algorithm iterations
+        times = result.times / alg_dt
+        s = exit_time_summary(times, observed=result.exited, diverged=result.diverged, **kw)
+        return dataclasses.replace(s, unit="iterations")
+    return exit_time_summary(result, unit=unit, **kw)
+
+
+def compare_exit_times(
+    make_algorithm: Callable[..., object],
+    points: Iterable[Mapping],
+    x0,
+    key,
+    *,
+    events: Sequence[Callable],
+    n_paths: int,
+    n_steps: int | Callable[[dict], int],
+    theory: Callable[[dict], Mapping | float] | None = None,
+    unit: str = "iterations",
+    quantiles: Sequence[float] = (0.1, 0.25, 0.5, 0.75, 0.9),
+    level: float = 0.95,
+    diverged_as: str = "censored",
+    **kwargs,
+) -> list[ExitComparison]:
+    """Exit times of an algorithm and of its diffusion limit over a grid, with the theory's value.
+
+    Runs :func:`compare_with_limit` (all its keyword arguments — ``limit_substeps``, ``scheme``,
+    ``store``, ``tag``, ``progress`` — pass through) and summarizes both chains at every point with
+    :func:`~sde_opt.stats.exit_time_summary` (mean or restricted mean, quantiles with CIs, counts
+    of exited / censored / diverged paths).
+
+    Example — your own problem and optimizer, escape from a saddle, against the local SDE::
+
+        import sde_opt as so
+        from sde_opt.sweep import compare_exit_times, grid
+        from sde_opt.theory import local_sde
+
+        problem = MyProblem(...)                  # any AbstractProblem (hessian, grad_noise_cov)
+        saddle = problem.critical_points()["saddle"][0]
+        leave = so.LeaveBall(saddle, 0.5)         # or a Threshold on your own observable
+        rows = compare_exit_times(
+            lambda eta, mu: so.MomentumSGD(problem, eta, mu),  # or your optimizer: any chain
+            grid(eta=[1e-3, 3e-3, 1e-2], mu=[0.0, 0.9]),        # with limit() and dt
+            saddle, key=0, events=[leave], n_paths=2048,
+            n_steps=lambda p: int(30 * (1 - p["mu"]) / p["eta"]),
+            theory=lambda p: {"mean": local_sde(problem, saddle, p["eta"], p["mu"])
+                                      .exit_iterations_mean(0.5)},
+        )
+        for r in rows:
+            print(r.params, r.discrete.mean, r.discrete.mean_low, r.discrete.mean_high,
+                  r.limit.mean, r.theory["mean"])
+
+    (``exit_iterations_mean(r)`` predicts the exit of the unstable coordinate ``vᵀ(x − x*)``
+    from ``[−r, r]``, v = ``local_sde(...).escape_direction``; leaving a ball of radius r agrees
+    with it up to the stable directions' O(√η) fluctuations. Give ``store=`` a
+    :class:`studies._common.ResultsDir` (anything with ``point(key, compute)``) to make the sweep
+    resumable.)
+
+    Args:
+        make_algorithm, points, x0, key, n_paths, n_steps, events: as in
+            :func:`compare_with_limit`.
+        theory: ``params -> dict`` (or a number) of predictions, attached to each row.
+        unit: ``"iterations"`` (default: continuous time / the algorithm's dt, for both chains),
+            ``"time"`` (continuous time) or ``"steps"`` (each chain's own steps).
+        quantiles, level, diverged_as: passed to :func:`~sde_opt.stats.exit_time_summary`.
+
+    Returns:
+        One :class:`ExitComparison` per grid point, in order.
+    """
+    if unit not in ("iterations", "time", "steps"):
+        raise ValueError(f"compare_exit_times: unit must be 'iterations', 'time' or 'steps'; got {unit!r}")
+    if not events:
+        raise ValueError("compare_exit_times: give at least one event (otherwise nothing exits)")
+    pts = compare_with_limit(make_algorithm, points, x0, key, n_paths=n_paths, n_steps=n_steps,
+                             events=events, **kwargs)
+    kw = dict(quantiles=quantiles, level=level, diverged_as=diverged_as)
+    out = []
+    for p in pts:
+        dt = p.discrete.dt
+        out.append(ExitComparison(p.params, _exit_summary(p.discrete, dt, unit, **kw),
+                                  _exit_summary(p.limit, dt, unit, **kw),
+                                  _theory(theory, p.params), p))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class StationaryComparison:
+    """A stationary mean at one grid point: algorithm, limit (batch-means CIs) and theory.
+
+    ``counts`` gives, for each chain, how many paths were used and how many diverged (those are
+    excluded from the time averages and reported here, never dropped silently).
+    """
+
+    params: dict
+    discrete: Estimate
+    limit: Estimate
+    theory: dict
+    counts: dict
+    point: ComparisonPoint
+
+    def as_dict(self) -> dict:
+        return {"params": dict(self.params), "discrete": self.discrete.as_dict(),
+                "limit": self.limit.as_dict(), "theory": dict(self.theory),
+                "counts": dict(self.counts)}
+
+
+def _stationary(result: SimulationResult, burn_in: float, level: float):
+    values = result.observables["value"]
+    ok = ~result.diverged
+    n_saves = values.shape[1]
+    skip = int(round(burn_in * (n_saves - 1))) if burn_in < 1 else int(burn_in)
+    if ok.sum() < 2:
+        nan = np.full(values.shape[2:], np.nan)
+        return Estimate(nan, nan, level), {"used": int(ok.sum()), "diverged": int((~ok).sum())}
+    est = batch_means(values[ok], burn_in=skip, level=level)
+    return est, {"used": int(ok.sum()), "diverged": int((~ok).sum())}
+
+
+def compare_stationary(
+    make_algorithm: Callable[..., object],
+    points: Iterable[Mapping],
+    x0,
+    key,
+    *,
+    observable: Callable,
+    n_paths: int,
+    n_steps: int | Callable[[dict], int],
+    stride: int = 1,
+    burn_in: float = 0.2,
+    theory: Callable[[dict], Mapping | float] | None = None,
+    level: float = 0.95,
+    **kwargs,
+) -> list[StationaryComparison]:
+    """Stationary mean of ``observable`` for an algorithm and its limit over a grid, with theory.
+
+    Both chains run to the horizon (no events) from ``x0``, saving ``observable`` every
+    ``stride`` iterations; after the burn-in the time averages are pooled by
+    :func:`~sde_opt.stats.batch_means` (one batch per path once there are ≥ 30 paths, so the
+    standard error needs no assumption on autocorrelation).
+
+    Example — the error floor of momentum SGD near a minimum of your problem::
+
+        def sq_dist(x):                        # module level: reused across sweeps
+            return jnp.sum((x - X_MIN) ** 2)
+
+        rows = compare_stationary(lambda eta, mu: so.MomentumSGD(problem, eta, mu),
+                                  grid(eta=[3e-3, 1e-2], mu=[0.0, 0.9]), X_MIN, key=1,
+                                  observable=sq_dist, n_paths=256,
+                                  n_steps=lambda p: int(40 * (1 - p["mu"]) / p["eta"]), stride=10,
+                                  theory=lambda p: local_sde(problem, X_MIN, p["eta"], p["mu"])
+                                                   .mean_squared_distance())
+
+    Args:
+        observable: ``position -> scalar`` (or array) whose stationary mean is wanted. Pass a
+            module-level function or an equinox module (not a new lambda per call) so compiled
+            code is reused across sweeps.
+        stride: iterations between saves (keep it the same across the grid: it is static).
+        burn_in: fraction of the saves (< 1) or number of saves (≥ 1) discarded at the start.
+        theory: ``params -> dict`` (or a number), attached to each row.
+        Other arguments: as in :func:`compare_with_limit`.
+    """
+    pts = compare_with_limit(make_algorithm, points, x0, key, n_paths=n_paths, n_steps=n_steps,
+                             observables={"value": observable}, stride=stride, **kwargs)
+    out = []
+    for p in pts:
+        d, cd = _stationary(p.discrete, burn_in, level)
+        lim, cl = _stationary(p.limit, burn_in, level)
+        out.append(StationaryComparison(p.params, d, lim, _theory(theory, p.params),
+                                        {"discrete": cd, "limit": cl}, p))
     return out

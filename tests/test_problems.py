@@ -42,7 +42,7 @@ def test_quadratic_saddle_gradient_hessian_and_noise():
     assert set(p.critical_points()) == {"saddle"}
 
 
-@pytest.mark.parametrize("dof", [None, 9.0])
+@pytest.mark.parametrize("dof", [None, 9.0, 9.5])
 def test_streaming_pca_noise_covariance_matches_samples(dof):
     p = so.StreamingPCA([1.0, 0.6, 0.3, 0.1], dof=dof)
     x = jnp.array([0.5, 0.5, -0.5, 0.5])

@@ -35,7 +35,9 @@ class StreamingPCA(AbstractProblem):
 
     Samples: X = s Σ^{1/2} z with z ~ N(0, I_d). ``dof=None`` gives Gaussian X (s = 1); a finite
     ``dof = ν > 4`` gives a multivariate Student-t (s² = (ν−2)/χ²_ν, E s² = 1), with kurtosis
-    factor κ = E s⁴ = (ν−2)/(ν−4). The gradient-noise covariance is then
+    factor κ = E s⁴ = (ν−2)/(ν−4). For an integer ν the χ²_ν is the sum of ν more squared
+    standard normals, so one step consumes d + ν standard normals (the engine's fast generator);
+    a non-integer ν draws χ²_ν with ``jax.random.chisquare``. The gradient-noise covariance is then
 
         Σ_g(w) = κ (wᵀΣw) Σ + (2κ − 1) Σ w wᵀ Σ,
 
@@ -87,10 +89,20 @@ class StreamingPCA(AbstractProblem):
     def noise(self):
         if self.dof is None:
             return StandardNormal(self.shape)
+        if float(self.dof).is_integer():
+            return StandardNormal((self.shape[0] + int(self.dof),))
         return ScaledNormal(self.shape, self.dof)
 
     def sample(self, noise):
-        """The data sample X = s Σ^{1/2} z behind one stochastic gradient."""
+        """The data sample X = s Σ^{1/2} z behind one stochastic gradient.
+
+        ``noise`` is z (Gaussian), s z (:class:`ScaledNormal`), or, for an integer ν, the d + ν
+        normals (z, y) with s² = (ν − 2)/Σ y².
+        """
+        d = self.shape[0]
+        if noise.shape[-1] > d:
+            z, y = noise[..., :d], noise[..., d:]
+            noise = z * jnp.sqrt((self.dof - 2.0) / jnp.sum(y * y, axis=-1, keepdims=True))
         return jnp.sqrt(self.spectrum).astype(noise.dtype) * noise
 
     def stochastic_grad(self, x, noise):

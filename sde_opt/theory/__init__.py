@@ -6,19 +6,28 @@
   (discrete SGD / heavy ball), :func:`saddle_exit_iterations` (the ML reading, effective step);
 * Lyapunov — :func:`lyapunov_covariance`, :func:`em_stationary_covariance`,
   :func:`exact_transition` (sign convention of :class:`sde_opt.LinearSDE`: dX = AX dt + B dW);
+* local SDE at a critical point of any problem — :func:`local_sde` (:class:`LocalSDE`: exit
+  predictions at a strict saddle, stationary covariance at a minimum);
+* momentum SGD on streaming PCA — :mod:`sde_opt.theory.momentum_pca` (:func:`pca_escape`,
+  :func:`pca_stationary_error`, the mean error curve, the momentum factor at fixed η);
 * heavy ball on a quadratic — :func:`heavy_ball_stationary_covariance`,
   :func:`heavy_ball_moments`, :func:`heavy_ball_diffusion_covariance`,
   :func:`heavy_ball_transition`.
 """
 
+from . import momentum_pca as momentum_pca
 from .heavy_ball import HeavyBallMoments as HeavyBallMoments
 from .heavy_ball import heavy_ball_diffusion_covariance as heavy_ball_diffusion_covariance
 from .heavy_ball import heavy_ball_moments as heavy_ball_moments
 from .heavy_ball import heavy_ball_stationary_covariance as heavy_ball_stationary_covariance
 from .heavy_ball import heavy_ball_transition as heavy_ball_transition
+from .local_sde import LocalSDE as LocalSDE
+from .local_sde import local_sde as local_sde
 from .lyapunov import em_stationary_covariance as em_stationary_covariance
 from .lyapunov import exact_transition as exact_transition
 from .lyapunov import lyapunov_covariance as lyapunov_covariance
+from .momentum_pca import pca_escape as pca_escape
+from .momentum_pca import stationary_error as pca_stationary_error
 from .saddle_exit import heavy_ball_exit_iterations as heavy_ball_exit_iterations
 from .saddle_exit import saddle_exit_cdf as saddle_exit_cdf
 from .saddle_exit import saddle_exit_iterations as saddle_exit_iterations
@@ -33,5 +42,6 @@ __all__ = [
     "heavy_ball_stationary_covariance", "heavy_ball_transition", "em_stationary_covariance",
     "exact_transition", "lyapunov_covariance", "heavy_ball_exit_iterations", "saddle_exit_cdf",
     "saddle_exit_iterations", "saddle_exit_mean", "saddle_exit_mean_asymptotic",
-    "saddle_exit_mean_em", "saddle_exit_quantile", "saddle_exit_variance",
+    "saddle_exit_mean_em", "saddle_exit_quantile", "saddle_exit_variance", "LocalSDE", "local_sde",
+    "momentum_pca", "pca_escape", "pca_stationary_error",
 ]

@@ -1,0 +1,217 @@
+r"""The local SDE of momentum SGD at a critical point, for any problem, and what it predicts.
+
+Near a critical point x* (Liu, Chen, Zhou & Zhao 2021; papers.md §1.4), heavy-ball momentum SGD
+with step η and momentum μ is, in time t = kη, to leading order the linear SDE
+
+    dU = −(H/(1 − μ)) U dt + (√η/(1 − μ)) Σ^{1/2} dW,       U = Vᵀ(x − x*),
+
+where H is the Hessian and Σ = Σ(x*) the gradient-noise covariance at x*, both restricted to the
+tangent space of the problem's geometry, and V an orthonormal eigenbasis of H. On the unit sphere
+(streaming PCA) the Hessian is the Riemannian one, P(∇²f − (x*ᵀ∇f) I)P with P = I − x*x*ᵀ, and
+Σ is projected by P; in ℝᵈ both are used as they are.
+
+* At a **strict saddle** H has an eigenvalue −λ < 0. The coordinate along its eigenvector v is
+  decoupled (H is diagonal in V), dU₁ = (λ/(1−μ)) U₁ dt + (√(ηc)/(1−μ)) dW with c = vᵀΣv, so its
+  exit from |U₁| < r is the saddle-exit problem of validation-theory.md §3
+  (:func:`~sde_opt.theory.saddle_exit_mean` and friends; several unstable directions: the most
+  unstable one dominates and is used). The iteration count is the exit time divided by η.
+* At a **minimum** (H > 0) U has the stationary covariance S solving
+  (H/(1−μ)) S + S (H/(1−μ)) = ηΣ/(1−μ)² (validation-theory.md §1.1, §2), i.e. H S + S H = ηΣ/(1−μ),
+  and the mean squared distance E‖x − x*‖² ≈ tr S (η/(2(1−μ))) tr(Σ H⁻¹) when H and Σ commute).
+
+Everything here is the η → 0 limit at fixed μ; the discrete heavy-ball corrections along the
+unstable direction are in :func:`~sde_opt.theory.heavy_ball_exit_iterations`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import numpy as np
+
+from ..problems.geometry import Sphere
+from ..sde.linear import LinearSDE
+from .heavy_ball import heavy_ball_stationary_covariance
+from .lyapunov import lyapunov_covariance
+from .saddle_exit import (
+    heavy_ball_exit_iterations,
+    saddle_exit_mean,
+    saddle_exit_mean_em,
+    saddle_exit_quantile,
+    saddle_exit_variance,
+)
+
+
+def _tangent_basis(point: np.ndarray, geometry) -> np.ndarray:
+    """Orthonormal basis of the tangent space at ``point`` as columns, ``(D, D')``."""
+    d = point.size
+    if isinstance(geometry, Sphere):
+        if point.ndim != 1:
+            raise ValueError("local_sde: only a single sphere (a 1-D point) is supported; got shape "
+                             f"{point.shape}")
+        x = point / np.linalg.norm(point)
+        # complete x to an orthonormal basis; the last d − 1 columns span the tangent space
+        q, _ = np.linalg.qr(np.column_stack([x, np.eye(d)]))
+        return q[:, 1:d]
+    return np.eye(d)
+
+
+def _sqrtm(c: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh(c)
+    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+
+
+def _riemannian_hessian(problem, point: np.ndarray) -> np.ndarray:
+    h = np.asarray(problem.hessian(jax.numpy.asarray(point)), dtype=np.float64)
+    if isinstance(problem.geometry, Sphere):
+        g = np.asarray(problem.grad(jax.numpy.asarray(point)), dtype=np.float64).reshape(-1)
+        h = h - float(point.reshape(-1) @ g) * np.eye(h.shape[0])
+    return 0.5 * (h + h.T)
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalSDE:
+    """The linearization of momentum SGD at a critical point (see the module docstring).
+
+    Attributes:
+        point: the critical point x* (ambient coordinates, flattened).
+        eta, mu: the step size and momentum.
+        curvatures: Hessian eigenvalues h₁ ≤ h₂ ≤ … on the tangent space (ascending).
+        directions: ``(D, D')`` the matching unit eigenvectors (columns, ambient coordinates).
+        noise_cov: ``(D', D')`` Σ(x*) in the eigenbasis, Vᵀ Σ V.
+        sde: the :class:`~sde_opt.LinearSDE` of U = Vᵀ(x − x*), in time t = kη.
+    """
+
+    point: np.ndarray
+    eta: float
+    mu: float
+    curvatures: np.ndarray
+    directions: np.ndarray
+    noise_cov: np.ndarray
+    sde: LinearSDE
+
+    # -- saddle ----------------------------------------------------------------------------
+
+    @property
+    def n_unstable(self) -> int:
+        return int(np.sum(self.curvatures < 0))
+
+    def _unstable(self) -> tuple[float, float]:
+        if self.n_unstable == 0:
+            raise ValueError("LocalSDE: the point has no unstable direction (no negative Hessian "
+                             f"eigenvalue; curvatures {np.round(self.curvatures, 6).tolist()})")
+        return float(-self.curvatures[0]), float(self.noise_cov[0, 0])
+
+    @property
+    def escape_direction(self) -> np.ndarray:
+        """The most unstable eigenvector (ambient coordinates)."""
+        self._unstable()
+        return self.directions[:, 0]
+
+    @property
+    def escape_rate(self) -> float:
+        """λ/(1 − μ): growth rate of the unstable coordinate in time t = kη."""
+        return self._unstable()[0] / (1.0 - self.mu)
+
+    @property
+    def escape_noise(self) -> float:
+        """√(ηc)/(1 − μ): noise of the unstable coordinate, c = vᵀΣv."""
+        return math.sqrt(self.eta * self._unstable()[1]) / (1.0 - self.mu)
+
+    def exit_time_mean(self, r: float) -> float:
+        """Exact mean time (t = kη) for |vᵀ(x − x*)| to reach ``r`` (Dawson integral, §3)."""
+        return saddle_exit_mean(self.escape_rate, self.escape_noise, r)
+
+    def exit_iterations_mean(self, r: float) -> float:
+        """:meth:`exit_time_mean` in iterations (divided by η)."""
+        return self.exit_time_mean(r) / self.eta
+
+    def exit_iterations_quantile(self, p, r: float):
+        """Quantiles of the limiting exit law, in iterations."""
+        return saddle_exit_quantile(p, self.escape_rate, self.escape_noise, r) / self.eta
+
+    def exit_iterations_sd(self) -> float:
+        """Standard deviation of the limiting exit law, π/(√8 λ') / η, in iterations."""
+        return math.sqrt(saddle_exit_variance(self.escape_rate)) / self.eta
+
+    def exit_iterations_discrete(self, r: float) -> float:
+        """Mean iterations of the discrete heavy-ball chain along v (AR(2); finite-η corrections)."""
+        lam, c = self._unstable()
+        return heavy_ball_exit_iterations(lam, c, self.eta, r, mu=self.mu)
+
+    def exit_iterations_em(self, r: float, substeps: int = 1) -> float:
+        """Mean exit of Euler–Maruyama of the limit with step η/``substeps``, in iterations."""
+        dt = self.eta / substeps
+        return saddle_exit_mean_em(self.escape_rate, self.escape_noise, r, dt) / self.eta
+
+    # -- minimum ---------------------------------------------------------------------------
+
+    def stationary_covariance(self) -> np.ndarray:
+        """S with H S + S H = ηΣ/(1 − μ), in the eigenbasis (diffusion limit)."""
+        a = np.diag(-self.curvatures / (1.0 - self.mu))
+        return lyapunov_covariance(a, math.sqrt(self.eta) / (1.0 - self.mu) * _sqrtm(self.noise_cov))
+
+    def stationary_covariance_discrete(self) -> np.ndarray:
+        """Exact stationary Cov x of heavy ball on the quadratic model (H, Σ) at this (η, μ)."""
+        d = self.curvatures.size
+        return heavy_ball_stationary_covariance(np.diag(self.curvatures), self.noise_cov,
+                                                self.eta, self.mu)[:d, :d]
+
+    def mean_squared_distance(self, *, discrete: bool = False) -> float:
+        """E‖x − x*‖² = tr S in the stationary regime (``discrete``: heavy ball's exact value)."""
+        s = self.stationary_covariance_discrete() if discrete else self.stationary_covariance()
+        return float(np.trace(s))
+
+    def as_dict(self) -> dict:
+        return {"eta": self.eta, "mu": self.mu, "curvatures": self.curvatures.tolist(),
+                "noise_variances": np.diag(self.noise_cov).tolist()}
+
+
+def local_sde(problem, point, eta, mu=0.0) -> LocalSDE:
+    r"""The local SDE of momentum SGD (step ``eta``, momentum ``mu``) at the critical point ``point``.
+
+    Works for any problem exposing ``hessian``, ``grad`` and ``grad_noise_cov`` (Euclidean, or
+    a single unit sphere). See the module docstring for the model and what it predicts.
+
+    Example — a user's own problem, escape time from a saddle in iterations::
+
+        loc = local_sde(problem, saddle, eta=1e-3, mu=0.9)
+        loc.exit_iterations_mean(r=0.5)      # diffusion limit (exact for the linear SDE)
+        loc.exit_iterations_discrete(r=0.5)  # with heavy ball's finite-η growth rate
+
+    Args:
+        problem: an :class:`~sde_opt.problems.AbstractProblem`.
+        point: a critical point (shape ``problem.shape``).
+        eta: step size η > 0.
+        mu: momentum μ ∈ [0, 1).
+
+    Raises:
+        ValueError: if ``point`` is not critical (gradient, projected on the tangent space, larger
+            than 1e-6 relative), or for η ≤ 0, μ ∉ [0, 1).
+    """
+    eta, mu = float(eta), float(mu)
+    if not eta > 0:
+        raise ValueError(f"local_sde: eta must be > 0; got {eta!r}")
+    if not 0.0 <= mu < 1.0:
+        raise ValueError(f"local_sde: mu must lie in [0, 1); got {mu!r}")
+    x = np.asarray(point, dtype=np.float64)
+    if x.shape != tuple(problem.shape):
+        raise ValueError(f"local_sde: point must have shape {tuple(problem.shape)}; got {x.shape}")
+    xj = jax.numpy.asarray(x)
+    basis = _tangent_basis(x, problem.geometry)
+    g = np.asarray(problem.grad(xj), dtype=np.float64).reshape(-1) @ basis
+    scale = max(1.0, float(np.abs(_riemannian_hessian(problem, x)).max()))
+    if np.linalg.norm(g) > 1e-6 * scale:
+        raise ValueError(f"local_sde: point is not a critical point (tangent gradient norm "
+                         f"{np.linalg.norm(g):.3g})")
+    h = basis.T @ _riemannian_hessian(problem, x) @ basis
+    curv, vecs = np.linalg.eigh(0.5 * (h + h.T))
+    directions = basis @ vecs
+    sigma = np.asarray(problem.grad_noise_cov(xj), dtype=np.float64)
+    cov = directions.T @ sigma @ directions
+    cov = 0.5 * (cov + cov.T)
+    sde = LinearSDE(-curv / (1.0 - mu), math.sqrt(eta) / (1.0 - mu) * _sqrtm(cov))
+    return LocalSDE(point=x.reshape(-1), eta=eta, mu=mu, curvatures=curv, directions=directions,
+                    noise_cov=cov, sde=sde)

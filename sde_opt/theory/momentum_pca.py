@@ -1,0 +1,227 @@
+r"""Momentum SGD on streaming PCA: the predictions of the diffusion-approximation paper.
+
+Problem (:class:`~sde_opt.StreamingPCA`): Σ = diag(λ₁ > λ₂ > … > λ_d), samples X with
+E[(e_iᵀX)²(e_jᵀX)²] = α_ij² = κ λ_i λ_j (i ≠ j; κ = 1 for Gaussian X, (ν−2)/(ν−4) for Student-t),
+heavy ball with step η and momentum μ on the unit sphere, time t = kη. Liu, Chen, Zhou & Zhao
+(2021), papers.md §1.4–1.6 [derived there; checked here by simulation in ``validation/``]:
+
+* **Phase I (escape from the saddle e_s, s ≥ 2, towards e₁).** In the ratio coordinate
+  U = w₁/w_s the ODE is exactly linear, dU/dt = ((λ₁ − λ_s)/(1−μ)) U, and the noise at the
+  saddle is α_1s √η/(1−μ). cos²(w, e₁) ≥ ℓ is |U| ≥ r = √(ℓ/(1 − ℓ)) (other coordinates are
+  O(√η) and neglected). So the escape is the saddle-exit problem of validation-theory.md §3 with
+
+      λ' = (λ₁ − λ_s)/(1 − μ),   σ' = α_1s √η/(1 − μ),   r = √(ℓ/(1 − ℓ)),
+
+  and every exit statistic comes from :mod:`sde_opt.theory.saddle_exit` (not re-derived here).
+  In iterations this depends on (η, μ) only through η_eff = η/(1 − μ) (the collapse), and at
+  fixed η momentum shortens the mean by the factor (1 − μ)·(L + ln(1 − μ))/L,
+  L = ln(4(λ₁−λ_s) r²/(η α_1s²)) + γ_E — a bit *more* than (1 − μ).
+* **Phase III (near e₁).** Each coordinate i ≥ 2 is an OU process with rate (λ₁ − λ_i)/(1 − μ)
+  and noise α_1i √η/(1 − μ), so the stationary error floor is
+
+      E[1 − (e₁ᵀw)²] ≈ (η/(2(1 − μ))) Σ_{i≥2} α_1i²/(λ₁ − λ_i)         (O(η²) neglected).
+
+  The discrete heavy ball along each direction is the AR(2) chain of validation-theory.md §2,
+  whose exact variance (:func:`~sde_opt.theory.heavy_ball_moments`) refines this at finite η.
+* **Phases I–II mean error curve.** From the saddle, U_t ~ N(0, V_t) with
+  V_t = σ'²(e^{2λ't} − 1)/(2λ') (exact for the linear SDE), the ODE keeps the ratio linear through
+  Phase II, and the error is 1/(1 + U²); E[1/(1 + V Z²)] = √π x erfcx(x), x = 1/√(2V).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+from scipy import special as sp
+
+from .heavy_ball import heavy_ball_moments
+from .saddle_exit import (
+    heavy_ball_exit_iterations,
+    saddle_exit_iterations,
+    saddle_exit_mean,
+    saddle_exit_mean_em,
+    saddle_exit_quantile,
+    saddle_exit_variance,
+)
+
+
+def _spectrum(spectrum) -> np.ndarray:
+    lam = np.asarray(spectrum, dtype=np.float64)
+    if lam.ndim != 1 or lam.size < 2 or not np.all(np.diff(lam) < 0) or not lam[-1] > 0:
+        raise ValueError("momentum_pca: spectrum must be 1-D, positive and strictly decreasing; "
+                         f"got {lam.tolist()}")
+    return lam
+
+
+def _eta_mu(name: str, eta, mu) -> tuple[float, float]:
+    eta, mu = float(eta), float(mu)
+    if not eta > 0:
+        raise ValueError(f"{name}: eta must be > 0; got {eta!r}")
+    if not 0.0 <= mu < 1.0:
+        raise ValueError(f"{name}: mu must lie in [0, 1); got {mu!r}")
+    return eta, mu
+
+
+def noise_moments(spectrum, kurtosis: float = 1.0, j: int = 0) -> np.ndarray:
+    """α_ij² = κ λ_i λ_j for every i (the i = j entry is returned too but is not a tangent noise)."""
+    lam = _spectrum(spectrum)
+    return float(kurtosis) * lam * lam[j]
+
+
+def escape_radius(level: float = 0.5) -> float:
+    """r with cos²(w, e₁) ≥ ``level`` ⟺ |w₁/w_s| ≥ r (near the saddle): r = √(ℓ/(1 − ℓ))."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"escape_radius: level must lie in (0, 1); got {level!r}")
+    return math.sqrt(level / (1.0 - level))
+
+
+@dataclasses.dataclass(frozen=True)
+class PCAEscape:
+    """Phase-I predictions in iterations (see the module docstring).
+
+    Attributes:
+        eta, mu, level: the step, momentum and escape level ℓ (cos² ≥ ℓ).
+        rate, noise, radius: λ', σ' (time t = kη) and r of the saddle-exit problem.
+        gap, noise_var: λ₁ − λ_s and α_1s².
+    """
+
+    eta: float
+    mu: float
+    level: float
+    rate: float
+    noise: float
+    radius: float
+    gap: float
+    noise_var: float
+
+    @property
+    def eta_eff(self) -> float:
+        return self.eta / (1.0 - self.mu)
+
+    @property
+    def mean(self) -> float:
+        """Mean iterations of the linearized diffusion limit (exact Dawson integral)."""
+        return saddle_exit_mean(self.rate, self.noise, self.radius) / self.eta
+
+    @property
+    def asymptotic(self) -> float:
+        """The paper's Phase-I count in mean: ((1−μ)/(2ηg)) [ln(4 g r²(1−μ)/(η α²)) + γ_E]."""
+        return saddle_exit_iterations(self.gap, self.noise_var, self.eta, self.radius, mu=self.mu)
+
+    @property
+    def discrete(self) -> float:
+        """Mean iterations of heavy ball's AR(2) chain along e₁ (finite-η growth rate)."""
+        return heavy_ball_exit_iterations(self.gap, self.noise_var, self.eta, self.radius,
+                                          mu=self.mu)
+
+    def em(self, substeps: int = 1) -> float:
+        """Mean iterations of Euler–Maruyama of the limit with step η/``substeps``."""
+        return saddle_exit_mean_em(self.rate, self.noise, self.radius,
+                                   self.eta / substeps) / self.eta
+
+    @property
+    def sd(self) -> float:
+        """Standard deviation of the limiting law, π/(√8 λ')/η iterations."""
+        return math.sqrt(saddle_exit_variance(self.rate)) / self.eta
+
+    def quantile(self, p):
+        """Quantiles of the limiting law, in iterations."""
+        return saddle_exit_quantile(p, self.rate, self.noise, self.radius) / self.eta
+
+    def as_dict(self, quantiles=(0.1, 0.5, 0.9)) -> dict:
+        q = np.atleast_1d(self.quantile(np.asarray(quantiles)))
+        return {"eta": self.eta, "mu": self.mu, "eta_eff": self.eta_eff, "level": self.level,
+                "mean": self.mean, "asymptotic": self.asymptotic, "discrete": self.discrete,
+                "em": self.em(), "sd": self.sd,
+                "quantiles": {f"{p:g}": float(v) for p, v in zip(quantiles, q)}}
+
+
+def pca_escape(spectrum, eta, mu=0.0, *, kurtosis: float = 1.0, saddle: int = 1,
+               level: float = 0.5) -> PCAEscape:
+    """Phase-I escape from the saddle e_{saddle} (0-based index ≥ 1) towards e₁.
+
+    Args:
+        spectrum: λ₁ > … > λ_d > 0.
+        eta, mu: step size and momentum.
+        kurtosis: κ of the samples (``StreamingPCA.kurtosis``).
+        saddle: 0-based index s of the starting saddle e_s (default 1: e₂).
+        level: escape when cos²(w, e₁) ≥ ``level``.
+    """
+    lam = _spectrum(spectrum)
+    eta, mu = _eta_mu("pca_escape", eta, mu)
+    if not 1 <= saddle < lam.size:
+        raise ValueError(f"pca_escape: saddle must lie in [1, {lam.size - 1}]; got {saddle}")
+    gap = float(lam[0] - lam[saddle])
+    a2 = float(noise_moments(lam, kurtosis, saddle)[0])
+    return PCAEscape(eta=eta, mu=mu, level=float(level), rate=gap / (1.0 - mu),
+                     noise=math.sqrt(eta * a2) / (1.0 - mu), radius=escape_radius(level),
+                     gap=gap, noise_var=a2)
+
+
+def momentum_escape_factor(spectrum, eta, mu, *, kurtosis: float = 1.0, level: float = 0.5) -> float:
+    """E N(η, μ)/E N(η, 0) of the linearized limit — the paper's '(1 − μ)' with its log correction."""
+    a = pca_escape(spectrum, eta, mu, kurtosis=kurtosis, level=level).mean
+    b = pca_escape(spectrum, eta, 0.0, kurtosis=kurtosis, level=level).mean
+    return a / b
+
+
+def stationary_error(spectrum, eta, mu=0.0, *, kurtosis: float = 1.0) -> float:
+    """The floor (η/(2(1 − μ))) Σ_{i≥2} α_1i²/(λ₁ − λ_i) of E[1 − (e₁ᵀw)²] (diffusion limit)."""
+    lam = _spectrum(spectrum)
+    eta, mu = _eta_mu("stationary_error", eta, mu)
+    a2 = noise_moments(lam, kurtosis, 0)[1:]
+    return eta / (2.0 * (1.0 - mu)) * float(np.sum(a2 / (lam[0] - lam[1:])))
+
+
+def stationary_error_discrete(spectrum, eta, mu=0.0, *, kurtosis: float = 1.0) -> float:
+    """Σ_i Var x_i of heavy ball's AR(2) chain along each e_i near e₁ (exact on the linear model).
+
+    Var x = ηc(1 + μ)/(h(1 − μ)(2(1 + μ) − ηh)), h = λ₁ − λ_i, c = α_1i² (validation-theory.md §2);
+    it exceeds :func:`stationary_error` by the relative amount ≈ ηh/(2(1 + μ)).
+    """
+    lam = _spectrum(spectrum)
+    eta, mu = _eta_mu("stationary_error_discrete", eta, mu)
+    a2 = noise_moments(lam, kurtosis, 0)[1:]
+    return float(sum(heavy_ball_moments(lam[0] - li, c, eta, mu).var_x
+                     for li, c in zip(lam[1:], a2)))
+
+
+def stationary_error_em(spectrum, eta, mu=0.0, *, kurtosis: float = 1.0, substeps: int = 1) -> float:
+    """The floor of Euler–Maruyama of the limit with step η/``substeps`` (linear model).
+
+    Per direction an OU process with a = h/(1−μ), s² = ηc/(1−μ)²; EM's variance is
+    s²/(a(2 − a·dt)) (validation-theory.md §1.2), relative bias ≈ a·dt/2 = η h/(2(1−μ)·substeps).
+    """
+    lam = _spectrum(spectrum)
+    eta, mu = _eta_mu("stationary_error_em", eta, mu)
+    a2 = noise_moments(lam, kurtosis, 0)[1:]
+    h = lam[0] - lam[1:]
+    a = h / (1.0 - mu)
+    s2 = eta * a2 / (1.0 - mu) ** 2
+    dt = eta / substeps
+    if np.any(a * dt >= 2.0):
+        raise ValueError("stationary_error_em: Euler–Maruyama is unstable at this step")
+    return float(np.sum(s2 / (a * (2.0 - a * dt))))
+
+
+def mean_error_curve(spectrum, eta, mu, iterations, *, kurtosis: float = 1.0,
+                     saddle: int = 1) -> np.ndarray:
+    r"""Predicted mean error E[1 − (e₁ᵀw_k)²] from the saddle e_s, at the given iterations.
+
+    Phases I–II: p_k = E[1/(1 + U_k²)] with U_k ~ N(0, V), V = σ'²(e^{2λ't} − 1)/(2λ'), t = kη
+    (the linearized SDE for the noise, the exact ratio ODE for the drift); Phase III adds the
+    stationary floor f of :func:`stationary_error`: error ≈ p + (1 − p) f. A composite of the
+    module's predictions, not a fit; it neglects the O(√η) coordinates other than e₁, e_s during
+    Phases I–II.
+    """
+    esc = pca_escape(spectrum, eta, mu, kurtosis=kurtosis, saddle=saddle)
+    t = np.asarray(iterations, dtype=np.float64) * esc.eta
+    # exponent capped where V is astronomically large (p is then 0 to double precision)
+    var = esc.noise**2 * np.expm1(np.minimum(2.0 * esc.rate * t, 700.0)) / (2.0 * esc.rate)
+    safe = np.where(var > 0, var, 1.0)
+    x = 1.0 / np.sqrt(2.0 * safe)
+    p = np.where(var > 0, math.sqrt(math.pi) * x * sp.erfcx(x), 1.0)
+    f = stationary_error(spectrum, eta, mu, kurtosis=kurtosis)
+    return p + (1.0 - p) * f

@@ -1,0 +1,101 @@
+"""The msgd-escape study on tiny configurations: it runs, writes its outputs, and resumes."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+import studies
+from studies import msgd_escape as study
+from studies._common import ResultsDir
+
+TINY = study.Config(
+    mode="tiny",
+    escape_grid={"gaussian": [(3e-2, 0.0), (3e-3, 0.9), (1e-2, 0.9)]},
+    escape_paths=256,
+    phase_eta=2e-2, phase_mus=(0.0, 0.9), phase_iters=400, phase_paths=64,
+    floor_grid={"gaussian": [(3e-2, 0.0), (3e-2, 0.9)]},
+    floor_paths=64, floor_horizon=10.0,
+    weak_mu=0.9,
+    anneal=False,
+)
+
+
+def test_study_is_registered():
+    assert studies.registry()["msgd-escape"] is study
+
+
+def test_tiny_study_writes_outputs_and_resumes_without_recomputing(tmp_path, monkeypatch):
+    monkeypatch.setattr(study, "QUICK", TINY)
+    out = ResultsDir(tmp_path / "msgd-escape")
+    s1 = study.run(out, quick=True, progress=False)
+    assert len(out.computed) == 3 + 2 + 2 and not out.resumed  # escape, phases, floors
+    for fig in ("collapse.png", "escape_distribution.png", "phases.png", "floor.png",
+                "weak_error.png"):
+        assert (tmp_path / "msgd-escape" / fig).stat().st_size > 10_000
+    cfg = json.loads((tmp_path / "msgd-escape" / "config.json").read_text())
+    assert cfg["parameters"]["escape_paths"] == 256
+    rows = s1["phase1_escape"]
+    assert len(rows) == 3
+    for r in rows:
+        lo, hi = r["msgd"]["mean_ci"]
+        assert lo < r["msgd"]["mean"] < hi
+        assert r["msgd"]["exited"] == 256
+        # 256 paths: the mean is within ≈ 3% (1 SE) of heavy ball's finite-η prediction; 15% is
+        # ≈ 5 SE plus the O(η) terms that prediction neglects at η/(1−μ) ≤ 0.1
+        assert 0.85 < r["msgd"]["mean"] / r["predicted_mean_discrete"] < 1.15
+    # the second run loads every point and reproduces the numbers exactly
+    out2 = ResultsDir(tmp_path / "msgd-escape")
+    s2 = study.run(out2, quick=True, progress=False)
+    assert not out2.computed and len(out2.resumed) == 7
+    assert json.dumps(s1["phase1_escape"], sort_keys=True, default=str) == json.dumps(
+        s2["phase1_escape"], sort_keys=True, default=str)
+    assert s1["floor"][0]["msgd"] == s2["floor"][0]["msgd"]
+
+
+def test_quick_and_full_use_different_point_keys(tmp_path, monkeypatch):
+    monkeypatch.setattr(study, "QUICK", TINY)
+    other = dataclasses.replace(TINY, mode="tiny-full")
+    out = ResultsDir(tmp_path / "r")
+    study.escape_sweep(out, TINY, "gaussian", False)
+    study.escape_sweep(out, other, "gaussian", False)
+    assert len(out.computed) == 6 and not out.resumed
+
+
+def test_crossing_time_and_its_bootstrap_interval():
+    steps = np.arange(0, 1000, 10)
+    rng = np.random.default_rng(0)
+    # each path's error decays exponentially at its own rate; mean crosses 0.1 near k = 230
+    rates = rng.uniform(0.009, 0.011, size=400)
+    err = np.exp(-np.outer(rates, steps))
+    est, lo, hi, never = study._crossing(err, steps, 0.1)
+    truth = steps[np.flatnonzero(err.mean(0) <= 0.1)[0]]
+    assert est == truth and lo <= est <= hi and never == 0.0
+    assert hi - lo <= 30
+    est, lo, hi, never = study._crossing(err, steps, 1e-9)
+    assert est == np.inf and never == 1.0
+
+
+def test_anneal_runs_share_the_effective_step_trajectory():
+    runs = study.anneal_runs(study.FULL)
+    a, b = runs["step-size schedule"], runs["momentum schedule"]
+    eff_a = np.asarray(a["eta"]) / (1 - a["mu"])
+    eff_b = b["eta"] / (1 - np.asarray(b["mu"]))
+    np.testing.assert_allclose(eff_a, eff_b)
+    np.testing.assert_allclose(eff_a[[0, -1]], [0.03, 0.003])
+
+
+@pytest.mark.slow
+def test_tiny_full_study_runs_every_part(tmp_path, monkeypatch):
+    tiny_full = dataclasses.replace(
+        TINY, mode="tiny-full",
+        escape_grid={"gaussian": [(3e-2, 0.0), (3e-3, 0.9)], "student-t": [(3e-2, 0.0)]},
+        floor_grid={"gaussian": [(3e-2, 0.0)], "student-t": [(3e-2, 0.0)]},
+        anneal=True, anneal_paths=32, anneal_iters=600, mf=True,
+        mf_escape_grid=((3e-2, 0.0), (3e-3, 0.9)), mf_floor_grid=((3e-2, 0.0),), mf_paths=256)
+    monkeypatch.setattr(study, "FULL", tiny_full)
+    s = study.run(ResultsDir(tmp_path / "m"), quick=False, progress=False)
+    assert {"annealing", "matrix_factorization", "headline"} <= set(s)
+    assert (tmp_path / "m" / "annealing.png").exists()
+    assert (tmp_path / "m" / "matrix_factorization.png").exists()
