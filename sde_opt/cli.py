@@ -39,8 +39,12 @@ def _study(args) -> int:
         except (ValueError, AttributeError):
             timing = {}
     timing = {k: v for k, v in timing.items() if k in ("quick", "full")}
-    timing[mode] = {"wall_seconds": wall, "points_resumed": len(out.resumed),
-                    "points_computed": len(out.computed), **summary.pop("timing", {})}
+    this_run = {"wall_seconds": wall, "points_resumed": len(out.resumed),
+                "points_computed": len(out.computed), **summary.pop("timing", {})}
+    if out.computed or not isinstance(timing.get(mode), dict):
+        timing[mode] = this_run
+    else:  # a run that only reloaded finished points: keep the time of the run that computed them
+        timing[mode] = {**timing[mode], "last_resumed_run": this_run}
     summary["timing"] = timing
     out.write_json("summary.json", summary)
     print(f"wrote {out.path} ({wall:.1f} s; {len(out.computed)} points computed, "
