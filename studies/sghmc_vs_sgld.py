@@ -27,7 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import sde_opt as so
-from sde_opt.stats.rates import exponential_rate_difference, mean_se
+from sde_opt.stats import iid_mean
+from sde_opt.stats.rates import exponential_rate_difference
 from sde_opt.theory.langevin import (
     chain_linearization,
     chain_relaxation_rate,
@@ -280,7 +281,7 @@ def _double_well_1d(out: ResultsDir, cfg, progress):
 
             arr = out.point(f"dw1d_beta{beta:g}_{label}", compute)
             fit = exponential_rate_difference(arr["t"], arr["left_b"], arr["left_a"], t_min=2.0)
-            final_gap = mean_se(arr["gap_a"][:, -1])
+            final_gap = iid_mean(arr["gap_a"][:, -1])
             g = arr["gap_a"]
             curves.setdefault(beta, {})[label] = (
                 arr["t"][1:] / eta, np.nanmean(g, 0)[1:],
@@ -503,7 +504,7 @@ def _robust_regression(out: ResultsDir, cfg, progress):
         g = arr["gap_a"]
         curves[label] = (arr["k"][1:], np.nanmean(g, 0)[1:],
                          np.nanstd(g, 0, ddof=1)[1:] / math.sqrt(g.shape[0]))
-        final = mean_se(g[:, -1])
+        final = iid_mean(g[:, -1])
         rows.append({"algorithm": label, "family": family, "gamma": gamma,
                      "measured_rate": fit, "kramers_rate": pred,
                      "hitting_iterations": _hitting_summary(arr, stride),

@@ -13,7 +13,7 @@ import sde_opt as so
 from sde_opt.algorithms import REGISTRY, msgd_effective_temperature, sghmc_as_msgd
 from sde_opt.engine import trajectory
 from sde_opt.noise import Joint, StandardNormal
-from sde_opt.stats.rates import mean_se
+from sde_opt.stats import iid_mean
 from sde_opt.theory.langevin import chain_stationary_covariance
 
 LANGEVIN = ["sgld", "sghmc1", "sghmc2"]
@@ -224,7 +224,7 @@ def test_msgd_stationary_variance_is_sghmc_at_the_effective_temperature():
     # Monte Carlo of MSGD itself
     z = jr.normal(jr.key(9), (2048, 1200, 1))
     xs = trajectory(msgd, jnp.zeros((2048, 1)), z, stride=4)[:, 50:, 0]
-    e = mean_se(np.asarray(xs**2).mean(axis=1))
+    e = iid_mean(np.asarray(xs**2).mean(axis=1))
     assert abs(e.value - closed) < 4 * e.se
 
 
@@ -241,6 +241,6 @@ def test_noisy_oracle_stationary_variance_matches_lyapunov(make):
     _, P0 = chain_stationary_covariance(make(so.Quadratic([1.0])), np.zeros(1))
     r = so.simulate(alg, np.zeros(1, np.float32), 7, n_paths=2048, n_steps=800, stride=4,
                     observables={"x2": _x2})
-    e = mean_se(r.observables["x2"][:, r.save_steps > 200].mean(axis=1))
+    e = iid_mean(r.observables["x2"][:, r.save_steps > 200].mean(axis=1))
     assert abs(e.value - P[0, 0]) < 4 * e.se
     assert abs(P[0, 0] - P0[0, 0]) > 10 * e.se and abs(P[0, 0] - 0.5) > 10 * e.se

@@ -15,7 +15,8 @@ from sde_opt.sde.exact_ou import (
     exact_ou_covariance,
     exact_ou_covariance_quadrature,
 )
-from sde_opt.stats.rates import loglog_slope, mean_se
+from sde_opt.stats import iid_mean
+from sde_opt.stats.rates import loglog_slope
 from sde_opt.theory.langevin import chain_linearization, chain_stationary_covariance
 
 SCHEMES = [so.EulerMaruyama, so.ExactOU, so.BAOAB, so.OBABO]
@@ -92,7 +93,7 @@ def test_stationary_moments_match_discrete_lyapunov(cls):
                     observables={"xx": lambda s: s[0, 0] ** 2, "vv": lambda s: s[1, 0] ** 2})
     sel = r.save_steps > 100
     for key, (i, j) in (("xx", (0, 0)), ("vv", (1, 1))):
-        e = mean_se(r.observables[key][:, sel].mean(axis=1))
+        e = iid_mean(r.observables[key][:, sel].mean(axis=1))
         assert abs(e.value - P[i, j]) < 4 * e.se, (cls.__name__, key, e, P[i, j])
     # the continuous value 1/2 is many SEs away for the biased marginals
     if cls in (so.EulerMaruyama, so.ExactOU):

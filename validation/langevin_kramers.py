@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 import sde_opt as so
-from sde_opt.stats.rates import exit_time_summary
+from sde_opt.stats import exit_time_summary
 from sde_opt.theory.fokker_planck import mfpt_overdamped_2d, mfpt_underdamped_1d
 from sde_opt.theory.langevin import (
     eyring_kramers_time,
@@ -55,7 +55,7 @@ def overdamped_1d():
     s = exit_time_summary(r)
     ek = eyring_kramers_time([[2.0]], [[-1.0]], 0.25, eps)
     return compare("overdamped 1-D double well: E τ(−1 → 1) = exact quadrature (ε = 0.1)",
-                   exact, s.mean, s.se, bias=3 * h * exact,
+                   exact, s.mean, s.mean_se, bias=3 * h * exact,
                    note=f"leading-order EK {ek:.4g} (exact/EK = {exact / ek:.4f}, "
                         f"1 + 1.5ε = {1 + 1.5 * eps:.3f}); {_censoring_note(s)}")
 
@@ -90,11 +90,11 @@ def eyring_kramers_2d():
                         n_steps=int(15 * exact / h), events=[_REACH_RIGHT_MINIMUM])
         s = exit_time_summary(r)
         ek = _ek_2d(1.0, eps)
-        ratios.append((eps, s.mean / ek, s.se / ek, exact / ek))
+        ratios.append((eps, s.mean / ek, s.mean_se / ek, exact / ek))
         out.append(compare(
             f"2-D double well (a=1): E τ = finite-volume L T = −1 (ε = {eps:.4g})", exact, s.mean,
-            s.se, bias=3 * h * exact + abs(fine - coarse),
-            note=f"EK {ek:.4g}; measured/EK = {s.mean / ek:.3f} ± {s.se / ek:.3f}, "
+            s.mean_se, bias=3 * h * exact + abs(fine - coarse),
+            note=f"EK {ek:.4g}; measured/EK = {s.mean / ek:.3f} ± {s.mean_se / ek:.3f}, "
                  f"exact/EK = {exact / ek:.3f}; grids {coarse:.6g} → {fine:.6g}; "
                  f"{_censoring_note(s)}"))
     for a in (1.0, 0.0):
@@ -138,12 +138,12 @@ def kramers_langer_friction():
         kl = 1 / kramers_langer_rate([[2.0]], [[-1.0]], 0.25, eps, gamma)
         out.append(compare(
             f"underdamped double well: E τ(γ={gamma:g}) = finite-difference backward equation "
-            f"(ε = {eps})", ref, s.mean, s.se, bias=abs(fine - coarse),
+            f"(ε = {eps})", ref, s.mean, s.mean_se, bias=abs(fine - coarse),
             note=f"1/k_KL = {kl:.4g} (exact/KL = {ref / kl:.3f}); grids {coarse:.6g} → "
                  f"{fine:.6g}; {_censoring_note(s)}"))
     lo, hi = times[1.0], times[4.0]
     ratio = lo.mean / hi.mean
-    se = ratio * math.sqrt((lo.se / lo.mean) ** 2 + (hi.se / hi.mean) ** 2)
+    se = ratio * math.sqrt((lo.mean_se / lo.mean) ** 2 + (hi.mean_se / hi.mean) ** 2)
     kl_ratio = float(kramers_langer_lambda_plus(4.0) / kramers_langer_lambda_plus(1.0))
     fd_ratio = exact[1.0] / exact[4.0]
     out.append(compare(

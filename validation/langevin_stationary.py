@@ -7,7 +7,7 @@ import numpy as np
 
 import sde_opt as so
 from sde_opt.sde.langevin import PhaseSpace
-from sde_opt.stats.rates import mean_se
+from sde_opt.stats import iid_mean
 from sde_opt.theory.langevin import chain_stationary_covariance, gibbs_expectations
 
 from ._framework import check, compare
@@ -40,7 +40,7 @@ def _time_average_moments(chain, observables, start, seed):
                     observables=observables, stride=_STRIDE)
     c = r.counts()
     sel = r.save_steps > _BURN
-    out = {k: mean_se(v[:, sel].mean(axis=1)) for k, v in r.observables.items()}
+    out = {k: iid_mean(v[:, sel].mean(axis=1)) for k, v in r.observables.items()}
     return out, c
 
 
@@ -154,13 +154,13 @@ def gibbs_limit():
         w = 2.0**order
         for key, name in (("x", "⟨x⟩"), ("x2", "⟨x²⟩")):
             coarse, fine = runs[0][0][key], runs[1][0][key]
-            rich = mean_se((w * fine - coarse) / (w - 1))
-            raw = [mean_se(coarse).value - gibbs[key], mean_se(fine).value - gibbs[key]]
+            rich = iid_mean((w * fine - coarse) / (w - 1))
+            raw = [iid_mean(coarse).value - gibbs[key], iid_mean(fine).value - gibbs[key]]
             out.append(compare(
                 f"{label}: Richardson(p={order:g}) {name} at h→0 = Gibbs (β={_DW_BETA:g})",
                 gibbs[key], rich.value, rich.se,
                 note=f"bias at h={_DW_STEPS[0]}: {raw[0]:+.4f}, at h={_DW_STEPS[1]}: "
-                     f"{raw[1]:+.4f} (SE ≈ {mean_se(fine).se:.4f}); counts {counts}"))
+                     f"{raw[1]:+.4f} (SE ≈ {iid_mean(fine).se:.4f}); counts {counts}"))
     return out
 
 
@@ -204,7 +204,7 @@ def msgd_mapping():
                        note=f"underdamped Langevin at β_eff: {continuous:.6g} (the η → 0 limit)"))
     zz = jr.normal(jr.key(9), (_N_PATHS, 1200, 1))
     xs = np.asarray(trajectory(msgd, jnp.zeros((_N_PATHS, 1)), zz, stride=4))[:, 50:, 0]
-    e = mean_se((xs**2).mean(axis=1))
+    e = iid_mean((xs**2).mean(axis=1))
     out.append(compare("MSGD Monte Carlo stationary Var x = closed form (λ=2, c=0.5, η=1/16, "
                        "μ=3/4)", closed, e.value, e.se,
                        note=f"underdamped-Langevin value {continuous:.5g} differs by "

@@ -5,7 +5,8 @@
 * stationary moments — :func:`batch_means`, :func:`stationary_covariance`,
   :func:`integrated_autocorr_time` (time averages along paths), :func:`iid_mean`,
   :func:`iid_covariance` (one sample per path);
-* fits — :func:`slope_fit` (convergence orders and rates with CIs).
+* fits — :func:`slope_fit` (weighted least squares with CIs), :func:`loglog_slope` (strong orders
+  with a path bootstrap), :func:`exponential_rate` (relaxation rates).
 """
 
 from ._estimate import Estimate as Estimate
@@ -18,6 +19,11 @@ from .moments import iid_covariance as iid_covariance
 from .moments import iid_mean as iid_mean
 from .quantiles import quantile_ci as quantile_ci
 from .quantiles import quantile_ci_coverage as quantile_ci_coverage
+from .rates import BootstrapSlope as BootstrapSlope
+from .rates import RateFit as RateFit
+from .rates import exponential_rate as exponential_rate
+from .rates import exponential_rate_difference as exponential_rate_difference
+from .rates import loglog_slope as loglog_slope
 from .stationary import batch_means as batch_means
 from .stationary import integrated_autocorr_time as integrated_autocorr_time
 from .stationary import stationary_covariance as stationary_covariance
@@ -27,5 +33,6 @@ from .survival import kaplan_meier as kaplan_meier
 __all__ = [
     "ExitTimeSummary", "exit_time_summary", "SlopeFit", "slope_fit", "Estimate", "iid_covariance",
     "iid_mean", "quantile_ci", "quantile_ci_coverage", "batch_means", "integrated_autocorr_time",
-    "stationary_covariance", "KaplanMeier", "kaplan_meier", "normal_quantile",
+    "stationary_covariance", "KaplanMeier", "kaplan_meier", "normal_quantile", "BootstrapSlope",
+    "RateFit", "exponential_rate", "exponential_rate_difference", "loglog_slope",
 ]

@@ -1,5 +1,8 @@
-"""Slopes and rates with honest intervals: strong-order slopes, exponential relaxation rates,
-means of per-path quantities, and exit-time means that report censoring."""
+"""Slopes and rates with path-bootstrap intervals: strong-order slopes (log-log, optionally with a
+pre-asymptotic term) and exponential relaxation rates (single, or the difference of two starts).
+
+Means, exit-time summaries and weighted least-squares slopes live in :mod:`sde_opt.stats`
+(``iid_mean``, ``exit_time_summary``, ``slope_fit``)."""
 
 from __future__ import annotations
 
@@ -8,22 +11,7 @@ from typing import NamedTuple
 import numpy as np
 
 
-class Estimate(NamedTuple):
-    """A point estimate with its standard error (and the number of independent units behind it)."""
-
-    value: float
-    se: float
-    n: int
-
-
-def mean_se(samples, axis=0) -> Estimate:
-    """Mean of i.i.d. samples and its standard error sd/√n (NaNs ignored)."""
-    a = np.asarray(samples, float)
-    n = int(np.sum(np.isfinite(a)))
-    return Estimate(float(np.nanmean(a)), float(np.nanstd(a, ddof=1) / np.sqrt(max(n, 1))), n)
-
-
-class SlopeFit(NamedTuple):
+class BootstrapSlope(NamedTuple):
     """Least-squares slope of log y on log x with a path-bootstrap standard error."""
 
     slope: float
@@ -34,7 +22,7 @@ class SlopeFit(NamedTuple):
 
 
 def loglog_slope(x, per_path, *, reduce="rms", correction: bool = False, n_boot: int = 400,
-                 seed: int = 0) -> SlopeFit:
+                 seed: int = 0) -> BootstrapSlope:
     """Fit y(x) ∝ x^p where y at level i is a reduction over paths of ``per_path[i]``.
 
     ``per_path`` has shape ``(levels, n_paths)``: e.g. |X_T^h − X_T^ref| per path, the same paths
@@ -64,7 +52,7 @@ def loglog_slope(x, per_path, *, reduce="rms", correction: bool = False, n_boot:
     n = e.shape[1]
     boots = np.array([fit(red(e[:, rng.integers(0, n, n)]))[0] for _ in range(n_boot)])
     local = np.diff(np.log(y)) / np.diff(np.log(x))
-    return SlopeFit(float(slope), float(np.std(boots, ddof=1)), float(icpt), y, local)
+    return BootstrapSlope(float(slope), float(np.std(boots, ddof=1)), float(icpt), y, local)
 
 
 class RateFit(NamedTuple):
@@ -186,27 +174,3 @@ def exponential_rate_difference(t, paths_a, paths_b, *, min_signal: float = 6.0,
     boots = boots[np.isfinite(boots)]
     return RateFit(float(rate), float(np.std(boots, ddof=1)), (float(t[start]),
                    float(t[max(stop - 1, start)])), stop - start)
-
-
-class ExitSummary(NamedTuple):
-    """Mean exit time of the exited paths with its SE, and the counts (censoring reported)."""
-
-    mean: float
-    se: float
-    exited: int
-    censored: int
-    diverged: int
-
-
-def exit_time_summary(result) -> ExitSummary:
-    """Mean continuous exit time of a :class:`~sde_opt.SimulationResult` over exited paths.
-
-    The mean is unbiased only when nothing is censored; callers size the horizon so that
-    ``censored`` is 0 and must report it otherwise.
-    """
-    c = result.counts()
-    t = result.times[result.exited]
-    if t.size < 2:
-        return ExitSummary(float("nan"), float("nan"), c["exited"], c["censored"], c["diverged"])
-    return ExitSummary(float(t.mean()), float(t.std(ddof=1) / np.sqrt(t.size)), c["exited"],
-                       c["censored"], c["diverged"])
