@@ -4,6 +4,13 @@ Standard normals are drawn with Threefry-2x32 (the hash behind ``jax.random``) a
 64-bit counter (path id, position in the step) under a key folded with the step's epoch, then
 mapped to N(0, 1) by √2·erfinv(2u − 1). Because the draw is elementwise in the path id it fuses
 into the step and never depends on how paths are chunked, compacted or sharded.
+
+Speed (this is the inner loop of every simulation): the hash is written out round by round in
+``jnp`` (:func:`threefry2x32`, bit-identical to ``jax.random``'s primitive, whose CPU lowering is a
+rolled loop that XLA cannot fuse), each output element selects its word of the pair instead of
+concatenating the two halves (a concatenate splits XLA's fused loop into slow per-element
+branches), and float32 uses Giles' single-precision erfinv (:func:`erfinv_f32`, vectorizable;
+XLA's CPU ``erf_inv`` is about 10× slower and less accurate). Together about 5× faster on CPU.
 """
 
 from __future__ import annotations
@@ -14,20 +21,63 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jax import lax
-from jax.extend.random import threefry2x32_p
 
 _STREAM_NORMAL = 0
 _STREAM_KEYS = 1
 
 
-def _threefry(key_data, x0, x1):
-    k0 = jnp.broadcast_to(key_data[0], x0.shape)
-    k1 = jnp.broadcast_to(key_data[1], x0.shape)
-    return threefry2x32_p.bind(k0, k1, x0, x1)
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def _rotl(x, r: int):
+    return (x << jnp.uint32(r)) | (x >> jnp.uint32(32 - r))
+
+
+def threefry2x32(key_data, x0, x1):
+    """Threefry-2x32 with 20 rounds (Salmon et al. 2011), written out so that XLA fuses it.
+
+    Bit-identical to ``jax.extend.random.threefry2x32_p`` (tested); ``x0``, ``x1`` uint32 arrays
+    of one shape, ``key_data`` the two uint32 key words.
+    """
+    k0, k1 = key_data[0], key_data[1]
+    ks = (k0, k1, k0 ^ k1 ^ jnp.uint32(0x1BD11BDA))
+    x0 = x0 + ks[0]
+    x1 = x1 + ks[1]
+    for i in range(5):
+        for r in _ROTATIONS[i % 2]:
+            x0 = x0 + x1
+            x1 = x0 ^ _rotl(x1, r)
+        x0 = x0 + ks[(i + 1) % 3]
+        x1 = x1 + ks[(i + 2) % 3] + jnp.uint32(i + 1)
+    return x0, x1
+
+
+# Giles, "Approximating the erfinv function", GPU Computing Gems Jade (2011): single precision,
+# central branch for w = −log(1 − x²) < 5, tail branch otherwise; relative error < 4e-7.
+_ERFINV_CENTRAL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06,
+                   2.1858087e-04, -1.25372503e-03, -4.17768164e-03, 2.46640727e-01, 1.50140941)
+_ERFINV_TAIL = (-2.00214257e-04, 1.00950558e-04, 1.34934322e-03, -3.67342844e-03,
+                5.73950773e-03, -7.6224613e-03, 9.43887047e-03, 1.00167406, 2.83297682)
+
+
+def _horner(coefs, w):
+    p = jnp.full_like(w, coefs[0])
+    for c in coefs[1:]:
+        p = c + p * w
+    return p
+
+
+def erfinv_f32(x):
+    """erfinv(x) for float32 ``x`` in (−1, 1) (Giles 2011; both branches, one select)."""
+    w = -jnp.log((1.0 - x) * (1.0 + x))
+    central = _horner(_ERFINV_CENTRAL, w - 2.5)
+    tail = _horner(_ERFINV_TAIL, jnp.sqrt(w) - 3.0)
+    return jnp.where(w < 5.0, central, tail) * x
 
 
 def _epoch_key(key, step, words_per_step: int):
     """Key for the epoch holding ``step`` and the step's offset within the 32-bit counter."""
+    # steps per epoch: the counter offset must fit in uint32 and the epoch index in int32
     per_epoch = max(1, min(2**31 - 1, (2**32 - 1) // words_per_step))
     epoch = step // per_epoch
     k = jr.key_data(jr.fold_in(jr.fold_in(key, _STREAM_NORMAL), epoch))
@@ -42,19 +92,28 @@ def standard_normals(key, path_ids, step, shape: tuple[int, ...], dtype):
     wide = jnp.dtype(dtype).itemsize == 8
     pairs = size if wide else (size + 1) // 2
     kd, offset = _epoch_key(key, step, pairs)
-    x0 = jnp.broadcast_to(path_ids[:, None], (b, pairs))
-    x1 = jnp.broadcast_to(offset + jnp.arange(pairs, dtype=jnp.uint32)[None, :], (b, pairs))
-    h0, h1 = _threefry(kd, x0, x1)
     if wide:
+        x0 = jnp.broadcast_to(path_ids[:, None], (b, pairs))
+        x1 = jnp.broadcast_to(offset + jnp.arange(pairs, dtype=jnp.uint32)[None, :], (b, pairs))
+        h0, h1 = threefry2x32(kd, x0, x1)
         bits = (h0.astype(jnp.uint64) << 32) | h1.astype(jnp.uint64)
         one = lax.bitcast_convert_type((bits >> 12) | jnp.uint64(0x3FF0000000000000), jnp.float64)
     else:
-        bits = jnp.concatenate([h0, h1], axis=1)[:, :size]
+        # Element j < pairs is the first word of pair j, element j ≥ pairs the second word of
+        # pair j − pairs (the layout of concatenate([h0, h1])), computed without a concatenate.
+        j = jnp.arange(size, dtype=jnp.uint32)
+        second = j >= pairs
+        counter = offset + jnp.where(second, j - pairs, j)
+        x0 = jnp.broadcast_to(path_ids[:, None], (b, size))
+        x1 = jnp.broadcast_to(counter[None, :], (b, size))
+        h0, h1 = threefry2x32(kd, x0, x1)
+        bits = jnp.where(second[None, :], h1, h0)
         one = lax.bitcast_convert_type((bits >> 9) | jnp.uint32(0x3F800000), jnp.float32)
     # one ∈ [1, 2)  →  u ∈ (−1, 1) symmetric, avoiding ±1 exactly.
     eps = jnp.finfo(one.dtype).eps
     u = (one - 1.5) * 2.0 + eps
-    z = jnp.sqrt(jnp.asarray(2.0, one.dtype)) * lax.erf_inv(u)
+    erfinv = lax.erf_inv if wide else erfinv_f32
+    z = jnp.sqrt(jnp.asarray(2.0, one.dtype)) * erfinv(u)
     return z.astype(dtype).reshape((b, *shape))
 
 
@@ -62,6 +121,6 @@ def path_step_keys(key, path_ids, step):
     """A ``jax.random`` key per path for ``step`` (for samplers other than standard normal)."""
     kd = jr.key_data(jr.fold_in(jr.fold_in(key, _STREAM_KEYS), step))
     x1 = jnp.zeros_like(path_ids)
-    h0, h1 = _threefry(kd, path_ids, x1)
+    h0, h1 = threefry2x32(kd, path_ids, x1)
     data = jnp.stack([h0, h1], axis=-1)
     return jax.vmap(lambda d: jr.wrap_key_data(d, impl="threefry2x32"))(data)
