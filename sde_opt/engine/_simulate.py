@@ -170,8 +170,28 @@ def _draw(chain, key, path_ids, k, dtype):
 
 @eqx.filter_jit
 def _segment(chain, events, observables, key, state, path_ids, status, steps, event, k0, n_steps,
-             seg_len, stride):
-    """Advance every running path by up to ``seg_len`` steps, starting at global step ``k0``."""
+             seg_len, stride, sharded=False):
+    """Advance every running path by up to ``seg_len`` steps, starting at global step ``k0``.
+
+    With ``sharded``, the path axis is split over all devices with ``shard_map``: each device
+    loops over its own paths with no communication (no per-step cross-device reduction for the
+    "any path alive?" test), so a device whose paths are all done skips its remaining steps.
+    """
+    args = (state, path_ids, status, steps, event)
+    body = lambda *a: _segment_local(chain, events, observables, key, *a, k0, n_steps, seg_len,
+                                     stride)
+    if not sharded:
+        return body(*args)
+    paths = jax.sharding.PartitionSpec("paths")
+    mesh = jax.sharding.Mesh(np.asarray(jax.devices()), ("paths",))
+    buf_spec = {name: jax.sharding.PartitionSpec(None, "paths") for name in observables}
+    return jax.shard_map(body, mesh=mesh, in_specs=(paths,) * len(args),
+                         out_specs=(paths, paths, paths, paths, buf_spec, paths),
+                         check_vma=False)(*args)
+
+
+def _segment_local(chain, events, observables, key, state, path_ids, status, steps, event, k0,
+                   n_steps, seg_len, stride):
     dtype = jax.tree_util.tree_leaves(jax.vmap(chain.position)(state))[0].dtype
     first_slot = k0 // stride + 1
     n_slots = seg_len // stride + 1
@@ -410,7 +430,8 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
         alive_before = int(np.sum(np.asarray(status_d) == RUNNING)) if bar is not None else 0
         state, status_d, steps_d, event_d, buf, pos = _segment(
             chain, events, observables, key, state, path_ids_d, status_d, steps_d, event_d,
-            jnp.asarray(k0, jnp.int32), n_steps_arr, seg_len, stride)
+            jnp.asarray(k0, jnp.int32), n_steps_arr, seg_len, stride,
+            sharded=_sharding(status.size) is not None)
         if observables:
             lo = k0 // stride + 1
             hi = min((k0 + seg_len) // stride, n_steps // stride)
