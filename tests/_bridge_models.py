@@ -4,8 +4,8 @@ import equinox as eqx
 import numpy as np
 
 from sde_opt import GradientSDE, LinearSDE, StreamingPCA
-from sde_opt.problems import Euclidean
-from sde_opt.sde import AbstractSDE
+from sde_opt.problems import DoubleWell2D, Euclidean
+from sde_opt.sde import AbstractSDE, UnderdampedLangevin
 
 
 class EuclideanOja(StreamingPCA):
@@ -43,5 +43,16 @@ def oja_sde():
     return GradientSDE(EuclideanOja([1.0, 0.6, 0.3, 0.1]), 1.5, 0.3)
 
 
-def state_dim(sde) -> int:
-    return 3 if isinstance(sde, DiagonalGBM) else 4
+def underdamped_sde():
+    """Underdamped Langevin with SGHMC gradient noise: state (x, v) of shape (2, 2), noise (4,)."""
+    return UnderdampedLangevin(DoubleWell2D(a=1.0, noise_std=0.5), gamma=1.5, beta=2.0,
+                               grad_noise_scale=0.3)
+
+
+def point_shape(sde) -> tuple:
+    """Shape of a parameter point (what ``sde.init`` takes)."""
+    if isinstance(sde, DiagonalGBM):
+        return (3,)
+    if isinstance(sde, UnderdampedLangevin):
+        return (2,)
+    return (4,)

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _bridge_models import DiagonalGBM, linear_sde, oja_sde, state_dim
+from _bridge_models import DiagonalGBM, linear_sde, oja_sde, point_shape, underdamped_sde
 
 from sde_opt import EulerMaruyama, GradientSDE, LinearSDE, StreamingPCA
 from sde_opt.engine import trajectory
@@ -19,7 +19,7 @@ def _diffrax_paths(sde, x0, z, noise="auto"):
         bm = GridBrownianPath.from_normals(zz, DT)
         sol = solve_diffrax(sde, x, N_STEPS * DT, DT, brownian=bm, noise=noise,
                             saveat=diffrax.SaveAt(t0=True, steps=True))
-        return sol.ys[: N_STEPS + 1]
+        return jax.vmap(sde.position)(sol.ys[: N_STEPS + 1])
 
     return jax.vmap(one)(x0, z)
 
@@ -27,15 +27,15 @@ def _diffrax_paths(sde, x0, z, noise="auto"):
 @pytest.mark.parametrize(
     "make_sde, noise",
     [(linear_sde, "auto"), (oja_sde, "auto"),
-     (DiagonalGBM, "diagonal"), (DiagonalGBM, "general")],
-    ids=["linear-additive", "oja-general", "gbm-diagonal", "gbm-as-general"],
+     (DiagonalGBM, "diagonal"), (DiagonalGBM, "general"), (underdamped_sde, "auto")],
+    ids=["linear-additive", "oja-general", "gbm-diagonal", "gbm-as-general",
+         "underdamped-additive"],
 )
 def test_diffrax_euler_matches_euler_maruyama_pathwise(make_sde, noise):
     with jax.enable_x64(True):
         sde = make_sde()
-        d = state_dim(sde)
         k1, k2 = jax.random.split(jax.random.key(1))
-        x0 = 0.5 * jax.random.normal(k1, (N_PATHS, d), jnp.float64)
+        x0 = 0.5 * jax.random.normal(k1, (N_PATHS, *point_shape(sde)), jnp.float64)
         z = jax.random.normal(k2, (N_PATHS, N_STEPS, *sde.noise_shape), jnp.float64)
         ours = np.asarray(trajectory(EulerMaruyama(sde, DT), x0, z))
         theirs = np.asarray(_diffrax_paths(sde, x0, z, noise))

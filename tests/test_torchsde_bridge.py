@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _bridge_models import DiagonalGBM, linear_sde, oja_sde, state_dim
+from _bridge_models import DiagonalGBM, linear_sde, oja_sde, point_shape, underdamped_sde
 
 from sde_opt import EulerMaruyama
 from sde_opt.engine import trajectory
@@ -19,8 +19,8 @@ N_PATHS, N_STEPS, DT = 8, 200, 0.01
     "make_sde, noise, expected_type",
     [(linear_sde, "auto", "additive"),
      (oja_sde, "auto", "general"),
-     (DiagonalGBM, "diagonal", "diagonal")],
-    ids=["linear-additive", "oja-general", "gbm-diagonal"],
+     (DiagonalGBM, "diagonal", "diagonal"), (underdamped_sde, "auto", "additive")],
+    ids=["linear-additive", "oja-general", "gbm-diagonal", "underdamped-additive"],
 )
 def test_torchsde_euler_matches_euler_maruyama_pathwise(make_sde, noise, expected_type):
     torch = pytest.importorskip("torch")
@@ -29,9 +29,8 @@ def test_torchsde_euler_matches_euler_maruyama_pathwise(make_sde, noise, expecte
 
     with jax.enable_x64(True):
         sde = make_sde()
-        d = state_dim(sde)
         k1, k2 = jax.random.split(jax.random.key(2))
-        x0 = 0.5 * jax.random.normal(k1, (N_PATHS, d), jnp.float64)
+        x0 = 0.5 * jax.random.normal(k1, (N_PATHS, *point_shape(sde)), jnp.float64)
         z = jax.random.normal(k2, (N_PATHS, N_STEPS, *sde.noise_shape), jnp.float64)
         ours = np.asarray(trajectory(EulerMaruyama(sde, DT), x0, z))
 
@@ -39,10 +38,12 @@ def test_torchsde_euler_matches_euler_maruyama_pathwise(make_sde, noise, expecte
         assert module.noise_type == expected_type and module.sde_type == "ito"
         bm = replay_brownian_from_normals(np.asarray(z), DT)
         ts = torch.arange(N_STEPS + 1, dtype=torch.float64) * DT
-        y0 = torch.from_numpy(np.array(x0))
+        states0 = jax.vmap(sde.init)(x0)
+        y0 = torch.from_numpy(np.array(states0).reshape(N_PATHS, -1))
         with torch.no_grad():
             ys = torchsde.sdeint(module, y0, ts, bm=bm, method="euler", dt=DT)
-    theirs = ys.numpy().transpose(1, 0, 2)
+        states = jnp.asarray(ys.numpy().reshape(N_STEPS + 1, N_PATHS, *states0.shape[1:]))
+        theirs = np.asarray(jax.vmap(jax.vmap(sde.position))(states)).swapaxes(0, 1)
     assert theirs.dtype == ours.dtype == np.float64
     scale = np.max(np.abs(ours))
     assert scale > 0.1

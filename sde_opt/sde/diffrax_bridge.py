@@ -175,9 +175,13 @@ def solve_diffrax(sde: AbstractSDE, x0, t1: float, dt: float, key=None, *, t0: f
                   max_steps: int | None = None, **kwargs) -> diffrax.Solution:
     """Solve ``sde`` from ``x0`` on [t0, t1] with diffrax at the constant step ``dt`` (one path).
 
+    The solve starts from the SDE's state ``sde.init(x0)`` (the point itself, or e.g. (x0, 0) for
+    underdamped Langevin) as :class:`~sde_opt.sde.EulerMaruyama` does; ``sol.ys`` are states
+    (``jax.vmap(sde.position)`` reads the points back).
+
     Args:
         sde: the SDE.
-        x0: the start (one point; ``jax.vmap`` over keys for many paths).
+        x0: the starting parameter point (one path; ``jax.vmap`` over keys for many paths).
         t1: end time; dt: step size (``ConstantStepSize``).
         key: ``jax.random`` key of the Brownian path (unused when ``brownian`` is a path).
         brownian: ``"virtual"`` (``VirtualBrownianTree``, deterministic in ``key``, tol = dt/2),
@@ -192,13 +196,13 @@ def solve_diffrax(sde: AbstractSDE, x0, t1: float, dt: float, key=None, *, t0: f
 
     Note: diffrax does not retract onto a sphere; see the module docstring.
     """
-    x0 = jnp.asarray(x0)
+    y0 = sde.init(jnp.asarray(x0))
     if not dt > 0:
         raise ValueError(f"solve_diffrax: dt must be > 0; got {dt!r}")
     if not t1 > t0:
         raise ValueError(f"solve_diffrax: t1 must be > t0 = {t0}; got {t1!r}")
     if isinstance(brownian, str):
-        brownian = brownian_path(brownian, sde, x0.dtype, key, t0=t0, t1=t1, dt=dt)
+        brownian = brownian_path(brownian, sde, y0.dtype, key, t0=t0, t1=t1, dt=dt)
     if isinstance(brownian, diffrax.UnsafeBrownianPath):
         # the default RecursiveCheckpointAdjoint rejects an UnsafeBrownianPath
         kwargs.setdefault("adjoint", diffrax.ForwardMode())
@@ -207,5 +211,5 @@ def solve_diffrax(sde: AbstractSDE, x0, t1: float, dt: float, key=None, *, t0: f
     saveat = diffrax.SaveAt(t1=True) if saveat is None else saveat
     if max_steps is None:
         max_steps = math.ceil((t1 - t0) / dt) + 1
-    return diffrax.diffeqsolve(terms, solver, t0, t1, dt, x0, saveat=saveat,
+    return diffrax.diffeqsolve(terms, solver, t0, t1, dt, y0, saveat=saveat,
                                max_steps=max_steps, **kwargs)

@@ -168,7 +168,10 @@ def _state_shape(sde, noise):
         return tuple(sde.noise_shape)
     problem = getattr(sde, "problem", None)
     if problem is not None:
-        return tuple(problem.shape)
+        import jax
+
+        point = jax.ShapeDtypeStruct(tuple(problem.shape), "float32")
+        return tuple(jax.eval_shape(sde.init, point).shape)
     a = getattr(sde, "A", None)
     if a is not None:
         return (a.shape[0],)
@@ -180,9 +183,10 @@ def to_torchsde(sde, state_shape=None, *, noise: str = "auto"):
 
     Args:
         sde: an :class:`~sde_opt.sde.AbstractSDE`.
-        state_shape: shape of one state; torchsde sees flattened ``(batch, D)`` states (default:
-            ``noise_shape`` for diagonal noise, ``problem.shape`` for a ``GradientSDE``, ``(d,)``
-            for a ``LinearSDE``).
+        state_shape: shape of one SDE state; torchsde sees flattened ``(batch, D)`` states
+            (default: ``noise_shape`` for diagonal noise, the shape of ``sde.init`` of a point of
+            ``sde.problem`` — e.g. ``(2, d)`` for underdamped Langevin — or ``(d,)`` for a
+            ``LinearSDE``). Start torchsde from states, ``jax.vmap(sde.init)(x0)``.
         noise: ``"auto"`` (``"additive"`` if ``sde.additive`` else ``"general"``),
             ``"additive"``, ``"diagonal"`` or ``"general"``.
     """
