@@ -51,7 +51,7 @@ def _label(eta, mu, dof=None):
     return f"η={eta:g}, μ={mu:g}, {d}"
 
 
-@check("msgd_escape_mean")
+@check("msgd-escape-mean")
 def escape_mean():
     out = []
     for eta, mu, dof in ((6e-3, 0.5, None), (6e-4, 0.9, None), (6e-3, 0.0, 10)):
@@ -76,7 +76,7 @@ def escape_mean():
     return out
 
 
-@check("msgd_escape_collapse")
+@check("msgd-escape-collapse")
 def escape_collapse():
     """(η, μ) = (6e-4, 0.9) and (6e-3, 0) share η/(1 − μ) = 6e-3: equal mean escape iterations."""
     a, pa = _escape(6e-4, 0.9)
@@ -90,7 +90,7 @@ def escape_collapse():
                         f"({pa.discrete / pb.discrete:.4f})")
 
 
-@check("msgd_escape_momentum_factor")
+@check("msgd-escape-momentum-factor")
 def momentum_factor():
     """At fixed η = 6e-3: E N(μ = 0.5)/E N(μ = 0), against the paper's (1 − μ) and the theory."""
     a, pa = _escape(6e-3, 0.5)

@@ -37,7 +37,7 @@ def _floor(alg, problem, n_paths, n_steps, key, burn_in=0.2, stride=10):
     return stats.batch_means(v, burn_in=int(burn_in * (v.shape[1] - 1)))
 
 
-@check("msgd_floor")
+@check("msgd-floor")
 def floor():
     out = []
     eta_eff = 5e-3
@@ -54,7 +54,7 @@ def floor():
     return out
 
 
-@check("msgd_annealing_removes_floor")
+@check("msgd-annealing-removes-floor")
 def annealing():
     """Constant (η, μ) = (3e-3, 0.9) has floor f(η_eff = 0.03); both schedules end at η_eff = 3e-3.
 

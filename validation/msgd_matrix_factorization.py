@@ -46,7 +46,7 @@ def _escape(eta: float, mu: float):
     return stats.exit_time_summary(res, unit="steps"), loc, r
 
 
-@check("msgd_mf_escape")
+@check("msgd-mf-escape")
 def mf_escape():
     out = []
     for eta, mu in ((6e-3, 0.0), (6e-4, 0.9)):
@@ -66,7 +66,7 @@ def mf_escape():
     return out
 
 
-@check("msgd_mf_floor")
+@check("msgd-mf-floor")
 def mf_floor():
     p = _problem()
     x_min = jnp.asarray(p.critical_points()["minimum"][0])

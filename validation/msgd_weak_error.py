@@ -32,7 +32,7 @@ def cos2_e1(w):
     return w[0] ** 2 / jnp.sum(w * w)
 
 
-@check("msgd_weak_error_order")
+@check("msgd-weak-error-order")
 def weak_order():
     problem = so.StreamingPCA(SPECTRUM)
 
