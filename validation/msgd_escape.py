@@ -106,7 +106,7 @@ def momentum_factor():
         note=(f"does not hold as written: the escape takes ≈ ln(1/η_eff)/η_eff iterations, so at "
               f"fixed η the factor is (1−μ)(L + ln(1−μ))/L = {pred:.4f} with L = {lg:.2f} — "
               "momentum helps slightly MORE than (1−μ); the (1−μ) reading drops the logarithm. "
-              "The exact statement is the collapse in η/(1−μ) (msgd_escape_collapse)"))
+              "The exact statement is the collapse in η/(1−μ) (msgd-escape-collapse)"))
     theory = compare("momentum factor at fixed η = linearized SDE (1−μ)(L+ln(1−μ))/L, μ=0.5, η=6e-3",
                      pred, f, se, bias=bias)
     return [paper, theory]
