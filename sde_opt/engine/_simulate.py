@@ -368,7 +368,7 @@ def simulate(
     out_event = np.full(n_paths, -1, np.int16)
     out_final = np.zeros((n_paths, *shape), x0.dtype)
 
-    bar = _progress_bar(progress, n_paths * n_steps)
+    bar = _progress_bar(progress, math.ceil(n_paths / chunk_size) * n_steps)
     n_steps_arr = jnp.asarray(n_steps, jnp.int32)
     try:
         for start in range(0, n_paths, chunk_size):
@@ -398,7 +398,9 @@ def _progress_bar(progress, total):
     from tqdm.auto import tqdm
 
     label = progress if isinstance(progress, str) else "simulate"
-    return tqdm(total=total, desc=label, unit="path-step", unit_scale=True, leave=False)
+    # one unit = one step of the horizon for a chunk of paths; a chunk whose paths have all
+    # stopped jumps to its end, and the postfix shows how many paths are still running
+    return tqdm(total=total, desc=label, unit="step", unit_scale=True, leave=False)
 
 
 def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps, n_steps_arr,
@@ -427,7 +429,6 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
     state, path_ids_d, status_d, steps_d, event_d = put(state, path_ids, status, steps, event)
     k0 = 0
     while k0 < n_steps:
-        alive_before = int(np.sum(np.asarray(status_d) == RUNNING)) if bar is not None else 0
         state, status_d, steps_d, event_d, buf, pos = _segment(
             chain, events, observables, key, state, path_ids_d, status_d, steps_d, event_d,
             jnp.asarray(k0, jnp.int32), n_steps_arr, seg_len, stride,
@@ -443,9 +444,11 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
         k0 += seg_len
         status_h = np.asarray(status_d)
         if bar is not None:
-            done_now = int(np.sum(status_h == RUNNING))
-            bar.update(alive_before * min(seg_len, n_steps - (k0 - seg_len)))
-            bar.update((alive_before - done_now) * max(0, n_steps - k0))
+            live = int(np.sum(status_h == RUNNING))
+            bar.update(min(seg_len, n_steps - (k0 - seg_len)))
+            bar.set_postfix(running=f"{live}/{n}", refresh=False)
+            if live == 0 and k0 < n_steps:
+                bar.update(n_steps - k0)
         if not events:
             continue
         running = status_h == RUNNING
