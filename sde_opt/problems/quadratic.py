@@ -67,16 +67,16 @@ class DiagonalQuadratic(AbstractProblem):
         return (self.eigenvalues.shape[0],)
 
     def objective(self, x):
-        return 0.5 * jnp.sum(self.eigenvalues * x * x)
+        return 0.5 * jnp.sum(self.eigenvalues.astype(x.dtype) * x * x)
 
     def grad(self, x):
-        return self.eigenvalues * x
+        return self.eigenvalues.astype(x.dtype) * x
 
     def hessian(self, x):
         return jnp.diag(self.eigenvalues).astype(x.dtype)
 
     def stochastic_grad(self, x, noise):
-        return self.eigenvalues * x + self.noise_root.astype(x.dtype) @ noise
+        return self.eigenvalues.astype(x.dtype) * x + self.noise_root.astype(x.dtype) @ noise
 
     def grad_noise_cov(self, x):
         return self.noise_cov.astype(x.dtype)
