@@ -5,14 +5,12 @@ from __future__ import annotations
 import equinox as eqx
 import jax.numpy as jnp
 
-from .._checks import check_positive
-from ..noise import StandardNormal, joint, unjoin
+from ..noise import unjoin
 from ..problems._base import AbstractProblem
-from ..sde.langevin import UnderdampedLangevin, _check_euclidean, check_beta
-from ._base import AbstractAlgorithm
+from ._kinetic import KineticLangevinAlgorithm
 
 
-class SGHMC1(AbstractAlgorithm):
+class SGHMC1(KineticLangevinAlgorithm):
     r"""Explicit Euler for underdamped Langevin with a stochastic gradient (papers.md §2.3):
 
         V_{k+1} = V_k − η [γ V_k + g(X_k)] + √(2γη/β) ξ_k,
@@ -41,40 +39,11 @@ class SGHMC1(AbstractAlgorithm):
         semi_implicit: update X with the new velocity (default False: the paper's SGHMC1).
     """
 
-    problem: AbstractProblem
-    eta: jnp.ndarray
-    gamma: jnp.ndarray
-    beta: jnp.ndarray
     semi_implicit: bool = eqx.field(static=True, default=False)
 
     def __init__(self, problem: AbstractProblem, eta, gamma, beta, semi_implicit: bool = False):
-        _check_euclidean("SGHMC1", problem)
-        check_positive("SGHMC1", "eta", eta)
-        check_positive("SGHMC1", "gamma", gamma)
-        check_beta("SGHMC1", beta)
-        self.problem = problem
-        self.eta = jnp.asarray(eta)
-        self.gamma = jnp.asarray(gamma)
-        self.beta = jnp.asarray(beta)
+        self._set_parameters(problem, eta, gamma, beta)
         self.semi_implicit = bool(semi_implicit)
-
-    @property
-    def dt(self):
-        return self.eta
-
-    @property
-    def _parts(self):
-        return (self.problem.noise, StandardNormal(tuple(self.problem.shape)))
-
-    @property
-    def noise(self):
-        return joint(*self._parts)
-
-    def init(self, x0):
-        return jnp.stack([x0, jnp.zeros_like(x0)])
-
-    def position(self, state):
-        return state[0]
 
     def step(self, state, noise):
         x, v = state[0], state[1]
@@ -85,9 +54,3 @@ class SGHMC1(AbstractAlgorithm):
         v_new = v - eta * (gamma * v + g) + amp * z
         x_new = x + eta * (v_new if self.semi_implicit else v)
         return jnp.stack([x_new, v_new])
-
-    def limit(self):
-        return UnderdampedLangevin(self.problem, self.gamma, self.beta, jnp.sqrt(self.eta))
-
-    def ode_limit(self):
-        return UnderdampedLangevin(self.problem, self.gamma, jnp.inf)

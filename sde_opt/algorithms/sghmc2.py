@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from .._checks import check_positive
-from ..noise import StandardNormal, joint, unjoin
+from ..noise import unjoin
 from ..problems._base import AbstractProblem
 from ..sde.exact_ou import exact_ou_coefficients, exact_ou_update
-from ..sde.langevin import UnderdampedLangevin, _check_euclidean, check_beta
-from ._base import AbstractAlgorithm
+from ._kinetic import KineticLangevinAlgorithm
 
 
-class SGHMC2(AbstractAlgorithm):
+class SGHMC2(KineticLangevinAlgorithm):
     r"""Exact integration of dX = V dt, dV = −γV dt − g dt + √(2γ/β) dW over one step, with the
     stochastic gradient g = g(X_k) frozen (papers.md §2.3):
 
@@ -38,38 +36,12 @@ class SGHMC2(AbstractAlgorithm):
         beta: inverse temperature β ∈ (0, ∞].
     """
 
-    problem: AbstractProblem
-    eta: jnp.ndarray
-    gamma: jnp.ndarray
-    beta: jnp.ndarray
-
     def __init__(self, problem: AbstractProblem, eta, gamma, beta):
-        _check_euclidean("SGHMC2", problem)
-        check_positive("SGHMC2", "eta", eta)
-        check_positive("SGHMC2", "gamma", gamma)
-        check_beta("SGHMC2", beta)
-        self.problem = problem
-        self.eta = jnp.asarray(eta)
-        self.gamma = jnp.asarray(gamma)
-        self.beta = jnp.asarray(beta)
+        self._set_parameters(problem, eta, gamma, beta)
 
     @property
-    def dt(self):
-        return self.eta
-
-    @property
-    def _parts(self):
-        return (self.problem.noise, StandardNormal((2, *self.problem.shape)))
-
-    @property
-    def noise(self):
-        return joint(*self._parts)
-
-    def init(self, x0):
-        return jnp.stack([x0, jnp.zeros_like(x0)])
-
-    def position(self, state):
-        return state[0]
+    def _injected_shape(self):
+        return (2, *self.problem.shape)  # the velocity and position parts of the exact OU noise
 
     def step(self, state, noise):
         x, v = state[0], state[1]
@@ -80,9 +52,3 @@ class SGHMC2(AbstractAlgorithm):
         g = self.problem.stochastic_grad(x, z_oracle)
         x, v = exact_ou_update(x, v, -g, amp * z[0], amp * z[1], c)
         return jnp.stack([x, v])
-
-    def limit(self):
-        return UnderdampedLangevin(self.problem, self.gamma, self.beta, jnp.sqrt(self.eta))
-
-    def ode_limit(self):
-        return UnderdampedLangevin(self.problem, self.gamma, jnp.inf)
