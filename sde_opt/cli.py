@@ -10,8 +10,8 @@ from pathlib import Path
 
 
 def _study(args) -> int:
-    import studies
-    from studies._common import ResultsDir
+    from . import studies
+    from .experiment import ResultsDir
 
     reg = studies.registry()
     if args.name not in reg:
@@ -53,7 +53,7 @@ def _study(args) -> int:
 
 
 def _validate(args) -> int:
-    import validation
+    from . import validation
 
     validation.load_all()
     try:

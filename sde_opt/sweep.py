@@ -21,7 +21,7 @@ of two, shared across points). Keep those fixed across a grid.
 Common random numbers: every point uses the same key, so the estimates at neighbouring grid points
 are positively correlated (their differences are more precise than their SEs suggest, and a
 fluctuation shows up at every point at once). Pass ``store`` (e.g. a study's
-:class:`studies._common.ResultsDir`) to make the sweep resumable: finished points are loaded, not
+:class:`sde_opt.experiment.ResultsDir`) to make the sweep resumable: finished points are loaded, not
 recomputed.
 """
 
@@ -212,7 +212,7 @@ def compare_exit_times(
     (``exit_iterations_mean(r)`` predicts the exit of the unstable coordinate ``vᵀ(x − x*)``
     from ``[−r, r]``, v = ``local_sde(...).escape_direction``; leaving a ball of radius r agrees
     with it up to the stable directions' O(√η) fluctuations. Give ``store=`` a
-    :class:`studies._common.ResultsDir` (anything with ``point(key, compute)``) to make the sweep
+    :class:`sde_opt.experiment.ResultsDir` (anything with ``point(key, compute)``) to make the sweep
     resumable.)
 
     Args:

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from studies import fit_traces  # noqa: E402
+from sde_opt.studies import fit_traces  # noqa: E402
 
 
 def test_epoch_noise_factor_matches_simulated_epoch_shuffling():

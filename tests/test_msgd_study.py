@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-import studies
-from studies import msgd_escape as study
-from studies._common import ResultsDir
+from sde_opt import studies
+from sde_opt.studies import msgd_escape as study
+from sde_opt.experiment import ResultsDir
 
 TINY = study.Config(
     mode="tiny",

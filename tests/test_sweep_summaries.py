@@ -12,7 +12,7 @@ import sde_opt as so
 from sde_opt import stats
 from sde_opt import theory as th
 from sde_opt.sweep import compare_exit_times, compare_stationary, compare_with_limit, grid
-from studies._common import ResultsDir
+from sde_opt.experiment import ResultsDir
 
 SADDLE = so.QuadraticSaddle([-1.0, 1.0], 0.05)
 
