@@ -5,12 +5,19 @@ Layers (each imports only the ones before it): ``problems`` → ``sde`` → ``al
 out) → ``studies`` / ``validation`` (compose everything).
 """
 
-from . import algorithms, engine, problems, sde, stats, theory
+from . import algorithms, engine, experiment, geometry, problems, sde, stats, theory
 from ._chain import AbstractChain
 from .algorithms import SGHMC1, SGHMC2, SGLD, AnnealedMomentumSGD, MomentumSGD, msgd_as_sghmc, sgd
 from .engine import EnterBall, LeaveBall, SimulationResult, Threshold, simulate, use_cpu_cores
 from .noise import StandardNormal
 from .problems import (
+    AbstractField,
+    AbstractGame,
+    AbstractGeometry,
+    AbstractProblem,
+    FiniteSum,
+    Oblique,
+    Product,
     DoubleWell,
     DoubleWell2D,
     Euclidean,
@@ -26,6 +33,7 @@ from .sde import (
     OBABO,
     EulerMaruyama,
     ExactOU,
+    FieldSDE,
     GradientSDE,
     LinearSDE,
     OverdampedLangevin,
@@ -36,16 +44,18 @@ from .sde import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "algorithms", "engine", "problems", "sde", "stats", "theory", "AbstractChain",
+    "algorithms", "engine", "experiment", "geometry", "problems", "sde", "stats", "theory",
+    "AbstractChain",
     # algorithms
     "MomentumSGD", "sgd", "AnnealedMomentumSGD", "SGLD", "SGHMC1", "SGHMC2", "msgd_as_sghmc",
     # engine
     "EnterBall", "LeaveBall", "SimulationResult", "Threshold", "simulate", "use_cpu_cores",
     "StandardNormal",
-    # problems
-    "Euclidean", "Sphere", "Quadratic", "QuadraticSaddle", "StreamingPCA", "MatrixFactorization",
+    # geometries and problems
+    "AbstractGeometry", "Euclidean", "Sphere", "Oblique", "Product",
+    "AbstractField", "AbstractProblem", "AbstractGame", "FiniteSum", "Quadratic", "QuadraticSaddle", "StreamingPCA", "MatrixFactorization",
     "DoubleWell", "DoubleWell2D", "RobustRegression",
     # SDEs and schemes
-    "EulerMaruyama", "GradientSDE", "LinearSDE", "OverdampedLangevin", "UnderdampedLangevin",
+    "EulerMaruyama", "FieldSDE", "GradientSDE", "LinearSDE", "OverdampedLangevin", "UnderdampedLangevin",
     "PhaseSpace", "ExactOU", "BAOAB", "OBABO",
 ]

@@ -23,11 +23,13 @@ import equinox as eqx
 
 
 class AbstractChain(eqx.Module):
-    """A time-homogeneous Markov chain on an array state.
+    """A time-homogeneous Markov chain on a pytree state.
 
     Subclasses provide ``dt`` (continuous time per step, a field or property), ``init``,
     ``step``, ``position`` and ``noise`` (the sampler of one step's noise, usually
-    :class:`~sde_opt.noise.StandardNormal`).
+    :class:`~sde_opt.noise.StandardNormal`). States and positions are arrays or pytrees of arrays
+    (a game's (x, y), the neural-collapse (W, H)); ``point_shape`` is the shape (or pytree of
+    shapes) of a position when the chain knows it, so that the engine can check ``x0``.
     """
 
     dt: eqx.AbstractVar[float]
@@ -43,6 +45,16 @@ class AbstractChain(eqx.Module):
     def position(self, state):
         """The point in parameter space that events and observables see."""
         return state
+
+    @property
+    def geometry(self):
+        """Where positions live, if the chain knows (the engine checks ``x0`` against it)."""
+        return None
+
+    @property
+    def point_shape(self):
+        """Shape (or pytree of shapes) of a position, if known; ``None`` skips the engine's check."""
+        return None
 
     @property
     @abc.abstractmethod

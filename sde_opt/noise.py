@@ -22,6 +22,16 @@ class StandardNormal(eqx.Module):
         return jr.normal(key, self.shape, dtype)
 
 
+class MinibatchIndices(eqx.Module):
+    """``batch_size`` indices drawn uniformly from {0, …, n − 1} with replacement."""
+
+    n: int = eqx.field(static=True)
+    batch_size: int = eqx.field(static=True)
+
+    def sample(self, key, dtype=None):
+        return jr.randint(key, (self.batch_size,), 0, self.n)
+
+
 class Joint(eqx.Module):
     """Independent noises of one step drawn together; a draw is a tuple, one entry per part.
 

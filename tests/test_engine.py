@@ -92,17 +92,24 @@ def test_diverging_paths_are_frozen_flagged_and_counted():
 
 
 def test_mixed_outcomes_add_up():
-    # half the paths start where they diverge, half near a stable point with an exit event
-    sde = so.LinearSDE(np.diag([-1.0, -1.0]), 0.3)
+    # a quarter of the paths start where EM overflows at its first step (|1 + A h| = 1.5 from
+    # 3e38, beyond float32's 3.4e38), the rest near 0 with an exit event
+    sde = so.LinearSDE(np.diag([-25.0, -25.0]), 0.3)
     ch = so.EulerMaruyama(sde, 0.1)
     x0 = np.zeros((400, 2), np.float32)
-    x0[:100] = np.inf  # non-finite start: diverges at its first step
+    x0[:100] = 3e38
     r = so.simulate(ch, x0, 0, n_paths=400, n_steps=300,
                     events=[so.LeaveBall(np.zeros(2), 0.5)])
     c = r.counts()
     assert c["diverged"] == 100 and c["exited"] + c["censored"] == 300 and c["exited"] > 0
     assert sum(c.values()) == 400
     np.testing.assert_array_equal(r.steps[:100], 1)
+
+
+def test_non_finite_start_is_refused():
+    ch = so.EulerMaruyama(so.LinearSDE(np.diag([-1.0, -1.0]), 0.3), 0.1)
+    with pytest.raises(ValueError, match="x0 must be finite"):
+        so.simulate(ch, np.array([np.nan, 0.0]), 0, n_paths=4, n_steps=3)
 
 
 def test_observables_are_saved_at_the_stride_and_nan_after_exit():

@@ -25,7 +25,7 @@ def _x2(x):
 
 @pytest.mark.parametrize("name", LANGEVIN)
 def test_registered_with_example_kwargs(name):
-    factory, kwargs = REGISTRY[name]
+    factory, kwargs = REGISTRY[name][:2]
     alg = factory(so.DoubleWell(noise_std=0.3), **kwargs)
     assert float(alg.dt) == pytest.approx(kwargs["eta"])
     assert isinstance(alg.noise, StandardNormal)        # Gaussian oracle: fused fast path
@@ -33,7 +33,7 @@ def test_registered_with_example_kwargs(name):
 
 @pytest.mark.parametrize("name", LANGEVIN)
 def test_contract_jit_vmap_dtype_no_recompile(name):
-    factory, kwargs = REGISTRY[name]
+    factory, kwargs = REGISTRY[name][:2]
     p = so.DoubleWell2D(a=1.0, noise_std=0.5)
     alg = factory(p, **kwargs)
     x0 = jnp.array([-1.0, 0.2])

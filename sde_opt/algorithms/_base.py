@@ -7,7 +7,7 @@ import abc
 import equinox as eqx
 
 from .._chain import AbstractChain
-from ..problems._base import AbstractProblem
+from ..problems._base import AbstractField
 from ..sde._base import AbstractSDE
 
 
@@ -23,11 +23,19 @@ class AbstractAlgorithm(AbstractChain):
     * ``ode_limit()`` — the deterministic (law of large numbers) limit.
     """
 
-    problem: eqx.AbstractVar[AbstractProblem]
+    problem: eqx.AbstractVar[AbstractField]
 
     @property
     def noise(self):
         return self.problem.noise
+
+    @property
+    def point_shape(self):
+        return self.problem.shape
+
+    @property
+    def geometry(self):
+        return self.problem.geometry
 
     @abc.abstractmethod
     def limit(self) -> AbstractSDE:

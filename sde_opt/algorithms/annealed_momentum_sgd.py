@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax.numpy as jnp
+from jax.tree_util import tree_map
 import numpy as np
 
 from .._checks import check_positive, check_range
 from ..problems._base import AbstractProblem
 from ..sde.gradient import GradientSDE
+from ..sde.schedules import PiecewiseConstant
+from .momentum_sgd import heavy_ball_update
 from ._base import AbstractAlgorithm
 
 
@@ -44,7 +47,8 @@ class AnnealedMomentumSGD(AbstractAlgorithm):
 
         dX = −(η_s/(η₀(1 − μ_s))) ∇f dt + (η_s/(√η₀ (1 − μ_s))) Σ^{1/2} dW
 
-    (:meth:`limit` with ``stage=s``; stage 0 is :meth:`MomentumSGD.limit`).
+    (:meth:`limit` with ``stage=s``; stage 0 is :meth:`MomentumSGD.limit`). :meth:`limit` with no
+    stage is the whole schedule as one time-inhomogeneous SDE (stage s from t = b_{s−1} η₀ on).
 
     Args:
         problem: the landscape and its stochastic-gradient oracle.
@@ -94,19 +98,13 @@ class AnnealedMomentumSGD(AbstractAlgorithm):
 
     def init(self, x0):
         x0 = self.problem.geometry.retract(x0)
-        return AnnealedState(x0, jnp.zeros_like(x0), jnp.zeros((), jnp.int32))
+        return AnnealedState(x0, tree_map(jnp.zeros_like, x0), jnp.zeros((), jnp.int32))
 
     def step(self, state, noise):
         x, m, k = state
         s = self.stage(k)
-        eta = self.eta[s].astype(x.dtype)
-        mu = self.mu[s].astype(x.dtype)
-        geom = self.problem.geometry
-        g = geom.project(x, self.problem.stochastic_grad(x, noise))
-        m = mu * m - eta * g
-        x = x + m
-        scale = geom.radial_scale(x)
-        return AnnealedState(x * scale, m * scale, k + 1)
+        x, m = heavy_ball_update(self.problem, x, m, noise, self.eta[s], self.mu[s])
+        return AnnealedState(x, m, k + 1)
 
     def position(self, state):
         return state.x
@@ -119,12 +117,24 @@ class AnnealedMomentumSGD(AbstractAlgorithm):
         eta0, eta, mu = self.eta[0], self.eta[s], self.mu[s]
         return eta / (eta0 * (1.0 - mu)), eta / (jnp.sqrt(eta0) * (1.0 - mu))
 
-    def limit(self, stage: int = 0):
-        """The diffusion limit of stage ``stage`` in time t = k η₀ (see the class docstring)."""
+    def _schedules(self):
+        eta0 = self.eta[0]
+        times = self.boundaries * eta0  # stage s starts at t = b_{s−1} η₀
+        c = PiecewiseConstant(self.eta / (eta0 * (1.0 - self.mu)), times)
+        s = PiecewiseConstant(self.eta / (jnp.sqrt(eta0) * (1.0 - self.mu)), times)
+        return c, s
+
+    def limit(self, stage: int | None = None):
+        """The diffusion limit in time t = k η₀: one time-inhomogeneous SDE whose scales follow
+        the stages (``stage=None``), or the autonomous limit of one stage."""
+        if stage is None:
+            return GradientSDE(self.problem, *self._schedules())
         c, s = self._scales(stage)
         return GradientSDE(self.problem, c, s)
 
-    def ode_limit(self, stage: int = 0):
+    def ode_limit(self, stage: int | None = None):
+        if stage is None:
+            return GradientSDE(self.problem, self._schedules()[0], 0.0)
         c, _ = self._scales(stage)
         return GradientSDE(self.problem, c, 0.0)
 

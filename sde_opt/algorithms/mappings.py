@@ -24,7 +24,6 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from ..problems.geometry import Euclidean
 from .momentum_sgd import MomentumSGD
 from .sghmc1 import SGHMC1
 
@@ -38,7 +37,7 @@ def msgd_as_sghmc(msgd: MomentumSGD, beta=jnp.inf) -> SGHMC1:
     """
     if not isinstance(msgd, MomentumSGD):
         raise TypeError(f"msgd_as_sghmc: expected a MomentumSGD; got {type(msgd).__name__}")
-    if not isinstance(msgd.problem.geometry, Euclidean):
+    if not msgd.problem.geometry.is_flat:
         raise ValueError("msgd_as_sghmc: the mapping holds in ℝᵈ only; the problem lives on "
                          f"{type(msgd.problem.geometry).__name__}")
     h = jnp.sqrt(msgd.eta)

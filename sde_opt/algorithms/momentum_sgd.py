@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax.numpy as jnp
+from jax.tree_util import tree_map
 
 from .._checks import check_positive, check_range
-from ..problems._base import AbstractProblem
+from ..problems._base import AbstractProblem, check_problem
 from ..sde.gradient import GradientSDE
 from ._base import AbstractAlgorithm
 
@@ -47,6 +48,7 @@ class MomentumSGD(AbstractAlgorithm):
     mu: jnp.ndarray
 
     def __init__(self, problem: AbstractProblem, eta, mu=0.0):
+        check_problem("MomentumSGD", problem, game=False)
         check_positive("MomentumSGD", "eta", eta)
         check_range("MomentumSGD", "mu", mu, 0.0, 1.0, high_closed=False)
         self.problem = problem
@@ -59,16 +61,11 @@ class MomentumSGD(AbstractAlgorithm):
 
     def init(self, x0):
         x0 = self.problem.geometry.retract(x0)
-        return MomentumState(x0, jnp.zeros_like(x0))
+        return MomentumState(x0, tree_map(jnp.zeros_like, x0))
 
     def step(self, state, noise):
         x, m = state
-        geom = self.problem.geometry
-        g = geom.project(x, self.problem.stochastic_grad(x, noise))
-        m = self.mu.astype(x.dtype) * m - self.eta.astype(x.dtype) * g
-        x = x + m
-        scale = geom.radial_scale(x)
-        return MomentumState(x * scale, m * scale)
+        return MomentumState(*heavy_ball_update(self.problem, x, m, noise, self.eta, self.mu))
 
     def position(self, state):
         return state.x
@@ -79,6 +76,16 @@ class MomentumSGD(AbstractAlgorithm):
 
     def ode_limit(self):
         return GradientSDE(self.problem, 1.0 / (1.0 - self.mu), 0.0)
+
+
+def heavy_ball_update(problem, x, m, noise, eta, mu):
+    """One heavy-ball step on any geometry and pytree point: (x, m) → (x⁺, m⁺) (see MomentumSGD)."""
+    geom = problem.geometry
+    g = geom.project(x, problem.stochastic_field(x, noise))
+    m = tree_map(lambda mi, gi: mu.astype(gi.dtype) * mi - eta.astype(gi.dtype) * gi, m, g)
+    x = tree_map(jnp.add, x, m)
+    scale = geom.radial_scale(x)
+    return tree_map(jnp.multiply, x, scale), tree_map(jnp.multiply, m, scale)
 
 
 def sgd(problem: AbstractProblem, eta) -> MomentumSGD:

@@ -241,7 +241,7 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
         return carry, None
 
     carry = (state, status, steps, event, buf)
-    carry, _ = lax.scan(one_step, carry, jnp.arange(seg_len))
+    carry, _ = lax.scan(one_step, carry, jnp.arange(seg_len, dtype=jnp.int32))
     return (*carry, jax.vmap(chain.position)(carry[0]))
 
 
@@ -277,8 +277,7 @@ def _round_bucket(n: int) -> int:
     return int(math.ceil(b / ndev) * ndev)
 
 
-def _bytes_per_path(chain, x_shape, dtype, observables, stride, seg_len) -> int:
-    x = jax.ShapeDtypeStruct(x_shape, dtype)
+def _bytes_per_path(chain, x, observables, stride, seg_len) -> int:
     st = jax.eval_shape(chain.init, x)
     state_bytes = sum(math.prod(a.shape) * a.dtype.itemsize for a in jax.tree_util.tree_leaves(st))
     obs_bytes = 0
@@ -288,6 +287,110 @@ def _bytes_per_path(chain, x_shape, dtype, observables, stride, seg_len) -> int:
     n_slots = seg_len // stride + 2
     # state, proposal, noise and temporaries, plus the save buffer
     return 8 * state_bytes + n_slots * obs_bytes + 64
+
+
+def _is_shape(s) -> bool:
+    return isinstance(s, tuple) and all(isinstance(i, (int, np.integer)) for i in s)
+
+
+def _prepare_x0(chain, x0, n_paths):
+    """Validate ``x0`` against the chain's point shape and geometry.
+
+    Returns ``(x0 as a pytree of device arrays, the point's (pytree of) shape(s), per_path)``.
+    """
+    flat, treedef = jax.tree_util.tree_flatten_with_path(x0)
+    if not flat:
+        raise ValueError(f"simulate: x0 must be an array or a pytree of arrays; got {x0!r}")
+    leaves = []
+    for path, leaf in flat:
+        name = "x0" + jax.tree_util.keystr(path)
+        a = jnp.asarray(leaf)
+        if jnp.issubdtype(a.dtype, jnp.complexfloating):
+            raise TypeError(f"simulate: {name} must be real; got dtype {a.dtype}")
+        if not jnp.issubdtype(a.dtype, jnp.floating):
+            a = a.astype(jnp.float32)
+        leaves.append((name, a))
+    dtypes = {a.dtype for _, a in leaves}
+    if len(dtypes) > 1:
+        raise TypeError(f"simulate: every leaf of x0 must have one floating dtype; got "
+                        f"{ {n: str(a.dtype) for n, a in leaves} }")
+    want = chain.point_shape
+    if want is None:  # the chain does not know its point shape: a leading n_paths axis is per path
+        a = leaves[0][1]
+        if a.ndim == 0:
+            raise ValueError("simulate: x0 must be an array of shape (*shape) or (n_paths, *shape)")
+        per_path = a.ndim > 1 and a.shape[0] == n_paths
+        shapes = [tuple(b.shape[1:]) if per_path else tuple(b.shape) for _, b in leaves]
+    else:
+        want_def = jax.tree_util.tree_structure(want, is_leaf=_is_shape)
+        if want_def != treedef:
+            raise ValueError(f"simulate: x0 must be a pytree with the structure of the chain's point "
+                             f"{want_def} (shapes {want}); got {treedef}")
+        wants = [tuple(w) for w in jax.tree_util.tree_leaves(want, is_leaf=_is_shape)]
+        kinds, shapes = set(), []
+        for (name, a), w in zip(leaves, wants, strict=True):
+            if a.shape == w:
+                kinds.add(False)
+            elif a.shape == (n_paths, *w):
+                kinds.add(True)
+            else:
+                raise ValueError(f"simulate: {name} must have shape {w} (one start shared by all "
+                                 f"paths) or {(n_paths, *w)} (one start per path, n_paths={n_paths}); "
+                                 f"got {tuple(a.shape)}")
+            shapes.append(w)
+        if len(kinds) > 1:
+            raise ValueError("simulate: either every leaf of x0 has a leading n_paths axis (one "
+                             "start per path) or none has")
+        per_path = kinds.pop()
+    x0 = jax.tree_util.tree_unflatten(treedef, [a for _, a in leaves])
+    geometry = getattr(chain, "geometry", None)
+    if geometry is not None:
+        if per_path:
+            back = jax.vmap(geometry.retract)(x0)
+            off = max(float(jnp.max(jnp.abs(b - a))) for a, b in
+                      zip(jax.tree_util.tree_leaves(x0), jax.tree_util.tree_leaves(back), strict=True))
+            for name, a in leaves:
+                if not bool(jnp.all(jnp.isfinite(a))):
+                    raise ValueError(f"simulate: {name} must be finite; got non-finite entries")
+            if off > 1e-4:
+                raise ValueError(f"simulate: every start in x0 must lie on the chain's geometry "
+                                 f"({type(geometry).__name__}); the largest distance to it is "
+                                 f"{off:.3g}. Map the starts onto it first (geometry.retract).")
+        else:
+            geometry.check_point(x0, "x0", "simulate")
+    shape = jax.tree_util.tree_unflatten(treedef, shapes)
+    return x0, shape, per_path
+
+
+def _check_callbacks(events, observables, point) -> None:
+    """Events must return a boolean scalar and observables one array, for a position ``point``."""
+    shapes = jax.tree_util.tree_map(lambda a: a.shape, point)
+    for i, ev in enumerate(events):
+        label = f"events[{i}] ({type(ev).__name__})"
+        if not callable(ev):
+            raise TypeError(f"simulate: {label} must be a function position -> bool; got {ev!r}")
+        try:
+            out = jax.eval_shape(ev, point)
+        except Exception as e:  # noqa: BLE001 - re-raised with the event's name
+            raise TypeError(f"simulate: {label} failed on a position of shape {shapes}: "
+                            f"{type(e).__name__}: {e}") from e
+        if not (isinstance(out, jax.ShapeDtypeStruct) and out.shape == () and out.dtype == jnp.bool_):
+            got = (f"{out.dtype}{list(out.shape)}" if isinstance(out, jax.ShapeDtypeStruct)
+                   else type(out).__name__)
+            raise TypeError(f"simulate: {label} must return a boolean scalar (e.g. "
+                            f"jnp.linalg.norm(x) >= r); got {got}")
+    for name, fn in observables.items():
+        if not callable(fn):
+            raise TypeError(f"simulate: observables[{name!r}] must be a function position -> array; "
+                            f"got {fn!r}")
+        try:
+            out = jax.eval_shape(fn, point)
+        except Exception as e:  # noqa: BLE001
+            raise TypeError(f"simulate: observables[{name!r}] failed on a position of shape "
+                            f"{shapes}: {type(e).__name__}: {e}") from e
+        if not isinstance(out, jax.ShapeDtypeStruct):
+            raise TypeError(f"simulate: observables[{name!r}] must return one array; got "
+                            f"{jax.tree_util.tree_structure(out)}")
 
 
 def simulate(
@@ -338,21 +441,17 @@ def simulate(
     events = tuple(events)
     key = _as_key(key)
 
-    x0 = jnp.asarray(x0)
-    if not jnp.issubdtype(x0.dtype, jnp.floating):
-        x0 = x0.astype(jnp.float32)
-    if x0.ndim == 0:
-        raise ValueError("simulate: x0 must be an array of shape (*shape) or (n_paths, *shape)")
-    if x0.ndim > 1 and x0.shape[0] == n_paths:
-        shape, x0_all = tuple(x0.shape[1:]), x0
-    else:
-        shape, x0_all = tuple(x0.shape), None
+    x0, shape, per_path = _prepare_x0(chain, x0, n_paths)
+    x0_all = x0 if per_path else None
+    dtype = jax.tree_util.tree_leaves(x0)[0].dtype
+    point = jax.tree_util.tree_map(lambda s_: jax.ShapeDtypeStruct(s_, dtype), shape, is_leaf=_is_shape)
+    _check_callbacks(events, observables, point)
 
     seg_len = 128 if events else 512
     seg_len = min(seg_len, max(1, n_steps))
     if chunk_size is None:
-        per_path = _bytes_per_path(chain, shape, x0.dtype, observables, stride, seg_len)
-        chunk_size = max(256, int(memory_limit // per_path))
+        per_path_bytes = _bytes_per_path(chain, point, observables, stride, seg_len)
+        chunk_size = max(256, int(memory_limit // per_path_bytes))
     chunk_size = int(min(chunk_size, n_paths))
     if chunk_size < 1:
         raise ValueError(f"simulate: chunk_size must be >= 1; got {chunk_size}")
@@ -361,12 +460,13 @@ def simulate(
     n_saves = save_steps.size
     out_obs = {}
     for name, fn in observables.items():
-        o = jax.eval_shape(fn, jax.ShapeDtypeStruct(shape, x0.dtype))
+        o = jax.eval_shape(fn, point)
         out_obs[name] = np.full((n_paths, n_saves, *o.shape), np.nan, dtype=o.dtype)
     out_steps = np.zeros(n_paths, np.int64)
     out_status = np.zeros(n_paths, np.int8)
     out_event = np.full(n_paths, -1, np.int16)
-    out_final = np.zeros((n_paths, *shape), x0.dtype)
+    out_final = jax.tree_util.tree_map(lambda s_: np.zeros((n_paths, *s_), dtype), shape,
+                                       is_leaf=_is_shape)
 
     bar = _progress_bar(progress, math.ceil(n_paths / chunk_size) * n_steps)
     n_steps_arr = jnp.asarray(n_steps, jnp.int32)
@@ -409,9 +509,13 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
     bucket = int(math.ceil(n / len(jax.devices())) * len(jax.devices()))
     pad = bucket - n
     slot_ids = np.concatenate([ids, np.full(pad, -1)]).astype(np.int64)
-    x_start = (jnp.broadcast_to(x0, (n, *shape)) if x0_all is None else x0_all[ids[0]:ids[-1] + 1])
+    if x0_all is None:
+        x_start = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (n, *a.shape)), x0)
+    else:
+        x_start = jax.tree_util.tree_map(lambda a: a[ids[0]:ids[-1] + 1], x0_all)
     if pad:
-        x_start = jnp.concatenate([x_start, jnp.broadcast_to(x_start[:1], (pad, *shape))])
+        x_start = jax.tree_util.tree_map(
+            lambda a: jnp.concatenate([a, jnp.broadcast_to(a[:1], (pad, *a.shape[1:]))]), x_start)
     state = _init_states(chain, x_start)
     status = np.where(slot_ids >= 0, RUNNING, _PADDING).astype(np.int32)
     steps = np.zeros(bucket, np.int32)
@@ -487,4 +591,4 @@ def _write_out(pos, slot_ids, status, steps, event, out_steps, out_status, out_e
     out_status[ids] = np.where(st == RUNNING, CENSORED, st)
     out_steps[ids] = steps[sel]
     out_event[ids] = event[sel]
-    out_final[ids] = np.asarray(pos)[sel]
+    jax.tree_util.tree_map(lambda o, p: o.__setitem__(ids, np.asarray(p)[sel]), out_final, pos)

@@ -1,16 +1,25 @@
-"""Landscapes: objectives, stochastic-gradient oracles, geometry and known critical points."""
+"""Landscapes: stochastic fields on geometries — objectives, games, their oracles, critical points."""
 
+from ..geometry import AbstractGeometry as AbstractGeometry
+from ..geometry import Euclidean as Euclidean
+from ..geometry import Oblique as Oblique
+from ..geometry import Product as Product
+from ..geometry import Sphere as Sphere
+from ..noise import MinibatchIndices as MinibatchIndices
+from ._base import AbstractField as AbstractField
+from ._base import AbstractGame as AbstractGame
 from ._base import AbstractProblem as AbstractProblem
+from ._base import check_problem as check_problem
 from .double_well import DoubleWell as DoubleWell
 from .double_well import DoubleWell2D as DoubleWell2D
-from .geometry import Euclidean as Euclidean
-from .geometry import Sphere as Sphere
+from .finite_sum import FiniteSum as FiniteSum
 from .matrix_factorization import MatrixFactorization as MatrixFactorization
 from .quadratic import Quadratic as Quadratic
 from .quadratic_saddle import QuadraticSaddle as QuadraticSaddle
-from .robust_regression import MinibatchIndices as MinibatchIndices
 from .robust_regression import RobustRegression as RobustRegression
 from .streaming_pca import StreamingPCA as StreamingPCA
 
-__all__ = ["AbstractProblem", "Euclidean", "Sphere", "DoubleWell", "DoubleWell2D", "MatrixFactorization",
-           "MinibatchIndices", "Quadratic", "QuadraticSaddle", "RobustRegression", "StreamingPCA"]
+__all__ = ["AbstractField", "AbstractGame", "AbstractProblem", "check_problem", "AbstractGeometry",
+           "Euclidean", "Sphere", "Oblique", "Product", "DoubleWell", "DoubleWell2D", "FiniteSum",
+           "MatrixFactorization", "MinibatchIndices", "Quadratic", "QuadraticSaddle", "RobustRegression",
+           "StreamingPCA"]

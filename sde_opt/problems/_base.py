@@ -1,4 +1,28 @@
-"""The problem contract: what is optimized, and how its stochastic gradients are noisy."""
+r"""The problem contract: a stochastic vector field over a (pytree) point on a geometry.
+
+Every optimizer in the package moves a point ``z`` *against* a field V(z) that an oracle returns
+with noise, z⁺ = z − η·V̂(z), on the problem's geometry:
+
+* a **minimization** problem min f (:class:`AbstractProblem`) has V = ∇f;
+* a **game** min_x max_y f(x, y) (:class:`AbstractGame`) has V = (∇ₓf, −∇ᵧf) on z = (x, y) — not
+  a gradient: its Jacobian has a rotational (antisymmetric) part;
+* a **bilevel** problem min_x f(x, y*(x)) is a minimization whose oracle is a hypergradient built
+  from inner loops (the field is ∇Φ; the contract asks nothing more).
+
+The contract (:class:`AbstractField`), for a point ``z`` with the pytree structure of ``shape``:
+
+* ``field(z)`` — V(z), a pytree like ``z``;
+* ``noise`` — the sampler of one oracle call's randomness, and ``stochastic_field(z, noise)``, an
+  unbiased V̂(z) = V(z) + ξ;
+* optional, where something needs them (a diffusion limit, theory): ``noise_cov(z)`` = Σ(z) = Cov ξ
+  as a ``(D, D)`` matrix in ``ravel_pytree`` order (D = total size), and ``noise_factor(z, w)`` =
+  B(z) w with B Bᵀ = Σ for w ~ N(0, I) of shape ``factor_shape`` (default: the symmetric square root
+  of Σ, an eigendecomposition — override it when a cheaper factor exists, as
+  :class:`~sde_opt.problems.FiniteSum` does); ``critical_points()`` (default: none known).
+
+A problem can be checked once at construction with :meth:`AbstractField.check`: the oracle is run
+abstractly (``jax.eval_shape``) and its shapes and dtypes compared with ``shape``.
+"""
 
 from __future__ import annotations
 
@@ -9,34 +33,113 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
 
+from ..geometry import AbstractGeometry
 from ..noise import StandardNormal
-from .geometry import Euclidean
 
 
-class AbstractProblem(eqx.Module):
-    """An objective ``f`` to *minimize*, with an unbiased stochastic-gradient oracle.
+def is_shape(s) -> bool:
+    """True for a shape tuple of ints (a leaf of a pytree of shapes)."""
+    return isinstance(s, tuple) and all(isinstance(i, int) and not isinstance(i, bool) for i in s)
 
-    Contract (``x`` has shape ``shape``):
 
-    * ``objective(x)``, ``grad(x)`` (Euclidean gradient), ``hessian(x)``;
-    * ``noise`` samples the randomness of one oracle call and ``stochastic_grad(x, noise)`` returns
-      ``∇f(x) + ξ`` with ``E ξ = 0`` for it;
-    * ``grad_noise_cov(x)`` is Σ(x) = Cov(ξ) as a ``(D, D)`` matrix (D = prod(shape)), and
-      ``grad_noise_factor(x, z)`` returns B(x) z with B Bᵀ = Σ(x) for ``z ~ N(0, I)`` of shape
-      ``factor_shape`` — the diffusion of every SGD-type limit is built from it;
-    * ``critical_points()`` maps a kind (``"minimum"``, ``"saddle"``, ``"maximum"``) to an array
-      of points ``(k, *shape)``;
-    * ``geometry`` is :class:`~sde_opt.problems.Euclidean` or :class:`~sde_opt.problems.Sphere`.
-    """
+def tree_size(shape) -> int:
+    """Total number of entries of a point with this (pytree of) shape(s)."""
+    return sum(math.prod(s) for s in jax.tree_util.tree_leaves(shape, is_leaf=is_shape))
 
-    geometry: eqx.AbstractVar[Euclidean]
-    additive_noise: ClassVar[bool] = False  # True when Σ(x) does not depend on x
+
+def zeros_like_shape(shape, dtype=jnp.float32):
+    """A zero point with this (pytree of) shape(s)."""
+    return jax.tree_util.tree_map(lambda s: jnp.zeros(s, dtype), shape, is_leaf=is_shape)
+
+
+def flatten(z):
+    """The point as one flat vector (``ravel_pytree`` order)."""
+    return ravel_pytree(z)[0]
+
+
+class AbstractField(eqx.Module):
+    """A stochastic vector field on a geometry (see the module docstring)."""
+
+    geometry: eqx.AbstractVar[AbstractGeometry]
+    additive_noise: ClassVar[bool] = False  # True when Σ(z) does not depend on z
+    is_game: ClassVar[bool] = False
 
     @property
     @abc.abstractmethod
-    def shape(self) -> tuple[int, ...]:
-        """Shape of a parameter point."""
+    def shape(self):
+        """Shape of a point: a tuple, or a pytree of tuples for a pytree point."""
+
+    @abc.abstractmethod
+    def field(self, z):
+        """V(z), the mean of the oracle (∇f for a minimization)."""
+
+    @abc.abstractmethod
+    def stochastic_field(self, z, noise):
+        """One unbiased oracle call V(z) + ξ, given this call's ``noise`` draw."""
+
+    @property
+    def noise(self):
+        """Sampler of one oracle call's randomness (default: N(0, I) of ``shape``)."""
+        return StandardNormal(self.shape)
+
+    def noise_cov(self, z):
+        """Σ(z), the oracle-noise covariance, ``(D, D)`` in ``ravel_pytree`` order."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not define noise_cov (the oracle-noise covariance Σ(z)); "
+            "it is needed for a diffusion limit or a theory prediction. Define noise_cov (and, if "
+            "cheaper than an eigendecomposition, noise_factor) on the problem.")
+
+    @property
+    def factor_shape(self) -> tuple[int, ...]:
+        """Shape of the standard normal ``w`` consumed by :meth:`noise_factor`."""
+        return (tree_size(self.shape),)
+
+    def noise_factor(self, z, w):
+        """B(z) w with B Bᵀ = Σ(z) (symmetric square root by default; override if cheaper)."""
+        flat, unravel = ravel_pytree(z)
+        e, v = jnp.linalg.eigh(self.noise_cov(z))
+        root = (v * jnp.sqrt(jnp.clip(e, 0.0))) @ v.T
+        return unravel(root @ w.reshape(-1))
+
+    def critical_points(self) -> dict:
+        """``{"minimum": (k, *shape), "saddle": …, "maximum": …}``; absent kinds are omitted."""
+        return {}
+
+    def check(self, z=None) -> None:
+        """Run the oracle abstractly at ``z`` (default: zeros) and raise a readable error if the
+        field or the stochastic field does not return a point of ``shape`` and dtype."""
+        owner = type(self).__name__
+        z = zeros_like_shape(self.shape) if z is None else z
+        want = jax.tree_util.tree_map(lambda a: (a.shape, a.dtype), z)
+        draw = jax.eval_shape(lambda k: self.noise.sample(k, jnp.float32), jax.random.key(0))
+        for name, fn in (("field", lambda: self.field(z)),
+                         ("stochastic_field", lambda: self.stochastic_field(z, draw_zero(draw)))):
+            try:
+                got = jax.eval_shape(fn)
+            except Exception as e:  # noqa: BLE001 - re-raised with the problem's name
+                raise ValueError(f"{owner}: {name} failed on a point of shape {self.shape}: "
+                                 f"{type(e).__name__}: {e}") from e
+            have = jax.tree_util.tree_map(lambda a: (a.shape, a.dtype), got)
+            if jax.tree_util.tree_structure(have) != jax.tree_util.tree_structure(want) or have != want:
+                raise ValueError(f"{owner}: {name} must return a point like z (shapes and dtypes "
+                                 f"{want}); got {have}")
+
+
+def draw_zero(draw):
+    """A concrete zero draw with the structure of an abstract noise draw."""
+    return jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), draw)
+
+
+class AbstractProblem(AbstractField):
+    """An objective ``f`` to *minimize*, with an unbiased stochastic-gradient oracle: V = ∇f.
+
+    Subclasses provide ``shape``, ``objective``, ``stochastic_grad(x, noise)`` and, where needed,
+    ``grad_noise_cov`` (Σ(x)), ``grad_noise_factor`` and ``critical_points``; ``grad`` and
+    ``hessian`` come from autodiff unless overridden. The field names of :class:`AbstractField`
+    (``field``, ``stochastic_field``, ``noise_cov``, ``noise_factor``) are these.
+    """
 
     @abc.abstractmethod
     def objective(self, x):
@@ -47,34 +150,68 @@ class AbstractProblem(eqx.Module):
         return jax.grad(self.objective)(x)
 
     def hessian(self, x):
-        """∇²f(x) as a ``(D, D)`` matrix."""
-        d = x.size
-        return jax.hessian(lambda y: self.objective(y.reshape(x.shape)))(x.reshape(d))
-
-    @property
-    def noise(self):
-        """Sampler of the randomness behind one stochastic gradient (default: N(0, I) of ``shape``)."""
-        return StandardNormal(self.shape)
+        """∇²f(x) as a ``(D, D)`` matrix (``ravel_pytree`` order for a pytree point)."""
+        flat, unravel = ravel_pytree(x)
+        return jax.hessian(lambda y: self.objective(unravel(y)))(flat)
 
     @abc.abstractmethod
     def stochastic_grad(self, x, noise):
         """One unbiased stochastic gradient ∇f(x) + ξ."""
 
-    @abc.abstractmethod
     def grad_noise_cov(self, x):
         """Σ(x), the covariance of one stochastic gradient, ``(D, D)``."""
-
-    @property
-    def factor_shape(self) -> tuple[int, ...]:
-        """Shape of the standard normal ``z`` consumed by :meth:`grad_noise_factor`."""
-        return (math.prod(self.shape),)
+        return AbstractField.noise_cov(self, x)
 
     def grad_noise_factor(self, x, z):
         """B(x) z with B(x) B(x)ᵀ = Σ(x) (symmetric square root by default; override if cheaper)."""
-        w, v = jnp.linalg.eigh(self.grad_noise_cov(x))
-        root = (v * jnp.sqrt(jnp.clip(w, 0.0))) @ v.T
-        return (root @ z.reshape(-1)).reshape(self.shape)
+        return AbstractField.noise_factor(self, x, z)
+
+    # the field contract, in the names of a minimization
+    def field(self, z):
+        return self.grad(z)
+
+    def stochastic_field(self, z, noise):
+        return self.stochastic_grad(z, noise)
+
+    def noise_cov(self, z):
+        return self.grad_noise_cov(z)
+
+    def noise_factor(self, z, w):
+        return self.grad_noise_factor(z, w)
+
+
+class AbstractGame(AbstractField):
+    r"""A two-player game min_x max_y f(x, y) on a point z = (x, y): V = (∇ₓf, −∇ᵧf).
+
+    Subclasses provide ``shape`` (a pair of shapes), ``objective(z)`` = f(x, y) and
+    ``stochastic_field``; the field comes from autodiff unless overridden. Its Jacobian
+    [[∇ₓₓf, ∇ₓᵧf], [−∇ᵧₓf, −∇ᵧᵧf]] is not symmetric: the rotational part is what tells GDA, OGDA
+    and extragradient apart.
+    """
+
+    is_game: ClassVar[bool] = True
 
     @abc.abstractmethod
-    def critical_points(self) -> dict:
-        """``{"minimum": (k, *shape), "saddle": …, "maximum": …}``; absent kinds are omitted."""
+    def objective(self, z):
+        """f(x, y) at z = (x, y)."""
+
+    def field(self, z):
+        gx, gy = jax.grad(self.objective)(z)
+        return (gx, -gy)
+
+
+def check_problem(owner: str, problem, *, game: bool | None = None) -> None:
+    """Raise ``TypeError`` if ``problem`` is not a field of the kind ``owner`` needs.
+
+    ``game=False``: a minimization-type algorithm (SGD, momentum, Langevin) refuses a game;
+    ``game=True``: a game algorithm (GDA, OGDA, EG) refuses a minimization problem.
+    """
+    if not isinstance(problem, AbstractField):
+        raise TypeError(f"{owner}: problem must be an sde_opt problem (an AbstractField, e.g. a "
+                        f"subclass of so.AbstractProblem); got {type(problem).__name__}")
+    if game is False and problem.is_game:
+        raise TypeError(f"{owner}: {type(problem).__name__} is a game (min_x max_y); {owner} "
+                        "minimizes — use a game algorithm (GDA, OGDA, extragradient)")
+    if game is True and not problem.is_game:
+        raise TypeError(f"{owner}: {type(problem).__name__} is a minimization problem; {owner} "
+                        "needs a game min_x max_y f(x, y) (an AbstractGame)")

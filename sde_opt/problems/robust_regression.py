@@ -9,18 +9,9 @@ import jax.random as jr
 import numpy as np
 
 from .._checks import check_positive, check_range
+from ..noise import MinibatchIndices
 from ._base import AbstractProblem
 from .geometry import Euclidean
-
-
-class MinibatchIndices(eqx.Module):
-    """``batch_size`` indices drawn uniformly from {0, …, n − 1} with replacement."""
-
-    n: int = eqx.field(static=True)
-    batch_size: int = eqx.field(static=True)
-
-    def sample(self, key, dtype=None):
-        return jr.randint(key, (self.batch_size,), 0, self.n)
 
 
 class RobustRegression(AbstractProblem):

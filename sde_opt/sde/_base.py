@@ -1,29 +1,37 @@
-"""Continuous models: an Itô SDE dX = a(X) dt + B(X) dW, possibly on a manifold."""
+"""Continuous models: an Itô SDE dX = a(X, t) dt + B(X, t) dW on a geometry."""
 
 from __future__ import annotations
 
 import abc
+from typing import ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ..problems.geometry import Euclidean
+from ..geometry import AbstractGeometry
 
 
 class AbstractSDE(eqx.Module):
-    r"""An autonomous Itô SDE dX = a(X) dt + B(X) dW on ℝᵈ or on a sphere.
+    r"""An Itô SDE dX = a(X) dt + B(X) dW (``time_dependent``: a(X, t), B(X, t)) on a geometry.
 
-    * ``drift(x)`` = a(x), same shape as ``x``;
-    * ``diffusion(x, z)`` = B(x) z for ``z`` of shape ``noise_shape`` — a product, so that diagonal,
-      low-rank and state-dependent diffusions cost what they should;
+    * ``drift(x)`` = a(x), the *ambient* Itô drift — on a manifold it includes the geometry's Itô
+      correction (:meth:`~sde_opt.geometry.AbstractGeometry.ito_correction`), so that a solver
+      that does not retract (diffrax, torchsde) solves the equation that stays on the manifold;
+    * ``tangent_drift(x)`` = the drift without that correction (= ``drift`` on a flat geometry):
+      what a retraction-based scheme steps with, since the retraction adds the correction itself;
+    * ``diffusion(x, z)`` = B(x) z for ``z`` of shape ``noise_shape`` — a product, so that
+      diagonal, low-rank and state-dependent diffusions cost what they should;
     * ``diffusion_matrix(x)`` = B(x) as an array of shape ``(*x.shape, *noise_shape)``;
-    * ``geometry``: on a sphere, a(x) and B(x) are tangent and schemes retract after each step;
     * ``init(x0)`` / ``position(state)``: the SDE's state built from a parameter point, and the
       point read back (identity by default; the underdamped Langevin state is (x, v)).
+
+    A time-dependent SDE (``time_dependent = True``) takes the time as a keyword,
+    ``drift(x, t=t)``, ``diffusion(x, z, t=t)``; schemes then carry the step count in their state.
     """
 
-    geometry: eqx.AbstractVar[Euclidean]
+    geometry: eqx.AbstractVar[AbstractGeometry]
+    time_dependent: ClassVar[bool] = False
 
     @property
     @abc.abstractmethod
@@ -38,6 +46,10 @@ class AbstractSDE(eqx.Module):
     def diffusion(self, x, z):
         """B(x) z."""
 
+    def tangent_drift(self, x, **t):
+        """The drift a retraction-based scheme steps with (``drift`` on a flat geometry)."""
+        return self.drift(x, **t)
+
     def init(self, x0):
         """The state that starts at parameter point ``x0``."""
         return x0
@@ -47,11 +59,17 @@ class AbstractSDE(eqx.Module):
         return state
 
     @property
+    def point_shape(self):
+        """The shape of a parameter point when known (checked by the engine), else ``None``."""
+        return None
+
+    @property
     def additive(self) -> bool:
         """True when B does not depend on x (EM then has strong order 1)."""
         return False
 
-    def diffusion_matrix(self, x):
+    def diffusion_matrix(self, x, **t):
         """B(x), shape ``(*x.shape, *noise_shape)`` (the Jacobian of the linear map z ↦ B(x) z)."""
-        z = jnp.zeros(self.noise_shape, x.dtype)
-        return jax.jacfwd(lambda zz: self.diffusion(x, zz))(z)
+        dtype = jax.tree_util.tree_leaves(x)[0].dtype
+        z = jnp.zeros(self.noise_shape, dtype)
+        return jax.jacfwd(lambda zz: self.diffusion(x, zz, **t))(z)

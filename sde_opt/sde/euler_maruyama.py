@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import jax
 import jax.numpy as jnp
 
 from .._chain import AbstractChain
@@ -10,13 +13,23 @@ from ..noise import StandardNormal
 from ._base import AbstractSDE
 
 
-class EulerMaruyama(AbstractChain):
-    r"""X_{k+1} = R( X_k + a(X_k) h + B(X_k) √h Z_k ),  Z_k ~ N(0, I), R the geometry's retraction.
+class TimedState(NamedTuple):
+    """The state of a scheme for a time-dependent SDE: the point and the step count k (t = k h)."""
 
-    Strong order ½ (1 for additive noise), weak order 1. On a sphere the retraction
-    R(x) = x/‖x‖ projects back after each step (projected EM; same orders). Its stationary law on
-    a linear SDE is known exactly: A S_h + S_h Aᵀ + h A S_h Aᵀ + B Bᵀ = 0
-    (:func:`sde_opt.theory.em_stationary_covariance`).
+    x: object
+    k: jnp.ndarray
+
+
+class EulerMaruyama(AbstractChain):
+    r"""X_{k+1} = R( X_k + a(X_k, t_k) h + B(X_k, t_k) √h Z_k ),  Z_k ~ N(0, I), t_k = k h.
+
+    R is the geometry's retraction (the identity in ℝᵈ) and a the SDE's *tangent* drift: on a
+    manifold the retraction's second-order term adds the Itô correction by itself, so this
+    projected scheme is consistent with the ambient SDE (:meth:`AbstractSDE.drift`) that diffrax
+    and torchsde solve. Strong order ½ (1 for additive noise), weak order 1, on ℝᵈ and on
+    spheres alike. Its stationary law on a linear SDE is known exactly:
+    A S_h + S_h Aᵀ + h A S_h Aᵀ + B Bᵀ = 0 (:func:`sde_opt.theory.em_stationary_covariance`).
+    Points may be pytrees; for a time-dependent SDE the state is :class:`TimedState`.
 
     Args:
         sde: the SDE.
@@ -38,14 +51,40 @@ class EulerMaruyama(AbstractChain):
     def noise(self):
         return StandardNormal(self.sde.noise_shape)
 
+    @property
+    def point_shape(self):
+        return self.sde.point_shape
+
+    @property
+    def geometry(self):
+        return self.sde.geometry
+
     def init(self, x0):
-        return self.sde.geometry.retract(self.sde.init(x0))
+        x = self.sde.geometry.retract(self.sde.init(x0))
+        if self.sde.time_dependent:
+            return TimedState(x, jnp.zeros((), jnp.int32))
+        return x
 
     def position(self, state):
+        if self.sde.time_dependent:
+            state = state.x
         return self.sde.position(state)
 
     def step(self, state, noise):
-        x = state
-        h = self.dt.astype(x.dtype)
-        x = x + self.sde.drift(x) * h + self.sde.diffusion(x, noise) * jnp.sqrt(h)
-        return self.sde.geometry.retract(x)
+        if self.sde.time_dependent:
+            x, k = state
+            h = self.dt.astype(_dtype(x))
+            t = {"t": k.astype(h.dtype) * h}
+        else:
+            x, k = state, None
+            h = self.dt.astype(_dtype(x))
+            t = {}
+        a = self.sde.tangent_drift(x, **t)
+        b = self.sde.diffusion(x, noise, **t)
+        x = jax.tree_util.tree_map(lambda xi, ai, bi: xi + ai * h + bi * jnp.sqrt(h), x, a, b)
+        x = self.sde.geometry.retract(x)
+        return x if k is None else TimedState(x, k + 1)
+
+
+def _dtype(x):
+    return jax.tree_util.tree_leaves(x)[0].dtype

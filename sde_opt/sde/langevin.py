@@ -21,13 +21,14 @@ import jax.numpy as jnp
 
 from .._chain import AbstractChain
 from .._checks import check_positive, check_range
-from ..problems._base import AbstractProblem
+from ..problems._base import AbstractProblem, check_problem
 from ..problems.geometry import Euclidean
 from ._base import AbstractSDE
 
 
 def _check_euclidean(owner, problem):
-    if not isinstance(problem.geometry, Euclidean):
+    check_problem(owner, problem, game=False)
+    if not problem.geometry.is_flat:
         raise ValueError(f"{owner}: Langevin dynamics are implemented on ℝᵈ only; the problem "
                          f"lives on {type(problem.geometry).__name__}")
 
