@@ -143,6 +143,14 @@ class ExactOU(AbstractChain):
     def noise(self):
         return StandardNormal((2, *self.sde.noise_shape))
 
+    @property
+    def point_shape(self):
+        return self.sde.point_shape
+
+    @property
+    def geometry(self):
+        return self.sde.geometry
+
     def init(self, x0):
         return self.sde.init(x0)
 

@@ -50,6 +50,10 @@ class _LangevinNoise(eqx.Module):
         return math.prod(self.problem.shape)
 
     @property
+    def point_shape(self):
+        return self.problem.shape
+
+    @property
     def noise_shape(self):
         if not self.with_grad_noise:
             return tuple(self.problem.shape)

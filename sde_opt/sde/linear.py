@@ -50,6 +50,10 @@ class LinearSDE(AbstractSDE):
         return self.A.shape[0]
 
     @property
+    def point_shape(self):
+        return (self.dim,)
+
+    @property
     def noise_shape(self):
         return (self.B.shape[1],) if self.B.ndim == 2 else (self.dim,)
 

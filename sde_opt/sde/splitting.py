@@ -43,6 +43,14 @@ class _Splitting(AbstractChain):
         self.sde = sde
         self.dt = jnp.asarray(dt)
 
+    @property
+    def point_shape(self):
+        return self.sde.point_shape
+
+    @property
+    def geometry(self):
+        return self.sde.geometry
+
     def init(self, x0):
         return self.sde.init(x0)
 
