@@ -31,7 +31,7 @@ class DiagonalQuadratic(AbstractProblem):
     """
 
     eigenvalues: jnp.ndarray
-    noise_cov: jnp.ndarray
+    oracle_cov: jnp.ndarray
     noise_root: jnp.ndarray
     geometry: Euclidean = eqx.field(static=True, default=Euclidean())
     additive_noise: ClassVar[bool] = True
@@ -55,7 +55,7 @@ class DiagonalQuadratic(AbstractProblem):
         w, v = np.linalg.eigh(c)
         root = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
         self.eigenvalues = jnp.asarray(lam)
-        self.noise_cov = jnp.asarray(c)
+        self.oracle_cov = jnp.asarray(c)
         self.noise_root = jnp.asarray(root)
 
     @classmethod
@@ -79,7 +79,7 @@ class DiagonalQuadratic(AbstractProblem):
         return self.eigenvalues.astype(x.dtype) * x + self.noise_root.astype(x.dtype) @ noise
 
     def grad_noise_cov(self, x):
-        return self.noise_cov.astype(x.dtype)
+        return self.oracle_cov.astype(x.dtype)
 
     def grad_noise_factor(self, x, z):
         return self.noise_root.astype(x.dtype) @ z

@@ -31,7 +31,8 @@ import math
 import jax
 import numpy as np
 
-from ..problems.geometry import Sphere
+from jax.flatten_util import ravel_pytree
+
 from ..sde.linear import LinearSDE
 from .heavy_ball import heavy_ball_stationary_covariance
 from .lyapunov import lyapunov_covariance
@@ -39,23 +40,10 @@ from .saddle_exit import (
     heavy_ball_exit_iterations,
     saddle_exit_mean,
     saddle_exit_mean_em,
+    saddle_exit_mean_from,
     saddle_exit_quantile,
     saddle_exit_variance,
 )
-
-
-def _tangent_basis(point: np.ndarray, geometry) -> np.ndarray:
-    """Orthonormal basis of the tangent space at ``point`` as columns, ``(D, D')``."""
-    d = point.size
-    if isinstance(geometry, Sphere):
-        if point.ndim != 1:
-            raise ValueError("local_sde: only a single sphere (a 1-D point) is supported; got shape "
-                             f"{point.shape}")
-        x = point / np.linalg.norm(point)
-        # complete x to an orthonormal basis; the last d − 1 columns span the tangent space
-        q, _ = np.linalg.qr(np.column_stack([x, np.eye(d)]))
-        return q[:, 1:d]
-    return np.eye(d)
 
 
 def _sqrtm(c: np.ndarray) -> np.ndarray:
@@ -63,12 +51,28 @@ def _sqrtm(c: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
 
 
-def _riemannian_hessian(problem, point: np.ndarray) -> np.ndarray:
-    h = np.asarray(problem.hessian(jax.numpy.asarray(point)), dtype=np.float64)
-    if isinstance(problem.geometry, Sphere):
-        g = np.asarray(problem.grad(jax.numpy.asarray(point)), dtype=np.float64).reshape(-1)
-        h = h - float(point.reshape(-1) @ g) * np.eye(h.shape[0])
-    return 0.5 * (h + h.T)
+def _flat(tree) -> np.ndarray:
+    return np.asarray(ravel_pytree(tree)[0], dtype=np.float64)
+
+
+def field_jacobian(problem, point) -> np.ndarray:
+    r"""The Riemannian Jacobian of the field V at ``point``, ``(D, D)`` in ambient flattened
+    coordinates: ∇V − diag(w) with w = ``geometry.weingarten(point, V)`` (to be restricted to the
+    tangent space). For a minimization V = ∇f this is the Riemannian Hessian ∇²f − ⟨x, ∇f⟩ I on a
+    sphere, symmetrized (it is symmetric on the tangent space); for a game it keeps its rotational
+    (antisymmetric) part.
+    """
+    flat, unravel = ravel_pytree(jax.numpy.asarray(point) if not isinstance(point, (dict, tuple, list))
+                                 else point)
+    z = unravel(flat)
+    w = _flat(problem.geometry.weingarten(z, problem.field(z)))
+    if hasattr(problem, "hessian") and not problem.is_game:
+        h = np.asarray(problem.hessian(z), dtype=np.float64)
+        h = h - np.diag(w) if np.any(w) else h
+        return 0.5 * (h + h.T)
+    jac = np.asarray(jax.jacfwd(lambda f: ravel_pytree(problem.field(unravel(f)))[0])(flat),
+                     dtype=np.float64)
+    return jac - np.diag(w)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,13 +124,28 @@ class LocalSDE:
         """√(ηc)/(1 − μ): noise of the unstable coordinate, c = vᵀΣv."""
         return math.sqrt(self.eta * self._unstable()[1]) / (1.0 - self.mu)
 
-    def exit_time_mean(self, r: float) -> float:
-        """Exact mean time (t = kη) for |vᵀ(x − x*)| to reach ``r`` (Dawson integral, §3)."""
-        return saddle_exit_mean(self.escape_rate, self.escape_noise, r)
+    def offset(self, start) -> float:
+        """The start's coordinate along the escape direction, vᵀ(start − x*)."""
+        return float(self.escape_direction @ (_flat(start) - self.point))
 
-    def exit_iterations_mean(self, r: float) -> float:
+    def exit_time_mean(self, r: float, start=None) -> float:
+        """Exact mean time (t = kη) for |vᵀ(x − x*)| to reach ``r`` (Dawson integral, §3).
+
+        From the critical point itself by default; from ``start`` (a point, ambient coordinates)
+        otherwise — which is needed where the noise vanishes along the escape direction: the
+        escape is then the deterministic growth log(r/|u₀|)/λ' of the start offset u₀.
+        """
+        if start is None:
+            if self.escape_noise == 0:
+                raise ValueError("LocalSDE: the noise vanishes along the escape direction, so a "
+                                 "path started at the critical point never leaves; pass start= "
+                                 "(a point off the critical point)")
+            return saddle_exit_mean(self.escape_rate, self.escape_noise, r)
+        return saddle_exit_mean_from(self.escape_rate, self.escape_noise, r, self.offset(start))
+
+    def exit_iterations_mean(self, r: float, start=None) -> float:
         """:meth:`exit_time_mean` in iterations (divided by η)."""
-        return self.exit_time_mean(r) / self.eta
+        return self.exit_time_mean(r, start) / self.eta
 
     def exit_iterations_quantile(self, p, r: float):
         """Quantiles of the limiting exit law, in iterations."""
@@ -196,22 +215,25 @@ def local_sde(problem, point, eta, mu=0.0) -> LocalSDE:
         raise ValueError(f"local_sde: eta must be > 0; got {eta!r}")
     if not 0.0 <= mu < 1.0:
         raise ValueError(f"local_sde: mu must lie in [0, 1); got {mu!r}")
-    x = np.asarray(point, dtype=np.float64)
-    if x.shape != tuple(problem.shape):
-        raise ValueError(f"local_sde: point must have shape {tuple(problem.shape)}; got {x.shape}")
-    xj = jax.numpy.asarray(x)
-    basis = _tangent_basis(x, problem.geometry)
-    g = np.asarray(problem.grad(xj), dtype=np.float64).reshape(-1) @ basis
-    scale = max(1.0, float(np.abs(_riemannian_hessian(problem, x)).max()))
+    x = jax.tree_util.tree_map(lambda a: np.asarray(a, dtype=np.float64), point)
+    want = problem.shape
+    have = jax.tree_util.tree_map(lambda a: tuple(np.shape(a)), x)
+    if have != want:
+        raise ValueError(f"local_sde: point must have shape {want}; got {have}")
+    xj = jax.tree_util.tree_map(jax.numpy.asarray, x)
+    basis = problem.geometry.tangent_basis(xj)
+    jac = field_jacobian(problem, xj)
+    g = _flat(problem.field(xj)) @ basis
+    scale = max(1.0, float(np.abs(jac).max()))
     if np.linalg.norm(g) > 1e-6 * scale:
         raise ValueError(f"local_sde: point is not a critical point (tangent gradient norm "
                          f"{np.linalg.norm(g):.3g})")
-    h = basis.T @ _riemannian_hessian(problem, x) @ basis
+    h = basis.T @ jac @ basis
     curv, vecs = np.linalg.eigh(0.5 * (h + h.T))
     directions = basis @ vecs
-    sigma = np.asarray(problem.grad_noise_cov(xj), dtype=np.float64)
+    sigma = np.asarray(problem.noise_cov(xj), dtype=np.float64)
     cov = directions.T @ sigma @ directions
     cov = 0.5 * (cov + cov.T)
     sde = LinearSDE(-curv / (1.0 - mu), math.sqrt(eta) / (1.0 - mu) * _sqrtm(cov))
-    return LocalSDE(point=x.reshape(-1), eta=eta, mu=mu, curvatures=curv, directions=directions,
+    return LocalSDE(point=_flat(x), eta=eta, mu=mu, curvatures=curv, directions=directions,
                     noise_cov=cov, sde=sde)

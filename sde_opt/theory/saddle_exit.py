@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import integrate
+from scipy import integrate, special
 from scipy import special as sp
 
 EULER_GAMMA = float(np.euler_gamma)
@@ -76,6 +76,32 @@ def saddle_exit_mean(lam, sigma, r, *, k: int = 1) -> float:
     big_r = r * math.sqrt(lam) / sigma
     val, _ = integrate.quad(lambda u: _radial_integrand(u, k), 0.0, big_r, epsabs=1e-13,
                             epsrel=1e-11, limit=500)
+    return 2.0 * val / lam
+
+
+def saddle_exit_mean_from(lam, sigma, r, x0) -> float:
+    r"""Exact mean exit time from |x| < r of dX = λX dt + σ dW started at x0 (|x0| < r).
+
+    The backward equation ½σ²T'' + λxT' = −1, T(±r) = 0 gives (module §3, with a lower limit)
+
+        E τ = (2/λ) ∫_{|x0|√λ/σ}^{r√λ/σ} F(u) du,      F = Dawson's integral;
+
+    as σ → 0 (noise vanishing along the unstable direction) it tends to the deterministic
+    growth time log(r/|x0|)/λ, which is returned for σ = 0.
+    """
+    _positive("saddle_exit_mean_from", lam=lam, r=r)
+    lam, sigma, r, x0 = float(lam), float(sigma), float(r), abs(float(x0))
+    if not sigma >= 0:
+        raise ValueError(f"saddle_exit_mean_from: sigma must be >= 0; got {sigma!r}")
+    if not x0 < r:
+        raise ValueError(f"saddle_exit_mean_from: the start |x0| = {x0} must lie inside r = {r}")
+    if sigma == 0:
+        if x0 == 0:
+            raise ValueError("saddle_exit_mean_from: with sigma = 0 a path started at 0 never "
+                             "leaves; give a nonzero start offset x0")
+        return math.log(r / x0) / lam
+    lo, hi = x0 * math.sqrt(lam) / sigma, r * math.sqrt(lam) / sigma
+    val, _ = integrate.quad(special.dawsn, lo, hi, epsabs=1e-13, epsrel=1e-11, limit=500)
     return 2.0 * val / lam
 
 
