@@ -7,7 +7,16 @@ out) → ``studies`` / ``validation`` (compose everything).
 
 from . import algorithms, engine, experiment, geometry, problems, sde, stats, theory
 from ._chain import AbstractChain
-from .algorithms import SGHMC1, SGHMC2, SGLD, AnnealedMomentumSGD, MomentumSGD, msgd_as_sghmc, sgd
+from .algorithms import (
+    SGHMC1,
+    SGHMC2,
+    SGLD,
+    AnnealedMomentumSGD,
+    MomentumSGD,
+    NesterovSGD,
+    msgd_as_sghmc,
+    sgd,
+)
 from .engine import EnterBall, LeaveBall, SimulationResult, Threshold, simulate, use_cpu_cores
 from .noise import StandardNormal
 from .problems import (
@@ -15,13 +24,13 @@ from .problems import (
     AbstractGame,
     AbstractGeometry,
     AbstractProblem,
-    FiniteSum,
-    Oblique,
-    Product,
     DoubleWell,
     DoubleWell2D,
     Euclidean,
+    FiniteSum,
     MatrixFactorization,
+    Oblique,
+    Product,
     Quadratic,
     QuadraticSaddle,
     RobustRegression,
@@ -47,15 +56,17 @@ __all__ = [
     "algorithms", "engine", "experiment", "geometry", "problems", "sde", "stats", "theory",
     "AbstractChain",
     # algorithms
-    "MomentumSGD", "sgd", "AnnealedMomentumSGD", "SGLD", "SGHMC1", "SGHMC2", "msgd_as_sghmc",
+    "MomentumSGD", "NesterovSGD", "sgd", "AnnealedMomentumSGD", "SGLD", "SGHMC1", "SGHMC2", "msgd_as_sghmc",
     # engine
     "EnterBall", "LeaveBall", "SimulationResult", "Threshold", "simulate", "use_cpu_cores",
     "StandardNormal",
     # geometries and problems
     "AbstractGeometry", "Euclidean", "Sphere", "Oblique", "Product",
-    "AbstractField", "AbstractProblem", "AbstractGame", "FiniteSum", "Quadratic", "QuadraticSaddle", "StreamingPCA", "MatrixFactorization",
+    "AbstractField", "AbstractProblem", "AbstractGame", "FiniteSum", "Quadratic", "QuadraticSaddle",
+    "StreamingPCA", "MatrixFactorization",
     "DoubleWell", "DoubleWell2D", "RobustRegression",
     # SDEs and schemes
-    "EulerMaruyama", "FieldSDE", "GradientSDE", "LinearSDE", "OverdampedLangevin", "UnderdampedLangevin",
+    "EulerMaruyama", "FieldSDE", "GradientSDE", "LinearSDE", "OverdampedLangevin",
+    "UnderdampedLangevin",
     "PhaseSpace", "ExactOU", "BAOAB", "OBABO",
 ]

@@ -76,7 +76,8 @@ class ToyOblique(so.AbstractProblem):
         return (18,)
 
     def objective(self, z):
-        return -jnp.sum(jnp.asarray(P_W, z["W"].dtype) * z["W"]) - jnp.sum(jnp.asarray(P_H, z["H"].dtype) * z["H"])
+        w, h = z["W"], z["H"]
+        return -jnp.sum(jnp.asarray(P_W, w.dtype) * w) - jnp.sum(jnp.asarray(P_H, h.dtype) * h)
 
     def stochastic_grad(self, z, noise):
         g = self.grad(z)

@@ -21,10 +21,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _toy_fields import ToyGame, ToyOblique, game_start, oblique_start
 from jax.flatten_util import ravel_pytree
 
 import sde_opt as so
-from _toy_fields import ToyGame, ToyOblique, game_start, oblique_start
 from sde_opt.algorithms import REGISTRY
 
 Z = 5.0  # a false alarm rate of ~6e-7 per compared entry
@@ -198,7 +198,7 @@ def _consistency_cases():
     """Chains whose state is the limit's state: one step of the chain is one step of the SDE."""
     out = {}
     for name, (chain, x0) in CASES.items():
-        if name in ("msgd", "annealed-msgd"):
+        if name in REGISTRY and not REGISTRY[name].one_step_limit:
             continue  # the limit describes x only; see test_momentum_limit_consistency_over_a_window
         if isinstance(chain, so.EulerMaruyama):
             sde = chain.sde
@@ -263,7 +263,9 @@ def test_limit_consistency_fails_for_a_wrong_limit():
     assert np.any(np.abs(cov / dt - bbt) > Z * se_cov + 1e-6)
 
 
-def test_momentum_limit_consistency_over_a_window():
+@pytest.mark.parametrize("name", [n for n in sorted(REGISTRY) if not REGISTRY[n].one_step_limit
+                                  and "annealed" not in n])
+def test_momentum_limit_consistency_over_a_window(name):
     r"""Heavy ball's limit describes x over many steps, not one.
 
     From x₀ = z with the quasi-stationary displacement m₀ = −η∇f(z)/(1−μ), on the quadratic
@@ -277,7 +279,7 @@ def test_momentum_limit_consistency_over_a_window():
     which per unit time nη tends to ηC/(1 − μ)² = BBᵀ of the limit (derived by hand, not from the
     code). Tolerance: Z·SE plus the first neglected order, ½ (nη)² |H a| for the mean.
     """
-    entry = REGISTRY["msgd"]
+    entry = REGISTRY[name]
     problem = entry.problem()
     alg = entry.factory(problem, eta=0.002, mu=0.5)
     eta, mu, n = 0.002, 0.5, 30

@@ -7,9 +7,9 @@ import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _toy_fields import MU, P_H, P_W, A, C, ToyGame, ToyOblique, game_start, oblique_start
 
 import sde_opt as so
-from _toy_fields import MU, P_H, P_W, A, C, ToyGame, ToyOblique, game_start, oblique_start
 from sde_opt import theory
 from sde_opt.theory.local_sde import field_jacobian
 
@@ -88,7 +88,8 @@ def test_escape_from_a_start_offset_when_the_noise_vanishes_along_the_unstable_d
         loc.exit_iterations_mean(0.5)
     start = np.array([0.01, 0.0, 0.0])
     # deterministic growth u(t) = u₀ e^{λt}: t = log(r/u₀)/λ, in iterations t/η
-    assert loc.exit_iterations_mean(0.5, start) == pytest.approx(math.log(50) / 0.01, rel=1e-6)  # float32 Hessian
+    # (rel 1e-6: the Hessian is evaluated in float32)
+    assert loc.exit_iterations_mean(0.5, start) == pytest.approx(math.log(50) / 0.01, rel=1e-6)
     # SGD itself grows by (1 + ηλ) per step: ⌈log 50 / log 1.01⌉, within O(η) of the limit
     r = so.simulate(so.sgd(p, 0.01), jnp.asarray(start, jnp.float32), key=0, n_paths=64,
                     n_steps=2000, events=[so.Threshold(lambda x: jnp.abs(x[0]), 0.5)])

@@ -30,7 +30,8 @@ def test_the_wheel_has_no_top_level_module_but_sde_opt(wheel):
         tops = {n.split("/")[0] for n in z.namelist()}
         names = z.namelist()
     assert {t for t in tops if not t.endswith(".dist-info")} == {"sde_opt"}
-    assert "sde_opt/studies/msgd_escape.py" in names and "sde_opt/validation/heavy_ball_covariance.py" in names
+    assert "sde_opt/studies/msgd_escape.py" in names
+    assert "sde_opt/validation/heavy_ball_covariance.py" in names
 
 
 def test_commands_run_from_a_folder_holding_a_package_named_validation(wheel, tmp_path):

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax.numpy as jnp
-from jax.tree_util import tree_map
 import numpy as np
+from jax.tree_util import tree_map
 
 from .._checks import check_positive, check_range
 from ..problems._base import AbstractProblem
 from ..sde.gradient import GradientSDE
 from ..sde.schedules import PiecewiseConstant
-from .momentum_sgd import heavy_ball_update
 from ._base import AbstractAlgorithm
+from .momentum_sgd import heavy_ball_update
 
 
 class AnnealedState(NamedTuple):

@@ -59,7 +59,8 @@ class FiniteSum(AbstractProblem):
     n: int = eqx.field(static=True)
     geometry: AbstractGeometry = eqx.field(static=True, default=Euclidean())
 
-    def __init__(self, loss, data, params, *, batch_size: int, geometry=Euclidean()):
+    def __init__(self, loss, data, params, *, batch_size: int, geometry: AbstractGeometry | None = None):
+        geometry = Euclidean() if geometry is None else geometry
         if not callable(loss):
             raise TypeError(f"FiniteSum: loss must be a function loss(params, example); got {loss!r}")
         leaves = jax.tree_util.tree_leaves(data)

@@ -8,16 +8,16 @@ import importlib
 
 from ._base import AbstractSDE as AbstractSDE
 from .euler_maruyama import EulerMaruyama as EulerMaruyama
-from .exact_ou import ExactOU as ExactOU
 from .euler_maruyama import TimedState as TimedState
+from .exact_ou import ExactOU as ExactOU
 from .field import FieldSDE as FieldSDE
 from .gradient import GradientSDE as GradientSDE
 from .langevin import OverdampedLangevin as OverdampedLangevin
 from .langevin import PhaseSpace as PhaseSpace
 from .langevin import UnderdampedLangevin as UnderdampedLangevin
 from .linear import LinearSDE as LinearSDE
-from .splitting import BAOAB as BAOAB
 from .schedules import PiecewiseConstant as PiecewiseConstant
+from .splitting import BAOAB as BAOAB
 from .splitting import OBABO as OBABO
 
 _LAZY = {
@@ -41,5 +41,6 @@ def __dir__():
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["AbstractSDE", "EulerMaruyama", "TimedState", "FieldSDE", "GradientSDE", "PiecewiseConstant", "LinearSDE", "OverdampedLangevin",
+__all__ = ["AbstractSDE", "EulerMaruyama", "TimedState", "FieldSDE", "GradientSDE",
+           "PiecewiseConstant", "LinearSDE", "OverdampedLangevin",
            "UnderdampedLangevin", "PhaseSpace", "ExactOU", "BAOAB", "OBABO", *_LAZY]

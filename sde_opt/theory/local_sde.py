@@ -30,7 +30,6 @@ import math
 
 import jax
 import numpy as np
-
 from jax.flatten_util import ravel_pytree
 
 from ..sde.linear import LinearSDE
