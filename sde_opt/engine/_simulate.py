@@ -362,6 +362,28 @@ def _prepare_x0(chain, x0, n_paths):
     return x0, shape, per_path
 
 
+_MAX_STEPS = 2**31 - 1 - 4096  # the int32 step counter, with room for the last segment
+_MAX_PATH_ID = 2**32  # path ids are uint32 in the counter-based generator
+
+
+def _check_scale(n_paths, n_steps, first_path, memory_limit) -> None:
+    """Refuse, before any work, a horizon the step counter cannot hold, path ids the generator
+    cannot address, and a memory limit that is not a positive number of bytes."""
+    if n_steps > _MAX_STEPS:
+        raise ValueError(f"simulate: n_steps must be <= {_MAX_STEPS} (the engine's int32 step "
+                         f"counter); got {n_steps}")
+    if isinstance(first_path, bool) or not isinstance(first_path, (int, np.integer)) or first_path < 0:
+        raise ValueError(f"simulate: first_path must be an integer >= 0; got {first_path!r}")
+    if int(first_path) + n_paths > _MAX_PATH_ID:
+        raise ValueError(f"simulate: first_path + n_paths must be <= 2**32 (path ids are uint32); "
+                         f"got {int(first_path) + n_paths}")
+    if isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, float, np.integer,
+                                                                       np.floating)) \
+            or not math.isfinite(memory_limit) or memory_limit <= 0:
+        raise ValueError(f"simulate: memory_limit must be a positive finite number of bytes; got "
+                         f"{memory_limit!r}")
+
+
 def _check_callbacks(events, observables, point) -> None:
     """Events must return a boolean scalar and observables one array, for a position ``point``."""
     shapes = jax.tree_util.tree_map(lambda a: a.shape, point)
@@ -406,6 +428,7 @@ def simulate(
     chunk_size: int | None = None,
     memory_limit: float = 2**30,
     progress: bool | str = False,
+    first_path: int = 0,
 ) -> SimulationResult:
     """Simulate ``n_paths`` independent paths of ``chain`` for at most ``n_steps`` steps.
 
@@ -423,6 +446,10 @@ def simulate(
         chunk_size: paths per compiled batch (default: as many as ``memory_limit`` allows).
         memory_limit: bytes of device memory a chunk may use (approximate).
         progress: show a progress bar (``True``, or a string used as its label).
+        first_path: the global id of the first path: this call simulates paths ``first_path …
+            first_path + n_paths − 1`` (path i's noise depends on (key, i) only), so a large run
+            can be cut into slices (:func:`simulate_streamed`, several processes) whose paths are
+            exactly those of one call.
 
     Returns:
         A :class:`SimulationResult` with per-path steps, status, event, final position and the
@@ -441,6 +468,7 @@ def simulate(
     events = tuple(events)
     key = _as_key(key)
 
+    _check_scale(n_paths, n_steps, first_path, memory_limit)
     x0, shape, per_path = _prepare_x0(chain, x0, n_paths)
     x0_all = x0 if per_path else None
     dtype = jax.tree_util.tree_leaves(x0)[0].dtype
@@ -451,12 +479,18 @@ def simulate(
     seg_len = min(seg_len, max(1, n_steps))
     if chunk_size is None:
         per_path_bytes = _bytes_per_path(chain, point, observables, stride, seg_len)
+        smallest = min(256, n_paths) * per_path_bytes
+        if memory_limit < smallest:
+            raise ValueError(f"simulate: memory_limit must be at least {smallest:.0f} bytes (one chunk "
+                             f"of {min(256, n_paths)} paths of this chain at {per_path_bytes} bytes "
+                             f"each); got {memory_limit!r}")
         chunk_size = max(256, int(memory_limit // per_path_bytes))
     chunk_size = int(min(chunk_size, n_paths))
     if chunk_size < 1:
         raise ValueError(f"simulate: chunk_size must be >= 1; got {chunk_size}")
 
-    save_steps = np.arange(0, n_steps + 1, stride)
+    # no observables, nothing saved: no per-save array either (its size grows with the horizon)
+    save_steps = np.arange(0, n_steps + 1, stride) if observables else np.zeros(0, np.int64)
     n_saves = save_steps.size
     out_obs = {}
     for name, fn in observables.items():
@@ -472,10 +506,10 @@ def simulate(
     n_steps_arr = jnp.asarray(n_steps, jnp.int32)
     try:
         for start in range(0, n_paths, chunk_size):
-            ids = np.arange(start, min(start + chunk_size, n_paths))
+            ids = np.arange(first_path + start, first_path + min(start + chunk_size, n_paths))
             _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
                        n_steps_arr, stride, seg_len, out_steps, out_status, out_event, out_final,
-                       out_obs, bar)
+                       out_obs, bar, offset=first_path)
     finally:
         if bar is not None:
             bar.close()
@@ -504,7 +538,9 @@ def _progress_bar(progress, total):
 
 
 def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps, n_steps_arr,
-               stride, seg_len, out_steps, out_status, out_event, out_final, out_obs, bar):
+               stride, seg_len, out_steps, out_status, out_event, out_final, out_obs, bar,
+               offset=0):
+    """Simulate the paths ``ids`` (global path ids; results go to index ``id − offset``)."""
     n = ids.size
     bucket = int(math.ceil(n / len(jax.devices())) * len(jax.devices()))
     pad = bucket - n
@@ -512,7 +548,7 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
     if x0_all is None:
         x_start = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (n, *a.shape)), x0)
     else:
-        x_start = jax.tree_util.tree_map(lambda a: a[ids[0]:ids[-1] + 1], x0_all)
+        x_start = jax.tree_util.tree_map(lambda a: a[ids[0] - offset:ids[-1] + 1 - offset], x0_all)
     if pad:
         x_start = jax.tree_util.tree_map(
             lambda a: jnp.concatenate([a, jnp.broadcast_to(a[:1], (pad, *a.shape[1:]))]), x_start)
@@ -524,7 +560,7 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
     if observables:
         first = _observe(observables, chain, state)
         for name, v in first.items():
-            out_obs[name][ids, 0] = np.asarray(v)[:n]
+            out_obs[name][ids - offset, 0] = np.asarray(v)[:n]
 
     def put(*arrays):
         return _put(arrays, slot_ids.size)
@@ -544,7 +580,7 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
                 live = slot_ids >= 0
                 for name, b in buf.items():
                     vals = np.moveaxis(np.asarray(b)[: hi - lo + 1], 0, 1)
-                    out_obs[name][slot_ids[live], lo:hi + 1] = vals[live]
+                    out_obs[name][slot_ids[live] - offset, lo:hi + 1] = vals[live]
         k0 += seg_len
         status_h = np.asarray(status_d)
         if bar is not None:
@@ -562,7 +598,7 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
         new_bucket = _round_bucket(n_alive)
         if new_bucket * _COMPACT_FACTOR <= status_h.size:
             _write_out(pos, slot_ids, status_h, np.asarray(steps_d), np.asarray(event_d),
-                       out_steps, out_status, out_event, out_final, ~running)
+                       out_steps, out_status, out_event, out_final, ~running, offset)
             keep = np.flatnonzero(running)
             fill = np.full(new_bucket - keep.size, keep[0])
             take = np.concatenate([keep, fill])
@@ -578,15 +614,15 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
         pos = _observe({"x": lambda x: x}, chain, state)["x"]
     status_h = np.asarray(status_d)
     _write_out(pos, slot_ids, status_h, np.asarray(steps_d), np.asarray(event_d),
-               out_steps, out_status, out_event, out_final, np.ones(status_h.size, bool))
+               out_steps, out_status, out_event, out_final, np.ones(status_h.size, bool), offset)
 
 
 def _write_out(pos, slot_ids, status, steps, event, out_steps, out_status, out_event,
-               out_final, which):
+               out_final, which, offset=0):
     sel = which & (slot_ids >= 0)
     if not sel.any():
         return
-    ids = slot_ids[sel]
+    ids = slot_ids[sel] - offset
     st = status[sel]
     out_status[ids] = np.where(st == RUNNING, CENSORED, st)
     out_steps[ids] = steps[sel]
