@@ -12,9 +12,9 @@ import pytest
 
 import sde_opt as so
 from sde_opt.experiment.verdict import Deviation, compare, counts, exit_status
-from validation import _linear_references as ref
-from validation._fit_common import coverage, se_calibration
-from validation.langevin_stationary import (
+from sde_opt.validation import _linear_references as ref
+from sde_opt.validation._fit_common import coverage, se_calibration
+from sde_opt.validation.langevin_stationary import (
     _BETA,
     _GAMMA,
     _H,
@@ -90,7 +90,7 @@ def test_hand_matrices_reproduce_the_published_closed_forms():
 
 def test_hand_matrices_match_the_chains_linearization():
     """Engine self-consistency: autodiff of chain.step gives the same M, NNᵀ (float64)."""
-    from validation.langevin_stationary import _harmonic_cases
+    from sde_opt.validation.langevin_stationary import _harmonic_cases
 
     from sde_opt.theory.langevin import chain_linearization
 
@@ -151,7 +151,7 @@ def test_escape_check_fails_a_step_size_off_by_5_percent():
 
     from sde_opt import stats
     from sde_opt.theory import momentum_pca as mp
-    from validation.msgd_escape import SPECTRUM, cos2_e1, escape_mean_verdict
+    from sde_opt.validation.msgd_escape import SPECTRUM, cos2_e1, escape_mean_verdict
 
     eta, mu = 6e-3, 0.5
     pred = mp.pca_escape(SPECTRUM, eta, mu)
