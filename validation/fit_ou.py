@@ -110,10 +110,14 @@ def qv_ou():
     hits_plain = np.array([p["diffusion"].covers(D_true)[0, 0] for p in plain], float)
     return [
         compare("QV mean of 400 fits = exact E D̂_QV = (2S − ΦS − SΦᵀ)/Δ", expected, mean, mse,
+                reference="exact finite-Δ expectation of the realized variance of the EM chain's "
+                          "VAR(1) law (validation-theory §7.1; sde_opt.fit.qv_expectation_ou)",
                 note=f"σ²(1 − e^(−θΔ))/(θΔ) = {cont:.5g} in continuous time; D = {D_true:.5g}"),
         coverage("QV plain 95% CI covers E D̂_QV", [p["diffusion"].covers(expected) for p in plain]),
         compare("QV plain 95% CI covers D with the coverage its bias predicts", pred_cov,
                 float(hits_plain.mean()), np.sqrt(pred_cov * (1 - pred_cov) / R),
+                reference="normal probability that the biased interval v ± 1.96·k·v covers D, "
+                          "v ~ N(E D̂_QV, (k E D̂_QV)²) (derived in this check)",
                 note=f"bias/SE = {shift:.2f}: plain QV misses D increasingly as traces get longer"),
         coverage("QV drift-corrected (fitted OU drift) 95% CI covers D",
                  [c["diffusion"].covers(D_true) for c in corrected]),
