@@ -7,8 +7,10 @@ heavy ball with step η and momentum μ on the unit sphere, time t = kη. Liu, C
 
 * **Phase I (escape from the saddle e_s, s ≥ 2, towards e₁).** In the ratio coordinate
   U = w₁/w_s the ODE is exactly linear, dU/dt = ((λ₁ − λ_s)/(1−μ)) U, and the noise at the
-  saddle is α_1s √η/(1−μ). cos²(w, e₁) ≥ ℓ is |U| ≥ r = √(ℓ/(1 − ℓ)) (other coordinates are
-  O(√η) and neglected). So the escape is the saddle-exit problem of validation-theory.md §3 with
+  saddle is α_1s √η/(1−μ). cos²(w, e₁) ≥ ℓ is |U| ≥ r = √(ℓ/(1 − ℓ)) when the other
+  coordinates are neglected (exactly: |U| ≥ r√(1 + Σ_j V_j²), V_j = w_j/w_s; the O(η) shift this
+  causes is :meth:`PCAEscape.stable_shift`). So the escape is the saddle-exit problem of
+  validation-theory.md §3 with
 
       λ' = (λ₁ − λ_s)/(1 − μ),   σ' = α_1s √η/(1 − μ),   r = √(ℓ/(1 − ℓ)),
 
@@ -143,7 +145,8 @@ class PCAEscape:
     # (xᵀw)/w_s = x_s + x₁U + O(V), so its variance rate is (η/(1−μ)²) κλ_j (λ_s + λ₁U²)
     # (E[x_j² x_s x₁] = 0). Backwards from the exit U(t) ≈ r e^{−λ'(τ − t)}, so from V_j(0) = 0
     #
-    #   E V_j(τ)² = (η κ λ_j/(1 − μ)²) [ λ_s (1 − e^{−2a_jτ})/(2a_j) + λ₁ r²/(2a_j + 2λ') ].
+    #   E V_j(τ)² = (η κ λ_j/(1 − μ)²) [ λ_s (1 − e^{−2a_jτ})/(2a_j)
+    #                                    + λ₁ r² (1 − e^{−(2a_j + 2λ')τ})/(2a_j + 2λ') ].
     #
     # Neglected (bounded by :meth:`stable_bias`): the fluctuation of S about its mean (Jensen,
     # ≈ Var S/4 ≪ E S), and the O(V²) increase of U's noise, Σ_j λ_j E V_j²·(λ₁/λ_s)… relative,
@@ -160,7 +163,8 @@ class PCAEscape:
         a = c * (lam_s - lam_j)
         r2 = self.radius**2
         ev = (self.eta * kappa * lam_j * c * c
-              * (lam_s * -np.expm1(-2.0 * a * tau) / (2.0 * a) + lam1 * r2 / (2.0 * a + 2.0 * self.rate)))
+              * (lam_s * -np.expm1(-2.0 * a * tau) / (2.0 * a)
+                 + lam1 * r2 * -np.expm1(-(2.0 * a + 2.0 * self.rate) * tau) / (2.0 * a + 2.0 * self.rate)))
         return float(np.sum(ev))
 
     def _growth_per_iteration(self, discrete: bool) -> float:
