@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from sde_opt import studies
-from sde_opt.studies import msgd_escape as study
 from sde_opt.experiment import ResultsDir
+from sde_opt.studies import msgd_escape as study
 from sde_opt.theory import momentum_pca as mp
 
 TINY = study.Config(

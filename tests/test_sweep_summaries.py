@@ -11,8 +11,8 @@ import pytest
 import sde_opt as so
 from sde_opt import stats
 from sde_opt import theory as th
-from sde_opt.sweep import compare_exit_times, compare_stationary, compare_with_limit, grid
 from sde_opt.experiment import ResultsDir
+from sde_opt.sweep import compare_exit_times, compare_stationary, compare_with_limit, grid
 
 SADDLE = so.QuadraticSaddle([-1.0, 1.0], 0.05)
 

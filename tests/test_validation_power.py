@@ -90,9 +90,8 @@ def test_hand_matrices_reproduce_the_published_closed_forms():
 
 def test_hand_matrices_match_the_chains_linearization():
     """Engine self-consistency: autodiff of chain.step gives the same M, NNᵀ (float64)."""
-    from sde_opt.validation.langevin_stationary import _harmonic_cases
-
     from sde_opt.theory.langevin import chain_linearization
+    from sde_opt.validation.langevin_stationary import _harmonic_cases
 
     for label, chain, (M, Q), _, _ in _harmonic_cases():
         lin = chain_linearization(chain, np.zeros(1))

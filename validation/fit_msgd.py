@@ -17,13 +17,12 @@ import jax.numpy as jnp
 import numpy as np
 
 import sde_opt
+from sde_opt.experiment.verdict import Deviation
 from sde_opt.fit import fit_effective_lr, fit_ou, gradient_noise_covariance, heavy_ball_ou_target
 from sde_opt.fit._linear import vech
 from sde_opt.problems import Quadratic, StreamingPCA
 
 from ._fit_common import coverage, fit_all, pooled, se_calibration, traces
-from sde_opt.experiment.verdict import Deviation
-
 from ._framework import check, compare
 
 H = np.array([1.0, 0.4])

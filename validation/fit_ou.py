@@ -19,7 +19,6 @@ from sde_opt.fit._linear import vech
 from ._fit_common import coverage, fit_all, pooled, se_calibration, traces
 from ._framework import check, compare
 
-
 _EM_TARGET = ("the EM chain's exact VAR(1) law, x' = (I + hA)x + √h B z (hand-written matrices), "
               "aggregated over the stride and mapped to OU parameters (sde_opt.fit.ou_fit_target)")
 

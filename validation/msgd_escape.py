@@ -25,9 +25,8 @@ import jax.numpy as jnp
 
 import sde_opt as so
 from sde_opt import stats
-from sde_opt.theory import momentum_pca as mp
-
 from sde_opt.experiment.verdict import Deviation
+from sde_opt.theory import momentum_pca as mp
 
 from ._framework import check, compare
 

@@ -88,6 +88,6 @@ def annealing():
                            f"(η={eta_l:g}, μ={mu_l:g})", disc, float(est.value), float(est.se),
                            reference=_AR2_REF + " at the last stage's (η, μ)",
                            note=f"paper's formula {pred:.5g} ({abs(disc - pred) / float(est.se):.1f}"
-                                f" SE from the AR(2) value); constant (η, μ) = (3e-3, 0.9) floor: {const:.4g}, "
-                                f"{const / pred:.1f}× higher"))
+                                f" SE from the AR(2) value); constant (η, μ) = (3e-3, 0.9) "
+                                f"floor: {const:.4g}, {const / pred:.1f}× higher"))
     return out

@@ -20,7 +20,6 @@ import numpy as np
 import sde_opt as so
 from sde_opt import stats
 from sde_opt import theory as th
-
 from sde_opt.experiment.verdict import Deviation
 
 from ._framework import check, compare

@@ -16,7 +16,6 @@ from scipy import stats as sps
 
 import sde_opt as so
 from sde_opt import stats, theory
-
 from sde_opt.experiment.verdict import Deviation
 
 from ._framework import Z_DEFAULT, Verdict, check, compare, compare_interval
