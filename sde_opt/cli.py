@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -54,6 +55,7 @@ def _study(args) -> int:
 
 def _validate(args) -> int:
     from . import validation
+    from .experiment.verdict import counts, exit_status
 
     validation.load_all()
     try:
@@ -61,32 +63,75 @@ def _validate(args) -> int:
     except ValueError as e:
         print(f"sde-opt: {e}", file=sys.stderr)
         return 2
+    verdicts = [v for _, v, _ in rows]
     if args.json:
-        print(json.dumps([dict(v.as_dict(), check=name, seconds=round(dt, 2))
-                          for name, v, dt in rows], indent=2))
+        def finite(d):  # NaN/inf (e.g. no SE for a deterministic check) → null: strict JSON
+            return {k: (None if isinstance(x, float) and x != x or x in (math.inf, -math.inf)
+                        else x) for k, x in d.items()}
+
+        print(json.dumps({"verdicts": [finite(dict(v.as_dict(), check=name,
+                                                   seconds=round(dt, 2)))
+                                       for name, v, dt in rows],
+                          "counts": counts(verdicts)}, indent=2))
     else:
         _print_table(rows)
-    return 0 if all(v.verdict == "pass" for _, v, _ in rows) else 1
+    return exit_status(verdicts)
 
 
-def _print_table(rows) -> None:
+def _print_table(rows, width: int = 120) -> None:
+    """Claims (then engine checks): one line of numbers each, the reference on a second line;
+    notes for non-passing verdicts; a counts line at the end. Lines are at most ``width``."""
+    import textwrap
+
+    from .experiment.verdict import counts
+
     def fmt(x):
         return f"{x:.5g}"
 
-    head = ("claim", "predicted", "measured", "interval", "verdict")
-    table = [(v.claim, fmt(v.predicted), fmt(v.measured), f"[{fmt(v.ci_low)}, {fmt(v.ci_high)}]",
-              v.verdict.upper()) for _, v, _ in rows]
-    widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(head)]
-    line = "  ".join(h.ljust(w) for h, w in zip(head, widths))
-    print(line)
-    print("-" * len(line))
-    for r in table:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
-    n_pass = sum(v.verdict == "pass" for _, v, _ in rows)
-    print(f"\n{n_pass}/{len(rows)} claims pass")
+    head = ("verdict", "predicted", "measured", "±(z·SE+bias)", "z")
+    for kind, title in (("claim", "claims"), ("engine", "engine self-consistency checks "
+                                                         "(not counted among the claims)")):
+        sel = [v for _, v, _ in rows if v.kind == kind]
+        if not sel:
+            continue
+        print(f"== {title} ==")
+        cells = []
+        for v in sel:
+            if v.se == v.se:  # an se was given: z·SE + bias
+                tol = f"{fmt(v.z * v.se)}+{fmt(v.bias)}" if v.bias else fmt(v.z * v.se)
+            else:
+                tol = fmt(0.5 * (v.ci_high - v.ci_low))
+            zs = v.z_score
+            cells.append((v.verdict.upper(), fmt(v.predicted), fmt(v.measured), tol,
+                          f"{zs:+.1f}" if zs == zs else "-"))
+        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
+        lead = sum(widths) + 2 * len(widths)
+        claim_w = max(30, width - lead)
+        print("  ".join(h.ljust(w) for h, w in zip(head, widths)) + "  claim")
+        print("-" * width)
+        for v, c in zip(sel, cells):
+            text = textwrap.wrap(v.claim, claim_w) or [""]
+            print("  ".join(x.ljust(w) for x, w in zip(c, widths)) + "  " + text[0])
+            for line in text[1:]:
+                print(" " * lead + line)
+            ref = "reference: " + (v.reference or "(none stated)")
+            if v.bias:
+                ref += f" | bias {fmt(v.bias)}: {v.bias_source}"
+            for line in textwrap.wrap(ref, width - 6):
+                print("      " + line)
+        print()
     for _, v, _ in rows:
-        if v.note and v.verdict != "pass":
-            print(f"  note ({v.claim}): {v.note}")
+        if v.verdict != "pass":
+            text = f"{v.verdict} ({v.claim}): "
+            if v.deviation:
+                text += v.deviation + ("; " if v.note else "")
+            text += v.note
+            for i, line in enumerate(textwrap.wrap(text, width - 4)):
+                print(("  " if i == 0 else "    ") + line)
+    c = counts([v for _, v, _ in rows])
+    cl, en = c["claims"], c["engine"]
+    print(f"\n{cl['total']} claims: {cl['pass']} pass, {cl['deviation']} deviation, "
+          f"{cl['fail']} fail; {en['total']} engine checks: {en['pass']} pass, {en['fail']} fail")
 
 
 def _fit(args) -> int:

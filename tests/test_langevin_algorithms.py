@@ -228,19 +228,30 @@ def test_msgd_stationary_variance_is_sghmc_at_the_effective_temperature():
     assert abs(e.value - closed) < 4 * e.se
 
 
-@pytest.mark.parametrize("make", [
-    lambda p: so.SGLD(p, 0.5, 2.0),
-    lambda p: so.SGHMC1(p, 0.25, 1.0, 2.0),
-    lambda p: so.SGHMC2(p, 0.5, 1.0, 2.0),
+def _hand_x2(name, oracle_var):
+    """Stationary ⟨x²⟩ from the hand-derived one-step matrices (validation/_linear_references.py)
+    of SGLD(η=0.5), SGHMC1(η=0.25) and SGHMC2(η=0.5) on U = x²/2, γ = 1, β = 2."""
+    from sde_opt.validation import _linear_references as ref
+
+    M, Q = {"SGLD": lambda: ref.sgld(1.0, 0.5, 2.0, oracle_var),
+            "SGHMC1": lambda: ref.sghmc1(1.0, 0.25, 1.0, 2.0, oracle_var),
+            "SGHMC2": lambda: ref.sghmc2(1.0, 0.5, 1.0, 2.0, oracle_var)}[name]()
+    return ref.stationary_covariance(M, Q)[0, 0]
+
+
+@pytest.mark.parametrize("name, make", [
+    ("SGLD", lambda p: so.SGLD(p, 0.5, 2.0)),
+    ("SGHMC1", lambda p: so.SGHMC1(p, 0.25, 1.0, 2.0)),
+    ("SGHMC2", lambda p: so.SGHMC2(p, 0.5, 1.0, 2.0)),
 ])
-def test_noisy_oracle_stationary_variance_matches_lyapunov(make):
-    """Gaussian oracle (σ² = 1) + injected noise on U = x²/2: exact discrete ⟨x²⟩ by Monte Carlo,
-    and it differs from both the Gibbs value 1/β and the value without oracle noise."""
+def test_noisy_oracle_stationary_variance_matches_lyapunov(name, make):
+    """Gaussian oracle (σ² = 1) + injected noise on U = x²/2: exact discrete ⟨x²⟩ (hand-derived
+    one-step matrices, not the chain's own linearization) by Monte Carlo, and it differs from both
+    the Gibbs value 1/β and the value without oracle noise."""
     alg = make(so.Quadratic([1.0], noise_cov=1.0))
-    _, P = chain_stationary_covariance(alg, np.zeros(1))
-    _, P0 = chain_stationary_covariance(make(so.Quadratic([1.0])), np.zeros(1))
+    p, p0 = _hand_x2(name, 1.0), _hand_x2(name, 0.0)
     r = so.simulate(alg, np.zeros(1, np.float32), 7, n_paths=2048, n_steps=800, stride=4,
                     observables={"x2": _x2})
     e = iid_mean(r.observables["x2"][:, r.save_steps > 200].mean(axis=1))
-    assert abs(e.value - P[0, 0]) < 4 * e.se
-    assert abs(P[0, 0] - P0[0, 0]) > 10 * e.se and abs(P[0, 0] - 0.5) > 10 * e.se
+    assert abs(e.value - p) < 4 * e.se
+    assert abs(p - p0) > 10 * e.se and abs(p - 0.5) > 10 * e.se

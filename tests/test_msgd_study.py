@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from sde_opt import studies
-from sde_opt.studies import msgd_escape as study
 from sde_opt.experiment import ResultsDir
+from sde_opt.studies import msgd_escape as study
+from sde_opt.theory import momentum_pca as mp
 
 TINY = study.Config(
     mode="tiny",
@@ -39,12 +40,18 @@ def test_tiny_study_writes_outputs_and_resumes_without_recomputing(tmp_path, mon
     rows = s1["phase1_escape"]
     assert len(rows) == 3
     for r in rows:
-        lo, hi = r["msgd"]["mean_ci"]
-        assert lo < r["msgd"]["mean"] < hi
-        assert r["msgd"]["exited"] == 256
-        # 256 paths: the mean is within ≈ 3% (1 SE) of heavy ball's finite-η prediction; 15% is
-        # ≈ 5 SE plus the O(η) terms that prediction neglects at η/(1−μ) ≤ 0.1
-        assert 0.85 < r["msgd"]["mean"] / r["predicted_mean_discrete"] < 1.15
+        m = r["msgd"]
+        assert m["exited"] == 256
+        # the interval is the 95% normal interval of the mean: half-width 1.96·SE
+        lo, hi = m["mean_ci"]
+        assert (hi - lo) / 2 == pytest.approx(1.959964 * m["mean_se"], rel=1e-3)
+        assert (lo + hi) / 2 == pytest.approx(m["mean"], rel=1e-9)
+        pred = mp.pca_escape(study.SPECTRUM, r["eta"], r["mu"])
+        # the mean against heavy ball's discrete prediction with the stable coordinates and the
+        # exact event: 4 SE + the derived bound on what that prediction neglects
+        assert r["predicted_mean_discrete"] == pytest.approx(pred.discrete, rel=1e-12)
+        tol = 4 * m["mean_se"] + pred.stable_bias() + abs(pred.discrete_sigma2_terms)
+        assert abs(m["mean"] - pred.discrete_exact_event) < tol, (r["eta"], r["mu"], m, tol)
     # the second run loads every point and reproduces the numbers exactly
     out2 = ResultsDir(tmp_path / "msgd-escape")
     s2 = study.run(out2, quick=True, progress=False)

@@ -55,15 +55,18 @@ def test_kaplan_meier_band_coverage():
     # exponential(1) exits, independent exponential(0.5) censoring, horizon 2
     rng = np.random.default_rng(1)
     t0 = 0.7
-    hits, reps = 0, 2000
+    # n = 1000 per sample, so that the asymptotic interval's O(1/n) coverage error (≈ 1e-3) is
+    # far below the Monte-Carlo SE √(0.95·0.05/2000) ≈ 0.005: 4 SE, no other allowance. A band
+    # whose SE were 20 % too small (coverage 0.883) would fail.
+    hits, reps, n = 0, 2000, 1000
     for _ in range(reps):
-        tau = rng.exponential(size=100)
-        cens = np.minimum(rng.exponential(2.0, size=100), 2.0)
+        tau = rng.exponential(size=n)
+        cens = np.minimum(rng.exponential(2.0, size=n), 2.0)
         km = S.kaplan_meier(np.minimum(tau, cens), tau <= cens)
         lo, hi = km.ci(t0)
         hits += lo <= math.exp(-t0) <= hi
     cover = hits / reps
-    assert abs(cover - 0.95) < 4 * math.sqrt(0.95 * 0.05 / reps) + 0.01  # 0.01: asymptotic CI
+    assert abs(cover - 0.95) < 4 * math.sqrt(0.95 * 0.05 / reps)
 
 
 # --------------------------------------------------------------------------- quantiles
@@ -156,12 +159,14 @@ def test_restricted_mean_ci_coverage():
     rng = np.random.default_rng(6)
     horizon = 1.5
     truth = 1 - math.exp(-horizon)  # ∫_0^T e^{−t} dt
+    # n = 2000 per sample: the asymptotic interval's O(1/n) coverage error is negligible against
+    # the Monte-Carlo SE √(0.95·0.05/1000) ≈ 0.007; 4 SE, no other allowance
     reps, hits = 1000, 0
     for _ in range(reps):
-        tau = rng.exponential(size=200)
+        tau = rng.exponential(size=2000)
         s = S.exit_time_summary(np.minimum(tau, horizon), tau <= horizon)
         hits += s.mean_low <= truth <= s.mean_high
-    assert abs(hits / reps - 0.95) < 4 * math.sqrt(0.95 * 0.05 / reps) + 0.01
+    assert abs(hits / reps - 0.95) < 4 * math.sqrt(0.95 * 0.05 / reps)
 
 
 def test_summary_bad_input():
@@ -221,7 +226,11 @@ def test_batch_means_standard_error(n_paths, n_batches):
     assert abs(se2.mean() - expect) < 4 * se2.std(ddof=1) / math.sqrt(reps)
     # with batches ≥ 5 τ_int, E[SE²] is within 15% of the true variance of the estimate
     assert expect / var_grand == pytest.approx(1.0, abs=0.15)
-    assert np.mean(np.abs(z) > 1.96) < 0.05 + 4 * math.sqrt(0.05 * 0.95 / reps) + 0.03
+    # z = estimate/SE is Student-t with k − 1 degrees of freedom (k batches) scaled by
+    # √(var_grand/E SE²): its exact exceedance rate of 1.96, with a 4-SE Monte-Carlo band
+    k = n_paths * n_batches
+    rate = 2 * sps.t.sf(1.96 * math.sqrt(expect / var_grand), k - 1)
+    assert abs(np.mean(np.abs(z) > 1.96) - rate) < 4 * math.sqrt(rate * (1 - rate) / reps)
 
 
 def test_stationary_covariance_of_a_bivariate_ar1():

@@ -117,6 +117,10 @@ def langevin():
                  "at the outer bins"),
         compare("Langevin QV mean of 200 fits = b² + Δ E_π[a² + (1−1/K) b² a']", qv_pred, mean, se,
                 bias=abs(second),
+                reference="first-order Itô–Taylor expansion of E[(ΔX)²]/Δ under the Gibbs law, by "
+                          "quadrature (derived in this module)",
+                bias_source="the truncated Δ² term (Δ²/6)E_π[g₃] of the same expansion, computed "
+                            "by quadrature",
                 note=f"b² = {b2:g}; continuous first order b² − ΔE[a²] = {b2 - dt * ea2:.5f}; "
                      f"allowance = the Δ² term {second:.2g}"),
     ]

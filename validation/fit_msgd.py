@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import sde_opt
+from sde_opt.experiment.verdict import Deviation
 from sde_opt.fit import fit_effective_lr, fit_ou, gradient_noise_covariance, heavy_ball_ou_target
 from sde_opt.fit._linear import vech
 from sde_opt.problems import Quadratic, StreamingPCA
@@ -39,6 +40,11 @@ def _msgd_traces(R, n, seed):
     alg = sde_opt.MomentumSGD(Quadratic(H, C), ETA, MU)
     x = traces(alg, x0[:, :2], seed + 100, R, n + 10, STRIDE)[:, 10:]
     return x, tgt
+
+
+_TARGET_REF = ("exact discrete target of the AR(2) trace: heavy ball's exact stationary and lag-K "
+               "covariances (vector Stein equation, validation-theory §2) mapped to OU drift and "
+               "diffusion (sde_opt.fit.heavy_ball_ou_target)")
 
 
 @check("fit-msgd-ou")
@@ -64,12 +70,19 @@ def msgd_ou():
         exact, limit = tgt[name][0, 0], tgt["limit_" + name][0, 0]
         gap = exact - limit
         out.append(compare(f"MSGD fitted {label} (mean of {R}) = exact discrete target", exact, mean,
-                           se, note=f"diffusion limit {lim} = {limit:.5g}; O(η) gap "
-                                    f"{gap:+.4g} ({100 * gap / abs(limit):+.1f}%)"))
-        out.append(compare(f"MSGD fitted {label} = diffusion limit, up to its O(η) gap", limit, mean,
-                           se, bias=abs(gap),
-                           note=f"allowance = |exact − limit| = {abs(gap):.3g}; without it the "
-                                f"limit is {abs(mean - limit) / se:.1f} SE away"))
+                           se, reference=_TARGET_REF,
+                           note=f"diffusion limit {lim} = {limit:.5g}; O(η) gap "
+                                f"{gap:+.4g} ({100 * gap / abs(limit):+.1f}%)"))
+        out.append(compare(
+            f"MSGD fitted {label} = diffusion limit {lim} (paper, as written)", limit, mean, se,
+            reference="fixed-μ diffusion limit (Liu, Chen, Zhou & Zhao 2021; validation-theory §2): "
+                      "OU with drift −H/(1−μ), diffusion ηC/(1−μ)²",
+            deviation=Deviation(
+                reason=f"at η = {ETA}, μ = {MU} the recorded trace is heavy ball's AR(2) chain; its "
+                       f"OU projection differs from the η → 0 limit by O(η) ({gap:+.4g}, "
+                       f"{100 * gap / abs(limit):+.1f}%), resolved here at "
+                       f"{abs(mean - limit) / se:.0f} SE",
+                holds="the fit converges to the exact discrete target (previous claim)")))
     out.append(se_calibration("MSGD OU fit SE calibration: sd(D̂[0,0]) / mean SE = 1",
                               [f["diffusion"].value[0, 0] for f in fits],
                               [f["diffusion"].se[0, 0] for f in fits]))
@@ -78,7 +91,7 @@ def msgd_ou():
 
 @check("fit-msgd-effective-lr")
 def msgd_effective_lr():
-    R, n = 200, 2000
+    R, n = 400, 2000  # 400 single intervals: power 0.93 against SEs 20 % too small
     x, tgt = _msgd_traces(R, n, 6)
     S = tgt["stationary_covariance"]
     L = np.diag(H) @ S + S @ np.diag(H)
@@ -89,7 +102,9 @@ def msgd_effective_lr():
     return [
         coverage("MSGD η_eff (H S + S H = η_eff Σ_g): 95% CI coverage of exact value",
                  [f["eta_eff"].covers(exact) for f in fits], "batch means, 10 blocks per trace"),
-        compare("MSGD η_eff mean of 200 fits = exact heavy-ball value", exact, mean, se,
+        compare(f"MSGD η_eff mean of {R} fits = exact heavy-ball value", exact, mean, se,
+                reference="least-squares η_eff of H S + S H = η_eff C with S the exact heavy-ball "
+                          "covariance (§2 Stein equation)",
                 note=f"η/(1−μ) = {limit:g}; exact/limit − 1 = {exact / limit - 1:+.2%} "
                      f"(≈ ηh/(2(1+μ)) per direction, §2)"),
     ]
@@ -121,6 +136,7 @@ def gradient_noise():
     pred, meas, se = np.trace(pop["covariance"].value), sq.mean(), sq.std(ddof=1) / np.sqrt(M)
     with_repl = np.trace(np.cov(data.T, ddof=0)) / b
     out.append(compare("minibatch Σ_b without replacement = (C_N/b)(N−b)/(N−1) (trace)", pred, meas, se,
+                       reference="finite-population formula (C_N/b)(N−b)/(N−1) (sampling theory)",
                        note=f"N={N}, b={b}; with-replacement C_N/b = {with_repl:.4g} "
                             f"({abs(with_repl - meas) / se:.0f} SE away)"))
     return out

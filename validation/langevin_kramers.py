@@ -56,6 +56,11 @@ def overdamped_1d():
     ek = eyring_kramers_time([[2.0]], [[-1.0]], 0.25, eps)
     return compare("overdamped 1-D double well: E τ(−1 → 1) = exact quadrature (ε = 0.1)",
                    exact, s.mean, s.mean_se, bias=3 * h * exact,
+                   reference="exact 1-D mean first-passage time, double integral by quadrature "
+                             "(validation-theory §4.1)",
+                   bias_source="3h relative: EM's modified potential raises the barrier by ≈ 1.5hε "
+                               "(factor e^{1.5h}) and shifts the prefactor at the same order; "
+                               "discrete monitoring < 0.3 %",
                    note=f"leading-order EK {ek:.4g} (exact/EK = {exact / ek:.4f}, "
                         f"1 + 1.5ε = {1 + 1.5 * eps:.3f}); {_censoring_note(s)}")
 
@@ -94,6 +99,10 @@ def eyring_kramers_2d():
         out.append(compare(
             f"2-D double well (a=1): E τ = finite-volume L T = −1 (ε = {eps:.4g})", exact, s.mean,
             s.mean_se, bias=3 * h * exact + abs(fine - coarse),
+            reference="finite-volume solve of L T = −1 (reflecting walls, absorbing at x = 1), "
+                      "Richardson over two grids (theory.fokker_planck)",
+            bias_source="3h relative EM bias (as in 1-D) + the grid error |fine − coarse| of the "
+                        "reference",
             note=f"EK {ek:.4g}; measured/EK = {s.mean / ek:.3f} ± {s.mean_se / ek:.3f}, "
                  f"exact/EK = {exact / ek:.3f}; grids {coarse:.6g} → {fine:.6g}; "
                  f"{_censoring_note(s)}"))
@@ -106,6 +115,9 @@ def eyring_kramers_2d():
         out.append(compare(
             f"Eyring–Kramers prefactor 2π√(|det H_s|/det H_m)/|λ₁| (a={a:g}): T/T_EK → 1 as ε → 0",
             1.0, quad, 0.0, bias=abs(quad - lin),
+            reference="Eyring–Kramers prefactor (Bovier, Eckhoff, Gayrard & Klein 2004): T/T_EK → 1; "
+                      "measured = finite-volume T/T_EK at ε = 0.04, 0.03, 0.02, extrapolated to 0",
+            bias_source="uncertainty of the ε → 0 extrapolation: quadratic vs linear fit",
             note=f"finite-volume T/T_EK = {np.array2string(r_fv, precision=4)} at ε = "
                  f"{eps_grid.tolist()}; Monte Carlo measured/EK at ε = 1/8, 1/12: "
                  + ", ".join(f"{m:.3f} ± {e:.3f} (exact {x:.3f})" for _, m, e, x in ratios)))
@@ -139,6 +151,9 @@ def kramers_langer_friction():
         out.append(compare(
             f"underdamped double well: E τ(γ={gamma:g}) = finite-difference backward equation "
             f"(ε = {eps})", ref, s.mean, s.mean_se, bias=abs(fine - coarse),
+            reference="second-order finite-difference solve of the backward equation in (x, v), "
+                      "Richardson over two grids (theory.fokker_planck.mfpt_underdamped_1d)",
+            bias_source="grid error |fine − coarse| of the reference",
             note=f"1/k_KL = {kl:.4g} (exact/KL = {ref / kl:.3f}); grids {coarse:.6g} → "
                  f"{fine:.6g}; {_censoring_note(s)}"))
     lo, hi = times[1.0], times[4.0]
@@ -148,8 +163,12 @@ def kramers_langer_friction():
     fd_ratio = exact[1.0] / exact[4.0]
     out.append(compare(
         "Kramers–Langer friction dependence: τ(γ=1)/τ(γ=4) = λ₊(4)/λ₊(1)", kl_ratio, ratio, se,
-        bias=abs(fd_ratio - kl_ratio),
-        note=f"known bias = finite-ε gap |exact ratio − KL| with the exact (finite-difference) "
-             f"ratio {fd_ratio:.4f}; the overdamped limit would give 1/4"))
-    out.append(compare("τ(γ=1)/τ(γ=4) = finite-difference ratio at ε = 0.1", fd_ratio, ratio, se))
+        reference="Kramers (1940) / Langer (1969) rate, λ₊ = −γ/2 + √(γ²/4 + ω_b²) (closed form; "
+                  "an ε → 0 statement, tested as written without allowance)",
+        note=f"the finite-ε (finite-difference) ratio {fd_ratio:.4f} differs from KL by "
+             f"{abs(fd_ratio - kl_ratio) / se:.1f} SE: not resolved at this sample size; the "
+             "overdamped limit would give 1/4"))
+    out.append(compare("τ(γ=1)/τ(γ=4) = finite-difference ratio at ε = 0.1", fd_ratio, ratio, se,
+                       reference="ratio of the two finite-difference backward-equation solves",
+                       note="grid errors of the two solves are < 0.1 % (see the two claims above)"))
     return out

@@ -8,10 +8,12 @@ reuses :mod:`sde_opt.theory.saddle_exit`):
 * "momentum shortens the escape by the factor (1 − μ) at fixed η" — the paper's reading — against
   the linearized SDE's factor (1 − μ)(L + ln(1 − μ))/L.
 
-Every acceptance interval is measured ± (4 SE + bias), with ``bias`` the known O(η) gap between
-the diffusion prediction and heavy ball's discrete (AR(2)) prediction along e₁
-(:func:`~sde_opt.theory.heavy_ball_exit_iterations`). Escape = cos²(w, e₁) ≥ ½ from w = e₂,
-d = 10, 2048 paths per point, fixed seeds.
+Every acceptance interval is measured ± (4 SE + bias). The reference is heavy ball's discrete
+(AR(2)) prediction along e₁ (:func:`~sde_opt.theory.heavy_ball_exit_iterations`) with the d − 2
+stable coordinates and the exact event cos²(w, e₁) ≥ ½ (:class:`PCAEscape.discrete_exact_event`),
+``bias`` the derived bound on what that correction neglects. The diffusion-limit statements of the
+paper are tested as written, without any allowance: where their O(η) error is resolvable they are
+documented deviations. Escape = cos²(w, e₁) ≥ ½ from w = e₂, d = 10, 2048 paths per point.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import jax.numpy as jnp
 
 import sde_opt as so
 from sde_opt import stats
+from sde_opt.experiment.verdict import Deviation
 from sde_opt.theory import momentum_pca as mp
 
 from ._framework import check, compare
@@ -51,43 +54,88 @@ def _label(eta, mu, dof=None):
     return f"η={eta:g}, μ={mu:g}, {d}"
 
 
+_DISCRETE_REF = ("heavy ball's AR(2) chain along e₁ (growth ρ of x' = (1+μ+ηg)x − μx₋, hand-derived; "
+                 "Var W of its limit, O(σ²) and ½-step overshoot terms, theory.saddle_exit) plus the "
+                 "d − 2 stable coordinates and the exact event cos² ≥ ½ (radius r√(1 + E S), "
+                 "E S from the stable OU variances; theory.momentum_pca.PCAEscape.stable_shift)")
+_STABLE_BIAS = ("neglected by the stable-coordinate correction: the O(V²) rise of U's noise "
+                "(≤ ¼ Σλ_j E V_j² (λ₁+λ_s)/(λ₁λ_s) / ln ρ) and the fluctuation of S "
+                "(Jensen, ≤ (E S)²/4 / ln ρ); derived in PCAEscape.stable_bias")
+
+
+def escape_mean_verdict(label, s, pred, *, deviation=None):
+    """Mean escape iterations against heavy ball's discrete prediction with the stable coordinates
+    and the exact event (``s``: an exit-time summary, ``pred``: a PCAEscape). Separate from the
+    simulation so that a wrong chain's summary can be checked by the same rule."""
+    return compare(f"MSGD mean escape iterations = heavy-ball discrete + stable coords ({label})",
+                   pred.discrete_exact_event, s.mean, s.mean_se, bias=pred.stable_bias(),
+                   reference=_DISCRETE_REF, bias_source=_STABLE_BIAS, deviation=deviation,
+                   note=f"diffusion limit {pred.mean:.1f}, AR(2) without stable coords "
+                        f"{pred.discrete:.1f}, stable shift {pred.stable_shift():+.2f} "
+                        f"(E S = {pred.stable_variance():.4f})")
+
+
 @check("msgd-escape-mean")
 def escape_mean():
     out = []
     for eta, mu, dof in ((6e-3, 0.5, None), (6e-4, 0.9, None), (6e-3, 0.0, 10)):
         s, pred = _escape(eta, mu, dof)
-        bias = abs(pred.discrete - pred.mean)
-        out.append(compare(f"MSGD mean escape iterations = linearized SDE ({_label(eta, mu, dof)})",
-                           pred.mean, s.mean, s.mean_se, bias=bias,
-                           note=f"discrete AR(2) prediction {pred.discrete:.1f}; bias = its gap"))
+        out.append(escape_mean_verdict(_label(eta, mu, dof), s, pred))
+    # the paper's diffusion-limit (linearized SDE) count at finite η, where its O(η) error is
+    # resolvable: at μ = 0.9 heavy ball's growth rate ln ρ falls short of η_eff λ by ≈ 4 %
     s, pred = _escape(6e-4, 0.9)
-    out.append(compare(f"MSGD mean escape iterations = heavy-ball AR(2) prediction ({_label(6e-4, 0.9)})",
-                       pred.discrete, s.mean, s.mean_se,
-                       note="the finite-η theory along e₁: growth rate ln ρ of x' = (1+μ+ηg)x − μx₋ "
-                            "instead of ηg/(1−μ); no bias allowance"))
+    b = 1.0 + pred.mu + pred.eta * pred.gap
+    log_rho = math.log(0.5 * (b + math.sqrt(b * b - 4.0 * pred.mu)))
+    out.append(compare(
+        f"MSGD mean escape iterations = linearized SDE of the paper ({_label(6e-4, 0.9)})",
+        pred.mean_exact_event, s.mean, s.mean_se,
+        reference="diffusion limit (Liu, Chen, Zhou & Zhao 2021): exact Dawson-integral mean of "
+                  "dU = λ'U dt + σ'dW (theory.saddle_exit), + continuous stable-coordinate shift",
+        deviation=Deviation(
+            reason=f"the diffusion limit's growth rate η_eff λ = {pred.eta_eff * pred.gap:.6f} per "
+                   f"iteration exceeds heavy ball's discrete ln ρ = {log_rho:.6f} by a relative "
+                   f"{pred.eta_eff * pred.gap / log_rho - 1:.3f} (≈ μη_eff λ/(1−μ)), an O(η) "
+                   "effect the limit drops",
+            holds="the discrete heavy-ball prediction (the first claims of msgd-escape-mean)")))
     s, pred = _escape(6e-3, 0.5)
-    med = float(pred.quantile(0.5))
+    med = float(pred.discrete_quantile(0.5))
     lo, hi = s.median_ci
-    # order-statistic 95% interval ≈ ±1.96 SE: widen to the usual 4 SE
-    se = (hi - lo) / (2 * 1.96)
-    out.append(compare(f"MSGD median escape iterations = limiting law ({_label(6e-3, 0.5)})", med,
-                       s.median, se, bias=abs(pred.discrete - pred.mean) + 0.5,
-                       note="median of λ'τ − ln(r√(2λ')/σ') ⇒ −ln|Z| (validation-theory.md §3)"))
+    se = (hi - lo) / (2 * 1.96)  # order-statistic 95% interval ≈ ±1.96 SE
+    out.append(compare(
+        f"MSGD median escape iterations = heavy-ball discrete law ({_label(6e-3, 0.5)})", med,
+        s.median, se, bias=abs(pred.discrete_sigma2_terms) + pred.stable_bias(),
+        reference="median of N = ln(r/|W|)/ln ρ + ½ + stable shift, W ~ N(0, Var W) of heavy "
+                  "ball's AR(2) chain (PCAEscape.discrete_quantile)",
+        bias_source="unmodelled O(σ²) terms of the law (bounded by their size in the mean, "
+                    "PCAEscape.discrete_sigma2_terms) + the stable-coordinate bound",
+        note=f"limiting-law median of the diffusion {float(pred.quantile(0.5)):.1f}"))
     return out
+
+
+def _ratio(a, b):
+    r = a.mean / b.mean
+    return r, r * math.hypot(a.mean_se / a.mean, b.mean_se / b.mean)
 
 
 @check("msgd-escape-collapse")
 def escape_collapse():
-    """(η, μ) = (6e-4, 0.9) and (6e-3, 0) share η/(1 − μ) = 6e-3: equal mean escape iterations."""
+    """(η, μ) = (6e-4, 0.9) and (6e-3, 0) share η/(1 − μ) = 6e-3: equal mean escape iterations in
+    the diffusion limit (the paper's collapse); heavy ball's discrete growth rate predicts a ratio
+    slightly above 1."""
     a, pa = _escape(6e-4, 0.9)
     b, pb = _escape(6e-3, 0.0)
-    ratio = a.mean / b.mean
-    se = ratio * math.hypot(a.mean_se / a.mean, b.mean_se / b.mean)
-    bias = abs(pa.discrete / pb.discrete - 1.0)
-    return compare("escape time depends on η/(1−μ) only: E N(η=6e-4, μ=0.9) / E N(η=6e-3, μ=0)", 1.0,
-                   ratio, se, bias=bias,
-                   note=f"bias = heavy ball's discrete correction to the ratio "
-                        f"({pa.discrete / pb.discrete:.4f})")
+    ratio, se = _ratio(a, b)
+    disc = pa.discrete_exact_event / pb.discrete_exact_event
+    return [
+        compare("E N(η=6e-4, μ=0.9) / E N(η=6e-3, μ=0) = ratio of heavy-ball discrete predictions",
+                disc, ratio, se, reference=_DISCRETE_REF + "; ratio of the two"),
+        compare("escape time depends on η/(1−μ) only (paper): E N(6e-4, 0.9) / E N(6e-3, 0) = 1",
+                1.0, ratio, se,
+                reference="diffusion limit (Liu, Chen, Zhou & Zhao 2021): iterations depend on "
+                          "η_eff = η/(1 − μ) only",
+                note=f"the discrete prediction {disc:.4f} differs from 1 by "
+                     f"{abs(disc - 1) / se:.1f} SE: not resolved at this sample size"),
+    ]
 
 
 @check("msgd-escape-momentum-factor")
@@ -95,18 +143,20 @@ def momentum_factor():
     """At fixed η = 6e-3: E N(μ = 0.5)/E N(μ = 0), against the paper's (1 − μ) and the theory."""
     a, pa = _escape(6e-3, 0.5)
     b, pb = _escape(6e-3, 0.0)
-    f = a.mean / b.mean
-    se = f * math.hypot(a.mean_se / a.mean, b.mean_se / b.mean)
+    f, se = _ratio(a, b)
     pred = pa.mean / pb.mean
-    bias = abs(pa.discrete / pb.discrete - pred)
+    disc = pa.discrete_exact_event / pb.discrete_exact_event
     lg = math.log(4 * pb.gap * pb.radius**2 / (pb.eta * pb.noise_var)) + 0.5772156649
     paper = compare(
         "momentum shortens escape by the factor (1−μ) at fixed η (paper), μ=0.5, η=6e-3", 0.5, f, se,
-        bias=bias,
-        note=(f"does not hold as written: the escape takes ≈ ln(1/η_eff)/η_eff iterations, so at "
-              f"fixed η the factor is (1−μ)(L + ln(1−μ))/L = {pred:.4f} with L = {lg:.2f} — "
-              "momentum helps slightly MORE than (1−μ); the (1−μ) reading drops the logarithm. "
-              "The exact statement is the collapse in η/(1−μ) (msgd-escape-collapse)"))
-    theory = compare("momentum factor at fixed η = linearized SDE (1−μ)(L+ln(1−μ))/L, μ=0.5, η=6e-3",
-                     pred, f, se, bias=bias)
+        reference="Liu, Chen, Zhou & Zhao (2021), papers.md §1.4–1.5: the factor (1 − μ)",
+        deviation=Deviation(
+            reason=f"the escape takes ≈ ln(1/η_eff)/η_eff iterations, so at fixed η the factor is "
+                   f"(1−μ)(L + ln(1−μ))/L = {pred:.4f} with L = {lg:.2f}: the (1−μ) reading "
+                   "drops the logarithm (momentum helps slightly more than 1 − μ)",
+            holds="the collapse in η/(1−μ) (msgd-escape-collapse) and the discrete factor "
+                  "(next claim)"))
+    theory = compare("momentum factor at fixed η = ratio of heavy-ball discrete predictions, μ=0.5, "
+                     "η=6e-3", disc, f, se, reference=_DISCRETE_REF + "; ratio of the two",
+                     note=f"linearized SDE (1−μ)(L+ln(1−μ))/L = {pred:.4f}")
     return [paper, theory]

@@ -5,7 +5,8 @@ and the gradient-noise covariance at the strict saddle √σ₂u₂ (escape unti
 unstable coordinate reaches r = √σ₂ — the ratio a₁/a₂ grows exactly linearly under the gradient
 flow) and at the minimum √σ₁u₁ (floor E‖x − x*‖² = tr S, H S + S H = ηΣ/(1 − μ)). M = diag(1, 0.5,
 0.35, 0.25, 0.15, 0.1), GOE observation noise of standard deviation 1, 2048 paths (escape) and
-512 paths (floor). ``bias``: heavy ball's discrete (AR(2)) correction to the linear model.
+512 paths (floor). The references are heavy ball's discrete (AR(2)) predictions on the local
+linear model; the diffusion-limit statements are tested as written, without allowance.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import sde_opt as so
 from sde_opt import stats
 from sde_opt import theory as th
+from sde_opt.experiment.verdict import Deviation
 
 from ._framework import check, compare
 
@@ -46,23 +48,47 @@ def _escape(eta: float, mu: float):
     return stats.exit_time_summary(res, unit="steps"), loc, r
 
 
+_LOCAL_REF = ("local SDE at the saddle √σ₂u₂ (Hessian and gradient-noise covariance of the problem, "
+              "theory.local_sde): exact Dawson-integral mean of the unstable coordinate")
+_DISC_REF = ("heavy ball's AR(2) chain along the unstable eigenvector of the local model "
+             "(hand-derived growth ρ, Var W, O(σ²) and overshoot terms; "
+             "LocalSDE.exit_iterations_discrete)")
+
+
 @check("msgd-mf-escape")
 def mf_escape():
     out = []
     for eta, mu in ((6e-3, 0.0), (6e-4, 0.9)):
         s, loc, r = _escape(eta, mu)
         pred, disc = loc.exit_iterations_mean(r), loc.exit_iterations_discrete(r)
-        out.append(compare(f"matrix factorization: mean escape iterations = local SDE (η={eta:g}, "
-                           f"μ={mu:g})", pred, s.mean, s.mean_se, bias=abs(disc - pred),
-                           note=f"local SDE at √σ₂u₂: rate {loc.escape_rate:.4g}, noise "
-                                f"{loc.escape_noise:.4g}, r = {r:.4g}; discrete {disc:.1f}"))
+        note = (f"local SDE at √σ₂u₂: rate {loc.escape_rate:.4g}, noise {loc.escape_noise:.4g}, "
+                f"r = {r:.4g}")
+        out.append(compare(f"matrix factorization: mean escape iterations = heavy-ball discrete "
+                           f"(η={eta:g}, μ={mu:g})", disc, s.mean, s.mean_se, reference=_DISC_REF,
+                           note=note))
+        dev = None
+        if mu > 0:
+            dev = Deviation(
+                reason="the diffusion limit's growth rate η_eff λ exceeds heavy ball's discrete "
+                       "ln ρ by ≈ μη_eff λ/(1−μ)² (an O(η) effect, here "
+                       f"{disc - pred:+.1f} iterations)",
+                holds="the discrete heavy-ball prediction (previous claim)")
+        out.append(compare(f"matrix factorization: mean escape iterations = local SDE, diffusion "
+                           f"limit (η={eta:g}, μ={mu:g})", pred, s.mean, s.mean_se,
+                           reference=_LOCAL_REF, deviation=dev,
+                           note=f"no allowance; discrete prediction {disc:.1f}"))
     a, la, _ = _escape(6e-4, 0.9)
     b, lb, r = _escape(6e-3, 0.0)
     ratio = a.mean / b.mean
     se = ratio * math.hypot(a.mean_se / a.mean, b.mean_se / b.mean)
-    bias = abs(la.exit_iterations_discrete(r) / lb.exit_iterations_discrete(r) - 1.0)
-    out.append(compare("matrix factorization: escape depends on η/(1−μ) only: "
-                       "E N(6e-4, 0.9)/E N(6e-3, 0)", 1.0, ratio, se, bias=bias))
+    disc = la.exit_iterations_discrete(r) / lb.exit_iterations_discrete(r)
+    out.append(compare("matrix factorization: E N(6e-4, 0.9)/E N(6e-3, 0) = ratio of discrete "
+                       "predictions", disc, ratio, se, reference=_DISC_REF + "; ratio of the two"))
+    out.append(compare("matrix factorization: escape depends on η/(1−μ) only (paper): "
+                       "E N(6e-4, 0.9)/E N(6e-3, 0) = 1", 1.0, ratio, se,
+                       reference="diffusion limit: iterations depend on η_eff = η/(1 − μ) only",
+                       note=f"no allowance; the discrete ratio {disc:.4f} is "
+                            f"{abs(disc - 1) / se:.1f} SE from 1"))
     return out
 
 
@@ -81,6 +107,13 @@ def mf_floor():
         est = stats.batch_means(v, burn_in=v.shape[1] // 5)
         loc = th.local_sde(p, np.asarray(x_min), eta, mu)
         pred, disc = loc.mean_squared_distance(), loc.mean_squared_distance(discrete=True)
-        out.append(compare(f"matrix factorization: floor E‖x−x*‖² = tr S of the local SDE (η={eta:g}, "
-                           f"μ={mu:g})", pred, float(est.value), float(est.se), bias=abs(disc - pred)))
+        out.append(compare(f"matrix factorization: floor E‖x−x*‖² = tr of heavy ball's exact "
+                           f"covariance of the local model (η={eta:g}, μ={mu:g})", disc,
+                           float(est.value), float(est.se),
+                           reference="heavy ball's exact stationary covariance (vector Stein "
+                                     "equation, §2) at the local Hessian and noise covariance"))
+        out.append(compare(f"matrix factorization: floor E‖x−x*‖² = tr S, H S + S H = ηΣ/(1−μ) "
+                           f"(diffusion limit; η={eta:g}, μ={mu:g})", pred, float(est.value),
+                           float(est.se), reference="continuous Lyapunov solve of the local SDE",
+                           note=f"no allowance; AR(2) value {disc:.5g}"))
     return out

@@ -57,8 +57,12 @@ def weak_order():
     order = compare_interval(
         "weak error MSGD→limit (mean escape time) has the order of the linear theory (≈1) at μ=0.9",
         pred_slope, fit.slope, lo, hi,
+        reference="log-log slope of the linear theory's relative gap (heavy ball's discrete "
+                  "AR(2) prediction vs EM of the limit at step η, theory.momentum_pca)",
         note=f"relative differences {np.round(d, 4).tolist()} ± {np.round(se, 4).tolist()} at η={ETAS}; "
              f"linear theory {np.round(pred, 4).tolist()}; χ²={fit.chi2:.2f} on {fit.dof} dof")
     small = compare("relative escape-time difference MSGD − limit at η=1e-3, μ=0.9 = linear theory",
-                    float(pred[0]), float(d[0]), float(se[0]))
+                    float(pred[0]), float(d[0]), float(se[0]),
+                    reference="heavy ball's discrete AR(2) prediction / EM-of-the-limit prediction "
+                              "− 1 (theory.saddle_exit; both hand-derived discrete formulas)")
     return [order, small]

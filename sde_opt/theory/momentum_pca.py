@@ -7,8 +7,10 @@ heavy ball with step η and momentum μ on the unit sphere, time t = kη. Liu, C
 
 * **Phase I (escape from the saddle e_s, s ≥ 2, towards e₁).** In the ratio coordinate
   U = w₁/w_s the ODE is exactly linear, dU/dt = ((λ₁ − λ_s)/(1−μ)) U, and the noise at the
-  saddle is α_1s √η/(1−μ). cos²(w, e₁) ≥ ℓ is |U| ≥ r = √(ℓ/(1 − ℓ)) (other coordinates are
-  O(√η) and neglected). So the escape is the saddle-exit problem of validation-theory.md §3 with
+  saddle is α_1s √η/(1−μ). cos²(w, e₁) ≥ ℓ is |U| ≥ r = √(ℓ/(1 − ℓ)) when the other
+  coordinates are neglected (exactly: |U| ≥ r√(1 + Σ_j V_j²), V_j = w_j/w_s; the O(η) shift this
+  causes is :meth:`PCAEscape.stable_shift`). So the escape is the saddle-exit problem of
+  validation-theory.md §3 with
 
       λ' = (λ₁ − λ_s)/(1 − μ),   σ' = α_1s √η/(1 − μ),   r = √(ℓ/(1 − ℓ)),
 
@@ -85,6 +87,8 @@ class PCAEscape:
         eta, mu, level: the step, momentum and escape level ℓ (cos² ≥ ℓ).
         rate, noise, radius: λ', σ' (time t = kη) and r of the saddle-exit problem.
         gap, noise_var: λ₁ − λ_s and α_1s².
+        stable: ``(λ₁, λ_s, κ, ((λ_j, ...)))`` for the stable coordinates j ∉ {1, s} (those
+            with λ_j < λ_s), used by :meth:`stable_variance` and the ``*_exact_event`` means.
     """
 
     eta: float
@@ -95,6 +99,7 @@ class PCAEscape:
     radius: float
     gap: float
     noise_var: float
+    stable: tuple = ()
 
     @property
     def eta_eff(self) -> float:
@@ -130,6 +135,98 @@ class PCAEscape:
         """Quantiles of the limiting law, in iterations."""
         return saddle_exit_quantile(p, self.rate, self.noise, self.radius) / self.eta
 
+    # ---- the d − 2 stable coordinates and the exact event cos²(w, e₁) ≥ ℓ [derived here] ----
+    #
+    # In the ratio coordinates U = w₁/w_s, V_j = w_j/w_s (j ∉ {1, s}) the noise-free flow is
+    # exactly linear: dV_j/dt = −a_j V_j, a_j = (λ_s − λ_j)/(1 − μ). The exact event
+    # w₁²(1 − ℓ) ≥ ℓ(w_s² + Σ_j w_j²) reads |U| ≥ r √(1 + S), S = Σ_j V_j²: the neglected
+    # coordinates *raise* the exit radius, so the escape is later by ½ ln(1 + S(τ)) divided by
+    # the growth rate of U. The increment of V_j is (√η/(1 − μ)) x_j (xᵀw)/w_s + O(V), with
+    # (xᵀw)/w_s = x_s + x₁U + O(V), so its variance rate is (η/(1−μ)²) κλ_j (λ_s + λ₁U²)
+    # (E[x_j² x_s x₁] = 0). Backwards from the exit U(t) ≈ r e^{−λ'(τ − t)}, so from V_j(0) = 0
+    #
+    #   E V_j(τ)² = (η κ λ_j/(1 − μ)²) [ λ_s (1 − e^{−2a_jτ})/(2a_j)
+    #                                    + λ₁ r² (1 − e^{−(2a_j + 2λ')τ})/(2a_j + 2λ') ].
+    #
+    # Neglected (bounded by :meth:`stable_bias`): the fluctuation of S about its mean (Jensen,
+    # ≈ Var S/4 ≪ E S), and the O(V²) increase of U's noise, Σ_j λ_j E V_j²·(λ₁/λ_s)… relative,
+    # which moves the exit by at most ¼ Σ_j (λ_j/λ_s) E V_j(τ)² / (growth per iteration).
+
+    def stable_variance(self, tau: float | None = None) -> float:
+        """E S(τ) = Σ_j E V_j(τ)² at the exit (time units t = kη); τ defaults to the mean exit."""
+        if not self.stable:
+            return 0.0
+        lam1, lam_s, kappa, lam_j = self.stable
+        tau = self.mean * self.eta if tau is None else float(tau)
+        c = 1.0 / (1.0 - self.mu)
+        lam_j = np.asarray(lam_j, dtype=np.float64)
+        a = c * (lam_s - lam_j)
+        r2 = self.radius**2
+        ev = (self.eta * kappa * lam_j * c * c
+              * (lam_s * -np.expm1(-2.0 * a * tau) / (2.0 * a)
+                 + lam1 * r2 * -np.expm1(-(2.0 * a + 2.0 * self.rate) * tau) / (2.0 * a + 2.0 * self.rate)))
+        return float(np.sum(ev))
+
+    def _growth_per_iteration(self, discrete: bool) -> float:
+        if not discrete:
+            return self.rate * self.eta
+        b = 1.0 + self.mu + self.eta * self.gap
+        return math.log(0.5 * (b + math.sqrt(b * b - 4.0 * self.mu)))
+
+    def stable_shift(self, discrete: bool = True) -> float:
+        """Iterations added by the stable coordinates and the exact event: ½ ln(1 + E S)/growth."""
+        return 0.5 * math.log1p(self.stable_variance()) / self._growth_per_iteration(discrete)
+
+    def stable_bias(self, discrete: bool = True) -> float:
+        """Bound on what :meth:`stable_shift` neglects (see the comment above), in iterations."""
+        if not self.stable:
+            return 0.0
+        lam1, lam_s, kappa, lam_j = self.stable
+        es = self.stable_variance()
+        # V-dependence of U's noise: relative increase ≤ Σ_j λ_j E V_j² (λ₁ + λ_s)/(λ₁ λ_s)
+        rel = es * max(lam_j) * (lam1 + lam_s) / (lam1 * lam_s)
+        jensen = 0.5 * es * es  # Var S/4 ≤ (E S)²/2 for a sum of squared centred Gaussians
+        return (0.25 * rel + 0.5 * jensen) / self._growth_per_iteration(discrete)
+
+    @property
+    def discrete_exact_event(self) -> float:
+        """:attr:`discrete` plus :meth:`stable_shift`: heavy ball's AR(2) growth along e₁, the
+        d − 2 stable coordinates and the exact event cos²(w, e₁) ≥ ℓ."""
+        return self.discrete + self.stable_shift(True)
+
+    @property
+    def mean_exact_event(self) -> float:
+        """:attr:`mean` (diffusion limit) plus the continuous :meth:`stable_shift`."""
+        return self.mean + self.stable_shift(False)
+
+    def _discrete_chain(self) -> tuple[float, float, float]:
+        """(ρ, Var W, O(σ²) correction) of heavy ball's AR(2) chain along e₁ (see
+        :func:`~sde_opt.theory.heavy_ball_exit_iterations`, whose formulas are repeated here)."""
+        lam, c, eta, mu, r = self.gap, self.noise_var, self.eta, self.mu, self.radius
+        b = 1.0 + mu + eta * lam
+        rho = 0.5 * (b + math.sqrt(b * b - 4.0 * mu))
+        rho2 = mu / rho
+        step_var = eta**2 * c / (rho - rho2) ** 2
+        var_w = step_var * rho**2 / (rho**2 - 1.0)
+        log_rho = math.log(rho)
+        sigma2 = -var_w / (2.0 * r * r * log_rho) + step_var / (r * r) / (2.0 * log_rho**2)
+        return rho, var_w, sigma2
+
+    def discrete_quantile(self, p) -> np.ndarray:
+        """Quantiles of heavy ball's exit iterations (leading order): N = ln(r/|W|)/ln ρ + ½ +
+        :meth:`stable_shift`, W ~ N(0, Var W); P(N ≤ n) = P(|Z| ≥ (r/√Var W) ρ^{½ − n})."""
+        rho, var_w, _ = self._discrete_chain()
+        z = sp.ndtri(1.0 - 0.5 * np.asarray(p, dtype=np.float64))   # P(|Z| ≥ z) = p
+        r = self.radius
+        return (np.log(r / (math.sqrt(var_w) * z)) / math.log(rho) + 0.5
+                + self.stable_shift(True))
+
+    @property
+    def discrete_sigma2_terms(self) -> float:
+        """The O(σ²) terms included in :attr:`discrete` (future noise and overshoot), iterations;
+        their size bounds the same, unmodelled, terms of :meth:`discrete_quantile`."""
+        return self._discrete_chain()[2]
+
     def as_dict(self, quantiles=(0.1, 0.5, 0.9)) -> dict:
         q = np.atleast_1d(self.quantile(np.asarray(quantiles)))
         return {"eta": self.eta, "mu": self.mu, "eta_eff": self.eta_eff, "level": self.level,
@@ -155,9 +252,11 @@ def pca_escape(spectrum, eta, mu=0.0, *, kurtosis: float = 1.0, saddle: int = 1,
         raise ValueError(f"pca_escape: saddle must lie in [1, {lam.size - 1}]; got {saddle}")
     gap = float(lam[0] - lam[saddle])
     a2 = float(noise_moments(lam, kurtosis, saddle)[0])
+    others = tuple(float(x) for j, x in enumerate(lam) if j not in (0, saddle) and x < lam[saddle])
+    stable = (float(lam[0]), float(lam[saddle]), float(kurtosis), others) if others else ()
     return PCAEscape(eta=eta, mu=mu, level=float(level), rate=gap / (1.0 - mu),
                      noise=math.sqrt(eta * a2) / (1.0 - mu), radius=escape_radius(level),
-                     gap=gap, noise_var=a2)
+                     gap=gap, noise_var=a2, stable=stable)
 
 
 def momentum_escape_factor(spectrum, eta, mu, *, kurtosis: float = 1.0, level: float = 0.5) -> float:
