@@ -17,7 +17,16 @@ from .algorithms import (
     msgd_as_sghmc,
     sgd,
 )
-from .engine import EnterBall, LeaveBall, SimulationResult, Threshold, simulate, use_cpu_cores
+from .engine import (
+    EnterBall,
+    LeaveBall,
+    SimulationResult,
+    StreamedSummary,
+    Threshold,
+    simulate,
+    simulate_streamed,
+    use_cpu_cores,
+)
 from .noise import StandardNormal
 from .problems import (
     AbstractField,
@@ -58,7 +67,8 @@ __all__ = [
     # algorithms
     "MomentumSGD", "NesterovSGD", "sgd", "AnnealedMomentumSGD", "SGLD", "SGHMC1", "SGHMC2", "msgd_as_sghmc",
     # engine
-    "EnterBall", "LeaveBall", "SimulationResult", "Threshold", "simulate", "use_cpu_cores",
+    "EnterBall", "LeaveBall", "SimulationResult", "Threshold", "simulate", "simulate_streamed",
+    "StreamedSummary", "use_cpu_cores",
     "StandardNormal",
     # geometries and problems
     "AbstractGeometry", "Euclidean", "Sphere", "Oblique", "Product",

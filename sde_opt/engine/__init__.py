@@ -6,6 +6,8 @@ from ._simulate import EXITED as EXITED
 from ._simulate import SimulationResult as SimulationResult
 from ._simulate import simulate as simulate
 from ._simulate import use_cpu_cores as use_cpu_cores
+from ._stream import StreamedSummary as StreamedSummary
+from ._stream import simulate_streamed as simulate_streamed
 from ._trajectory import coarsen_normals as coarsen_normals
 from ._trajectory import trajectory as trajectory
 from .events import EnterBall as EnterBall
@@ -14,5 +16,5 @@ from .events import Threshold as Threshold
 
 __all__ = [
     "EnterBall", "LeaveBall", "Threshold", "CENSORED", "DIVERGED", "EXITED", "SimulationResult",
-    "simulate", "use_cpu_cores", "trajectory", "coarsen_normals",
+    "simulate", "simulate_streamed", "StreamedSummary", "use_cpu_cores", "trajectory", "coarsen_normals",
 ]

@@ -137,7 +137,7 @@ def use_cpu_cores(n: int | None = None) -> int:
         jax.config.update("jax_num_cpu_devices", int(n))
     except RuntimeError:
         pass  # backend already initialized: keep what exists
-    return len(jax.devices())
+    return len(jax.local_devices())
 
 
 def _as_key(key):
@@ -183,7 +183,7 @@ def _segment(chain, events, observables, key, state, path_ids, status, steps, ev
     if not sharded:
         return body(*args)
     paths = jax.sharding.PartitionSpec("paths")
-    mesh = jax.sharding.Mesh(np.asarray(jax.devices()), ("paths",))
+    mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()), ("paths",))
     buf_spec = {name: jax.sharding.PartitionSpec(None, "paths") for name in observables}
     return jax.shard_map(body, mesh=mesh, in_specs=(paths,) * len(args),
                          out_specs=(paths, paths, paths, paths, buf_spec, paths),
@@ -257,7 +257,7 @@ def _observe(observables, chain, state):
 
 
 def _sharding(n: int):
-    devs = jax.devices()
+    devs = jax.local_devices()
     if len(devs) == 1 or n % len(devs):
         return None
     mesh = jax.sharding.Mesh(np.asarray(devs), ("paths",))
@@ -272,7 +272,7 @@ def _put(tree, n):
 
 
 def _round_bucket(n: int) -> int:
-    ndev = len(jax.devices())
+    ndev = len(jax.local_devices())
     b = max(_MIN_BUCKET, 1 << max(0, math.ceil(math.log2(max(n, 1)))))
     return int(math.ceil(b / ndev) * ndev)
 
@@ -542,7 +542,7 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
                offset=0):
     """Simulate the paths ``ids`` (global path ids; results go to index ``id − offset``)."""
     n = ids.size
-    bucket = int(math.ceil(n / len(jax.devices())) * len(jax.devices()))
+    bucket = int(math.ceil(n / len(jax.local_devices())) * len(jax.local_devices()))
     pad = bucket - n
     slot_ids = np.concatenate([ids, np.full(pad, -1)]).astype(np.int64)
     if x0_all is None:
