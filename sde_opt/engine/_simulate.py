@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 import equinox as eqx
@@ -152,6 +153,125 @@ def _bcast(mask, leaf):
     return mask.reshape(mask.shape + (1,) * (leaf.ndim - mask.ndim))
 
 
+# --- LAPACK on CPU: per-path work is vmapped in sub-batches small enough to stay sequential ------
+#
+# jaxlib 0.10.0 to 0.11.x (fixed upstream by jax-ml/jax@859992407d, "Don't try to parallelize LAPACK
+# kernels in opensource builds") splits a batched LAPACK call (eigh, cholesky, solve, svd, …: the
+# ``lapack_*_ffi`` custom calls) into chunks that it schedules on XLA's CPU intra-op thread pool, and
+# then blocks the calling thread in ``absl::BlockingCounter::Wait`` until they are done
+# (``jax::ParallelBatchMap``). The calling thread is itself often a worker of that pool: the compiled
+# segment of each CPU device runs on it after its first asynchronous thunk. When every worker of the
+# pool (one per core) is such a blocked caller, as when ``use_cpu_cores()`` exposes one device per
+# core and each device's ``vmap`` of the step batches an eigendecomposition over its paths, nobody is
+# left to run the chunks: a deadlock at 0 % CPU. jaxlib goes parallel only when the call's batch
+# times its FLOP estimate reaches ``_LAPACK_MIN_PARALLEL_WORK`` (and never for a batch of one), so
+# the engine vmaps per-path functions whose lowering holds a LAPACK call in a loop over sub-batches
+# that stay below it (:func:`_vmap`): the calls run inline, on any number of devices. Workloads
+# without LAPACK calls are compiled exactly as before.
+_LAPACK_MIN_PARALLEL_WORK = 200_000  # kMinWorkPerTask in jaxlib/cpu/lapack_kernels.cc
+_LAPACK_COST_BOUND = 30  # its FLOP estimates are ≤ 30·s³ (s: largest matrix dimension)
+_LAPACK_CALL = re.compile(r"custom_call @(lapack_\w+)\(.* : \((.*?)\) ->")
+_TENSOR_DIMS = re.compile(r"tensor<((?:\d+x)*)[a-z]")
+
+
+def _jaxlib_version_string() -> str:
+    import jaxlib
+
+    return jaxlib.__version__
+
+
+def _jaxlib_lapack_parallel() -> bool:
+    """True for the jaxlib releases whose batched CPU LAPACK kernels can deadlock (see above)."""
+    version = tuple(int(v) for v in re.findall(r"\d+", _jaxlib_version_string())[:3])
+    return (0, 10, 0) <= version < (0, 11, 2)
+
+
+def _lapack_sub_batch(fns) -> int:
+    """Largest safe sub-batch for vmapping the per-path functions ``fns`` (0: no limit).
+
+    ``fns`` are ``(name, fn, example_args)`` with ``example_args`` per-path shapes; each is lowered
+    once and its ``lapack_*`` custom calls read off the StableHLO text.
+    """
+    if jax.local_devices()[0].platform != "cpu" or not _jaxlib_lapack_parallel():
+        return 0
+    every = lambda *a: [fn(*args) for (_, fn, _), args in zip(fns, a, strict=True)]
+    if "@lapack_" not in jax.jit(every).lower(*(args for _, _, args in fns)).as_text():
+        return 0  # one lowering for the common case
+    limit = 0
+    for name, fn, args in fns:
+        text = jax.jit(lambda *a, fn=fn: fn(*a)).lower(*args).as_text()
+        calls = _LAPACK_CALL.findall(text)
+        if len(calls) < text.count("custom_call @lapack_"):
+            limit = 1  # a call this parser cannot read: one path at a time is always safe
+        for target, operands in calls:
+            dims = [[int(v) for v in m.split("x") if v] for m in _TENSOR_DIMS.findall(operands)]
+            per_path = max((math.prod(d[:-2]) for d in dims), default=1)  # matrices per path
+            size = max((max(d[-2:], default=1) for d in dims), default=1)
+            cost = _LAPACK_COST_BOUND * size ** 3
+            b = (_LAPACK_MIN_PARALLEL_WORK - 1) // (per_path * cost)
+            if per_path > 1 and b < 1:
+                raise ValueError(
+                    f"simulate: {name} calls {target} on {per_path} matrices of size {size} per "
+                    f"path; on CPU, jaxlib {_jaxlib_version_string()} splits such a batched LAPACK "
+                    "call over its intra-op thread pool and then waits on that pool, which can "
+                    "deadlock (jax-ml/jax@859992407d). Call it on one matrix at a time (a Python "
+                    "loop or lax.map inside the function), or use jaxlib >= 0.11.2."
+                )
+            limit = max(b, 1) if not limit else min(limit, max(b, 1))
+    # whole SIMD vectors of paths (XLA's default 256-bit vectors: 8 float32 lanes): every path
+    # then takes the same code path whatever its place in the batch, so results stay bit-identical
+    # across device counts, chunk sizes and compaction
+    return limit - limit % 8 if limit >= 8 else 1 << (limit.bit_length() - 1) if limit else 0
+
+
+_SUB_BATCHES: dict = {}
+
+
+def _cached_sub_batch(chain, events, observables, point) -> int:
+    """:func:`_lapack_sub_batch` of everything :func:`simulate` vmaps, memoized on what a compiled
+    segment depends on (tree structure, array shapes and dtypes, static leaves)."""
+    if jax.local_devices()[0].platform != "cpu" or not _jaxlib_lapack_parallel():
+        return 0
+    leaves, treedef = jax.tree_util.tree_flatten((chain, events, observables))
+    key = (treedef, tuple((np.shape(x), str(x.dtype)) if eqx.is_array(x) else x for x in leaves),
+           jax.tree_util.tree_structure(point),
+           tuple((a.shape, str(a.dtype)) for a in jax.tree_util.tree_leaves(point)))
+    try:
+        return _SUB_BATCHES[key]
+    except TypeError:  # an unhashable leaf: no memo
+        return _lapack_sub_batch(_per_path_functions(chain, events, observables, point))
+    except KeyError:
+        pass
+    if len(_SUB_BATCHES) >= 256:
+        _SUB_BATCHES.clear()
+    b = _SUB_BATCHES[key] = _lapack_sub_batch(
+        _per_path_functions(chain, events, observables, point))
+    return b
+
+
+def _vmap(fn, sub_batch, *args):
+    """``jax.vmap(fn)(*args)``, or with ``sub_batch`` > 0 a loop over sub-batches of that many paths.
+
+    The batch is padded (with copies of its first path) to at least two full sub-batches, so that
+    every path is computed by the same loop body whatever the batch size, the device count or the
+    path's place in the batch: XLA compiles a LAPACK call inside a loop body slightly differently
+    (last-bit differences) from one outside, and a one-trip loop or a remainder would be inlined.
+    """
+    if not sub_batch:
+        return jax.vmap(fn)(*args)
+    n = jax.tree_util.tree_leaves(args)[0].shape[0]
+    m = max(2, -(-n // sub_batch))
+    pad = m * sub_batch - n
+
+    def split(a):
+        if pad:
+            a = jnp.concatenate([a, jnp.broadcast_to(a[:1], (pad, *a.shape[1:]))])
+        return a.reshape(m, sub_batch, *a.shape[1:])
+
+    out = lax.map(lambda a: jax.vmap(fn)(*a), jax.tree_util.tree_map(split, args))
+    return jax.tree_util.tree_map(lambda o: o.reshape(m * sub_batch, *o.shape[2:])[:n], out)
+
+
 def _all_finite(tree):
     leaves = [x for x in jax.tree_util.tree_leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
     ok = jnp.ones((), bool)
@@ -160,26 +280,27 @@ def _all_finite(tree):
     return ok
 
 
-def _draw(chain, key, path_ids, k, dtype):
+def _draw(chain, key, path_ids, k, dtype, sub_batch=0):
     sampler = chain.noise
     if isinstance(sampler, StandardNormal):
         return standard_normals(key, path_ids, k, sampler.shape, dtype)
     keys = path_step_keys(key, path_ids, k)
-    return jax.vmap(lambda kk: sampler.sample(kk, dtype))(keys)
+    return _vmap(lambda kk: sampler.sample(kk, dtype), sub_batch, keys)
 
 
 @eqx.filter_jit
 def _segment(chain, events, observables, key, state, path_ids, status, steps, event, k0, n_steps,
-             seg_len, stride, sharded=False):
+             seg_len, stride, sharded=False, sub_batch=0):
     """Advance every running path by up to ``seg_len`` steps, starting at global step ``k0``.
 
     With ``sharded``, the path axis is split over all devices with ``shard_map``: each device
     loops over its own paths with no communication (no per-step cross-device reduction for the
     "any path alive?" test), so a device whose paths are all done skips its remaining steps.
+    ``sub_batch`` (from :func:`_lapack_sub_batch`) bounds the paths per vmapped call.
     """
     args = (state, path_ids, status, steps, event)
     body = lambda *a: _segment_local(chain, events, observables, key, *a, k0, n_steps, seg_len,
-                                     stride)
+                                     stride, sub_batch)
     if not sharded:
         return body(*args)
     paths = jax.sharding.PartitionSpec("paths")
@@ -191,7 +312,7 @@ def _segment(chain, events, observables, key, state, path_ids, status, steps, ev
 
 
 def _segment_local(chain, events, observables, key, state, path_ids, status, steps, event, k0,
-                   n_steps, seg_len, stride):
+                   n_steps, seg_len, stride, sub_batch=0):
     dtype = jax.tree_util.tree_leaves(jax.vmap(chain.position)(state))[0].dtype
     first_slot = k0 // stride + 1
     n_slots = seg_len // stride + 1
@@ -209,15 +330,15 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
 
         def advance(carry):
             state, status, steps, event, buf = carry
-            noise = _draw(chain, key, path_ids, k, dtype)
-            new = jax.vmap(chain.step)(state, noise)
+            noise = _draw(chain, key, path_ids, k, dtype, sub_batch)
+            new = _vmap(chain.step, sub_batch, state, noise)
             finite = jax.vmap(_all_finite)(new)
             moved = alive & finite
             state = jax.tree_util.tree_map(lambda n, o: jnp.where(_bcast(moved, n), n, o), new, state)
             steps = jnp.where(alive, k + 1, steps)
             x = jax.vmap(chain.position)(state)
             if events:
-                fired = jnp.stack([jax.vmap(ev)(x) for ev in events], axis=-1)
+                fired = jnp.stack([_vmap(ev, sub_batch, x) for ev in events], axis=-1)
                 hit = moved & jnp.any(fired, axis=-1)
                 event = jnp.where(hit, jnp.argmax(fired, axis=-1).astype(event.dtype), event)
             else:
@@ -229,7 +350,7 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
                     slot = (k + 1) // stride - first_slot
                     out = {}
                     for name, fn in observables.items():
-                        v = jax.vmap(fn)(x)
+                        v = _vmap(fn, sub_batch, x)
                         v = jnp.where(_bcast(moved, v), v, jnp.nan)
                         out[name] = lax.dynamic_update_index_in_dim(buf[name], v, slot, 0)
                     return out
@@ -246,14 +367,14 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
 
 
 @eqx.filter_jit
-def _init_states(chain, x0):
-    return jax.vmap(chain.init)(x0)
+def _init_states(chain, x0, sub_batch=0):
+    return _vmap(chain.init, sub_batch, x0)
 
 
 @eqx.filter_jit
-def _observe(observables, chain, state):
+def _observe(observables, chain, state, sub_batch=0):
     x = jax.vmap(chain.position)(state)
-    return {name: jax.vmap(fn)(x) for name, fn in observables.items()}
+    return {name: _vmap(fn, sub_batch, x) for name, fn in observables.items()}
 
 
 def _sharding(n: int):
@@ -489,6 +610,8 @@ def simulate(
     if chunk_size < 1:
         raise ValueError(f"simulate: chunk_size must be >= 1; got {chunk_size}")
 
+    sub_batch = _cached_sub_batch(chain, events, observables, point)
+
     # no observables, nothing saved: no per-save array either (its size grows with the horizon)
     save_steps = np.arange(0, n_steps + 1, stride) if observables else np.zeros(0, np.int64)
     n_saves = save_steps.size
@@ -509,7 +632,7 @@ def simulate(
             ids = np.arange(first_path + start, first_path + min(start + chunk_size, n_paths))
             _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
                        n_steps_arr, stride, seg_len, out_steps, out_status, out_event, out_final,
-                       out_obs, bar, offset=first_path)
+                       out_obs, bar, sub_batch, offset=first_path)
     finally:
         if bar is not None:
             bar.close()
@@ -526,6 +649,21 @@ def simulate(
     )
 
 
+def _per_path_functions(chain, events, observables, point):
+    """``(name, fn, per-path example args)`` for every function the engine vmaps over paths."""
+    x = point
+    state = jax.eval_shape(chain.init, x)
+    pos_dtype = jax.tree_util.tree_leaves(jax.eval_shape(chain.position, state))[0].dtype
+    sampler = chain.noise
+    key = jax.eval_shape(lambda: jr.key(0))
+    noise = jax.eval_shape(lambda kk: sampler.sample(kk, pos_dtype), key)
+    fns = [("chain.init", chain.init, (x,)), ("chain.step", chain.step, (state, noise)),
+           ("chain.noise.sample", lambda kk: sampler.sample(kk, pos_dtype), (key,))]
+    fns += [(f"events[{i}]", ev, (x,)) for i, ev in enumerate(events)]
+    fns += [(f"observables[{name!r}]", fn, (x,)) for name, fn in observables.items()]
+    return fns
+
+
 def _progress_bar(progress, total):
     if not progress:
         return None
@@ -539,7 +677,7 @@ def _progress_bar(progress, total):
 
 def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps, n_steps_arr,
                stride, seg_len, out_steps, out_status, out_event, out_final, out_obs, bar,
-               offset=0):
+               sub_batch=0, offset=0):
     """Simulate the paths ``ids`` (global path ids; results go to index ``id − offset``)."""
     n = ids.size
     bucket = int(math.ceil(n / len(jax.local_devices())) * len(jax.local_devices()))
@@ -552,13 +690,13 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
     if pad:
         x_start = jax.tree_util.tree_map(
             lambda a: jnp.concatenate([a, jnp.broadcast_to(a[:1], (pad, *a.shape[1:]))]), x_start)
-    state = _init_states(chain, x_start)
+    state = _init_states(chain, x_start, sub_batch)
     status = np.where(slot_ids >= 0, RUNNING, _PADDING).astype(np.int32)
     steps = np.zeros(bucket, np.int32)
     event = np.full(bucket, -1, np.int32)
 
     if observables:
-        first = _observe(observables, chain, state)
+        first = _observe(observables, chain, state, sub_batch)
         for name, v in first.items():
             out_obs[name][ids - offset, 0] = np.asarray(v)[:n]
 
@@ -572,7 +710,7 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
         state, status_d, steps_d, event_d, buf, pos = _segment(
             chain, events, observables, key, state, path_ids_d, status_d, steps_d, event_d,
             jnp.asarray(k0, jnp.int32), n_steps_arr, seg_len, stride,
-            sharded=_sharding(status.size) is not None)
+            sharded=_sharding(status.size) is not None, sub_batch=sub_batch)
         if observables:
             lo = k0 // stride + 1
             hi = min((k0 + seg_len) // stride, n_steps // stride)
