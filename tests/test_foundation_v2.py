@@ -212,3 +212,20 @@ def test_time_dependent_annealed_limit_switches_stage_at_its_boundary():
     np.testing.assert_allclose(lim.drift(x, t=0.0), alg.limit(stage=0).drift(x), rtol=1e-6)
     np.testing.assert_allclose(lim.drift(x, t=100 * 0.02), alg.limit(stage=1).drift(x), rtol=1e-6)
     np.testing.assert_allclose(lim.drift(x, t=100 * 0.02 - 1e-4), alg.limit(stage=0).drift(x), rtol=1e-6)
+
+
+def test_a_chain_whose_geometry_disagrees_with_its_problem_is_refused():
+    import equinox as eqx
+
+    class SphereSDE(so.FieldSDE):
+        """A user's SDE that claims the sphere for a Euclidean problem."""
+
+        @property
+        def geometry(self):
+            return so.Sphere()
+
+    p = so.QuadraticSaddle([-1.0, 1.0, 2.0], 0.01)
+    chain = so.EulerMaruyama(SphereSDE(p, 1.0, 0.1), 0.01)
+    with pytest.raises(ValueError, match="geometries disagree"):
+        so.simulate(chain, jnp.array([1.0, 0.0, 0.0]), key=0, n_paths=4, n_steps=2)
+    assert eqx.is_array(chain.dt)

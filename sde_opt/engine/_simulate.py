@@ -505,6 +505,26 @@ def _check_scale(n_paths, n_steps, first_path, memory_limit) -> None:
                          f"{memory_limit!r}")
 
 
+def _check_geometries(chain) -> None:
+    """A chain, its SDE and their problem must agree on where points live."""
+    owners = [("chain", chain)]
+    sde = getattr(chain, "sde", None)
+    if sde is not None:
+        owners.append(("chain.sde", sde))
+    seen = []
+    for label, obj in owners:
+        g = getattr(obj, "geometry", None)
+        if g is not None:
+            seen.append((label, g))
+        problem = getattr(obj, "problem", None)
+        if problem is not None and getattr(problem, "geometry", None) is not None:
+            seen.append((f"{label}.problem", problem.geometry))
+    for (la, ga), (lb, gb) in zip(seen, seen[1:], strict=False):
+        if ga != gb:
+            raise ValueError(f"simulate: the geometries disagree: {la} lives on {ga!r} but {lb} on "
+                             f"{gb!r}; build the chain from the problem's geometry")
+
+
 def _check_callbacks(events, observables, point) -> None:
     """Events must return a boolean scalar and observables one array, for a position ``point``."""
     shapes = jax.tree_util.tree_map(lambda a: a.shape, point)
@@ -590,6 +610,7 @@ def simulate(
     key = _as_key(key)
 
     _check_scale(n_paths, n_steps, first_path, memory_limit)
+    _check_geometries(chain)
     x0, shape, per_path = _prepare_x0(chain, x0, n_paths)
     x0_all = x0 if per_path else None
     dtype = jax.tree_util.tree_leaves(x0)[0].dtype
