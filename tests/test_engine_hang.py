@@ -111,7 +111,7 @@ def _user_saddle(d):
 
 def _sub_batch(chain, x0, events=(), observables=None):
     fns = _simulate._per_path_functions(chain, tuple(events), dict(observables or {}),
-                                        tuple(x0.shape), x0.dtype)
+                                        jax.ShapeDtypeStruct(x0.shape, x0.dtype))
     return _simulate._lapack_sub_batch(fns)
 
 

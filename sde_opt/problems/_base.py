@@ -81,8 +81,11 @@ class AbstractField(eqx.Module):
 
     @property
     def noise(self):
-        """Sampler of one oracle call's randomness (default: N(0, I) of ``shape``)."""
-        return StandardNormal(self.shape)
+        """Sampler of one oracle call's randomness (default: N(0, I) of ``shape``; one flat
+        vector of the total size for a pytree point)."""
+        if is_shape(self.shape):
+            return StandardNormal(self.shape)
+        return StandardNormal((tree_size(self.shape),))
 
     def noise_cov(self, z):
         """Σ(z), the oracle-noise covariance, ``(D, D)`` in ``ravel_pytree`` order."""
