@@ -41,6 +41,10 @@ from .sde import (
     UnderdampedLangevin,
 )
 
+from .algorithms import GDA, OGDA, Extragradient, GDmax, PerturbedGDmax
+from .problems import AdversarialLogistic, DoubleWellGame, QuadraticGame, RampGame
+from .sde.two_timescale import ReducedSDE, TwoTimescaleSDE
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -48,6 +52,9 @@ __all__ = [
     "AbstractChain",
     # algorithms
     "MomentumSGD", "sgd", "AnnealedMomentumSGD", "SGLD", "SGHMC1", "SGHMC2", "msgd_as_sghmc",
+    "GDA", "OGDA", "Extragradient", "GDmax", "PerturbedGDmax",
+    "QuadraticGame", "DoubleWellGame", "RampGame", "AdversarialLogistic",
+    "TwoTimescaleSDE", "ReducedSDE",
     # engine
     "EnterBall", "LeaveBall", "SimulationResult", "Threshold", "simulate", "use_cpu_cores",
     "StandardNormal",
