@@ -63,18 +63,19 @@ class GaussianGame(AbstractGame):
     """
 
     dims: tuple = eqx.field(static=True)
-    sigma_x: float = eqx.field(static=True)
-    sigma_y: float = eqx.field(static=True)
-    batch_size: int = eqx.field(static=True)
+    sigma_x: jnp.ndarray
+    sigma_y: jnp.ndarray
+    batch_size: jnp.ndarray
     y_radius: float | None = eqx.field(static=True)
     geometry: Product = eqx.field(static=True)
     additive_noise: ClassVar[bool] = True
 
     def _init_oracle(self, owner, m, n, sigma_x, sigma_y, batch_size, y_radius):
         self.dims = (int(m), int(n))
-        self.sigma_x = _nonneg(owner, "sigma_x", sigma_x)
-        self.sigma_y = _nonneg(owner, "sigma_y", sigma_y)
-        self.batch_size = _batch(owner, batch_size)
+        # arrays, not static: a grid over noise levels or κ compiles once
+        self.sigma_x = jnp.asarray(_nonneg(owner, "sigma_x", sigma_x))
+        self.sigma_y = jnp.asarray(_nonneg(owner, "sigma_y", sigma_y))
+        self.batch_size = jnp.asarray(_batch(owner, batch_size))
         self.y_radius = None if y_radius is None else _positive(owner, "y_radius", y_radius)
         self.geometry = Product((Euclidean(), Euclidean()))
 
@@ -88,8 +89,8 @@ class GaussianGame(AbstractGame):
         return StandardNormal((self.dims[0] + self.dims[1],))
 
     def _scales(self, dtype):
-        b = math.sqrt(self.batch_size)
-        return jnp.asarray(self.sigma_x / b, dtype), jnp.asarray(self.sigma_y / b, dtype)
+        b = jnp.sqrt(self.batch_size.astype(dtype))
+        return self.sigma_x.astype(dtype) / b, self.sigma_y.astype(dtype) / b
 
     def stochastic_field(self, z, noise):
         vx, vy = self.field(z)
@@ -116,7 +117,7 @@ class GaussianGame(AbstractGame):
             if v is not None:
                 v = _batch(type(self).__name__, v) if name == "batch_size" else \
                     _nonneg(type(self).__name__, name, v)
-                new = eqx.tree_at(lambda g, nm=name: getattr(g, nm), new, v)
+                new = eqx.tree_at(lambda g, nm=name: getattr(g, nm), new, jnp.asarray(v))
         return new
 
     # ----- the constraint set Y -----
@@ -314,9 +315,9 @@ class DoubleWellGame(GaussianGame):
         sigma_x, sigma_y, batch_size: the oracle (module docstring).
     """
 
-    ell: float = eqx.field(static=True)
-    mu: float = eqx.field(static=True)
-    c: float = eqx.field(static=True)
+    ell: jnp.ndarray
+    mu: jnp.ndarray
+    c: jnp.ndarray
     coupling: str = eqx.field(static=True)
 
     def __init__(self, d=2, ell=1.0, mu=0.1, c=0.5, *, coupling="linear", y_radius=None,
@@ -324,13 +325,13 @@ class DoubleWellGame(GaussianGame):
         owner = "DoubleWellGame"
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
             raise ValueError(f"{owner}: d must be an integer >= 1; got {d!r}")
-        self.ell = _positive(owner, "ell", ell)
+        self.ell = jnp.asarray(_positive(owner, "ell", ell))
         if not (np.isfinite(mu) and mu > 0):
             raise ValueError(f"{owner}: mu must be > 0 (f strongly concave in y); got {mu!r}")
-        self.mu = float(mu)
+        self.mu = jnp.asarray(float(mu))
         if not (0.0 <= c < 1.0):
             raise ValueError(f"{owner}: c must lie in [0, 1) (c ≥ 1 removes the saddle); got {c!r}")
-        self.c = float(c)
+        self.c = jnp.asarray(float(c))
         if coupling not in ("linear", "tanh"):
             raise ValueError(f"{owner}: coupling must be 'linear' or 'tanh'; got {coupling!r}")
         self.coupling = coupling
@@ -338,11 +339,11 @@ class DoubleWellGame(GaussianGame):
 
     @property
     def kappa(self) -> float:
-        return self.ell / self.mu
+        return float(self.ell / self.mu)
 
     @property
-    def b(self) -> float:
-        return self.c * math.sqrt(self.ell * self.mu)
+    def b(self):
+        return self.c * jnp.sqrt(self.ell * self.mu)
 
     def _s(self, x):
         return x if self.coupling == "linear" else jnp.tanh(x)
@@ -378,7 +379,7 @@ class DoubleWellGame(GaussianGame):
         return self.phi0(x) + 0.5 * c**2 * ell * s @ s - 0.5 * mu * gap @ gap
 
     def phi_critical_points(self):
-        d, c = self.dims[0], self.c
+        d, c = self.dims[0], float(self.c)
         if self.y_radius is not None:
             # not closed-form in general; the saddle 0 is a critical point for any Y
             return {"saddle": np.zeros((1, d))}
@@ -393,7 +394,7 @@ class DoubleWellGame(GaussianGame):
 
     def saddle_curvature(self) -> float:
         """λ = −λ_min(∇²Φ(0)) = ℓ(1 − c²) (both couplings; Y = ℝᵈ or a ball containing 0)."""
-        return self.ell * (1.0 - self.c**2)
+        return float(self.ell * (1.0 - self.c**2))
 
 
 class RampGame(GaussianGame):
@@ -432,37 +433,37 @@ class RampGame(GaussianGame):
         sigma_x, sigma_y, batch_size: the oracle.
     """
 
-    eps: float = eqx.field(static=True)
-    ell: float = eqx.field(static=True)
-    mu: float = eqx.field(static=True)
-    c: float = eqx.field(static=True)
+    eps: jnp.ndarray
+    ell: jnp.ndarray
+    mu: jnp.ndarray
+    c: jnp.ndarray
 
     def __init__(self, d=1, eps=0.1, ell=1.0, mu=0.1, c=0.5, *, sigma_x=0.0, sigma_y=0.0,
                  batch_size=1):
         owner = "RampGame"
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
             raise ValueError(f"{owner}: d must be an integer >= 1; got {d!r}")
-        self.eps = _positive(owner, "eps", eps)
-        self.ell = _positive(owner, "ell", ell)
+        self.eps = jnp.asarray(_positive(owner, "eps", eps))
+        self.ell = jnp.asarray(_positive(owner, "ell", ell))
         if not (np.isfinite(mu) and mu > 0):
             raise ValueError(f"{owner}: mu must be > 0 (f strongly concave in y); got {mu!r}")
-        self.mu = float(mu)
+        self.mu = jnp.asarray(float(mu))
         if not (0.0 <= c < 1.0):
             raise ValueError(f"{owner}: c must lie in [0, 1); got {c!r}")
-        self.c = float(c)
+        self.c = jnp.asarray(float(c))
         self._init_oracle(owner, d, d, sigma_x, sigma_y, batch_size, None)
 
     @property
     def kappa(self) -> float:
-        return self.ell / self.mu
+        return float(self.ell / self.mu)
 
     @property
-    def s(self) -> float:
+    def s(self):
         return 2.0 * self.eps / self.ell
 
     @property
-    def b(self) -> float:
-        return self.c * math.sqrt(self.ell * self.mu)
+    def b(self):
+        return self.c * jnp.sqrt(self.ell * self.mu)
 
     def h(self, x):
         e, s = jnp.asarray(self.eps, x.dtype), jnp.asarray(self.s, x.dtype)
@@ -496,15 +497,37 @@ class RampGame(GaussianGame):
     @property
     def x_eps(self) -> float:
         """‖∇Φ(x)‖ ≤ ε ⇔ ‖x‖ ≤ s/√3."""
-        return self.s / math.sqrt(3.0)
+        return float(self.s) / math.sqrt(3.0)
 
     def start_radius(self, delta: float) -> float:
         """‖x₀‖ = Δ/(2ε) + s: then Φ(x₀) − min Φ ≥ Δ."""
-        return delta / (2.0 * self.eps) + self.s
+        return float(delta / (2.0 * self.eps) + self.s)
 
     def predicted_iterations(self, delta: float, eta_x: float) -> float:
         """The leading-order count Δ/(4 η_x ε²) (= κ²ℓΔ/(4ε²) at η_x = 1/(κ²ℓ))."""
-        return delta / (4.0 * eta_x * self.eps**2)
+        return float(delta / (4.0 * eta_x * self.eps**2))
+
+    def tracking_factor(self, eta_x: float, eta_y: float) -> float:
+        r"""1 + δ = 1/(1 − η_x b²/(η_yμ²)): GDA's x-speed over GD on Φ in the quasi-steady ramp.
+
+        [derived here] With y lagging y*(x) in steady drift, e = y − y* solves
+        e = (1 − η_yμ)e − (b/μ)Δx, so b e = −(b²/(η_yμ²))Δx, and Δx = −η_x(∇h + be) gives
+        Δx = −η_x∇h/(1 − η_xb²/(η_yμ²)). At η_y = 1/ℓ, η_x = 1/(κ²ℓ): 1 + δ = κ/(κ − c²).
+        """
+        q = float(eta_x * self.b**2 / (eta_y * self.mu**2))
+        if not q < 1:
+            raise ValueError(f"RampGame.tracking_factor: needs η_x b²/(η_y μ²) < 1; got {q:.3g}")
+        return 1.0 / (1.0 - q)
+
+    def gd_iterations(self, r0: float, eta: float) -> int:
+        """Iterations of gradient descent on Φ = h with step ``eta`` from ‖x‖ = r0 until
+        ‖∇Φ‖ ≤ ε (a scalar recursion in float64, the radial dynamics)."""
+        eps, s = float(self.eps), float(self.s)
+        r, k = float(r0), 0
+        while 2.0 * eps * r / math.sqrt(r * r + s * s) > eps:
+            r -= eta * 2.0 * eps * r / math.sqrt(r * r + s * s)
+            k += 1
+        return k
 
 
 __all__ = ["GaussianGame", "QuadraticGame", "DoubleWellGame", "RampGame"]
