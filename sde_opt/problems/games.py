@@ -530,4 +530,24 @@ class RampGame(GaussianGame):
         return k
 
 
-__all__ = ["GaussianGame", "QuadraticGame", "DoubleWellGame", "RampGame"]
+
+
+
+class PhiStationary(eqx.Module):
+    """Event: fires when ‖∇Φ(x)‖ ≤ ε at the position z = (x, y) (ε-stationarity of Φ, the NC-SC
+    target). A module, so that grids over problems and ε reuse one compiled simulation."""
+
+    problem: GaussianGame
+    eps: jnp.ndarray
+
+    def __init__(self, problem, eps):
+        if not float(eps) > 0:
+            raise ValueError(f"PhiStationary: eps must be > 0; got {eps!r}")
+        self.problem = problem
+        self.eps = jnp.asarray(eps)
+
+    def __call__(self, z):
+        g = self.problem.phi_grad(z[0])
+        return jnp.sum(g * g) <= self.eps.astype(g.dtype) ** 2
+
+__all__ = ["GaussianGame", "QuadraticGame", "DoubleWellGame", "RampGame", "PhiStationary"]
