@@ -159,12 +159,14 @@ def _gda_ratio(out, gda):
     fig, ax = plt.subplots(figsize=(5.8, 4.2))
     ax.errorbar(r, gda["mean_time"], yerr=4 * np.asarray(gda["mean_time_se"]), fmt="o",
                 label="stochastic GDA, mean exit time (±4 SE)")
-    ax.plot(r, gda["ar1_time"], "s", mfc="none", label="exact AR(1) of the unstable coordinate")
+    ax.plot(r, gda["w_time"], "s", mfc="none", color="C1",
+            label="GDA, exit of |⟨w, z⟩| ≥ R (w: left unstable eigvec)")
+    ax.plot(r, gda["ar1_time"], "x", color="C3", label="its exact AR(1) prediction")
     ax.axhline(gda["dawson"], color="k", ls="--", label="reduced SDE: Dawson integral")
     ax.axhline(gda["dawson_em"], color="gray", ls=":", label="reduced SDE + EM step correction")
     ax.set_xscale("log")
     ax.set_xlabel("η_y/η_x")
-    ax.set_ylabel("mean exit time  (slow time t = kη_x)")
+    ax.set_ylabel("mean exit time of |⟨v, x⟩| ≥ R  (slow time t = kη_x)")
     ax.set_title("Escape of stochastic GDA from the saddle of Φ", fontsize=10)
     ax.legend(fontsize=7)
     ax.grid(True, which="both", alpha=0.3)
