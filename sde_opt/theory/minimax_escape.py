@@ -122,7 +122,10 @@ def gda_saddle(game, eta_x, eta_y) -> GDASaddle:
     n = J.shape[0] - m
     rho, w, _ = unstable_mode(iteration_matrix("gda", J, eta_x, eta_y, m))
     d = np.diag(np.concatenate([np.full(m, float(eta_x)), np.full(n, float(eta_y))]))
-    sigma = np.asarray(game.noise_cov((np.zeros(m), np.zeros(n))), np.float64)
+    import jax
+
+    with jax.enable_x64(True):
+        sigma = np.asarray(game.noise_cov((np.zeros(m), np.zeros(n))), np.float64)
     step_var = float(w @ d @ sigma @ d @ w)
     hphi = game.phi_matrix()
     e, vecs = np.linalg.eigh(hphi)
