@@ -64,8 +64,8 @@ class PerturbedGDmax(AbstractAlgorithm):
     direction: for the linearized (x, y) iteration with growth factor ρ and left eigenvector w the
     escape iteration has the exact law :func:`sde_opt.theory.kicked_escape_cdf` (the kick's
     projection ⟨w_x, ξ⟩, then deterministic growth ρᵏ). Limit between kicks: that of
-    :class:`GDmax` (the kick is a jump, not part of the diffusion). Default parameters:
-    :func:`perturbed_gdmax_template`.
+    :class:`GDmax` (the kick is a jump, not part of the diffusion). The papers' parameter template
+    (η_x = 1/L_Φ, η_y = 1/ℓ, r = ε/(400ι³), T, N): :meth:`from_template`.
 
     Args:
         problem: a game.
@@ -100,6 +100,15 @@ class PerturbedGDmax(AbstractAlgorithm):
         self.radius, self.eps = jnp.asarray(radius), jnp.asarray(eps)
         self.threshold = jnp.asarray(threshold)
         self.interval = jnp.asarray(interval, jnp.int32)
+
+    @classmethod
+    def from_template(cls, problem, *, ell, mu, eps, rho_phi, delta_phi, delta=0.1, chi=1.0,
+                      threshold=0.5):
+        """Perturbed GDmax with the papers' parameter template (:func:`perturbed_gdmax_template`)."""
+        d = problem.shape[0][0]
+        return cls(problem, **perturbed_gdmax_template(
+            ell=ell, mu=mu, eps=eps, rho_phi=rho_phi, delta_phi=delta_phi, d=d, delta=delta,
+            chi=chi, threshold=threshold))
 
     @property
     def dt(self):

@@ -15,6 +15,7 @@ from .double_well import DoubleWell2D as DoubleWell2D
 from .finite_sum import FiniteSum as FiniteSum
 from .adversarial_logistic import AdversarialLogistic as AdversarialLogistic
 from .games import DoubleWellGame as DoubleWellGame
+from .games import PhiStationary as PhiStationary
 from .games import QuadraticGame as QuadraticGame
 from .games import RampGame as RampGame
 from .matrix_factorization import MatrixFactorization as MatrixFactorization
@@ -26,4 +27,4 @@ from .streaming_pca import StreamingPCA as StreamingPCA
 __all__ = ["AbstractField", "AbstractGame", "AbstractProblem", "check_problem", "AbstractGeometry",
            "Euclidean", "Sphere", "Oblique", "Product", "DoubleWell", "DoubleWell2D", "FiniteSum",
            "MatrixFactorization", "MinibatchIndices", "Quadratic", "QuadraticSaddle", "RobustRegression",
-           "StreamingPCA", "AdversarialLogistic", "DoubleWellGame", "QuadraticGame", "RampGame"]
+           "StreamingPCA", "AdversarialLogistic", "DoubleWellGame", "QuadraticGame", "RampGame", "PhiStationary"]
