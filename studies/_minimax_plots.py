@@ -57,10 +57,13 @@ def _kappa(out, ramp):
     for j, e in enumerate(any_g["epsilons"]):
         for m, g in ramp.items():
             ax.plot(kap, g["steps"][:, j].mean(-1), MARK[m], color=COLORS[j % 10], ms=5,
-                    label=f"{m}, ε = {e:g}" if j == 0 or m == "GDA" else None, alpha=0.8)
+                    mfc="none" if m != "GDA" else None, alpha=0.8)
+        ax.plot([], [], "-", color=COLORS[j % 10], lw=4, label=f"ε = {e:g}")
         ref = any_g["theory"][:, j].mean(-1)
         ax.plot(kap, ref[-1] * (kap / kap[-1]) ** 2, "--", color=COLORS[j % 10], lw=1)
     ax.plot([], [], "k--", lw=1, label="∝ κ² (through the largest κ)")
+    for m, mk in MARK.items():
+        ax.plot([], [], mk, color="gray", mfc="none" if m != "GDA" else None, label=m)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("κ = ℓ/μ")
