@@ -70,11 +70,9 @@ def quadratic_game(sigma=0.0):
 def linearized(game):
     """The QuadraticGame with the Hessian blocks of a game's f at z = 0 (its local model)."""
     m, n = game.dims
-    z0 = (jnp.zeros(m, jnp.float64), jnp.zeros(n, jnp.float64))
     with jax.enable_x64(True):
         h = jax.hessian(lambda u: game.objective((u[:m], u[m:])))(jnp.zeros(m + n, jnp.float64))
     h = np.asarray(h)
-    del z0
     return so.QuadraticGame(h[:m, :m], h[:m, m:], -h[m:, m:])
 
 
