@@ -169,7 +169,8 @@ def summarize_ramp(g, n_boot, method, stochastic=False):
                          "batch": int(g["batch"][i, j]),
                          "ratio_to_theory_mean": float(r.mean()),
                          "ratio_to_theory_range": [float(r.min()), float(r.max())],
-                         "ratio_to_asymptotic_mean": float((g["steps"][i, j] / g["asymptotic"][i, j]).mean())})
+                         "ratio_to_asymptotic_mean": float(
+                             (g["steps"][i, j] / g["asymptotic"][i, j]).mean())})
     theory_exp = ({"eps": -4.0, "kappa": 3.0, "what": "oracle calls O(κ³ε⁻⁴)"} if stochastic else
                   {"eps": -2.0, "kappa": 2.0, "what": "iterations and calls Θ(κ²ε⁻²)"})
     return {"method": method, "counts": counts, "exponents_iterations": fit_iter,

@@ -163,7 +163,7 @@ def test_perturbed_gdmax_kicks_by_the_rule():
     assert int(s.kicks) == 2
     # between kicks it is GDmax (hand formula, deterministic)
     x, y = np.asarray(zs[0][0]), np.asarray(zs[0][1])
-    for t in range(2):
+    for _t in range(2):
         y = y - EY * _v((x, y))[1]
     x = x - EX * _v((x, y))[0]
     _close(zs[1], (x, y))
