@@ -57,7 +57,7 @@ class Config:
         return dataclasses.asdict(self)
 
 
-QUICK = Config("quick", 1000, (1.0, 8.0, 64.0), 500, 32, 300)
+QUICK = Config("quick", 1000, (1.0, 64.0), 500, 32, 300)
 FULL = Config("full", 20000, (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0), 10000, 512, 1000)
 
 
