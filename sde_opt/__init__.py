@@ -59,13 +59,21 @@ from .sde import (
     UnderdampedLangevin,
 )
 
+from .algorithms import GDA, OGDA, Extragradient, GDmax, PerturbedGDmax
+from .problems import AdversarialLogistic, DoubleWellGame, QuadraticGame, RampGame
+from .sde.two_timescale import ReducedSDE, TwoTimescaleSDE
+
 __version__ = "0.1.0"
 
 __all__ = [
     "algorithms", "engine", "experiment", "geometry", "problems", "sde", "stats", "theory",
     "AbstractChain",
     # algorithms
-    "MomentumSGD", "NesterovSGD", "sgd", "AnnealedMomentumSGD", "SGLD", "SGHMC1", "SGHMC2", "msgd_as_sghmc",
+    "MomentumSGD", "NesterovSGD", "sgd", "AnnealedMomentumSGD", "SGLD", "SGHMC1", "SGHMC2",
+    "msgd_as_sghmc",
+    "GDA", "OGDA", "Extragradient", "GDmax", "PerturbedGDmax",
+    "QuadraticGame", "DoubleWellGame", "RampGame", "AdversarialLogistic",
+    "TwoTimescaleSDE", "ReducedSDE",
     # engine
     "EnterBall", "LeaveBall", "SimulationResult", "Threshold", "simulate", "simulate_streamed",
     "StreamedSummary", "use_cpu_cores",

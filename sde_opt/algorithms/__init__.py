@@ -28,6 +28,24 @@ from .nesterov import NesterovSGD as NesterovSGD
 from .sghmc1 import SGHMC1 as SGHMC1
 from .sghmc2 import SGHMC2 as SGHMC2
 from .sgld import SGLD as SGLD
+from .extragradient import Extragradient as Extragradient
+from .gda import GDA as GDA
+from .gda import GameState as GameState
+from .gdmax import GDmax as GDmax
+from .ogda import OGDA as OGDA
+from .ogda import OGDAState as OGDAState
+from .perturbed_gdmax import PerturbedGDmax as PerturbedGDmax
+from .perturbed_gdmax import PerturbedState as PerturbedState
+from .perturbed_gdmax import perturbed_gdmax_template as perturbed_gdmax_template
+from ..problems.games import DoubleWellGame as _DoubleWellGame
+
+
+def _game():
+    return _DoubleWellGame(2, 1.0, 0.2, 0.5, sigma_x=0.3, sigma_y=0.2)
+
+
+def _game_start(problem):
+    return (jnp.array([0.1, -0.2]), jnp.array([0.3, 0.05]))
 
 
 class Entry(NamedTuple):
@@ -54,6 +72,16 @@ REGISTRY: dict[str, Entry] = {
     "sgld": Entry(SGLD, {"eta": 0.05, "beta": 10.0}),
     "sghmc1": Entry(SGHMC1, {"eta": 0.05, "gamma": 1.0, "beta": 10.0}),
     "sghmc2": Entry(SGHMC2, {"eta": 0.05, "gamma": 1.0, "beta": 10.0}),
+    "gda": Entry(GDA, {"eta_x": 0.02, "eta_y": 0.2}, _game, _game_start),
+    "gda-alternating": Entry(lambda p, **kw: GDA(p, alternating=True, **kw),
+                             {"eta_x": 0.02, "eta_y": 0.2}, _game, _game_start),
+    "ogda": Entry(OGDA, {"eta_x": 0.02, "eta_y": 0.2}, _game, _game_start),
+    "extragradient": Entry(Extragradient, {"eta_x": 0.02, "eta_y": 0.2}, _game, _game_start),
+    "gdmax": Entry(lambda p, **kw: GDmax(p, n_inner=5, **kw), {"eta_x": 0.02, "eta_y": 0.2},
+                   _game, _game_start),
+    "perturbed-gdmax": Entry(lambda p, **kw: PerturbedGDmax(p, n_inner=5, interval=20, **kw),
+                             {"eta_x": 0.02, "eta_y": 0.2, "radius": 0.05, "eps": 0.1},
+                             _game, _game_start),
 }
 
 
@@ -68,5 +96,6 @@ def make(name: str, problem, **hyperparameters):
 
 __all__ = ["AbstractAlgorithm", "AnnealedMomentumSGD", "AnnealedState", "geometric_schedule", "MomentumSGD",
            "MomentumState", "NesterovSGD", "sgd", "SGLD", "SGHMC1", "SGHMC2", "msgd_as_sghmc",
-           "sghmc_as_msgd",
-           "msgd_effective_temperature", "REGISTRY", "Entry", "make"]
+           "sghmc_as_msgd", "msgd_effective_temperature", "REGISTRY", "Entry", "make", "GDA",
+           "GameState", "OGDA", "OGDAState", "Extragradient", "GDmax", "PerturbedGDmax",
+           "PerturbedState", "perturbed_gdmax_template"]

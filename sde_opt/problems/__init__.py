@@ -13,6 +13,11 @@ from ._base import check_problem as check_problem
 from .double_well import DoubleWell as DoubleWell
 from .double_well import DoubleWell2D as DoubleWell2D
 from .finite_sum import FiniteSum as FiniteSum
+from .adversarial_logistic import AdversarialLogistic as AdversarialLogistic
+from .games import DoubleWellGame as DoubleWellGame
+from .games import PhiStationary as PhiStationary
+from .games import QuadraticGame as QuadraticGame
+from .games import RampGame as RampGame
 from .matrix_factorization import MatrixFactorization as MatrixFactorization
 from .quadratic import Quadratic as Quadratic
 from .quadratic_saddle import QuadraticSaddle as QuadraticSaddle
@@ -22,4 +27,4 @@ from .streaming_pca import StreamingPCA as StreamingPCA
 __all__ = ["AbstractField", "AbstractGame", "AbstractProblem", "check_problem", "AbstractGeometry",
            "Euclidean", "Sphere", "Oblique", "Product", "DoubleWell", "DoubleWell2D", "FiniteSum",
            "MatrixFactorization", "MinibatchIndices", "Quadratic", "QuadraticSaddle", "RobustRegression",
-           "StreamingPCA"]
+           "StreamingPCA", "AdversarialLogistic", "DoubleWellGame", "QuadraticGame", "RampGame", "PhiStationary"]

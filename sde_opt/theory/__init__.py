@@ -16,6 +16,12 @@
 """
 
 from . import momentum_pca as momentum_pca
+from . import modified_equations as modified_equations
+from .minimax_escape import gda_saddle as gda_saddle
+from .minimax_escape import gdmax_kicked_escape as gdmax_kicked_escape
+from .minimax_escape import unstable_mode as unstable_mode
+from .modified_equations import ModifiedEquation as ModifiedEquation
+from .modified_equations import iteration_matrix as iteration_matrix
 from .heavy_ball import HeavyBallMoments as HeavyBallMoments
 from .heavy_ball import heavy_ball_diffusion_covariance as heavy_ball_diffusion_covariance
 from .heavy_ball import heavy_ball_moments as heavy_ball_moments
@@ -43,5 +49,6 @@ __all__ = [
     "exact_transition", "lyapunov_covariance", "heavy_ball_exit_iterations", "saddle_exit_cdf",
     "saddle_exit_iterations", "saddle_exit_mean", "saddle_exit_mean_asymptotic",
     "saddle_exit_mean_em", "saddle_exit_quantile", "saddle_exit_variance", "LocalSDE", "local_sde",
-    "momentum_pca", "pca_escape", "pca_stationary_error",
+    "momentum_pca", "pca_escape", "pca_stationary_error", "modified_equations", "ModifiedEquation",
+    "iteration_matrix", "gda_saddle", "gdmax_kicked_escape", "unstable_mode",
 ]

@@ -1,0 +1,71 @@
+r"""Extragradient (Korpelevich 1976) with two step sizes, for NC-SC minimax."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from ..problems._base import AbstractGame
+from ..sde.two_timescale import TwoTimescaleSDE
+from ._base import AbstractAlgorithm
+from ._game import add_calls, check_game, check_start, draw, gda_move, repeat_noise
+from .gda import GameState
+
+
+class Extragradient(AbstractAlgorithm):
+    r"""Stochastic extragradient, two oracle calls per step (papers.md §4.3):
+
+        z_{t+½} = Π(z_t − D V̂(z_t)),    z_{t+1} = Π(z_t − D V̂(z_{t+½})),
+
+    with D = diag(η_x I, η_y I), V = (∇ₓf, −∇ᵧf) and Π = (id, P_Y); the two calls draw independent
+    noise. Time per step t = kη_x; first-order limit shared with GDA
+    (:class:`~sde_opt.sde.two_timescale.TwoTimescaleSDE`). Its O(η) modified equation
+    ż = −F̃ + (η/2) J̃F̃ (F̃ = D V/η_x) contracts rotations that GDA's ż = −F̃ − (η/2)J̃F̃ expands
+    (:mod:`sde_opt.theory.modified_equations`). Mahdavinia, Deng, Li & Mahdavi (NeurIPS 2022):
+    η_y = Θ(1/ℓ), η_x = Θ(1/(κ²ℓ)) reach ‖∇Φ‖ ≤ ε in O(κ²ε⁻²) gradient calls (NC-SC), tight for
+    this step-size regime.
+
+    Args:
+        problem: a game.
+        eta_x, eta_y: step sizes > 0.
+    """
+
+    problem: AbstractGame
+    eta_x: jnp.ndarray
+    eta_y: jnp.ndarray
+
+    def __init__(self, problem, eta_x, eta_y):
+        check_game("Extragradient", problem, eta_x, eta_y)
+        self.problem = problem
+        self.eta_x = jnp.asarray(eta_x)
+        self.eta_y = jnp.asarray(eta_y)
+
+    @property
+    def dt(self):
+        return self.eta_x
+
+    calls_per_step = 2
+
+    @property
+    def noise(self):
+        return repeat_noise(self.problem.noise, 2)
+
+    def init(self, z0):
+        check_start(self.problem, z0, "Extragradient")
+        return GameState(tuple(z0), jnp.zeros((), jnp.int32))
+
+    def step(self, state, noise):
+        z, calls = state
+        half = gda_move(self.problem, z, self.problem.stochastic_field(z, draw(noise, 0)),
+                        self.eta_x, self.eta_y)
+        new = gda_move(self.problem, z, self.problem.stochastic_field(half, draw(noise, 1)),
+                       self.eta_x, self.eta_y)
+        return GameState(new, add_calls(calls, 2))
+
+    def position(self, state):
+        return state.z
+
+    def limit(self):
+        return TwoTimescaleSDE(self.problem, self.eta_x, self.eta_y / self.eta_x)
+
+    def ode_limit(self):
+        return TwoTimescaleSDE(self.problem, self.eta_x, self.eta_y / self.eta_x, noise=False)

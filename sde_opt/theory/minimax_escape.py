@@ -1,0 +1,143 @@
+r"""Saddle escape in NC-SC minimax: perturbed GDmax (kicked linear law) and stochastic GDA (reduced SDE).
+
+Both use the exact linear iteration z⁺ = T z (+ noise) of a method on a quadratic game
+(:func:`sde_opt.theory.modified_equations.iteration_matrix`) at a strict saddle of Φ. Let ρ > 1
+be T's top eigenvalue (real, simple) and w its left eigenvector: then u_k = ⟨w, z_k⟩ obeys the
+*scalar* recursion u_{k+1} = ρu_k + ⟨w, noise_k⟩ exactly, whatever the other directions do.
+
+* **Perturbed GDmax** [derived here]: started at the saddle (gradient 0) it kicks at once,
+  z₁ = (ξ, y*(0)) with ξ ~ U(B(0, r)) in ℝᵐ, then runs deterministically, u_k = ρ^{k−1}⟨w_x, ξ⟩.
+  ⟨w_x, ξ⟩ is ‖w_x‖ times the projection of ξ on a unit vector, so the escape iteration
+  K = min{k : |u_{k+1}| ≥ R} has the law of :func:`sde_opt.theory.kicked_escape_cdf` with kick radius
+  r‖w_x‖ (w normalized to unit length). Without the kick GDmax stays at the saddle exactly.
+* **Stochastic GDA** [derived here]: u is an AR(1) chain u⁺ = ρu + e, Var e = wᵀDΣDw (D =
+  diag(η_x I, η_y I)), i.e. Euler–Maruyama of du = λ̃u dt + σ̃ dW with h = η_x, λ̃ = (ρ − 1)/η_x,
+  σ̃² = Var e/η_x, whose mean exit iteration from |u| < R is
+  :func:`sde_opt.theory.saddle_exit_mean_em`/h. As r = η_y/η_x → ∞ (and η_x → 0), λ̃ → λ_Φ (the
+  negative curvature of Φ) and σ̃² → η_x vᵀCv, C = [I, −K]Σ[I, −K]ᵀ — the reduced slow SDE
+  dX = −∇Φ dt + √η_x C^{1/2} dW (:class:`~sde_opt.sde.two_timescale.ReducedSDE`) along the
+  unstable eigenvector v of ∇²Φ, whose exit time is the Dawson integral
+  (:func:`sde_opt.theory.saddle_exit_mean`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from .kicked_escape import kicked_escape_cdf, kicked_escape_mean
+from .modified_equations import iteration_matrix
+from .saddle_exit import saddle_exit_mean, saddle_exit_mean_em
+
+
+def unstable_mode(matrix):
+    """(ρ, w, v): the top eigenvalue of a real matrix (must be real and > 1), its unit left
+    eigenvector w and its right eigenvector v normalized so that ⟨w, v⟩ = 1."""
+    m = np.asarray(matrix, np.float64)
+    vals, right = np.linalg.eig(m)
+    i = int(np.argmax(np.abs(vals)))
+    rho = vals[i]
+    if abs(rho.imag) > 1e-10 * abs(rho) or rho.real <= 1.0:
+        raise ValueError(f"unstable_mode: the top eigenvalue must be real and > 1 (a strict saddle); "
+                         f"got {rho}")
+    lvals, left = np.linalg.eig(m.T)
+    j = int(np.argmin(np.abs(lvals - rho)))
+    w = np.real(left[:, j])
+    w /= np.linalg.norm(w)
+    v = np.real(right[:, i])
+    v /= w @ v
+    return float(rho.real), w, v
+
+
+def _game_matrices(game):
+    J = game.jacobian()
+    m = game.dims[0]
+    return J, m
+
+
+@dataclasses.dataclass(frozen=True)
+class KickedEscape:
+    """The exact escape law of perturbed GDmax from the saddle of a quadratic NC-SC game."""
+
+    growth: float       # ρ
+    w: np.ndarray       # unit left eigenvector on (x, y)
+    kick_scale: float   # ‖w_x‖
+    r: float            # kick radius
+    radius: float       # escape level R on |⟨w, z⟩|
+    dim: int            # m
+
+    def cdf(self, k):
+        """P(K ≤ k), K = escape iteration counted from the first post-kick iterate z₁."""
+        return kicked_escape_cdf(k, r=self.r * self.kick_scale, radius=self.radius, dim=self.dim,
+                                 growth=self.growth)
+
+    def mean(self) -> float:
+        return kicked_escape_mean(r=self.r * self.kick_scale, radius=self.radius, dim=self.dim,
+                                  growth=self.growth)
+
+
+def gdmax_kicked_escape(game, eta_x, eta_y, n_inner, *, r, radius) -> KickedEscape:
+    """The kicked-linear escape law of perturbed GDmax on a :class:`~sde_opt.QuadraticGame`."""
+    J, m = _game_matrices(game)
+    rho, w, _ = unstable_mode(iteration_matrix("gdmax", J, eta_x, eta_y, m, n_inner=n_inner))
+    return KickedEscape(rho, w, float(np.linalg.norm(w[:m])), float(r), float(radius), m)
+
+
+@dataclasses.dataclass(frozen=True)
+class GDASaddle:
+    """Stochastic GDA at the saddle of a quadratic NC-SC game: the exact AR(1) coordinate and
+    its reduced-SDE limit (module docstring)."""
+
+    eta_x: float
+    growth: float          # ρ of I − DJ
+    w: np.ndarray          # unit left eigenvector
+    step_var: float        # Var e = wᵀDΣDw
+    lam_phi: float         # −λ_min(∇²Φ)
+    v_phi: np.ndarray      # its unit eigenvector in x
+    sigma_reduced: float   # √(η_x vᵀCv), the reduced SDE's noise along v
+
+    @property
+    def lam_discrete(self) -> float:
+        return (self.growth - 1.0) / self.eta_x
+
+    @property
+    def sigma_discrete(self) -> float:
+        return math.sqrt(self.step_var / self.eta_x)
+
+    def mean_iterations_discrete(self, radius) -> float:
+        """Mean iterations of the exact AR(1) chain to |⟨w, z⟩| ≥ R (EM formula, small noise)."""
+        return saddle_exit_mean_em(self.lam_discrete, self.sigma_discrete, radius, self.eta_x) \
+            / self.eta_x
+
+    def mean_time_reduced(self, radius) -> float:
+        """The reduced slow SDE's exact mean exit time (Dawson) from |⟨v, X⟩| < R, slow time."""
+        return saddle_exit_mean(self.lam_phi, self.sigma_reduced, radius)
+
+
+def gda_saddle(game, eta_x, eta_y) -> GDASaddle:
+    """:class:`GDASaddle` for a :class:`~sde_opt.QuadraticGame` with C ≻ 0 and an indefinite Φ."""
+    J, m = _game_matrices(game)
+    n = J.shape[0] - m
+    rho, w, _ = unstable_mode(iteration_matrix("gda", J, eta_x, eta_y, m))
+    d = np.diag(np.concatenate([np.full(m, float(eta_x)), np.full(n, float(eta_y))]))
+    import jax
+
+    with jax.enable_x64(True):
+        sigma = np.asarray(game.noise_cov((np.zeros(m), np.zeros(n))), np.float64)
+    step_var = float(w @ d @ sigma @ d @ w)
+    hphi = game.phi_matrix()
+    e, vecs = np.linalg.eigh(hphi)
+    if not e[0] < 0:
+        raise ValueError("gda_saddle: Φ has no negative curvature at 0 (not a strict saddle)")
+    v = vecs[:, 0]
+    b, c = np.asarray(game.B, np.float64), np.asarray(game.C, np.float64)
+    k = b @ np.linalg.inv(c)
+    p = np.hstack([np.eye(m), -k])
+    cov = p @ sigma @ p.T
+    return GDASaddle(float(eta_x), rho, w, step_var, float(-e[0]), v,
+                     math.sqrt(float(eta_x) * float(v @ cov @ v)))
+
+
+__all__ = ["unstable_mode", "KickedEscape", "gdmax_kicked_escape", "GDASaddle", "gda_saddle"]
