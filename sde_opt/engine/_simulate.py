@@ -547,12 +547,44 @@ def simulate(
 def _progress_bar(progress, total):
     if not progress:
         return None
-    from tqdm.auto import tqdm
-
     label = progress if isinstance(progress, str) else "simulate"
-    # one unit = one step of the horizon for a chunk of paths; a chunk whose paths have all
-    # stopped jumps to its end, and the postfix shows how many paths are still running
-    return tqdm(total=total, desc=label, unit="step", unit_scale=True, leave=False)
+    return _Progress(label, total)
+
+
+class _Progress:
+    """A tqdm bar in steps whose ETA ignores compilation.
+
+    Until the first segment returns, the bar is labelled "compiling" (tracing and XLA compilation
+    take most of a short call); then its clock restarts, so the rate and the ETA come only from
+    steps run after compilation. One unit = one step of the horizon for a chunk of paths; a chunk
+    whose paths have all stopped jumps to its end, and the postfix shows how many paths are still
+    running. (A later compaction to a new bucket size compiles once more, inside a segment.)
+    """
+
+    def __init__(self, label, total):
+        from tqdm.auto import tqdm
+
+        self.label = label
+        self.compiled = False
+        self.bar = tqdm(total=total, desc=f"{label} (compiling)", unit="step", unit_scale=True,
+                        leave=False)
+
+    def update(self, n):
+        if self.compiled:
+            self.bar.update(n)
+            return
+        self.compiled = True
+        done = self.bar.n + n
+        self.bar.reset(total=self.bar.total)  # restarts the clock: the ETA excludes compilation
+        self.bar.set_description(self.label, refresh=False)
+        self.bar.n = self.bar.last_print_n = self.bar.initial = done
+        self.bar.refresh()
+
+    def set_postfix(self, **kw):
+        self.bar.set_postfix(**kw)
+
+    def close(self):
+        self.bar.close()
 
 
 def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps, n_steps_arr,
