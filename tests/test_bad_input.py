@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import zipfile
 
-import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -297,7 +296,6 @@ def test_bad_input(name, thunk, exc, fragments):
 
 def _files(tmp):
     """Bad trace files, written once per test into ``tmp``; name -> path."""
-    f = {}
     np.savez(tmp / "tx.npz", x=X_TRACE, t=np.arange(400.0))
     np.savez(tmp / "const.npz", x=np.ones(500), dt=1.0)
     np.savez(tmp / "dtarray.npz", x=X_TRACE, dt=np.ones(500))
