@@ -63,9 +63,9 @@ def check_integer(owner: str, name: str, value, low=None, high=None) -> int:
                         f"({type(value).__name__})")
     v = int(value)
     if (low is not None and v < low) or (high is not None and v > high):
-        rng = (f">= {low}" if high is None else f"<= {high}" if low is None
-               else f"in [{low}, {high}]")
-        raise ValueError(f"{owner}: {name} must be an integer {rng}; got {v}")
+        lo = "(-inf" if low is None else f"[{low}"
+        hi = "inf)" if high is None else f"{high}]"
+        raise ValueError(f"{owner}: {name} must lie in {lo}, {hi} (an integer); got {v}")
     return v
 
 
