@@ -140,16 +140,54 @@ def _fit(args) -> int:
     return run_fit(args)
 
 
+def _study_lines() -> str:
+    """One line per study: name, quick/full run times (when the module records them) and its
+    one-line DESCRIPTION (first sentence, from the study module)."""
+    from . import studies
+
+    lines = ["studies:"]
+    reg = studies.registry()
+    width = max((len(n) for n in reg), default=0)
+    for name in sorted(reg):
+        mod = reg[name]
+        desc = " ".join(str(getattr(mod, "DESCRIPTION", "")).split())
+        times = getattr(mod, "RUN_TIMES", None)
+        if isinstance(times, dict) and times:
+            shown = ", ".join(f"{k} {_duration(v)}" for k, v in times.items())
+            desc = f"[{shown}] {desc}"
+        import textwrap
+
+        lines.extend(textwrap.wrap(desc, 100, initial_indent=f"  {name.ljust(width)}  ",
+                                   subsequent_indent=" " * (width + 4)))
+    lines.append("\n--quick runs a small version of a study; results resume after an interruption.")
+    return "\n".join(lines)
+
+
+def _duration(v) -> str:
+    if isinstance(v, (int, float)):
+        return f"{v:.0f} s" if v < 120 else f"{v / 60:.0f} min"
+    return str(v)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     p = argparse.ArgumentParser(prog="sde-opt", description=__doc__)
+    p.add_argument("--version", action="version", version=f"sde-opt {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("study", help="run a study and write results/NAME/")
-    s.add_argument("name", help="study name, e.g. msgd-escape")
+    s = sub.add_parser("study", help="run a study and write results/NAME/",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Run a study: simulate, compare with theory, write "
+                                   "OUT/NAME/ (summary.json, figures).")
+    s.add_argument("name", help="study name (listed below)")
     s.add_argument("--quick", action="store_true", help="small version (under 2 minutes)")
     s.add_argument("--out", default="results", help="parent folder of the results (default: results)")
     s.add_argument("--no-progress", action="store_true", help="no progress bars")
     s.set_defaults(func=_study)
+    base_help = s.format_help
+    # the study list is read from the study modules only when help is shown (imports are slow)
+    s.format_help = lambda: base_help() + "\n" + _study_lines() + "\n"
 
     v = sub.add_parser("validate", help="run every validation check: predicted vs measured")
     v.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
@@ -167,17 +205,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="finite-interval correction for --model km (default: exact OU inversion)")
     f.add_argument("--ci", choices=["asymptotic", "bootstrap"], default="asymptotic",
                    help="intervals for --model ou")
-    f.add_argument("--level", type=float, default=0.95, help="coverage of the intervals")
+    f.add_argument("--level", type=float, default=0.95, help="coverage of the intervals, in (0, 1)")
     f.set_defaults(func=_fit)
     return p
 
 
+def _check_study_out(out: str) -> str | None:
+    """Why ``study --out`` cannot be used (``None`` if it can): it must be a writable folder."""
+    path = Path(out)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                return (f"--out {out}: {p} is a file, not a folder; give a folder for the "
+                        f"results (default: results)")
+            import os
+
+            if not os.access(p, os.W_OK | os.X_OK):
+                return f"--out {out}: the folder {p} is not writable"
+            return None
+    return None
+
+
 def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "study":
+        problem = _check_study_out(args.out)
+        if problem:
+            print(f"sde-opt study: error: {problem}", file=sys.stderr)
+            return 2
     from .engine import use_cpu_cores
 
     use_cpu_cores()
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("sde-opt: interrupted (finished points are kept; rerun to resume)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

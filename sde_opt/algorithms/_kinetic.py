@@ -28,8 +28,8 @@ class KineticLangevinAlgorithm(AbstractAlgorithm):
     def _set_parameters(self, problem, eta, gamma, beta) -> None:
         name = type(self).__name__
         _check_euclidean(name, problem)
-        check_positive(name, "eta", eta)
-        check_positive(name, "gamma", gamma)
+        check_positive(name, "eta", eta, scalar=True)
+        check_positive(name, "gamma", gamma, scalar=True)
         check_beta(name, beta)
         self.problem = problem
         self.eta = jnp.asarray(eta)

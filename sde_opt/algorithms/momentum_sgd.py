@@ -49,8 +49,8 @@ class MomentumSGD(AbstractAlgorithm):
 
     def __init__(self, problem: AbstractProblem, eta, mu=0.0):
         check_problem("MomentumSGD", problem, game=False)
-        check_positive("MomentumSGD", "eta", eta)
-        check_range("MomentumSGD", "mu", mu, 0.0, 1.0, high_closed=False)
+        check_positive("MomentumSGD", "eta", eta, scalar=True)
+        check_range("MomentumSGD", "mu", mu, 0.0, 1.0, high_closed=False, scalar=True)
         self.problem = problem
         self.eta = jnp.asarray(eta)
         self.mu = jnp.asarray(mu)

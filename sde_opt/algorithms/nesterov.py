@@ -34,8 +34,8 @@ class NesterovSGD(AbstractAlgorithm):
 
     def __init__(self, problem: AbstractProblem, eta, mu=0.9):
         check_problem("NesterovSGD", problem, game=False)
-        check_positive("NesterovSGD", "eta", eta)
-        check_range("NesterovSGD", "mu", mu, 0.0, 1.0, high_closed=False)
+        check_positive("NesterovSGD", "eta", eta, scalar=True)
+        check_range("NesterovSGD", "mu", mu, 0.0, 1.0, high_closed=False, scalar=True)
         self.problem, self.eta, self.mu = problem, jnp.asarray(eta), jnp.asarray(mu)
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 
 from ..noise import unjoin
 from ..problems._base import AbstractProblem
@@ -43,6 +44,8 @@ class SGHMC1(KineticLangevinAlgorithm):
 
     def __init__(self, problem: AbstractProblem, eta, gamma, beta, semi_implicit: bool = False):
         self._set_parameters(problem, eta, gamma, beta)
+        if not isinstance(semi_implicit, (bool, np.bool_)):
+            raise TypeError(f"SGHMC1: semi_implicit must be True or False; got {semi_implicit!r}")
         self.semi_implicit = bool(semi_implicit)
 
     def step(self, state, noise):

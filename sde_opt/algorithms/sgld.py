@@ -39,7 +39,7 @@ class SGLD(AbstractAlgorithm):
 
     def __init__(self, problem: AbstractProblem, eta, beta):
         _check_euclidean("SGLD", problem)
-        check_positive("SGLD", "eta", eta)
+        check_positive("SGLD", "eta", eta, scalar=True)
         check_beta("SGLD", beta)
         self.problem = problem
         self.eta = jnp.asarray(eta)

@@ -142,11 +142,36 @@ def use_cpu_cores(n: int | None = None) -> int:
 
 
 def _as_key(key):
-    if isinstance(key, int):
-        return jr.key(key)
-    if jnp.issubdtype(getattr(key, "dtype", None), jax.dtypes.prng_key):
+    """A single ``jax.random`` key from a key or an integer seed of any integer type.
+
+    Accepted: a typed key of shape ``()`` (``jax.random.key``), raw key data of shape ``(2,)``
+    (``jax.random.PRNGKey``), or an integer (``int``, ``np.int64``, a 0-d integer array). Refused,
+    with the value named: strings, ``None``, floats, booleans and batches of keys.
+    """
+    how = ("give an integer seed or one jax.random key (jax.random.key(0)); for several "
+           "independent runs, call simulate once per key")
+    if isinstance(key, (bool, np.bool_)) or key is None or isinstance(key, (str, bytes, float)):
+        raise TypeError(f"simulate: key must be an integer seed or a jax.random key; got "
+                        f"{key!r} ({type(key).__name__}); {how}")
+    if isinstance(key, (int, np.integer)):
+        return jr.key(int(key))
+    dtype = getattr(key, "dtype", None)
+    shape = tuple(getattr(key, "shape", ()))
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
+        if shape != ():
+            raise ValueError(f"simulate: key must be one key (shape ()); got a batch of keys of "
+                             f"shape {shape}; {how}")
         return key
-    return jr.wrap_key_data(jnp.asarray(key, jnp.uint32))
+    if dtype is not None and np.issubdtype(dtype, np.integer):
+        if shape == ():
+            return jr.key(int(key))
+        if shape == (2,):
+            return jr.wrap_key_data(jnp.asarray(key, jnp.uint32))
+        raise ValueError(f"simulate: key must be one key (an integer, or raw key data of shape "
+                         f"(2,)); got integer data of shape {shape}; {how}")
+    raise TypeError(f"simulate: key must be an integer seed or a jax.random key; got "
+                    f"{str(key)[:60]!r} ({type(key).__name__}"
+                    f"{'' if dtype is None else ', dtype ' + str(dtype)}); {how}")
 
 
 def _bcast(mask, leaf):
@@ -596,15 +621,33 @@ def simulate(
         A :class:`SimulationResult` with per-path steps, status, event, final position and the
         saved observables.
     """
-    n_paths, n_steps, stride = int(n_paths), int(n_steps), int(stride)
-    if n_paths < 1:
-        raise ValueError(f"simulate: n_paths must be >= 1; got {n_paths}")
-    if n_steps < 0:
-        raise ValueError(f"simulate: n_steps must be >= 0; got {n_steps}")
-    if stride < 1:
-        raise ValueError(f"simulate: stride must be >= 1; got {stride}")
+    from .._checks import check_integer, check_positive
+
+    n_paths = check_integer("simulate", "n_paths", n_paths, low=1)
+    n_steps = check_integer("simulate", "n_steps", n_steps, low=0)
+    stride = check_integer("simulate", "stride", stride, low=1)
+    if stride > max(n_steps, 1):
+        raise ValueError(f"simulate: stride must be <= n_steps (observables are saved every stride "
+                         f"steps); got stride={stride} with n_steps={n_steps}")
+    if chunk_size is not None:
+        chunk_size = check_integer("simulate", "chunk_size", chunk_size, low=1)
+    check_positive("simulate", "memory_limit", memory_limit, scalar=True)
+    if not isinstance(progress, (bool, str)):
+        raise TypeError(f"simulate: progress must be True/False or a label string; got "
+                        f"{progress!r} ({type(progress).__name__})")
     if not isinstance(chain, AbstractChain):
         raise TypeError(f"simulate: chain must be an AbstractChain; got {type(chain).__name__}")
+    if callable(events) or isinstance(events, (str, bytes)) or not isinstance(events, Sequence):
+        raise TypeError(f"simulate: events must be a list of functions position -> bool; got "
+                        f"{type(events).__name__} (wrap a single event in a list: events=[ev])")
+    if observables is not None and not isinstance(observables, Mapping):
+        raise TypeError(f"simulate: observables must be a dict name -> function; got "
+                        f"{type(observables).__name__}")
+    for path, leaf in jax.tree_util.tree_flatten_with_path(x0)[0]:
+        if isinstance(leaf, (str, bytes, bool, np.bool_)) or not (
+                hasattr(leaf, "dtype") or isinstance(leaf, (int, float, complex))):
+            raise TypeError(f"simulate: x0{jax.tree_util.keystr(path)} must be a real array; got "
+                            f"{leaf!r} ({type(leaf).__name__})")
     observables = dict(observables or {})
     events = tuple(events)
     key = _as_key(key)
@@ -612,6 +655,15 @@ def simulate(
     _check_scale(n_paths, n_steps, first_path, memory_limit)
     _check_geometries(chain)
     x0, shape, per_path = _prepare_x0(chain, x0, n_paths)
+    if per_path and getattr(chain, "geometry", None) is not None:
+        # a start with no projection onto the geometry (the zero vector on a sphere) retracts to NaN
+        back = jax.vmap(chain.geometry.retract)(x0)
+        bad = ~jax.vmap(_all_finite)(back)
+        if bool(jnp.any(bad)):
+            raise ValueError(f"simulate: every start in x0 must lie on the chain's geometry "
+                             f"({type(chain.geometry).__name__}); start(s) "
+                             f"{np.flatnonzero(np.asarray(bad))[:5].tolist()} cannot be mapped onto "
+                             f"it (e.g. the zero vector on a sphere)")
     x0_all = x0 if per_path else None
     dtype = jax.tree_util.tree_leaves(x0)[0].dtype
     point = jax.tree_util.tree_map(lambda s_: jax.ShapeDtypeStruct(s_, dtype), shape, is_leaf=_is_shape)
@@ -688,12 +740,44 @@ def _per_path_functions(chain, events, observables, point):
 def _progress_bar(progress, total):
     if not progress:
         return None
-    from tqdm.auto import tqdm
-
     label = progress if isinstance(progress, str) else "simulate"
-    # one unit = one step of the horizon for a chunk of paths; a chunk whose paths have all
-    # stopped jumps to its end, and the postfix shows how many paths are still running
-    return tqdm(total=total, desc=label, unit="step", unit_scale=True, leave=False)
+    return _Progress(label, total)
+
+
+class _Progress:
+    """A tqdm bar in steps whose ETA ignores compilation.
+
+    Until the first segment returns, the bar is labelled "compiling" (tracing and XLA compilation
+    take most of a short call); then its clock restarts, so the rate and the ETA come only from
+    steps run after compilation. One unit = one step of the horizon for a chunk of paths; a chunk
+    whose paths have all stopped jumps to its end, and the postfix shows how many paths are still
+    running. (A later compaction to a new bucket size compiles once more, inside a segment.)
+    """
+
+    def __init__(self, label, total):
+        from tqdm.auto import tqdm
+
+        self.label = label
+        self.compiled = False
+        self.bar = tqdm(total=total, desc=f"{label} (compiling)", unit="step", unit_scale=True,
+                        leave=False)
+
+    def update(self, n):
+        if self.compiled:
+            self.bar.update(n)
+            return
+        self.compiled = True
+        done = self.bar.n + n
+        self.bar.reset(total=self.bar.total)  # restarts the clock: the ETA excludes compilation
+        self.bar.set_description(self.label, refresh=False)
+        self.bar.n = self.bar.last_print_n = self.bar.initial = done
+        self.bar.refresh()
+
+    def set_postfix(self, **kw):
+        self.bar.set_postfix(**kw)
+
+    def close(self):
+        self.bar.close()
 
 
 def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps, n_steps_arr,

@@ -6,39 +6,76 @@ from collections.abc import Callable
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
+
+from .._checks import check_range, check_real, is_concrete
+
+
+def _check_center(owner, center):
+    if not is_concrete(center):
+        return center
+    c = check_real(owner, "center", center)
+    if not np.all(np.isfinite(c)):
+        raise ValueError(f"{owner}: center must be finite; got {c.tolist()}")
+    return center
+
+
+def _check_radius(owner, radius):
+    check_range(owner, "radius", radius, 0.0, np.inf, low_closed=False, high_closed=False,
+                scalar=True)
+
+
+def _match(owner, center, x):
+    """The center as an array of the position's shape: a scalar center means that value in every
+    coordinate; any other shape must equal the position's (no silent broadcasting)."""
+    if not hasattr(x, "shape"):
+        raise TypeError(f"{owner}: the position must be one array (a ball lives in ℝᵈ); got "
+                        f"{type(x).__name__} — use Threshold on a function of the pytree instead")
+    if center.ndim and center.shape != x.shape:
+        raise ValueError(f"{owner}: center must have the position's shape {tuple(x.shape)} (or be a "
+                         f"scalar); got shape {tuple(center.shape)}")
+    return center.astype(x.dtype)
 
 
 class LeaveBall(eqx.Module):
-    """Fires when ‖x − center‖ ≥ radius (exit from a neighbourhood of a saddle)."""
+    """Fires when ‖x − center‖ ≥ radius (exit from a neighbourhood of a saddle).
+
+    Args:
+        center: a point of the position's shape (or a scalar: that value in every coordinate).
+        radius: a real number > 0.
+    """
 
     center: jnp.ndarray
     radius: jnp.ndarray
 
     def __init__(self, center, radius):
-        if not float(radius) > 0:
-            raise ValueError(f"LeaveBall: radius must be > 0; got {radius!r}")
-        self.center = jnp.asarray(center)
+        _check_radius("LeaveBall", radius)
+        self.center = jnp.asarray(_check_center("LeaveBall", center))
         self.radius = jnp.asarray(radius)
 
     def __call__(self, x):
-        c = self.center.astype(x.dtype)
+        c = _match("LeaveBall", self.center, x)
         return jnp.sum((x - c) ** 2) >= self.radius.astype(x.dtype) ** 2
 
 
 class EnterBall(eqx.Module):
-    """Fires when ‖x − center‖ ≤ radius (arrival near a target such as a minimum)."""
+    """Fires when ‖x − center‖ ≤ radius (arrival near a target such as a minimum).
+
+    Args:
+        center: a point of the position's shape (or a scalar: that value in every coordinate).
+        radius: a real number > 0.
+    """
 
     center: jnp.ndarray
     radius: jnp.ndarray
 
     def __init__(self, center, radius):
-        if not float(radius) > 0:
-            raise ValueError(f"EnterBall: radius must be > 0; got {radius!r}")
-        self.center = jnp.asarray(center)
+        _check_radius("EnterBall", radius)
+        self.center = jnp.asarray(_check_center("EnterBall", center))
         self.radius = jnp.asarray(radius)
 
     def __call__(self, x):
-        c = self.center.astype(x.dtype)
+        c = _match("EnterBall", self.center, x)
         return jnp.sum((x - c) ** 2) <= self.radius.astype(x.dtype) ** 2
 
 
@@ -48,6 +85,11 @@ class Threshold(eqx.Module):
     Example: streaming-PCA escape from the saddle e₂ is ``Threshold(lambda w: w[0]**2 / (w @ w),
     0.5)``, i.e. cos²(w, e₁) ≥ ½. Pass a module-level function (not a fresh lambda per call) so that
     compiled code is reused.
+
+    Args:
+        fn: a function position -> real scalar.
+        level: a finite real number (a NaN or infinite level would never fire).
+        above: ``True`` to fire at ``fn(x) >= level``, ``False`` at ``fn(x) <= level``.
     """
 
     fn: Callable
@@ -55,9 +97,17 @@ class Threshold(eqx.Module):
     above: bool = eqx.field(static=True, default=True)
 
     def __init__(self, fn, level, above: bool = True):
+        if not callable(fn):
+            raise TypeError(f"Threshold: fn must be a function position -> scalar; got {fn!r}")
+        lv = check_real("Threshold", "level", level, scalar=True)
+        if is_concrete(level) and not np.isfinite(lv):
+            raise ValueError(f"Threshold: level must be a finite real number (a NaN or infinite "
+                             f"level never fires); got {float(lv)!r}")
+        if not isinstance(above, (bool, np.bool_)):
+            raise TypeError(f"Threshold: above must be True or False; got {above!r}")
         self.fn = fn
         self.level = jnp.asarray(level)
-        self.above = above
+        self.above = bool(above)
 
     def __call__(self, x):
         v = self.fn(x)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,8 @@ def _dt_from_times(t: np.ndarray, owner: str) -> float:
     return dt
 
 
-def as_trace(x, dt=None, *, t=None, min_steps: int = 3, owner: str = "trace") -> Trace:
+def as_trace(x, dt=None, *, t=None, min_steps: int = 3, owner: str = "trace",
+             allow_constant: bool = True) -> Trace:
     """Check and normalize an array (or a :class:`Trace`) into a :class:`Trace`.
 
     Args:
@@ -104,10 +106,14 @@ def as_trace(x, dt=None, *, t=None, min_steps: int = 3, owner: str = "trace") ->
         t: sample times (uniformly spaced), an alternative to ``dt``.
         min_steps: the fewest samples per path the calling estimator needs.
         owner: the name used in error messages.
+        allow_constant: accept a coordinate that never moves; the estimators pass ``False``
+            (no diffusion to estimate, and the drift is not identifiable).
 
     Raises:
-        ValueError: on NaN/inf samples, a path shorter than ``min_steps``, a missing or
-            non-positive ``dt``, non-uniform ``t``, or ``dt`` and ``t`` that disagree.
+        ValueError: on NaN/inf samples, a path shorter than ``min_steps``, a coordinate that is
+            constant in every path, a missing, non-scalar or non-positive ``dt``, ``t`` whose
+            length differs from the number of samples, non-uniform ``t``, or ``dt`` and ``t``
+            that disagree.
     """
     if isinstance(x, Trace):
         if dt is not None and not np.isclose(float(dt), x.dt, rtol=UNIFORM_RTOL):
@@ -140,14 +146,41 @@ def as_trace(x, dt=None, *, t=None, min_steps: int = 3, owner: str = "trace") ->
             f"{owner}: the trace is too short: {x.shape[1]} samples per path, need at least "
             f"{min_steps}"
         )
+    if not allow_constant and x.shape[1] >= 2:
+        still = np.all(np.diff(x, axis=1) == 0, axis=(0, 1))
+        if still.any():
+            which = np.flatnonzero(still).tolist()
+            raise ValueError(
+                f"{owner}: the trace is degenerate: coordinate(s) {which} never move (every "
+                f"increment is 0, e.g. the constant value {x[0, 0, which[0]]:g}), so there is no "
+                "diffusion to estimate and the drift is not identifiable; drop those coordinates "
+                "or check how the trace was recorded"
+            )
     if t is not None:
+        t = np.asarray(t)
+        if t.dtype == object or not np.issubdtype(t.dtype, np.number):
+            raise ValueError(f"{owner}: t must be numeric sample times; got dtype {t.dtype}")
+        if t.ndim not in (1, 2) or t.shape[-1] != x.shape[1] or (
+                t.ndim == 2 and t.shape[0] not in (1, x.shape[0])):
+            raise ValueError(
+                f"{owner}: t must have one time per sample: shape ({x.shape[1]},) or "
+                f"({x.shape[0]}, {x.shape[1]}) for x of shape {x.shape} (n_traces, n_steps, d); "
+                f"got t of shape {t.shape}"
+            )
         dt_t = _dt_from_times(t, owner)
         if dt is not None and not np.isclose(float(dt), dt_t, rtol=1e-6):
             raise ValueError(f"{owner}: dt={float(dt):g} disagrees with the spacing {dt_t:g} of t")
         dt = dt_t
     if dt is None:
         raise ValueError(f"{owner}: the sampling interval dt is required (give dt= or t=)")
-    dt = float(np.asarray(dt))
+    dt_a = np.asarray(dt)
+    if dt_a.size != 1 or dt_a.dtype == object or not np.issubdtype(dt_a.dtype, np.number):
+        raise ValueError(
+            f"{owner}: dt must be one number (the sampling interval); got "
+            f"{'an array of shape ' + str(dt_a.shape) if dt_a.size != 1 else repr(dt)}"
+            " — for per-sample times give t instead"
+        )
+    dt = float(dt_a.reshape(()))
     if not (np.isfinite(dt) and dt > 0):
         raise ValueError(f"{owner}: dt must lie in (0, inf); got {dt!r}")
     return Trace(x, dt)
@@ -171,6 +204,12 @@ def _read_csv(path: Path):
             "(t, trace, x0, x1, … — t and trace optional)"
         )
     body = rows[1:]
+    for i, r in enumerate(body):
+        if len(r) != len(header):
+            raise ValueError(
+                f"load_trace: {path}: ragged rows: line {i + 2} has {len(r)} fields but the header "
+                f"has {len(header)} ({','.join(header)})"
+            )
     try:
         data = np.array([[float(c) for c in r] for r in body], dtype=np.float64)
     except ValueError as e:
@@ -194,12 +233,26 @@ def load_trace(path, dt=None) -> Trace:
     suffix = path.suffix.lower()
     owner = f"load_trace({path.name})"
     if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as f:
-            if "x" not in f.files:
-                raise ValueError(f"{owner}: the .npz file needs a key 'x'; found {f.files}")
-            x = f["x"]
-            t = f["t"] if "t" in f.files else None
-            file_dt = float(f["dt"]) if "dt" in f.files else None
+        if not zipfile.is_zipfile(path):
+            raise ValueError(f"{owner}: {path} is not a .npz archive (a zip file, as written by "
+                             "numpy.savez); it may be truncated, or a .npy/pickle file renamed")
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                if "x" not in f.files:
+                    raise ValueError(f"{owner}: the .npz file needs a key 'x'; found {f.files}")
+                x = f["x"]
+                t = f["t"] if "t" in f.files else None
+                file_dt = f["dt"] if "dt" in f.files else None
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            raise ValueError(f"{owner}: cannot read {path} as a .npz archive: {e}") from None
+        if file_dt is not None:
+            if file_dt.size != 1 or not np.issubdtype(file_dt.dtype, np.number):
+                raise ValueError(
+                    f"{owner}: the file's dt must be one number (the sampling interval); got an "
+                    f"array of shape {file_dt.shape} and dtype {file_dt.dtype} — store the sample "
+                    "times under the key 't' instead"
+                )
+            file_dt = float(file_dt.reshape(()))
         if file_dt is not None and dt is not None and not np.isclose(file_dt, float(dt)):
             raise ValueError(f"{owner}: dt={float(dt):g} disagrees with the file's dt={file_dt:g}")
         dt = file_dt if file_dt is not None else dt

@@ -85,20 +85,66 @@ def _print_km(r) -> None:
         print(f"  [{xs}] | {int(counts[b])} | {a} | {dd}")
 
 
+def _prepare_out(path: Path, out) -> Path:
+    """The output folder, checked before any work (``ValueError`` if it cannot be written): it
+    must be a folder or not exist yet, under a writable folder. It is created only after the fit
+    succeeded, so a refused run leaves nothing behind."""
+    import os
+
+    out = Path(out) if out else path.with_name(path.stem + "-fit")
+    for p in (out, *out.absolute().parents):
+        if p.exists():
+            if not p.is_dir():
+                if p == out:
+                    raise ValueError(f"--out {out} is a file, not a folder")
+                raise ValueError(f"cannot write to the output folder {out}: {p} is a file, "
+                                 "not a folder")
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise ValueError(f"cannot write to the output folder {out}: {p} is not writable")
+            break
+    return out
+
+
+def _check_args(args) -> None:
+    """Command-line values that no trace can make valid (``ValueError`` naming the option)."""
+    import math
+
+    level = getattr(args, "level", 0.95)
+    if not (isinstance(level, float) and 0.0 < level < 1.0):
+        raise ValueError(f"--level must lie in (0, 1), e.g. 0.95; got {level!r}")
+    if args.dt is not None and not (math.isfinite(args.dt) and args.dt > 0):
+        raise ValueError(f"--dt must be a finite number > 0; got {args.dt!r}")
+    if args.model == "km" and args.bins < 1:
+        raise ValueError(f"--bins must be an integer >= 1; got {args.bins}")
+
+
 def run_fit(args) -> int:
     """Entry point of ``sde-opt fit`` (``args``: trace, model, dt, out, bins; optional level,
-    ci, correction). Returns the exit status: 0, or 2 for unusable input."""
+    ci, correction). Returns the exit status: 0, or 2 for unusable input (a one-line message on
+    stderr, no traceback)."""
     path = Path(args.trace)
     try:
+        _check_args(args)
+        if not path.exists():
+            raise FileNotFoundError(f"no such file: {path}")
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder; give a trace file (.npz or .csv)")
+        out = _prepare_out(path, args.out)
         trace = load_trace(path, dt=args.dt)
         main, results = _fit(args.model, trace, args)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"sde-opt fit: {e}", file=sys.stderr)
+    except (ValueError, OSError) as e:
+        msg = str(e) if not isinstance(e, OSError) or e.strerror is None else (
+            f"{e.strerror}: {e.filename}" if e.filename else e.strerror)
+        print(f"sde-opt fit: error: {' '.join(msg.split())}", file=sys.stderr)
         return 2
     _print(results, trace)
 
-    out = Path(args.out) if args.out else path.with_name(path.stem + "-fit")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"sde-opt fit: error: cannot create the output folder {out}: {e.strerror}",
+              file=sys.stderr)
+        return 2
     payload = {"trace": str(path), "model": args.model,
                "trace_info": {"n_traces": trace.n_traces, "n_steps": trace.n_steps,
                               "dim": trace.dim, "dt": trace.dt},

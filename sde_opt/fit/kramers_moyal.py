@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_level
 from ..stats import Estimate
 from ._linear import innovation_operator, ou_transition
 from ._result import FitResult
@@ -129,9 +130,10 @@ def fit_kramers_moyal(x, dt=None, *, bins=30, range=None, correction: str = "ou"
         ``(*n_bins)`` and ``x_mean`` ``(*n_bins, d)``.
     """
     owner = "fit_kramers_moyal"
+    level = check_level(owner, level)
     if correction not in CORRECTIONS:
         raise ValueError(f"{owner}: correction must be one of {CORRECTIONS}; got {correction!r}")
-    tr = as_trace(x, dt, t=t, min_steps=3, owner=owner)
+    tr = as_trace(x, dt, t=t, min_steps=3, owner=owner, allow_constant=False)
     d, dt = tr.dim, tr.dt
     if d > MAX_DIM:
         raise ValueError(

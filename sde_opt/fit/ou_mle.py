@@ -44,6 +44,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
+from .._checks import check_level
 from ..stats import Estimate
 from ._linear import (
     diffusion_from_innovation,
@@ -189,9 +190,10 @@ def fit_ou(x, dt=None, *, mean=None, ci: str = "asymptotic", n_boot: int = 200, 
 
 def _fit_ou(x, dt, mean, ci, n_boot, seed, level, t) -> FitResult:
     owner = "fit_ou"
+    level = check_level(owner, level)
     if ci not in ("asymptotic", "bootstrap"):
         raise ValueError(f"{owner}: ci must be 'asymptotic' or 'bootstrap'; got {ci!r}")
-    tr = as_trace(x, dt, t=t, min_steps=3, owner=owner)
+    tr = as_trace(x, dt, t=t, min_steps=3, owner=owner, allow_constant=False)
     d, dt = tr.dim, tr.dt
     need = 5 * (d + 2)
     if tr.n_increments < need:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_level
 from ..stats import Estimate
 from ._linear import innovation_operator, ou_transition
 from ._result import FitResult
@@ -63,7 +64,9 @@ def fit_quadratic_variation(x, dt=None, *, drift_matrix=None, mean=None, blocks:
     Returns:
         FitResult with estimate ``diffusion`` ``(d, d)``.
     """
-    tr = as_trace(x, dt, t=t, min_steps=3, owner="fit_quadratic_variation")
+    level = check_level("fit_quadratic_variation", level)
+    tr = as_trace(x, dt, t=t, min_steps=3, owner="fit_quadratic_variation",
+                  allow_constant=False)
     d, dt = tr.dim, tr.dt
     start, dx = tr.increments()
     prods = dx[:, :, None] * dx[:, None, :] / dt

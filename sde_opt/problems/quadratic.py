@@ -14,7 +14,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_psd, check_shape
+from .._checks import check_psd, check_real, check_shape
 from ._base import AbstractProblem
 from .geometry import Euclidean
 
@@ -38,15 +38,17 @@ class DiagonalQuadratic(AbstractProblem):
 
     def __init__(self, eigenvalues, noise_cov=0.0):
         name = type(self).__name__
-        lam = np.asarray(eigenvalues, dtype=np.float64)
+        lam = check_real(name, "eigenvalues", eigenvalues).astype(np.float64)
         if lam.ndim != 1 or lam.size == 0:
             raise ValueError(f"{name}: eigenvalues must be a 1-D array; got shape {lam.shape}")
         if not np.all(np.isfinite(lam)):
-            raise ValueError(f"{name}: eigenvalues must be finite")
+            raise ValueError(f"{name}: eigenvalues must be finite; got {lam.tolist()}")
         self._check_eigenvalues(lam)
         d = lam.size
-        c = np.asarray(noise_cov, dtype=np.float64)
+        c = check_real(name, "noise_cov", noise_cov).astype(np.float64)
         if c.ndim == 0:
+            if not np.isfinite(c):
+                raise ValueError(f"{name}: noise_cov must be finite; got {float(c)!r}")
             if c < 0:
                 raise ValueError(f"{name}: noise_cov must be >= 0; got {float(c)}")
             c = float(c) * np.eye(d)

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._checks import check_range
+from .._checks import check_range, check_real
 from ..noise import StandardNormal
 from ._base import AbstractProblem
 from .geometry import Sphere
@@ -54,7 +54,7 @@ class StreamingPCA(AbstractProblem):
     geometry: Sphere = eqx.field(static=True, default=Sphere())
 
     def __init__(self, spectrum, dof: float | None = None):
-        lam = np.asarray(spectrum, dtype=np.float64)
+        lam = check_real("StreamingPCA", "spectrum", spectrum).astype(np.float64)
         if lam.ndim != 1 or lam.size < 2:
             raise ValueError(f"StreamingPCA: spectrum must be 1-D with d >= 2; got shape {lam.shape}")
         check_range("StreamingPCA", "spectrum", lam, 0.0, np.inf, low_closed=False)
@@ -63,7 +63,7 @@ class StreamingPCA(AbstractProblem):
                 f"StreamingPCA: spectrum must be strictly decreasing (λ₁ > λ₂ > …); got {lam.tolist()}"
             )
         if dof is not None:
-            check_range("StreamingPCA", "dof", dof, 4.0, np.inf, low_closed=False)
+            check_range("StreamingPCA", "dof", dof, 4.0, np.inf, low_closed=False, scalar=True)
         self.spectrum = jnp.asarray(lam)
         self.dof = None if dof is None else float(dof)
 

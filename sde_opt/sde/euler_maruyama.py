@@ -43,7 +43,10 @@ class EulerMaruyama(AbstractChain):
     weak_order = 1.0
 
     def __init__(self, sde: AbstractSDE, dt):
-        check_positive("EulerMaruyama", "dt", dt)
+        if not isinstance(sde, AbstractSDE):
+            raise TypeError(f"EulerMaruyama: sde must be an AbstractSDE (e.g. alg.limit()); got "
+                            f"{type(sde).__name__}")
+        check_positive("EulerMaruyama", "dt", dt, scalar=True)
         self.sde = sde
         self.dt = jnp.asarray(dt)
 

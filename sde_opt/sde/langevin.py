@@ -34,7 +34,8 @@ def _check_euclidean(owner, problem):
 
 
 def check_beta(owner, beta):
-    check_range(owner, "beta", beta, 0.0, math.inf, low_closed=False, high_closed=True)
+    check_range(owner, "beta", beta, 0.0, math.inf, low_closed=False, high_closed=True,
+                scalar=True)
 
 
 class _LangevinNoise(eqx.Module):
