@@ -41,7 +41,7 @@ def test_msgd_limit_has_effective_step():
 def test_msgd_on_the_sphere_stays_on_the_sphere_and_converges_to_e1():
     p = so.StreamingPCA([1.0, 0.5, 0.25])
     alg = so.MomentumSGD(p, 0.01, 0.5)
-    r = so.simulate(alg, jnp.array([0.3, 0.9, 0.3]), 0, n_paths=64, n_steps=3000,
+    r = so.simulate(alg, so.Sphere().retract(jnp.array([0.3, 0.9, 0.3])), 0, n_paths=64, n_steps=3000,
                     observables={"err": p.error}, stride=3000)
     np.testing.assert_allclose(np.linalg.norm(r.final, axis=1), 1.0, rtol=1e-5)
     # stationary floor ≈ (η/(2(1−μ))) Σ λ₁λᵢ/(λ₁ − λᵢ) = 0.01·(1 + 0.333) ≈ 0.013

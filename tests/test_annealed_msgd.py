@@ -31,7 +31,7 @@ def test_one_stage_is_momentum_sgd_and_the_sphere_is_kept():
     a = AnnealedMomentumSGD(p, 0.01, 0.5)
     b = so.MomentumSGD(p, 0.01, 0.5)
     zs = jax.random.normal(jax.random.key(1), (4, 200, 3))
-    x0 = jnp.tile(jnp.array([0.3, 0.9, 0.3]), (4, 1))
+    x0 = jnp.tile(so.Sphere().retract(jnp.array([0.3, 0.9, 0.3])), (4, 1))
     xa = so.engine.trajectory(a, x0, zs)
     xb = so.engine.trajectory(b, x0, zs)
     np.testing.assert_allclose(xa, xb, rtol=1e-6, atol=1e-7)
