@@ -22,8 +22,12 @@ MARKERS = {"SGHMC1": "o", "SGHMC2": "s"}
 JITTER = {"SGHMC1": 0.96, "SGHMC2": 1.04}  # side by side at the same γ
 
 
-def _gamma_axis(ax):
+def _gamma_axis(ax, rows):
+    """Log γ axis with a tick at every simulated friction (short ranges have no decade tick)."""
     ax.set_xscale("log")
+    gammas = sorted({r["gamma"] for r in rows if r["gamma"] is not None})
+    ax.set_xticks(gammas)
+    ax.set_xlim(gammas[0] / 1.6, gammas[-1] * 1.6)
     ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("friction γ")
@@ -57,7 +61,7 @@ def _rates(ax, rows, pred_key, pred_label, sgld_pred_label, title):
         ax.axhspan(m - Z * se, m + Z * se, color=COLORS["SGLD"], alpha=0.15, lw=0)
         ax.axhline(m, color=COLORS["SGLD"], label=f"SGLD measured (band: {100 * LEVEL:g}% CI)")
     ax.axhline(sgld[pred_key], color=COLORS["SGLD"], ls="--", label=f"SGLD {sgld_pred_label}")
-    _gamma_axis(ax)
+    _gamma_axis(ax, rows)
     ax.set_yscale("log")
     ax.set_ylabel("relaxation rate λ (per unit time t = kη)")
     ax.set_title(title, fontsize=10)
@@ -83,7 +87,8 @@ def quadratic(out, res):
     ax.errorbar([g_line[-1]], [s["measured_rate"]["value"]], yerr=[Z * s["measured_rate"]["se"]],
                 fmt="D", color=COLORS["SGLD"], capsize=2, label="SGLD measured (no γ; drawn at right)")
     ax.axvline(2 * math.sqrt(m), color="C2", ls=":", lw=1, label="critical friction γ = 2√m")
-    _gamma_axis(ax)
+    _gamma_axis(ax, rows)
+    ax.set_xlim(g_line[0], g_line[-1] * 1.3)
     ax.set(yscale="log", ylabel="relaxation rate of E x_t (per unit time t = kη)",
            title=f"Quadratic F = m x²/2, m = {m:g}: rate √m at critical friction")
     ax.legend(fontsize=7, loc="lower center")
@@ -115,7 +120,7 @@ def double_well(out, res, name, title):
             axes[1].axhspan(h["mean_over_reached"] - Z * h["se"],
                             h["mean_over_reached"] + Z * h["se"], color=COLORS["SGLD"],
                             alpha=0.15, lw=0)
-        _gamma_axis(axes[1])
+        _gamma_axis(axes[1], rows)
         axes[1].set(yscale="log", ylabel="mean iterations to the global basin",
                     title=f"time to the global basin from the spurious one ({100 * LEVEL:g}% CI; "
                           "paths that reached it)")
