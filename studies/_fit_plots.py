@@ -4,6 +4,7 @@ the Hessian spectrum, autocorrelations against the exact heavy-ball law, conditi
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -16,7 +17,9 @@ from sde_opt.fit.plots import plot_fit  # noqa: E402
 def figures(out, rows, runs, evals, traces, *, k_dirs, stride, eta_eff_lambda) -> None:
     # 1. fitted / limit ratios with 95% intervals, per run and quantity
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for ax, q in zip(axes, ("D (OU MLE)", "A (OU MLE)", "S (OU MLE)")):
+    titles = {"D (OU MLE)": "diffusion D", "A (OU MLE)": "drift matrix A",
+              "S (OU MLE)": "stationary covariance S"}
+    for ax, q in zip(axes, titles):
         sel = [r for r in rows if r["quantity"].startswith(q)]
         names = list(dict.fromkeys(r["run"] for r in sel))
         for j, name in enumerate(names):
@@ -36,16 +39,20 @@ def figures(out, rows, runs, evals, traces, *, k_dirs, stride, eta_eff_lambda) -
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=20, fontsize=8)
         ax.set_ylabel("fitted / diffusion limit")
-        ax.set_title(f"{q}, top-3 Hessian directions", fontsize=9)
+        ax.set_title(f"{titles[q]} (OU MLE): diagonal entries in the top-{k_dirs} Hessian "
+                     "directions", fontsize=9)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     out.savefig(fig, "ratios.png")
 
     # 2. Hessian spectrum
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.semilogy(np.arange(1, evals.size + 1), evals, ".", ms=3, label="eigenvalues")
-    ax.semilogy(np.arange(1, k_dirs + 1), evals[:k_dirs], "o", color="C3", label="recorded directions")
-    ax.set_xlabel("index")
+    ax.loglog(np.arange(1, evals.size + 1), evals, ".", ms=3, label="eigenvalues")
+    ax.loglog(np.arange(1, k_dirs + 1), evals[:k_dirs], "o", color="C3",
+              label=f"recorded directions (top {k_dirs})")
+    ax.set_title(f"Hessian spectrum at θ* ({evals.size} parameters; floor = the L2 penalty)",
+                 fontsize=9)
+    ax.set_xlabel("index (descending)")
     ax.set_ylabel("Hessian eigenvalue at θ*")
     ax.legend()
     out.savefig(fig, "hessian_spectrum.png")
@@ -62,6 +69,7 @@ def figures(out, rows, runs, evals, traces, *, k_dirs, stride, eta_eff_lambda) -
         ax.plot(steps, heavy_ball_autocorrelation(evals[0], r["eta"], r["mu"], steps), "-",
                 color=f"C{j}", lw=1)
     ax.plot(steps, np.exp(-eta_eff_lambda * steps), "k--", lw=1, label="diffusion limit")
+    ax.plot([], [], "-", color="0.4", lw=1, label="exact heavy ball (same colour)")
     ax.axhline(0.0, color="0.7", lw=0.8)
     ax.set_xlabel("lag (optimizer steps)")
     ax.set_ylabel("autocorrelation of u₁")
@@ -84,4 +92,9 @@ def heavy_ball_autocorrelation(h, eta, mu, lags):
 
 def conditional_moments(out, u, dt) -> None:
     """Binned conditional drift and diffusion of one trace against its OU fit."""
-    out.savefig(plot_fit(fit_ou(u, dt), as_trace(u, dt), bins=25), "sgd_iid_conditional_moments.png")
+    fig = plot_fit(fit_ou(u, dt), as_trace(u, dt), bins=25)
+    for ax in fig.axes:   # the default ticks of the small position range overlap
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
+    fig.suptitle("SGD, i.i.d. minibatches: conditional moments of the top-3 projections "
+                 "against the OU fit", y=1.02)
+    out.savefig(fig, "sgd_iid_conditional_moments.png")
