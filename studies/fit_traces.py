@@ -41,6 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sde_opt.experiment import Progress, ResultsDir
 from sde_opt.fit import (
     fit_effective_lr,
     fit_ou,
@@ -48,8 +49,6 @@ from sde_opt.fit import (
     gradient_noise_covariance,
     heavy_ball_ou_target,
 )
-
-from sde_opt.experiment import Progress, ResultsDir
 
 from . import _fit_plots as plots
 

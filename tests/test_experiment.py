@@ -151,7 +151,7 @@ def test_progress_is_inert_when_disabled_and_writes_to_stderr(capsys):
         assert list(bar.track([1, 2])) == [1, 2]
     assert capsys.readouterr() == ("", "")
     with Progress("study-x", ["a", "b"]) as bar:
-        for name in bar.track(["a", "b"]):
+        for _name in bar.track(["a", "b"]):
             pass
     cap = capsys.readouterr()
     assert cap.out == "" and "study-x" in cap.err

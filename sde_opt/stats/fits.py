@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+
 from ._estimate import Estimate, normal_quantile, t_quantile
 
 
