@@ -439,8 +439,11 @@ def anneal_runs(cfg: Config) -> dict:
     return runs
 
 
-def _crossing(err: np.ndarray, steps: np.ndarray, target: float, n_boot: int = 400, seed: int = 0):
-    """First save at which the across-path mean error is ≤ target, with a bootstrap CI."""
+def _crossing(err: np.ndarray, steps: np.ndarray, target: float, n_boot: int = 400, seed: int = 0,
+              level: float = 0.95):
+    """First save at which the across-path mean error is ≤ target, with a percentile-bootstrap
+    interval at ``level`` (paths resampled; an end is +inf where resamples never reach it), and
+    the fraction of resamples that never reach the target."""
     def first(m):
         k = np.flatnonzero(m <= target)
         return float(steps[k[0]]) if k.size else np.inf
@@ -449,7 +452,8 @@ def _crossing(err: np.ndarray, steps: np.ndarray, target: float, n_boot: int = 4
     rng = np.random.default_rng(seed)
     n = err.shape[0]
     boots = np.sort([first(err[rng.integers(0, n, n)].mean(axis=0)) for _ in range(n_boot)])
-    lo, hi = boots[int(0.025 * n_boot)], boots[int(np.ceil(0.975 * n_boot)) - 1]  # may be inf
+    tail = (1 - level) / 2
+    lo, hi = boots[int(tail * n_boot)], boots[int(np.ceil((1 - tail) * n_boot)) - 1]
     return est, float(lo), float(hi), float(np.mean(np.isinf(boots)))
 
 
