@@ -93,8 +93,9 @@ def _rate(row) -> Estimate:
     return Estimate.normal(row["algorithm"], m["value"], m["se"], LEVEL, "path bootstrap")
 
 
-def _claim(claim, predicted, measured: Estimate, note, *, rule_bias=0.0) -> dict:
-    v = compare(claim, predicted, float(measured.value), float(measured.se), bias=rule_bias)
+def _claim(claim, predicted, measured: Estimate, note) -> dict:
+    """One claim row: predicted vs measured ± SE, verdict by the shared rule (|Δ| ≤ 4 SE)."""
+    v = compare(claim, predicted, float(measured.value), float(measured.se))
     return {"claim": claim, "predicted": predicted, "measured": float(measured.value),
             "se": float(measured.se), "note": note, "verdict": v.verdict}
 
