@@ -5,7 +5,10 @@ The study is a thin script over the package: problems (:class:`~sde_opt.Streamin
 :class:`~sde_opt.AnnealedMomentumSGD`) and their limits, the sweeps
 :func:`~sde_opt.sweep.compare_exit_times` / :func:`~sde_opt.sweep.compare_stationary`
 (algorithm vs limit vs theory, resumable), the theory (:mod:`sde_opt.theory.momentum_pca`,
-:func:`~sde_opt.theory.local_sde`) and the statistics. Parts:
+:func:`~sde_opt.theory.local_sde`), the statistics (ratios and relative differences of
+:class:`~sde_opt.stats.Estimate` objects by the delta method, 95% intervals) and the experiment
+layer (:class:`~sde_opt.experiment.Progress`, resumable points, ``config.json``); figures in
+:mod:`._msgd_plots`. Parts:
 
 1. **Phase I** — escape from the saddle e₂ of streaming PCA (d = 10) until cos²(w, e₁) ≥ ½, for
    μ ∈ {0, 0.5, 0.9, 0.99} and η over four decades, Gaussian and Student-t samples, MSGD and its
