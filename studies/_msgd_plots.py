@@ -29,6 +29,11 @@ def _color(mu):
     return MU_COLORS.get(float(mu), "tab:gray")
 
 
+def _jitter(mu):
+    """A multiplicative x offset per μ, so that points at one η/(1−μ) sit side by side."""
+    return 1 + 0.06 * (list(MU_COLORS).index(mu) - 1.5) if mu in MU_COLORS else 1
+
+
 def _yerr(val, lo, hi):
     return np.array([[max(val - lo, 0.0)], [max(hi - val, 0.0)]])
 
@@ -163,7 +168,7 @@ def floors(out, floor_rows, spectrum, kurtosis):
             labelled.add(mu)
             a.errorbar(eff, v, yerr=Z * se, fmt=DIST_MARKERS[dist], color=_color(mu), mfc=fill,
                        ms=5, capsize=2, label=lab)
-            jitter = 1 + 0.06 * (list(MU_COLORS).index(mu) - 1.5) if mu in MU_COLORS else 1
+            jitter = _jitter(mu)
             b.errorbar(eff * jitter, v / f, yerr=Z * se / f, fmt=DIST_MARKERS[dist],
                        color=_color(mu), mfc=fill, ms=5, capsize=2)
             lv, lse = float(r.limit.value), float(r.limit.se)
@@ -321,10 +326,11 @@ def matrix_factorization(out, mf):
         eff = r.params["eta"] / (1 - mu)
         f = r.theory["formula"]
         v, se = float(r.discrete.value), float(r.discrete.se)
+        jitter = _jitter(mu)  # the μ share their η/(1−μ): side by side
         b.errorbar(eff, v, yerr=Z * se, fmt="D", color=_color(mu), capsize=2)
-        c.errorbar(eff, v / f, yerr=Z * se / f, fmt="D", color=_color(mu), capsize=2)
-        c.errorbar(eff * 1.04, float(r.limit.value) / f, yerr=Z * float(r.limit.se) / f, fmt="x",
-                   color=_color(mu), capsize=1, alpha=0.6)
+        c.errorbar(eff * jitter, v / f, yerr=Z * se / f, fmt="D", color=_color(mu), capsize=2)
+        c.errorbar(eff * jitter * 1.02, float(r.limit.value) / f,
+                   yerr=Z * float(r.limit.se) / f, fmt="x", color=_color(mu), capsize=1, alpha=0.6)
     fe = np.logspace(-2.7, -1.3, 10)
     b.plot(fe, [th.local_sde(problem, minimum, e, 0.0).mean_squared_distance() for e in fe], "k-", lw=1,
            label="tr S, H S + S H = ηΣ/(1−μ)")
@@ -342,7 +348,7 @@ def matrix_factorization(out, mf):
     c.set_xlim(b.get_xlim())
     c.set_xlabel("effective step η/(1 − μ)")
     c.set_ylabel("measured / local-SDE prediction")
-    c.set_title("Floor ratio (D: MSGD, x: SDE limit)", fontsize=10)
+    c.set_title("Floor ratio (D: MSGD, x: SDE limit; 95% CI; μ side by side)", fontsize=10)
     c.grid(alpha=0.3, which="both")
     fig.suptitle("Symmetric matrix factorization ¼‖xxᵀ − M‖² with noisy observations of M", fontsize=11)
     fig.tight_layout()
