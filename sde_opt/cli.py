@@ -6,50 +6,21 @@ import argparse
 import json
 import math
 import sys
-import time
 from pathlib import Path
 
 
 def _study(args) -> int:
     from . import studies
-    from .experiment import ResultsDir
+    from .experiment import run_study
 
     reg = studies.registry()
     if args.name not in reg:
         print(f"sde-opt: unknown study {args.name!r}; available: {', '.join(sorted(reg))}",
               file=sys.stderr)
         return 2
-    mod = reg[args.name]
-    out = ResultsDir(Path(args.out) / args.name)
-    from . import __version__
-
-    config = {"study": args.name, "quick": bool(args.quick), "sde_opt_version": __version__,
-              "description": getattr(mod, "DESCRIPTION", "")}
-    out.write_json("config.json", config)
-    t0 = time.perf_counter()
-    summary = mod.run(out, quick=bool(args.quick), progress=not args.no_progress)
-    wall = time.perf_counter() - t0
-    summary = dict(summary)
-    # keep the wall time of the other mode (quick/full) from an earlier run, so both are reported
-    mode = "quick" if args.quick else "full"
-    timing = {}
-    previous = out.path / "summary.json"
-    if previous.exists():
-        try:
-            timing = dict(json.loads(previous.read_text()).get("timing", {}))
-        except (ValueError, AttributeError):
-            timing = {}
-    timing = {k: v for k, v in timing.items() if k in ("quick", "full")}
-    this_run = {"wall_seconds": wall, "points_resumed": len(out.resumed),
-                "points_computed": len(out.computed), **summary.pop("timing", {})}
-    if out.computed or not isinstance(timing.get(mode), dict):
-        timing[mode] = this_run
-    else:  # a run that only reloaded finished points: keep the time of the run that computed them
-        timing[mode] = {**timing[mode], "last_resumed_run": this_run}
-    summary["timing"] = timing
-    out.write_json("summary.json", summary)
-    print(f"wrote {out.path} ({wall:.1f} s; {len(out.computed)} points computed, "
-          f"{len(out.resumed)} resumed)")
+    done = run_study(reg[args.name], Path(args.out) / args.name, quick=args.quick,
+                     progress=not args.no_progress)
+    print(done.message())
     return 0
 
 

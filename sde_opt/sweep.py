@@ -270,7 +270,8 @@ def _stationary(result: SimulationResult, burn_in: float, level: float):
     skip = int(round(burn_in * (n_saves - 1))) if burn_in < 1 else int(burn_in)
     if ok.sum() < 2:
         nan = np.full(values.shape[2:], np.nan)
-        return Estimate(nan, nan, level), {"used": int(ok.sum()), "diverged": int((~ok).sum())}
+        return (Estimate("time average", nan, nan, nan, nan, level, "too few finite paths"),
+                {"used": int(ok.sum()), "diverged": int((~ok).sum())})
     est = batch_means(values[ok], burn_in=skip, level=level)
     return est, {"used": int(ok.sum()), "diverged": int((~ok).sum())}
 

@@ -10,10 +10,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from sde_opt import theory as th  # noqa: E402
+from sde_opt.stats import normal_quantile  # noqa: E402
 from sde_opt.theory import momentum_pca as mp  # noqa: E402
 
 MU_COLORS = {0.0: "tab:blue", 0.5: "tab:green", 0.9: "tab:orange", 0.99: "tab:red"}
 DIST_MARKERS = {"gaussian": "o", "student-t": "s", "matrix-factorization": "D"}
+Z = normal_quantile(0.95)  # error bars and bands: 95% intervals, ± z·SE
 
 
 def _logx(*axes):
@@ -25,6 +27,11 @@ def _logx(*axes):
 
 def _color(mu):
     return MU_COLORS.get(float(mu), "tab:gray")
+
+
+def _jitter(mu):
+    """A multiplicative x offset per μ, so that points at one η/(1−μ) sit side by side."""
+    return 1 + 0.06 * (list(MU_COLORS).index(mu) - 1.5) if mu in MU_COLORS else 1
 
 
 def _yerr(val, lo, hi):
@@ -125,7 +132,7 @@ def phases(out, curves, eta, gap):
         if eta * gap / (1 - mu) ** 2 > 1:
             lab += ": η ≫ (1−μ)²/g, outside the diffusion regime"
         ax.plot(k, c["mean"], color=col, label=lab)
-        ax.fill_between(k, np.maximum(c["mean"] - 1.96 * c["se"], 1e-5), c["mean"] + 1.96 * c["se"],
+        ax.fill_between(k, np.maximum(c["mean"] - Z * c["se"], 1e-5), c["mean"] + Z * c["se"],
                         color=col, alpha=0.25, lw=0)
         ax.plot(k, c["predicted"], "--", color=col, lw=1)
         ax.axhline(c["floor"], color=col, ls=":", lw=1)
@@ -159,13 +166,13 @@ def floors(out, floor_rows, spectrum, kurtosis):
             fill = _color(mu) if dist == "gaussian" else "white"
             lab = f"μ = {mu:g}" if mu not in labelled else None
             labelled.add(mu)
-            a.errorbar(eff, v, yerr=1.96 * se, fmt=DIST_MARKERS[dist], color=_color(mu), mfc=fill,
+            a.errorbar(eff, v, yerr=Z * se, fmt=DIST_MARKERS[dist], color=_color(mu), mfc=fill,
                        ms=5, capsize=2, label=lab)
-            jitter = 1 + 0.06 * (list(MU_COLORS).index(mu) - 1.5) if mu in MU_COLORS else 1
-            b.errorbar(eff * jitter, v / f, yerr=1.96 * se / f, fmt=DIST_MARKERS[dist],
+            jitter = _jitter(mu)
+            b.errorbar(eff * jitter, v / f, yerr=Z * se / f, fmt=DIST_MARKERS[dist],
                        color=_color(mu), mfc=fill, ms=5, capsize=2)
             lv, lse = float(r.limit.value), float(r.limit.se)
-            b.errorbar(eff * jitter * 1.02, lv / f, yerr=1.96 * lse / f, fmt="x", color=_color(mu),
+            b.errorbar(eff * jitter * 1.02, lv / f, yerr=Z * lse / f, fmt="x", color=_color(mu),
                        ms=5, capsize=1, alpha=0.6)
         a.plot(effs, [mp.stationary_error(spectrum, e, 0.0, kurtosis=kurtosis[dist]) for e in effs],
                "k-" if dist == "gaussian" else "k-.", lw=1, label=f"formula, {dist}")
@@ -205,8 +212,8 @@ def weak_error(out, weak):
         if fit.get("order") is not None:
             lab += f": fitted order {fit['order']:.2f} [{fit['ci'][0]:.2f}, {fit['ci'][1]:.2f}]"
         resolved = np.abs(d) > 2 * se
-        lower = np.minimum(1.96 * se, 0.95 * np.abs(d))
-        a.errorbar(eta, np.abs(d), yerr=[lower, 1.96 * se], fmt="none", ecolor=col, capsize=2)
+        lower = np.minimum(Z * se, 0.95 * np.abs(d))
+        a.errorbar(eta, np.abs(d), yerr=[lower, Z * se], fmt="none", ecolor=col, capsize=2)
         a.plot(eta[resolved], np.abs(d[resolved]), "o", color=col, label=lab)
         a.plot(eta[~resolved], np.abs(d[~resolved]), "o", color=col, mfc="white")
         if np.any(pred > 0):
@@ -221,7 +228,7 @@ def weak_error(out, weak):
             flab = f"μ = {mu:g}"
             if ff.get("order") is not None:
                 flab += f": fitted order {ff['order']:.2f} [{ff['ci'][0]:.2f}, {ff['ci'][1]:.2f}]"
-            b.errorbar(fe, fd, yerr=1.96 * fse, fmt="o", color=col, capsize=2, label=flab)
+            b.errorbar(fe, fd, yerr=Z * fse, fmt="o", color=col, capsize=2, label=flab)
             b.plot(fe, fp, "--", color=col, lw=1)
     a.plot([], [], "k--", lw=1, label="linear theory (heavy-ball AR(2) vs EM of the limit)")
     a.plot([], [], "o", color="k", mfc="white", label="not resolved (|d| < 2 SE)")
@@ -319,10 +326,11 @@ def matrix_factorization(out, mf):
         eff = r.params["eta"] / (1 - mu)
         f = r.theory["formula"]
         v, se = float(r.discrete.value), float(r.discrete.se)
-        b.errorbar(eff, v, yerr=1.96 * se, fmt="D", color=_color(mu), capsize=2)
-        c.errorbar(eff, v / f, yerr=1.96 * se / f, fmt="D", color=_color(mu), capsize=2)
-        c.errorbar(eff * 1.04, float(r.limit.value) / f, yerr=1.96 * float(r.limit.se) / f, fmt="x",
-                   color=_color(mu), capsize=1, alpha=0.6)
+        jitter = _jitter(mu)  # the μ share their η/(1−μ): side by side
+        b.errorbar(eff, v, yerr=Z * se, fmt="D", color=_color(mu), capsize=2)
+        c.errorbar(eff * jitter, v / f, yerr=Z * se / f, fmt="D", color=_color(mu), capsize=2)
+        c.errorbar(eff * jitter * 1.02, float(r.limit.value) / f,
+                   yerr=Z * float(r.limit.se) / f, fmt="x", color=_color(mu), capsize=1, alpha=0.6)
     fe = np.logspace(-2.7, -1.3, 10)
     b.plot(fe, [th.local_sde(problem, minimum, e, 0.0).mean_squared_distance() for e in fe], "k-", lw=1,
            label="tr S, H S + S H = ηΣ/(1−μ)")
@@ -340,7 +348,7 @@ def matrix_factorization(out, mf):
     c.set_xlim(b.get_xlim())
     c.set_xlabel("effective step η/(1 − μ)")
     c.set_ylabel("measured / local-SDE prediction")
-    c.set_title("Floor ratio (D: MSGD, x: SDE limit)", fontsize=10)
+    c.set_title("Floor ratio (D: MSGD, x: SDE limit; 95% CI; μ side by side)", fontsize=10)
     c.grid(alpha=0.3, which="both")
     fig.suptitle("Symmetric matrix factorization ¼‖xxᵀ − M‖² with noisy observations of M", fontsize=11)
     fig.tight_layout()

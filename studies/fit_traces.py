@@ -41,6 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sde_opt.experiment import Progress, ResultsDir
 from sde_opt.fit import (
     fit_effective_lr,
     fit_ou,
@@ -49,7 +50,7 @@ from sde_opt.fit import (
     heavy_ball_ou_target,
 )
 
-from ._common import ResultsDir
+from . import _fit_plots as plots
 
 NAME = "fit-traces"
 DESCRIPTION = ("Diffusion of SGD / momentum traces of logistic regression on digits, fitted with "
@@ -277,6 +278,14 @@ def _trace_ratio(est, limit):
 
 
 def run(out: ResultsDir, quick: bool, progress: bool) -> dict:
+    M = 2000 if quick else 20_000
+    n_chains, n_samples = (4, 2000) if quick else (8, 10_000)
+    out.record_config(parameters={
+        "penalty": PENALTY, "batch": BATCH, "directions": K_DIRS,
+        "eta_eff_times_lambda_max": ETA_EFF_LAMBDA, "stride": STRIDE, "burn_in": BURN_IN,
+        "runs": [{"name": n, "mu": m, "sampler": smp} for n, m, smp in RUNS],
+        "n_chains": n_chains, "n_samples": n_samples, "minibatch_gradients": M})
+    # the problem: logistic regression on digits, its minimum, Hessian and gradient noise there
     X, Y = load_data()
     N = X.shape[0]
     mp = out.point("minimum", lambda: _minimum_point(X, Y))
@@ -286,20 +295,15 @@ def run(out: ResultsDir, quick: bool, progress: bool) -> dict:
     gn = gradient_noise_covariance(mp["proj_grads"], batch_size=BATCH, population_size=N,
                                    replacement=True)
     sigma_b = gn["covariance"].value
-    M = 2000 if quick else 20_000
     mb = out.point(f"minibatch-grads-M{M}",
                    lambda: {"g": _minibatch_gradients(mp["theta"], V, X, Y, M, 1)})["g"]
     gn_mb = gradient_noise_covariance(mb, batch_size=BATCH, minibatch_size=BATCH)
 
-    n_chains, n_samples = (4, 2000) if quick else (8, 10_000)
+    # the algorithms at one effective step η/(1 − μ), their traces and the fits against the limit
     eta_eff = ETA_EFF_LAMBDA / lam[0]
     rows, runs, traces = [], {}, {}
-    runs_iter = RUNS
-    if progress:
-        from tqdm.auto import tqdm
-
-        runs_iter = tqdm(RUNS, desc="fit-traces runs", leave=False)
-    for index, (name, mu, sampler) in enumerate(runs_iter):
+    bar = Progress(NAME, [name for name, *_ in RUNS], enabled=progress, unit="run")
+    for index, (name, mu, sampler) in enumerate(bar.track(RUNS)):
         eta = eta_eff * (1 - mu)
         key = f"trace-{name}-c{n_chains}-n{n_samples}"
         pt = out.point(key, lambda mu=mu, sampler=sampler, eta=eta, index=index: _trace_point(
@@ -350,19 +354,16 @@ def run(out: ResultsDir, quick: bool, progress: bool) -> dict:
             "rms_distance_to_minimum": float(np.sqrt(np.mean(pt["snap_dist2"]))),
             "underdamped_top_direction": bool(mu > 0 and eta * lam[0] > (1 - math.sqrt(mu)) ** 2),
         }
+    bar.close()
     runs["sgd-epoch"]["epoch_noise_factor_predicted"] = epoch_noise_factor(STRIDE, N, BATCH)
 
     _write_table(out, rows)
     out.save_npz("arrays.npz", evals=evals, V=V, sigma_b=sigma_b,
                  sigma_b_measured=gn_mb["covariance"].value,
                  **{f"u_{k}": v[:, :2000] for k, v in traces.items()})
-    _figures(out, rows, runs, evals, traces)
-    from sde_opt.fit import as_trace
-    from sde_opt.fit.plots import plot_fit
-
-    u = traces["sgd-iid"]
-    out.savefig(plot_fit(fit_ou(u, runs["sgd-iid"]["dt"]), as_trace(u, runs["sgd-iid"]["dt"]),
-                         bins=25), "sgd_iid_conditional_moments.png")
+    plots.figures(out, rows, runs, evals, traces, k_dirs=K_DIRS, stride=STRIDE,
+                  eta_eff_lambda=ETA_EFF_LAMBDA)
+    plots.conditional_moments(out, traces["sgd-iid"], runs["sgd-iid"]["dt"])
     return {
         "model": {"N": N, "parameters": int(V.shape[0]), "penalty": PENALTY, "batch": BATCH,
                   "grad_max_at_minimum": float(mp["grad_max"]), "hessian_top": evals[:K_DIRS],
@@ -429,77 +430,3 @@ def _write_table(out: ResultsDir, rows) -> None:
 
     text = ",".join(head) + "\n" + "\n".join(",".join(fmt(r[h]) for h in head) for r in rows) + "\n"
     out.write_text("table.csv", text)
-
-
-def _figures(out: ResultsDir, rows, runs, evals, traces) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    # 1. fitted / limit ratios with 95% intervals, per run and quantity
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for ax, q in zip(axes, ("D (OU MLE)", "A (OU MLE)", "S (OU MLE)")):
-        sel = [r for r in rows if r["quantity"].startswith(q)]
-        names = list(dict.fromkeys(r["run"] for r in sel))
-        for j, name in enumerate(names):
-            rs = [r for r in sel if r["run"] == name]
-            xs = j + np.linspace(-0.2, 0.2, len(rs))
-            ratio = np.array([r["ratio_fit_to_limit"] for r in rs])
-            lo = ratio - np.array([r["ratio_ci"][0] for r in rs])
-            hi = np.array([r["ratio_ci"][1] for r in rs]) - ratio
-            ax.errorbar(xs, ratio, yerr=[lo, hi], fmt="o", color=f"C{j}", ms=4,
-                        label="fitted (95% CI)" if j == 0 else None)
-            ax.plot(xs, [r["exact_discrete"] / r["limit"] for r in rs], "k_", ms=12, mew=2,
-                    label="exact discrete (noise at θ*)" if j == 0 else None)
-            ax.plot(xs, [r["exact_discrete_trace_noise"] / r["limit"] for r in rs], "_",
-                    color="C3", ms=12, mew=2,
-                    label="exact discrete (noise along trace)" if j == 0 else None)
-        ax.axhline(1.0, color="0.5", ls="--", lw=1, label="diffusion limit")
-        ax.set_xticks(range(len(names)))
-        ax.set_xticklabels(names, rotation=20, fontsize=8)
-        ax.set_ylabel("fitted / diffusion limit")
-        ax.set_title(f"{q}, top-3 Hessian directions", fontsize=9)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    out.savefig(fig, "ratios.png")
-
-    # 2. Hessian spectrum
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.semilogy(np.arange(1, evals.size + 1), evals, ".", ms=3, label="eigenvalues")
-    ax.semilogy(np.arange(1, K_DIRS + 1), evals[:K_DIRS], "o", color="C3", label="recorded directions")
-    ax.set_xlabel("index")
-    ax.set_ylabel("Hessian eigenvalue at θ*")
-    ax.legend()
-    out.savefig(fig, "hessian_spectrum.png")
-
-    # 3. autocorrelation of the top coordinate against lag in steps (all runs share η/(1 − μ))
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    lags = np.arange(0, 16)
-    steps = lags * STRIDE
-    for j, (name, u) in enumerate(traces.items()):
-        r = runs[name]
-        x = u[..., 0] - u[..., 0].mean()
-        ac = np.array([np.mean(x[:, : x.shape[1] - k] * x[:, k:]) for k in lags]) / np.mean(x * x)
-        ax.plot(steps, ac, "o", ms=4, color=f"C{j}", label=f"{name} (data)")
-        ax.plot(steps, _heavy_ball_autocorrelation(evals[0], r["eta"], r["mu"], steps), "-",
-                color=f"C{j}", lw=1)
-    ax.plot(steps, np.exp(-ETA_EFF_LAMBDA * steps), "k--", lw=1, label="diffusion limit")
-    ax.axhline(0.0, color="0.7", lw=0.8)
-    ax.set_xlabel("lag (optimizer steps)")
-    ax.set_ylabel("autocorrelation of u₁")
-    ax.set_title("top Hessian direction; solid: exact heavy-ball (quadratic, i.i.d. noise)",
-                 fontsize=9)
-    ax.legend(fontsize=7)
-    out.savefig(fig, "autocorrelation.png")
-
-
-def _heavy_ball_autocorrelation(h, eta, mu, lags):
-    """Exact stationary autocorrelation of θ for heavy ball on f = hθ²/2 with i.i.d. noise."""
-    from scipy import linalg
-
-    from sde_opt.fit import heavy_ball_chain
-
-    M, Nm, C, _ = heavy_ball_chain([[h]], [[1.0]], eta, mu)
-    P = linalg.solve_discrete_lyapunov(M, Nm @ C @ Nm.T)
-    return np.array([(np.linalg.matrix_power(M, int(k)) @ P)[0, 0] / P[0, 0] for k in lags])

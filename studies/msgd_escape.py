@@ -5,7 +5,10 @@ The study is a thin script over the package: problems (:class:`~sde_opt.Streamin
 :class:`~sde_opt.AnnealedMomentumSGD`) and their limits, the sweeps
 :func:`~sde_opt.sweep.compare_exit_times` / :func:`~sde_opt.sweep.compare_stationary`
 (algorithm vs limit vs theory, resumable), the theory (:mod:`sde_opt.theory.momentum_pca`,
-:func:`~sde_opt.theory.local_sde`) and the statistics. Parts:
+:func:`~sde_opt.theory.local_sde`), the statistics (ratios and relative differences of
+:class:`~sde_opt.stats.Estimate` objects by the delta method, 95% intervals) and the experiment
+layer (:class:`~sde_opt.experiment.Progress`, resumable points, ``config.json``); figures in
+:mod:`._msgd_plots`. Parts:
 
 1. **Phase I** — escape from the saddle e₂ of streaming PCA (d = 10) until cos²(w, e₁) ≥ ½, for
    μ ∈ {0, 0.5, 0.9, 0.99} and η over four decades, Gaussian and Student-t samples, MSGD and its
@@ -27,7 +30,6 @@ The study is a thin script over the package: problems (:class:`~sde_opt.Streamin
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import jax.numpy as jnp
 import numpy as np
@@ -36,6 +38,7 @@ import sde_opt as so
 from sde_opt import stats
 from sde_opt import theory as th
 from sde_opt.algorithms import AnnealedMomentumSGD
+from sde_opt.experiment import Progress
 from sde_opt.sweep import compare_exit_times, compare_stationary
 from sde_opt.theory import momentum_pca as mp
 
@@ -197,7 +200,7 @@ def _summary_row(row, dist):
         "predicted_median": t["quantiles"]["0.5"],
         "predicted_quantiles": t["quantiles"],
         "ratio_msgd_to_prediction": d.mean / t["mean"],
-        "ratio_msgd_to_prediction_ci": [d.mean_low / t["mean"], d.mean_high / t["mean"]],
+        "ratio_msgd_to_prediction_ci": list((d.estimate() / t["mean"]).ci),
     }
 
 
@@ -208,8 +211,16 @@ def _exit_dict(s: stats.ExitTimeSummary) -> dict:
             "exited": s.exited, "censored": s.censored, "diverged": s.diverged}
 
 
+def _entry(e: stats.Estimate, key: str) -> dict:
+    """An estimate as the summary writes it: ``{key: value, "se": …, "ci": [lo, hi]}``."""
+    return {key: float(e.value), "se": float(e.se), "ci": list(e.ci)}
+
+
 def collapse_summary(rows_by_dist: dict) -> dict:
-    """How well η_eff·E N collapses: spread across μ at equal η_eff, and the fixed-η factor."""
+    """How well η_eff·E N collapses: spread across μ at equal η_eff, and the fixed-η factor.
+
+    Ratios of mean exit iterations E N(η, μ)/E N(η', μ') of independent runs, by the delta
+    method (:meth:`sde_opt.stats.Estimate.ratio`), with 95% intervals."""
     out = {}
     for dist, rows in rows_by_dist.items():
         by_eff = {}
@@ -224,11 +235,9 @@ def collapse_summary(rows_by_dist: dict) -> dict:
             for r in rs:
                 if r is ref:
                     continue
-                ratio = r.discrete.mean / ref.discrete.mean
-                se = ratio * math.hypot(r.discrete.mean_se / r.discrete.mean,
-                                        ref.discrete.mean_se / ref.discrete.mean)
+                ratio = r.discrete.estimate().ratio(ref.discrete.estimate())
                 groups.append({"eta_eff": eff, "mu": r.params["mu"], "mu_ref": ref.params["mu"],
-                               "ratio": ratio, "ci": [ratio - 1.96 * se, ratio + 1.96 * se],
+                               "ratio": float(ratio.value), "ci": list(ratio.ci),
                                "predicted_diffusion": 1.0,
                                "predicted_discrete": r.theory["discrete"] / ref.theory["discrete"]})
         # momentum factor at fixed η: E N(η, μ)/E N(η, 0)
@@ -243,11 +252,9 @@ def collapse_summary(rows_by_dist: dict) -> dict:
             for mu, r in sorted(ms.items()):
                 if mu == 0.0:
                     continue
-                f = r.discrete.mean / base.discrete.mean
-                se = f * math.hypot(r.discrete.mean_se / r.discrete.mean,
-                                    base.discrete.mean_se / base.discrete.mean)
-                factors.append({"eta": eta, "mu": mu, "factor": f,
-                                "ci": [f - 1.96 * se, f + 1.96 * se], "paper_1_minus_mu": 1 - mu,
+                f = r.discrete.estimate().ratio(base.discrete.estimate())
+                factors.append({"eta": eta, "mu": mu, "factor": float(f.value),
+                                "ci": list(f.ci), "paper_1_minus_mu": 1 - mu,
                                 "predicted_diffusion": r.theory["mean"] / base.theory["mean"],
                                 "predicted_discrete": r.theory["discrete"] / base.theory["discrete"]})
         out[dist] = {"equal_eta_eff_ratios": groups, "momentum_factor_at_fixed_eta": factors}
@@ -332,8 +339,8 @@ def floor_sweep(out, cfg: Config, dist: str, progress: bool):
 
 
 def _ratio(est: stats.Estimate, pred: float) -> dict:
-    r, se = float(est.value) / pred, float(est.se) / pred
-    return {"ratio": r, "se": se, "ci": [r - 1.96 * se, r + 1.96 * se]}
+    """measured / predicted (the prediction is exact: value, SE and interval divide)."""
+    return _entry(est / pred, "ratio")
 
 
 def floor_summary(rows_by_dist: dict) -> list:
@@ -356,24 +363,17 @@ def floor_summary(rows_by_dist: dict) -> list:
 # ---------------------------------------------------------------------------------------------
 
 
-def _rel_diff(a_val, a_se, b_val, b_se):
-    d = a_val / b_val - 1.0
-    se = abs(a_val / b_val) * math.hypot(a_se / a_val, b_se / b_val)
-    return d, se
-
-
 def weak_error(escape_rows, floor_rows, mu: float) -> dict:
     """Relative distance MSGD − limit of the mean escape time and of the floor, vs η at fixed μ."""
     esc = [r for r in escape_rows if r.params["mu"] == mu]
     esc.sort(key=lambda r: r.params["eta"])
     table = []
     for r in esc:
-        d, se = _rel_diff(r.discrete.mean, r.discrete.mean_se, r.limit.mean, r.limit.mean_se)
+        d = r.discrete.estimate().ratio(r.limit.estimate()) - 1.0
         pred = r.theory["discrete"] / r.theory["em"] - 1.0
         dm = r.discrete.median / r.limit.median - 1.0
         ks = _ks(r.point.discrete.steps, r.point.limit.times / r.point.discrete.dt)
-        table.append({"eta": r.params["eta"], "mean_rel_diff": d, "se": se,
-                      "ci": [d - 1.96 * se, d + 1.96 * se], "predicted_linear": pred,
+        table.append({"eta": r.params["eta"], **_entry(d, "mean_rel_diff"), "predicted_linear": pred,
                       "median_rel_diff": dm, "ks_distance": ks[0], "ks_pvalue": ks[1]})
     fit = _order_fit([t["eta"] for t in table], [t["mean_rel_diff"] for t in table],
                      [t["se"] for t in table], [t["predicted_linear"] for t in table])
@@ -381,11 +381,9 @@ def weak_error(escape_rows, floor_rows, mu: float) -> dict:
     floors.sort(key=lambda r: r.params["eta"])
     ftable = []
     for r in floors:
-        d, se = _rel_diff(float(r.discrete.value), float(r.discrete.se), float(r.limit.value),
-                          float(r.limit.se))
+        d = r.discrete.ratio(r.limit) - 1.0
         pred = r.theory["discrete_linear"] / r.theory["em_limit_linear"] - 1.0
-        ftable.append({"eta": r.params["eta"], "rel_diff": d, "se": se,
-                       "ci": [d - 1.96 * se, d + 1.96 * se], "predicted_linear": pred})
+        ftable.append({"eta": r.params["eta"], **_entry(d, "rel_diff"), "predicted_linear": pred})
     ffit = _order_fit([t["eta"] for t in ftable], [t["rel_diff"] for t in ftable],
                       [t["se"] for t in ftable], [t["predicted_linear"] for t in ftable])
     return {"mu": mu, "escape_mean": table, "escape_order_fit": fit, "floor": ftable,
@@ -444,8 +442,11 @@ def anneal_runs(cfg: Config) -> dict:
     return runs
 
 
-def _crossing(err: np.ndarray, steps: np.ndarray, target: float, n_boot: int = 400, seed: int = 0):
-    """First save at which the across-path mean error is ≤ target, with a bootstrap CI."""
+def _crossing(err: np.ndarray, steps: np.ndarray, target: float, n_boot: int = 400, seed: int = 0,
+              level: float = 0.95):
+    """First save at which the across-path mean error is ≤ target, with a percentile-bootstrap
+    interval at ``level`` (paths resampled; an end is +inf where resamples never reach it), and
+    the fraction of resamples that never reach the target."""
     def first(m):
         k = np.flatnonzero(m <= target)
         return float(steps[k[0]]) if k.size else np.inf
@@ -454,7 +455,8 @@ def _crossing(err: np.ndarray, steps: np.ndarray, target: float, n_boot: int = 4
     rng = np.random.default_rng(seed)
     n = err.shape[0]
     boots = np.sort([first(err[rng.integers(0, n, n)].mean(axis=0)) for _ in range(n_boot)])
-    lo, hi = boots[int(0.025 * n_boot)], boots[int(np.ceil(0.975 * n_boot)) - 1]  # may be inf
+    tail = (1 - level) / 2
+    lo, hi = boots[int(tail * n_boot)], boots[int(np.ceil((1 - tail) * n_boot)) - 1]
     return est, float(lo), float(hi), float(np.mean(np.isinf(boots)))
 
 
@@ -580,61 +582,49 @@ def matrix_factorization(out, cfg: Config, progress: bool) -> dict:
 
 def run(out, quick: bool = False, progress: bool = True) -> dict:
     cfg = QUICK if quick else FULL
-    config = {"spectrum": list(SPECTRUM), "student_dof": STUDENT_DOF, "escape_level": LEVEL,
-              "start": "e2 (saddle) for escape and phases; e1 for floors", **cfg.as_dict()}
-    prev = {}
-    cfg_path = out.path / "config.json"
-    if cfg_path.exists():
-        import json
-
-        prev = json.loads(cfg_path.read_text())
-    out.write_json("config.json", {**prev, "parameters": config})
-
-    parts = ["escape", "phases", "floor"] + (["annealing", "matrix factorization"]
-                                             if not quick else [])
-    bar = _bar(parts, progress)
-
-    escape = {dist: escape_sweep(out, cfg, dist, progress) for dist in cfg.escape_grid}
-    _tick(bar)
-    curves = phase_curves(out, cfg, progress)
-    _tick(bar)
-    floors = {dist: floor_sweep(out, cfg, dist, progress) for dist in cfg.floor_grid}
-    _tick(bar)
-
-    summary = {
-        "problem": {"name": "streaming PCA", "d": len(SPECTRUM), "spectrum": list(SPECTRUM),
-                    "gap": SPECTRUM[0] - SPECTRUM[1],
-                    "kurtosis": {d: _pca(d).kurtosis for d in escape},
-                    "escape": "from e2 until cos^2(w, e1) >= 1/2",
-                    "time": "iterations k (continuous time t = k*eta)"},
-        "phase1_escape": [_summary_row(r, dist) for dist, rows in escape.items() for r in rows],
-        "collapse": collapse_summary(escape),
-        "phases": phase_summary(curves, cfg.phase_eta),
-        "floor": floor_summary(floors),
-        "weak_error": {f"mu={mu:g}": weak_error(escape["gaussian"], floors["gaussian"], mu)
-                       for mu in sorted({r.params["mu"] for r in escape["gaussian"]})
-                       if sum(r.params["mu"] == mu for r in escape["gaussian"]) >= 2},
-    }
-    plots.escape_distributions(out, escape["gaussian"], SPECTRUM)
-    plots.collapse(out, escape, SPECTRUM, {d: _pca(d).kurtosis for d in escape})
-    plots.phases(out, curves, cfg.phase_eta, gap=SPECTRUM[0] - SPECTRUM[1])
-    plots.floors(out, floors, SPECTRUM, {d: _pca(d).kurtosis for d in floors})
-    plots.weak_error(out, summary["weak_error"])
-
-    if cfg.anneal:
-        ann = annealing(out, cfg, progress)
-        plots.annealing(out, ann)
-        for v in ann["runs"].values():
-            v.pop("curve")
-        summary["annealing"] = ann
-        _tick(bar)
-    if cfg.mf:
-        mf = matrix_factorization(out, cfg, progress)
-        plots.matrix_factorization(out, mf)
-        summary["matrix_factorization"] = mf["summary"]
-        _tick(bar)
-    if bar is not None:
-        bar.close()
+    out.record_config(parameters={
+        "spectrum": list(SPECTRUM), "student_dof": STUDENT_DOF, "escape_level": LEVEL,
+        "start": "e2 (saddle) for escape and phases; e1 for floors", **cfg.as_dict()})
+    parts = ["escape", "phases", "floor"] + (["annealing"] if cfg.anneal else []) + (
+        ["matrix factorization"] if cfg.mf else [])
+    kurtosis = {d: _pca(d).kurtosis for d in cfg.escape_grid}
+    with Progress(NAME, parts, enabled=progress) as bar:
+        with bar.part("escape"):
+            escape = {dist: escape_sweep(out, cfg, dist, progress) for dist in cfg.escape_grid}
+        with bar.part("phases"):
+            curves = phase_curves(out, cfg, progress)
+        with bar.part("floor"):
+            floors = {dist: floor_sweep(out, cfg, dist, progress) for dist in cfg.floor_grid}
+        summary = {
+            "problem": {"name": "streaming PCA", "d": len(SPECTRUM), "spectrum": list(SPECTRUM),
+                        "gap": SPECTRUM[0] - SPECTRUM[1], "kurtosis": kurtosis,
+                        "escape": "from e2 until cos^2(w, e1) >= 1/2",
+                        "time": "iterations k (continuous time t = k*eta)"},
+            "phase1_escape": [_summary_row(r, dist) for dist, rows in escape.items() for r in rows],
+            "collapse": collapse_summary(escape),
+            "phases": phase_summary(curves, cfg.phase_eta),
+            "floor": floor_summary(floors),
+            "weak_error": {f"mu={mu:g}": weak_error(escape["gaussian"], floors["gaussian"], mu)
+                           for mu in sorted({r.params["mu"] for r in escape["gaussian"]})
+                           if sum(r.params["mu"] == mu for r in escape["gaussian"]) >= 2},
+        }
+        plots.escape_distributions(out, escape["gaussian"], SPECTRUM)
+        plots.collapse(out, escape, SPECTRUM, kurtosis)
+        plots.phases(out, curves, cfg.phase_eta, gap=SPECTRUM[0] - SPECTRUM[1])
+        plots.floors(out, floors, SPECTRUM, {d: _pca(d).kurtosis for d in floors})
+        plots.weak_error(out, summary["weak_error"])
+        if cfg.anneal:
+            with bar.part("annealing"):
+                ann = annealing(out, cfg, progress)
+                plots.annealing(out, ann)
+                for v in ann["runs"].values():
+                    v.pop("curve")
+                summary["annealing"] = ann
+        if cfg.mf:
+            with bar.part("matrix factorization"):
+                mf = matrix_factorization(out, cfg, progress)
+                plots.matrix_factorization(out, mf)
+                summary["matrix_factorization"] = mf["summary"]
     summary["headline"] = headline(summary)
     return summary
 
@@ -663,16 +653,3 @@ def headline(summary: dict) -> dict:
                               "speedup_vs_best_constant": v.get("speedup_vs_best_constant")}
                           for k, v in a["runs"].items()}
     return h
-
-
-def _bar(parts, progress):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=len(parts), desc="msgd-escape", unit="part")
-
-
-def _tick(bar):
-    if bar is not None:
-        bar.update(1)

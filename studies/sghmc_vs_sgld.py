@@ -16,7 +16,14 @@ What can be checked, and how (papers.md §2.5):
   Arrhenius slope d log λ/dβ = −ΔF for both.
 
 Each algorithm's effective temperature includes its oracle noise (additive: 1/β + ησ²/2 for SGLD,
-1/β + ησ²/(2γ) for SGHMC); predictions use it. Time is t = kη for all three (one gradient per step).
+1/β + ησ²/(2γ) for SGHMC; :func:`~sde_opt.theory.langevin.langevin_effective_temperature`);
+predictions use it. Time is t = kη for all three (one gradient per step).
+
+Each part reads: problem → the three algorithms at matched temperature → simulate two starts
+(resumable points) → fit the relaxation rate (:func:`~sde_opt.stats.exponential_rate_difference`,
+an :class:`~sde_opt.stats.Estimate` with a path-bootstrap SE) → the theory
+(:mod:`sde_opt.theory.langevin`: exact discrete rates, Kramers rates, spectral gaps) → verdicts
+(:func:`sde_opt.experiment.compare`) → rows of the summary. Figures: :mod:`._sghmc_plots`.
 """
 
 from __future__ import annotations
@@ -27,23 +34,26 @@ import jax.numpy as jnp
 import numpy as np
 
 import sde_opt as so
-from sde_opt.stats import iid_mean
+from sde_opt.experiment import Progress, ResultsDir, compare
+from sde_opt.stats import Estimate, iid_mean
 from sde_opt.stats.rates import exponential_rate_difference
 from sde_opt.theory.langevin import (
     chain_linearization,
     chain_relaxation_rate,
     gibbs_expectations,
-    kramers_langer_lambda_plus,
+    kramers_rate,
+    langevin_effective_temperature,
     spectral_gap_1d,
     underdamped_quadratic_rate,
 )
 
-from ._common import ResultsDir
+from . import _sghmc_plots as plots
 
 NAME = "sghmc-vs-sgld"
 DESCRIPTION = ("SGLD vs SGHMC1/SGHMC2 at matched temperature: E F − F*, time to the global basin "
                "and empirical relaxation rates on a quadratic, double wells and a nonconvex finite "
                "sum, against exact discrete rates and Kramers predictions")
+LEVEL = 0.95  # intervals written to the summary ("ci95")
 
 
 def _config(quick: bool) -> dict:
@@ -58,6 +68,7 @@ def _config(quick: bool) -> dict:
 
 
 def _algorithms(problem, eta, beta, gammas):
+    """SGLD and, for every friction γ, SGHMC1 and SGHMC2 — all at inverse temperature β."""
     out = [("SGLD", None, so.SGLD(problem, eta, beta))]
     for g in gammas:
         out.append(("SGHMC1", g, so.SGHMC1(problem, eta, g, beta)))
@@ -69,10 +80,24 @@ def _label(family, gamma):
     return family if gamma is None else f"{family}(γ={gamma:g})"
 
 
-def _estimate(fit):
-    return {"value": fit.rate, "se": fit.se, "ci95": [fit.rate - 1.96 * fit.se,
-                                                      fit.rate + 1.96 * fit.se],
-            "window": list(fit.t_window), "n_points": fit.n_points}
+def _rate_entry(fit) -> dict:
+    """A fitted rate as written to the summary: value, SE, 95% interval, fit window."""
+    e = fit.estimate(LEVEL)
+    return {"value": fit.rate, "se": fit.se, "ci95": list(e.ci), "window": list(fit.t_window),
+            "n_points": fit.n_points}
+
+
+def _rate(row) -> Estimate:
+    """The measured rate of a summary row as an Estimate (for ratios and slopes)."""
+    m = row["measured_rate"]
+    return Estimate.normal(row["algorithm"], m["value"], m["se"], LEVEL, "path bootstrap")
+
+
+def _claim(claim, predicted, measured: Estimate, note) -> dict:
+    """One claim row: predicted vs measured ± SE, verdict by the shared rule (|Δ| ≤ 4 SE)."""
+    v = compare(claim, predicted, float(measured.value), float(measured.se))
+    return {"claim": claim, "predicted": predicted, "measured": float(measured.value),
+            "se": float(measured.se), "note": note, "verdict": v.verdict}
 
 
 # ---------------------------------------------------------------- observables (module level)
@@ -132,6 +157,12 @@ def _hitting_summary(arr, stride):
             "diverged_paths": int(arr["diverged"])}
 
 
+def _mean_curve(values):
+    """Across-path mean and SE of a saved observable after the start (NaN-safe: for plots)."""
+    n = values.shape[0]
+    return (np.nanmean(values, 0)[1:], np.nanstd(values, 0, ddof=1)[1:] / math.sqrt(n))
+
+
 def _indicator_left(level):
     def f(x):
         return (x[0] < level).astype(x.dtype)
@@ -171,27 +202,26 @@ def _quadratic(out: ResultsDir, cfg, progress):
         steps = np.round(arr["t"] / eta).astype(int)
         exact_curve = np.array([2 * (np.linalg.matrix_power(lin.M, int(k)) @ s0)[0]
                                 for k in steps])
-        d = arr["plus"].mean(0) - arr["minus"].mean(0)
+        d = arr["plus"].mean(0) - arr["minus"].mean(0)   # float32, as simulated
         se_d = np.sqrt(arr["plus"].var(0, ddof=1) / arr["plus"].shape[0]
                        + arr["minus"].var(0, ddof=1) / arr["minus"].shape[0])
         z = (d - exact_curve)[1:] / se_d[1:]
         rows.append({"algorithm": label, "family": family, "gamma": gamma,
-                     "measured_rate": _estimate(fit), "exact_discrete_rate": exact,
+                     "measured_rate": _rate_entry(fit), "exact_discrete_rate": exact,
                      "continuous_rate": cont, "fit": "envelope" if oscillating else
                      "secular" if secular else "log-linear",
                      "mean_curve_vs_exact": {"chi2_per_point": float(np.mean(z**2)),
                                              "max_abs_z": float(np.max(np.abs(z))),
                                              "points": int(z.size)},
-                     "verdict": "pass" if abs(fit.rate - exact) <= 4 * fit.se else "fail"})
+                     "verdict": compare(label, exact, fit.rate, fit.se).verdict})
     sgld = next(r for r in rows if r["family"] == "SGLD")
     best = {}
     for fam in ("SGHMC1", "SGHMC2"):
-        cand = [r for r in rows if r["family"] == fam]
-        top = max(cand, key=lambda r: r["measured_rate"]["value"])
-        a, b = top["measured_rate"], sgld["measured_rate"]
-        ratio = a["value"] / b["value"]
-        se = ratio * math.hypot(a["se"] / a["value"], b["se"] / b["value"])
-        best[fam] = {"gamma": top["gamma"], "speedup_vs_sgld": ratio, "se": se,
+        top = max((r for r in rows if r["family"] == fam),
+                  key=lambda r: r["measured_rate"]["value"])
+        speedup = _rate(top).ratio(_rate(sgld))
+        best[fam] = {"gamma": top["gamma"], "speedup_vs_sgld": float(speedup.value),
+                     "se": float(speedup.se),
                      "predicted_exact_discrete": top["exact_discrete_rate"]
                      / sgld["exact_discrete_rate"],
                      "predicted_continuous_at_critical_friction": math.sqrt(m) / m}
@@ -200,51 +230,22 @@ def _quadratic(out: ResultsDir, cfg, progress):
             "rows": rows, "best_sghmc": best}
 
 
-def _plot_quadratic(out, res):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    rows = res["rows"]
-    m = res["setting"]["m"]
-    g_line = np.geomspace(0.02, 5, 300)
-    ax.plot(g_line, underdamped_quadratic_rate(m, g_line), "k-", lw=1,
-            label="underdamped limit (γ − √(γ² − 4m))/2")
-    ax.axhline(m, color="gray", ls="--", lw=1, label="overdamped limit m")
-    for fam, mk in (("SGHMC1", "o"), ("SGHMC2", "s")):
-        rr = [r for r in rows if r["family"] == fam]
-        g = [r["gamma"] for r in rr]
-        ax.errorbar(g, [r["measured_rate"]["value"] for r in rr],
-                    yerr=[1.96 * r["measured_rate"]["se"] for r in rr], fmt=mk, ms=4, capsize=2,
-                    label=f"{fam} measured")
-        ax.plot(g, [r["exact_discrete_rate"] for r in rr], mk, mfc="none", ms=9,
-                label=f"{fam} exact discrete")
-    s = next(r for r in rows if r["family"] == "SGLD")
-    ax.errorbar([g_line[-1]], [s["measured_rate"]["value"]],
-                yerr=[1.96 * s["measured_rate"]["se"]], fmt="D", color="C3",
-                label="SGLD measured (any γ)")
-    ax.axvline(2 * math.sqrt(m), color="C2", ls=":", lw=1, label="critical γ = 2√m")
-    ax.set(xscale="log", yscale="log", xlabel="friction γ", ylabel="relaxation rate of E x_t",
-           title=f"quadratic m = {m}: √m acceleration at critical friction")
-    ax.legend(fontsize=7)
-    out.savefig(fig, "quadratic_rates.png")
-
-
 # ------------------------------------------------------------------------ 2. 1-D double well
 
-def _kramers_1d(problem, temperature, gamma):
-    """Leading-order relaxation rate k₁₂ + k₂₁ (EK for γ = None, else Kramers–Langer)."""
+def _hessian(problem, x):
+    return np.asarray(problem.hessian(np.asarray(x)), float)
+
+
+def _kramers_two_wells(problem, temperature, gamma):
+    """Relaxation rate k₁₂ + k₂₁ of a double well to leading order (Eyring–Kramers for
+    ``gamma=None``, else Kramers–Langer): :func:`~sde_opt.theory.langevin.kramers_rate` summed
+    over the two minima (the potential and Hessians from the problem)."""
     cp = problem.critical_points()
-    mins = np.asarray(cp["minimum"])[:, 0]
-    s = float(np.asarray(cp["saddle"])[0, 0])
-    wb2 = abs(3 * s**2 - 1)
-    total = 0.0
-    for xm in mins:
-        w02 = 3 * xm**2 - 1
-        dv = float(problem.potential(s) - problem.potential(xm))
-        pref = (math.sqrt(w02 * wb2) if gamma is None
-                else math.sqrt(w02 / wb2) * float(kramers_langer_lambda_plus(gamma, wb2)))
-        total += pref / (2 * math.pi) * math.exp(-dv / temperature)
-    return total
+    z = np.asarray(cp["saddle"], np.float64)[0]
+    return sum(kramers_rate(_hessian(problem, x), _hessian(problem, z),
+                            float(problem.potential(z[0]) - problem.potential(x[0])),
+                            temperature, gamma)
+               for x in np.asarray(cp["minimum"]))
 
 
 def _double_well_1d(out: ResultsDir, cfg, progress):
@@ -266,8 +267,8 @@ def _double_well_1d(out: ResultsDir, cfg, progress):
         rows = []
         for family, gamma, chain in _algorithms(problem, eta, beta, cfg["dw_gammas"]):
             label = _label(family, gamma)
-            temp = 1 / beta + eta * sigma**2 / (2 * (1.0 if gamma is None else gamma))
-            pred = _kramers_1d(problem, temp, gamma)
+            temp = langevin_effective_temperature(beta, eta, sigma**2, gamma)
+            pred = _kramers_two_wells(problem, temp, gamma)
             exact_sde = (spectral_gap_1d(problem.potential, temp, -3.0, 3.0)
                          if gamma is None else None)
             n_steps = int(8.0 / pred / eta)
@@ -282,13 +283,10 @@ def _double_well_1d(out: ResultsDir, cfg, progress):
             arr = out.point(f"dw1d_beta{beta:g}_{label}", compute)
             fit = exponential_rate_difference(arr["t"], arr["left_b"], arr["left_a"], t_min=2.0)
             final_gap = iid_mean(arr["gap_a"][:, -1])
-            g = arr["gap_a"]
-            curves.setdefault(beta, {})[label] = (
-                arr["t"][1:] / eta, np.nanmean(g, 0)[1:],
-                np.nanstd(g, 0, ddof=1)[1:] / math.sqrt(g.shape[0]))
+            curves.setdefault(beta, {})[label] = (arr["t"][1:] / eta, *_mean_curve(arr["gap_a"]))
             rows.append({
                 "algorithm": label, "family": family, "gamma": gamma,
-                "effective_temperature": temp, "measured_rate": _estimate(fit),
+                "effective_temperature": temp, "measured_rate": _rate_entry(fit),
                 "kramers_rate": pred, "exact_sde_rate": exact_sde,
                 "hitting_iterations": _hitting_summary(arr, stride),
                 "final_suboptimality": {"value": final_gap.value, "se": final_gap.se},
@@ -300,32 +298,26 @@ def _double_well_1d(out: ResultsDir, cfg, progress):
                                spurious_min=x_spur, saddle=saddle, F_star=f_star,
                                barrier_from_spurious=barrier_spur),
                "by_beta": results}
-    summary["claims"] = _double_well_claims(results, barrier_spur, cfg)
+    summary["claims"] = _double_well_claims(results, barrier_spur)
     return summary, curves
 
 
-def _double_well_claims(results, barrier, cfg):
-    claims = []
+def _double_well_claims(results, barrier):
     first = results[next(iter(results))]["rows"]
     sgld = next(r for r in first if r["family"] == "SGLD")
-    claims.append({
-        "claim": "SGLD relaxation rate = spectral gap of its overdamped limit (exact, includes the "
-                 "oracle noise)",
-        "predicted": sgld["exact_sde_rate"], "measured": sgld["measured_rate"]["value"],
-        "se": sgld["measured_rate"]["se"],
-        "note": "O(η) discretization bias not included; Kramers leading order "
-                f"{sgld['kramers_rate']:.4g}"})
+    claims = [_claim(
+        "SGLD relaxation rate = spectral gap of its overdamped limit (exact, includes the "
+        "oracle noise)", sgld["exact_sde_rate"], _rate(sgld),
+        "O(η) discretization bias not included; Kramers leading order "
+        f"{sgld['kramers_rate']:.4g}")]
     for r in first:
         if r["family"] == "SGLD":
             continue
-        ratio = r["measured_rate"]["value"] / sgld["measured_rate"]["value"]
-        se = ratio * math.hypot(r["measured_rate"]["se"] / r["measured_rate"]["value"],
-                                sgld["measured_rate"]["se"] / sgld["measured_rate"]["value"])
-        claims.append({"claim": f"{r['algorithm']}/SGLD rate ratio = Kramers–Langer/Eyring–"
-                                "Kramers prefactor ratio",
-                       "predicted": r["kramers_rate"] / sgld["kramers_rate"], "measured": ratio,
-                       "se": se, "note": "leading order; finite-temperature corrections of "
-                                         "10–25 % are expected (see kramers-langer-friction)"})
+        claims.append(_claim(
+            f"{r['algorithm']}/SGLD rate ratio = Kramers–Langer/Eyring–Kramers prefactor ratio",
+            r["kramers_rate"] / sgld["kramers_rate"], _rate(r).ratio(_rate(sgld)),
+            "leading order; finite-temperature corrections of 10–25 % are expected (see "
+            "kramers-langer-friction)"))
     if len(results) >= 2:
         (b1, r1), (b2, r2) = list(results.items())[:2]
         beta1, beta2 = float(b1.split("=")[1]), float(b2.split("=")[1])
@@ -335,68 +327,14 @@ def _double_well_claims(results, barrier, cfg):
             b = next((r for r in r2["rows"] if r["family"] == fam and r["gamma"] == g), None)
             if a is None or b is None:
                 continue
-            la, lb = a["measured_rate"], b["measured_rate"]
-            slope = (math.log(lb["value"]) - math.log(la["value"])) / (beta2 - beta1)
-            se = math.hypot(la["se"] / la["value"], lb["se"] / lb["value"]) / (beta2 - beta1)
-            claims.append({
-                "claim": f"Arrhenius slope d log λ/dβ of {a['algorithm']} ≈ −ΔF (spurious "
-                         "barrier; the rate is dominated by the exit from the spurious well)",
-                "predicted": -barrier, "measured": slope, "se": se,
-                "note": "a 'square-root' rate would give −ΔF/2; prefactors' weak β dependence "
-                        "is not modelled"})
-    for c in claims:
-        c["verdict"] = "pass" if abs(c["measured"] - c["predicted"]) <= 4 * c["se"] else "fail"
+            # d log λ/dβ from two temperatures (independent runs): delta method on log λ
+            slope = _rate(b).log().difference(_rate(a).log()) / (beta2 - beta1)
+            claims.append(_claim(
+                f"Arrhenius slope d log λ/dβ of {a['algorithm']} ≈ −ΔF (spurious barrier; the "
+                "rate is dominated by the exit from the spurious well)", -barrier, slope,
+                "a 'square-root' rate would give −ΔF/2; prefactors' weak β dependence is not "
+                "modelled"))
     return claims
-
-
-def _plot_double_well(out, res, name, title):
-    import matplotlib.pyplot as plt
-
-    for key, block in res["by_beta"].items():
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-        rows = block["rows"]
-        sgld = next(r for r in rows if r["family"] == "SGLD")
-        for fam, mk in (("SGHMC1", "o"), ("SGHMC2", "s")):
-            rr = [r for r in rows if r["family"] == fam]
-            g = [r["gamma"] for r in rr]
-            axes[0].errorbar(g, [r["measured_rate"]["value"] for r in rr],
-                             yerr=[1.96 * r["measured_rate"]["se"] for r in rr], fmt=mk,
-                             capsize=2, label=f"{fam} measured")
-            axes[0].plot(g, [r["kramers_rate"] for r in rr], mk + "--", mfc="none",
-                         label=f"{fam} Kramers–Langer")
-            mean_hits = [r["hitting_iterations"]["mean_over_reached"] for r in rr]
-            se_hits = [r["hitting_iterations"]["se"] or 0 for r in rr]
-            axes[1].errorbar(g, mean_hits, yerr=[1.96 * s for s in se_hits], fmt=mk, capsize=2,
-                             label=f"{fam}")
-        axes[0].axhline(sgld["measured_rate"]["value"], color="C3", label="SGLD measured")
-        axes[0].axhline(sgld["kramers_rate"], color="C3", ls="--", label="SGLD Eyring–Kramers")
-        if sgld.get("exact_sde_rate"):
-            axes[0].axhline(sgld["exact_sde_rate"], color="C3", ls=":",
-                            label="SGLD limit: exact spectral gap")
-        axes[0].set(xscale="log", yscale="log", xlabel="friction γ",
-                    ylabel="relaxation rate (per unit time t = kη)", title=f"{title}, {key}")
-        axes[0].legend(fontsize=7)
-        h = sgld["hitting_iterations"]
-        axes[1].axhline(h["mean_over_reached"], color="C3", label="SGLD")
-        axes[1].set(xscale="log", yscale="log", xlabel="friction γ",
-                    ylabel="mean iterations to reach the global basin", title="time to basin")
-        axes[1].legend(fontsize=7)
-        out.savefig(fig, f"{name}_{key.replace('=', '')}.png")
-
-
-def _plot_suboptimality(out, name, curves, f_floor, title, floor_label="Gibbs E_π F − F* at β"):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for label, (k, m, se) in curves.items():
-        ax.plot(k, m, label=label, lw=1)
-        ax.fill_between(k, m - 1.96 * se, m + 1.96 * se, alpha=0.2)
-    if f_floor is not None:
-        ax.axhline(f_floor, color="k", ls=":", lw=1, label=floor_label)
-    ax.set(xscale="log", yscale="log", xlabel="iteration k", ylabel="E F(X_k) − F*",
-           title=title)
-    ax.legend(fontsize=7)
-    out.savefig(fig, f"{name}_suboptimality.png")
 
 
 # ------------------------------------------------------------------------ 3. 2-D double well
@@ -404,17 +342,17 @@ def _plot_suboptimality(out, name, curves, f_floor, title, floor_label="Gibbs E_
 def _double_well_2d(out: ResultsDir, cfg, progress):
     a, sigma, eta, beta = 1.0, 0.3, 0.05, 10.0
     problem = so.DoubleWell2D(a=a, noise_std=sigma)
-    hm, hs = np.diag([2.0, 1.0 + a]), np.diag([-1.0, 1.0])
+    cp = problem.critical_points()
+    x_min, z = np.asarray(cp["minimum"])[1], np.asarray(cp["saddle"])[0]
+    hm, hs = _hessian(problem, x_min), _hessian(problem, z)   # diag(2, 1 + a), diag(−1, 1)
+    barrier = float(problem.objective(jnp.asarray(z)) - problem.objective(jnp.asarray(x_min)))
     left = _indicator_left(0.0)
     to_right = _distance_to([1.0, 0.0])
     rows = []
     for family, gamma, chain in _algorithms(problem, eta, beta, cfg["dw2_gammas"]):
         label = _label(family, gamma)
-        temp = 1 / beta + eta * sigma**2 / (2 * (1.0 if gamma is None else gamma))
-        lam_plus = 1.0 if gamma is None else float(kramers_langer_lambda_plus(gamma, 1.0))
-        k = lam_plus / (2 * math.pi) * math.sqrt(np.linalg.det(hm) / abs(np.linalg.det(hs))) \
-            * math.exp(-0.25 / temp)
-        pred = 2 * k
+        temp = langevin_effective_temperature(beta, eta, sigma**2, gamma)
+        pred = 2 * kramers_rate(hm, hs, barrier, temp, gamma)   # symmetric wells: k₁₂ + k₂₁
         n_steps = int(8.0 / pred / eta)
         stride = 20
 
@@ -427,33 +365,12 @@ def _double_well_2d(out: ResultsDir, cfg, progress):
         arr = out.point(f"dw2d_{label}", compute)
         fit = exponential_rate_difference(arr["t"], arr["left_a"], arr["left_b"], t_min=2.0)
         rows.append({"algorithm": label, "family": family, "gamma": gamma,
-                     "effective_temperature": temp, "measured_rate": _estimate(fit),
+                     "effective_temperature": temp, "measured_rate": _rate_entry(fit),
                      "kramers_rate": pred,
                      "hitting_iterations": _hitting_summary(arr, stride)})
     return {"setting": dict(a=a, oracle_std=sigma, eta=eta, beta=beta,
                             det_hessian_min=float(np.linalg.det(hm)),
                             det_hessian_saddle=float(np.linalg.det(hs))), "rows": rows}
-
-
-def _plot_double_well_2d(out, res):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    rows = res["rows"]
-    sgld = next(r for r in rows if r["family"] == "SGLD")
-    for fam, mk in (("SGHMC1", "o"), ("SGHMC2", "s")):
-        rr = [r for r in rows if r["family"] == fam]
-        ax.errorbar([r["gamma"] for r in rr], [r["measured_rate"]["value"] for r in rr],
-                    yerr=[1.96 * r["measured_rate"]["se"] for r in rr], fmt=mk, capsize=2,
-                    label=f"{fam} measured")
-        ax.plot([r["gamma"] for r in rr], [r["kramers_rate"] for r in rr], mk + "--", mfc="none",
-                label=f"{fam} Kramers–Langer (2k)")
-    ax.axhline(sgld["measured_rate"]["value"], color="C3", label="SGLD measured")
-    ax.axhline(sgld["kramers_rate"], color="C3", ls="--", label="SGLD Eyring–Kramers (2k)")
-    ax.set(xscale="log", yscale="log", xlabel="friction γ", ylabel="relaxation rate",
-           title="2-D double well (a = 1)")
-    ax.legend(fontsize=7)
-    out.savefig(fig, "double_well_2d_rates.png")
 
 
 # ------------------------------------------------------------------ 4. robust regression
@@ -469,7 +386,6 @@ def _robust_regression(out: ResultsDir, cfg, progress):
     h_spur = np.asarray(problem.hessian(np.asarray(w_spur, np.float32)), float)
     h_sad = np.asarray(problem.hessian(np.asarray(w_sad, np.float32)), float)
     lam1 = float(np.linalg.eigvalsh(h_sad).min())
-    pref = math.sqrt(np.linalg.det(h_spur) / abs(np.linalg.det(h_sad))) / (2 * math.pi)
     # nearer minimum ⇒ which basin (the separatrix passes through the saddle)
     direction = (w_glob - w_spur) / np.linalg.norm(w_glob - w_spur)
     cut = float(direction @ w_sad)
@@ -486,8 +402,8 @@ def _robust_regression(out: ResultsDir, cfg, progress):
     stride = 50
     for family, gamma, chain in _algorithms(problem, eta, beta, cfg["rr_gammas"]):
         label = _label(family, gamma)
-        lam_plus = abs(lam1) if gamma is None else float(kramers_langer_lambda_plus(gamma, -lam1))
-        pred = lam_plus * pref * math.exp(-(f_sad - f_spur) * beta)
+        # minibatch noise is state dependent: the prediction uses the injected temperature 1/β
+        pred = kramers_rate(h_spur, h_sad, f_sad - f_spur, 1 / beta, gamma)
 
         def compute(chain=chain, label=label):
             return _two_starts(chain, w_spur, w_glob, n_paths=cfg["rr_paths"], n_steps=n_steps,
@@ -497,14 +413,12 @@ def _robust_regression(out: ResultsDir, cfg, progress):
 
         arr = out.point(f"regression_{label}", compute)
         try:
-            fit = _estimate(exponential_rate_difference(arr["t"], arr["glob_b"], arr["glob_a"],
-                                                        t_min=5.0))
+            fit = _rate_entry(exponential_rate_difference(arr["t"], arr["glob_b"], arr["glob_a"],
+                                                          t_min=5.0))
         except ValueError as e:
             fit = {"value": None, "se": None, "note": str(e)}
-        g = arr["gap_a"]
-        curves[label] = (arr["k"][1:], np.nanmean(g, 0)[1:],
-                         np.nanstd(g, 0, ddof=1)[1:] / math.sqrt(g.shape[0]))
-        final = iid_mean(g[:, -1])
+        curves[label] = (arr["k"][1:], *_mean_curve(arr["gap_a"]))
+        final = iid_mean(arr["gap_a"][:, -1])
         rows.append({"algorithm": label, "family": family, "gamma": gamma,
                      "measured_rate": fit, "kramers_rate": pred,
                      "hitting_iterations": _hitting_summary(arr, stride),
@@ -516,48 +430,29 @@ def _robust_regression(out: ResultsDir, cfg, progress):
             "rows": rows}, curves
 
 
-def _plot_regression(out, res, curves):
-    import matplotlib.pyplot as plt
-
-    _plot_suboptimality(out, "regression", curves, res["setting"]["gibbs_floor_quadratic"],
-                        "robust regression (start in the spurious basin)",
-                        floor_label="d/(2β): harmonic Gibbs gap of the global basin")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    rows = res["rows"]
-    sgld = next(r for r in rows if r["family"] == "SGLD")
-    for fam, mk in (("SGHMC1", "o"), ("SGHMC2", "s")):
-        rr = [r for r in rows if r["family"] == fam and r["measured_rate"]["value"]]
-        ax.errorbar([r["gamma"] for r in rr], [r["measured_rate"]["value"] for r in rr],
-                    yerr=[1.96 * r["measured_rate"]["se"] for r in rr], fmt=mk, capsize=2,
-                    label=f"{fam} measured")
-        ax.plot([r["gamma"] for r in rr], [r["kramers_rate"] for r in rr], mk + "--", mfc="none",
-                label=f"{fam} Kramers–Langer")
-    if sgld["measured_rate"]["value"]:
-        ax.axhline(sgld["measured_rate"]["value"], color="C3", label="SGLD measured")
-    ax.axhline(sgld["kramers_rate"], color="C3", ls="--", label="SGLD Eyring–Kramers")
-    ax.set(xscale="log", yscale="log", xlabel="friction γ", ylabel="relaxation rate",
-           title="robust regression: flat saddle (|λ₁| ≈ 0.024) ⇒ underdamped gain")
-    ax.legend(fontsize=7)
-    out.savefig(fig, "regression_rates.png")
-
-
 # ------------------------------------------------------------------------------------ run
 
 def run(out: ResultsDir, quick: bool = False, progress: bool = True) -> dict:
     cfg = _config(quick)
-    quad = _quadratic(out, cfg, progress)
-    _plot_quadratic(out, quad)
-    dw1, dw1_curves = _double_well_1d(out, cfg, progress)
-    _plot_double_well(out, dw1, "double_well_1d", "tilted 1-D double well")
-    key = next(iter(dw1["by_beta"]))
-    beta0 = cfg["dw_betas"][-1]
-    _plot_suboptimality(out, "double_well_1d", dw1_curves[beta0],
-                        dw1["by_beta"][f"beta={beta0:g}"]["gibbs_suboptimality"],
-                        f"tilted double well, β = {beta0:g} (start in the spurious well)")
-    dw2 = _double_well_2d(out, cfg, progress)
-    _plot_double_well_2d(out, dw2)
-    rr, curves = _robust_regression(out, cfg, progress)
-    _plot_regression(out, rr, curves)
+    out.record_config(parameters=cfg)
+    with Progress(NAME, ["quadratic", "double well 1-D", "double well 2-D", "robust regression"],
+                  enabled=progress) as bar:
+        with bar.part("quadratic"):
+            quad = _quadratic(out, cfg, progress)
+            plots.quadratic(out, quad)
+        with bar.part("double well 1-D"):
+            dw1, dw1_curves = _double_well_1d(out, cfg, progress)
+            plots.double_well(out, dw1, "double_well_1d", "tilted 1-D double well")
+            beta0 = cfg["dw_betas"][-1]
+            plots.suboptimality(out, "double_well_1d", dw1_curves[beta0],
+                                dw1["by_beta"][f"beta={beta0:g}"]["gibbs_suboptimality"],
+                                f"tilted double well, β = {beta0:g} (start in the spurious well)")
+        with bar.part("double well 2-D"):
+            dw2 = _double_well_2d(out, cfg, progress)
+            plots.double_well_2d(out, dw2)
+        with bar.part("robust regression"):
+            rr, curves = _robust_regression(out, cfg, progress)
+            plots.regression(out, rr, curves)
     q_claims = [{"claim": f"{r['algorithm']}: measured rate of E x_t = exact discrete rate "
                           f"(spectral radius of the chain's linear map; {r['fit']} fit)",
                  "predicted": r["exact_discrete_rate"], "measured": r["measured_rate"]["value"],
@@ -572,6 +467,7 @@ def run(out: ResultsDir, quick: bool = False, progress: bool = True) -> dict:
                  quad_rate=np.array([r["measured_rate"]["value"] for r in quad["rows"]]),
                  quad_exact=np.array([r["exact_discrete_rate"] for r in quad["rows"]]))
     best = quad["best_sghmc"]
+    key = next(iter(dw1["by_beta"]))
     return {
         "config": cfg,
         "what_is_checked": (

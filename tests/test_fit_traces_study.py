@@ -7,6 +7,7 @@ import pytest
 
 pytest.importorskip("sklearn")
 
+from sde_opt.stats import normal_quantile  # noqa: E402
 from sde_opt.studies import fit_traces  # noqa: E402
 
 
@@ -44,7 +45,7 @@ def test_fit_traces_quick_run(tmp_path):
     # with the gradient noise along the trace, within 4 SE, in every recorded direction
     rows = [r for r in summary["table"] if r["run"] == "sgd-iid" and r["quantity"].startswith("D (OU")]
     for r in rows:
-        se = (r["ci_high"] - r["ci_low"]) / (2 * 1.959964)
+        se = (r["ci_high"] - r["ci_low"]) / (2 * normal_quantile(0.95))
         assert abs(r["fitted"] - r["exact_discrete_trace_noise"]) <= 4 * se, r
     # epoch shuffling: the stationary spread is far below the i.i.d. prediction
     s = [r for r in summary["table"] if r["run"] == "sgd-epoch" and r["quantity"].startswith("S (OU")]

@@ -1,13 +1,23 @@
-"""The experiment layer shared by studies and validation: results folder, resumable points, verdicts.
+"""The experiment layer shared by studies and validation, so that neither carries bookkeeping.
 
-* :class:`ResultsDir` — ``results/NAME/`` written atomically; :meth:`ResultsDir.point` makes a grid
-  point resumable.
+* :class:`ResultsDir` — ``results/NAME/`` written atomically (files 0644, temporaries of an
+  interrupted write removed on the next run); :meth:`ResultsDir.point` makes a grid point
+  resumable; :meth:`ResultsDir.record_config` writes ``config.json``.
+* :func:`run_study` — config, run, ``summary.json`` with timing accumulated across resumes (what
+  ``sde-opt study`` calls).
+* :class:`Progress` — the one progress bar of a study (tqdm on stderr).
 * :func:`compare` / :func:`compare_interval` / :class:`Verdict` — the one verdict rule.
+
+Numbers with error bars are :class:`sde_opt.stats.Estimate` objects.
 """
 
+from .progress import Progress as Progress
 from .results import ResultsDir as ResultsDir
+from .study import StudyRun as StudyRun
+from .study import run_study as run_study
 from .verdict import Verdict as Verdict
 from .verdict import compare as compare
 from .verdict import compare_interval as compare_interval
 
-__all__ = ["ResultsDir", "Verdict", "compare", "compare_interval"]
+__all__ = ["Progress", "ResultsDir", "StudyRun", "run_study", "Verdict", "compare",
+           "compare_interval"]

@@ -1,13 +1,24 @@
-"""What every study shares: a results folder written atomically, and resumable grid points.
+"""The results folder of a study: ``results/NAME/`` written atomically, with resumable points.
 
 A study module defines ``NAME`` (the CLI name, e.g. ``"msgd-escape"``), a one-line ``DESCRIPTION``
 and ``run(out: ResultsDir, quick: bool, progress: bool) -> dict`` returning the summary (every
-headline number with its CI and the theory's prediction). The CLI writes ``config.json`` before
-and ``summary.json`` after, with the wall time.
+headline number with its CI and the theory's prediction). :func:`~sde_opt.experiment.run_study`
+writes ``config.json`` before and ``summary.json`` after, with the wall time.
 
-Resuming: wrap each expensive grid point in ``out.point(key, fn)``. Its arrays are written to
-``points/<key>.npz`` atomically when done; a rerun loads finished points instead of recomputing,
-so an interrupted study resumes and never loses a finished point.
+* **Atomic writes.** Every file is written to a temporary ``.NAME.<random>.tmp`` beside it and
+  renamed over it (``os.replace``), so a reader never sees half a file and an interrupted run
+  leaves the previous version intact. Files get the usual permissions (``0666 & ~umask``, i.e.
+  0644 under umask 022) — readable by others, unlike the 0600 of a bare ``mkstemp``.
+* **Interrupted writes are cleaned up.** Opening a :class:`ResultsDir` removes the temporary
+  files (``.*.tmp``) that a killed run left in the folder and in ``points/``. (Two processes must
+  therefore not write the same folder at once.)
+* **Resumable points.** Wrap each expensive grid point in :meth:`ResultsDir.point`: its arrays are
+  written to ``points/<key>.npz`` when done; a rerun loads finished points instead of recomputing,
+  so an interrupted study resumes and never loses a finished point. :attr:`ResultsDir.computed`
+  and :attr:`ResultsDir.resumed` list the keys of this run.
+* **Configuration.** :meth:`ResultsDir.record_config` merges fields into ``config.json`` (the
+  layer writes the study's name and mode, a study adds its ``parameters``); what was recorded is
+  kept in memory, never read back from disk.
 """
 
 from __future__ import annotations
@@ -22,16 +33,35 @@ from pathlib import Path
 import numpy as np
 
 
+def _file_mode() -> int:
+    """0666 & ~umask: the mode ``open()`` would give a new file (umask read without changing it
+    for longer than two system calls)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _atomic_write(path: Path, write: Callable) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _remove_stale_temporaries(folder: Path) -> list[Path]:
+    removed = []
+    for sub in (folder, folder / "points"):
+        if sub.is_dir():
+            for p in sub.glob(".*.tmp"):
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed
 
 
 def _savez(path, arrays) -> None:
@@ -40,6 +70,8 @@ def _savez(path, arrays) -> None:
 
 
 def _jsonable(obj):
+    if hasattr(obj, "as_dict") and callable(obj.as_dict):
+        return _jsonable(obj.as_dict())
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -57,13 +89,20 @@ def _jsonable(obj):
 
 
 class ResultsDir:
-    """``results/NAME/``: JSON, arrays and figures, each written atomically."""
+    """``results/NAME/``: JSON, arrays and figures, each written atomically (module docstring)."""
 
     def __init__(self, path):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        self.stale_removed: list[Path] = _remove_stale_temporaries(self.path)
         self.resumed: list[str] = []
         self.computed: list[str] = []
+        self._config: dict = {}
+
+    def record_config(self, **fields) -> Path:
+        """Merge ``fields`` into ``config.json`` (later calls add to or replace earlier fields)."""
+        self._config.update(fields)
+        return self.write_json("config.json", self._config)
 
     def write_json(self, name: str, obj) -> Path:
         p = self.path / name

@@ -1,5 +1,11 @@
 """Statistics with honest error bars: arrays (or a SimulationResult) in, estimates with CIs out.
 
+* one type for a number with an error bar — :class:`Estimate` (value, SE, interval at a stated
+  ``level``, n, method), combined by the delta method (:meth:`Estimate.ratio`,
+  :meth:`Estimate.difference`, :meth:`Estimate.log`); :func:`normal_quantile` instead of a bare
+  1.96. The richer results below return their headline numbers as Estimates
+  (``ExitTimeSummary.estimate()``, ``SlopeFit.estimate()``, ``RateFit.estimate(level)``);
+
 * exit times — :func:`exit_time_summary` (mean or restricted mean, quantiles, counts of exited /
   censored / diverged paths), :func:`kaplan_meier`, :func:`quantile_ci`;
 * stationary moments — :func:`batch_means`, :func:`stationary_covariance`,

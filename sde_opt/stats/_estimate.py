@@ -28,12 +28,38 @@ def _fmt(v) -> str:
     return "nan" if math.isnan(v) else f"{v:.5g}"
 
 
+def _hypot(a, b) -> np.ndarray:
+    """Element-wise √(a² + b²) without overflow, rounded as :func:`math.hypot` (for every shape)."""
+    return np.asarray(np.vectorize(math.hypot, otypes=[float])(a, b), dtype=np.float64)
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float, np.number)) or (isinstance(x, np.ndarray) and x.ndim == 0)
+
+
 @dataclasses.dataclass(frozen=True)
 class Estimate:
-    """A point estimate (scalar or array) with standard error and a two-sided interval.
+    r"""A point estimate (scalar or array) with standard error and a two-sided interval.
 
-    ``ci_low``/``ci_high`` have the shape of ``value``; ``level`` is their nominal coverage and
-    ``method`` says how they were obtained (e.g. ``"delta method"``, ``"bootstrap (basic)"``).
+    The one type for "a number with an error bar": means, rates, slopes, ratios, differences.
+    ``ci_low``/``ci_high`` have the shape of ``value``; ``level`` is their nominal coverage,
+    ``method`` says how they were obtained (e.g. ``"delta method"``, ``"bootstrap (basic)"``) and
+    ``n`` is the number of independent samples behind the estimate (paths, batches; ``None`` when
+    it does not apply).
+
+    Intervals are always at a stated level: :meth:`normal` builds value ± z·se with
+    z = :func:`normal_quantile` (level) (or Student's t with ``df``), :meth:`at_level` re-states a
+    normal interval at another level.
+
+    Combining estimates (first-order delta method):
+
+    * ``a.ratio(b)``: r = a/b, se(r) = |r| √((σ_a/a)² + (σ_b/b)² − 2 c/(a b)),
+    * ``a.difference(b)``: a − b, se = √(σ_a² + σ_b² − 2c),
+    * ``a.log()``: log a, se = σ_a/|a|,
+
+    with c = Cov(â, b̂) (``cov=``; 0 for independent estimates). Their intervals are normal at
+    ``a``'s level. With a plain number (known exactly), ``a / x``, ``a * x``, ``a − x``, ``a + x``
+    transform value, se and interval exactly.
     """
 
     name: str
@@ -43,14 +69,90 @@ class Estimate:
     ci_high: np.ndarray
     level: float = 0.95
     method: str = ""
+    n: int | None = None
 
     @classmethod
-    def normal(cls, name, value, se, level=0.95, method="", *, df=None) -> Estimate:
-        """value ± q·se with q the normal (or Student-t with ``df``) quantile."""
+    def normal(cls, name, value, se, level=0.95, method="", *, df=None, n=None) -> Estimate:
+        """value ± q·se with q the normal (or Student-t with ``df``) quantile at ``level``."""
         value = np.asarray(value, dtype=np.float64)
         se = np.asarray(se, dtype=np.float64)
         q = normal_quantile(level) if df is None else t_quantile(level, df)
-        return cls(name, value, se, value - q * se, value + q * se, level, method)
+        return cls(name, value, se, value - q * se, value + q * se, level, method,
+                   None if n is None else int(n))
+
+    def at_level(self, level: float) -> Estimate:
+        """The normal interval value ± z(level)·se (the point estimate and SE unchanged)."""
+        return Estimate.normal(self.name, self.value, self.se, level, self.method, n=self.n)
+
+    @property
+    def ci(self):
+        """(ci_low, ci_high) — floats for a scalar estimate."""
+        if np.ndim(self.value) == 0:
+            return (float(self.ci_low), float(self.ci_high))
+        return (self.ci_low, self.ci_high)
+
+    def ratio(self, other, *, cov=0.0, name=None) -> Estimate:
+        """self / other by the delta method (class docstring); ``other`` an Estimate."""
+        a, b = np.asarray(self.value, np.float64), np.asarray(other.value, np.float64)
+        r = a / b
+        ra, rb = self.se / a, other.se / b
+        if np.all(np.asarray(cov) == 0):
+            rel = _hypot(ra, rb)
+        else:
+            rel = np.sqrt(ra**2 + rb**2 - 2 * np.asarray(cov, np.float64) / (a * b))
+        return Estimate.normal(name or f"{self.name}/{other.name}", r,
+                               np.abs(r) * rel, self.level, "delta method")
+
+    def difference(self, other, *, cov=0.0, name=None) -> Estimate:
+        """self − other by the delta method (class docstring); ``other`` an Estimate."""
+        d = np.asarray(self.value, np.float64) - np.asarray(other.value, np.float64)
+        if np.all(np.asarray(cov) == 0):
+            se = _hypot(self.se, other.se)
+        else:
+            se = np.sqrt(self.se**2 + other.se**2 - 2 * np.asarray(cov, np.float64))
+        return Estimate.normal(name or f"{self.name}-{other.name}", d, se, self.level,
+                               "delta method")
+
+    def log(self, name=None) -> Estimate:
+        """log(value) by the delta method: se(log θ̂) = se/|θ̂| (for θ > 0), normal interval."""
+        v = np.asarray(self.value, np.float64)
+        if np.any(v <= 0):
+            raise ValueError(f"Estimate.log: {self.name} must be positive; got {v}")
+        lv = np.asarray(np.vectorize(math.log, otypes=[float])(v), np.float64)
+        return Estimate.normal(name or f"log {self.name}", lv, self.se / np.abs(v), self.level,
+                               "delta method", n=self.n)
+
+    def _affine(self, scale, shift) -> Estimate:
+        lo, hi = self.ci_low * scale + shift, self.ci_high * scale + shift
+        if scale < 0:
+            lo, hi = hi, lo
+        return Estimate(self.name, self.value * scale + shift, self.se * abs(scale), lo, hi,
+                        self.level, self.method, self.n)
+
+    def __truediv__(self, x) -> Estimate:
+        if isinstance(x, Estimate):
+            return self.ratio(x)
+        if not _number(x):
+            return NotImplemented
+        x = float(x)
+        lo, hi = self.ci_low / x, self.ci_high / x
+        if x < 0:
+            lo, hi = hi, lo
+        return Estimate(self.name, self.value / x, self.se / abs(x), lo, hi, self.level,
+                        self.method, self.n)
+
+    def __mul__(self, x) -> Estimate:
+        return self._affine(float(x), 0.0) if _number(x) else NotImplemented
+
+    __rmul__ = __mul__
+
+    def __sub__(self, x) -> Estimate:
+        if isinstance(x, Estimate):
+            return self.difference(x)
+        return self._affine(1.0, -float(x)) if _number(x) else NotImplemented
+
+    def __add__(self, x) -> Estimate:
+        return self._affine(1.0, float(x)) if _number(x) else NotImplemented
 
     def covers(self, truth) -> np.ndarray:
         """Whether the interval contains ``truth`` (element-wise)."""
@@ -67,13 +169,16 @@ class Estimate:
         if f < 0:
             raise ValueError(f"Estimate.scaled: factor must be >= 0; got {f}")
         return Estimate(name or self.name, self.value * f, self.se * f, self.ci_low * f,
-                        self.ci_high * f, self.level, self.method)
+                        self.ci_high * f, self.level, self.method, self.n)
 
     def as_dict(self) -> dict:
-        """JSON-ready (NaN, e.g. an empty bin, becomes ``None``)."""
-        return {"name": self.name, "value": _plain(self.value), "se": _plain(self.se),
-                "ci_low": _plain(self.ci_low), "ci_high": _plain(self.ci_high),
-                "level": self.level, "method": self.method}
+        """JSON-ready (NaN, e.g. an empty bin, becomes ``None``; ``n`` only when known)."""
+        d = {"name": self.name, "value": _plain(self.value), "se": _plain(self.se),
+             "ci_low": _plain(self.ci_low), "ci_high": _plain(self.ci_high),
+             "level": self.level, "method": self.method}
+        if self.n is not None:
+            d["n"] = int(self.n)
+        return d
 
     def lines(self) -> list[str]:
         """Human-readable lines: ``name[i,j] = v ± se  [lo, hi]`` (at most 40 entries shown)."""

@@ -28,6 +28,7 @@ import dataclasses
 
 import numpy as np
 
+from ._estimate import Estimate
 from .quantiles import quantile_ci
 from .survival import kaplan_meier, normal_quantile
 
@@ -42,10 +43,12 @@ class ExitTimeSummary:
         n, exited, censored, diverged: path counts (exited + censored + diverged = n).
         unit: ``"time"`` (continuous time), ``"steps"`` (iterations), or ``""`` for raw arrays.
         level: confidence level of every interval.
-        mean, mean_se, mean_low, mean_high: the mean (or restricted mean) and its CI.
+        mean, mean_se, mean_low, mean_high: the mean (or restricted mean) and its CI (the same
+            number as an :class:`~sde_opt.stats.Estimate`: :meth:`estimate`).
         mean_kind: ``"mean"`` or ``"restricted mean"`` (a lower bound on the mean).
         restricted_to: the horizon T of the restricted mean (None for a plain mean).
-        quantiles: tuple of ``(q, estimate, low, high)``; +inf = not reached before the horizon.
+        quantiles: tuple of ``(q, estimate, low, high)``; +inf = not reached before the horizon
+            (one as an Estimate: :meth:`quantile_estimate`).
         quantile_method: ``"order statistics"`` or ``"Kaplan-Meier band"``.
         diverged_as: how diverged paths entered the estimates (``"censored"`` or ``"exited"``).
     """
@@ -65,6 +68,21 @@ class ExitTimeSummary:
     quantiles: tuple
     quantile_method: str
     diverged_as: str
+
+    def estimate(self) -> Estimate:
+        """The mean (or restricted mean) as an :class:`~sde_opt.stats.Estimate` (n = paths;
+        ``method`` names the kind, e.g. ``"restricted mean up to T"``)."""
+        kind = (self.mean_kind if self.restricted_to is None
+                else f"{self.mean_kind} up to {self.restricted_to:.6g}")
+        return Estimate("mean exit " + (self.unit or "time"), np.float64(self.mean),
+                        np.float64(self.mean_se), np.float64(self.mean_low),
+                        np.float64(self.mean_high), self.level, kind, self.n)
+
+    def quantile_estimate(self, q: float) -> Estimate:
+        """The q-quantile with its (distribution-free, possibly infinite) interval; se is NaN."""
+        e, lo, hi = self.quantile(q)
+        return Estimate(f"q{q:g}", np.float64(e), np.float64(np.nan), np.float64(lo),
+                        np.float64(hi), self.level, self.quantile_method, self.n)
 
     def quantile(self, q: float):
         """(estimate, low, high) of the q-quantile, if it was requested."""

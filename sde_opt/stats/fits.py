@@ -5,9 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy import stats as sps
 
-from .survival import normal_quantile
+from ._estimate import Estimate, normal_quantile, t_quantile
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,7 +14,8 @@ class SlopeFit:
     """y ≈ intercept + slope·x (on log-log axes when fitted with ``log=True``).
 
     Attributes:
-        slope, slope_se, slope_low, slope_high: the slope and its CI.
+        slope, slope_se, slope_low, slope_high: the slope and its CI (as an Estimate:
+            :meth:`estimate`).
         intercept, intercept_se: the intercept (of log y at log x = 0 for a log-log fit).
         level: confidence level.
         method: ``"ols"`` (residual-based t interval, n − 2 dof) or ``"wls"`` (known SEs of y,
@@ -37,6 +37,13 @@ class SlopeFit:
     dof: int
     chi2: float
     log: bool
+
+    def estimate(self) -> Estimate:
+        """The slope as an :class:`~sde_opt.stats.Estimate` (its interval as fitted: t with
+        n − 2 dof for OLS, normal for WLS; n = number of points)."""
+        return Estimate("slope", np.float64(self.slope), np.float64(self.slope_se),
+                        np.float64(self.slope_low), np.float64(self.slope_high), self.level,
+                        self.method, self.dof + 2)
 
     def predict(self, x):
         """The fitted y at ``x`` (back-transformed for a log-log fit)."""
@@ -86,7 +93,7 @@ def slope_fit(x, y, *, y_se=None, log: bool = True, level: float = 0.95) -> Slop
         resid = w - design @ coef
         rss = float(resid @ resid)
         cov = np.linalg.inv(design.T @ design) * rss / (n - 2)
-        q = float(sps.t.ppf(0.5 + level / 2.0, n - 2))
+        q = t_quantile(level, n - 2)
         method, chi2 = "ols", rss
     else:
         se = np.asarray(y_se, dtype=float).ravel()

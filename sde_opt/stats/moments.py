@@ -24,7 +24,7 @@ def iid_mean(x, *, level: float = 0.95) -> Estimate:
     x = _finite_rows("iid_mean", x)
     n = x.shape[0]
     return Estimate.normal("mean", x.mean(axis=0), x.std(axis=0, ddof=1) / np.sqrt(n), level,
-                           "i.i.d. samples: sd/√N")
+                           "i.i.d. samples: sd/√N", n=n)
 
 
 def iid_covariance(x, *, gaussian: bool = True, level: float = 0.95) -> Estimate:
@@ -48,4 +48,4 @@ def iid_covariance(x, *, gaussian: bool = True, level: float = 0.95) -> Estimate
         prod = xc[:, :, None] * xc[:, None, :]
         se = prod.std(axis=0, ddof=1) / np.sqrt(n)
     return Estimate.normal("covariance", s, se, level,
-                           "i.i.d. samples" + (" (Gaussian SE rule)" if gaussian else " (empirical SE)"))
+                           "i.i.d. samples" + (" (Gaussian SE rule)" if gaussian else " (empirical SE)"), n=n)

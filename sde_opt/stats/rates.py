@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._estimate import Estimate
+
 
 class BootstrapSlope(NamedTuple):
     """Least-squares slope of log y on log x with a path-bootstrap standard error."""
@@ -19,6 +21,10 @@ class BootstrapSlope(NamedTuple):
     intercept: float
     values: np.ndarray  # the fitted y per level
     local_slopes: np.ndarray  # slopes between consecutive levels
+
+    def estimate(self, level: float = 0.95) -> Estimate:
+        """The slope ± z(level)·se as an :class:`~sde_opt.stats.Estimate`."""
+        return Estimate.normal("slope", self.slope, self.se, level, "path bootstrap")
 
 
 def loglog_slope(x, per_path, *, reduce="rms", correction: bool = False, n_boot: int = 400,
@@ -62,6 +68,11 @@ class RateFit(NamedTuple):
     se: float
     t_window: tuple
     n_points: int
+
+    def estimate(self, level: float = 0.95) -> Estimate:
+        """λ ± z(level)·se as an :class:`~sde_opt.stats.Estimate` (n = points in the window)."""
+        return Estimate.normal("rate", self.rate, self.se, level, "path bootstrap",
+                               n=self.n_points)
 
 
 def exponential_rate(t, per_path, stationary: float, *, min_signal: float = 6.0,

@@ -61,7 +61,7 @@ def _pooled(means, level) -> Estimate:
     k = means.shape[0] * means.shape[1]
     means = means.reshape(k, *means.shape[2:])
     return Estimate.normal("time average", means.mean(axis=0), means.std(axis=0, ddof=1) / np.sqrt(k),
-                           level, f"batch means ({k} batches)")
+                           level, f"batch means ({k} batches)", n=k)
 
 
 def batch_means(values, *, burn_in: int = 0, n_batches: int | None = None,

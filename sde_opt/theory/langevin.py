@@ -6,8 +6,9 @@ r"""Closed forms and exact references for Langevin dynamics and their discretiza
   the chain itself by automatic differentiation (:func:`chain_linearization`) — one derivation for
   every linear scheme.
 * Gibbs moments in 1-D by quadrature; the exact 1-D mean first-passage time (double integral);
-  Eyring–Kramers and Kramers–Langer rates (validation-theory §4); the underdamped relaxation rate
-  on a quadratic (papers.md §2.5).
+  Eyring–Kramers and Kramers–Langer rates (validation-theory §4; :func:`kramers_rate`); the
+  effective temperature of SGLD/SGHMC with a noisy oracle; the underdamped relaxation rate on a
+  quadratic (papers.md §2.5).
 """
 
 from __future__ import annotations
@@ -151,6 +152,41 @@ def kramers_langer_rate(hess_min, hess_saddle, barrier: float, eps: float, gamma
     lam_plus = -gamma / 2 + math.sqrt(gamma**2 / 4 + abs(lam1))
     pref = lam_plus / (2 * math.pi) * math.sqrt(np.linalg.det(hm) / abs(np.linalg.det(hs)))
     return pref * math.exp(-barrier / eps)
+
+
+def kramers_rate(hess_min, hess_saddle, barrier: float, eps: float, gamma=None) -> float:
+    r"""Leading-order (ε → 0) rate of escape from the basin of a minimum x over a saddle z:
+
+    k = (λ/2π) √(det ∇²V(x) / |det ∇²V(z)|) e^{−ΔV/ε},
+
+    with λ = |λ₁(z)| for the overdamped dX = −∇V dt + √(2ε) dW (Eyring–Kramers, ``gamma=None``;
+    k = 1/:func:`eyring_kramers_time`) and λ = λ₊(γ) = −γ/2 + √(γ²/4 + |λ₁(z)|) for the
+    underdamped dX = V dt, dV = −(∇U + γV) dt + √(2γε) dW (Kramers–Langer,
+    :func:`kramers_langer_rate`). λ₊(γ) ≤ √|λ₁(z)|: the friction only changes the prefactor, the
+    Arrhenius exponent ΔV/ε is the same. A two-well system relaxes at k₁₂ + k₂₁ (sum over the
+    two minima, the spectral gap to the same order).
+    """
+    hm = np.atleast_2d(np.asarray(hess_min, float))
+    hs = np.atleast_2d(np.asarray(hess_saddle, float))
+    lam1 = float(np.linalg.eigvalsh(hs).min())
+    if lam1 >= 0:
+        raise ValueError("kramers_rate: the saddle Hessian must have a negative eigenvalue")
+    lam = abs(lam1) if gamma is None else float(kramers_langer_lambda_plus(gamma, abs(lam1)))
+    return lam / (2 * math.pi) * math.sqrt(np.linalg.det(hm) / abs(np.linalg.det(hs))) \
+        * math.exp(-barrier / eps)
+
+
+def langevin_effective_temperature(beta: float, eta: float, oracle_variance: float,
+                                   gamma=None) -> float:
+    r"""Temperature of SGLD (``gamma=None``) or SGHMC with a noisy gradient oracle of variance σ²:
+
+    T = 1/β + ησ²/2 (SGLD),  T = 1/β + ησ²/(2γ) (SGHMC, friction γ).
+
+    The oracle's (additive) noise adds to the injected noise, to leading order in η: in SGLD its
+    per-step variance η²σ² adds to the injected 2η/β; in SGHMC it enters the momentum, whose
+    fluctuation–dissipation balance divides it by the friction γ. Time is t = kη.
+    """
+    return 1 / beta + eta * oracle_variance / (2 * (1.0 if gamma is None else gamma))
 
 
 def kramers_langer_lambda_plus(gamma, omega_b2: float = 1.0):

@@ -1,0 +1,78 @@
+"""Running a study: ``config.json`` before, ``summary.json`` (with timing) after.
+
+:func:`run_study` is everything ``sde-opt study NAME`` does besides parsing its arguments:
+
+1. open ``OUT/NAME/`` as a :class:`~sde_opt.experiment.ResultsDir` (removing temporaries of an
+   interrupted write),
+2. record ``config.json``: study, mode, package version, description (the study adds its
+   ``parameters`` with :meth:`~sde_opt.experiment.ResultsDir.record_config`),
+3. call ``module.run(out, quick=..., progress=...)``,
+4. write ``summary.json`` = the study's summary plus ``timing``: for each mode ("quick", "full")
+   the wall time and the number of points computed and resumed. Timing accumulates across runs:
+   the other mode's entry is kept from the previous ``summary.json``, and a run that only
+   reloaded finished points keeps the time of the run that computed them (adding its own as
+   ``last_resumed_run``), so a resumed run never reports the few seconds of reloading as the
+   study's cost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from types import ModuleType
+
+from .results import ResultsDir
+
+MODES = ("quick", "full")
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyRun:
+    """What :func:`run_study` did: the folder, the summary written, the wall time, the points."""
+
+    out: ResultsDir
+    summary: dict
+    wall_seconds: float
+
+    def message(self) -> str:
+        return (f"wrote {self.out.path} ({self.wall_seconds:.1f} s; {len(self.out.computed)} points "
+                f"computed, {len(self.out.resumed)} resumed)")
+
+
+def _previous_timing(path: Path) -> dict:
+    try:
+        timing = json.loads(path.read_text()).get("timing", {})
+        return {k: v for k, v in dict(timing).items() if k in MODES}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+
+
+def merge_timing(previous: dict, mode: str, this_run: dict, computed: bool) -> dict:
+    """The ``timing`` block: ``previous`` (per mode) updated with this run (see module doc)."""
+    timing = dict(previous)
+    if computed or not isinstance(timing.get(mode), dict):
+        timing[mode] = this_run
+    else:
+        timing[mode] = {**timing[mode], "last_resumed_run": this_run}
+    return timing
+
+
+def run_study(module: ModuleType, out, *, quick: bool = False, progress: bool = True) -> StudyRun:
+    """Run a study module into ``out`` (a folder path or a ResultsDir; see the module docstring)."""
+    from .. import __version__
+
+    out = out if isinstance(out, ResultsDir) else ResultsDir(out)
+    mode = "quick" if quick else "full"
+    out.record_config(study=module.NAME, quick=bool(quick), sde_opt_version=__version__,
+                      description=getattr(module, "DESCRIPTION", ""))
+    t0 = time.perf_counter()
+    summary = dict(module.run(out, quick=bool(quick), progress=bool(progress)))
+    wall = time.perf_counter() - t0
+    this_run = {"wall_seconds": wall, "points_resumed": len(out.resumed),
+                "points_computed": len(out.computed), **summary.pop("timing", {})}
+    summary["timing"] = merge_timing(_previous_timing(out.path / "summary.json"), mode, this_run,
+                                     bool(out.computed))
+    out.write_json("summary.json", summary)
+    return StudyRun(out, summary, wall)
