@@ -77,11 +77,12 @@ REGISTRY: dict[str, Entry] = {
                              {"eta_x": 0.02, "eta_y": 0.2}, _game, _game_start),
     "ogda": Entry(OGDA, {"eta_x": 0.02, "eta_y": 0.2}, _game, _game_start),
     "extragradient": Entry(Extragradient, {"eta_x": 0.02, "eta_y": 0.2}, _game, _game_start),
+    # GDmax's limit is the reduced slow SDE of x (y slaved to y*(x)): not a one-step match
     "gdmax": Entry(lambda p, **kw: GDmax(p, n_inner=5, **kw), {"eta_x": 0.02, "eta_y": 0.2},
-                   _game, _game_start),
+                   _game, _game_start, one_step_limit=False),
     "perturbed-gdmax": Entry(lambda p, **kw: PerturbedGDmax(p, n_inner=5, interval=20, **kw),
                              {"eta_x": 0.02, "eta_y": 0.2, "radius": 0.05, "eps": 0.1},
-                             _game, _game_start),
+                             _game, _game_start, one_step_limit=False),
 }
 
 

@@ -26,6 +26,7 @@ closed forms ``phi_grad`` and ``y_star``.
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
@@ -46,7 +47,7 @@ class TwoTimescaleSDE(AbstractSDE):
     problem: AbstractField
     eta_x: jnp.ndarray
     ratio: jnp.ndarray
-    noisy: bool
+    noisy: bool = eqx.field(static=True)
 
     def __init__(self, problem, eta_x, ratio, noise=True):
         self.problem = problem
@@ -94,7 +95,7 @@ class ReducedSDE(AbstractSDE):
 
     problem: AbstractField
     eta_x: jnp.ndarray
-    mode: str | None
+    mode: str | None = eqx.field(static=True)
 
     def __init__(self, problem, eta_x, noise="gda"):
         if noise not in ("gda", "x", None):
