@@ -8,6 +8,8 @@ out) → ``studies`` / ``validation`` (compose everything).
 from . import algorithms, engine, experiment, geometry, problems, sde, stats, theory
 from ._chain import AbstractChain
 from .algorithms import SGHMC1, SGHMC2, SGLD, AnnealedMomentumSGD, MomentumSGD, msgd_as_sghmc, sgd
+from .algorithms import AID, PerturbedAID, StocBiO, StocBiOINEON
+from .problems import AbstractBilevel, HyperCleaning, QuadraticBilevel, SoftplusBilevel
 from .engine import EnterBall, LeaveBall, SimulationResult, Threshold, simulate, use_cpu_cores
 from .noise import StandardNormal
 from .problems import (
@@ -48,6 +50,8 @@ __all__ = [
     "AbstractChain",
     # algorithms
     "MomentumSGD", "sgd", "AnnealedMomentumSGD", "SGLD", "SGHMC1", "SGHMC2", "msgd_as_sghmc",
+    "AID", "PerturbedAID", "StocBiO", "StocBiOINEON",
+    "AbstractBilevel", "QuadraticBilevel", "SoftplusBilevel", "HyperCleaning",
     # engine
     "EnterBall", "LeaveBall", "SimulationResult", "Threshold", "simulate", "use_cpu_cores",
     "StandardNormal",

@@ -14,8 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..problems import QuadraticSaddle
+from ..problems.bilevel import QuadraticBilevel
 
 from ._base import AbstractAlgorithm as AbstractAlgorithm
+from .aid import AID as AID
 from .annealed_momentum_sgd import AnnealedMomentumSGD as AnnealedMomentumSGD
 from .annealed_momentum_sgd import AnnealedState as AnnealedState
 from .annealed_momentum_sgd import geometric_schedule as geometric_schedule
@@ -25,9 +27,17 @@ from .mappings import sghmc_as_msgd as sghmc_as_msgd
 from .momentum_sgd import MomentumSGD as MomentumSGD
 from .momentum_sgd import MomentumState as MomentumState
 from .momentum_sgd import sgd as sgd
+from .perturbed_aid import PerturbedAID as PerturbedAID
+from .perturbed_aid import perturbed_aid_template as perturbed_aid_template
 from .sghmc1 import SGHMC1 as SGHMC1
 from .sghmc2 import SGHMC2 as SGHMC2
 from .sgld import SGLD as SGLD
+from .stocbio import StocBiO as StocBiO
+from .stocbio_ineon import StocBiOINEON as StocBiOINEON
+
+def _bilevel_problem():
+    return QuadraticBilevel(kappa=5.0, d_y=6, sigma_f=0.1, sigma_g=0.1)
+
 
 class Entry(NamedTuple):
     """A registered algorithm: its factory, example hyperparameters, and the problem and start
@@ -49,6 +59,17 @@ REGISTRY: dict[str, Entry] = {
     "sgld": Entry(SGLD, {"eta": 0.05, "beta": 10.0}),
     "sghmc1": Entry(SGHMC1, {"eta": 0.05, "gamma": 1.0, "beta": 10.0}),
     "sghmc2": Entry(SGHMC2, {"eta": 0.05, "gamma": 1.0, "beta": 10.0}),
+    "aid": Entry(AID, {"alpha": 0.1, "beta": 0.05}, problem=lambda: _bilevel_problem(),
+                 start=lambda problem: jnp.array([0.1, -0.2])),
+    "perturbed-aid": Entry(PerturbedAID, {"alpha": 0.1, "beta": 0.05, "radius": 0.05,
+                                          "threshold": 1.0, "interval": 4.0},
+                           problem=lambda: _bilevel_problem(), start=lambda problem: jnp.array([0.1, -0.2])),
+    "stocbio": Entry(StocBiO, {"alpha": 0.1, "beta": 0.05}, problem=lambda: _bilevel_problem(),
+                     start=lambda problem: jnp.array([0.1, -0.2])),
+    "stocbio-ineon": Entry(StocBiOINEON, {"alpha": 0.1, "beta": 0.05, "radius": 0.05, "step": 0.5,
+                                          "iterations": 8.0, "escape_step": 0.2, "threshold": 1.0,
+                                          "grow": 8.0},
+                           problem=lambda: _bilevel_problem(), start=lambda problem: jnp.array([0.1, -0.2])),
 }
 
 
@@ -63,4 +84,5 @@ def make(name: str, problem, **hyperparameters):
 
 __all__ = ["AbstractAlgorithm", "AnnealedMomentumSGD", "AnnealedState", "geometric_schedule", "MomentumSGD",
            "MomentumState", "sgd", "SGLD", "SGHMC1", "SGHMC2", "msgd_as_sghmc", "sghmc_as_msgd",
-           "msgd_effective_temperature", "REGISTRY", "Entry", "make"]
+           "msgd_effective_temperature", "REGISTRY", "Entry", "make", "AID", "PerturbedAID",
+           "perturbed_aid_template", "StocBiO", "StocBiOINEON"]

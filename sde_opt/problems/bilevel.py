@@ -483,7 +483,7 @@ class SoftplusBilevel(AbstractBilevel):
 
     def critical_points(self):
         with jax.enable_x64(True):
-            h = np.asarray(self.hessian(jnp.zeros(self.shape, jnp.float64)))
+            h = np.asarray(jax.jit(lambda z: self.hessian(z))(jnp.zeros(self.shape, jnp.float64)))
         e = np.linalg.eigvalsh(h)
         kind = "minimum" if e.min() > 0 else ("maximum" if e.max() < 0 else "saddle")
         return {kind: jnp.zeros((1, *self.shape))}

@@ -15,6 +15,7 @@
   :func:`heavy_ball_transition`.
 """
 
+from . import bilevel as bilevel
 from . import momentum_pca as momentum_pca
 from .heavy_ball import HeavyBallMoments as HeavyBallMoments
 from .heavy_ball import heavy_ball_diffusion_covariance as heavy_ball_diffusion_covariance
@@ -43,5 +44,5 @@ __all__ = [
     "exact_transition", "lyapunov_covariance", "heavy_ball_exit_iterations", "saddle_exit_cdf",
     "saddle_exit_iterations", "saddle_exit_mean", "saddle_exit_mean_asymptotic",
     "saddle_exit_mean_em", "saddle_exit_quantile", "saddle_exit_variance", "LocalSDE", "local_sde",
-    "momentum_pca", "pca_escape", "pca_stationary_error",
+    "momentum_pca", "pca_escape", "pca_stationary_error", "bilevel",
 ]
