@@ -27,6 +27,10 @@ def test_quadratic_closed_forms_match_the_implicit_function_theorem():
     x = jnp.array([0.4, -0.9])
     y = p.y_star(x)
     np.testing.assert_allclose(p.lower_grad_y(x, y), 0.0, atol=1e-12)
+    for closed, auto in zip(p.upper_grads(x, y + 0.3), AbstractBilevel.upper_grads(p, x, y + 0.3)):
+        np.testing.assert_allclose(closed, auto, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(p.lower_grad_y(x, y + 0.3), AbstractBilevel.lower_grad_y(p, x, y + 0.3),
+                               rtol=1e-12, atol=1e-14)
     # the generic (dense IFT) hypergradient, autodiff of Φ, finite differences
     np.testing.assert_allclose(p.grad(x), AbstractBilevel.grad(p, x), rtol=1e-10)
     np.testing.assert_allclose(p.grad(x), _fd_grad(p.objective, x), rtol=1e-7)

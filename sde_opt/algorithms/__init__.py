@@ -67,7 +67,7 @@ REGISTRY: dict[str, Entry] = {
     "stocbio": Entry(StocBiO, {"alpha": 0.1, "beta": 0.05}, problem=lambda: _bilevel_problem(),
                      start=lambda problem: jnp.array([0.1, -0.2])),
     "stocbio-ineon": Entry(StocBiOINEON, {"alpha": 0.1, "beta": 0.05, "radius": 0.05, "step": 0.5,
-                                          "iterations": 8.0, "escape_step": 0.2, "threshold": 1.0,
+                                          "iterations": 8.0, "escape_step": 0.2, "threshold": 0.01,
                                           "grow": 8.0},
                            problem=lambda: _bilevel_problem(), start=lambda problem: jnp.array([0.1, -0.2])),
 }

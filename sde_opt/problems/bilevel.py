@@ -231,10 +231,13 @@ class QuadraticBilevel(AbstractBilevel):
     r"""Quadratic lower level and a quartic upper level with strict saddles and local minima.
 
         g(x, y) = ½ yᵀQy − yᵀBx,     Q = U diag(q) Uᵀ,  q geometric in [μ, ℓ] = [1, κ],
-        f(x, y) = Σᵢ (ωᵢ/4) xᵢ⁴ − ½ Σᵢ sᵢ xᵢ² + ½ ‖y‖²,
+        f(x, y) = Σᵢ (ωᵢ/4) xᵢ⁴ − ½ Σᵢ sᵢ xᵢ² + ½ ‖y‖² + c (Wᵀy)·(Vᵀy),
 
-    with B = U[:, :d_x] diag(b) (U a fixed random rotation), so y*(x) = Q⁻¹Bx = U[:, :d_x]
-    diag(b/q_{:d_x}) x and the reduced objective is separable:
+    with B = U[:, :d_x] diag(b) (U a fixed random rotation), V = U[:, :d_x], W = U[:, d_x:] G
+    (G fixed, unit columns), so y*(x) = Q⁻¹Bx = V diag(b/q_{:d_x}) x. The ``spread`` term c
+    vanishes at y* (Wᵀy* = 0) and leaves Φ unchanged, but spreads ∇ᵧf = y + c(WVᵀ + VWᵀ)y over
+    all eigen-directions of Q, so that CG needs many steps (without it the right-hand side lives
+    in d_x modes and CG is exact after d_x steps). The reduced objective is separable:
 
         Φ(x) = Σᵢ (ωᵢ/4) xᵢ⁴ + ½ Σᵢ γᵢ xᵢ²,    γᵢ = bᵢ²/qᵢ² − sᵢ,
 
@@ -253,10 +256,13 @@ class QuadraticBilevel(AbstractBilevel):
         d_y: lower dimension (≥ d_x; default 20, so that CG does not terminate in a few steps).
         b: coupling coefficients (default 1).
         sigma_f, sigma_g: additive noise of the upper gradients and of ∇ᵧG.
-        seed: the rotation U.
+        spread: c, the coefficient of the ∇ᵧf-spreading term (default 1).
+        seed: the rotation U and G.
     """
 
     q: jnp.ndarray
+    w: jnp.ndarray
+    spread: jnp.ndarray
     u: jnp.ndarray
     b: jnp.ndarray
     s: jnp.ndarray
@@ -267,7 +273,7 @@ class QuadraticBilevel(AbstractBilevel):
     geometry: Euclidean = eqx.field(static=True, default=Euclidean())
 
     def __init__(self, kappa=10.0, gamma=(-1.0, 1.0), omega=None, *, d_y=20, b=None,
-                 sigma_f=0.0, sigma_g=0.0, seed=0):
+                 sigma_f=0.0, sigma_g=0.0, spread=1.0, seed=0):
         name = "QuadraticBilevel"
         check_range(name, "kappa", kappa, 1.0, np.inf, high_closed=False)
         gamma = np.asarray(gamma, np.float64)
@@ -286,14 +292,18 @@ class QuadraticBilevel(AbstractBilevel):
         check_range(name, "sigma_f", sigma_f, 0.0)
         check_range(name, "sigma_g", sigma_g, 0.0)
         q = np.geomspace(1.0, float(kappa), d_y) if d_y > 1 else np.ones(1)
-        self.q = jnp.asarray(q)
-        self.u = jnp.asarray(_orthogonal(d_y, seed))
-        self.b = jnp.asarray(b)
-        self.s = jnp.asarray(b**2 / q[:dx] ** 2 - gamma)
-        self.omega = jnp.asarray(omega)
-        self.gamma = jnp.asarray(gamma)
-        self.sigma_f = jnp.asarray(float(sigma_f))
-        self.sigma_g = jnp.asarray(float(sigma_g))
+        self.q = np.asarray(q)
+        self.u = np.asarray(_orthogonal(d_y, seed))
+        g = np.random.default_rng(seed + 1).standard_normal((d_y - dx, dx))
+        g = g / np.maximum(np.linalg.norm(g, axis=0, keepdims=True), 1e-300)
+        self.w = self.u[:, dx:] @ g
+        self.spread = np.asarray(float(spread))
+        self.b = np.asarray(b)
+        self.s = np.asarray(b**2 / q[:dx] ** 2 - gamma)
+        self.omega = np.asarray(omega)
+        self.gamma = np.asarray(gamma)
+        self.sigma_f = np.asarray(float(sigma_f))
+        self.sigma_g = np.asarray(float(sigma_g))
 
     @property
     def shape(self):
@@ -323,9 +333,15 @@ class QuadraticBilevel(AbstractBilevel):
         dx = self.shape[0]
         return self.u[:, :dx].astype(dtype) * self.b.astype(dtype)
 
+    def _py(self, y):
+        """P y = y + c (W Vᵀ y + V Wᵀ y)."""
+        v, w = _f(self.u, y)[:, : self.shape[0]], _f(self.w, y)
+        return y + _f(self.spread, y) * (w @ (v.T @ y) + v @ (w.T @ y))
+
     def upper(self, x, y):
+        v, w = _f(self.u, y)[:, : self.shape[0]], _f(self.w, y)
         return (jnp.sum(_f(self.omega, x) * x**4) / 4 - jnp.sum(_f(self.s, x) * x**2) / 2
-                + jnp.sum(y * y) / 2)
+                + jnp.sum(y * y) / 2 + _f(self.spread, y) * jnp.sum((w.T @ y) * (v.T @ y)))
 
     def lower(self, x, y):
         # ½ yᵀQy − yᵀBx with Q = U diag(q) Uᵀ, B = U[:, :dx] diag(b), without forming Q
@@ -334,7 +350,7 @@ class QuadraticBilevel(AbstractBilevel):
 
     # closed forms
     def upper_grads(self, x, y):
-        return _f(self.omega, x) * x**3 - _f(self.s, x) * x, y
+        return _f(self.omega, x) * x**3 - _f(self.s, x) * x, self._py(y)
 
     def lower_grad_y(self, x, y):
         u = _f(self.u, x)
@@ -347,7 +363,7 @@ class QuadraticBilevel(AbstractBilevel):
 
     def v_star(self, x):
         u = _f(self.u, x)
-        return u @ ((u.T @ self.y_star(x)) / _f(self.q, x))
+        return u @ ((u.T @ self._py(self.y_star(x))) / _f(self.q, x))
 
     def objective(self, x):
         return jnp.sum(_f(self.omega, x) * x**4) / 4 + jnp.sum(_f(self.gamma, x) * x**2) / 2
@@ -437,18 +453,18 @@ class SoftplusBilevel(AbstractBilevel):
         if s.shape != (d_x,):
             raise ValueError(f"{name}: s must have shape ({d_x},); got {s.shape}")
         omega = np.ones(d_x) if omega is None else np.asarray(omega, np.float64)
-        self.c = jnp.asarray(rng.standard_normal((n_terms, d_y)) / np.sqrt(d_y))
-        self.bmat = jnp.asarray(rng.standard_normal((d_y, d_x)) / np.sqrt(d_y))
-        self.mu = jnp.asarray(float(mu))
-        self.s = jnp.asarray(s)
-        self.omega = jnp.asarray(omega)
-        self.sigma_f = jnp.asarray(float(sigma_f))
-        self.sigma_g = jnp.asarray(float(sigma_g))
+        self.c = np.asarray(rng.standard_normal((n_terms, d_y)) / np.sqrt(d_y))
+        self.bmat = np.asarray(rng.standard_normal((d_y, d_x)) / np.sqrt(d_y))
+        self.mu = np.asarray(float(mu))
+        self.s = np.asarray(s)
+        self.omega = np.asarray(omega)
+        self.sigma_f = np.asarray(float(sigma_f))
+        self.sigma_g = np.asarray(float(sigma_g))
         self.newton_steps = int(newton_steps)
-        self.y0 = jnp.zeros(d_y)
+        self.y0 = np.zeros(d_y)
         with jax.enable_x64(True):
             y0 = self._solve(jnp.zeros(d_x, jnp.float64), jnp.zeros(d_y, jnp.float64))
-        self.y0 = jnp.asarray(np.asarray(y0))
+        self.y0 = np.asarray(np.asarray(y0))
 
     @property
     def shape(self):
@@ -540,14 +556,14 @@ class HyperCleaning(AbstractBilevel):
         b = np.sign(a @ w + 0.1 * rng.standard_normal(n_train))
         bv = np.sign(av @ w + 0.1 * rng.standard_normal(n_val))
         flip = rng.uniform(size=n_train) < corrupt
-        self.a, self.labels = jnp.asarray(a), jnp.asarray(np.where(flip, -b, b))
-        self.a_val, self.labels_val = jnp.asarray(av), jnp.asarray(bv)
-        self.corrupted = jnp.asarray(flip)
-        self.mu, self.lam = jnp.asarray(float(mu)), jnp.asarray(float(lam))
+        self.a, self.labels = np.asarray(a), np.asarray(np.where(flip, -b, b), np.float64)
+        self.a_val, self.labels_val = np.asarray(av), np.asarray(bv)
+        self.corrupted = np.asarray(flip)
+        self.mu, self.lam = np.asarray(float(mu)), np.asarray(float(lam))
         self.batch_size = int(batch_size)
         self.newton_steps = int(newton_steps)
-        self.sigma_f = jnp.asarray(0.0)
-        self.sigma_g = jnp.asarray(0.0)
+        self.sigma_f = np.asarray(0.0)
+        self.sigma_g = np.asarray(0.0)
 
     @property
     def shape(self):

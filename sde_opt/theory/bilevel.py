@@ -40,7 +40,8 @@ from .saddle_exit import saddle_exit_mean, saddle_exit_mean_em
 __all__ = ["ReducedHypergradient", "biased_hypergradient", "inner_error_covariances",
            "neumann_inverse", "reduced_sde", "gd_contraction", "cg_contraction_bound",
            "aid_contraction", "reduced_stationary_covariance", "reduced_saddle_exit_mean",
-           "reduced_saddle_exit_mean_em", "perturbed_aid_escape_growth", "reduced_linearization"]
+           "reduced_saddle_exit_mean_em", "perturbed_aid_escape_growth", "reduced_linearization",
+           "diffusion_exit_mean_1d", "reduced_unstable_noise"]
 
 
 def reduced_sde(problem, alpha, beta, D: int, Q: int) -> FieldSDE:
@@ -126,6 +127,29 @@ def perturbed_aid_escape_growth(problem, x_saddle, beta: float) -> float:
         raise ValueError(f"perturbed_aid_escape_growth: x_saddle is not a strict saddle "
                          f"(λ_min(∇²Φ) = {lam:.4g} >= 0)")
     return 1.0 + beta * abs(lam)
+
+
+def diffusion_exit_mean_1d(potential, sigma: float, radius: float, n: int = 20001) -> float:
+    r"""Exact mean exit time from (−radius, radius) of dX = −U′(X) dt + σ dW started at 0:
+
+        E τ = (2/σ²) ∫_0^R e^{2U(y)/σ²} ∫_0^y e^{−2U(z)/σ²} dz dy       (U even, U(0) = 0),
+
+    by the trapezoid rule on ``n`` points (the solution of (σ²/2)T″ − U′T′ = −1, T(±R) = 0).
+    Along the unstable coordinate of :class:`~sde_opt.problems.QuadraticBilevel`'s separable
+    reduced SDE, U(x) = γ₁x²/2 + ω₁x⁴/4 (+ the finite-Q shift of γ₁): the nonlinear exit time,
+    not only its linearization.
+    """
+    _check_positive(sigma=sigma, radius=radius)
+    y = np.linspace(0.0, radius, n)
+    u = 2.0 * np.asarray(potential(y), np.float64) / sigma**2
+    inner = np.concatenate([[0.0], np.cumsum(0.5 * (np.exp(-u[1:]) + np.exp(-u[:-1])) * np.diff(y))])
+    outer = np.exp(u) * inner
+    return float(2.0 / sigma**2 * np.sum(0.5 * (outer[1:] + outer[:-1]) * np.diff(y)))
+
+
+def reduced_unstable_noise(reduced, x_saddle, beta: float) -> tuple[float, float]:
+    """(λ, σ) of the reduced SDE along the unstable eigenvector at a strict saddle."""
+    return _unstable(reduced, x_saddle, beta)
 
 
 def _check_positive(**values):
