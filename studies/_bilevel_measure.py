@@ -187,7 +187,7 @@ def sosp_iterations(kappa, eps, *, n_paths, seed, n_steps=4000):
 # D. StocBiO + iNEON sensitivity
 # ---------------------------------------------------------------------------------------------
 
-INEON_NOISE = dict(sigma_f=0.05, sigma_g=0.05)
+INEON_NOISE = dict(sigma_f=1e-3, sigma_g=1e-3)
 
 
 def ineon_escape(*, radius, step, iterations, threshold, escape_step=0.5, n_paths, n_steps, seed,
@@ -227,7 +227,7 @@ def stocbio_saddle_escape(beta, *, radius, n_paths, seed, horizon_factor=4.0):
     alpha = 1.0 / p.lower_smoothness
     alg = so.StocBiO(p, alpha=alpha, beta=beta, D=SDE_D, Q=SDE_Q)
     with jax.enable_x64(True):
-        red = so.ReducedHypergradient(p, alpha, SDE_D, SDE_Q)
+        red = so.problems.ReducedHypergradient(p, alpha, SDE_D, SDE_Q)
         lam, sigma = tb.reduced_unstable_noise(red, jnp.zeros(2), beta)
         w = float(p.omega[0])
         pred_t = tb.diffusion_exit_mean_1d(lambda x: -lam * x**2 / 2 + w * x**4 / 4, sigma, radius)
@@ -247,7 +247,7 @@ def stocbio_stationary(beta, *, n_paths, seed, relax=8.0):
     x_min = np.array([1.0, 0.0])
     alg = so.StocBiO(p, alpha=alpha, beta=beta, D=SDE_D, Q=SDE_Q)
     with jax.enable_x64(True):
-        red = so.ReducedHypergradient(p, alpha, SDE_D, SDE_Q)
+        red = so.problems.ReducedHypergradient(p, alpha, SDE_D, SDE_Q)
         # the minimum of Φ_Q (shifted from x_min by the finite-Q bias): Newton on ∇Φ_Q
         xm = jnp.asarray(x_min)
         for _ in range(20):

@@ -8,7 +8,7 @@ import pytest
 from jax.scipy.special import ndtr
 
 import sde_opt as so
-from sde_opt.algorithms._bilevel import cg, neumann, uniform_ball
+from sde_opt.algorithms._bilevel import cg, cg_lineax, neumann, uniform_ball
 from sde_opt.algorithms.aid import aid_hypergradient
 from sde_opt.problems.bilevel import AbstractBilevel
 
@@ -44,6 +44,9 @@ def test_cg_against_a_dense_solve_and_its_warm_start():
     v_warm, _ = cg(p, x, y, b, dense, 3)  # started at the solution: stays there
     np.testing.assert_allclose(v_warm, dense, rtol=1e-10)
     v3, _ = cg(p, x, y, b, jnp.zeros(8), 3)  # 3 steps: a Krylov minimizer of the H-norm error
+    for v_init in (jnp.zeros(8), jnp.ones(8)):  # jax.scipy's CG and lineax's CG agree, warm or cold
+        np.testing.assert_allclose(cg(p, x, y, b, v_init, 3)[0], cg_lineax(p, x, y, b, v_init, 3)[0],
+                                   rtol=1e-9)
     h = np.asarray(p.q_matrix())
     k = np.stack([np.linalg.matrix_power(h, j) @ np.asarray(b) for j in range(3)], 1)
     coef = np.linalg.solve(k.T @ h @ k, k.T @ np.asarray(b))

@@ -79,12 +79,26 @@ def inner_sgd(problem, x, y, alpha, noises):
 
 
 def cg(problem, x, y, b, v0, steps: int):
-    """N conjugate-gradient steps on ∇²ᵧg(x, y) v = b from v0 (lineax CG, warm start via y0).
+    """N conjugate-gradient steps on ∇²ᵧg(x, y) v = b from the warm start v0.
 
-    The operator is defined by Hessian-vector products (a JVP of ∇ᵧg). With ``rtol = atol = 0``
-    lineax runs exactly ``steps`` iterations (stopping early only if the residual is exactly 0);
-    ``stabilise_every=None`` keeps one HVP per iteration. Returns (v, number of HVPs).
+    The operator is v ↦ ∇²ᵧg(x, y) v, a JVP of ∇ᵧg (no matrix). The solver is
+    ``jax.scipy.sparse.linalg.cg`` with ``x0 = v0``, ``tol = atol = 0`` and ``maxiter = steps``: it
+    runs exactly ``steps`` iterations (stopping earlier only on an exactly zero residual), one HVP
+    each plus one for the initial residual. Returns (v, number of HVPs).
+
+    Why not lineax: ``lineax.CG`` (0.1.1) accepts a warm start (``options={"y0": v0}``) and gives
+    the same iterates (:func:`cg_lineax`, checked in the tests), but inside the engine's
+    ``shard_map`` over the path axis its ``FunctionLinearOperator`` rejects the operator: the
+    traced vectors carry a sharding that its structure check and closure conversion compare.
     """
+    hvp = lambda v: problem.lower_hvp(x, y, v)  # noqa: E731
+    v, _ = jax.scipy.sparse.linalg.cg(hvp, b, x0=v0, tol=0.0, atol=0.0, maxiter=steps)
+    return v, 1 + steps
+
+
+def cg_lineax(problem, x, y, b, v0, steps: int):
+    """The same N CG steps with lineax (warm start via ``options={"y0": v0}``); outside the engine
+    only (see :func:`cg`). Returns (v, number of HVPs)."""
     op = lx.FunctionLinearOperator(lambda v: problem.lower_hvp(x, y, v),
                                    jax.ShapeDtypeStruct(b.shape, b.dtype),
                                    tags=lx.positive_semidefinite_tag)
