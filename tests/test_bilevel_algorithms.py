@@ -201,3 +201,10 @@ def test_a_diverging_inner_solve_is_flagged_and_counted():
         res = so.simulate(alg, jnp.array([0.1, 0.2], jnp.float32), jax.random.key(0), n_paths=8,
                           n_steps=20)
     assert res.counts()["diverged"] == 8
+
+
+def test_curvature_check_inside_the_engine():
+    bad = _ConcaveLower(kappa=10.0, d_y=4)
+    alg = so.AID(bad, 0.05, 0.1)
+    with pytest.raises(Exception, match="not strongly convex at the start"):
+        jax.block_until_ready(jax.jit(jax.vmap(alg.init))(jnp.zeros((3, 2))))

@@ -72,9 +72,9 @@ def aid_contraction():
         transient = abs(modes[k] / modes[k - 1] - pred["gd"])
         out.append(compare(f"warm-start AID error contraction per outer step = (1−αμ)^D "
                            f"(κ={kappa:g}, D={D}, N={N}, round {k})", pred["gd"], rate, 0.0,
-                           bias=transient + 1e-6 * rate,
+                           bias=transient + rate * (1e-6 + 1e-14 / e[k]),
                            note="deterministic; bias = the second mode's transient at round k "
-                                "(from the spectrum) + 1e-6 relative"))
+                                "(from the spectrum) + 1e-6 relative + float64 rounding 1e-14/e_k"))
         cold = m.aid_error_curve(p, m.X_FIXED, a, D, N, 20, warm=False)
         out.append(compare(f"cold-start AID does not contract (κ={kappa:g}, D={D}): e_20/e_1 = 1",
                            1.0, float(cold[-1] / cold[0]), 0.0, bias=1e-9))

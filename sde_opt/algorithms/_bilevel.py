@@ -7,6 +7,7 @@ Everything is written with the level oracles of :class:`~sde_opt.problems.bileve
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
@@ -44,22 +45,29 @@ def check_count(owner: str, name: str, value) -> int:
     return int(value)
 
 
-def check_lower_curvature(owner: str, problem, x, y) -> None:
-    """At a concrete start (x, y): raise if ∇²ᵧg(x, y) is not positive definite.
+def check_lower_curvature(owner: str, problem, x, y):
+    """At the start (x, y): raise if ∇²ᵧg(x, y) is not positive definite; returns y.
 
     This is the curvature check conjugate gradients relies on; the smallest eigenvalue is found
-    from d_y Hessian-vector products (a check only, not part of any algorithm).
+    from d_y Hessian-vector products (a check only, not part of any algorithm). With concrete
+    values the error names the point; inside ``jit``/``vmap`` (the engine) it is raised at run time
+    by ``equinox.error_if`` (the returned y carries the check).
     """
-    if not (is_concrete(x) and is_concrete(y)):
-        return
     eye = jnp.eye(y.shape[0], dtype=y.dtype)
     h = jax.vmap(lambda e: problem.lower_hvp(x, y, e))(eye)
-    lam = float(np.linalg.eigvalsh(np.asarray(h, np.float64)).min())
-    if not lam > 0:
-        raise ValueError(
-            f"{owner}: the lower level is not strongly convex at the start: λ_min(∇²ᵧg(x0, y0)) = "
-            f"{lam:.4g} <= 0 at x0 = {np.asarray(x).tolist()}, y0 = {np.asarray(y).tolist()}; the "
-            "CG solve of AID (and the Neumann series of StocBiO) needs positive curvature")
+    if is_concrete(x) and is_concrete(y):
+        lam = float(np.linalg.eigvalsh(np.asarray(h, np.float64)).min())
+        if not lam > 0:
+            raise ValueError(
+                f"{owner}: the lower level is not strongly convex at the start: λ_min(∇²ᵧg(x0, y0)) "
+                f"= {lam:.4g} <= 0 at x0 = {np.asarray(x).tolist()}, y0 = {np.asarray(y).tolist()}; "
+                "the CG solve of AID (and the Neumann series of StocBiO) needs positive curvature")
+        return y
+    lam = jnp.linalg.eigvalsh(0.5 * (h + h.T)).min()
+    return eqx.error_if(y, ~(lam > 0), f"{owner}: the lower level is not strongly convex at the "
+                        "start point (λ_min(∇²ᵧg(x0, y0)) <= 0); the CG solve of AID (and the Neumann "
+                        "series of StocBiO) needs positive curvature — call init(x0) outside jit to "
+                        "see the point")
 
 
 def inner_gd(problem, x, y, alpha, steps: int):

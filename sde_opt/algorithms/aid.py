@@ -89,7 +89,7 @@ class AID(AbstractAlgorithm):
 
     def init(self, x0, y0=None):
         y0 = jnp.zeros(self.problem.y_shape, x0.dtype) if y0 is None else y0
-        check_lower_curvature("AID", self.problem, x0, y0)
+        y0 = check_lower_curvature("AID", self.problem, x0, y0)
         return AIDState(x0, y0, jnp.zeros_like(y0), jnp.zeros_like(x0), zero_counts())
 
     def step(self, state, noise):

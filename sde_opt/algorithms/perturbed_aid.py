@@ -110,7 +110,7 @@ class PerturbedAID(AbstractAlgorithm):
 
     def init(self, x0, y0=None):
         y0 = jnp.zeros(self.problem.y_shape, x0.dtype) if y0 is None else y0
-        check_lower_curvature("PerturbedAID", self.problem, x0, y0)
+        y0 = check_lower_curvature("PerturbedAID", self.problem, x0, y0)
         big = jnp.asarray(jnp.iinfo(jnp.int32).max // 2, jnp.int32)
         return PerturbedAIDState(x0, y0, jnp.zeros_like(y0), jnp.zeros_like(x0), big,
                                  jnp.asarray(0, jnp.int32), zero_counts())

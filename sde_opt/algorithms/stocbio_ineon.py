@@ -107,7 +107,7 @@ class StocBiOINEON(AbstractAlgorithm):
 
     def init(self, x0, y0=None):
         y0 = jnp.zeros(self.problem.y_shape, x0.dtype) if y0 is None else y0
-        check_lower_curvature("StocBiOINEON", self.problem, x0, y0)
+        y0 = check_lower_curvature("StocBiOINEON", self.problem, x0, y0)
         i = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
         big = i(jnp.iinfo(jnp.int32).max // 2)
         return INEONState(x0, y0, jnp.zeros_like(x0), i(0), jnp.zeros_like(x0), i(0), big, i(0),

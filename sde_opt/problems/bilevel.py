@@ -685,18 +685,20 @@ def inner_error_covariances(problem, x, alpha, D: int):
     y = problem.y_star(x)
     h = problem.lower_hessian(x, y)
     cg_ = problem.lower_grad_cov(x, y)
-    p = _matrix_power_sym(h, alpha, 1)
-    n = h.shape[0]
-    w = jnp.zeros_like(h)
-    pt = jnp.eye(n, dtype=h.dtype)
-    for _ in range(D):
-        w = w + pt @ cg_ @ pt.T
-        pt = p @ pt
-    w = jnp.asarray(alpha, h.dtype) ** 2 * w
-    a = pt
-    s = jnp.linalg.solve(jnp.eye(n * n, dtype=h.dtype) - jnp.kron(a, a), w.reshape(-1)).reshape(n, n)
-    ia = jnp.linalg.inv(jnp.eye(n, dtype=h.dtype) - a)
-    return a, w, 0.5 * (s + s.T), ia @ w @ ia.T
+    # in the eigenbasis of H every matrix series is elementwise (P = I − αH is diagonal there):
+    # W'_ij = α² C'_ij (1 − (pᵢpⱼ)^D)/(1 − pᵢpⱼ),  S'_ij = W'_ij/(1 − aᵢaⱼ),  L'_ij = W'_ij/((1−aᵢ)(1−aⱼ))
+    e, u = jnp.linalg.eigh(h)
+    pe = 1 - jnp.asarray(alpha, h.dtype) * e
+    pp = pe[:, None] * pe[None, :]
+    geo = jnp.where(jnp.abs(1 - pp) > 1e-12, (1 - pp**D) / jnp.where(jnp.abs(1 - pp) > 1e-12, 1 - pp, 1.0), D)
+    ce = u.T @ cg_ @ u
+    we = jnp.asarray(alpha, h.dtype) ** 2 * ce * geo
+    ae = pe**D
+    se = we / (1 - ae[:, None] * ae[None, :])
+    le = we / ((1 - ae)[:, None] * (1 - ae)[None, :])
+    back = lambda mm: u @ mm @ u.T  # noqa: E731
+    s = back(se)
+    return back(jnp.diag(ae)), back(we), 0.5 * (s + s.T), back(le)
 
 
 def biased_hypergradient(problem, x, y, alpha, Q: int):
