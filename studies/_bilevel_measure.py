@@ -77,6 +77,17 @@ def tail_rate(errors, floor: float = 1e-8) -> tuple[float, int]:
     return float(e[k] / e[k - 1]), k
 
 
+def mean_rate(errors, floor: float = 1e-8) -> tuple[float, int]:
+    """(e_k/e_1)^{1/(k−1)} up to the last k above ``floor``·e_1: the geometric-mean contraction,
+    the estimate of the asymptotic rate that the CG bound limits (single ratios of the ĝ error
+    may exceed c_N: the bound holds for the H-norm of the CG error, not for each step of its
+    projection Bᵀ(v − v*))."""
+    e = np.asarray(errors)
+    ok = np.nonzero(e > floor * e[0])[0]
+    k = max(int(ok[-1]) if ok.size else 1, 1)
+    return float((e[k] / e[0]) ** (1.0 / k)), k
+
+
 # ---------------------------------------------------------------------------------------------
 # B. Perturbed AID at a strict saddle
 # ---------------------------------------------------------------------------------------------

@@ -82,10 +82,11 @@ def aid_contraction():
         p = m.quadratic(10.0)
         a = 1.0 / p.lower_smoothness
         e = m.aid_error_curve(p, m.X_FIXED, a, 400, N, 60)
-        rate, k = m.tail_rate(e)
+        rate, k = m.mean_rate(e)
         bound = tb.cg_contraction_bound(p.lower_smoothness / p.lower_strong_convexity, N)
         out.append(compare_interval(f"CG-limited warm-start AID contraction ≤ Chebyshev bound c_N "
-                                    f"(κ=10, D=400, N={N})", bound, rate, rate, 1.0,
+                                    f"(κ=10, D=400, N={N}; geometric mean over rounds 1..{k})",
+                                    bound, rate, rate, 1.0,
                                     note="passes when the measured rate ≤ c_N (an upper bound)"))
     return out
 
