@@ -94,11 +94,15 @@ def ineon_maps(out, maps, plain, cfg):
                 ax.text(j, i, txt, ha="center", va="center", fontsize=8)
         ax.set_xticks(range(len(mp["col_values"])), [f"{v:g}" for v in mp["col_values"]])
         ax.set_yticks(range(len(mp["row_values"])), [f"{v:g}" for v in mp["row_values"]])
-        ax.set_xlabel(mp["cols"])
-        ax.set_ylabel(mp["rows"])
-        ax.set_title(f"StocBiO + iNEON: P(escape within {cfg.ineon_budget} it.), median it.\n"
-                     f"plain StocBiO: P = {plain['p_escape']:.2f}, median {plain['median_steps']:.0f} it.",
-                     fontsize=9)
+        nice = {"threshold": "trigger threshold on ‖ĝ‖", "iterations": "iNEON iterations T′",
+                "radius": "iNEON start radius r", "step": "iNEON step η"}
+        ax.set_xlabel(nice.get(mp["cols"], mp["cols"]))
+        ax.set_ylabel(nice.get(mp["rows"], mp["rows"]))
+        med_plain = plain["median_steps"]
+        med_txt = f"median {med_plain:.0f} it." if med_plain is not None and np.isfinite(med_plain) else "none escaped"
+        ax.set_title(f"StocBiO + iNEON from the saddle: P(|x₁| ≥ 0.5 within {cfg.ineon_budget} it.), "
+                     f"median it.\nplain StocBiO: P = {plain['p_escape']:.2f} ({med_txt}); "
+                     f"{plain['n']} paths per cell", fontsize=9)
         fig.colorbar(im, ax=ax, label="P(escape)")
     fig.tight_layout()
     out.savefig(fig, "ineon_sensitivity.png")

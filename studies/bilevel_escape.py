@@ -106,7 +106,7 @@ QUICK = Config(
     sde_betas=(0.1, 0.03),
     sde_paths=256,
     stationary_betas=(0.03,),
-    stationary_paths=256,
+    stationary_paths=512,
     n_boot=200,
 )
 

@@ -208,3 +208,18 @@ def test_curvature_check_inside_the_engine():
     alg = so.AID(bad, 0.05, 0.1)
     with pytest.raises(Exception, match="not strongly convex at the start"):
         jax.block_until_ready(jax.jit(jax.vmap(alg.init))(jnp.zeros((3, 2))))
+
+
+def test_aid_on_the_nonlinear_lower_levels():
+    for p, x in ((so.SoftplusBilevel(), jnp.array([0.3, -0.2])),
+                 (so.HyperCleaning(n_train=12, n_val=10, dim=3), jnp.linspace(-1, 1, 12))):
+        alg = so.AID(p, alpha=1.0 / p.lower_smoothness, beta=0.1, D=400, N=20)
+        s = _jit_step(alg)(alg.init(x), jnp.zeros(1))
+        exact = jax.jit(lambda z: p.grad(z))(x)
+        assert float(jnp.linalg.norm(s.g - exact) / jnp.linalg.norm(exact)) < 1e-6
+
+
+def test_the_study_is_registered():
+    from sde_opt import studies
+
+    assert "bilevel-escape" in studies.registry()
