@@ -210,6 +210,7 @@ def test_curvature_check_inside_the_engine():
         jax.block_until_ready(jax.jit(jax.vmap(alg.init))(jnp.zeros((3, 2))))
 
 
+@pytest.mark.slow  # Newton solves compiled per call: several seconds
 def test_aid_on_the_nonlinear_lower_levels():
     for p, x in ((so.SoftplusBilevel(), jnp.array([0.3, -0.2])),
                  (so.HyperCleaning(n_train=12, n_val=10, dim=3), jnp.linspace(-1, 1, 12))):
@@ -219,6 +220,7 @@ def test_aid_on_the_nonlinear_lower_levels():
         assert float(jnp.linalg.norm(s.g - exact) / jnp.linalg.norm(exact)) < 1e-6
 
 
+@pytest.mark.slow  # Newton solves compiled per call: several seconds
 def test_the_study_is_registered():
     from sde_opt import studies
 

@@ -67,6 +67,7 @@ def test_ideal_oracle_covariance_is_exact():
     np.testing.assert_allclose(p.stochastic_grad(x, jnp.zeros(6)), p.grad(x), rtol=1e-12)
 
 
+@pytest.mark.slow  # Newton solves compiled per call: several seconds
 def test_softplus_hypergradient_against_finite_differences():
     p = so.SoftplusBilevel()
     x = jnp.array([0.3, -0.2])
@@ -80,6 +81,7 @@ def test_softplus_hypergradient_against_finite_differences():
     assert mu <= e.min() + 1e-12 and e.max() <= ell + 1e-12
 
 
+@pytest.mark.slow  # Newton solves compiled per call: several seconds
 def test_hyper_cleaning_hypergradient_and_minibatch_oracles():
     p = so.HyperCleaning(n_train=12, n_val=10, dim=3, batch_size=1)
     x = jnp.linspace(-1, 1, 12)
