@@ -220,7 +220,7 @@ def test_aid_on_the_nonlinear_lower_levels():
         assert float(jnp.linalg.norm(s.g - exact) / jnp.linalg.norm(exact)) < 1e-6
 
 
-@pytest.mark.slow  # Newton solves compiled per call: several seconds
+@pytest.mark.slow  # imports every study module
 def test_the_study_is_registered():
     from sde_opt import studies
 
