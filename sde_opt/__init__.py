@@ -27,6 +27,8 @@ from .engine import (
     simulate_streamed,
     use_cpu_cores,
 )
+from .algorithms import AID, PerturbedAID, StocBiO, StocBiOINEON
+from .problems import AbstractBilevel, HyperCleaning, QuadraticBilevel, SoftplusBilevel
 from .noise import StandardNormal
 from .problems import (
     AbstractField,
@@ -74,6 +76,8 @@ __all__ = [
     "GDA", "OGDA", "Extragradient", "GDmax", "PerturbedGDmax",
     "QuadraticGame", "DoubleWellGame", "RampGame", "AdversarialLogistic",
     "TwoTimescaleSDE", "ReducedSDE",
+    "AID", "PerturbedAID", "StocBiO", "StocBiOINEON",
+    "AbstractBilevel", "QuadraticBilevel", "SoftplusBilevel", "HyperCleaning",
     # engine
     "EnterBall", "LeaveBall", "SimulationResult", "Threshold", "simulate", "simulate_streamed",
     "StreamedSummary", "use_cpu_cores",

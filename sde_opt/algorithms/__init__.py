@@ -14,7 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..problems import QuadraticSaddle
+from ..problems.bilevel import QuadraticBilevel
+
 from ._base import AbstractAlgorithm as AbstractAlgorithm
+from .aid import AID as AID
 from .annealed_momentum_sgd import AnnealedMomentumSGD as AnnealedMomentumSGD
 from .annealed_momentum_sgd import AnnealedState as AnnealedState
 from .annealed_momentum_sgd import geometric_schedule as geometric_schedule
@@ -25,9 +28,13 @@ from .momentum_sgd import MomentumSGD as MomentumSGD
 from .momentum_sgd import MomentumState as MomentumState
 from .momentum_sgd import sgd as sgd
 from .nesterov import NesterovSGD as NesterovSGD
+from .perturbed_aid import PerturbedAID as PerturbedAID
+from .perturbed_aid import perturbed_aid_template as perturbed_aid_template
 from .sghmc1 import SGHMC1 as SGHMC1
 from .sghmc2 import SGHMC2 as SGHMC2
 from .sgld import SGLD as SGLD
+from .stocbio import StocBiO as StocBiO
+from .stocbio_ineon import StocBiOINEON as StocBiOINEON
 from .extragradient import Extragradient as Extragradient
 from .gda import GDA as GDA
 from .gda import GameState as GameState
@@ -46,6 +53,10 @@ def _game():
 
 def _game_start(problem):
     return (jnp.array([0.1, -0.2]), jnp.array([0.3, 0.05]))
+
+
+def _bilevel_problem():
+    return QuadraticBilevel(kappa=5.0, d_y=6, sigma_f=0.1, sigma_g=0.1)
 
 
 class Entry(NamedTuple):
@@ -83,6 +94,17 @@ REGISTRY: dict[str, Entry] = {
     "perturbed-gdmax": Entry(lambda p, **kw: PerturbedGDmax(p, n_inner=5, interval=20, **kw),
                              {"eta_x": 0.02, "eta_y": 0.2, "radius": 0.05, "eps": 0.1},
                              _game, _game_start, one_step_limit=False),
+    "aid": Entry(AID, {"alpha": 0.1, "beta": 0.05}, problem=lambda: _bilevel_problem(),
+                 start=lambda problem: jnp.array([0.1, -0.2])),
+    "perturbed-aid": Entry(PerturbedAID, {"alpha": 0.1, "beta": 0.05, "radius": 0.05,
+                                          "threshold": 1.0, "interval": 4.0},
+                           problem=lambda: _bilevel_problem(), start=lambda problem: jnp.array([0.1, -0.2])),
+    "stocbio": Entry(StocBiO, {"alpha": 0.1, "beta": 0.05}, problem=lambda: _bilevel_problem(),
+                     start=lambda problem: jnp.array([0.1, -0.2])),
+    "stocbio-ineon": Entry(StocBiOINEON, {"alpha": 0.1, "beta": 0.05, "radius": 0.05, "step": 0.5,
+                                          "iterations": 8.0, "escape_step": 0.2, "threshold": 0.01,
+                                          "grow": 8.0},
+                           problem=lambda: _bilevel_problem(), start=lambda problem: jnp.array([0.1, -0.2])),
 }
 
 
@@ -99,4 +121,5 @@ __all__ = ["AbstractAlgorithm", "AnnealedMomentumSGD", "AnnealedState", "geometr
            "MomentumState", "NesterovSGD", "sgd", "SGLD", "SGHMC1", "SGHMC2", "msgd_as_sghmc",
            "sghmc_as_msgd", "msgd_effective_temperature", "REGISTRY", "Entry", "make", "GDA",
            "GameState", "OGDA", "OGDAState", "Extragradient", "GDmax", "PerturbedGDmax",
-           "PerturbedState", "perturbed_gdmax_template"]
+           "PerturbedState", "perturbed_gdmax_template", "AID", "PerturbedAID",
+           "perturbed_aid_template", "StocBiO", "StocBiOINEON"]

@@ -10,6 +10,11 @@ from ._base import AbstractField as AbstractField
 from ._base import AbstractGame as AbstractGame
 from ._base import AbstractProblem as AbstractProblem
 from ._base import check_problem as check_problem
+from .bilevel import AbstractBilevel as AbstractBilevel
+from .bilevel import HyperCleaning as HyperCleaning
+from .bilevel import QuadraticBilevel as QuadraticBilevel
+from .bilevel import ReducedHypergradient as ReducedHypergradient
+from .bilevel import SoftplusBilevel as SoftplusBilevel
 from .double_well import DoubleWell as DoubleWell
 from .double_well import DoubleWell2D as DoubleWell2D
 from .finite_sum import FiniteSum as FiniteSum
@@ -27,4 +32,6 @@ from .streaming_pca import StreamingPCA as StreamingPCA
 __all__ = ["AbstractField", "AbstractGame", "AbstractProblem", "check_problem", "AbstractGeometry",
            "Euclidean", "Sphere", "Oblique", "Product", "DoubleWell", "DoubleWell2D", "FiniteSum",
            "MatrixFactorization", "MinibatchIndices", "Quadratic", "QuadraticSaddle", "RobustRegression",
-           "StreamingPCA", "AdversarialLogistic", "DoubleWellGame", "QuadraticGame", "RampGame", "PhiStationary"]
+           "StreamingPCA", "AdversarialLogistic", "DoubleWellGame", "QuadraticGame", "RampGame",
+           "PhiStationary", "AbstractBilevel", "QuadraticBilevel", "SoftplusBilevel", "HyperCleaning",
+           "ReducedHypergradient"]

@@ -15,6 +15,7 @@
   :func:`heavy_ball_transition`.
 """
 
+from . import bilevel as bilevel
 from . import momentum_pca as momentum_pca
 from . import modified_equations as modified_equations
 from .minimax_escape import gda_saddle as gda_saddle
@@ -50,5 +51,5 @@ __all__ = [
     "saddle_exit_iterations", "saddle_exit_mean", "saddle_exit_mean_asymptotic",
     "saddle_exit_mean_em", "saddle_exit_quantile", "saddle_exit_variance", "LocalSDE", "local_sde",
     "momentum_pca", "pca_escape", "pca_stationary_error", "modified_equations", "ModifiedEquation",
-    "iteration_matrix", "gda_saddle", "gdmax_kicked_escape", "unstable_mode",
+    "iteration_matrix", "gda_saddle", "gdmax_kicked_escape", "unstable_mode", "bilevel",
 ]

@@ -1,0 +1,142 @@
+"""Building blocks of the bilevel algorithms: inner gradient loops, CG (lineax), Neumann series.
+
+Everything is written with the level oracles of :class:`~sde_opt.problems.bilevel.AbstractBilevel`
+(gradients, JVPs and HVPs; never a dense Hessian). Oracle calls are counted in an int32 vector
+``counts`` carried in each algorithm's state, in the order of :data:`COUNT_NAMES`.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import lineax as lx
+import numpy as np
+
+from .._checks import is_concrete
+from ..problems._base import check_problem
+from ..problems.bilevel import AbstractBilevel
+
+COUNT_NAMES = ("grad_f", "grad_g", "jvp", "hvp")
+"""Oracle calls counted per run: upper gradients (∇ₓF, ∇ᵧF) as one call, lower gradients ∇ᵧG,
+cross Jacobian-vector products ∇²ₓᵧG v, lower Hessian-vector products ∇²ᵧG v."""
+
+
+def zero_counts():
+    return jnp.zeros(len(COUNT_NAMES), jnp.int32)
+
+
+def add_counts(counts, grad_f=0, grad_g=0, jvp=0, hvp=0):
+    return counts + jnp.stack([jnp.asarray(c, jnp.int32) for c in (grad_f, grad_g, jvp, hvp)])
+
+
+def check_bilevel(owner: str, problem) -> None:
+    check_problem(owner, problem, game=False)
+    if not isinstance(problem, AbstractBilevel):
+        raise TypeError(f"{owner}: problem must be a bilevel problem (a subclass of "
+                        f"so.problems.AbstractBilevel with upper/lower levels); got "
+                        f"{type(problem).__name__}")
+
+
+def check_count(owner: str, name: str, value) -> int:
+    """Loop lengths D, N, Q: Python integers ≥ 1 (they fix the compiled loop)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{owner}: {name} must be an integer >= 1; got {value!r}")
+    return int(value)
+
+
+def check_lower_curvature(owner: str, problem, x, y):
+    """At the start (x, y): raise if ∇²ᵧg(x, y) is not positive definite; returns y.
+
+    This is the curvature check conjugate gradients relies on; the smallest eigenvalue is found
+    from d_y Hessian-vector products (a check only, not part of any algorithm). With concrete
+    values the error names the point; inside ``jit``/``vmap`` (the engine) it is raised at run time
+    by ``equinox.error_if`` (the returned y carries the check).
+    """
+    eye = jnp.eye(y.shape[0], dtype=y.dtype)
+    h = jax.vmap(lambda e: problem.lower_hvp(x, y, e))(eye)
+    if is_concrete(x) and is_concrete(y):
+        lam = float(np.linalg.eigvalsh(np.asarray(h, np.float64)).min())
+        if not lam > 0:
+            raise ValueError(
+                f"{owner}: the lower level is not strongly convex at the start: λ_min(∇²ᵧg(x0, y0)) "
+                f"= {lam:.4g} <= 0 at x0 = {np.asarray(x).tolist()}, y0 = {np.asarray(y).tolist()}; "
+                "the CG solve of AID (and the Neumann series of StocBiO) needs positive curvature")
+        return y
+    lam = jnp.linalg.eigvalsh(0.5 * (h + h.T)).min()
+    return eqx.error_if(y, ~(lam > 0), f"{owner}: the lower level is not strongly convex at the "
+                        "start point (λ_min(∇²ᵧg(x0, y0)) <= 0); the CG solve of AID (and the Neumann "
+                        "series of StocBiO) needs positive curvature — call init(x0) outside jit to "
+                        "see the point")
+
+
+def inner_gd(problem, x, y, alpha, steps: int):
+    """D gradient steps y ← y − α ∇ᵧg(x, y) (deterministic)."""
+    a = alpha.astype(y.dtype)
+    return jax.lax.fori_loop(0, steps, lambda _, yy: yy - a * problem.lower_grad_y(x, yy), y)
+
+
+def inner_sgd(problem, x, y, alpha, noises):
+    """D stochastic gradient steps y ← y − α ∇ᵧG(x, y; ζ_t), one draw per step (axis 0)."""
+    a = alpha.astype(y.dtype)
+
+    def body(yy, z):
+        return yy - a * problem.stochastic_lower_grad_y(x, yy, z), None
+
+    return jax.lax.scan(body, y, noises)[0]
+
+
+def cg(problem, x, y, b, v0, steps: int):
+    """N conjugate-gradient steps on ∇²ᵧg(x, y) v = b from the warm start v0.
+
+    The operator is v ↦ ∇²ᵧg(x, y) v, a JVP of ∇ᵧg (no matrix). The solver is
+    ``jax.scipy.sparse.linalg.cg`` with ``x0 = v0``, ``tol = atol = 0`` and ``maxiter = steps``: it
+    runs exactly ``steps`` iterations (stopping earlier only on an exactly zero residual), one HVP
+    each plus one for the initial residual. Returns (v, number of HVPs).
+
+    Why not lineax: ``lineax.CG`` (0.1.1) accepts a warm start (``options={"y0": v0}``) and gives
+    the same iterates (:func:`cg_lineax`, checked in the tests), but inside the engine's
+    ``shard_map`` over the path axis its ``FunctionLinearOperator`` rejects the operator: the
+    traced vectors carry a sharding that its structure check and closure conversion compare.
+    """
+    hvp = lambda v: problem.lower_hvp(x, y, v)  # noqa: E731
+    v, _ = jax.scipy.sparse.linalg.cg(hvp, b, x0=v0, tol=0.0, atol=0.0, maxiter=steps)
+    return v, 1 + steps
+
+
+def cg_lineax(problem, x, y, b, v0, steps: int):
+    """The same N CG steps with lineax (warm start via ``options={"y0": v0}``); outside the engine
+    only (see :func:`cg`). Returns (v, number of HVPs)."""
+    op = lx.FunctionLinearOperator(lambda v: problem.lower_hvp(x, y, v),
+                                   jax.ShapeDtypeStruct(b.shape, b.dtype),
+                                   tags=lx.positive_semidefinite_tag)
+    solver = lx.CG(rtol=0.0, atol=0.0, max_steps=steps, stabilise_every=None)
+    sol = lx.linear_solve(op, b, solver, options={"y0": v0}, throw=False)
+    return sol.value, 1 + sol.stats["num_steps"]
+
+
+def neumann(hvp, b, alpha, steps: int, noises=None):
+    r"""z = α Σ_{q=0}^{Q} Π (I − α H_j) b: the Neumann estimate of H⁻¹ b with Q HVPs.
+
+    ``hvp(v, noise)`` is one (stochastic) Hessian-vector product; ``noises`` has one draw per
+    term on axis 0 (``None``: exact HVPs). Term q is the product of the first q factors applied
+    to b (StocBiO, Ji, Yang & Liang 2021; the digest's z^Q with Q + 1 terms).
+    """
+    a = alpha.astype(b.dtype)
+    xs = noises if noises is not None else jnp.zeros((steps,), b.dtype)
+
+    def body(carry, nz):
+        term, z = carry
+        term = term - a * hvp(term, None if noises is None else nz)
+        return (term, z + a * term), None
+
+    return jax.lax.scan(body, (b, a * b), xs)[0][1]
+
+
+def uniform_ball(w, radius):
+    """A point uniform in the ball B(0, radius) ⊂ ℝⁿ from n + 1 standard normals ``w``:
+    direction w[:n]/‖w[:n]‖, norm radius·Φ(w[n])^{1/n} (Φ the normal CDF)."""
+    n = w.shape[0] - 1
+    d = w[:n] / jnp.linalg.norm(w[:n])
+    u = jax.scipy.special.ndtr(w[n])
+    return radius.astype(w.dtype) * u ** (1.0 / n) * d

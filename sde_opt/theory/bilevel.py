@@ -1,0 +1,158 @@
+r"""Bilevel theory: the reduced SDE of StocBiO, AID's warm-start contraction, saddle escape.
+
+* **Reduced SDE** (stochastic hypergradient descent as one diffusion on x; t = kβ):
+
+      dX = −∇Φ_Q(X) dt + √β Σ_Φ(X)^{1/2} dW,
+
+  ∇Φ_Q = ∇Φ + J (H⁻¹ − H_Q⁻¹) ∇ᵧf the finite-Q drift correction (H_Q⁻¹ the Neumann sum), Σ_Φ the
+  long-run covariance of the hypergradient estimator from the oracle covariances through the
+  implicit function theorem (:class:`~sde_opt.problems.bilevel.ReducedHypergradient`; the
+  warm-started inner error is an AR(1) chain whose long-run covariance enters). At a minimum it
+  gives the Lyapunov covariance (:func:`reduced_stationary_covariance`); at a strict saddle the
+  exit time of the linear SDE (:func:`reduced_saddle_exit_mean`, Dawson integral).
+* **AID warm-start contraction** at a fixed x (:func:`aid_contraction`): the hypergradient error
+  of AID with warm start contracts per outer step asymptotically by
+
+      ρ_AID = max{ (1 − αμ)^D ,  c_N },   c_N = 2ϱ^N/(1 + ϱ^{2N}),   ϱ = (√κ − 1)/(√κ + 1),
+
+  the first the exact rate of D gradient steps on the slowest mode of the lower level (attained
+  when that mode drives the error), the second the Chebyshev bound of N restarted CG steps in the
+  H-norm (an upper bound; CG on a given spectrum is faster). Without warm start the error does
+  not contract: it stays at the level of one cold solve.
+* **Perturbed AID escape**: :mod:`sde_opt.theory.kicked_escape` (one implementation, shared with
+  perturbed GDmax); :func:`perturbed_aid_escape_growth` gives its growth factor 1 + β|λ_min|.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..problems.bilevel import (ReducedHypergradient, biased_hypergradient,
+                                inner_error_covariances, neumann_inverse)
+from ..sde.field import FieldSDE
+from .lyapunov import lyapunov_covariance
+from .saddle_exit import saddle_exit_mean, saddle_exit_mean_em
+
+__all__ = ["ReducedHypergradient", "biased_hypergradient", "inner_error_covariances",
+           "neumann_inverse", "reduced_sde", "gd_contraction", "cg_contraction_bound",
+           "aid_contraction", "reduced_stationary_covariance", "reduced_saddle_exit_mean",
+           "reduced_saddle_exit_mean_em", "perturbed_aid_escape_growth", "reduced_linearization",
+           "diffusion_exit_mean_1d", "reduced_unstable_noise"]
+
+
+def reduced_sde(problem, alpha, beta, D: int, Q: int) -> FieldSDE:
+    """dX = −∇Φ_Q dt + √β Σ_Φ^{1/2} dW for StocBiO(problem, alpha, beta, D, Q)."""
+    return FieldSDE(ReducedHypergradient(problem, alpha, D, Q), 1.0, jnp.sqrt(jnp.asarray(beta)))
+
+
+def gd_contraction(alpha: float, mu: float, ell: float, D: int) -> float:
+    """max_{λ ∈ [μ, ℓ]} |1 − αλ|^D: D gradient steps' contraction on a quadratic lower level."""
+    _check_positive(alpha=alpha, mu=mu, ell=ell)
+    return max(abs(1 - alpha * mu), abs(1 - alpha * ell)) ** D
+
+
+def cg_contraction_bound(kappa: float, N: int) -> float:
+    r"""c_N = 2ϱ^N/(1 + ϱ^{2N}) = 1/T_N((κ+1)/(κ−1)), ϱ = (√κ−1)/(√κ+1): N CG steps' H-norm bound."""
+    _check_positive(kappa=kappa)
+    if kappa == 1:
+        return 0.0
+    rho = (math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)
+    return 2 * rho**N / (1 + rho ** (2 * N))
+
+
+def aid_contraction(*, alpha: float, mu: float, ell: float, D: int, N: int) -> dict:
+    """The predicted per-outer-step contraction of AID's hypergradient error at a fixed x.
+
+    Returns ``{"gd": (1−αμ)^D-type factor, "cg": c_N, "rate": max of the two, "limited_by":
+    "gd" | "cg"}`` (module docstring). "gd" is an exact asymptotic rate, "cg" an upper bound.
+    """
+    for name, v in (("D", D), ("N", N)):
+        if not (isinstance(v, (int, np.integer)) and v >= 1):
+            raise ValueError(f"aid_contraction: {name} must be an integer >= 1; got {v!r}")
+    gd = gd_contraction(alpha, mu, ell, D)
+    cgb = cg_contraction_bound(ell / mu, N)
+    return {"gd": gd, "cg": cgb, "rate": max(gd, cgb), "limited_by": "gd" if gd >= cgb else "cg"}
+
+
+def reduced_linearization(reduced: ReducedHypergradient, x) -> tuple[np.ndarray, np.ndarray]:
+    """(A, Σ_Φ) at x: A = −∂∇Φ_Q/∂x (the drift matrix of the linearized reduced SDE), Σ_Φ(x)."""
+    x = jnp.asarray(x, jnp.float64)
+    a = -np.asarray(jax.jacfwd(reduced.grad)(x), np.float64)
+    return a, np.asarray(reduced.grad_noise_cov(x), np.float64)
+
+
+def reduced_stationary_covariance(reduced: ReducedHypergradient, x_min, beta: float) -> np.ndarray:
+    r"""Stationary covariance of the reduced SDE linearized at a minimum of Φ_Q:
+    A S + S Aᵀ + β Σ_Φ = 0 (Lyapunov), A = −∇²Φ_Q(x_min)."""
+    a, sig = reduced_linearization(reduced, x_min)
+    return lyapunov_covariance(a, np.linalg.cholesky(beta * sig + 1e-300 * np.eye(len(sig))))
+
+
+def _unstable(reduced, x_saddle, beta):
+    a, sig = reduced_linearization(reduced, x_saddle)
+    e, v = np.linalg.eigh(0.5 * (a + a.T))
+    if not e[-1] > 0:
+        raise ValueError("reduced saddle exit: x_saddle is not a strict saddle of Φ_Q (no unstable "
+                         f"direction; eigenvalues of −∇²Φ_Q: {e})")
+    u = v[:, -1]
+    return float(e[-1]), math.sqrt(beta * float(u @ sig @ u))
+
+
+def reduced_saddle_exit_mean(reduced, x_saddle, beta: float, radius: float) -> float:
+    r"""Mean time (in t = kβ) for the reduced SDE started at a strict saddle to reach
+    |⟨X − x_s, u⟩| ≥ radius along the unstable eigenvector u: the linear-SDE Dawson formula
+    (:func:`~sde_opt.theory.saddle_exit_mean`) with λ = |λ_min(∇²Φ_Q)| and σ² = β uᵀΣ_Φu.
+    Divide by β for iterations."""
+    lam, sigma = _unstable(reduced, x_saddle, beta)
+    return saddle_exit_mean(lam, sigma, radius)
+
+
+def reduced_saddle_exit_mean_em(reduced, x_saddle, beta: float, radius: float) -> float:
+    """The same exit for the Euler–Maruyama chain of step β (the discrete-time correction)."""
+    lam, sigma = _unstable(reduced, x_saddle, beta)
+    return saddle_exit_mean_em(lam, sigma, radius, beta)
+
+
+def perturbed_aid_escape_growth(problem, x_saddle, beta: float) -> float:
+    """1 + β|λ_min(∇²Φ(x_saddle))|: the per-step growth of the unstable component after a kick
+    (exact hypergradient; AID's warm-started error adds a perturbation that decays at
+    :func:`aid_contraction`'s rate)."""
+    h = np.asarray(problem.hessian(jnp.asarray(x_saddle, jnp.float64)), np.float64)
+    lam = float(np.linalg.eigvalsh(0.5 * (h + h.T)).min())
+    if not lam < 0:
+        raise ValueError(f"perturbed_aid_escape_growth: x_saddle is not a strict saddle "
+                         f"(λ_min(∇²Φ) = {lam:.4g} >= 0)")
+    return 1.0 + beta * abs(lam)
+
+
+def diffusion_exit_mean_1d(potential, sigma: float, radius: float, n: int = 20001) -> float:
+    r"""Exact mean exit time from (−radius, radius) of dX = −U′(X) dt + σ dW started at 0:
+
+        E τ = (2/σ²) ∫_0^R e^{2U(y)/σ²} ∫_0^y e^{−2U(z)/σ²} dz dy       (U even, U(0) = 0),
+
+    by the trapezoid rule on ``n`` points (the solution of (σ²/2)T″ − U′T′ = −1, T(±R) = 0).
+    Along the unstable coordinate of :class:`~sde_opt.problems.QuadraticBilevel`'s separable
+    reduced SDE, U(x) = γ₁x²/2 + ω₁x⁴/4 (+ the finite-Q shift of γ₁): the nonlinear exit time,
+    not only its linearization.
+    """
+    _check_positive(sigma=sigma, radius=radius)
+    y = np.linspace(0.0, radius, n)
+    u = 2.0 * np.asarray(potential(y), np.float64) / sigma**2
+    inner = np.concatenate([[0.0], np.cumsum(0.5 * (np.exp(-u[1:]) + np.exp(-u[:-1])) * np.diff(y))])
+    outer = np.exp(u) * inner
+    return float(2.0 / sigma**2 * np.sum(0.5 * (outer[1:] + outer[:-1]) * np.diff(y)))
+
+
+def reduced_unstable_noise(reduced, x_saddle, beta: float) -> tuple[float, float]:
+    """(λ, σ) of the reduced SDE along the unstable eigenvector at a strict saddle."""
+    return _unstable(reduced, x_saddle, beta)
+
+
+def _check_positive(**values):
+    for k, v in values.items():
+        if not v > 0:
+            raise ValueError(f"bilevel theory: {k} must be > 0; got {v!r}")

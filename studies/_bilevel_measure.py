@@ -1,0 +1,278 @@
+"""Measurements shared by the bilevel-escape study and the bilevel validation checks.
+
+Each function runs the package's algorithms (through :func:`sde_opt.simulate` where paths are
+random) and returns plain numbers/arrays; the predictions they are compared with come from
+:mod:`sde_opt.theory.bilevel` and :mod:`sde_opt.theory.kicked_escape`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import special
+
+import sde_opt as so
+from sde_opt.algorithms.aid import aid_hypergradient
+from sde_opt.theory import bilevel as tb
+from sde_opt.theory import kicked_escape as ke
+
+D_Y = 20
+X_FIXED = (0.5, 0.3)
+
+
+def quadratic(kappa, *, sigma_f=0.0, sigma_g=0.0, d_y=D_Y):
+    return so.QuadraticBilevel(kappa=kappa, gamma=(-1.0, 1.0), d_y=d_y, sigma_f=sigma_f,
+                               sigma_g=sigma_g, seed=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# A. AID's hypergradient error at a fixed x, warm vs cold start
+# ---------------------------------------------------------------------------------------------
+
+
+def aid_error_curve(problem, x, alpha, D: int, N: int, K: int, warm: bool = True) -> np.ndarray:
+    """‖ĝ_k − ∇Φ(x)‖ for k = 1..K outer rounds of AID at a fixed x (float64), from y = v = 0."""
+    with jax.enable_x64(True):
+        x = jnp.asarray(x, jnp.float64)
+        a = jnp.asarray(alpha, jnp.float64)
+        exact = problem.grad(x)
+        zeros = jnp.zeros(problem.y_shape, jnp.float64)
+
+        def body(carry, _):
+            y, v = carry
+            if not warm:
+                y, v = zeros, zeros
+            g, y, v, _ = aid_hypergradient(problem, x, y, v, a, D, N)
+            return (y, v), jnp.linalg.norm(g - exact)
+
+        run = jax.jit(lambda: jax.lax.scan(body, (zeros, zeros), None, length=K)[1])
+        return np.asarray(run())
+
+
+def two_mode_prediction(problem, x, alpha, D: int, K: int) -> np.ndarray:
+    """The GD-limited error curve of warm-started AID on QuadraticBilevel, from the spectrum alone.
+
+    With y⁰ = 0 the inner error starts at −y*(x), which lies in the d_x eigen-directions of Q
+    coupled to x; ĝ − ∇Φ = Bᵀ Q⁻¹ e_y once CG is exact, so e_k = ‖diag(b/q)·(b/q ⊙ x)·(1 − αq)^{Dk}‖
+    over those modes (exact when N ≥ d_y; a formula, not a simulation).
+    """
+    dx = problem.shape[0]
+    q = np.asarray(problem.q)[:dx]
+    b = np.asarray(problem.b)
+    c = b / q * np.asarray(x) * b / q
+    k = np.arange(1, K + 1)[:, None]
+    return np.linalg.norm(c * (1 - alpha * q) ** (D * k), axis=1)
+
+
+def tail_rate(errors, floor: float = 1e-8) -> tuple[float, int]:
+    """e_k/e_{k−1} at the last k with e_k above ``floor``·e_1 (the measured contraction) and k
+    (the floor keeps float64 rounding of ‖ĝ − ∇Φ‖, ~1e-16·‖∇Φ‖, below 1e-7 of e_k)."""
+    e = np.asarray(errors)
+    ok = np.nonzero(e > floor * e[0])[0]
+    k = int(ok[-1]) if ok.size else 1
+    k = max(k, 1)
+    return float(e[k] / e[k - 1]), k
+
+
+def mean_rate(errors, floor: float = 1e-8) -> tuple[float, int]:
+    """(e_k/e_1)^{1/(k−1)} up to the last k above ``floor``·e_1: the geometric-mean contraction,
+    the estimate of the asymptotic rate that the CG bound limits (single ratios of the ĝ error
+    may exceed c_N: the bound holds for the H-norm of the CG error, not for each step of its
+    projection Bᵀ(v − v*))."""
+    e = np.asarray(errors)
+    ok = np.nonzero(e > floor * e[0])[0]
+    k = max(int(ok[-1]) if ok.size else 1, 1)
+    return float((e[k] / e[0]) ** (1.0 / k)), k
+
+
+# ---------------------------------------------------------------------------------------------
+# B. Perturbed AID at a strict saddle
+# ---------------------------------------------------------------------------------------------
+
+
+class AbsCoordinate:
+    """Event |x_i| ≥ level (a plain callable for the engine)."""
+
+    def __init__(self, i: int, level: float):
+        self.i, self.level = i, level
+
+    def __call__(self, x):
+        return jnp.abs(x[self.i]) >= self.level
+
+
+def perturbed_escape(problem, *, beta, radius, escape_radius, D, N, n_paths, n_steps, seed,
+                     alpha=None):
+    """Steps until |x₁| ≥ R for perturbed AID started at the saddle 0 (one kick, at step 1)."""
+    alpha = 1.0 / problem.lower_smoothness if alpha is None else alpha
+    alg = so.PerturbedAID(problem, alpha=alpha, beta=beta, radius=radius, threshold=1e-6,
+                          interval=10**6, D=D, N=N)
+    res = so.simulate(alg, jnp.zeros(problem.shape), seed, n_paths=n_paths, n_steps=n_steps,
+                      events=[AbsCoordinate(0, escape_radius)])
+    return res
+
+
+def unperturbed_stays(problem, *, beta, D, N, n_steps) -> float:
+    """max_k ‖x_k‖ for AID (no kick) started exactly at the saddle 0."""
+    alg = so.AID(problem, 1.0 / problem.lower_smoothness, beta, D=D, N=N)
+    step = jax.jit(lambda s, z: alg.step(s, z))
+    s = alg.init(jnp.zeros(problem.shape))
+    worst = 0.0
+    for _ in range(n_steps):
+        s = step(s, jnp.zeros(1))
+        worst = max(worst, float(jnp.linalg.norm(s.x)))
+    return worst
+
+
+def nonlinear_thresholds(problem, beta, escape_radius, k_max: int) -> np.ndarray:
+    """a_k: the smallest |u₀| from which the exact 1-D map u ← u − β(ω u³ + γ u) along the unstable
+    coordinate reaches |u| ≥ R within k steps (k = 0..k_max), by bisection (numpy, float64).
+    With a_k the kicked law becomes P(K ≤ k) = 1 − I_{(a_k/r)²}(½, (n+1)/2) — exact for the
+    separable quartic Φ with an exact hypergradient."""
+    g, w = float(problem.gamma[0]), float(problem.omega[0])
+
+    def reach(u0):
+        u, k = u0, 0
+        while u < escape_radius and k <= k_max:
+            u = u - beta * (w * u**3 + g * u)
+            k += 1
+        return k
+
+    out = np.empty(k_max + 1)
+    for k in range(k_max + 1):
+        lo, hi = 0.0, escape_radius
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (lo, mid) if reach(mid) <= k else (mid, hi)
+        out[k] = hi
+    return out
+
+
+def nonlinear_kicked_mean(thresholds, r: float, dim: int) -> float:
+    """E K for the exact 1-D map: Σ_k P(K > k) with P(K > k) = I_{(a_k/r)²}(½, (n+1)/2)."""
+    s = np.clip(np.asarray(thresholds) / r, 0, 1) ** 2
+    return float(np.sum(special.betainc(0.5, (dim + 1) / 2.0, s)))
+
+
+# ---------------------------------------------------------------------------------------------
+# C. Iterations to an ε-SOSP with the paper's template
+# ---------------------------------------------------------------------------------------------
+
+BALL = 1.5  # L_Φ and ρ_Φ on ‖x‖ ≤ 1.5 (the minima are at ‖x‖ = 1)
+
+
+class SOSP:
+    """Event ‖∇Φ(x)‖ ≤ ε and λ_min(∇²Φ(x)) ≥ −√(ρ_Φ ε) (closed forms of QuadraticBilevel)."""
+
+    def __init__(self, problem, eps, rho):
+        self.problem, self.eps, self.tol = problem, eps, math.sqrt(rho * eps)
+
+    def __call__(self, x):
+        p = self.problem
+        grad_ok = jnp.linalg.norm(p.grad(x)) <= self.eps
+        lam = jnp.min(3 * p.omega.astype(x.dtype) * x**2 + p.gamma.astype(x.dtype))
+        return grad_ok & (lam >= -self.tol)
+
+
+def template_for(problem, eps):
+    L = problem.gradient_lipschitz(BALL)
+    rho = problem.hessian_lipschitz(BALL)
+    delta_phi = float(problem.objective(jnp.zeros(2)) - problem.objective(jnp.array([1.0, 0.0])))
+    return so.algorithms.perturbed_aid_template(eps=eps, L=L, rho=rho, delta_phi=delta_phi,
+                                                dim=problem.shape[0], kappa=problem.kappa), rho
+
+
+def sosp_iterations(kappa, eps, *, n_paths, seed, n_steps=4000):
+    """Outer iterations and oracle calls of perturbed AID (template parameters, α = 1/ℓ) from the
+    saddle until an ε-SOSP."""
+    p = quadratic(kappa)
+    t, rho = template_for(p, eps)
+    alg = so.PerturbedAID(p, alpha=1.0 / p.lower_smoothness, **t)
+    res = so.simulate(alg, jnp.zeros(2), seed, n_paths=n_paths, n_steps=n_steps,
+                      events=[SOSP(p, eps, rho)])
+    return res, t
+
+
+# ---------------------------------------------------------------------------------------------
+# D. StocBiO + iNEON sensitivity
+# ---------------------------------------------------------------------------------------------
+
+INEON_NOISE = dict(sigma_f=1e-3, sigma_g=1e-3)
+
+
+def ineon_escape(*, radius, step, iterations, threshold, escape_step=0.5, n_paths, n_steps, seed,
+                 beta=0.05, D=5, Q=10, kappa=10.0, escape_radius=0.5):
+    p = quadratic(kappa, **INEON_NOISE)
+    alg = so.StocBiOINEON(p, alpha=1.0 / p.lower_smoothness, beta=beta, radius=radius, step=step,
+                          iterations=iterations, escape_step=escape_step, threshold=threshold,
+                          grow=10.0, wait=10, D=D, Q=Q)
+    return so.simulate(alg, jnp.zeros(2), seed, n_paths=n_paths, n_steps=n_steps,
+                       events=[AbsCoordinate(0, escape_radius)])
+
+
+def stocbio_escape_plain(*, n_paths, n_steps, seed, beta=0.05, D=5, Q=10, kappa=10.0,
+                         escape_radius=0.5, noise=INEON_NOISE):
+    p = quadratic(kappa, **noise)
+    alg = so.StocBiO(p, alpha=1.0 / p.lower_smoothness, beta=beta, D=D, Q=Q)
+    return so.simulate(alg, jnp.zeros(2), seed, n_paths=n_paths, n_steps=n_steps,
+                       events=[AbsCoordinate(0, escape_radius)])
+
+
+# ---------------------------------------------------------------------------------------------
+# E–F. StocBiO against its reduced SDE
+# ---------------------------------------------------------------------------------------------
+
+SDE_NOISE = dict(sigma_f=0.1, sigma_g=1.0)
+SDE_D, SDE_Q, SDE_KAPPA = 5, 10, 10.0
+
+
+def sde_problem():
+    return quadratic(SDE_KAPPA, **SDE_NOISE)
+
+
+def stocbio_saddle_escape(beta, *, radius, n_paths, seed, horizon_factor=4.0):
+    """StocBiO from (x, y) = (0, y*(0) = 0): exit of |x₁| ≥ radius; with the reduced-SDE
+    prediction (exact 1-D quadrature of the nonlinear reduced drift along x₁) and its EM bias."""
+    p = sde_problem()
+    alpha = 1.0 / p.lower_smoothness
+    alg = so.StocBiO(p, alpha=alpha, beta=beta, D=SDE_D, Q=SDE_Q)
+    with jax.enable_x64(True):
+        red = so.problems.ReducedHypergradient(p, alpha, SDE_D, SDE_Q)
+        lam, sigma = tb.reduced_unstable_noise(red, jnp.zeros(2), beta)
+        w = float(p.omega[0])
+        pred_t = tb.diffusion_exit_mean_1d(lambda x: -lam * x**2 / 2 + w * x**4 / 4, sigma, radius)
+        lin_t = tb.saddle_exit_mean(lam, sigma, radius)
+        em_t = tb.saddle_exit_mean_em(lam, sigma, radius, beta)
+    n_steps = int(horizon_factor * pred_t / beta) + 50
+    res = so.simulate(alg, jnp.zeros(2), seed, n_paths=n_paths, n_steps=n_steps,
+                      events=[AbsCoordinate(0, radius)])
+    return res, dict(lam=lam, sigma=sigma, pred_time=pred_t, linear_time=lin_t, em_time=em_t)
+
+
+def stocbio_stationary(beta, *, n_paths, seed, relax=8.0):
+    """Final positions of StocBiO started at the minimum (1, 0) after ``relax``/λ_min time units,
+    with the reduced SDE's Lyapunov covariance (long-run Σ_Φ) and the one-call alternative."""
+    p = sde_problem()
+    alpha = 1.0 / p.lower_smoothness
+    x_min = np.array([1.0, 0.0])
+    alg = so.StocBiO(p, alpha=alpha, beta=beta, D=SDE_D, Q=SDE_Q)
+    with jax.enable_x64(True):
+        red = so.problems.ReducedHypergradient(p, alpha, SDE_D, SDE_Q)
+        # the minimum of Φ_Q (shifted from x_min by the finite-Q bias): Newton on ∇Φ_Q
+        xm = jnp.asarray(x_min)
+        for _ in range(20):
+            xm = xm - jnp.linalg.solve(jax.jacfwd(red.grad)(xm), red.grad(xm))
+        a, sig = tb.reduced_linearization(red, xm)
+        from sde_opt.theory import em_stationary_covariance, lyapunov_covariance
+        chol = np.linalg.cholesky(beta * sig)
+        pred = lyapunov_covariance(a, chol)
+        pred_em = em_stationary_covariance(a, chol, beta)
+        one = np.asarray(red.one_call_cov(xm))
+        pred_one = lyapunov_covariance(a, np.linalg.cholesky(beta * one))
+    lam_min = float(np.min(np.linalg.eigvalsh(-a)))
+    n_steps = int(relax / (lam_min * beta))
+    res = so.simulate(alg, jnp.asarray(np.asarray(xm), jnp.float32), seed, n_paths=n_paths,
+                      n_steps=n_steps)
+    return res, dict(x_min=np.asarray(xm), pred=pred, pred_em=pred_em, pred_one_call=pred_one)
