@@ -8,6 +8,9 @@ out) → ``studies`` / ``validation`` (compose everything).
 from . import algorithms, engine, experiment, geometry, problems, sde, stats, theory
 from ._chain import AbstractChain
 from .algorithms import SGHMC1, SGHMC2, SGLD, AnnealedMomentumSGD, MomentumSGD, msgd_as_sghmc, sgd
+from .algorithms import RiemannianGD, RiemannianMomentum, RiemannianSGD
+from .problems import NormalizedUFM, RegularizedUFM, SphereLinearPotential
+from .sde.geodesic_em import GeodesicEulerMaruyama
 from .engine import EnterBall, LeaveBall, SimulationResult, Threshold, simulate, use_cpu_cores
 from .noise import StandardNormal
 from .problems import (
@@ -58,4 +61,7 @@ __all__ = [
     # SDEs and schemes
     "EulerMaruyama", "FieldSDE", "GradientSDE", "LinearSDE", "OverdampedLangevin", "UnderdampedLangevin",
     "PhaseSpace", "ExactOU", "BAOAB", "OBABO",
+    # neural collapse on a product of spheres
+    "RiemannianGD", "RiemannianSGD", "RiemannianMomentum", "NormalizedUFM", "RegularizedUFM",
+    "SphereLinearPotential", "GeodesicEulerMaruyama",
 ]

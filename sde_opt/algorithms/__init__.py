@@ -10,6 +10,7 @@ consistency).
 from collections.abc import Callable
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -25,9 +26,19 @@ from .mappings import sghmc_as_msgd as sghmc_as_msgd
 from .momentum_sgd import MomentumSGD as MomentumSGD
 from .momentum_sgd import MomentumState as MomentumState
 from .momentum_sgd import sgd as sgd
+from .riemannian_gd import RiemannianGD as RiemannianGD
+from .riemannian_momentum import RiemannianMomentum as RiemannianMomentum
+from .riemannian_momentum import RiemannianMomentumState as RiemannianMomentumState
+from .riemannian_sgd import RiemannianSGD as RiemannianSGD
 from .sghmc1 import SGHMC1 as SGHMC1
 from .sghmc2 import SGHMC2 as SGHMC2
 from .sgld import SGLD as SGLD
+
+def _ufm():
+    from ..problems.normalized_ufm import NormalizedUFM
+
+    return NormalizedUFM(3, 3, 2, 2.0, batch_size=2)
+
 
 class Entry(NamedTuple):
     """A registered algorithm: its factory, example hyperparameters, and the problem and start
@@ -49,6 +60,10 @@ REGISTRY: dict[str, Entry] = {
     "sgld": Entry(SGLD, {"eta": 0.05, "beta": 10.0}),
     "sghmc1": Entry(SGHMC1, {"eta": 0.05, "gamma": 1.0, "beta": 10.0}),
     "sghmc2": Entry(SGHMC2, {"eta": 0.05, "gamma": 1.0, "beta": 10.0}),
+    "riemannian-sgd": Entry(RiemannianSGD, {"eta": 0.05}, problem=lambda: _ufm(),
+                            start=lambda p: p.random_point(jax.random.key(0))),
+    "riemannian-momentum": Entry(RiemannianMomentum, {"eta": 0.05, "mu": 0.5}, problem=lambda: _ufm(),
+                                 start=lambda p: p.random_point(jax.random.key(0))),
 }
 
 
@@ -63,4 +78,5 @@ def make(name: str, problem, **hyperparameters):
 
 __all__ = ["AbstractAlgorithm", "AnnealedMomentumSGD", "AnnealedState", "geometric_schedule", "MomentumSGD",
            "MomentumState", "sgd", "SGLD", "SGHMC1", "SGHMC2", "msgd_as_sghmc", "sghmc_as_msgd",
-           "msgd_effective_temperature", "REGISTRY", "Entry", "make"]
+           "msgd_effective_temperature", "RiemannianGD", "RiemannianSGD", "RiemannianMomentum",
+           "RiemannianMomentumState", "REGISTRY", "Entry", "make"]

@@ -13,6 +13,9 @@ from ._base import check_problem as check_problem
 from .double_well import DoubleWell as DoubleWell
 from .double_well import DoubleWell2D as DoubleWell2D
 from .finite_sum import FiniteSum as FiniteSum
+from .normalized_ufm import NormalizedUFM as NormalizedUFM
+from .regularized_ufm import RegularizedUFM as RegularizedUFM
+from .sphere_potential import SphereLinearPotential as SphereLinearPotential
 from .matrix_factorization import MatrixFactorization as MatrixFactorization
 from .quadratic import Quadratic as Quadratic
 from .quadratic_saddle import QuadraticSaddle as QuadraticSaddle
@@ -22,4 +25,4 @@ from .streaming_pca import StreamingPCA as StreamingPCA
 __all__ = ["AbstractField", "AbstractGame", "AbstractProblem", "check_problem", "AbstractGeometry",
            "Euclidean", "Sphere", "Oblique", "Product", "DoubleWell", "DoubleWell2D", "FiniteSum",
            "MatrixFactorization", "MinibatchIndices", "Quadratic", "QuadraticSaddle", "RobustRegression",
-           "StreamingPCA"]
+           "StreamingPCA", "NormalizedUFM", "RegularizedUFM", "SphereLinearPotential"]
