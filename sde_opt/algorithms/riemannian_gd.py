@@ -6,11 +6,23 @@ import jax.numpy as jnp
 from jax.tree_util import tree_map
 
 from .._checks import check_positive
-from ..noise import StandardNormal
+import equinox as eqx
 from ..problems._base import AbstractProblem, check_problem
 from ..sde.field import FieldSDE
 from ._base import AbstractAlgorithm
 from .riemannian_sgd import retracted_step
+
+
+class NoNoise(eqx.Module):
+    """An empty draw (shape ``(0,)``) for a deterministic chain.
+
+    Not a ``StandardNormal((0,))``: the engine's fast normal generator divides by the draw size
+    (``engine/_rng.py``, ``_epoch_key``), so a zero-size standard normal raises
+    ``ZeroDivisionError`` there.
+    """
+
+    def sample(self, key, dtype=jnp.float32):
+        return jnp.zeros((0,), dtype)
 
 
 class RiemannianGD(AbstractAlgorithm):
@@ -41,7 +53,7 @@ class RiemannianGD(AbstractAlgorithm):
 
     @property
     def noise(self):
-        return StandardNormal((0,))
+        return NoNoise()
 
     def init(self, x0):
         return self.problem.geometry.retract(x0)
