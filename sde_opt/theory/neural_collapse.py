@@ -81,6 +81,12 @@ class SaddleLinearization:
         return kicked_subspace_escape_mean(r=kick, radius=radius, dim=self.tangent_dim,
                                            sub_dim=self.multiplicity, growth=self.growth(eta))
 
+    def kicked_escape_quantile(self, p, eta, kick, radius):
+        """The smallest k with P(K ≤ k) ≥ p."""
+        m, ku = self.tangent_dim, self.multiplicity
+        a = kick * np.sqrt(special.betaincinv(ku / 2.0, (m - ku) / 2.0 + 1.0, 1.0 - np.asarray(p)))
+        return np.maximum(np.ceil(np.log(radius / a) / math.log(self.growth(eta))), 0.0)
+
     def kicked_escape_time_cdf(self, t, kick, radius):
         """Continuous time (the linearized flow, growth e^{λt}): P(T ≤ t)."""
         s = np.clip(radius * np.exp(-self.lam * np.asarray(t, np.float64)) / kick, 0.0, 1.0) ** 2
