@@ -52,13 +52,14 @@ def _config(quick: bool) -> dict:
     if quick:
         return {
             "table": [(4, 3, 5, 2.0), (4, 4, 5, 2.0), (4, 8, 5, 2.0)],
-            "table_runs": 8, "table_steps": 400, "table_stride": 10, "table_eta": 1.0,
-            "saddle_cases": [(4, 3, 2, 2.0)],
+            "table_runs": 8, "table_steps": 250, "table_stride": 25, "table_eta": 1.0,
+            "saddle_cases": [(3, 3, 2, 2.0)],
             "escape": {"k": 3, "d": 3, "n": 2, "tau": 2.0, "batch_size": 6, "eta": 0.05,
-                       "kick": 1e-3, "radii": [0.02], "n_paths": 512, "n_steps": 800},
+                       "kick": 1e-3, "radii": [0.02], "n_paths": 512, "n_steps": 600},
             "race": {"k": 4, "d": 8, "n": 5, "tau": 2.0, "lambda": 5e-3, "etas": [2.0],
-                     "runs": 32, "n_steps": 120, "targets": [1e-1, 1e-2], "timing_repeats": 1},
-            "taus": [0.1, 1.0, 5.0], "tau_case": (4, 8, 5), "tau_runs": 8, "tau_steps": 400,
+                     "runs": 32, "n_steps": 120, "targets": [1e-1, 1e-2], "timing_repeats": 1,
+                     "timing_steps": 20},
+            "taus": [0.1, 1.0, 5.0], "tau_case": (4, 8, 5), "tau_runs": 8, "tau_steps": 250,
             "mlp": {"seeds": 2, "epochs": 3, "tau": 1.0, "lambda": 1e-4},
         }
     return {
@@ -70,7 +71,8 @@ def _config(quick: bool) -> dict:
                    "kick": 1e-3, "radii": [0.01, 0.02, 0.05], "n_paths": 4000, "n_steps": 4000},
         "race": {"k": 4, "d": 8, "n": 5, "tau": 2.0, "lambda": 5e-3,
                  "etas": [0.5, 1.0, 2.0, 4.0, 8.0, 16.0], "runs": 32, "n_steps": 1500,
-                 "targets": [1e-1, 1e-2, 1e-3], "timing_repeats": 3},
+                 "targets": [1e-1, 1e-2, 1e-3], "timing_repeats": 3,
+                 "timing_steps": 200},
         "taus": [0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0], "tau_case": (4, 8, 5),
         "tau_runs": 32, "tau_steps": 3000,
         "mlp": {"seeds": 6, "epochs": 40, "tau": 1.0, "lambda": 1e-4},
@@ -280,7 +282,8 @@ def _race(out: ResultsDir, cfg, quick, progress):
         best = min(r["etas"], key=score)
         a = by_eta[best]
         chain = so.RiemannianGD(p, best)
-        per_iter = _time_per_iteration(chain, x0, r["runs"], repeats=r["timing_repeats"])
+        per_iter = _time_per_iteration(chain, x0, r["runs"], n_steps=r["timing_steps"],
+                                       repeats=r["timing_repeats"])
         row = {"method": label, "best_eta": best, "eta_grid": r["etas"],
                "diverged_at_best": int(np.sum(a["status"] == 2)),
                "seconds_per_iteration_batched": per_iter, "targets": {}}
@@ -372,29 +375,50 @@ def _mlp(out: ResultsDir, cfg, quick, progress):
 # ---------------------------------------------------------------------------------------------
 
 
+class _Clock:
+    """Wall and CPU seconds per section (the machine may be shared: CPU time is the fair one)."""
+
+    def __init__(self):
+        self.sections, self._t = {}, None
+
+    def start(self, name, progress):
+        self._stop()
+        if progress:
+            print(name, flush=True)
+        self._t = (name, time.perf_counter(), time.process_time())
+
+    def _stop(self):
+        if self._t:
+            name, w, c = self._t
+            self.sections[name] = {"wall_s": time.perf_counter() - w,
+                                   "cpu_s": time.process_time() - c}
+            self._t = None
+
+    def done(self):
+        self._stop()
+        return self.sections
+
+
 def run(out: ResultsDir, quick: bool = False, progress: bool = True) -> dict:
     cfg = _config(quick)
-    if progress:
-        print("1/5 global optimality table", flush=True)
+    clock = _Clock()
+    clock.start("1/5 global optimality table", progress)
     table, table_curves = _table(out, cfg, quick, progress)
     plots.nc_curves(out, table_curves)
-    if progress:
-        print("2/5 landscape", flush=True)
+    clock.start("2/5 landscape", progress)
     saddles = _saddles(cfg)
     escape, ecdfs, lin = _escape(out, cfg, quick, progress)
     plots.escape_ecdf(out, ecdfs, lin, cfg["escape"])
-    if progress:
-        print("3/5 normalized vs regularized", flush=True)
+    clock.start("3/5 normalized vs regularized", progress)
     race, race_curves = _race(out, cfg, quick, progress)
     plots.race(out, race_curves, cfg["race"])
-    if progress:
-        print("4/5 temperature", flush=True)
+    clock.start("4/5 temperature", progress)
     temps = _temperature(out, cfg, quick, progress)
     plots.temperature(out, temps, cfg["tau_case"])
-    if progress:
-        print("5/5 MLP on digits", flush=True)
+    clock.start("5/5 MLP on digits", progress)
     mlp, mlp_curves = _mlp(out, cfg, quick, progress)
     plots.mlp(out, mlp_curves, cfg["mlp"])
+    sections = clock.done()
     out.save_npz("arrays.npz",
                  table_final_loss=np.array([r["final_loss"]["value"] for r in table]),
                  table_f_star=np.array([r["f_star"] for r in table]),
@@ -440,4 +464,5 @@ def run(out: ResultsDir, quick: bool = False, progress: bool = True) -> dict:
         "normalized_vs_regularized": race,
         "temperature": temps,
         "mlp": mlp,
+        "timing": {"sections": sections},
     }
