@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from scipy.stats import t as student_t  # noqa: E402
 
 from sde_opt.problems.normalized_ufm import optimal_value  # noqa: E402
 
@@ -142,9 +143,14 @@ def mlp(out, curves, m):
             v = np.asarray(c[name], np.float64)
             x = np.arange(v.shape[1])
             mean = v.mean(0)
-            half = 1.96 * v.std(0, ddof=1) / np.sqrt(v.shape[0]) if v.shape[0] > 1 else 0 * mean
+            q = student_t.ppf(0.975, v.shape[0] - 1) if v.shape[0] > 1 else 0.0
+            half = q * v.std(0, ddof=1) / np.sqrt(v.shape[0]) if v.shape[0] > 1 else 0 * mean
             ax.plot(x, mean, color=colors[label], label=label)
             ax.fill_between(x, mean - half, mean + half, color=colors[label], alpha=0.25, lw=0)
+    fstar = optimal_value(10, m["tau"])
+    axes[3].axhline(fstar, color="tab:blue", ls=":", lw=1,
+                    label=f"normalized floor f*(τ={m['tau']:g}) = {fstar:.3f}")
+    axes[3].legend(fontsize=7)
     for ax, name in zip(axes, names, strict=True):
         ax.set_title(titles[name], fontsize=10)
         ax.set_xlabel("epoch")
@@ -152,7 +158,7 @@ def mlp(out, curves, m):
         if name.startswith("nc"):
             ax.set_yscale("log")
     axes[0].legend(fontsize=8)
-    axes[0].set_ylabel(f"mean over {m['seeds']} seeds (band: 95% CI)")
+    axes[0].set_ylabel(f"mean over {m['seeds']} seeds (band: 95% t-CI)")
     fig.suptitle(f"MLP on sklearn digits (optax SGD, lr 0.05, momentum 0.9, batch 128): "
                  f"normalized penultimate features (τ = {m['tau']:g}) vs weight decay "
                  f"λ = {m['lambda']:g}", fontsize=10)
