@@ -134,7 +134,8 @@ def main(argv=None) -> int:
     else:
         print(report["workload"])
         for nm in names:
-            print(f"  {nm:11s} {rates[nm]:12.4g} run-steps/s  (first call {report['first_call_seconds'][nm]:.2f} s)")
+            first = report["first_call_seconds"][nm]
+            print(f"  {nm:11s} {rates[nm]:12.4g} run-steps/s  (first call {first:.2f} s)")
         print(f"  ratio sde_opt / torch = {report['ratio_sde_opt_over_torch']:.3g}")
         print(f"  mean final loss: sde_opt {la.mean():.5f}, torch {lb.mean():.5f} (z = {z:.2f}); "
               f"f* = {report['cross_check']['f_star']:.5f}")

@@ -317,7 +317,8 @@ def _race(out: ResultsDir, cfg, quick, progress):
     return {"rows": out_rows, "iteration_ratio_regularized_over_normalized": ratios,
             "note": ("each method at the step size of its grid that reaches NC1 < "
                      f"{r['targets'][-1]:g} first (median over seeds); wall time = iterations × "
-                     "the batched engine's seconds per iteration (all seeds at once, best of " + str(r["timing_repeats"]) + ")")}, curves
+                     "the batched engine's seconds per iteration (all seeds at once, best of "
+                     f"{r['timing_repeats']})")}, curves
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,11 +2,11 @@ r"""Riemannian gradient descent: the full-gradient step on a product of spheres.
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax.numpy as jnp
 from jax.tree_util import tree_map
 
 from .._checks import check_positive
-import equinox as eqx
 from ..problems._base import AbstractProblem, check_problem
 from ..sde.field import FieldSDE
 from ._base import AbstractAlgorithm

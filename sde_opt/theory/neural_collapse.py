@@ -38,9 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
-from scipy import integrate, stats
-
-from scipy import special
+from scipy import integrate, special, stats
 
 
 @dataclasses.dataclass(frozen=True)
