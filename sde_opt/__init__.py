@@ -29,6 +29,9 @@ from .engine import (
 )
 from .algorithms import AID, PerturbedAID, StocBiO, StocBiOINEON
 from .problems import AbstractBilevel, HyperCleaning, QuadraticBilevel, SoftplusBilevel
+from .algorithms import RiemannianGD, RiemannianMomentum, RiemannianSGD
+from .problems import NormalizedUFM, RegularizedUFM, SphereLinearPotential
+from .sde.geodesic_em import GeodesicEulerMaruyama
 from .noise import StandardNormal
 from .problems import (
     AbstractField,
@@ -91,4 +94,7 @@ __all__ = [
     "EulerMaruyama", "FieldSDE", "GradientSDE", "LinearSDE", "OverdampedLangevin",
     "UnderdampedLangevin",
     "PhaseSpace", "ExactOU", "BAOAB", "OBABO",
+    # neural collapse on a product of spheres
+    "RiemannianGD", "RiemannianSGD", "RiemannianMomentum", "NormalizedUFM", "RegularizedUFM",
+    "SphereLinearPotential", "GeodesicEulerMaruyama",
 ]

@@ -10,6 +10,7 @@ consistency).
 from collections.abc import Callable
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -30,6 +31,10 @@ from .momentum_sgd import sgd as sgd
 from .nesterov import NesterovSGD as NesterovSGD
 from .perturbed_aid import PerturbedAID as PerturbedAID
 from .perturbed_aid import perturbed_aid_template as perturbed_aid_template
+from .riemannian_gd import RiemannianGD as RiemannianGD
+from .riemannian_momentum import RiemannianMomentum as RiemannianMomentum
+from .riemannian_momentum import RiemannianMomentumState as RiemannianMomentumState
+from .riemannian_sgd import RiemannianSGD as RiemannianSGD
 from .sghmc1 import SGHMC1 as SGHMC1
 from .sghmc2 import SGHMC2 as SGHMC2
 from .sgld import SGLD as SGLD
@@ -57,6 +62,12 @@ def _game_start(problem):
 
 def _bilevel_problem():
     return QuadraticBilevel(kappa=5.0, d_y=6, sigma_f=0.1, sigma_g=0.1)
+
+
+def _ufm():
+    from ..problems.normalized_ufm import NormalizedUFM
+
+    return NormalizedUFM(3, 3, 2, 2.0, batch_size=2)
 
 
 class Entry(NamedTuple):
@@ -105,6 +116,10 @@ REGISTRY: dict[str, Entry] = {
                                           "iterations": 8.0, "escape_step": 0.2, "threshold": 0.01,
                                           "grow": 8.0},
                            problem=lambda: _bilevel_problem(), start=lambda problem: jnp.array([0.1, -0.2])),
+    "riemannian-sgd": Entry(RiemannianSGD, {"eta": 0.05}, problem=lambda: _ufm(),
+                            start=lambda p: p.random_point(jax.random.key(0))),
+    "riemannian-momentum": Entry(RiemannianMomentum, {"eta": 0.05, "mu": 0.5}, problem=lambda: _ufm(),
+                                 start=lambda p: p.random_point(jax.random.key(0))),
 }
 
 
@@ -122,4 +137,5 @@ __all__ = ["AbstractAlgorithm", "AnnealedMomentumSGD", "AnnealedState", "geometr
            "sghmc_as_msgd", "msgd_effective_temperature", "REGISTRY", "Entry", "make", "GDA",
            "GameState", "OGDA", "OGDAState", "Extragradient", "GDmax", "PerturbedGDmax",
            "PerturbedState", "perturbed_gdmax_template", "AID", "PerturbedAID",
-           "perturbed_aid_template", "StocBiO", "StocBiOINEON"]
+           "perturbed_aid_template", "StocBiO", "StocBiOINEON",
+           "RiemannianGD", "RiemannianSGD", "RiemannianMomentum", "RiemannianMomentumState"]

@@ -23,6 +23,9 @@ from .games import DoubleWellGame as DoubleWellGame
 from .games import PhiStationary as PhiStationary
 from .games import QuadraticGame as QuadraticGame
 from .games import RampGame as RampGame
+from .normalized_ufm import NormalizedUFM as NormalizedUFM
+from .regularized_ufm import RegularizedUFM as RegularizedUFM
+from .sphere_potential import SphereLinearPotential as SphereLinearPotential
 from .matrix_factorization import MatrixFactorization as MatrixFactorization
 from .quadratic import Quadratic as Quadratic
 from .quadratic_saddle import QuadraticSaddle as QuadraticSaddle
@@ -34,4 +37,5 @@ __all__ = ["AbstractField", "AbstractGame", "AbstractProblem", "check_problem", 
            "MatrixFactorization", "MinibatchIndices", "Quadratic", "QuadraticSaddle", "RobustRegression",
            "StreamingPCA", "AdversarialLogistic", "DoubleWellGame", "QuadraticGame", "RampGame",
            "PhiStationary", "AbstractBilevel", "QuadraticBilevel", "SoftplusBilevel", "HyperCleaning",
-           "ReducedHypergradient"]
+           "ReducedHypergradient",
+           "NormalizedUFM", "RegularizedUFM", "SphereLinearPotential"]

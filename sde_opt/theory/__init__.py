@@ -43,6 +43,11 @@ from .saddle_exit import saddle_exit_mean_asymptotic as saddle_exit_mean_asympto
 from .saddle_exit import saddle_exit_mean_em as saddle_exit_mean_em
 from .saddle_exit import saddle_exit_quantile as saddle_exit_quantile
 from .saddle_exit import saddle_exit_variance as saddle_exit_variance
+from . import neural_collapse as neural_collapse
+from .neural_collapse import kicked_subspace_escape_cdf as kicked_subspace_escape_cdf
+from .neural_collapse import kicked_subspace_escape_mean as kicked_subspace_escape_mean
+from .neural_collapse import saddle_linearization as saddle_linearization
+from .neural_collapse import sphere_bm_factor as sphere_bm_factor
 
 __all__ = [
     "HeavyBallMoments", "heavy_ball_diffusion_covariance", "heavy_ball_moments",
@@ -52,4 +57,6 @@ __all__ = [
     "saddle_exit_mean_em", "saddle_exit_quantile", "saddle_exit_variance", "LocalSDE", "local_sde",
     "momentum_pca", "pca_escape", "pca_stationary_error", "modified_equations", "ModifiedEquation",
     "iteration_matrix", "gda_saddle", "gdmax_kicked_escape", "unstable_mode", "bilevel",
+    "neural_collapse", "saddle_linearization", "kicked_subspace_escape_cdf",
+    "kicked_subspace_escape_mean", "sphere_bm_factor",
 ]

@@ -1,0 +1,63 @@
+r"""Riemannian SGD on any product of spheres (or ℝᵈ): retracted minibatch gradient steps."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+from jax.tree_util import tree_map
+
+from .._checks import check_positive
+from ..problems._base import AbstractProblem, check_problem
+from ..sde.field import FieldSDE
+from ._base import AbstractAlgorithm
+
+
+def retracted_step(geometry, x, v):
+    """R_x(v) = R(x + v): the metric-projection retraction of the geometry."""
+    return geometry.retract(tree_map(jnp.add, x, v))
+
+
+class RiemannianSGD(AbstractAlgorithm):
+    r"""x_{k+1} = R_{x_k}(−η P_{x_k} ĝ(x_k)),  ĝ one stochastic (e.g. minibatch) gradient.
+
+    P_x is the tangent projection and R_x(v) = normalize(x + v) column by column on an oblique
+    manifold (Bonnabel 2013; the update of geoopt's ``RiemannianSGD`` without momentum). Time per
+    step t = kη. Diffusion limit (the SME of Li, Tai & E 2017 on the manifold):
+
+        dX = −P_X ∇f(X) dt − √η P_X Σ(X)^{1/2} dW   (+ the Itô correction of the sphere),
+
+    a :class:`~sde_opt.sde.FieldSDE` with c = 1, s = √η. The retraction supplies the Itô drift
+    −½ tr(P ηΣ P) X per sphere by itself, so projected Euler–Maruyama of the limit with h = η and
+    the same noise is this algorithm up to replacing Σ^{1/2}z by the minibatch deviation.
+    Neural-collapse setting: Yaras, Wang, Zhu, Balzano & Qu, NeurIPS 2022.
+
+    Args:
+        problem: the objective and its stochastic-gradient oracle, on its geometry.
+        eta: step size η > 0.
+    """
+
+    problem: AbstractProblem
+    eta: jnp.ndarray
+
+    def __init__(self, problem: AbstractProblem, eta):
+        check_problem("RiemannianSGD", problem, game=False)
+        check_positive("RiemannianSGD", "eta", eta)
+        self.problem = problem
+        self.eta = jnp.asarray(eta)
+
+    @property
+    def dt(self):
+        return self.eta
+
+    def init(self, x0):
+        return self.problem.geometry.retract(x0)
+
+    def step(self, state, noise):
+        geom = self.problem.geometry
+        g = geom.project(state, self.problem.stochastic_grad(state, noise))
+        return retracted_step(geom, state, tree_map(lambda a: -self.eta.astype(a.dtype) * a, g))
+
+    def limit(self):
+        return FieldSDE(self.problem, 1.0, jnp.sqrt(self.eta))
+
+    def ode_limit(self):
+        return FieldSDE(self.problem, 1.0, 0.0)
