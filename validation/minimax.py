@@ -52,7 +52,8 @@ def modified_equation_rates() -> list[Verdict]:
                     "radius = modified equation's linearization", pred, ex, 0.0, bias=bound,
                     note=f"exact log ρ from the hand-derived iteration matrix; bias = the derived "
                          f"O(η³) remainder bound {bound:.2e}; first-order ODE predicts "
-                         f"{me.modified_log_rate(method, J, eta, 2 * eta, 2, order=0):.3e}"))
+                         f"{me.modified_log_rate(method, J, eta, 2 * eta, 2, order=0):.3e}",
+        bias_source='the derived O(η³) remainder bound of the modified equation (theory.modified_equations)'))
     # GDA's divergence on the bilinear game: the first-order ODE (ρ = 1) is outside the bound
     J = _games()["bilinear"].jacobian()
     eta = 0.04
@@ -112,7 +113,8 @@ def gda_bilinear_simulated() -> list[Verdict]:
                 "equation's rate", me.modified_log_rate(method, J, eta, eta, 1), rate, 0.0,
                 bias=bound + 1e-9,
                 note="fit over iterations 500–2000 (the OGDA parasitic root |λ| ≈ η has died out); "
-                     "bias = remainder bound + float64 fit rounding"))
+                     "bias = remainder bound + float64 fit rounding",
+        bias_source='the derived O(η³) remainder bound + float64 rounding of the log-growth fit'))
     return out
 
 
@@ -166,7 +168,8 @@ def stochastic_gda_escape() -> list[Verdict]:
             f"stochastic GDA, η_y/η_x = {ratio:g}: mean iterations to |⟨w, z⟩| ≥ R = exact AR(1) "
             "(EM) prediction", s.mean_iterations_discrete(big_r), sm.mean, sm.mean_se, bias=bias,
             note=f"{sm.exited} exited, {sm.censored} censored, {sm.diverged} diverged; bias = the "
-                 "O(σ²) term σ̃²/(2λ̃²R²) of the EM formula, in iterations"))
+                 "O(σ²) term σ̃²/(2λ̃²R²) of the EM formula, in iterations",
+        bias_source='the O(σ²/(λ²R²)) term of the discrete exit formula, σ̃²/(2λ̃²R²)/η_x'))
     # the reduced SDE is the r → ∞ limit of the discrete unstable coordinate: the relative gaps
     # of (λ̃, σ̃) to (λ_Φ, σ_reduced) fall as 1/r (η_x small enough that O(η_x) is negligible)
     ratios = np.array([10.0, 20.0, 40.0, 80.0])
@@ -247,7 +250,8 @@ def rates_lower_bound() -> list[Verdict]:
                 note=f"grid κ ∈ {kappas}, ε ∈ {epsilons}; the asymptotic exponents are "
                      f"{'−2' if idx == 1 else '2'}: the theory count's exponent on this finite grid "
                      f"is {fth[f'{key}_exponent']:.3f} (pre-asymptotic O(ε²), O(1/κ) terms); "
-                     f"bias = OLS weights · log(1 + (κ+2)/K + O(η) term)"))
+                     f"bias = OLS weights · log(1 + (κ+2)/K + O(η) term)",
+        bias_source='OLS weights × log(1 + (κ+2)/K + O(η)): the y-lag transient of the tracking step on this grid'))
         if method == "GDA":
             i, j = len(kappas) - 1, len(epsilons) - 1
             diff = steps[i, j] - theory[i, j]
@@ -257,7 +261,8 @@ def rates_lower_bound() -> list[Verdict]:
                 0.0, float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(diff.size)),
                 bias=kappas[i] + 2.0,
                 note=f"theory count {theory[i, j].mean():.1f} on average; bias: the y-lag "
-                     "transient (≤ κ iterations) + rounding"))
+                     "transient (≤ κ iterations) + rounding",
+        bias_source='the y-lag transient of the inner player: at most κ + 2 iterations'))
     return out
 
 
@@ -283,5 +288,6 @@ def rates_stochastic() -> list[Verdict]:
                 f"(→ {asym} asymptotically, O(κ³ε⁻⁴))", fth[f"{key}_exponent"],
                 fit[f"{key}_exponent"], fit[f"{key}_se"], bias=float(weights[idx] @ rel),
                 note="M = ⌈κσ²/ε²⌉ (exact integers on this grid); the oracle noise's effect on the "
-                     "stop is random (in the bootstrap SE); bias as for the deterministic counts"))
+                     "stop is random (in the bootstrap SE); bias as for the deterministic counts",
+        bias_source='OLS weights × log(1 + (κ+2)/K + O(η)), as for the deterministic counts'))
     return out

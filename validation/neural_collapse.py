@@ -77,7 +77,8 @@ def attained_claims(problem, res, label) -> list[Verdict]:
         bias=delta**2 * mu / 2 + 8 * F32 * max(1.0, fstar) + 1e-7,
         note=f"{far} of {n_runs} runs above f* + 1e-4 (a spurious minimum would show here); "
              f"engine counts {counts}; bias = ½μ⁺δ² with δ = max‖grad f‖/μ⁺ = {delta:.2g} "
-             f"(μ⁺ = {mu:.3g}) plus float32 evaluation 8·eps·f*")]
+             f"(μ⁺ = {mu:.3g}) plus float32 evaluation 8·eps·f*",
+        bias_source='distance left to the minimizer set from the final gradient and curvature (δ²μ/2) + float32 rounding')]
     s = math.sqrt(k / (k - 1))
     gram = k / math.sqrt(k - 1)
     floor = 16 * F32 * k
@@ -91,7 +92,8 @@ def attained_claims(problem, res, label) -> list[Verdict]:
         v = _final(res, name)
         out.append(compare(f"UFM {label}: {name.upper()} = 0 at the attained solution", 0.0,
                            float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size)),
-                           bias=bias[name], note=f"max over runs {v.max():.3g}; bias {why[name]}"))
+                           bias=bias[name], note=f"max over runs {v.max():.3g}; bias {why[name]}",
+        bias_source='per metric: the distance left to the collapsed solution (final gradient over curvature) + float32 rounding'))
     return out
 
 
@@ -126,7 +128,8 @@ def saddle_curvature() -> list[Verdict]:
             lam, _ = p.most_negative_curvature(x)
             out.append(compare(f"collapsed saddle (K={k}, d={d}, n={n}, τ={tau:g}): λ_min(Hess) = "
                                "−τ/(K√n)", p.collapsed_curvature(), lam, 0.0, bias=1e-10,
-                               note="float64 eigendecomposition; bias = round-off"))
+                               note="float64 eigendecomposition; bias = round-off",
+        bias_source='float64 eigendecomposition round-off'))
         p = so.NormalizedUFM(4, 5, 3, 2.0)
         for kind, kw in (("collapsed", {"groups": 2}), ("flipped", {"flipped": 1})):
             x = {a: jnp.asarray(b) for a, b in p.saddle(kind, **kw).items()}
@@ -137,7 +140,8 @@ def saddle_curvature() -> list[Verdict]:
                                "geodesic second difference of f", fd, lam, 0.0,
                                bias=1e-5 * max(1.0, abs(fd)),
                                note=f"‖grad f‖ = {gn:.1e} (critical); λ_min = {lam:.6f}; bias = "
-                                    f"O(t²) truncation of the central difference, t = {t:g}"))
+                                    f"O(t²) truncation of the central difference, t = {t:g}",
+        bias_source='the O(h²) error of the geodesic second difference (h-dependent, 1e-5 relative)'))
     return out
 
 
