@@ -36,7 +36,7 @@ from sde_opt.stats.neural_collapse import nc_observables
 from sde_opt.theory import neural_collapse as nct
 
 from . import _neural_collapse_plots as plots
-from ._common import ResultsDir
+from sde_opt.experiment import ResultsDir
 from ._neural_collapse_mlp import load_digits_split, train
 
 NAME = "neural-collapse"
