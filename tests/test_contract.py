@@ -124,7 +124,16 @@ def test_vmap_over_keys(name):
         np.testing.assert_allclose(batched[3], leaf, rtol=1e-6, atol=1e-7)
     flat = np.concatenate([np.asarray(b).reshape(8, -1) for b in _leaves(states)
                            if jnp.issubdtype(b.dtype, jnp.floating)], 1)
-    assert len(np.unique(flat, axis=0)) == 8  # the noise reaches the state
+    base = name.removesuffix("-limit-em")
+    if base in REGISTRY and not REGISTRY[base].stochastic:
+        return  # a deterministic method (AID): nothing to reach the state
+    if isinstance(chain, so.EulerMaruyama) and not chain.sde.time_dependent and all(
+            not np.any(np.asarray(b)) for b in _leaves(chain.sde.diffusion_matrix(chain.init(x0)))):
+        return  # a noiseless limit (perturbed AID's hypergradient flow)
+    if isinstance(chain.noise, so.StandardNormal):
+        assert len(np.unique(flat, axis=0)) == 8  # the noise reaches the state
+    else:  # discrete draws (minibatch indices) of 8 keys may coincide
+        assert len(np.unique(flat, axis=0)) >= 2
 
 
 @pytest.mark.parametrize("name", IDS)

@@ -82,6 +82,8 @@ class Entry(NamedTuple):
     # True when the limit's state is the chain's state (one step of the chain is one step of the
     # SDE, compared by the contract suite); momentum methods describe x only over many steps
     one_step_limit: bool = True
+    # False for a deterministic method (its oracle draws nothing that reaches the state)
+    stochastic: bool = True
 
 
 REGISTRY: dict[str, Entry] = {
@@ -105,11 +107,15 @@ REGISTRY: dict[str, Entry] = {
     "perturbed-gdmax": Entry(lambda p, **kw: PerturbedGDmax(p, n_inner=5, interval=20, **kw),
                              {"eta_x": 0.02, "eta_y": 0.2, "radius": 0.05, "eps": 0.1},
                              _game, _game_start, one_step_limit=False),
+    # AID's state carries the inner y and v: its limit (the hypergradient flow of x) is no
+    # one-step match
     "aid": Entry(AID, {"alpha": 0.1, "beta": 0.05}, problem=lambda: _bilevel_problem(),
-                 start=lambda problem: jnp.array([0.1, -0.2])),
+                 start=lambda problem: jnp.array([0.1, -0.2]), one_step_limit=False,
+                 stochastic=False),
     "perturbed-aid": Entry(PerturbedAID, {"alpha": 0.1, "beta": 0.05, "radius": 0.05,
                                           "threshold": 1.0, "interval": 4.0},
-                           problem=lambda: _bilevel_problem(), start=lambda problem: jnp.array([0.1, -0.2])),
+                           problem=lambda: _bilevel_problem(), start=lambda problem: jnp.array([0.1, -0.2]),
+                           one_step_limit=False),
     "stocbio": Entry(StocBiO, {"alpha": 0.1, "beta": 0.05}, problem=lambda: _bilevel_problem(),
                      start=lambda problem: jnp.array([0.1, -0.2])),
     "stocbio-ineon": Entry(StocBiOINEON, {"alpha": 0.1, "beta": 0.05, "radius": 0.05, "step": 0.5,
