@@ -117,15 +117,16 @@ REGISTRY: dict[str, Entry] = {
                            problem=lambda: _bilevel_problem(), start=lambda problem: jnp.array([0.1, -0.2]),
                            one_step_limit=False),
     "stocbio": Entry(StocBiO, {"alpha": 0.1, "beta": 0.05}, problem=lambda: _bilevel_problem(),
-                     start=lambda problem: jnp.array([0.1, -0.2])),
+                     start=lambda problem: jnp.array([0.1, -0.2]), one_step_limit=False),
     "stocbio-ineon": Entry(StocBiOINEON, {"alpha": 0.1, "beta": 0.05, "radius": 0.05, "step": 0.5,
                                           "iterations": 8.0, "escape_step": 0.2, "threshold": 0.01,
                                           "grow": 8.0},
-                           problem=lambda: _bilevel_problem(), start=lambda problem: jnp.array([0.1, -0.2])),
+                           problem=lambda: _bilevel_problem(), start=lambda problem: jnp.array([0.1, -0.2]),
+                           one_step_limit=False),
     "riemannian-sgd": Entry(RiemannianSGD, {"eta": 0.05}, problem=lambda: _ufm(),
                             start=lambda p: p.random_point(jax.random.key(0))),
     "riemannian-momentum": Entry(RiemannianMomentum, {"eta": 0.05, "mu": 0.5}, problem=lambda: _ufm(),
-                                 start=lambda p: p.random_point(jax.random.key(0))),
+                                 start=lambda p: p.random_point(jax.random.key(0)), one_step_limit=False),
 }
 
 
