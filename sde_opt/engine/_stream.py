@@ -28,11 +28,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 import jax
 import numpy as np
 
 from ._simulate import CENSORED, DIVERGED, EXITED, SimulationResult, simulate
+
+if TYPE_CHECKING:
+    from ..stats import Estimate
 
 _MAX_BINS = 1 << 16
 
