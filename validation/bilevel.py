@@ -76,7 +76,8 @@ def aid_contraction():
                            bias=transient + rate * (1e-6 + 1e-14 / e[k]),
                            note="deterministic; bias = the second mode's transient at round k "
                                 "(from the spectrum) + 1e-6 relative + float64 rounding 1e-14/e_k",
-        bias_source="the second spectral mode's transient at round k (from the lower level's spectrum) + 1e-6 relative + float64 rounding"))
+        bias_source=("the second spectral mode's transient at round k (from the lower level's "
+                     'spectrum) + 1e-6 relative + float64 rounding')))
         cold = m.aid_error_curve(p, m.X_FIXED, a, D, N, 20, warm=False)
         out.append(compare(f"cold-start AID does not contract (κ={kappa:g}, D={D}): e_20/e_1 = 1",
                            1.0, float(cold[-1] / cold[0]), 0.0, bias=1e-9,
@@ -118,7 +119,8 @@ def perturbed_aid_escape():
     out.append(compare("perturbed AID mean escape iteration after the kick = kicked-linear law",
                        pred, float(est.value), float(est.se), bias=abs(nonlin - pred),
                        note="bias: the exact 1-D map's shift of the mean (cubic term of ∇Φ)",
-        bias_source="the exact 1-D map's shift of the mean escape iteration from the cubic term of ∇Φ (nonlinear_kicked_mean)"))
+        bias_source=("the exact 1-D map's shift of the mean escape iteration from the cubic term of ∇Φ "
+                     '(nonlinear_kicked_mean)')))
     grid = np.arange(horizon)
     ecdf = np.searchsorted(np.sort(iters), grid, side="right") / iters.size
     gap = float(np.max(np.abs(ecdf - ke.kicked_escape_cdf(grid, **law))))
@@ -173,7 +175,8 @@ def stocbio_reduced_sde_escape():
                            bias=abs(pr["em_time"] - pr["linear_time"]),
                            note="reduced SDE: −∇Φ_Q drift (finite-Q bias) and long-run Σ_Φ; bias = "
                                 "|EM − continuous| exit time of the linear saddle (O(β))",
-        bias_source='the O(β) Euler discretization of the linear saddle: |EM − continuous| exit time from the Dawson formulas'))
+        bias_source=('the O(β) Euler discretization of the linear saddle: |EM − continuous| exit time '
+                     'from the Dawson formulas')))
     return out
 
 
@@ -190,7 +193,8 @@ def stocbio_stationary():
                            f"the reduced SDE with the long-run Σ_Φ (β={beta:g})", pr["pred"][i, i], v,
                            se, bias=abs(pr["pred_em"][i, i] - pr["pred"][i, i]),
                            note=f"one-call Σ would predict {pr['pred_one_call'][i, i]:.3g}",
-        bias_source='the O(β) Euler discretization: |EM − continuous| Lyapunov variance of the reduced linear SDE'))
+        bias_source=('the O(β) Euler discretization: |EM − continuous| Lyapunov variance of the '
+                     'reduced linear SDE')))
     return out
 
 

@@ -251,7 +251,8 @@ def rates_lower_bound() -> list[Verdict]:
                      f"{'−2' if idx == 1 else '2'}: the theory count's exponent on this finite grid "
                      f"is {fth[f'{key}_exponent']:.3f} (pre-asymptotic O(ε²), O(1/κ) terms); "
                      f"bias = OLS weights · log(1 + (κ+2)/K + O(η) term)",
-        bias_source='OLS weights × log(1 + (κ+2)/K + O(η)): the y-lag transient of the tracking step on this grid'))
+        bias_source=('OLS weights × log(1 + (κ+2)/K + O(η)): the y-lag transient of the tracking step '
+                     'on this grid')))
         if method == "GDA":
             i, j = len(kappas) - 1, len(epsilons) - 1
             diff = steps[i, j] - theory[i, j]

@@ -78,7 +78,8 @@ def attained_claims(problem, res, label) -> list[Verdict]:
         note=f"{far} of {n_runs} runs above f* + 1e-4 (a spurious minimum would show here); "
              f"engine counts {counts}; bias = ½μ⁺δ² with δ = max‖grad f‖/μ⁺ = {delta:.2g} "
              f"(μ⁺ = {mu:.3g}) plus float32 evaluation 8·eps·f*",
-        bias_source='distance left to the minimizer set from the final gradient and curvature (δ²μ/2) + float32 rounding')]
+        bias_source=('distance left to the minimizer set from the final gradient and curvature (δ²μ/2) '
+                     '+ float32 rounding'))]
     s = math.sqrt(k / (k - 1))
     gram = k / math.sqrt(k - 1)
     floor = 16 * F32 * k
@@ -93,7 +94,8 @@ def attained_claims(problem, res, label) -> list[Verdict]:
         out.append(compare(f"UFM {label}: {name.upper()} = 0 at the attained solution", 0.0,
                            float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size)),
                            bias=bias[name], note=f"max over runs {v.max():.3g}; bias {why[name]}",
-        bias_source='per metric: the distance left to the collapsed solution (final gradient over curvature) + float32 rounding'))
+        bias_source=('per metric: the distance left to the collapsed solution (final gradient over '
+                     'curvature) + float32 rounding')))
     return out
 
 
