@@ -8,12 +8,24 @@ out) → ``studies`` / ``validation`` (compose everything).
 from . import algorithms, engine, experiment, geometry, problems, sde, stats, theory
 from ._chain import AbstractChain
 from .algorithms import (
+    AID,
+    GDA,
+    OGDA,
     SGHMC1,
     SGHMC2,
     SGLD,
     AnnealedMomentumSGD,
+    Extragradient,
+    GDmax,
     MomentumSGD,
     NesterovSGD,
+    PerturbedAID,
+    PerturbedGDmax,
+    RiemannianGD,
+    RiemannianMomentum,
+    RiemannianSGD,
+    StocBiO,
+    StocBiOINEON,
     msgd_as_sghmc,
     sgd,
 )
@@ -27,28 +39,34 @@ from .engine import (
     simulate_streamed,
     use_cpu_cores,
 )
-from .algorithms import AID, PerturbedAID, StocBiO, StocBiOINEON
-from .problems import AbstractBilevel, HyperCleaning, QuadraticBilevel, SoftplusBilevel
-from .algorithms import RiemannianGD, RiemannianMomentum, RiemannianSGD
-from .problems import NormalizedUFM, RegularizedUFM, SphereLinearPotential
-from .sde.geodesic_em import GeodesicEulerMaruyama
 from .noise import StandardNormal
 from .problems import (
+    AbstractBilevel,
     AbstractField,
     AbstractGame,
     AbstractGeometry,
     AbstractProblem,
+    AdversarialLogistic,
     DoubleWell,
     DoubleWell2D,
+    DoubleWellGame,
     Euclidean,
     FiniteSum,
+    HyperCleaning,
     MatrixFactorization,
+    NormalizedUFM,
     Oblique,
     Product,
     Quadratic,
+    QuadraticBilevel,
+    QuadraticGame,
     QuadraticSaddle,
+    RampGame,
+    RegularizedUFM,
     RobustRegression,
+    SoftplusBilevel,
     Sphere,
+    SphereLinearPotential,
     StreamingPCA,
 )
 from .sde import (
@@ -63,9 +81,7 @@ from .sde import (
     PhaseSpace,
     UnderdampedLangevin,
 )
-
-from .algorithms import GDA, OGDA, Extragradient, GDmax, PerturbedGDmax
-from .problems import AdversarialLogistic, DoubleWellGame, QuadraticGame, RampGame
+from .sde.geodesic_em import GeodesicEulerMaruyama
 from .sde.two_timescale import ReducedSDE, TwoTimescaleSDE
 
 __version__ = "0.1.0"

@@ -32,11 +32,11 @@ from jax.flatten_util import ravel_pytree
 
 import sde_opt as so
 from sde_opt import stats
+from sde_opt.experiment import ResultsDir
 from sde_opt.stats.neural_collapse import nc_observables
 from sde_opt.theory import neural_collapse as nct
 
 from . import _neural_collapse_plots as plots
-from sde_opt.experiment import ResultsDir
 from ._neural_collapse_mlp import load_digits_split, train
 
 NAME = "neural-collapse"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import sde_opt as so
-from sde_opt.problems.bilevel import (AbstractBilevel, inner_error_covariances, neumann_inverse)
+from sde_opt.problems.bilevel import AbstractBilevel, inner_error_covariances, neumann_inverse
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from _stored_workloads import STORE, run_all
 
 

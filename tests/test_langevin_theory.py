@@ -140,8 +140,7 @@ def test_chain_relaxation_rate_needs_standard_normal_noise():
 
 
 def test_study_and_validation_checks_are_registered():
-    from sde_opt import studies
-    from sde_opt import validation
+    from sde_opt import studies, validation
 
     assert "sghmc-vs-sgld" in studies.registry()
     validation.load_all()

@@ -16,12 +16,16 @@ import numpy as np
 
 from ..problems import QuadraticSaddle
 from ..problems.bilevel import QuadraticBilevel
-
+from ..problems.games import DoubleWellGame as _DoubleWellGame
 from ._base import AbstractAlgorithm as AbstractAlgorithm
 from .aid import AID as AID
 from .annealed_momentum_sgd import AnnealedMomentumSGD as AnnealedMomentumSGD
 from .annealed_momentum_sgd import AnnealedState as AnnealedState
 from .annealed_momentum_sgd import geometric_schedule as geometric_schedule
+from .extragradient import Extragradient as Extragradient
+from .gda import GDA as GDA
+from .gda import GameState as GameState
+from .gdmax import GDmax as GDmax
 from .mappings import msgd_as_sghmc as msgd_as_sghmc
 from .mappings import msgd_effective_temperature as msgd_effective_temperature
 from .mappings import sghmc_as_msgd as sghmc_as_msgd
@@ -29,8 +33,13 @@ from .momentum_sgd import MomentumSGD as MomentumSGD
 from .momentum_sgd import MomentumState as MomentumState
 from .momentum_sgd import sgd as sgd
 from .nesterov import NesterovSGD as NesterovSGD
+from .ogda import OGDA as OGDA
+from .ogda import OGDAState as OGDAState
 from .perturbed_aid import PerturbedAID as PerturbedAID
 from .perturbed_aid import perturbed_aid_template as perturbed_aid_template
+from .perturbed_gdmax import PerturbedGDmax as PerturbedGDmax
+from .perturbed_gdmax import PerturbedState as PerturbedState
+from .perturbed_gdmax import perturbed_gdmax_template as perturbed_gdmax_template
 from .riemannian_gd import RiemannianGD as RiemannianGD
 from .riemannian_momentum import RiemannianMomentum as RiemannianMomentum
 from .riemannian_momentum import RiemannianMomentumState as RiemannianMomentumState
@@ -40,16 +49,6 @@ from .sghmc2 import SGHMC2 as SGHMC2
 from .sgld import SGLD as SGLD
 from .stocbio import StocBiO as StocBiO
 from .stocbio_ineon import StocBiOINEON as StocBiOINEON
-from .extragradient import Extragradient as Extragradient
-from .gda import GDA as GDA
-from .gda import GameState as GameState
-from .gdmax import GDmax as GDmax
-from .ogda import OGDA as OGDA
-from .ogda import OGDAState as OGDAState
-from .perturbed_gdmax import PerturbedGDmax as PerturbedGDmax
-from .perturbed_gdmax import PerturbedState as PerturbedState
-from .perturbed_gdmax import perturbed_gdmax_template as perturbed_gdmax_template
-from ..problems.games import DoubleWellGame as _DoubleWellGame
 
 
 def _game():

@@ -9,12 +9,11 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from .._checks import check_positive
+from ..noise import StandardNormal
 from ..problems.bilevel import AbstractBilevel
 from ..sde.field import FieldSDE
 from ._base import AbstractAlgorithm
-from ._bilevel import (add_counts, cg, check_bilevel, check_count, check_lower_curvature,
-                       inner_gd, zero_counts)
-from ..noise import StandardNormal
+from ._bilevel import add_counts, cg, check_bilevel, check_count, check_lower_curvature, inner_gd, zero_counts
 
 
 class AIDState(NamedTuple):

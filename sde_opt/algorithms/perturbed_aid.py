@@ -13,8 +13,7 @@ from ..noise import StandardNormal
 from ..problems.bilevel import AbstractBilevel
 from ..sde.field import FieldSDE
 from ._base import AbstractAlgorithm
-from ._bilevel import (add_counts, check_bilevel, check_count, check_lower_curvature,
-                       uniform_ball, zero_counts)
+from ._bilevel import add_counts, check_bilevel, check_count, check_lower_curvature, uniform_ball, zero_counts
 from .aid import aid_hypergradient
 
 

@@ -13,8 +13,15 @@ from ..noise import joint, unjoin
 from ..problems.bilevel import AbstractBilevel, ReducedHypergradient
 from ..sde.field import FieldSDE
 from ._base import AbstractAlgorithm
-from ._bilevel import (add_counts, check_bilevel, check_count, check_lower_curvature,
-                       inner_sgd, neumann, zero_counts)
+from ._bilevel import (
+    add_counts,
+    check_bilevel,
+    check_count,
+    check_lower_curvature,
+    inner_sgd,
+    neumann,
+    zero_counts,
+)
 
 
 class StocBiOState(NamedTuple):

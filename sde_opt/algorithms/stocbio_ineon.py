@@ -13,8 +13,7 @@ from ..noise import StandardNormal, joint, unjoin
 from ..problems.bilevel import AbstractBilevel, ReducedHypergradient
 from ..sde.field import FieldSDE
 from ._base import AbstractAlgorithm
-from ._bilevel import (add_counts, check_bilevel, check_count, check_lower_curvature,
-                       zero_counts)
+from ._bilevel import add_counts, check_bilevel, check_count, check_lower_curvature, zero_counts
 from .stocbio import stocbio_hypergradient, stocbio_parts
 
 

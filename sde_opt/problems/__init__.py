@@ -10,6 +10,7 @@ from ._base import AbstractField as AbstractField
 from ._base import AbstractGame as AbstractGame
 from ._base import AbstractProblem as AbstractProblem
 from ._base import check_problem as check_problem
+from .adversarial_logistic import AdversarialLogistic as AdversarialLogistic
 from .bilevel import AbstractBilevel as AbstractBilevel
 from .bilevel import HyperCleaning as HyperCleaning
 from .bilevel import QuadraticBilevel as QuadraticBilevel
@@ -18,18 +19,17 @@ from .bilevel import SoftplusBilevel as SoftplusBilevel
 from .double_well import DoubleWell as DoubleWell
 from .double_well import DoubleWell2D as DoubleWell2D
 from .finite_sum import FiniteSum as FiniteSum
-from .adversarial_logistic import AdversarialLogistic as AdversarialLogistic
 from .games import DoubleWellGame as DoubleWellGame
 from .games import PhiStationary as PhiStationary
 from .games import QuadraticGame as QuadraticGame
 from .games import RampGame as RampGame
-from .normalized_ufm import NormalizedUFM as NormalizedUFM
-from .regularized_ufm import RegularizedUFM as RegularizedUFM
-from .sphere_potential import SphereLinearPotential as SphereLinearPotential
 from .matrix_factorization import MatrixFactorization as MatrixFactorization
+from .normalized_ufm import NormalizedUFM as NormalizedUFM
 from .quadratic import Quadratic as Quadratic
 from .quadratic_saddle import QuadraticSaddle as QuadraticSaddle
+from .regularized_ufm import RegularizedUFM as RegularizedUFM
 from .robust_regression import RobustRegression as RobustRegression
+from .sphere_potential import SphereLinearPotential as SphereLinearPotential
 from .streaming_pca import StreamingPCA as StreamingPCA
 
 __all__ = ["AbstractField", "AbstractGame", "AbstractProblem", "check_problem", "AbstractGeometry",

@@ -16,13 +16,9 @@
 """
 
 from . import bilevel as bilevel
-from . import momentum_pca as momentum_pca
 from . import modified_equations as modified_equations
-from .minimax_escape import gda_saddle as gda_saddle
-from .minimax_escape import gdmax_kicked_escape as gdmax_kicked_escape
-from .minimax_escape import unstable_mode as unstable_mode
-from .modified_equations import ModifiedEquation as ModifiedEquation
-from .modified_equations import iteration_matrix as iteration_matrix
+from . import momentum_pca as momentum_pca
+from . import neural_collapse as neural_collapse
 from .heavy_ball import HeavyBallMoments as HeavyBallMoments
 from .heavy_ball import heavy_ball_diffusion_covariance as heavy_ball_diffusion_covariance
 from .heavy_ball import heavy_ball_moments as heavy_ball_moments
@@ -33,8 +29,17 @@ from .local_sde import local_sde as local_sde
 from .lyapunov import em_stationary_covariance as em_stationary_covariance
 from .lyapunov import exact_transition as exact_transition
 from .lyapunov import lyapunov_covariance as lyapunov_covariance
+from .minimax_escape import gda_saddle as gda_saddle
+from .minimax_escape import gdmax_kicked_escape as gdmax_kicked_escape
+from .minimax_escape import unstable_mode as unstable_mode
+from .modified_equations import ModifiedEquation as ModifiedEquation
+from .modified_equations import iteration_matrix as iteration_matrix
 from .momentum_pca import pca_escape as pca_escape
 from .momentum_pca import stationary_error as pca_stationary_error
+from .neural_collapse import kicked_subspace_escape_cdf as kicked_subspace_escape_cdf
+from .neural_collapse import kicked_subspace_escape_mean as kicked_subspace_escape_mean
+from .neural_collapse import saddle_linearization as saddle_linearization
+from .neural_collapse import sphere_bm_factor as sphere_bm_factor
 from .saddle_exit import heavy_ball_exit_iterations as heavy_ball_exit_iterations
 from .saddle_exit import saddle_exit_cdf as saddle_exit_cdf
 from .saddle_exit import saddle_exit_iterations as saddle_exit_iterations
@@ -43,11 +48,6 @@ from .saddle_exit import saddle_exit_mean_asymptotic as saddle_exit_mean_asympto
 from .saddle_exit import saddle_exit_mean_em as saddle_exit_mean_em
 from .saddle_exit import saddle_exit_quantile as saddle_exit_quantile
 from .saddle_exit import saddle_exit_variance as saddle_exit_variance
-from . import neural_collapse as neural_collapse
-from .neural_collapse import kicked_subspace_escape_cdf as kicked_subspace_escape_cdf
-from .neural_collapse import kicked_subspace_escape_mean as kicked_subspace_escape_mean
-from .neural_collapse import saddle_linearization as saddle_linearization
-from .neural_collapse import sphere_bm_factor as sphere_bm_factor
 
 __all__ = [
     "HeavyBallMoments", "heavy_ball_diffusion_covariance", "heavy_ball_moments",

@@ -31,8 +31,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..problems.bilevel import (ReducedHypergradient, biased_hypergradient,
-                                inner_error_covariances, neumann_inverse)
+from ..problems.bilevel import (
+    ReducedHypergradient,
+    biased_hypergradient,
+    inner_error_covariances,
+    neumann_inverse,
+)
 from ..sde.field import FieldSDE
 from .lyapunov import lyapunov_covariance
 from .saddle_exit import saddle_exit_mean, saddle_exit_mean_em
