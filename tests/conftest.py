@@ -5,3 +5,14 @@ try:
     jax.config.update("jax_num_cpu_devices", 2)
 except RuntimeError:
     pass
+
+
+def pytest_collection_finish(session):
+    """Refuse a suite in which collecting a module switched float64 on for everyone: tests check
+    float32 dtypes and stored float32 workloads, so a leaked ``jax_enable_x64`` fails them far from
+    its cause. Use ``with jax.enable_x64(True):`` (or a fixture around it) instead."""
+    if jax.config.jax_enable_x64:
+        raise RuntimeError(
+            "jax_enable_x64 was switched on while collecting the tests; switch it on inside a "
+            "test or a fixture (`with jax.enable_x64(True):`) instead of at module level"
+        )

@@ -11,7 +11,14 @@ import sde_opt as so
 from sde_opt.algorithms.perturbed_gdmax import uniform_ball
 from sde_opt.theory.modified_equations import iteration_matrix
 
-jax.config.update("jax_enable_x64", True)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _float64():
+    """The hand computations here are in float64; x64 is switched on for this module only (a
+    module-level ``jax.config.update`` would leak into every test collected after it)."""
+    with jax.enable_x64(True):
+        yield
 
 A = np.array([[0.5, 0.1], [0.1, -0.3]])
 B = np.array([[1.0], [0.4]])

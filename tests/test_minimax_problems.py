@@ -9,7 +9,13 @@ from scipy import optimize
 
 import sde_opt as so
 
-jax.config.update("jax_enable_x64", True)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _float64():
+    """float64 for this module's hand computations only (see tests/conftest.py)."""
+    with jax.enable_x64(True):
+        yield
 
 
 def _numeric_phi(game, x, y_dim, y_radius=None):

@@ -10,12 +10,18 @@ import sde_opt as so
 from sde_opt.theory import minimax_escape as mx
 from sde_opt.theory import modified_equations as me
 
-jax.config.update("jax_enable_x64", True)
+
+@pytest.fixture(autouse=True, scope="module")
+def _float64():
+    """float64 for this module's hand computations only (see tests/conftest.py)."""
+    with jax.enable_x64(True):
+        yield
 
 RNG = np.random.default_rng(0)
 BMAT = RNG.normal(size=(2, 2))
-GAMES = {"bilinear": so.QuadraticGame.bilinear(BMAT),
-         "convex-concave": so.QuadraticGame(np.diag([0.5, 0.2]), BMAT, np.diag([1.0, 0.3]))}
+with jax.enable_x64(True):  # the games' matrices are stored in float64
+    GAMES = {"bilinear": so.QuadraticGame.bilinear(BMAT),
+             "convex-concave": so.QuadraticGame(np.diag([0.5, 0.2]), BMAT, np.diag([1.0, 0.3]))}
 ETAS = np.array([0.04, 0.02, 0.01, 0.005])
 
 
