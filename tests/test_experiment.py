@@ -84,6 +84,25 @@ def test_points_resume_without_recomputing(tmp_path):
     assert len(calls) == 1 and out.resumed == ["x=1 y"] and not out.computed
 
 
+@pytest.mark.parametrize("content", [b"", b"not a zip file", b"PK\x03\x04truncated"])
+def test_a_corrupt_point_is_named_moved_aside_and_recomputed(tmp_path, content):
+    out = ResultsDir(tmp_path)
+    out.point("a", lambda: {"x": np.arange(3)})
+    f = tmp_path / "points" / "a.npz"
+    f.write_bytes(content)
+    out2 = ResultsDir(tmp_path)
+    with pytest.warns(RuntimeWarning, match=r"a\.npz could not be read.*a\.npz\.corrupt"):
+        got = out2.point("a", lambda: {"x": np.arange(3) + 1})
+    np.testing.assert_array_equal(got["x"], [1, 2, 3])
+    assert out2.computed == ["a"] and out2.resumed == []
+    assert (tmp_path / "points" / "a.npz.corrupt").read_bytes() == content  # nothing lost
+    np.testing.assert_array_equal(ResultsDir(tmp_path).point("a", lambda: 1 / 0)["x"], [1, 2, 3])
+    f.write_bytes(content)  # a second corrupt copy gets its own name
+    with pytest.warns(RuntimeWarning, match="corrupt1"):
+        ResultsDir(tmp_path).point("a", lambda: {"x": np.zeros(1)})
+    assert (tmp_path / "points" / "a.npz.corrupt1").exists()
+
+
 def test_record_config_merges_without_reading_the_file(tmp_path):
     out = ResultsDir(tmp_path)
     out.record_config(study="s", quick=True)

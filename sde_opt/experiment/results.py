@@ -15,7 +15,9 @@ writes ``config.json`` before and ``summary.json`` after, with the wall time.
 * **Resumable points.** Wrap each expensive grid point in :meth:`ResultsDir.point`: its arrays are
   written to ``points/<key>.npz`` when done; a rerun loads finished points instead of recomputing,
   so an interrupted study resumes and never loses a finished point. :attr:`ResultsDir.computed`
-  and :attr:`ResultsDir.resumed` list the keys of this run.
+  and :attr:`ResultsDir.resumed` list the keys of this run. A point file that cannot be read is
+  moved aside to ``<name>.corrupt`` with a warning naming it, and recomputed
+  (:attr:`ResultsDir.corrupt_moved`).
 * **Configuration.** :meth:`ResultsDir.record_config` merges fields into ``config.json`` (the
   layer writes the study's name and mode, a study adds its ``parameters``); what was recorded is
   kept in memory, never read back from disk.
@@ -27,6 +29,7 @@ import json
 import os
 import re
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,6 +100,7 @@ class ResultsDir:
         self.stale_removed: list[Path] = _remove_stale_temporaries(self.path)
         self.resumed: list[str] = []
         self.computed: list[str] = []
+        self.corrupt_moved: list[Path] = []
         self._config: dict = {}
 
     def record_config(self, **fields) -> Path:
@@ -128,14 +132,36 @@ class ResultsDir:
         plt.close(fig)
         return p
 
+    def _load_point(self, p: Path) -> dict | None:
+        """The arrays of a finished point, or ``None`` after moving an unreadable file aside.
+
+        A point file that cannot be read back whole (truncated by a full disk, overwritten by
+        hand, not a zip) is renamed to ``<name>.corrupt`` (numbered if one exists already), a
+        warning names both paths, and the point is recomputed — nothing is deleted.
+        """
+        try:
+            with np.load(p, allow_pickle=False) as f:
+                return {k: f[k] for k in f.files}
+        except Exception as e:  # BadZipFile, EOFError, ValueError (pickled data), OSError, ...
+            aside = p.with_name(p.name + ".corrupt")
+            n = 1
+            while aside.exists():
+                aside, n = p.with_name(f"{p.name}.corrupt{n}"), n + 1
+            os.replace(p, aside)
+            self.corrupt_moved.append(aside)
+            warnings.warn(f"point file {p} could not be read ({type(e).__name__}: {e}); moved it "
+                          f"to {aside} and recomputing the point", RuntimeWarning, stacklevel=3)
+            return None
+
     def point(self, key: str, compute: Callable[[], dict]) -> dict:
         """Arrays of one grid point: loaded if finished earlier, else computed and saved."""
         safe = re.sub(r"[^A-Za-z0-9_.=-]+", "_", key)
         p = self.path / "points" / f"{safe}.npz"
         if p.exists():
-            with np.load(p, allow_pickle=False) as f:
+            loaded = self._load_point(p)
+            if loaded is not None:
                 self.resumed.append(key)
-                return {k: f[k] for k in f.files}
+                return loaded
         arrays = {k: np.asarray(v) for k, v in compute().items()}
         _atomic_write(p, lambda t: _savez(t, arrays))
         self.computed.append(key)
