@@ -106,7 +106,7 @@ def _observables(problem):
 
 def _starts(problem, n, seed, **kw):
     keys = jax.random.split(jax.random.key(seed), n)
-    return jax.vmap(lambda k: problem.random_point(k, **kw))(keys)
+    return jax.jit(jax.vmap(lambda k: problem.random_point(k, **kw)))(keys)  # one compile, not one per op
 
 
 # ---------------------------------------------------------------------------------------------

@@ -84,9 +84,10 @@ def aid_contraction(*, alpha: float, mu: float, ell: float, D: int, N: int) -> d
 
 def reduced_linearization(reduced: ReducedHypergradient, x) -> tuple[np.ndarray, np.ndarray]:
     """(A, Σ_Φ) at x: A = −∂∇Φ_Q/∂x (the drift matrix of the linearized reduced SDE), Σ_Φ(x)."""
-    x = jnp.asarray(x, jnp.float64)
-    a = -np.asarray(jax.jacfwd(reduced.grad)(x), np.float64)
-    return a, np.asarray(reduced.grad_noise_cov(x), np.float64)
+    with jax.enable_x64(True):  # in float64 whatever the caller's setting
+        x = jnp.asarray(x, jnp.float64)
+        a = -np.asarray(jax.jacfwd(reduced.grad)(x), np.float64)
+        return a, np.asarray(reduced.grad_noise_cov(x), np.float64)
 
 
 def reduced_stationary_covariance(reduced: ReducedHypergradient, x_min, beta: float) -> np.ndarray:
@@ -125,7 +126,8 @@ def perturbed_aid_escape_growth(problem, x_saddle, beta: float) -> float:
     """1 + β|λ_min(∇²Φ(x_saddle))|: the per-step growth of the unstable component after a kick
     (exact hypergradient; AID's warm-started error adds a perturbation that decays at
     :func:`aid_contraction`'s rate)."""
-    h = np.asarray(problem.hessian(jnp.asarray(x_saddle, jnp.float64)), np.float64)
+    with jax.enable_x64(True):  # the Hessian in float64 (without x64 the cast is to float32)
+        h = np.asarray(problem.hessian(jnp.asarray(x_saddle, jnp.float64)), np.float64)
     lam = float(np.linalg.eigvalsh(0.5 * (h + h.T)).min())
     if not lam < 0:
         raise ValueError(f"perturbed_aid_escape_growth: x_saddle is not a strict saddle "
