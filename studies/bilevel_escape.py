@@ -25,6 +25,7 @@ E. **StocBiO vs its reduced SDE** — mean escape time from the saddle against t
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import jax.numpy as jnp
 import numpy as np
@@ -380,7 +381,7 @@ def run(out, quick: bool = False, progress: bool = False) -> dict:
     for name, fn in (("contraction", part_contraction), ("kick", part_kick), ("sosp", part_sosp),
                      ("ineon", part_ineon), ("sde", part_sde)):
         if progress:
-            print(f"… {name}", flush=True)
+            print(f"… {name}", file=sys.stderr, flush=True)
         summary[name] = fn(pts, cfg)
     out.save_npz("arrays.npz", **{k.replace("/", "_"): np.asarray(v) for k, v in pts.arrays.items()})
     return summary

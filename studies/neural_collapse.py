@@ -23,6 +23,7 @@ What is measured (papers.md §5):
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 import jax
@@ -130,7 +131,7 @@ def _table(out: ResultsDir, cfg, quick, progress):
 
         label = f"K={k},d={d},n={n},tau={tau:g}"
         if progress:
-            print(f"  table {label}", flush=True)
+            print(f"  table {label}", file=sys.stderr, flush=True)
         arr = out.point(f"{_tag(quick)}_table_{label}", compute)
         fstar = p.optimal_value()
         final = {m: arr[f"obs_{m}"][:, -1] for m in ("loss", "grad_norm", *METRICS)}
@@ -204,7 +205,7 @@ def _escape(out: ResultsDir, cfg, quick, progress):
                 return {"steps": res.steps, "status": res.status}
 
             if progress:
-                print(f"  escape {name} R={radius:g}", flush=True)
+                print(f"  escape {name} R={radius:g}", file=sys.stderr, flush=True)
             arr = out.point(f"{_tag(quick)}_escape_{name}_R={radius:g}", compute)
             exited = arr["status"] == 1
             k = arr["steps"][exited].astype(np.float64)
@@ -269,7 +270,7 @@ def _race(out: ResultsDir, cfg, quick, progress):
                         "status": res.status, "save_steps": res.save_steps}
 
             if progress:
-                print(f"  race {label} eta={eta:g}", flush=True)
+                print(f"  race {label} eta={eta:g}", file=sys.stderr, flush=True)
             by_eta[eta] = out.point(f"{_tag(quick)}_race_{label.split()[0]}_eta={eta:g}", compute)
         # the step size that reaches the hardest target first (median over seeds); diverged runs
         # disqualify a step size
@@ -339,7 +340,7 @@ def _temperature(out: ResultsDir, cfg, quick, progress):
             return {m: res.observables[m][:, -1] for m in ("loss", *METRICS)}
 
         if progress:
-            print(f"  tau={tau:g}", flush=True)
+            print(f"  tau={tau:g}", file=sys.stderr, flush=True)
         arr = out.point(f"{_tag(quick)}_tau={tau:g}", compute)
         fstar = p.optimal_value()
         rows.append({"tau": tau, "f_star": fstar, "final_loss": _est(arr["loss"]),
@@ -363,7 +364,7 @@ def _mlp(out: ResultsDir, cfg, quick, progress):
         runs = []
         for seed in range(m["seeds"]):
             if progress:
-                print(f"  mlp {label} seed {seed}", flush=True)
+                print(f"  mlp {label} seed {seed}", file=sys.stderr, flush=True)
             runs.append(out.point(f"{_tag(quick)}_mlp_{label}_seed={seed}",
                                   lambda s=seed, nz=normalized: train(
                                       s, normalized=nz, epochs=m["epochs"], tau=m["tau"],
@@ -388,7 +389,7 @@ class _Clock:
     def start(self, name, progress):
         self._stop()
         if progress:
-            print(name, flush=True)
+            print(name, file=sys.stderr, flush=True)
         self._t = (name, time.perf_counter(), time.process_time())
 
     def _stop(self):

@@ -16,8 +16,8 @@ Numbers with error bars are :class:`sde_opt.stats.Estimate` objects.
 from .progress import Progress as Progress
 from .results import ResultsDir as ResultsDir
 from .study import StudyRun as StudyRun
-from .table import format_claims as format_claims
 from .study import run_study as run_study
+from .table import format_claims as format_claims
 from .verdict import Verdict as Verdict
 from .verdict import compare as compare
 from .verdict import compare_interval as compare_interval
