@@ -458,8 +458,8 @@ def headline_claims(summary: dict) -> list[dict]:
                           d["ratio"], ci=d["ci_conservative"],
                           theory=r["exact_trace_noise_over_limit_diffusion"],
                           note="CI: summed ends of the entries' 95% CIs; theory: exact discrete, "
-                               "noise along the trace (with the noise at θ*: "
-                               f"{r['exact_over_limit_diffusion']:.4g}; limit: 1)"))
+                               f"trace noise (θ* noise: {r['exact_over_limit_diffusion']:.4g}; "
+                               "limit 1)"))
     for name, r in summary["runs"].items():
         e = r["eta_eff"]
         rows.append(claim(f"{name}: fitted η_eff vs η/(1 − μ)", e["fitted"], ci=e["ci"],

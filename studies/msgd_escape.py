@@ -716,10 +716,10 @@ def headline_claims(summary: dict) -> list[dict]:
         rows.append(claim(f"floor: MSGD / predicted stationary error, η/(1−μ) = "
                           f"{r['eta_eff']:.4g}, μ = {mu:g}", q["ratio"], ci=q["ci"], theory=1.0,
                           note="95% CI (batch means)"))
-    for key, w in summary.get("weak_error", {}).items():
+    for w in summary.get("weak_error", {}).values():
         fit = w["escape_order_fit"]
         if fit.get("order") is not None:
-            rows.append(claim(f"weak order of MSGD − limit (mean escape) in η, {key}",
+            rows.append(claim(f"weak order of MSGD − limit (mean escape) in η, μ = {w['mu']:g}",
                               fit["order"], ci=fit["ci"], theory=fit.get("predicted_linear_order"),
                               note="95% CI of the weighted log-log slope over the resolved "
                                    f"points η = {', '.join(f'{e:g}' for e in fit['points_used'])}"
