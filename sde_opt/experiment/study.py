@@ -102,6 +102,7 @@ def headline_claims(module: ModuleType, summary: dict) -> list | None:
     try:
         return [dict(r) for r in fn(json.loads(json.dumps(_jsonable(summary))))]
     except Exception as e:  # the summary must still be written
-        print(f"sde-opt: {getattr(module, 'NAME', module.__name__)}: no headline table "
+        name = getattr(module, "NAME", None) or getattr(module, "__name__", "study")
+        print(f"sde-opt: {name}: no headline table "
               f"({type(e).__name__}: {e})", file=sys.stderr)
         return None
