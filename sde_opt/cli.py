@@ -20,6 +20,13 @@ def _study(args) -> int:
         return 2
     done = run_study(reg[args.name], Path(args.out) / args.name, quick=args.quick,
                      progress=not args.no_progress)
+    if done.claims:  # results on stdout; progress went to stderr
+        from .experiment import format_claims
+
+        mode = "quick" if args.quick else "full"
+        print(format_claims(done.claims, title=f"{args.name} ({mode}): headline claims "
+                                               f"(the same numbers as summary.json)"))
+        print()
     print(done.message())
     return 0
 

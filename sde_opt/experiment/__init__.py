@@ -7,6 +7,8 @@
   ``sde-opt study`` calls).
 * :class:`Progress` — the one progress bar of a study (tqdm on stderr).
 * :func:`compare` / :func:`compare_interval` / :class:`Verdict` — the one verdict rule.
+* :func:`format_claims` — a study's headline claims (quantity, measured [CI], theory, verdict) as
+  the fixed-width table ``sde-opt study`` prints.
 
 Numbers with error bars are :class:`sde_opt.stats.Estimate` objects.
 """
@@ -15,9 +17,10 @@ from .progress import Progress as Progress
 from .results import ResultsDir as ResultsDir
 from .study import StudyRun as StudyRun
 from .study import run_study as run_study
+from .table import format_claims as format_claims
 from .verdict import Verdict as Verdict
 from .verdict import compare as compare
 from .verdict import compare_interval as compare_interval
 
 __all__ = ["Progress", "ResultsDir", "StudyRun", "run_study", "Verdict", "compare",
-           "compare_interval"]
+           "compare_interval", "format_claims"]

@@ -13,17 +13,23 @@
    reloaded finished points keeps the time of the run that computed them (adding its own as
    ``last_resumed_run``), so a resumed run never reports the few seconds of reloading as the
    study's cost.
+
+   When the module defines ``headline_claims(summary) -> list[dict]``, its rows (see
+   :mod:`sde_opt.experiment.table`) are stored as ``summary["headline_claims"]``. The function is
+   given the summary exactly as ``summary.json`` holds it (NaN as null, ±inf as "inf"/"-inf"), so
+   the table shows the same numbers as the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
 from types import ModuleType
 
-from .results import ResultsDir
+from .results import ResultsDir, _jsonable
 
 MODES = ("quick", "full")
 
@@ -35,6 +41,11 @@ class StudyRun:
     out: ResultsDir
     summary: dict
     wall_seconds: float
+
+    @property
+    def claims(self) -> list | None:
+        """The study's headline-claim rows (``None`` when the module defines none)."""
+        return self.summary.get("headline_claims")
 
     def message(self) -> str:
         return (f"wrote {self.out.path} ({self.wall_seconds:.1f} s; {len(self.out.computed)} points "
@@ -74,5 +85,24 @@ def run_study(module: ModuleType, out, *, quick: bool = False, progress: bool = 
                 "points_computed": len(out.computed), **summary.pop("timing", {})}
     summary["timing"] = merge_timing(_previous_timing(out.path / "summary.json"), mode, this_run,
                                      bool(out.computed))
+    claims = headline_claims(module, summary)
+    if claims is not None:
+        summary["headline_claims"] = claims
     out.write_json("summary.json", summary)
     return StudyRun(out, summary, wall)
+
+
+def headline_claims(module: ModuleType, summary: dict) -> list | None:
+    """``module.headline_claims`` applied to ``summary`` as JSON would store it (``None`` when the
+    module has no such function). A failing function costs the table, not the study's results:
+    the error is reported on stderr and ``None`` returned."""
+    fn = getattr(module, "headline_claims", None)
+    if not callable(fn):
+        return None
+    try:
+        return [dict(r) for r in fn(json.loads(json.dumps(_jsonable(summary))))]
+    except Exception as e:  # the summary must still be written
+        name = getattr(module, "NAME", None) or getattr(module, "__name__", "study")
+        print(f"sde-opt: {name}: no headline table "
+              f"({type(e).__name__}: {e})", file=sys.stderr)
+        return None

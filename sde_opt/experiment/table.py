@@ -1,0 +1,153 @@
+"""A study's headline claims as a compact fixed-width table (what ``sde-opt study`` prints).
+
+A *row* is a plain dict, as stored in ``summary.json`` under ``"headline_claims"``::
+
+    {"quantity": "MSGD / predicted mean escape, η = 0.006, μ = 0",   # what is measured
+     "measured": 1.012,                # the number, read from the study's summary
+     "ci": [0.981, 1.044],             # its interval, or None
+     "theory": 1.0,                    # the prediction it is compared with, or None
+     "verdict": "pass",                # "pass" | "fail" | "deviation" | "-" (no verdict)
+     "note": "95% CI"}                 # optional: the CI's level, what the verdict rests on
+
+Only studies decide verdicts (:mod:`sde_opt.experiment.verdict` is the rule): a row without one
+has ``"-"``. :func:`interval_verdict` is the one rule used here, for a study whose acceptance
+interval is the CI itself (the theory value lies in it or not).
+
+:func:`format_claims` renders rows as a table of at most ``width`` columns: the quantity wraps,
+numbers have 4 significant digits, "—" marks a missing CI or theory value, a note goes on its own
+indented line(s), and a closing line counts the rows per verdict.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+VERDICTS = ("pass", "fail", "deviation", "-")
+DASH = "—"
+HEAD = ("quantity", "measured", "CI", "theory", "verdict")
+
+
+def claim(quantity: str, measured, *, ci=None, theory=None, verdict: str = "-",
+          note: str = "") -> dict:
+    """One row (see the module docstring); numbers are converted with :func:`number`."""
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {VERDICTS}; got {verdict!r}")
+    row = {"quantity": str(quantity), "measured": number(measured),
+           "ci": None if ci is None else [number(ci[0]), number(ci[1])],
+           "theory": number(theory), "verdict": verdict}
+    if note:
+        row["note"] = str(note)
+    return row
+
+
+def number(x) -> float | None:
+    """A summary value as a float: ``None`` stays ``None``; JSON's ``"inf"``/``"-inf"`` strings
+    (how ``summary.json`` writes infinities) become ±inf."""
+    if x is None:
+        return None
+    return float(x)  # float("inf") / float("-inf") read JSON's strings
+
+
+def se_claim(quantity: str, measured, se, predicted, verdict: str, *, z: float | None = None,
+             note: str = "") -> dict:
+    """A row for a verdict the study took by the shared rule |measured − predicted| ≤ z·SE
+    (:func:`sde_opt.experiment.compare`, no bias allowance): its CI is that acceptance interval,
+    measured ± z·SE (z = 4 unless given), so the theory lies in it exactly when the verdict is
+    pass."""
+    from .verdict import Z_DEFAULT
+
+    z = Z_DEFAULT if z is None else float(z)
+    m, s = number(measured), number(se)
+    ci = None if m is None or s is None else [m - z * s, m + z * s]
+    text = f"acceptance interval ±{z:g} SE"
+    return claim(quantity, m, ci=ci, theory=predicted, verdict=verdict,
+                 note=f"{text}; {note}" if note else text)
+
+
+def interval_verdict(theory, ci) -> str:
+    """``"pass"`` when ``theory`` lies in ``ci = [lo, hi]``, else ``"fail"`` — only for a CI that
+    *is* the study's acceptance interval; ``"-"`` when either is missing."""
+    t = number(theory)
+    if t is None or ci is None or any(v is None for v in ci):
+        return "-"
+    lo, hi = number(ci[0]), number(ci[1])
+    return "pass" if lo <= t <= hi else "fail"
+
+
+def fmt(x) -> str:
+    """A number with 4 significant digits ("—" for ``None``)."""
+    x = number(x)
+    if x is None:
+        return DASH
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.4g}"
+
+
+def fmt_ci(ci) -> str:
+    """``[lo, hi]`` with 4 significant digits each ("—" for no interval)."""
+    if ci is None:
+        return DASH
+    return f"[{fmt(ci[0])}, {fmt(ci[1])}]"
+
+
+def counts(rows) -> dict:
+    """Rows per verdict: ``{"pass": n, "fail": n, "deviation": n, "-": n, "total": n}``."""
+    out = {v: sum(r.get("verdict", "-") == v for r in rows) for v in VERDICTS}
+    out["total"] = len(rows)
+    return out
+
+
+def counts_line(rows) -> str:
+    """The closing line, e.g. ``7 claims: 3 pass, 1 fail, 0 deviation, 3 without verdict``."""
+    c = counts(rows)
+    noun = "claim" if c["total"] == 1 else "claims"
+    return (f"{c['total']} {noun}: {c['pass']} pass, {c['fail']} fail, {c['deviation']} "
+            f"deviation, {c['-']} without verdict")
+
+
+def format_claims(rows, width: int = 120, title: str | None = None) -> str:
+    """The rows as a table of lines at most ``width`` long (for ``width`` ≥ 80).
+
+    Columns: quantity (wrapped, continuation lines indented by 2), measured, CI, theory, verdict;
+    a row's note follows on line(s) indented by 4; the last line counts the rows per verdict
+    (:func:`counts_line`).
+    """
+    rows = list(rows)
+    for r in rows:
+        if r.get("verdict", "-") not in VERDICTS:
+            raise ValueError(f"row {r.get('quantity')!r}: verdict must be one of {VERDICTS}; "
+                             f"got {r.get('verdict')!r}")
+    cells = [(fmt(r.get("measured")), fmt_ci(r.get("ci")), fmt(r.get("theory")),
+              str(r.get("verdict", "-"))) for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h)
+              for i, h in enumerate(HEAD[1:])]
+    numbers_w = sum(widths) + 2 * len(widths)          # each number column: "  " + cell
+    longest = max([len(HEAD[0])] + [len(str(r.get("quantity", ""))) for r in rows])
+    q_w = max(20, min(longest, width - numbers_w))     # as narrow as the names allow
+    lines = []
+    if title:
+        lines.extend(textwrap.wrap(title, width))
+    lines.append(_line(HEAD[0], HEAD[1:], q_w, widths))
+    lines.append("-" * min(width, q_w + numbers_w))
+    for r, c in zip(rows, cells):
+        text = textwrap.wrap(str(r.get("quantity", "")), q_w, subsequent_indent="  ") or [""]
+        lines.append(_line(text[0], c, q_w, widths))
+        lines.extend(text[1:])
+        note = r.get("note")
+        if note:
+            lines.extend(textwrap.wrap(str(note), width - 4, initial_indent="    ",
+                                       subsequent_indent="    "))
+    lines.append(counts_line(rows))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _line(quantity: str, cells, q_w: int, widths) -> str:
+    # numbers right-aligned (they line up on the last digit), the verdict left-aligned
+    parts = [quantity.ljust(q_w)]
+    for i, (c, w) in enumerate(zip(cells, widths)):
+        parts.append(c.ljust(w) if i == len(widths) - 1 else c.rjust(w))
+    return "  ".join(parts)

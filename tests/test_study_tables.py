@@ -1,0 +1,342 @@
+"""The headline-claims table of every study: its formatting, its rows read from real summaries
+(stored quick-mode summaries, trimmed to the keys the rows read), and `sde-opt study` printing it
+on stdout while progress goes to stderr. No study is run here."""
+
+import importlib
+import json
+import math
+import types
+from pathlib import Path
+
+import pytest
+
+from sde_opt.experiment import format_claims
+from sde_opt.experiment.table import VERDICTS, claim, counts, interval_verdict, se_claim
+
+DATA = Path(__file__).parent / "data" / "study_summaries"
+WIDTH = 120
+
+
+# ------------------------------------------------------------------------------- format_claims
+
+def _rows():
+    return [
+        claim("a ratio with its 95% CI against a prediction of 1", 1.0132200734608257,
+              ci=[0.998915830844069, 1.0275243160775824], theory=1.0, note="95% CI"),
+        claim("a quantity whose name is long enough to need wrapping: " + "word " * 30,
+              -1.2345678e-5, ci=[-2e-5, 3.0e9], theory=None, verdict="pass"),
+        claim("no interval, no theory", 12345.678),
+        claim("an infinite value from JSON", "inf", theory=2.0, verdict="deviation",
+              note="n " * 120),
+        se_claim("a study's ±4 SE verdict", 0.2, 0.01, 0.25, "fail"),
+        claim("measured missing", None, verdict="-"),
+    ]
+
+
+def test_every_line_fits_and_the_counts_line_is_right():
+    text = format_claims(_rows(), width=WIDTH, title="fake (quick): headline claims " + "t" * 200)
+    lines = text.splitlines()
+    assert all(len(line) <= WIDTH for line in lines), max(map(len, lines))
+    assert lines[-1] == "6 claims: 1 pass, 1 fail, 1 deviation, 3 without verdict"
+    assert counts(_rows()) == {"pass": 1, "fail": 1, "deviation": 1, "-": 3, "total": 6}
+
+
+def test_numbers_have_four_significant_digits_and_a_dash_where_none():
+    text = format_claims(_rows())
+    first = next(line for line in text.splitlines() if line.startswith("a ratio"))
+    assert first.split()[-5:] == ["1.013", "[0.9989,", "1.028]", "1", "-"]
+    row = next(line for line in text.splitlines() if line.startswith("no interval"))
+    assert row.split()[-4:] == ["1.235e+04", "—", "—", "-"]
+    assert "-1.235e-05" in text and "[-2e-05, 3e+09]" in text and "inf" in text
+    missing = next(line for line in text.splitlines() if line.startswith("measured missing"))
+    assert missing.split()[-4:] == ["—", "—", "—", "-"]
+
+
+def test_long_names_wrap_and_notes_are_indented():
+    lines = format_claims(_rows()).splitlines()
+    i = next(k for k, line in enumerate(lines) if line.startswith("a quantity whose name"))
+    assert lines[i + 1].startswith("  word")          # the name continues, indented by 2
+    notes = [line for line in lines if line.startswith("    n n")]
+    assert len(notes) >= 2                            # a long note wraps, indented by 4
+
+
+def test_empty_table_and_bad_verdicts():
+    assert format_claims([]).splitlines()[-1] == "0 claims: 0 pass, 0 fail, 0 deviation, " \
+                                                 "0 without verdict"
+    with pytest.raises(ValueError):
+        claim("x", 1.0, verdict="ok")
+    with pytest.raises(ValueError):
+        format_claims([{"quantity": "x", "measured": 1.0, "ci": None, "theory": None,
+                        "verdict": "PASS"}])
+
+
+def test_the_acceptance_rules():
+    assert interval_verdict(1.0, [0.9, 1.1]) == "pass"
+    assert interval_verdict(1.2, [0.9, 1.1]) == "fail"
+    assert interval_verdict(None, [0.9, 1.1]) == "-" and interval_verdict(1.0, None) == "-"
+    r = se_claim("x", 1.0, 0.1, 1.3, "pass")          # the study's verdict is kept as given
+    assert r["ci"] == pytest.approx([0.6, 1.4]) and r["verdict"] == "pass"
+    assert "±4 SE" in r["note"]
+
+
+# ------------------------------------------------------------ headline_claims on real summaries
+
+# Per study, in row order: (path of the measured value, path of its interval or None, where the
+# verdict comes from). An interval path is one list [lo, hi] or two paths (lo, hi); the verdict
+# source is None ("-": the summary has no verdict) or the path of the study's own verdict (a
+# "pass"/"fail" string or a boolean).
+P = tuple
+KS, MEAN = "quadratic NC-SC (exact law)", "double well (linearized law)"
+RUNS = ("sgd-iid", "sgd-epoch", "msgd0.5-iid", "msgd0.9-iid")
+NVR = "normalized_vs_regularized"
+EXPECTED = {
+    "msgd-escape": [
+        (P(["phase1_escape", 0, "ratio_msgd_to_prediction"]),
+         P(["phase1_escape", 0, "ratio_msgd_to_prediction_ci"]), None),
+        (P(["phase1_escape", 1, "ratio_msgd_to_prediction"]),
+         P(["phase1_escape", 1, "ratio_msgd_to_prediction_ci"]), None),
+        (P(["phase1_escape", 3, "ratio_msgd_to_prediction"]),
+         P(["phase1_escape", 3, "ratio_msgd_to_prediction_ci"]), None),
+        (P(["collapse", "gaussian", "equal_eta_eff_ratios", 1, "ratio"]),
+         P(["collapse", "gaussian", "equal_eta_eff_ratios", 1, "ci"]), None),
+        (P(["collapse", "gaussian", "momentum_factor_at_fixed_eta", 1, "factor"]),
+         P(["collapse", "gaussian", "momentum_factor_at_fixed_eta", 1, "ci"]), None),
+        (P(["floor", 0, "msgd_over_predicted", "ratio"]),
+         P(["floor", 0, "msgd_over_predicted", "ci"]), None),
+        (P(["floor", 1, "msgd_over_predicted", "ratio"]),
+         P(["floor", 1, "msgd_over_predicted", "ci"]), None),
+        (P(["weak_error", "mu=0.9", "escape_order_fit", "order"]),
+         P(["weak_error", "mu=0.9", "escape_order_fit", "ci"]), None),
+    ],
+    "sghmc-vs-sgld": [
+        (P(["claims", 0, "measured"]), None, P(["claims", 0, "verdict"])),
+        (P(["claims", 3, "measured"]), None, P(["claims", 3, "verdict"])),
+        (P(["claims", 4, "measured"]), None, P(["claims", 4, "verdict"])),
+        (P(["headline", "quadratic_speedup_best_SGHMC1_vs_SGLD", "speedup_vs_sgld"]), None, None),
+        (P(["headline", "quadratic_speedup_best_SGHMC2_vs_SGLD", "speedup_vs_sgld"]), None, None),
+        (P(["double_well_1d", "claims", 0, "measured"]), None,
+         P(["double_well_1d", "claims", 0, "verdict"])),
+        (P(["double_well_1d", "claims", 3, "measured"]), None,
+         P(["double_well_1d", "claims", 3, "verdict"])),
+        (P(["double_well_1d", "claims", 4, "measured"]), None,
+         P(["double_well_1d", "claims", 4, "verdict"])),
+        (P(["robust_regression", "rows", 0, "measured_rate", "value"]),
+         P(["robust_regression", "rows", 0, "measured_rate", "ci95"]), None),
+        (P(["robust_regression", "rows", 2, "measured_rate", "value"]),
+         P(["robust_regression", "rows", 2, "measured_rate", "ci95"]), None),
+    ],
+    "fit-traces": (
+        [(P(["runs", r, "diffusion_trace_ratio", "ratio"]),
+          P(["runs", r, "diffusion_trace_ratio", "ci_conservative"]), None) for r in RUNS]
+        + [(P(["runs", r, "eta_eff", "fitted"]), P(["runs", r, "eta_eff", "ci"]), None)
+           for r in RUNS]),
+    "minimax-escape": [
+        (P(["perturbed_gdmax", KS, "mean_escape", "estimate"]),
+         P(["perturbed_gdmax", KS, "mean_escape", "ci"]), None),
+        (P(["perturbed_gdmax", KS, "ks_distance"]), None, P(["perturbed_gdmax", KS, "ks_pass"])),
+        (P(["perturbed_gdmax", MEAN, "mean_escape", "estimate"]),
+         P(["perturbed_gdmax", MEAN, "mean_escape", "ci"]), None),
+        (P(["perturbed_gdmax", MEAN, "ks_distance"]), None,
+         P(["perturbed_gdmax", MEAN, "ks_pass"])),
+        (P(["stochastic_gda", "rows", 1, "mean_time_v"]),
+         P(["stochastic_gda", "rows", 1, "mean_time_v_ci"]), None),
+        (P(["stochastic_gda", "rows", 0, "mean_iter_w"]), None, None),
+        (P(["stochastic_gda", "rows", 1, "mean_iter_w"]), None, None),
+        (P(["gdmax_tracking", "N=1", "bound_violations"]), None, None),
+        (P(["gdmax_tracking", "N=3", "bound_violations"]), None, None),
+        (P(["gdmax_tracking", "N=10", "bound_violations"]), None, None),
+    ],
+    "minimax-rates": [
+        (P([part, method, fit, f"{var}_exponent"]), P([part, method, fit, f"{var}_ci"]), None)
+        for part, fit in (("lower_bound_instance", "exponents_iterations"),
+                          ("stochastic_minibatch", "exponents_calls"),
+                          ("double_well", "exponents_iterations"))
+        for method in ("GDA", "EG") for var in ("eps", "kappa")],
+    "bilevel-escape": (
+        [(P(["contraction", "rows", i, "measured_rate"]), None,
+          P(["contraction", "rows", i, "within"])) for i in range(4)]
+        + [(P(["kick", "mean_escape_iterations", "value"]),
+            (P(["kick", "mean_escape_iterations", "ci_low"]),
+             P(["kick", "mean_escape_iterations", "ci_high"])), None),
+           (P(["kick", "max_ecdf_gap"]), None, None)]
+        + [(P(["sosp", "fits", k, "slope"]),
+            (P(["sosp", "fits", k, "ci_low"]), P(["sosp", "fits", k, "ci_high"])), None)
+           for k in ("iterations_vs_eps", "iterations_vs_kappa")]
+        + [(P(["ineon", "maps", "threshold_x_iterations", "cells", 1, 1, "p_escape"]), None, None)]
+        + [(P(["sde", "escape", i, "mean_time"]),
+            (P(["sde", "escape", i, "ci_low"]), P(["sde", "escape", i, "ci_high"])), None)
+           for i in (0, 1)]
+        + [(P(["sde", "stationary", 0, "var_measured", 0]), None, None)]),
+    "neural-collapse": (
+        [(P(["table", i, "final_gap_max"]), None, None) for i in range(3)]
+        + [(P(["saddles", 0, "lambda_min"]), None, None)]
+        + [(P(["escape", "rows", i, "measured_mean", "value"]),
+            (P(["escape", "rows", i, "measured_mean", "ci_low"]),
+             P(["escape", "rows", i, "measured_mean", "ci_high"])), None) for i in (0, 1)]
+        + [(P([NVR, "iteration_ratio_regularized_over_normalized", "0.01", "value"]),
+            (P([NVR, "iteration_ratio_regularized_over_normalized", "0.01", "ci_low"]),
+             P([NVR, "iteration_ratio_regularized_over_normalized", "0.01", "ci_high"])), None)]
+        + [(P(["temperature", i, "final_gap", "value"]),
+            (P(["temperature", i, "final_gap", "ci_low"]),
+             P(["temperature", i, "final_gap", "ci_high"])), None) for i in (0, 2)]
+        + [(P(["mlp", lab, "nc1", "value"]),
+            (P(["mlp", lab, "nc1", "ci_low"]), P(["mlp", lab, "nc1", "ci_high"])), None)
+           for lab in ("normalized", "weight-decayed")]),
+}
+
+
+def _at(summary, path):
+    x = summary
+    for k in path:
+        x = x[k]
+    return x
+
+
+def _num(x):
+    return None if x is None else float(x)
+
+
+def _interval(summary, spec):
+    if spec is None:
+        return None
+    if isinstance(spec[0], tuple):
+        return [_at(summary, spec[0]), _at(summary, spec[1])]
+    return list(_at(summary, spec))
+
+
+def _verdict(summary, spec):
+    if spec is None:
+        return "-"
+    v = _at(summary, spec)
+    return ("pass" if v else "fail") if isinstance(v, bool) else v
+
+
+MODULES = {"msgd-escape": "msgd_escape", "sghmc-vs-sgld": "sghmc_vs_sgld",
+           "fit-traces": "fit_traces", "minimax-escape": "minimax_escape",
+           "minimax-rates": "minimax_rates", "bilevel-escape": "bilevel_escape",
+           "neural-collapse": "neural_collapse"}
+
+
+def _claims(name):
+    module = importlib.import_module(f"sde_opt.studies.{MODULES[name]}")
+    summary = json.loads((DATA / f"{name}.json").read_text())
+    return summary, module.headline_claims(summary)
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_rows_are_the_summary_numbers(name):
+    summary, rows = _claims(name)
+    exp = EXPECTED[name]
+    assert 3 <= len(rows) <= 12
+    assert len(rows) == len(exp), [r["quantity"] for r in rows]
+    for row, (m_path, ci_path, v_path) in zip(rows, exp):
+        assert set(row) <= {"quantity", "measured", "ci", "theory", "verdict", "note"}
+        measured = _num(_at(summary, m_path))
+        assert row["measured"] == measured or (measured is not None and math.isnan(measured)
+                                               and math.isnan(row["measured"])), (row, m_path)
+        if ci_path is not None:
+            assert row["ci"] == [_num(v) for v in _interval(summary, ci_path)], row
+        assert row["verdict"] == _verdict(summary, v_path), row
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_verdicts_follow_the_rule(name):
+    """A verdict is the study's own; where the row shows the interval and the theory behind a
+    pass/fail, the theory lies in it exactly when the verdict is pass; an interval without a
+    verdict names its level in the note; no verdict is invented for a row without theory."""
+    _, rows = _claims(name)
+    for row in rows:
+        assert row["verdict"] in VERDICTS
+        if row["verdict"] in ("pass", "fail") and row["ci"] is not None \
+                and row["theory"] is not None:
+            assert interval_verdict(row["theory"], row["ci"]) == row["verdict"], row
+        if row["verdict"] == "-" and row["ci"] is not None:
+            assert "%" in row.get("note", "") and "CI" in row["note"], row
+        if row["verdict"] in ("pass", "fail") and row["theory"] is None:
+            assert row.get("note"), row      # what the verdict rests on (e.g. a critical value)
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_the_printed_table_fits(name):
+    _, rows = _claims(name)
+    text = format_claims(rows, title=f"{name} (quick): headline claims")
+    assert all(len(line) <= WIDTH for line in text.splitlines())
+    c = counts(rows)
+    assert text.splitlines()[-1].startswith(f"{c['total']} claims: {c['pass']} pass")
+
+
+def test_every_study_has_a_table_and_run_times():
+    for mod in MODULES.values():
+        module = importlib.import_module(f"sde_opt.studies.{mod}")
+        assert callable(module.headline_claims)
+        assert set(module.RUN_TIMES) == {"quick", "full"}
+
+
+def test_study_help_shows_the_run_times(capsys):
+    from sde_opt.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["study", "--help"])
+    out = capsys.readouterr().out
+    assert "msgd-escape" in out and "[quick ≈" in out
+
+
+# ------------------------------------------------------------------------- sde-opt study (CLI)
+
+def _fake_study(with_table=True):
+    from sde_opt.experiment import Progress
+
+    mod = types.ModuleType("fake_study")
+    mod.NAME = "fake"
+    mod.DESCRIPTION = "a fake study"
+
+    def run(out, quick=False, progress=True):
+        with Progress("fake", ["one", "two"], enabled=progress) as bar:
+            for part in ("one", "two"):
+                with bar.part(part):
+                    pass
+        return {"answer": {"value": 0.5, "ci": [0.4, 0.6], "theory": 0.55}}
+
+    def headline_claims(summary):
+        a = summary["answer"]
+        return [claim("the answer", a["value"], ci=a["ci"], theory=a["theory"],
+                      verdict=interval_verdict(a["theory"], a["ci"]), note="acceptance interval")]
+
+    mod.run = run
+    if with_table:
+        mod.headline_claims = headline_claims
+    return mod
+
+
+@pytest.mark.parametrize("with_table", [True, False])
+def test_cli_prints_the_table_on_stdout_and_progress_on_stderr(tmp_path, monkeypatch, capsys,
+                                                               with_table):
+    from sde_opt import studies
+    from sde_opt.cli import main
+
+    monkeypatch.setattr(studies, "registry", lambda: {"fake": _fake_study(with_table)})
+    assert main(["study", "fake", "--quick", "--out", str(tmp_path)]) == 0
+    cap = capsys.readouterr()
+    saved = json.loads((tmp_path / "fake" / "summary.json").read_text())
+    if with_table:
+        assert "the answer" in cap.out and "0.5" in cap.out and "[0.4, 0.6]" in cap.out
+        assert "1 claim: 1 pass, 0 fail, 0 deviation, 0 without verdict" in cap.out
+        assert saved["headline_claims"][0]["measured"] == saved["answer"]["value"]
+    else:
+        assert "claims" not in cap.out and "headline_claims" not in saved
+    assert cap.out.rstrip().splitlines()[-1].startswith(f"wrote {tmp_path / 'fake'}")
+    assert "fake" in cap.err and "2/2" in cap.err      # the tqdm bar
+    assert "the answer" not in cap.err and "wrote" not in cap.err
+
+
+def test_a_failing_table_costs_the_table_not_the_summary(tmp_path, monkeypatch, capsys):
+    from sde_opt import studies
+    from sde_opt.cli import main
+
+    mod = _fake_study()
+    mod.headline_claims = lambda summary: summary["missing"]
+    monkeypatch.setattr(studies, "registry", lambda: {"fake": mod})
+    assert main(["study", "fake", "--out", str(tmp_path), "--no-progress"]) == 0
+    cap = capsys.readouterr()
+    assert "no headline table (KeyError" in cap.err
+    assert "answer" in json.loads((tmp_path / "fake" / "summary.json").read_text())
