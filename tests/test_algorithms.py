@@ -8,6 +8,7 @@ import pytest
 import sde_opt as so
 
 
+@pytest.mark.slow
 def test_heavy_ball_matches_polyak_recursion():
     c = 0.04 * np.eye(3)
     p = so.QuadraticSaddle([-0.5, 1.0, 2.0], c)
@@ -25,6 +26,7 @@ def test_heavy_ball_matches_polyak_recursion():
         np.testing.assert_allclose(xs[k + 1], cur, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_msgd_limit_has_effective_step():
     p = so.QuadraticSaddle([-1.0, 1.0], 0.3)
     eta, mu = 0.01, 0.75
@@ -38,6 +40,7 @@ def test_msgd_limit_has_effective_step():
     assert float(so.sgd(p, eta).mu) == 0.0
 
 
+@pytest.mark.slow
 def test_msgd_on_the_sphere_stays_on_the_sphere_and_converges_to_e1():
     p = so.StreamingPCA([1.0, 0.5, 0.25])
     alg = so.MomentumSGD(p, 0.01, 0.5)
@@ -75,6 +78,7 @@ def test_registry_make_and_unknown_name():
         so.algorithms.make("adamw", p, eta=0.1)
 
 
+@pytest.mark.slow
 def test_sgd_on_a_quadratic_is_em_of_its_limit_pathwise():
     """SGD with additive noise on a quadratic is exactly EM of its SME with h = η, driven by the
     same normals (the coupling the docs promise; an opposite noise sign would fail this)."""

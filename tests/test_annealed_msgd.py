@@ -9,6 +9,7 @@ import sde_opt as so
 from sde_opt.algorithms import AnnealedMomentumSGD, geometric_schedule
 
 
+@pytest.mark.slow
 def test_update_rule_follows_the_schedules():
     lam = np.array([-0.5, 1.0, 2.0])
     p = so.QuadraticSaddle(lam, 0.04)
@@ -26,6 +27,7 @@ def test_update_rule_follows_the_schedules():
     assert [int(alg.stage(k)) for k in (0, 6, 7, 18, 19, 1000)] == [0, 0, 1, 1, 2, 2]
 
 
+@pytest.mark.slow
 def test_one_stage_is_momentum_sgd_and_the_sphere_is_kept():
     p = so.StreamingPCA([1.0, 0.5, 0.25])
     a = AnnealedMomentumSGD(p, 0.01, 0.5)
@@ -40,6 +42,7 @@ def test_one_stage_is_momentum_sgd_and_the_sphere_is_kept():
     np.testing.assert_allclose(np.linalg.norm(xc, axis=-1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_counter_in_state_and_stage_limits():
     p = so.QuadraticSaddle([-1.0, 1.0], 0.3)
     alg = AnnealedMomentumSGD(p, [0.02, 0.005], [0.9, 0.5], [100])
@@ -61,6 +64,7 @@ def test_counter_in_state_and_stage_limits():
         alg.limit(stage=2)
 
 
+@pytest.mark.slow
 def test_annealing_lowers_the_floor_in_simulation():
     # near the minimum of a quadratic the floor is ∝ η/(1−μ): a schedule that divides η_eff by
     # 10 must end with a 10× lower stationary variance (exact heavy-ball value, ±4 SE)

@@ -25,6 +25,7 @@ def rows():
     return bench.run_benchmarks(bench.entries(vbt_paths=400), TINY, repeats=1)
 
 
+@pytest.mark.slow
 def test_every_implementation_ran(rows):
     keys = {r.entry.key for r in rows}
     assert keys == {e.key for e in bench.entries()}
@@ -32,6 +33,7 @@ def test_every_implementation_ran(rows):
         assert r.best_s > 0 and r.first_s > 0 and math.isfinite(r.rate)
 
 
+@pytest.mark.slow
 def test_all_peers_simulate_the_same_final_law(rows):
     """Each implementation's E X₁² and E Σ Xᵢ² (i ≥ 2) match the exact EM values within 4 SE."""
     fixed = [r for r in rows if r.entry.workload == "fixed_horizon"]
@@ -78,6 +80,7 @@ def test_report_and_results_section(rows, tmp_path):
     assert "old" not in new and text in new and new.startswith("a\n") and new.endswith("b\n")
 
 
+@pytest.mark.slow
 def test_json_output(capsys):
     bench.main(["--json", "--only", "sde_opt,numpy_loop,sde_opt_events", "--paths", "64",
                 "--steps", "10", "--repeats", "1"])

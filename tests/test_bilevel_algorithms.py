@@ -9,8 +9,6 @@ from jax.scipy.special import ndtr
 
 import sde_opt as so
 from sde_opt.algorithms._bilevel import cg, cg_lineax, neumann, uniform_ball
-from sde_opt.algorithms.aid import aid_hypergradient
-from sde_opt.problems.bilevel import AbstractBilevel
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +21,7 @@ def _jit_step(alg):
     return jax.jit(lambda s, z: alg.step(s, z))
 
 
+@pytest.mark.slow
 def test_aid_hypergradient_matches_the_closed_form_to_1e_6():
     p = so.QuadraticBilevel(kappa=10.0, gamma=(-1.0, 0.5), d_y=20)
     x = jnp.array([0.4, -0.9])
@@ -33,6 +32,7 @@ def test_aid_hypergradient_matches_the_closed_form_to_1e_6():
     np.testing.assert_array_equal(s.counts, [1, 300, 1, 31])  # CG: one HVP for r0, one per step
 
 
+@pytest.mark.slow
 def test_cg_against_a_dense_solve_and_its_warm_start():
     p = so.QuadraticBilevel(kappa=50.0, d_y=8)
     x, y = jnp.array([0.3, 0.2]), jnp.ones(8)
@@ -53,6 +53,7 @@ def test_cg_against_a_dense_solve_and_its_warm_start():
     np.testing.assert_allclose(v3, k @ coef, rtol=1e-7)
 
 
+@pytest.mark.slow
 def test_aid_step_by_hand():
     p = so.QuadraticBilevel(kappa=4.0, d_y=3, gamma=(-1.0, 2.0))
     Q, B = np.asarray(p.q_matrix()), np.asarray(p.b_matrix())
@@ -79,6 +80,7 @@ def test_aid_step_by_hand():
     np.testing.assert_allclose(s2.y, y, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_perturbed_aid_kick_by_hand():
     p = so.QuadraticBilevel(kappa=4.0, d_y=3)
     alg = so.PerturbedAID(p, alpha=0.2, beta=0.1, radius=0.3, threshold=1e-3, interval=3, D=3, N=2)
@@ -93,6 +95,7 @@ def test_perturbed_aid_kick_by_hand():
     assert int(s.kicks) == 1 and int(s.since) == 1
 
 
+@pytest.mark.slow
 def test_uniform_ball_radius_law():
     w = jax.random.normal(jax.random.key(0), (20000, 4))
     pts = jax.vmap(lambda z: uniform_ball(z, jnp.asarray(2.0)))(w)
@@ -132,6 +135,7 @@ def test_stocbio_step_by_hand():
     np.testing.assert_array_equal(s.counts, [1, 2, 1, 3])
 
 
+@pytest.mark.slow
 def test_stocbio_ineon_start_iteration_and_escape_by_hand():
     p = so.QuadraticBilevel(kappa=4.0, d_y=3)  # σ = 0: ĝ is deterministic
     alg = so.StocBiOINEON(p, alpha=0.2, beta=0.1, radius=0.01, step=0.5, iterations=50,
@@ -194,6 +198,7 @@ class _UnknownSmoothness(so.QuadraticBilevel):
         return None
 
 
+@pytest.mark.slow
 def test_a_diverging_inner_solve_is_flagged_and_counted():
     p = _UnknownSmoothness(kappa=10.0, d_y=4, sigma_g=0.1)
     alg = so.StocBiO(p, alpha=0.5, beta=0.01, D=20, Q=2)  # α = 5/ℓ: the inner SGD blows up

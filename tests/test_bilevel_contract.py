@@ -20,6 +20,7 @@ def _alg(name, scale=1.0):
 
 
 @pytest.mark.parametrize("name", BILEVEL)
+@pytest.mark.slow
 def test_jit_vmap_dtype_and_structure(name):
     alg, e = _alg(name)
     x0 = e.start(alg.problem)
@@ -48,6 +49,7 @@ def test_jit_vmap_dtype_and_structure(name):
     np.testing.assert_allclose(alg.ode_limit().diffusion_matrix(x0), 0.0)
 
 
+@pytest.mark.slow
 def test_no_recompilation_across_hyperparameters():
     for name in BILEVEL:
         traces = []
@@ -63,6 +65,7 @@ def test_no_recompilation_across_hyperparameters():
         assert len(traces) == 1, f"{name} recompiled for new hyperparameter values"
 
 
+@pytest.mark.slow
 def test_stocbio_one_step_moments_from_the_exact_inner_solution():
     """From y = y*(x): E[Δx]/β = −∇Φ_Q(x) and Cov[Δx]/β² = M_Q C_F M_Qᵀ + G_y W G_yᵀ exactly
     (W: the covariance of one warm-started inner error, from the exact inner recursion)."""

@@ -22,6 +22,7 @@ def _fd_grad(f, x, h=1e-6):
     return np.asarray((fv(x + e) - fv(x - e)) / (2 * h))
 
 
+@pytest.mark.slow
 def test_quadratic_closed_forms_match_the_implicit_function_theorem():
     p = so.QuadraticBilevel(kappa=30.0, gamma=(-1.0, 0.5), d_y=7, sigma_f=0.2)
     x = jnp.array([0.4, -0.9])
@@ -59,6 +60,7 @@ def test_quadratic_critical_points():
     np.testing.assert_allclose(np.linalg.eigvalsh(np.asarray(p.hessian(jnp.zeros(2)))).min(), -2.0)
 
 
+@pytest.mark.slow
 def test_ideal_oracle_covariance_is_exact():
     p = so.QuadraticBilevel(kappa=5.0, d_y=4, sigma_f=0.3)
     x = jnp.array([0.2, 0.1])
@@ -103,6 +105,7 @@ def test_hyper_cleaning_hypergradient_and_minibatch_oracles():
     np.testing.assert_allclose(cr.mean(0), p.lower_cross(x, y, jnp.ones(3)), atol=1e-12)
 
 
+@pytest.mark.slow
 def test_neumann_inverse_and_inner_error_covariances_by_hand():
     p = so.QuadraticBilevel(kappa=4.0, d_y=3, sigma_g=0.5)
     h = np.asarray(p.q_matrix())
@@ -127,6 +130,7 @@ def test_quadratic_bad_input(kw, msg):
         so.QuadraticBilevel(**kw)
 
 
+@pytest.mark.slow
 def test_problems_pass_the_field_check():
     for p in (so.QuadraticBilevel(), so.SoftplusBilevel(), so.HyperCleaning()):
         p.check()

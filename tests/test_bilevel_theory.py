@@ -41,6 +41,7 @@ def test_exit_time_quadrature_matches_dawson():
         assert got == pytest.approx(saddle_exit_mean(lam, s, r), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_reduced_problem_bias_noise_and_limits():
     p = so.QuadraticBilevel(kappa=5.0, d_y=6, sigma_f=0.2, sigma_g=0.5)
     x = jnp.array([0.4, -0.2])
@@ -65,6 +66,7 @@ def test_reduced_problem_bias_noise_and_limits():
     np.testing.assert_allclose(rl.grad_noise_cov(x), rl.one_call_cov(x), rtol=1e-8, atol=1e-15)
 
 
+@pytest.mark.slow
 def test_reduced_saddle_exit_and_growth():
     p = so.QuadraticBilevel(kappa=5.0, d_y=6, sigma_f=0.2, sigma_g=0.5)
     red = so.problems.ReducedHypergradient(p, 0.1, 5, 400)

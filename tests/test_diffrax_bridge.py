@@ -31,6 +31,7 @@ def _diffrax_paths(sde, x0, z, noise="auto"):
     ids=["linear-additive", "oja-general", "gbm-diagonal", "gbm-as-general",
          "underdamped-additive"],
 )
+@pytest.mark.slow
 def test_diffrax_euler_matches_euler_maruyama_pathwise(make_sde, noise):
     with jax.enable_x64(True):
         sde = make_sde()
@@ -52,6 +53,7 @@ def test_additive_structure_is_constant_matrix():
     np.testing.assert_array_equal(np.asarray(vf), np.asarray(sde.B, dtype=np.float32))
 
 
+@pytest.mark.slow
 def test_diffrax_and_projected_em_solve_the_same_equation_on_the_sphere():
     """diffrax integrates the ambient Itô SDE (drift with the sphere's Itô correction
     −½ tr(P BBᵀ P) x) without retracting; our EM steps with the tangent drift and retracts. Driven by
@@ -83,6 +85,7 @@ def test_diffrax_and_projected_em_solve_the_same_equation_on_the_sphere():
 
 
 @pytest.mark.parametrize("brownian", ["virtual", "unsafe"])
+@pytest.mark.slow
 def test_solve_diffrax_moments_match_euler_maruyama_law(brownian):
     """OU dX = −X dt + σ dW by diffrax Euler on its own Brownian paths: EM's exact mean/variance."""
     sigma, x0, n, h, paths = 0.5, 1.0, 50, 0.02, 4000

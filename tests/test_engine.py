@@ -21,6 +21,7 @@ def _norm(x):
 
 
 @pytest.mark.parametrize("min_bucket", [16, None])
+@pytest.mark.slow
 def test_exit_steps_equal_first_passage_of_the_unstopped_paths(monkeypatch, min_bucket):
     """Compaction and early stopping change nothing: each path's exit step is the first step at
     which the same (unstopped) path leaves the ball. (A small minimum bucket forces several
@@ -53,6 +54,7 @@ def test_exit_steps_equal_first_passage_of_the_unstopped_paths(monkeypatch, min_
         assert len(set(compactions)) >= 3, compactions  # batch sizes the chunk ran at
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_chunk_size():
     ch = _saddle_chain()
     kw = dict(n_paths=600, n_steps=400, events=[so.LeaveBall(jnp.zeros(4), 1.0)],
@@ -65,6 +67,7 @@ def test_results_do_not_depend_on_chunk_size():
     np.testing.assert_allclose(a.observables["r"], b.observables["r"], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_different_keys_give_different_paths_and_same_key_the_same():
     ch = _saddle_chain()
     a = so.simulate(ch, jnp.zeros(4), 1, n_paths=64, n_steps=50)
@@ -75,6 +78,7 @@ def test_different_keys_give_different_paths_and_same_key_the_same():
     assert len(np.unique(a.final[:, 0])) == 64
 
 
+@pytest.mark.slow
 def test_diverging_paths_are_frozen_flagged_and_counted():
     # x' = (1 + 100·1) x + noise: overflows float32 within ~25 steps for every path
     sde = so.LinearSDE(100.0 * np.eye(2), 0.1)
@@ -91,6 +95,7 @@ def test_diverging_paths_are_frozen_flagged_and_counted():
         assert np.all(np.isnan(obs[i, r.steps[i]:]))
 
 
+@pytest.mark.slow
 def test_mixed_outcomes_add_up():
     # a quarter of the paths start where EM overflows at its first step (|1 + A h| = 1.5 from
     # 3e38, beyond float32's 3.4e38), the rest near 0 with an exit event
@@ -112,6 +117,7 @@ def test_non_finite_start_is_refused():
         so.simulate(ch, np.array([np.nan, 0.0]), 0, n_paths=4, n_steps=3)
 
 
+@pytest.mark.slow
 def test_observables_are_saved_at_the_stride_and_nan_after_exit():
     ch = _saddle_chain()
     r = so.simulate(ch, jnp.zeros(4), 5, n_paths=200, n_steps=1000,
@@ -126,6 +132,7 @@ def test_observables_are_saved_at_the_stride_and_nan_after_exit():
         assert np.all(obs[i, valid] < 1.0 + (r.save_steps[valid] == r.steps[i]))
 
 
+@pytest.mark.slow
 def test_per_path_start_and_threshold_event():
     ch = _saddle_chain(sigma2=1e-6)
     x0 = np.zeros((3, 4), np.float32)
@@ -152,6 +159,7 @@ def test_bad_arguments_are_rejected_with_clear_messages():
         so.LeaveBall(jnp.zeros(4), 0.0)
 
 
+@pytest.mark.slow
 def test_counter_based_normals_are_standard_normal_and_independent():
     ids = jnp.arange(4000, dtype=jnp.uint32)
     key = jax.random.key(0)
@@ -168,6 +176,7 @@ def test_counter_based_normals_are_standard_normal_and_independent():
     assert abs(np.corrcoef(z[:-1, 0], z[1:, 0])[0, 1]) < 4 / np.sqrt(4000)
 
 
+@pytest.mark.slow
 def test_counter_based_normals_float64():
     with jax.enable_x64(True):
         ids = jnp.arange(20000, dtype=jnp.uint32)
@@ -178,6 +187,7 @@ def test_counter_based_normals_float64():
         assert len(np.unique(z)) == z.size
 
 
+@pytest.mark.slow
 def test_em_stationary_variance_matches_the_exact_discrete_value():
     """Scalar OU dX = −aX dt + s dW, EM step h: Var = s²/(a(2 − ah)) — exact for the chain."""
     a, s, h = 1.0, 1.0, 0.2

@@ -7,6 +7,7 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import sde_opt as so
 
@@ -31,6 +32,7 @@ def _run(n_devices: int, n_paths: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_one_device_and_two_devices_agree():
     n_paths = 301  # odd: padding to a multiple of the device count is exercised too
     one = _run(1, n_paths)

@@ -87,6 +87,7 @@ def _run(n_devices: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_eigh_in_step_on_two_devices_finishes_with_correct_counts():
     two = _run(2)
     assert two["devices"] == 2
@@ -118,6 +119,7 @@ def _sub_batch(chain, x0, events=(), observables=None):
 
 @pytest.mark.skipif(not _simulate._jaxlib_lapack_parallel(),
                     reason="this jaxlib does not parallelize LAPACK batches")
+@pytest.mark.slow
 def test_sub_batch_only_where_the_step_calls_lapack():
     # no LAPACK call: compiled exactly as before the fix (results bit for bit unchanged)
     p = so.QuadraticSaddle([-1.0, 1.0, 1.0, 1.0], 0.01)

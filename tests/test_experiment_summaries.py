@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from sde_opt.experiment import run_study
 from sde_opt.studies import msgd_escape as study
 
@@ -57,6 +59,7 @@ def tiny_summary_keys(tmp_path) -> dict:
     return key_structure(summary)
 
 
+@pytest.mark.slow
 def test_msgd_escape_summary_keys_are_stable(tmp_path):
     expected = json.loads(KEYS.read_text())
     got = tiny_summary_keys(tmp_path)

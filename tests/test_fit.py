@@ -152,6 +152,7 @@ def test_ou_rejects_a_transition_without_real_logarithm():
         fit_ou(x, 0.1)
 
 
+@pytest.mark.slow
 def test_ou_fit_of_euler_maruyama_trace_hits_the_exact_chain_target():
     """Engine integration: EM of a LinearSDE, fitted at stride 10, against the EM chain's target."""
     h, stride = 0.02, 10
@@ -209,6 +210,7 @@ def test_qv_batch_means_se_agrees_with_iid_se_for_ou_increments():
 
 
 @pytest.mark.parametrize("dim", [1, 2])
+@pytest.mark.slow
 def test_km_raw_moments_equal_kramersmoyal_package_with_bin_sized_kernel(dim):
     km = pytest.importorskip("kramersmoyal").km
     A = A2[:dim, :dim]
@@ -229,6 +231,7 @@ def test_km_raw_moments_equal_kramersmoyal_package_with_bin_sized_kernel(dim):
                                    r["diffusion"].value[..., i, i][ok], rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_km_agrees_with_kramersmoyal_kernel_estimate_within_its_ses():
     km = pytest.importorskip("kramersmoyal").km
     x = ou_paths([[-1.0]], [[1.0]], None, 0.05, 200_000, seed=9)[0, :, 0]
@@ -240,6 +243,7 @@ def test_km_agrees_with_kramersmoyal_kernel_estimate_within_its_ses():
     assert np.all(np.abs(z1) < 4) and np.all(np.abs(z2) < 4), (z1, z2)
 
 
+@pytest.mark.slow
 def test_km_raw_diffusion_shows_the_exact_spurious_term_and_ou_correction_removes_it():
     th, s2, dt = 2.0, 1.0, 0.1
     x = ou_paths([[-th]], [[s2]], None, dt, 200_000, seed=10)[0]
@@ -370,6 +374,7 @@ def test_heavy_ball_target_matches_closed_form_stationary_law():
     np.testing.assert_allclose(gaps[1] / gaps[0], 0.5, atol=0.1)
 
 
+@pytest.mark.slow
 def test_effective_lr_from_an_sgd_trace_on_a_quadratic():
     H = np.array([1.0, 0.5])
     C = np.array([[1.0, 0.2], [0.2, 0.6]])
@@ -472,6 +477,7 @@ def test_results_are_json_ready_and_readable():
 
 
 @pytest.mark.parametrize("model", ["qv", "ou", "km"])
+@pytest.mark.slow
 def test_cli_fit_writes_json_and_figure(tmp_path, model, capsys):
     from sde_opt.cli import main
 

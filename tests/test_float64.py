@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from sde_opt import theory
 
@@ -38,6 +39,7 @@ def _measure(bits: str) -> dict:
     return json.loads(out.stdout.split("RESULT", 1)[1])
 
 
+@pytest.mark.slow
 def test_exit_time_claim_in_float32_and_float64():
     r32, r64 = _measure("32"), _measure("64")
     assert r32["dtype"] == "float32" and r64["dtype"] == "float64"

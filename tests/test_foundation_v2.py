@@ -17,6 +17,7 @@ from sde_opt.theory.local_sde import field_jacobian
 
 
 @pytest.mark.parametrize("d", [2, 3, 7])
+@pytest.mark.slow
 def test_ito_correction_of_brownian_motion_on_a_sphere(d):
     """B = I on S^{d−1}: the drift that keeps dX = P dW on the sphere is −(d−1)/2 · x."""
     x = so.Sphere().random_point(jax.random.key(d), (d,))
@@ -24,6 +25,7 @@ def test_ito_correction_of_brownian_motion_on_a_sphere(d):
     np.testing.assert_allclose(so.Sphere().ito_correction(x, jac), -(d - 1) / 2 * x, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_oblique_is_a_product_of_column_spheres():
     g = so.Oblique(3, 4)
     x = g.random_point(jax.random.key(0))
@@ -69,6 +71,7 @@ def test_game_jacobian_keeps_its_rotational_part():
     assert np.abs(jac - jac.T).max() > 1.0
 
 
+@pytest.mark.slow
 def test_local_sde_on_a_product_of_spheres_restricts_to_the_tangent_space():
     """f = −⟨p, w⟩ per column at its minimum w = p/‖p‖: Riemannian Hessian ‖p‖ I on the tangent
     space of each column (multiplicity d − 1 = 2), by hand."""
@@ -80,6 +83,7 @@ def test_local_sde_on_a_product_of_spheres_restricts_to_the_tangent_space():
     assert loc.directions.shape == (18, 12)
 
 
+@pytest.mark.slow
 def test_escape_from_a_start_offset_when_the_noise_vanishes_along_the_unstable_direction():
     p = so.QuadraticSaddle([-1.0, 1.0, 2.0], np.diag([0.0, 0.01, 0.01]))
     loc = theory.local_sde(p, np.zeros(3), eta=0.01)
@@ -96,6 +100,7 @@ def test_escape_from_a_start_offset_when_the_noise_vanishes_along_the_unstable_d
     np.testing.assert_array_equal(r.steps, math.ceil(math.log(50) / math.log(1.01)))
 
 
+@pytest.mark.slow
 def test_finite_sum_has_the_exact_minibatch_covariance_and_a_factor_of_it():
     rng = np.random.default_rng(0)
     data = {"x": rng.normal(size=(20, 2)).astype(np.float32), "y": rng.normal(size=20).astype(np.float32)}
@@ -148,6 +153,7 @@ def test_games_and_minimizations_are_not_mixed_up():
 # -- the engine on pytree states -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_game_state_runs_through_simulate_with_an_event_and_an_observable():
     game = ToyGame()
     chain = so.EulerMaruyama(so.FieldSDE(game, 1.0, 0.3), 0.02)
@@ -162,6 +168,7 @@ def test_a_game_state_runs_through_simulate_with_an_event_and_an_observable():
     assert r.observables["y_norm"].shape == (300, 31)
 
 
+@pytest.mark.slow
 def test_an_oblique_product_state_runs_through_simulate_and_stays_on_it():
     prob = ToyOblique()
     chain = so.sgd(prob, 0.05)
@@ -177,6 +184,7 @@ def test_an_oblique_product_state_runs_through_simulate_and_stays_on_it():
     assert np.all(np.asarray(f_end) < f0)
 
 
+@pytest.mark.slow
 def test_per_path_pytree_starts_and_bad_shapes():
     chain = so.EulerMaruyama(so.FieldSDE(ToyGame(), 1.0, 0.3), 0.02)
     x, y = game_start()

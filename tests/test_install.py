@@ -25,6 +25,7 @@ def wheel(tmp_path_factory):
     return whl
 
 
+@pytest.mark.slow
 def test_the_wheel_has_no_top_level_module_but_sde_opt(wheel):
     with zipfile.ZipFile(wheel) as z:
         tops = {n.split("/")[0] for n in z.namelist()}
@@ -34,6 +35,7 @@ def test_the_wheel_has_no_top_level_module_but_sde_opt(wheel):
     assert "sde_opt/validation/heavy_ball_covariance.py" in names
 
 
+@pytest.mark.slow
 def test_commands_run_from_a_folder_holding_a_package_named_validation(wheel, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)

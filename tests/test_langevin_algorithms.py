@@ -32,6 +32,7 @@ def test_registered_with_example_kwargs(name):
 
 
 @pytest.mark.parametrize("name", LANGEVIN)
+@pytest.mark.slow
 def test_contract_jit_vmap_dtype_no_recompile(name):
     factory, kwargs = REGISTRY[name][:2]
     p = so.DoubleWell2D(a=1.0, noise_std=0.5)
@@ -62,6 +63,7 @@ def test_contract_jit_vmap_dtype_no_recompile(name):
         assert alg.step(s64, z64).dtype == jnp.float64
 
 
+@pytest.mark.slow
 def test_algorithms_equal_their_schemes_pathwise():
     """With a Gaussian additive oracle, SGLD/SGHMC1 are Euler–Maruyama of their own limits driven
     by the same draws; with exact gradients SGHMC2 is the exact-OU scheme."""
@@ -82,6 +84,7 @@ def test_algorithms_equal_their_schemes_pathwise():
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-12)
 
 
+@pytest.mark.slow
 def test_sghmc2_update_by_hand():
     with jax.enable_x64(True):
         p = so.Quadratic([2.0], noise_cov=0.25)
@@ -115,6 +118,7 @@ def test_sghmc1_explicit_and_semi_implicit_by_hand():
         np.testing.assert_allclose(out, [x_new, v_new], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_minibatch_oracle_uses_joint_noise_and_runs_in_the_engine():
     p = so.RobustRegression.generate(n=32, batch_size=4)
     for alg in (so.SGLD(p, 0.01, 50.0), so.SGHMC1(p, 0.05, 1.0, 50.0),
@@ -154,6 +158,7 @@ def test_langevin_algorithms_reject_spheres():
         so.SGHMC2(so.StreamingPCA([3.0, 2.0, 1.0]), 0.1, 1.0, 1.0)
 
 
+@pytest.mark.slow
 def test_limits_and_ode_limits():
     p = so.Quadratic([1.0], noise_cov=0.5)
     alg = so.SGHMC1(p, 0.04, 2.0, 5.0)
@@ -169,6 +174,7 @@ def test_limits_and_ode_limits():
     assert float(jnp.sum(B**2)) == pytest.approx(2 / 5.0 + 0.04 * 0.5, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_msgd_maps_onto_semi_implicit_sghmc_iterate_by_iterate():
     with jax.enable_x64(True):
         p = so.DoubleWell2D(a=1.0, noise_std=0.7)
@@ -202,6 +208,7 @@ def test_msgd_mapping_errors():
         sghmc_as_msgd(so.SGHMC1(so.DoubleWell(), 0.1, 1.0, math.inf))
 
 
+@pytest.mark.slow
 def test_msgd_stationary_variance_is_sghmc_at_the_effective_temperature():
     """Heavy ball on ½λx² with gradient noise c (validation-theory §2): Var x = ηc(1+μ)/(λD),
     D = (1−μ)(2(1+μ) − ηλ). Semi-implicit SGHMC with exact gradients at 1/β_eff = ηc/(2(1−μ))
@@ -244,6 +251,7 @@ def _hand_x2(name, oracle_var):
     ("SGHMC1", lambda p: so.SGHMC1(p, 0.25, 1.0, 2.0)),
     ("SGHMC2", lambda p: so.SGHMC2(p, 0.5, 1.0, 2.0)),
 ])
+@pytest.mark.slow
 def test_noisy_oracle_stationary_variance_matches_lyapunov(name, make):
     """Gaussian oracle (σ² = 1) + injected noise on U = x²/2: exact discrete ⟨x²⟩ (hand-derived
     one-step matrices, not the chain's own linearization) by Monte Carlo, and it differs from both

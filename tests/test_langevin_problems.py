@@ -34,6 +34,7 @@ def test_untilted_double_well_facts():
     np.testing.assert_allclose(np.asarray(cp["saddle"])[:, 0], [0.0], atol=1e-12)
 
 
+@pytest.mark.slow
 def test_double_well_2d_hessians_differ_at_saddle_and_minima():
     p = so.DoubleWell2D(a=1.5)
     cp = p.critical_points()
@@ -74,6 +75,7 @@ def _regression():
     return so.RobustRegression.generate(n=64, seed=3, batch_size=4)
 
 
+@pytest.mark.slow
 def test_robust_regression_oracle_is_unbiased_and_its_covariance_exact():
     with jax.enable_x64(True):
         p = _regression()
@@ -100,6 +102,7 @@ def test_robust_regression_oracle_is_unbiased_and_its_covariance_exact():
                                    atol=4 * np.sqrt(np.diag(S) / n).max())
 
 
+@pytest.mark.slow
 def test_robust_regression_has_a_global_and_a_spurious_minimum():
     with jax.enable_x64(True):
         p = so.RobustRegression.generate()
@@ -123,6 +126,7 @@ def test_robust_regression_bad_input():
         so.RobustRegression(np.ones((5, 2)), np.ones(5), batch_size=0)
 
 
+@pytest.mark.slow
 def test_minibatch_indices_and_joint_noise():
     s = MinibatchIndices(10, 7)
     idx = np.asarray(jax.vmap(s.sample)(jr.split(jr.key(1), 500)))

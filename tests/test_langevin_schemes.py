@@ -58,6 +58,7 @@ def test_exact_ou_small_friction_limit():
     np.testing.assert_allclose([float(x) for x in cov], [h, h**2 / 2, h**3 / 3], rtol=1e-8)
 
 
+@pytest.mark.slow
 def test_em_on_underdamped_langevin_is_the_explicit_euler_matrix():
     h, g, w2 = 0.2, 0.7, 1.5
     sde = so.UnderdampedLangevin(so.Quadratic([w2]), g, 2.0)
@@ -67,6 +68,7 @@ def test_em_on_underdamped_langevin_is_the_explicit_euler_matrix():
 
 
 @pytest.mark.parametrize("h", [0.1, 0.8, 1.9])
+@pytest.mark.slow
 def test_splitting_table_exact_marginals(h):
     """validation-theory §5: BAOAB's ⟨x²⟩ and OBABO's ⟨v²⟩ are exact for every stable h."""
     beta, w2 = 2.0, 1.0
@@ -93,6 +95,7 @@ def _hand_reference(cls, w2, gamma, beta, h):
 
 
 @pytest.mark.parametrize("cls", SCHEMES)
+@pytest.mark.slow
 def test_stationary_moments_match_discrete_lyapunov(cls):
     """Monte Carlo second moments of each scheme on U = x²/2 (h = 0.5, far from continuous)
     against the stationary law of the hand-derived one-step matrices."""
@@ -111,6 +114,7 @@ def test_stationary_moments_match_discrete_lyapunov(cls):
         assert abs(P[0, 0] - 0.5) > 0.1
 
 
+@pytest.mark.slow
 def test_schemes_share_the_limit_pathwise():
     """From one Brownian path, every scheme's state at T approaches the same reference (strong
     convergence to one solution), with error ratios ≈ 2 per halving (order 1)."""
@@ -146,6 +150,7 @@ def test_scheme_metadata_and_state_layout():
     assert so.OBABO(sde, 0.1).noise.shape == (2, 1) and so.ExactOU(sde, 0.1).noise.shape == (2, 1)
 
 
+@pytest.mark.slow
 def test_langevin_sde_diffusion_includes_gradient_noise():
     p = so.Quadratic([1.0, 2.0], noise_cov=np.diag([0.5, 2.0]))
     eta, gamma, beta = 0.04, 1.5, 4.0

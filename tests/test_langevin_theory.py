@@ -62,6 +62,7 @@ def test_finite_volume_2d_reproduces_the_1d_quadrature_when_decoupled():
                                 start=(-1.0, 0.0))
 
 
+@pytest.mark.slow
 def test_finite_difference_underdamped_has_the_smoluchowski_limit():
     """γ large: the underdamped mean first-passage time ≈ γ × the overdamped one (1 + O(1/γ²))."""
     gamma, eps = 20.0, 0.1
@@ -99,6 +100,7 @@ def test_underdamped_quadratic_rate_peaks_at_critical_friction():
     assert underdamped_quadratic_rate(m, 100.0) == pytest.approx(m / 100.0, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_discrete_relaxation_rate_tends_to_the_continuous_one():
     p = so.Quadratic([0.04])
     for h, tol in ((0.2, 0.05), (0.05, 0.0125)):
@@ -109,6 +111,7 @@ def test_discrete_relaxation_rate_tends_to_the_continuous_one():
         -math.log(1 - 0.1 * 0.04) / 0.1, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_linearization_rejects_nonlinear_chains():
     with pytest.raises(ValueError, match="not affine"):
         chain_linearization(so.BAOAB(so.UnderdampedLangevin(so.DoubleWell()), 0.1), np.zeros(1))

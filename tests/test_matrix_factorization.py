@@ -18,6 +18,7 @@ def _rotated():
     return q @ np.diag(SIG) @ q.T, q
 
 
+@pytest.mark.slow
 def test_gradient_and_hessian_match_autodiff():
     m, _ = _rotated()
     p = so.MatrixFactorization(m, 0.7)
@@ -29,6 +30,7 @@ def test_gradient_and_hessian_match_autodiff():
     np.testing.assert_allclose(p.grad(x), (np.outer(xn, xn) - m) @ xn, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_noise_covariance_is_that_of_goe_observations_and_of_the_sampler():
     m, _ = _rotated()
     s = 0.7
@@ -54,6 +56,7 @@ def test_noise_covariance_is_that_of_goe_observations_and_of_the_sampler():
 
 
 @pytest.mark.parametrize("rotated", [False, True])
+@pytest.mark.slow
 def test_critical_points_and_their_inertia(rotated):
     m, q = _rotated() if rotated else (np.diag(SIG), np.eye(4))
     p = so.MatrixFactorization(m if rotated else SIG, 1.0)

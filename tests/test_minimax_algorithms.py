@@ -12,7 +12,6 @@ from sde_opt.algorithms.perturbed_gdmax import uniform_ball
 from sde_opt.theory.modified_equations import iteration_matrix
 
 
-
 @pytest.fixture(autouse=True, scope="module")
 def _float64():
     """The hand computations here are in float64; x64 is switched on for this module only (a
@@ -147,6 +146,7 @@ def test_gdmax_by_hand():
     assert int(s.calls) == n + 1
 
 
+@pytest.mark.slow
 def test_perturbed_gdmax_kicks_by_the_rule():
     game = so.QuadraticGame(A, B, C)  # deterministic
     alg = so.PerturbedGDmax(game, EX, EY, n_inner=2, radius=0.05, eps=1.0, threshold=0.5,
@@ -190,6 +190,7 @@ def test_uniform_ball_law():
 
 
 @pytest.mark.parametrize("method", ["gda", "alternating-gda", "extragradient", "ogda", "gdmax"])
+@pytest.mark.slow
 def test_iteration_matrices_are_the_algorithms(method):
     """The hand-derived matrices of theory.modified_equations apply the algorithm's step."""
     game = so.QuadraticGame(A, B, C)
@@ -217,6 +218,7 @@ def test_iteration_matrices_are_the_algorithms(method):
         np.testing.assert_allclose(got, T[:, i], atol=1e-13)
 
 
+@pytest.mark.slow
 def test_projection_onto_a_bounded_y_and_start_check():
     game = so.DoubleWellGame(2, mu=0.1, c=0.5, y_radius=0.3)
     alg = so.GDA(game, 0.1, 1.0)
@@ -254,6 +256,7 @@ def test_bad_input_is_named():
         so.sgd(game, 0.1)
 
 
+@pytest.mark.slow
 def test_gda_diverges_on_a_bilinear_game_and_the_paths_are_counted():
     game = so.QuadraticGame.bilinear(np.eye(1), sigma_x=0.1, sigma_y=0.1)
     z0 = (jnp.array([1.0], jnp.float32), jnp.array([0.0], jnp.float32))
@@ -277,6 +280,7 @@ def test_perturbed_gdmax_template_defaults():
     assert int(alg.interval) == int(np.ceil(l_phi / np.sqrt(10.0 * 0.01) * iota))
 
 
+@pytest.mark.slow
 def test_stochastic_gda_on_the_adversarial_logistic_game():
     """Minibatch GDA on the data game: ‖∇Φ‖ decreases from the start (with exact Φ)."""
     game = so.AdversarialLogistic(n=32, d=3, mu=1.0, lam=0.1, batch_size=8)

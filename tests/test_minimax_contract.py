@@ -25,6 +25,7 @@ def _cast(z, dtype):
 
 
 @pytest.mark.parametrize("name", GAME_ENTRIES)
+@pytest.mark.slow
 def test_jit_vmap_and_structure(name):
     alg, z0 = _alg(name)
     s0 = alg.init(z0)
@@ -43,6 +44,7 @@ def test_jit_vmap_and_structure(name):
 
 
 @pytest.mark.parametrize("name", GAME_ENTRIES)
+@pytest.mark.slow
 def test_dtype_is_kept(name):
     alg, z0 = _alg(name)
     for dtype in (jnp.float32, jnp.float64):
@@ -54,6 +56,7 @@ def test_dtype_is_kept(name):
                     assert leaf.dtype == dtype, (name, leaf.dtype)
 
 
+@pytest.mark.slow
 def test_no_recompilation_across_hyperparameters():
     for name in GAME_ENTRIES:
         traces = []
@@ -70,6 +73,7 @@ def test_no_recompilation_across_hyperparameters():
 
 
 @pytest.mark.parametrize("name", ["gda", "gda-alternating", "ogda", "extragradient"])
+@pytest.mark.slow
 def test_limit_consistency_one_step_moments(name):
     """E[Δ]/dt → the limit's drift and Cov[Δ]/dt → its diffusion B Bᵀ (from the start state; for
     OGDA the stored past gradient is zero there, so Δ is one GDA step)."""
@@ -95,6 +99,7 @@ def test_limit_consistency_one_step_moments(name):
                                    + 5 * float(alg.dt) * np.max(np.diag(cov)))
 
 
+@pytest.mark.slow
 def test_gdmax_limit_is_the_reduced_flow():
     with jax.enable_x64(True):
         game = so.DoubleWellGame(2, 1.0, 0.5, 0.5)
@@ -106,6 +111,7 @@ def test_gdmax_limit_is_the_reduced_flow():
         np.testing.assert_allclose(s.z[1], game.y_star(z0[0]), atol=1e-10)
 
 
+@pytest.mark.slow
 def test_limits_live_in_the_algorithms_geometry():
     for name in GAME_ENTRIES:
         alg, z0 = _alg(name)

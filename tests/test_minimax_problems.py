@@ -10,7 +10,6 @@ from scipy import optimize
 import sde_opt as so
 
 
-
 @pytest.fixture(autouse=True, scope="module")
 def _float64():
     """float64 for this module's hand computations only (see tests/conftest.py)."""
@@ -54,6 +53,7 @@ GAMES = {
 
 
 @pytest.mark.parametrize("name", sorted(GAMES))
+@pytest.mark.slow
 def test_phi_and_y_star_match_a_numerical_max(name):
     g = GAMES[name]()
     rng = np.random.default_rng(1)
@@ -65,6 +65,7 @@ def test_phi_and_y_star_match_a_numerical_max(name):
 
 
 @pytest.mark.parametrize("name", sorted(GAMES))
+@pytest.mark.slow
 def test_phi_grad_and_hessian_match_finite_differences(name):
     g = GAMES[name]()
     x = np.array([0.37, -0.21])
@@ -85,6 +86,7 @@ def test_field_is_the_game_gradient(name):
     np.testing.assert_allclose(vy, -gy, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_double_well_critical_points_and_kappa_independence():
     for coupling in ("linear", "tanh"):
         g = so.DoubleWellGame(2, ell=2.0, mu=0.02, c=0.6, coupling=coupling)
@@ -106,6 +108,7 @@ def test_double_well_critical_points_and_kappa_independence():
     assert b.kappa == pytest.approx(100.0)
 
 
+@pytest.mark.slow
 def test_ramp_threshold_and_lower_bound_constants():
     g = so.RampGame(1, eps=0.1, ell=1.0, mu=0.01, c=0.5)
     for r, small in ((0.99 * g.x_eps, True), (1.01 * g.x_eps, False)):
@@ -146,6 +149,7 @@ def test_gaussian_oracle_covariance_and_factor():
     np.testing.assert_allclose(np.cov(np.asarray(draws).T), cov, atol=4 * 0.0225 / np.sqrt(20000) * 2)
 
 
+@pytest.mark.slow
 def test_adversarial_logistic_closed_forms_and_minibatch_covariance():
     g = so.AdversarialLogistic(n=12, d=3, mu=0.5, lam=0.1, batch_size=3)
     x = jnp.array([0.3, -0.2, 0.5])

@@ -25,6 +25,7 @@ def test_fit_exponents_recovers_known_exponents():
     assert fit["eps_ci"][0] < -2 < fit["eps_ci"][1]
 
 
+@pytest.mark.slow
 def test_one_ramp_point_matches_its_theory_count():
     from sde_opt.studies.minimax_rates import ramp_point
 

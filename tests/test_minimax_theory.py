@@ -58,6 +58,7 @@ def test_remainder_is_third_order_and_first_order_ode_second_order(method):
 
 
 @pytest.mark.parametrize("method", me.METHODS)
+@pytest.mark.slow
 def test_modified_equation_sde_linearizes_to_the_closed_form(method):
     game = GAMES["convex-concave"]
     eq = me.ModifiedEquation(game, method, 0.02, 0.05)
@@ -76,6 +77,7 @@ def test_unstable_mode_is_an_exact_scalar_recursion():
     np.testing.assert_allclose(T @ v, rho * v, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_reduced_sde_covariance_is_the_hypergradient_noise():
     b = np.array([[0.7, 0.1], [0.0, 0.4]])
     c = np.diag([1.0, 2.0])
@@ -108,6 +110,7 @@ def test_gda_saddle_tends_to_the_reduced_sde_as_the_ratio_grows():
     assert s.sigma_discrete == pytest.approx(s.sigma_reduced, rel=0.02)
 
 
+@pytest.mark.slow
 def test_perturbed_gdmax_escape_follows_the_kicked_law():
     game = so.QuadraticGame(np.diag([-1.0, 0.5]), 0.4 * np.eye(2), np.eye(2))
     ex, ey, n, r, big_r = 0.2, 0.5, 3, 1e-3, 0.5

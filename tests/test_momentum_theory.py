@@ -14,6 +14,7 @@ LAM = np.array([1.0, 0.5, 0.4, 0.32, 0.25, 0.2, 0.15, 0.1, 0.07, 0.05])
 
 @pytest.mark.parametrize("dof", [None, 10])
 @pytest.mark.parametrize("eta, mu", [(3e-3, 0.0), (3e-4, 0.9), (1e-4, 0.99)])
+@pytest.mark.slow
 def test_pca_escape_matches_local_sde_from_hessian_and_noise(dof, eta, mu):
     # local_sde builds the Riemannian Hessian (autodiff) and Σ_g on the tangent space at e2:
     # an independent route to the closed forms α² = κλ₁λ₂, rate (λ₁ − λ₂)/(1 − μ)
@@ -137,6 +138,7 @@ def test_local_sde_rejects_bad_input():
         mp.pca_escape(LAM, 1e-3, 0.0, saddle=0)
 
 
+@pytest.mark.slow
 def test_student_t_sampler_has_the_stated_kurtosis():
     # the integer-dof sampler draws s² = (ν − 2)/χ²_ν from ν extra normals: E s² = 1, E s⁴ = κ
     p = so.StreamingPCA([1.0, 0.5], dof=10)

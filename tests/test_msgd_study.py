@@ -27,6 +27,7 @@ def test_study_is_registered():
     assert studies.registry()["msgd-escape"] is study
 
 
+@pytest.mark.slow
 def test_tiny_study_writes_outputs_and_resumes_without_recomputing(tmp_path, monkeypatch):
     monkeypatch.setattr(study, "QUICK", TINY)
     out = ResultsDir(tmp_path / "msgd-escape")
@@ -61,6 +62,7 @@ def test_tiny_study_writes_outputs_and_resumes_without_recomputing(tmp_path, mon
     assert s1["floor"][0]["msgd"] == s2["floor"][0]["msgd"]
 
 
+@pytest.mark.slow
 def test_quick_and_full_use_different_point_keys(tmp_path, monkeypatch):
     monkeypatch.setattr(study, "QUICK", TINY)
     other = dataclasses.replace(TINY, mode="tiny-full")

@@ -42,6 +42,7 @@ def _geoopt_steps(x, grads_at, lr, momentum, n_steps):
 
 
 @pytest.mark.parametrize("mu", [0.0, 0.7])
+@pytest.mark.slow
 def test_steps_match_geoopt_riemannian_sgd(mu):
     with jax.enable_x64(True):
         p = so.NormalizedUFM(3, 4, 2, 2.0, batch_size=3)
@@ -57,6 +58,7 @@ def test_steps_match_geoopt_riemannian_sgd(mu):
                                            atol=1e-13)
 
 
+@pytest.mark.slow
 def test_riemannian_gd_is_the_full_gradient_step_and_decreases_f():
     with jax.enable_x64(True):
         p = so.NormalizedUFM(3, 3, 2, 1.0)
@@ -77,6 +79,7 @@ def _entry(name):
 
 
 @pytest.mark.parametrize("name", NEW)
+@pytest.mark.slow
 def test_contract_jit_vmap_dtype_and_structure(name):
     e, prob, x0 = _entry(name)
     for chain in (e.factory(prob, **e.hyperparameters),):
@@ -105,6 +108,7 @@ def test_contract_jit_vmap_dtype_and_structure(name):
 
 
 @pytest.mark.parametrize("name", NEW)
+@pytest.mark.slow
 def test_no_recompilation_across_hyperparameters(name):
     e, prob, x0 = _entry(name)
     traces = []
@@ -122,6 +126,7 @@ def test_no_recompilation_across_hyperparameters(name):
 
 
 @pytest.mark.parametrize("name", NEW)
+@pytest.mark.slow
 def test_limit_consistency_by_exact_enumeration(name):
     """Batch size 1: the N index draws are equally likely, so E[Δ]/dt and Cov[Δ]/dt are exact sums;
     they match the limit's tangent drift −c P∇f and diffusion s² P Σ P / dt up to O(η)."""
@@ -147,6 +152,7 @@ def test_limit_consistency_by_exact_enumeration(name):
             np.testing.assert_allclose(cov, bmat @ bmat.T, atol=0.02 * np.abs(cov).max())
 
 
+@pytest.mark.slow
 def test_geodesic_em_step_uses_the_exponential_map():
     prob = so.SphereLinearPotential(np.zeros(3))
     sde = so.FieldSDE(prob, 1.0, 1.0)

@@ -4,8 +4,10 @@ import importlib.util
 import pathlib
 
 import numpy as np
+import pytest
 
 
+@pytest.mark.slow
 def test_benchmark_implementations_agree_on_a_tiny_batch():
     path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "neural_collapse.py"
     spec = importlib.util.spec_from_file_location("nc_bench", path)

@@ -32,6 +32,7 @@ def _dot(a, b):
     return float(ravel_pytree(a)[0] @ ravel_pytree(b)[0])
 
 
+@pytest.mark.slow
 def test_closed_form_gradients_match_autodiff():
     for p in (so.NormalizedUFM(4, 3, 2, 3.0), so.RegularizedUFM(3, 4, 2, 1e-2, 3e-2)):
         x = _point(p) if isinstance(p, so.NormalizedUFM) else p.random_point(jax.random.key(0),
@@ -41,6 +42,7 @@ def test_closed_form_gradients_match_autodiff():
             np.testing.assert_allclose(g[key], ga[key], rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.slow
 def test_riemannian_gradient_matches_finite_differences_along_retraction():
     p = so.NormalizedUFM(3, 4, 2, 2.0)
     x = _point(p)
@@ -52,6 +54,7 @@ def test_riemannian_gradient_matches_finite_differences_along_retraction():
     assert abs(fd - _dot(p.riemannian_grad(x), v)) < 1e-8
 
 
+@pytest.mark.slow
 def test_riemannian_hessian_matches_second_difference_along_geodesics():
     p = so.NormalizedUFM(3, 4, 2, 2.0)
     x = _point(p, 3)
@@ -117,6 +120,7 @@ def test_optimal_value_against_an_independent_torch_optimization(k, d, n, tau):
     assert abs(best - so.NormalizedUFM(k, d, n, tau).optimal_value()) < 1e-7
 
 
+@pytest.mark.slow
 def test_regularized_optimal_value_against_an_independent_torch_optimization():
     import torch
 
@@ -143,6 +147,7 @@ def test_simplex_etf_gram():
         np.testing.assert_allclose(w.T @ w, (k / (k - 1)) * (np.eye(k) - 1 / k), atol=1e-12)
 
 
+@pytest.mark.slow
 def test_constructed_saddles_are_critical_with_negative_curvature():
     p = so.NormalizedUFM(4, 5, 3, 2.0)
     cases = [("collapsed", {"groups": 1}), ("collapsed", {"groups": 2}), ("flipped", {"flipped": 1})]
@@ -164,6 +169,7 @@ def test_constructed_saddles_are_critical_with_negative_curvature():
     assert np.sum(np.abs(e - lam) < 1e-9) == (p.k - 1) * (p.d - 1)
 
 
+@pytest.mark.slow
 def test_minibatch_oracle_mean_covariance_and_factor_are_exact():
     p = so.NormalizedUFM(3, 3, 2, 2.0, batch_size=1)
     x = _point(p)
@@ -196,6 +202,7 @@ def _nc_numpy(w, h, y, k):
     return nc1, nc2, nc3
 
 
+@pytest.mark.slow
 def test_nc_metrics_match_a_direct_numpy_implementation():
     rng = np.random.default_rng(0)
     k, d, n = 4, 6, 5

@@ -29,6 +29,7 @@ def _check_cov(problem, x, n=200_000):
     assert np.all(np.abs(emp - cov) <= 5 * se + 1e-6), np.max(np.abs(emp - cov) / (se + 1e-12))
 
 
+@pytest.mark.slow
 def test_quadratic_saddle_gradient_hessian_and_noise():
     c = np.array([[0.5, 0.1, 0.0], [0.1, 0.3, 0.05], [0.0, 0.05, 0.2]])
     p = so.QuadraticSaddle([-1.0, 0.5, 2.0], c)
@@ -43,6 +44,7 @@ def test_quadratic_saddle_gradient_hessian_and_noise():
 
 
 @pytest.mark.parametrize("dof", [None, 9.0, 9.5])
+@pytest.mark.slow
 def test_streaming_pca_noise_covariance_matches_samples(dof):
     p = so.StreamingPCA([1.0, 0.6, 0.3, 0.1], dof=dof)
     x = jnp.array([0.5, 0.5, -0.5, 0.5])
@@ -51,6 +53,7 @@ def test_streaming_pca_noise_covariance_matches_samples(dof):
     np.testing.assert_allclose(b @ b.T, p.grad_noise_cov(x), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_streaming_pca_critical_points_and_their_kind():
     lam = np.array([1.0, 0.7, 0.4, 0.2])
     p = so.StreamingPCA(lam)
@@ -74,6 +77,7 @@ def test_streaming_pca_critical_points_and_their_kind():
                 assert n_neg == expected
 
 
+@pytest.mark.slow
 def test_geometry_maps():
     s = so.Sphere()
     key = jax.random.key(0)

@@ -3,6 +3,7 @@
 import io
 
 import numpy as np
+import pytest
 
 import sde_opt as so
 from sde_opt.engine._simulate import _Progress, _progress_bar
@@ -23,6 +24,7 @@ def test_compilation_phase_then_clock_restarts(monkeypatch):
     assert _progress_bar(False, 10) is None
 
 
+@pytest.mark.slow
 def test_simulate_with_progress_runs(capsys):
     chain = so.MomentumSGD(so.QuadraticSaddle([-1.0, 1.0], 0.1), eta=0.1)
     r = so.simulate(chain, np.zeros(2, np.float32), 0, n_paths=8, n_steps=20, progress="lbl")

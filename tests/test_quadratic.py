@@ -33,6 +33,7 @@ def test_quadratic_bad_input():
         so.Quadratic([1.0, 2.0], np.eye(3))
 
 
+@pytest.mark.slow
 def test_momentum_sgd_on_a_2d_quadratic_runs_sharded():
     """Regression: a pytree chain state and 2-D float32 noise through the engine (2 devices)."""
     q = so.Quadratic([1.0, 2.0], 1.0)

@@ -3,9 +3,12 @@
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+@pytest.mark.slow
 def test_your_own_problem_example_runs(capsys):
     text = README.read_text()
     section = text.split("## Your own problem", 1)[1]

@@ -12,6 +12,7 @@ import sde_opt as so
 from sde_opt.engine._rng import _epoch_key, erfinv_f32, standard_normals, threefry2x32
 
 
+@pytest.mark.slow
 def test_threefry_matches_jax_primitive_bit_for_bit():
     rng = np.random.default_rng(0)
     x0, x1 = (jnp.asarray(rng.integers(0, 2**32, 5000, dtype=np.uint64).astype(np.uint32))
@@ -51,6 +52,7 @@ def _reference_normals(key, ids, step, shape):
 
 
 @pytest.mark.parametrize("shape", [(1,), (3,), (10,), (2, 3)])
+@pytest.mark.slow
 def test_layout_is_concatenated_pairs(shape):
     """Element j < pairs is word 0 of pair j, element j ≥ pairs word 1 of pair j − pairs."""
     key = jax.random.key(4)
@@ -63,6 +65,7 @@ def test_layout_is_concatenated_pairs(shape):
         np.testing.assert_array_equal(np.asarray(got), np.asarray(ref))
 
 
+@pytest.mark.slow
 def test_normals_have_the_standard_normal_law():
     key = jax.random.key(11)
     ids = jnp.arange(20_000, dtype=jnp.uint32)
@@ -80,6 +83,7 @@ def test_normals_have_the_standard_normal_law():
     assert abs(np.mean(a[1:] * a[:-1])) <= 4 / np.sqrt(a.size)
 
 
+@pytest.mark.slow
 def test_one_dimensional_noise_in_float32():
     """A 1-d state draws one word per step (this overflowed the epoch arithmetic before)."""
     chain = so.EulerMaruyama(so.LinearSDE([[-1.0]], 0.5), 0.01)

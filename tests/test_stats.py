@@ -51,6 +51,7 @@ def test_kaplan_meier_without_censoring_is_the_empirical_law():
     assert km.restricted_mean(t[-1])[0] == pytest.approx(x.mean())
 
 
+@pytest.mark.slow
 def test_kaplan_meier_band_coverage():
     # exponential(1) exits, independent exponential(0.5) censoring, horizon 2
     rng = np.random.default_rng(1)
@@ -80,6 +81,7 @@ def test_quantile_ci_textbook_median_n10():
 
 
 @pytest.mark.parametrize("n,q", [(25, 0.5), (200, 0.9), (60, 0.1)])
+@pytest.mark.slow
 def test_quantile_ci_coverage_by_simulation(n, q):
     rng = np.random.default_rng(2)
     truth = sps.expon.ppf(q)
@@ -155,6 +157,7 @@ def test_summary_from_result_with_censoring_and_divergence():
     assert s3.mean == pytest.approx(s.mean / 0.1, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_restricted_mean_ci_coverage():
     rng = np.random.default_rng(6)
     horizon = 1.5
@@ -213,6 +216,7 @@ def _expected_batch_se2(phi, n_paths, n_batches, n):
 
 
 @pytest.mark.parametrize("n_paths,n_batches", [(40, 1), (2, 20)])
+@pytest.mark.slow
 def test_batch_means_standard_error(n_paths, n_batches):
     phi, n, reps = 0.9, 2000, 200  # τ_int = 19; batches of 2000 or 100 saves
     rng = np.random.default_rng(9)
@@ -290,6 +294,7 @@ def test_slope_fit_exact_line_and_prediction():
 
 
 @pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.slow
 def test_slope_fit_interval_coverage(weighted):
     rng = np.random.default_rng(12)
     h = np.array([0.01, 0.02, 0.04, 0.08, 0.16])

@@ -25,6 +25,7 @@ def _run(**kw):
                 stride=10, **kw)
 
 
+@pytest.mark.slow
 def test_streamed_equals_per_path_summary_exactly():
     chain, x0 = _chain(), jnp.zeros(2)
     r = so.simulate(chain, x0, 3, n_paths=1000, n_steps=120, **_run())
@@ -52,6 +53,7 @@ def test_streamed_equals_per_path_summary_exactly():
         s.observable_mean("x")
 
 
+@pytest.mark.slow
 def test_wide_bins_bracket_the_quantile():
     chain, x0 = _chain(), jnp.zeros(2)
     r = so.simulate(chain, x0, 4, n_paths=800, n_steps=200, events=[so.LeaveBall(jnp.zeros(2), 1.0)])
@@ -103,6 +105,7 @@ def _launch(n_proc, tmp):
     return outs
 
 
+@pytest.mark.slow
 def test_two_processes_give_the_one_process_result_bit_for_bit(tmp_path):
     one = _launch(1, tmp_path)[0]
     two = _launch(2, tmp_path)

@@ -25,6 +25,7 @@ def _leave():
     return [so.LeaveBall(jnp.zeros(2), 0.5)]
 
 
+@pytest.mark.slow
 def test_compare_exit_times_summaries_units_and_theory():
     pts = [{"eta": 0.02, "mu": 0.5}]
     rows = compare_exit_times(_make, pts, jnp.zeros(2), 0, events=_leave(), n_paths=512, n_steps=3000,
@@ -57,6 +58,7 @@ def test_compare_exit_times_summaries_units_and_theory():
     assert abs(r.limit.mean - r.theory["mean"]) < 4 * r.limit.mean_se + bias
 
 
+@pytest.mark.slow
 def test_compare_stationary_against_the_exact_heavy_ball_variance():
     q = so.Quadratic([1.0, 2.0], 0.5)
 
@@ -76,6 +78,7 @@ def test_compare_stationary_against_the_exact_heavy_ball_variance():
     assert r.counts["discrete"] == {"used": 256, "diverged": 0}
 
 
+@pytest.mark.slow
 def test_sweep_resumes_and_recomputes_nothing(tmp_path):
     pts = grid(eta=[0.02, 0.04], mu=[0.0, 0.5])
     a = ResultsDir(tmp_path / "r")
@@ -109,6 +112,7 @@ class _CompileCounter(logging.Handler):
             self.names.append(msg.split(" ")[1])
 
 
+@pytest.mark.slow
 def test_sweeps_do_not_recompile_per_grid_point():
     counter = _CompileCounter()
     log = logging.getLogger("jax")

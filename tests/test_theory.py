@@ -119,6 +119,7 @@ def _em_exit_steps_nystrom(lam, sigma, r, h, n=2001):
 
 
 @pytest.mark.parametrize("lam,sigma,h", [(1.0, 0.1, 0.1), (2.0, 0.1, 0.05)])
+@pytest.mark.slow
 def test_em_mean_against_nystrom_solution(lam, sigma, h):
     r = 1.0
     exact = h * _em_exit_steps_nystrom(lam, sigma, r, h)

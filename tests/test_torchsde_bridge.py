@@ -22,6 +22,7 @@ N_PATHS, N_STEPS, DT = 8, 200, 0.01
      (DiagonalGBM, "diagonal", "diagonal"), (underdamped_sde, "auto", "additive")],
     ids=["linear-additive", "oja-general", "gbm-diagonal", "underdamped-additive"],
 )
+@pytest.mark.slow
 def test_torchsde_euler_matches_euler_maruyama_pathwise(make_sde, noise, expected_type):
     torch = pytest.importorskip("torch")
     torchsde = pytest.importorskip("torchsde")
@@ -75,6 +76,7 @@ def test_missing_torch_names_the_extra(monkeypatch):
         bridge.to_torchsde(linear_sde())
 
 
+@pytest.mark.slow
 def test_importing_sde_opt_does_not_import_torch():
     import subprocess
 

@@ -70,6 +70,7 @@ def test_table_width_counts_line_and_exit_status(fake_checks, capsys):
     assert "1 fail" in capsys.readouterr().out.rstrip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_a_real_deterministic_check_passes_through_the_cli(capsys):
     assert main(["validate", "--select", "langevin-splitting-table", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -45,16 +45,19 @@ def _run_underdamped(sde, seed=7):
                              start=np.zeros((N_PATHS, 2), np.float32), n_paths=N_PATHS)
 
 
+@pytest.mark.slow
 def test_harmonic_check_passes_a_correct_em_chain():
     vs = _run_underdamped(_underdamped_linear_sde())
     assert [v.verdict for v in vs] == ["pass"] * 3, vs
 
 
+@pytest.mark.slow
 def test_harmonic_check_fails_em_with_friction_off_by_5_percent():
     vs = _run_underdamped(_underdamped_linear_sde(friction=1.05 * _GAMMA))
     assert {v.verdict for v in vs[:2]} == {"fail"}, vs   # ⟨x²⟩ and ⟨v²⟩ both ≈ 9 % low
 
 
+@pytest.mark.slow
 def test_harmonic_check_fails_em_without_the_sqrt_h_of_its_noise():
     # EM draws B √h Z; dividing B by √h leaves B Z: the noise term without its √h
     vs = _run_underdamped(_underdamped_linear_sde(noise_scale=1 / math.sqrt(_H)))
@@ -62,6 +65,7 @@ def test_harmonic_check_fails_em_without_the_sqrt_h_of_its_noise():
 
 
 @pytest.mark.parametrize("drift, ok", [(1.0, True), (1.05, False)])
+@pytest.mark.slow
 def test_overdamped_check_fails_a_drift_coefficient_off_by_5_percent(drift, ok):
     M, Q = ref.em_overdamped(_OMEGA2, _BETA, _H)
     sde = so.LinearSDE([[-drift * _OMEGA2]], math.sqrt(2 / _BETA))
@@ -88,6 +92,7 @@ def test_hand_matrices_reproduce_the_published_closed_forms():
     assert p[1, 1] == pytest.approx(1 / _BETA, rel=2e-3)
 
 
+@pytest.mark.slow
 def test_hand_matrices_match_the_chains_linearization():
     """Engine self-consistency: autodiff of chain.step gives the same M, NNᵀ (float64)."""
     from sde_opt.theory.langevin import chain_linearization
@@ -99,6 +104,7 @@ def test_hand_matrices_match_the_chains_linearization():
         np.testing.assert_allclose(lin.N @ lin.N.T, Q, atol=1e-12, err_msg=label)
 
 
+@pytest.mark.slow
 def test_coverage_check_detects_standard_errors_20_percent_too_small():
     """400 replicates of one interval each. Over 300 simulated validation runs: with SEs 20 % too
     small (coverage ≈ 0.883) the check fails at the rate it states as its power (≈ 0.93, ≥ 0.9),
