@@ -94,14 +94,19 @@ def _est(x) -> dict:
                                  df=x.size - 1).as_dict()
 
 
+def _grad_norm_of(problem, x):
+    return jnp.sqrt(sum(jnp.sum(a * a) for a in
+                        jax.tree_util.tree_leaves(problem.riemannian_grad(x))))
+
+
 def _grad_norm(problem):
-    return lambda x: jnp.sqrt(sum(jnp.sum(a * a) for a in
-                                  jax.tree_util.tree_leaves(problem.riemannian_grad(x))))
+    """‖grad f(x)‖ as an observable: a Partial (a pytree), so compiled programs are reused."""
+    return jax.tree_util.Partial(_grad_norm_of, problem)
 
 
 def _observables(problem):
     obs = dict(nc_observables(problem.labels, problem.k))
-    obs["loss"] = problem.objective
+    obs["loss"] = jax.tree_util.Partial(type(problem).objective, problem)
     return obs
 
 

@@ -93,6 +93,15 @@ def simplex_etf(k: int, d: int, rotation=None) -> np.ndarray:
     return w if rotation is None else np.asarray(rotation) @ w
 
 
+@eqx.filter_jit
+def _hessian_columns(problem, x, basis_rows):
+    """Hess f[b] (flattened) for each row b of ``basis_rows``, as columns: one compiled call
+    instead of an op-by-op vmap (seconds per call even on small problems)."""
+    unravel = ravel_pytree(x)[1]
+    return jax.vmap(lambda b: ravel_pytree(problem.hess_vec(x, unravel(b)))[0], out_axes=1)(
+        basis_rows)
+
+
 class CrossEntropyUFM(AbstractProblem):
     r"""Shared part of the UFMs: logits τWᵀH, cross-entropy with mean reduction, minibatch oracle.
 
@@ -163,9 +172,8 @@ class CrossEntropyUFM(AbstractProblem):
         ``ravel_pytree`` order).
         """
         basis = self.geometry.tangent_basis(x)
-        flat, unravel = ravel_pytree(x)
-        cols = jax.vmap(lambda b: ravel_pytree(self.hess_vec(x, unravel(b)))[0],
-                        out_axes=1)(jnp.asarray(basis.T, flat.dtype))
+        flat = ravel_pytree(x)[0]
+        cols = _hessian_columns(self, x, jnp.asarray(basis.T, flat.dtype))
         h = basis.T @ np.asarray(cols, np.float64)
         return 0.5 * (h + h.T), basis
 

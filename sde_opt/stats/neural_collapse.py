@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax.tree_util import Partial
 
 
 def class_means(h, labels, k: int):
@@ -66,8 +67,22 @@ def nc_metrics(x, labels, k: int) -> dict:
 def nc_observables(labels, k: int) -> dict:
     """Engine observables ``{"nc1": fn, "nc2": fn, "nc3": fn}`` of the position ``{"W", "H"}``."""
     labels = jnp.asarray(labels)
-    return {"nc1": lambda x: nc1(x["H"], labels, k), "nc2": lambda x: nc2(x["W"]),
-            "nc3": lambda x: nc3(x["W"], x["H"], labels)}
+    # Partials of module-level functions (not lambdas): pytrees whose labels are traced, so
+    # simulate reuses its compiled program across calls with equal shapes (e.g. a sweep over τ)
+    return {"nc1": Partial(_nc1_of, labels, int(k)), "nc2": Partial(_nc2_of),
+            "nc3": Partial(_nc3_of, labels)}
+
+
+def _nc1_of(labels, k, x):
+    return nc1(x["H"], labels, k)
+
+
+def _nc2_of(x):
+    return nc2(x["W"])
+
+
+def _nc3_of(labels, x):
+    return nc3(x["W"], x["H"], labels)
 
 
 __all__ = ["class_means", "nc1", "nc2", "nc3", "nc_metrics", "nc_observables"]
