@@ -47,7 +47,8 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|")
     for r in rows:
         c = r["counts"]
-        print(f"| {r['n']:.0e} | {r['rss_mb']:.0f} MB | {r['wall_s']:.0f} s | {r['mean']:.3f} ± {r['se']:.3f} "
+        print(f"| {r['n']:.0e} | {r['rss_mb']:.0f} MB | {r['wall_s']:.0f} s "
+              f"| {r['mean']:.3f} ± {r['se']:.3f} "
               f"| {c['exited']} / {c['censored']} / {c['diverged']} |")
     return 0
 

@@ -17,7 +17,6 @@ from scipy import special
 import sde_opt as so
 from sde_opt.algorithms.aid import aid_hypergradient
 from sde_opt.theory import bilevel as tb
-from sde_opt.theory import kicked_escape as ke
 
 D_Y = 20
 X_FIXED = (0.5, 0.3)

@@ -84,7 +84,7 @@ def ineon_maps(out, maps, plain, cfg):
     if not maps:
         return
     fig, axes = plt.subplots(1, len(maps), figsize=(5.6 * len(maps), 4.4), squeeze=False)
-    for ax, (name, mp) in zip(axes[0], maps.items()):
+    for ax, mp in zip(axes[0], maps.values()):
         p = np.array([[c["p_escape"] for c in row] for row in mp["cells"]])
         med = np.array([[c["median_steps"] for c in row] for row in mp["cells"]])
         im = ax.imshow(p, vmin=0, vmax=1, cmap="RdYlGn", origin="lower", aspect="auto")
@@ -99,7 +99,8 @@ def ineon_maps(out, maps, plain, cfg):
         ax.set_xlabel(nice.get(mp["cols"], mp["cols"]))
         ax.set_ylabel(nice.get(mp["rows"], mp["rows"]))
         med_plain = plain["median_steps"]
-        med_txt = f"median {med_plain:.0f} it." if med_plain is not None and np.isfinite(med_plain) else "none escaped"
+        escaped = med_plain is not None and np.isfinite(med_plain)
+        med_txt = f"median {med_plain:.0f} it." if escaped else "none escaped"
         ax.set_title(f"StocBiO + iNEON from the saddle: P(|x₁| ≥ 0.5 within {cfg.ineon_budget} it.), "
                      f"median it.\nplain StocBiO: P = {plain['p_escape']:.2f} ({med_txt}); "
                      f"{plain['n']} paths per cell", fontsize=9)

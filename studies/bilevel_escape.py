@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-import jax.numpy as jnp
 import numpy as np
 
 from sde_opt import stats
@@ -391,7 +390,7 @@ def run(out, quick: bool = False, progress: bool = False) -> dict:
 # The table printed at the end (sde-opt study): read from the summary only
 # ---------------------------------------------------------------------------------------------
 
-RUN_TIMES = {"quick": "≈ 2.3 min on 2 loaded cores", "full": "≈ 5.5 min CPU on 2 cores (README)"}
+RUN_TIMES = {"quick": "≈ 105 s on 2 idle cores", "full": "≈ 5.5 min CPU on 2 cores (README)"}
 
 
 def _ends(rows, key):

@@ -70,10 +70,12 @@ def test_diffrax_and_projected_em_solve_the_same_equation_on_the_sphere():
             dt = 1.0 / n
             block = n_fine // n
             zc = z.reshape(n_paths, n, block, *sde.noise_shape).sum(2) / np.sqrt(block)
-            ours = np.asarray(trajectory(EulerMaruyama(sde, dt), jnp.broadcast_to(x0, (n_paths, 3)), zc)[:, -1])
-            plain = np.stack([np.asarray(solve_diffrax(sde, x0, 1.0, dt,
-                                                       brownian=GridBrownianPath.from_normals(zc[i], dt)).ys[-1])
-                              for i in range(n_paths)])
+            starts = jnp.broadcast_to(x0, (n_paths, 3))
+            ours = np.asarray(trajectory(EulerMaruyama(sde, dt), starts, zc)[:, -1])
+            plain = np.stack([
+                np.asarray(solve_diffrax(sde, x0, 1.0, dt,
+                                         brownian=GridBrownianPath.from_normals(zc[i], dt)).ys[-1])
+                for i in range(n_paths)])
             gaps.append(np.sqrt(np.mean(np.sum((ours - plain) ** 2, axis=1))))
             off.append(np.mean(np.abs(np.linalg.norm(plain, axis=1) - 1.0)))
         np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-12)

@@ -141,6 +141,12 @@ def predicted_diffusion(sigma_g, eta, mu=0.0, *, level: float = 0.95) -> Estimat
     of one stochastic gradient (``noise_scale² · Σ``). Its drift is −∇f/(1 − μ); for a trace
     saved every ``stride`` steps compare with a fit at Δ = stride·η.
 
+    For momentum, an OU fit of a *position* trace approaches this D only when the sampling
+    interval is much longer than the velocity's memory, stride ≫ μ/(1 − μ) steps (the limit
+    drops the velocity); at shorter strides the fit sees the heavy-ball chain's own correlation.
+    The reference for a fit at any stride is :func:`sde_opt.fit.heavy_ball_ou_target` — the
+    exact drift and diffusion of the sampled heavy-ball chain on a quadratic.
+
     Args:
         sigma_g: Σ_g as an array, an :class:`Estimate` (its interval is scaled along) or the
             FitResult of :func:`gradient_noise_covariance`.
