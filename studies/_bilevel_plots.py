@@ -8,6 +8,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from . import _style  # noqa: E402,F401  (the shared figure style)
+
 
 def contraction(out, curves, rounds):
     kappas = sorted({k for k, _, _ in curves})

@@ -13,6 +13,8 @@ import numpy as np  # noqa: E402
 from sde_opt.fit import as_trace, fit_ou  # noqa: E402
 from sde_opt.fit.plots import plot_fit  # noqa: E402
 
+from . import _style  # noqa: E402,F401  (the shared figure style)
+
 
 def figures(out, rows, runs, evals, traces, *, k_dirs, stride, eta_eff_lambda) -> None:
     # 1. fitted / limit ratios with 95% intervals, per run and quantity

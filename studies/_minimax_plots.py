@@ -8,6 +8,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from . import _style  # noqa: E402,F401  (the shared figure style)
+
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 MARK = {"GDA": "o", "OGDA": "s", "EG": "^"}
 

@@ -13,6 +13,8 @@ from sde_opt import theory as th  # noqa: E402
 from sde_opt.stats import normal_quantile  # noqa: E402
 from sde_opt.theory import momentum_pca as mp  # noqa: E402
 
+from ._style import curve_span, marker_legend  # noqa: E402
+
 MU_COLORS = {0.0: "tab:blue", 0.5: "tab:green", 0.9: "tab:orange", 0.99: "tab:red"}
 DIST_MARKERS = {"gaussian": "o", "student-t": "s", "matrix-factorization": "D"}
 Z = normal_quantile(0.95)  # error bars and bands: 95% intervals, ± z·SE
@@ -36,6 +38,15 @@ def _jitter(mu):
 
 def _yerr(val, lo, hi):
     return np.array([[max(val - lo, 0.0)], [max(hi - val, 0.0)]])
+
+
+def _dist_kinds(by_dist):
+    """Legend entries for the sample distributions present (filled: Gaussian; open otherwise)."""
+    names = {"gaussian": "Gaussian samples", "student-t": "Student-t samples",
+             "matrix-factorization": "matrix factorization"}
+    return {names.get(d, d): dict(marker=DIST_MARKERS.get(d, "o"),
+                                  mfc="k" if d == "gaussian" else "white")
+            for d, rows in by_dist.items() if len(rows)}
 
 
 def escape_distributions(out, rows, spectrum):
@@ -115,9 +126,8 @@ def collapse(out, escape, spectrum, kurtosis):
     b.set_xscale("log")
     b.set_xlabel("effective step η/(1 − μ)")
     b.set_ylabel("rescaled escape time (η/(1−μ))·E N")
-    b.set_title("Collapse in η/(1−μ) — until η ≳ (1−μ)²/g (filled: Gaussian, open: Student-t,\n"
-                "x: SDE limit)", fontsize=10)
-    b.legend(fontsize=7)
+    b.set_title("Collapse in η/(1−μ) — until η ≳ (1−μ)²/g", fontsize=10)
+    marker_legend(b, _dist_kinds(escape) | {"SDE limit (EM)": dict(marker="x")}, fontsize=7)
     b.grid(alpha=0.3, which="both")
     fig.tight_layout()
     out.savefig(fig, "collapse.png")
@@ -155,7 +165,8 @@ def phases(out, curves, eta, gap):
 
 def floors(out, floor_rows, spectrum, kurtosis):
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.6))
-    effs = np.logspace(-2.7, -0.9, 20)
+    effs = curve_span([r.params["eta"] / (1 - r.params["mu"]) for rows in floor_rows.values()
+                       for r in rows], 10 ** -2.7, 10 ** -0.9, 20)
     labelled = set()
     for dist, rows in floor_rows.items():
         for r in rows:
@@ -180,16 +191,16 @@ def floors(out, floor_rows, spectrum, kurtosis):
     a.set_yscale("log")
     a.set_xlabel("effective step η/(1 − μ)")
     a.set_ylabel("stationary error E[1 − (e₁ᵀw)²] (95% CI)")
-    a.set_title("Floor ∝ η/(1−μ) (filled: Gaussian, open: Student-t)", fontsize=10)
-    a.legend(fontsize=8)
+    a.set_title("Floor ∝ η/(1−μ)", fontsize=10)
+    marker_legend(a, _dist_kinds(floor_rows), fontsize=8)
     a.grid(alpha=0.3, which="both")
     b.axhline(1.0, color="k", lw=1)
     _logx(b)
     b.set_xlim(a.get_xlim())
     b.set_xlabel("effective step η/(1 − μ)")
     b.set_ylabel("measured / predicted floor")
-    b.set_title("Ratio to (η/(2(1−μ))) Σ α₁ᵢ²/(λ₁ − λᵢ) (markers: MSGD, x: SDE limit)",
-                fontsize=10)
+    b.set_title("Ratio to (η/(2(1−μ))) Σ α₁ᵢ²/(λ₁ − λᵢ)", fontsize=10)
+    marker_legend(b, {"MSGD": dict(marker="o"), "SDE limit (EM)": dict(marker="x")}, fontsize=8)
     b.grid(alpha=0.3, which="both")
     fig.tight_layout()
     out.savefig(fig, "floor.png")

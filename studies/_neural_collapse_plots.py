@@ -11,6 +11,8 @@ from scipy.stats import t as student_t  # noqa: E402
 
 from sde_opt.problems.normalized_ufm import optimal_value  # noqa: E402
 
+from . import _style  # noqa: E402,F401  (the shared figure style)
+
 LABELS = {"nc1": "NC1 = tr(Σ_W Σ_B†)/K", "nc2": "NC2 (classifier ETF distance)",
           "nc3": "NC3 (self-duality + ETF)", "gap": "f − f*"}
 

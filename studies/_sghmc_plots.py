@@ -15,6 +15,8 @@ import numpy as np  # noqa: E402
 from sde_opt.stats import normal_quantile  # noqa: E402
 from sde_opt.theory.langevin import underdamped_quadratic_rate  # noqa: E402
 
+from . import _style  # noqa: E402,F401  (the shared figure style)
+
 LEVEL = 0.95
 Z = normal_quantile(LEVEL)
 COLORS = {"SGLD": "C3", "SGHMC1": "C0", "SGHMC2": "C1"}
