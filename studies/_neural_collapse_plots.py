@@ -105,7 +105,7 @@ def temperature(out, rows, case):
     k = case[0]
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4))
     taus = np.array([r["tau"] for r in rows])
-    grid = np.geomspace(taus.min() / 2, taus.max() * 2, 200)
+    grid = np.geomspace(taus.min() / 1.3, taus.max() * 1.3, 200)  # f* only over the measured τ
     axes[0].plot(grid, [optimal_value(k, t) for t in grid], "k-", label="f*(τ) closed form")
     axes[0].axhline(np.log(k), color="gray", ls=":", lw=0.8, label="log K (uniform softmax)")
     val = np.array([r["final_loss"]["value"] for r in rows])
@@ -115,6 +115,9 @@ def temperature(out, rows, case):
                      capsize=3, label="Riemannian GD, attained (95% CI over starts)")
     axes[0].set_xscale("log")
     axes[0].set_yscale("log")
+    fstar = np.array([optimal_value(k, t) for t in taus])
+    axes[0].set_ylim(0.3 * min(fstar.min(), lo[lo > 0].min() if np.any(lo > 0) else fstar.min()),
+                     3 * np.log(k))
     axes[0].set_xlabel("τ (logit scale)")
     axes[0].set_ylabel("loss")
     axes[0].legend(fontsize=8)
