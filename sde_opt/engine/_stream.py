@@ -22,6 +22,13 @@ processes that computed its chunks.
 process computes the chunks ``process_index, process_index + P, …`` on its own local devices; the
 per-chunk summaries are exchanged as raw 32-bit words (``multihost_utils.process_allgather``) and
 combined in chunk order — the result equals a one-process run bit for bit.
+
+**Memory.** One process keeps a single running summary (the left fold that ``combine`` itself
+computes, so the result is the same bit for bit): peak memory is one chunk's simulation plus one
+summary, whatever the number of paths. Several processes keep one summary per chunk of their own
+until the exchange (a summary is about 8 bytes per histogram bin and per observable entry), so
+there the memory grows with ``n_paths / chunk_paths``; raise ``chunk_paths`` or ``bin_width`` for
+very many chunks.
 """
 
 from __future__ import annotations
@@ -241,6 +248,7 @@ def simulate_streamed(chain, x0, key, *, n_paths: int, n_steps: int, events=(), 
                          "processes; use a smaller chunk_paths so that every process has a chunk")
     mine = range(me, n_chunks, n_proc)
     parts = {}
+    acc = None  # one process: a running fold in chunk order (combine's own order, so bit for bit)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -252,13 +260,17 @@ def simulate_streamed(chain, x0, key, *, n_paths: int, n_steps: int, events=(), 
         r = simulate(chain, x0, key, n_paths=size, n_steps=n_steps, events=events,
                      observables=observables, stride=stride, memory_limit=memory_limit,
                      first_path=start)
-        parts[c] = StreamedSummary.from_result(r, int(w))
+        part = StreamedSummary.from_result(r, int(w))
+        if n_proc == 1:  # keep one summary, not one per chunk: memory independent of n_paths
+            acc = part if acc is None else StreamedSummary.combine([acc, part])
+        else:
+            parts[c] = part
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
     if n_proc == 1:
-        return StreamedSummary.combine(parts[c] for c in range(n_chunks))
+        return acc
     return _gather(parts, n_chunks)
 
 
