@@ -436,7 +436,7 @@ def _write_table(out: ResultsDir, rows) -> None:
 # The table printed at the end (sde-opt study): read from the summary only
 # ---------------------------------------------------------------------------------------------
 
-RUN_TIMES = {"quick": "≈ 50 s on 2 loaded cores", "full": "≈ 2 min on 2 cores (README)"}
+RUN_TIMES = {"quick": "≈ 30 s on 2 idle cores", "full": "≈ 2 min on 2 cores (README)"}
 
 
 def headline_claims(summary: dict) -> list[dict]:

@@ -297,7 +297,7 @@ def _prev_config(out):
 # The table printed at the end (sde-opt study): read from the summary only
 # ---------------------------------------------------------------------------------------------
 
-RUN_TIMES = {"quick": "≈ 55 s on 2 loaded cores", "full": "≈ 2 min CPU on 2 cores (README)"}
+RUN_TIMES = {"quick": "≈ 31 s on 2 idle cores", "full": "≈ 2 min CPU on 2 cores (README)"}
 
 
 def headline_claims(summary: dict) -> list[dict]:

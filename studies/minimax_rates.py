@@ -298,7 +298,7 @@ def _prev_config(out):
 # The table printed at the end (sde-opt study): read from the summary only
 # ---------------------------------------------------------------------------------------------
 
-RUN_TIMES = {"quick": "≈ 35 s on 2 loaded cores", "full": "≈ 5 min CPU on 2 cores (README)"}
+RUN_TIMES = {"quick": "≈ 22 s on 2 idle cores", "full": "≈ 5 min CPU on 2 cores (README)"}
 
 _PARTS = (("lower_bound_instance", "lower-bound instance", "exponents_iterations", "iterations",
            "paper_exponents"),

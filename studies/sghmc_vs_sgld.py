@@ -492,7 +492,7 @@ def run(out: ResultsDir, quick: bool = False, progress: bool = True) -> dict:
 
 # ------------------------------------------------------- the table printed at the end
 
-RUN_TIMES = {"quick": "≈ 2.4 min on 2 loaded cores", "full": "≈ 13 min on 2 cores (README)"}
+RUN_TIMES = {"quick": "≈ 80 s on 2 idle cores", "full": "≈ 13 min on 2 cores (README)"}
 
 
 def headline_claims(summary: dict) -> list[dict]:
