@@ -70,6 +70,14 @@ def test_table_width_counts_line_and_exit_status(fake_checks, capsys):
     assert "1 fail" in capsys.readouterr().out.rstrip().splitlines()[-1]
 
 
+def test_progress_lines_go_to_stderr_and_the_table_to_stdout(fake_checks, capsys):
+    fake_checks("zz-cli-pass", _passing)
+    assert main(["validate", "--select", "zz-cli-"]) == 0
+    captured = capsys.readouterr()
+    assert "… zz-cli-pass" in captured.err and "…" not in captured.out
+    assert captured.out.rstrip().splitlines()[-1].startswith("1 claims: 1 pass")
+
+
 @pytest.mark.slow
 def test_a_real_deterministic_check_passes_through_the_cli(capsys):
     assert main(["validate", "--select", "langevin-splitting-table", "--json"]) == 0

@@ -7,6 +7,7 @@ The verdict rule itself (:func:`compare`, :func:`compare_interval`) lives in
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 
@@ -42,7 +43,7 @@ def run_checks(select: str | None = None, progress: bool = False) -> list[tuple[
     for name in names:
         t = time.perf_counter()
         if progress:
-            print(f"… {name}", flush=True)
+            print(f"… {name}", file=sys.stderr, flush=True)  # stdout is for the table
         res = _REGISTRY[name]()
         dt = time.perf_counter() - t
         for v in res if isinstance(res, (list, tuple)) else [res]:
