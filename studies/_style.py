@@ -39,7 +39,8 @@ def marker_legend(ax, kinds: dict, **legend_kw):
     for label, kw in kinds.items():
         if kw is None:
             continue
-        handles.append(Line2D([], [], ls="none", color=kw.pop("color", "k"), **kw))
+        kw = {"color": "k", **kw}  # the caller's dict is left as it is
+        handles.append(Line2D([], [], ls="none", **kw))
         labels.append(label)
     return ax.legend(handles, labels, **legend_kw)
 

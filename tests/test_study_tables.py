@@ -11,10 +11,21 @@ from pathlib import Path
 import pytest
 
 from sde_opt.experiment import format_claims
-from sde_opt.experiment.table import VERDICTS, claim, counts, interval_verdict, se_claim
+from sde_opt.experiment.table import VERDICTS, claim, counts, number, se_claim
 
 DATA = Path(__file__).parent / "data" / "study_summaries"
 WIDTH = 120
+
+
+def interval_verdict(theory, ci) -> str:
+    """The rule a row's verdict must follow when its CI is the study's acceptance interval:
+    ``"pass"`` when ``theory`` lies in ``ci = [lo, hi]``, else ``"fail"``; ``"-"`` when either is
+    missing."""
+    t = number(theory)
+    if t is None or ci is None or any(v is None for v in ci):
+        return "-"
+    lo, hi = number(ci[0]), number(ci[1])
+    return "pass" if lo <= t <= hi else "fail"
 
 
 # ------------------------------------------------------------------------------- format_claims

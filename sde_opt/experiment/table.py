@@ -10,8 +10,7 @@ A *row* is a plain dict, as stored in ``summary.json`` under ``"headline_claims"
      "note": "95% CI"}                 # optional: the CI's level, what the verdict rests on
 
 Only studies decide verdicts (:mod:`sde_opt.experiment.verdict` is the rule): a row without one
-has ``"-"``. :func:`interval_verdict` is the one rule used here, for a study whose acceptance
-interval is the CI itself (the theory value lies in it or not).
+has ``"-"``.
 
 :func:`format_claims` renders rows as a table of at most ``width`` columns: the quantity wraps,
 numbers have 4 significant digits, "—" marks a missing CI or theory value, a note goes on its own
@@ -63,16 +62,6 @@ def se_claim(quantity: str, measured, se, predicted, verdict: str, *, z: float |
     text = f"acceptance interval ±{z:g} SE"
     return claim(quantity, m, ci=ci, theory=predicted, verdict=verdict,
                  note=f"{text}; {note}" if note else text)
-
-
-def interval_verdict(theory, ci) -> str:
-    """``"pass"`` when ``theory`` lies in ``ci = [lo, hi]``, else ``"fail"`` — only for a CI that
-    *is* the study's acceptance interval; ``"-"`` when either is missing."""
-    t = number(theory)
-    if t is None or ci is None or any(v is None for v in ci):
-        return "-"
-    lo, hi = number(ci[0]), number(ci[1])
-    return "pass" if lo <= t <= hi else "fail"
 
 
 def fmt(x) -> str:
