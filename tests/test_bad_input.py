@@ -284,7 +284,6 @@ CASES += [
 
 
 @pytest.mark.parametrize("name, thunk, exc, fragments", CASES, ids=[c[0] for c in CASES])
-@pytest.mark.slow
 def test_bad_input(name, thunk, exc, fragments):
     with pytest.raises(exc) as info:
         thunk()
@@ -358,7 +357,6 @@ def test_bad_cli_input(name, argv, fragments, tmp_path, monkeypatch, capsys):
     assert {p.name for p in tmp_path.iterdir()} <= before | {"res"}
 
 
-@pytest.mark.slow
 def test_accepted_inputs():
     """What must keep working: integer seeds of any integer type, raw key data, a 0-d integer
     array, a typed key, integer types for the counts, a scalar ball center, integer-valued x0
