@@ -5,7 +5,8 @@
 exports the old commit's tree (``git archive``) into a temporary folder and alternates rounds of
 ``benchmarks/run.py --json --only sde_opt,sde_opt_events`` run with the old and the new package on
 ``PYTHONPATH``, so that both see the same machine load. Prints the median path-steps/s of each and
-their ratio (new/old) for the fixed-horizon and exit-time workloads. Run it on an idle machine.
+their ratio (new/old) for the fixed-horizon and exit-time workloads, and the first call (tracing and
+compilation included) of each in a fresh process. Run it on an idle machine.
 """
 
 from __future__ import annotations
@@ -41,6 +42,30 @@ def _round(tree: Path, only: str) -> dict:
     return {k: v for wl in data.values() for k, v in wl.items()}
 
 
+_FIRST_CALL = """
+import json, sys, time
+sys.path.insert(0, ".")
+import sde_opt
+sde_opt.use_cpu_cores()
+from benchmarks import peers
+from benchmarks.workloads import EXIT, FIXED
+out = {}
+for key, w in (("sde_opt", FIXED), ("sde_opt_events", EXIT)):
+    run = peers.prepare_sde_opt(w)
+    t = time.perf_counter()
+    run()
+    out[key + " first call (s)"] = time.perf_counter() - t
+print(json.dumps(out))
+"""
+
+
+def _first_call(tree: Path) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    out = subprocess.run([sys.executable, "-c", _FIRST_CALL], env=env, capture_output=True,
+                         text=True, check=True, cwd=str(tree))
+    return json.loads(out.stdout[out.stdout.index("{"):])
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--old", required=True, help="git revision of the engine before the change")
@@ -52,18 +77,21 @@ def main(argv=None) -> int:
         runs = {"old": [], "new": []}
         for i in range(args.rounds):
             for label, tree in (("old", old), ("new", ROOT)) if i % 2 == 0 else (("new", ROOT), ("old", old)):
-                runs[label].append(_round(tree, args.only))
+                runs[label].append(_round(tree, args.only) | _first_call(tree))
                 print(f"round {i + 1} {label}: {runs[label][-1]}", file=sys.stderr, flush=True)
     keys = sorted(runs["old"][0])
     print(f"load average after: {os.getloadavg()[0]:.2f}")
-    print(f"| workload | old ({args.old}) path-steps/s | new path-steps/s | new/old | old runs | new runs |")
+    print(f"| workload | old ({args.old}) | new | new/old | old runs | new runs |")
     print("|---|---|---|---|---|---|")
     for k in keys:
         o = [r[k] for r in runs["old"]]
         n = [r[k] for r in runs["new"]]
-        print(f"| {k} | {statistics.median(o) / 1e6:.2f} M | {statistics.median(n) / 1e6:.2f} M | "
+        seconds = k.endswith("(s)")
+        fmt = (lambda v: f"{v:.2f} s") if seconds else (lambda v: f"{v / 1e6:.2f} M")
+        each = (lambda v: f"{v:.2f}") if seconds else (lambda v: f"{v / 1e6:.1f}")
+        print(f"| {k} | {fmt(statistics.median(o))} | {fmt(statistics.median(n))} | "
               f"{statistics.median(n) / statistics.median(o):.3f} | "
-              f"{', '.join(f'{v / 1e6:.1f}' for v in o)} | {', '.join(f'{v / 1e6:.1f}' for v in n)} |")
+              f"{', '.join(each(v) for v in o)} | {', '.join(each(v) for v in n)} |")
     return 0
 
 

@@ -45,7 +45,8 @@ class Entry:
 
     ``scale``: measure on a smaller batch (``{"n_paths": …, "n_steps": …}``) when the full one
     would take minutes; path-steps/s is then computed on the batch actually run.
-    ``target``: the least acceptable ratio sde_opt ÷ this implementation (issue 2, item 9).
+    ``target``: the least acceptable ratio sde_opt ÷ this implementation, judged on the median
+    over the interleaved rounds of the round's ratio (issue 14; issue 2 set the others).
     """
 
     key: str
@@ -72,14 +73,14 @@ def entries(torch_device: str = "cpu", vbt_paths: int = 1_000) -> list[Entry]:
         Entry("numpy_loop", "hand-written NumPy loop", "fixed_horizon", peers.prepare_numpy_loop,
               target=1.0, target_text="≥ 1×"),
         Entry("torch_loop", "hand-written PyTorch loop", "fixed_horizon",
-              lambda w: peers.prepare_torch_loop(w, **dev), target=0.5, target_text="≥ 0.5×"),
+              lambda w: peers.prepare_torch_loop(w, **dev), target=1.5, target_text="≥ 1.5×"),
         Entry("sde_opt_events", "sde_opt simulate, events=[LeaveBall(0, 1)]", "exit_time",
               peers.prepare_sde_opt),
         Entry("sde_opt_fixed_horizon", "sde_opt simulate, no events (every path to the horizon)",
               "exit_time", lambda w: peers.prepare_sde_opt(w, events=False)),
         Entry("torch_masked_loop", "hand-written PyTorch loop, exited paths masked",
-              "exit_time", lambda w: peers.prepare_torch_masked_loop(w, **dev), target=1.0,
-              target_text="> 1×"),
+              "exit_time", lambda w: peers.prepare_torch_masked_loop(w, **dev), target=3.0,
+              target_text="≥ 3×"),
     ]
 
 
@@ -98,6 +99,17 @@ class Row:
     def rate(self) -> float:
         """path-steps per second: useful ones (Σ steps to exit) for the exit-time workload."""
         return self.useful_path_steps / self.best_s
+
+    @property
+    def round_rates(self) -> np.ndarray:
+        """The rate of each interleaved round."""
+        return self.useful_path_steps / np.asarray(self.runs_s)
+
+
+def median_ratio(ref: Row, row: Row) -> float:
+    """Median over the interleaved rounds of (ref's rate ÷ row's rate) in the same round: a burst
+    of load during one round moves both alike, so the ratio is steadier than either rate."""
+    return float(np.median(ref.round_rates / row.round_rates))
 
 
 def _scaled(w: Workload, entry: Entry, n_paths: int | None, n_steps: int | None) -> Workload:
@@ -202,7 +214,7 @@ def format_report(rows: list[Row], env: dict, command: str, repeats: int = 3) ->
     ref = {}
     for r in rows:
         if r.entry.key in ("sde_opt", "sde_opt_events"):
-            ref[r.entry.workload] = r.rate
+            ref[r.entry.workload] = r
     for wname, title, w in (("fixed_horizon", "Fixed horizon", FIXED),
                             ("exit_time", "Exit time", EXIT)):
         wrows = [r for r in rows if r.entry.workload == wname]
@@ -212,29 +224,31 @@ def format_report(rows: list[Row], env: dict, command: str, repeats: int = 3) ->
         lines += [f"### {title}: {full.describe()}", ""]
         if wname == "fixed_horizon":
             lines += [
-                "| implementation | path-steps/s | sde_opt ÷ this | target | best (s) | "
-                "first call (s) | measured on | E X₁² z | E Σ X₂..² z |",
-                "|---|---:|---:|---|---:|---:|---|---:|---:|",
+                "| implementation | path-steps/s | sde_opt ÷ this | median ratio of rounds | "
+                "target | best (s) | first call (s) | measured on | E X₁² z | E Σ X₂..² z |",
+                "|---|---:|---:|---:|---|---:|---:|---|---:|---:|",
             ]
         else:
             lines += [
-                "| implementation | useful path-steps/s | sde_opt ÷ this | target | best (s) | "
-                "first call (s) | computed path-steps/s | mean exit step ± SE | exited |",
-                "|---|---:|---:|---|---:|---:|---:|---|---:|",
+                "| implementation | useful path-steps/s | sde_opt ÷ this | median ratio of rounds | "
+                "target | best (s) | first call (s) | computed path-steps/s | mean exit step ± SE | "
+                "exited |",
+                "|---|---:|---:|---:|---|---:|---:|---:|---|---:|",
             ]
         for r in wrows:
             base = ref.get(wname)
-            ratio = base / r.rate if base else float("nan")
+            ratio = base.rate / r.rate if base else float("nan")
+            med = median_ratio(base, r) if base else float("nan")
             target = ""
             if r.entry.target is not None:
-                ok = ratio > r.entry.target if r.entry.target_text.startswith(">") else (
-                    ratio >= r.entry.target)
+                ok = med > r.entry.target if r.entry.target_text.startswith(">") else (
+                    med >= r.entry.target)
                 target = f"{r.entry.target_text} {'met' if ok else '**missed**'}"
             on = f"{r.workload.n_paths:,} × {r.workload.n_steps:,}"
             if wname == "fixed_horizon":
                 m = r.check["moments"]
                 lines.append(
-                    f"| {r.entry.label} | {_fmt_rate(r.rate)} | {ratio:.2f} | {target} | "
+                    f"| {r.entry.label} | {_fmt_rate(r.rate)} | {ratio:.2f} | {med:.2f} | {target} | "
                     f"{r.best_s:.3f} | {r.first_s:.2f} | {on} | {m['unstable']['z']:+.2f} | "
                     f"{m['stable']['z']:+.2f} |")
             else:
@@ -244,7 +258,7 @@ def format_report(rows: list[Row], env: dict, command: str, repeats: int = 3) ->
                 mean = f"{ex['mean']:.1f} ± {ex['se']:.1f}" if ex else "—"
                 exited = f"{ex['exited']:,}" if ex else "—"
                 lines.append(
-                    f"| {r.entry.label} | {_fmt_rate(r.rate)} | {ratio:.2f} | {target} | "
+                    f"| {r.entry.label} | {_fmt_rate(r.rate)} | {ratio:.2f} | {med:.2f} | {target} | "
                     f"{r.best_s:.3f} | {r.first_s:.2f} | "
                     f"{computed} | {mean} | {exited} |")
         lines.append("")
@@ -252,7 +266,8 @@ def format_report(rows: list[Row], env: dict, command: str, repeats: int = 3) ->
         f"Path-steps/s = paths × steps ÷ best wall time of {repeats} interleaved rounds; "
         "`first call` "
         "includes tracing and compilation (and is excluded from the rate). `sde_opt ÷ this` > 1 "
-        "means sde_opt is faster. `z` = (measured − exact EM value)/SE of E X₁² (unstable "
+        "means sde_opt is faster (ratio of best rounds); the target is judged on the median over "
+        "the rounds of the ratio within a round. `z` = (measured − exact EM value)/SE of E X₁² (unstable "
         "coordinate) and E Σᵢ≥₂ Xᵢ² at the horizon: every implementation simulates the same law "
         "(|z| ≤ 4 expected). Exit time: useful path-steps = Σ over paths of the steps to exit "
         "(the work an exit-time study needs); computed path-steps counts every step actually "

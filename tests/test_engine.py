@@ -201,3 +201,28 @@ def test_em_stationary_variance_matches_the_exact_discrete_value():
     assert abs(x.var() - exact_em) < 4 * se
     # the continuous value s²/(2a) is 11% lower: 4 SE excludes it at this N
     assert abs(x.var() - s**2 / (2 * a)) > 4 * se
+
+
+@pytest.mark.parametrize("n_steps", [100, 150, 300])
+def test_blocks_of_steps_do_not_change_results(monkeypatch, n_steps):
+    """The segment runs blocks of ``_BLOCK`` steps and masks the steps past the horizon or the
+    segment's end; with blocks of one step (a test before every step) the paths are the same."""
+    from sde_opt.engine import _simulate
+
+    ch = so.EulerMaruyama(so.LinearSDE([[0.05]], [[0.3]]), 0.05)
+    kw = dict(n_paths=200, n_steps=n_steps, events=[so.LeaveBall(jnp.zeros(1), 1.5)],
+              observables={"x": lambda x: x[0]}, stride=7)
+    runs = []
+    for block in (1, _simulate._BLOCK):
+        monkeypatch.setattr(_simulate, "_BLOCK", block)
+        runs.append(so.simulate(ch, jnp.zeros(1), 4, **kw))
+    a, b = runs
+    assert a.counts()["exited"] > 0 and a.counts()["censored"] > 0
+    np.testing.assert_array_equal(a.steps, b.steps)
+    np.testing.assert_array_equal(a.status, b.status)
+    np.testing.assert_allclose(np.asarray(a.final), np.asarray(b.final), rtol=1e-6, atol=0)
+    np.testing.assert_allclose(a.observables["x"], b.observables["x"], rtol=1e-6, atol=0)
+    # nothing saved after a path stopped, everything before
+    x = b.observables["x"]
+    saved = b.save_steps[None, :] <= b.steps[:, None]
+    assert np.all(np.isfinite(x[saved])) and np.all(np.isnan(x[~saved]))

@@ -9,7 +9,13 @@ from jax.extend.random import threefry2x32_p
 from scipy import special, stats
 
 import sde_opt as so
-from sde_opt.engine._rng import _epoch_key, erfinv_f32, standard_normals, threefry2x32
+from sde_opt.engine._rng import (
+    _epoch_key,
+    epoch_window,
+    erfinv_f32,
+    standard_normals,
+    threefry2x32,
+)
 
 
 @pytest.mark.slow
@@ -91,3 +97,24 @@ def test_one_dimensional_noise_in_float32():
     var = 0.25 * 0.01 * sum(0.99 ** (2 * k) for k in range(200))
     x = r.final[:, 0].astype(np.float64)
     assert abs(x.var() - var) <= 4 * var * np.sqrt(2 / x.size)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_epoch_window_gives_the_keys_of_each_step_across_an_epoch_boundary(dtype):
+    """The engine computes a segment's epoch keys once (``epoch_window``); each step's key and
+    counter offset must be those of the per-step computation, on both sides of a boundary."""
+    shape = (10,)
+    pairs = 10 if jnp.dtype(dtype).itemsize == 8 else 5
+    per_epoch = (2**32 - 1) // pairs
+    key = jax.random.key(9)
+    with jax.enable_x64(jnp.dtype(dtype).itemsize == 8):
+        for first in (0, per_epoch - 3, 2 * per_epoch - 1):
+            window = epoch_window(key, jnp.int32(first), 8, shape, dtype)
+            for step in range(first, first + 8):
+                s = jnp.int32(step)
+                want = _epoch_key(key, s, pairs)
+                got = _epoch_key(key, s, pairs, window)
+                np.testing.assert_array_equal(np.asarray(got[0]), np.asarray(want[0]))
+                assert int(got[1]) == int(want[1])
+        # a run longer than an epoch cannot be served by two keys
+        assert epoch_window(key, jnp.int32(0), per_epoch + 1, shape, dtype) is None

@@ -75,23 +75,54 @@ def erfinv_f32(x):
     return jnp.where(w < 5.0, central, tail) * x
 
 
-def _epoch_key(key, step, words_per_step: int):
-    """Key for the epoch holding ``step`` and the step's offset within the 32-bit counter."""
-    # steps per epoch: the counter offset must fit in uint32 and the epoch index in int32
-    per_epoch = max(1, min(2**31 - 1, (2**32 - 1) // words_per_step))
+def _steps_per_epoch(words_per_step: int) -> int:
+    # the counter offset must fit in uint32 and the epoch index in int32
+    return max(1, min(2**31 - 1, (2**32 - 1) // words_per_step))
+
+
+def _epoch_data(key, epoch):
+    return jr.key_data(jr.fold_in(jr.fold_in(key, _STREAM_NORMAL), epoch))
+
+
+def _epoch_key(key, step, words_per_step: int, window=None):
+    """Key for the epoch holding ``step`` and the step's offset within the 32-bit counter.
+
+    ``window`` (from :func:`epoch_window`) holds the keys of the two epochs a run of steps can
+    touch, so that each step only selects one instead of hashing two ``fold_in`` s.
+    """
+    per_epoch = _steps_per_epoch(words_per_step)
     epoch = step // per_epoch
-    k = jr.key_data(jr.fold_in(jr.fold_in(key, _STREAM_NORMAL), epoch))
+    if window is None:
+        k = _epoch_data(key, epoch)
+    else:
+        first, k_first, k_next = window
+        k = jnp.where(epoch == first, k_first, k_next)
     offset = (step % per_epoch).astype(jnp.uint32) * jnp.uint32(words_per_step)
     return k, offset
 
 
-def standard_normals(key, path_ids, step, shape: tuple[int, ...], dtype):
+def epoch_window(key, first_step, n_steps: int, shape: tuple[int, ...], dtype):
+    """The epoch keys that the normals of ``shape`` at steps ``first_step … first_step + n_steps − 1``
+    use, computed once for the run of steps (``None`` if the run can span more than two epochs).
+
+    Passed to :func:`standard_normals` as ``window``; the draws are bit-identical without it.
+    """
+    size = math.prod(shape)
+    pairs = size if jnp.dtype(dtype).itemsize == 8 else (size + 1) // 2
+    per_epoch = _steps_per_epoch(pairs)
+    if n_steps > per_epoch:
+        return None
+    first = first_step // per_epoch
+    return first, _epoch_data(key, first), _epoch_data(key, first + 1)
+
+
+def standard_normals(key, path_ids, step, shape: tuple[int, ...], dtype, window=None):
     """N(0, I) draws of ``shape`` for every path in ``path_ids`` (uint32, ``(B,)``) at ``step``."""
     size = math.prod(shape)
     b = path_ids.shape[0]
     wide = jnp.dtype(dtype).itemsize == 8
     pairs = size if wide else (size + 1) // 2
-    kd, offset = _epoch_key(key, step, pairs)
+    kd, offset = _epoch_key(key, step, pairs, window)
     if wide:
         x0 = jnp.broadcast_to(path_ids[:, None], (b, pairs))
         x1 = jnp.broadcast_to(offset + jnp.arange(pairs, dtype=jnp.uint32)[None, :], (b, pairs))

@@ -35,7 +35,7 @@ from jax import lax
 
 from .._chain import AbstractChain
 from ..noise import StandardNormal
-from ._rng import path_step_keys, standard_normals
+from ._rng import epoch_window, path_step_keys, standard_normals
 
 RUNNING, EXITED, DIVERGED, CENSORED = 0, 1, 2, 3
 _PADDING = 4
@@ -305,10 +305,10 @@ def _all_finite(tree):
     return ok
 
 
-def _draw(chain, key, path_ids, k, dtype, sub_batch=0):
+def _draw(chain, key, path_ids, k, dtype, sub_batch=0, window=None):
     sampler = chain.noise
     if isinstance(sampler, StandardNormal):
-        return standard_normals(key, path_ids, k, sampler.shape, dtype)
+        return standard_normals(key, path_ids, k, sampler.shape, dtype, window)
     keys = path_step_keys(key, path_ids, k)
     return _vmap(lambda kk: sampler.sample(kk, dtype), sub_batch, keys)
 
@@ -336,8 +336,20 @@ def _segment(chain, events, observables, key, state, path_ids, status, steps, ev
                          check_vma=False)(*args)
 
 
+_BLOCK = 64  # steps between two tests "is any path of this device still running?"
+_SEG_EVENTS, _SEG_FIXED = 128, 512  # steps per segment with and without events
+
+
 def _segment_local(chain, events, observables, key, state, path_ids, status, steps, event, k0,
                    n_steps, seg_len, stride, sub_batch=0):
+    """One device's paths for up to ``seg_len`` steps: blocks of ``_BLOCK`` steps, each skipped
+    when none of the device's paths is running.
+
+    Inside a block every step is computed for every path and applied only where the path is alive
+    (a ``where``), so a block with one live path costs a full block. The test is per block, not per
+    step: on CPU a data-dependent branch in the loop costs about as much as several steps (measured
+    in ``benchmarks/RESULTS.md``), and the values are the same either way.
+    """
     dtype = jax.tree_util.tree_leaves(jax.vmap(chain.position)(state))[0].dtype
     first_slot = k0 // stride + 1
     n_slots = seg_len // stride + 1
@@ -347,47 +359,54 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
                        jax.eval_shape(jax.vmap(fn), pos0).dtype)
         for name, fn in observables.items()
     }
+    sampler = chain.noise
+    window = (epoch_window(key, k0, seg_len, sampler.shape, dtype)
+              if isinstance(sampler, StandardNormal) else None)
+    block = min(_BLOCK, seg_len)
+    n_blocks = -(-seg_len // block)
 
     def one_step(carry, j):
         state, status, steps, event, buf = carry
         k = k0 + j
         alive = (status == RUNNING) & (k < n_steps)
+        if n_blocks * block > seg_len:
+            alive = alive & (j < seg_len)
+        noise = _draw(chain, key, path_ids, k, dtype, sub_batch, window)
+        new = _vmap(chain.step, sub_batch, state, noise)
+        finite = jax.vmap(_all_finite)(new)
+        moved = alive & finite
+        state = jax.tree_util.tree_map(lambda n, o: jnp.where(_bcast(moved, n), n, o), new, state)
+        steps = jnp.where(alive, k + 1, steps)
+        x = jax.vmap(chain.position)(state)
+        if events:
+            fired = jnp.stack([_vmap(ev, sub_batch, x) for ev in events], axis=-1)
+            hit = moved & jnp.any(fired, axis=-1)
+            event = jnp.where(hit, jnp.argmax(fired, axis=-1).astype(event.dtype), event)
+        else:
+            hit = jnp.zeros_like(moved)
+        status = jnp.where(alive & ~finite, DIVERGED, jnp.where(hit, EXITED, status))
+        if observables:
 
-        def advance(carry):
-            state, status, steps, event, buf = carry
-            noise = _draw(chain, key, path_ids, k, dtype, sub_batch)
-            new = _vmap(chain.step, sub_batch, state, noise)
-            finite = jax.vmap(_all_finite)(new)
-            moved = alive & finite
-            state = jax.tree_util.tree_map(lambda n, o: jnp.where(_bcast(moved, n), n, o), new, state)
-            steps = jnp.where(alive, k + 1, steps)
-            x = jax.vmap(chain.position)(state)
-            if events:
-                fired = jnp.stack([_vmap(ev, sub_batch, x) for ev in events], axis=-1)
-                hit = moved & jnp.any(fired, axis=-1)
-                event = jnp.where(hit, jnp.argmax(fired, axis=-1).astype(event.dtype), event)
-            else:
-                hit = jnp.zeros_like(moved)
-            status = jnp.where(alive & ~finite, DIVERGED, jnp.where(hit, EXITED, status))
-            if observables:
+            def save(buf):
+                slot = (k + 1) // stride - first_slot
+                out = {}
+                for name, fn in observables.items():
+                    v = _vmap(fn, sub_batch, x)
+                    v = jnp.where(_bcast(moved, v), v, jnp.nan)
+                    out[name] = lax.dynamic_update_index_in_dim(buf[name], v, slot, 0)
+                return out
 
-                def save(buf):
-                    slot = (k + 1) // stride - first_slot
-                    out = {}
-                    for name, fn in observables.items():
-                        v = _vmap(fn, sub_batch, x)
-                        v = jnp.where(_bcast(moved, v), v, jnp.nan)
-                        out[name] = lax.dynamic_update_index_in_dim(buf[name], v, slot, 0)
-                    return out
+            buf = lax.cond(jnp.any(alive) & ((k + 1) % stride == 0), save, lambda b: b, buf)
+        return (state, status, steps, event.astype(jnp.int32), buf), None
 
-                buf = lax.cond((k + 1) % stride == 0, save, lambda b: b, buf)
-            return state, status, steps, event.astype(jnp.int32), buf
-
-        carry = lax.cond(jnp.any(alive), advance, lambda c: c, carry)
-        return carry, None
+    def one_block(carry, b):
+        first = b * block
+        running = jnp.any(carry[1] == RUNNING) & (k0 + first < n_steps)
+        steps_of_block = lambda c: lax.scan(one_step, c, first + jnp.arange(block, dtype=jnp.int32))[0]
+        return lax.cond(running, steps_of_block, lambda c: c, carry), None
 
     carry = (state, status, steps, event, buf)
-    carry, _ = lax.scan(one_step, carry, jnp.arange(seg_len, dtype=jnp.int32))
+    carry, _ = lax.scan(one_block, carry, jnp.arange(n_blocks, dtype=jnp.int32))
     return (*carry, jax.vmap(chain.position)(carry[0]))
 
 
@@ -669,7 +688,7 @@ def simulate(
     point = jax.tree_util.tree_map(lambda s_: jax.ShapeDtypeStruct(s_, dtype), shape, is_leaf=_is_shape)
     _check_callbacks(events, observables, point)
 
-    seg_len = 128 if events else 512
+    seg_len = _SEG_EVENTS if events else _SEG_FIXED
     seg_len = min(seg_len, max(1, n_steps))
     if chunk_size is None:
         per_path_bytes = _bytes_per_path(chain, point, observables, stride, seg_len)
