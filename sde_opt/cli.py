@@ -19,7 +19,10 @@ def _study(args) -> int:
               file=sys.stderr)
         return 2
     done = run_study(reg[args.name], Path(args.out) / args.name, quick=args.quick,
-                     progress=not args.no_progress)
+                     progress=not args.no_progress, share=args.share)
+    if not done.out.writes_files:  # another process writes the summary and prints the table
+        print(done.message())
+        return 0
     if done.claims:  # results on stdout; progress went to stderr
         from .experiment import format_claims
 
@@ -147,6 +150,15 @@ def _duration(v) -> str:
     return str(v)
 
 
+def _share(text: str):
+    from .experiment import Share
+
+    try:
+        return Share.parse(text)
+    except (TypeError, ValueError) as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -162,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quick", action="store_true", help="small version (under 2 minutes)")
     s.add_argument("--out", default="results", help="parent folder of the results (default: results)")
     s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    s.add_argument("--share", type=_share, default=None, metavar="INDEX/COUNT",
+                   help="one of COUNT processes running the study into the same --out (e.g. "
+                        "$SLURM_PROCID/$SLURM_NTASKS): each computes its share of the grid points "
+                        "and waits for the others'; process 0 writes the summary")
     s.set_defaults(func=_study)
     base_help = s.format_help
     # the study list is read from the study modules only when help is shown (imports are slow)

@@ -137,12 +137,11 @@ def ramp_grid(out, cfg, method, *, stochastic=False, progress=False):
     kappas = cfg.stoch_kappas if stochastic else cfg.kappas
     epsilons = cfg.stoch_epsilons if stochastic else cfg.epsilons
     n = cfg.stoch_starts if stochastic else cfg.starts
-    grid = {}
-    for k in kappas:
-        for e in epsilons:
-            tag = f"{'stoch' if stochastic else 'ramp'}-{method}-k{k:g}-e{e:g}-n{n}"
-            grid[(k, e)] = out.point(tag, lambda k=k, e=e: ramp_point(
-                method, k, e, n, stochastic=stochastic, progress=progress))
+    cells = [(k, e) for k in kappas for e in epsilons]
+    grid = dict(zip(cells, out.points([
+        (f"{'stoch' if stochastic else 'ramp'}-{method}-k{k:g}-e{e:g}-n{n}",
+         lambda k=k, e=e: ramp_point(method, k, e, n, stochastic=stochastic, progress=progress))
+        for k, e in cells]), strict=True))
     stack = lambda key: np.array([[grid[(k, e)][key] for e in epsilons] for k in kappas])
     return {"kappas": kappas, "epsilons": epsilons, "steps": stack("steps"),
             "status": stack("status"), "theory": stack("theory"), "calls": stack("calls"),
@@ -226,11 +225,11 @@ def dw_point(method, kappa, eps, n_starts, progress=False):
 
 
 def dw_grid(out, cfg, method, progress=False):
-    grid = {}
-    for k in cfg.dw_kappas:
-        for e in cfg.dw_epsilons:
-            grid[(k, e)] = out.point(f"dw-{method}-k{k:g}-e{e:g}-n{cfg.dw_starts}",
-                                     lambda k=k, e=e: dw_point(method, k, e, cfg.dw_starts, progress))
+    cells = [(k, e) for k in cfg.dw_kappas for e in cfg.dw_epsilons]
+    grid = dict(zip(cells, out.points([
+        (f"dw-{method}-k{k:g}-e{e:g}-n{cfg.dw_starts}",
+         lambda k=k, e=e: dw_point(method, k, e, cfg.dw_starts, progress)) for k, e in cells]),
+        strict=True))
     stack = lambda key: np.array([[grid[(k, e)][key] for e in cfg.dw_epsilons] for k in cfg.dw_kappas])
     return {"kappas": cfg.dw_kappas, "epsilons": cfg.dw_epsilons, "steps": stack("steps"),
             "status": stack("status"), "theory": stack("theory"), "calls": stack("calls")}

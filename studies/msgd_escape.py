@@ -280,11 +280,13 @@ def phase_curves(out, cfg: Config, progress: bool) -> dict:
     e2 = jnp.eye(len(SPECTRUM))[1]
     stride = max(1, cfg.phase_iters // 400)
     curves = {}
-    for mu in cfg.phase_mus:
-        key = f"{cfg.mode}-phases-eta{cfg.phase_eta:g}-mu{mu:g}-n{cfg.phase_paths}-k{cfg.phase_iters}"
-        arr = out.point(key, lambda mu=mu: _error_curves(
-            problem, so.MomentumSGD(problem, cfg.phase_eta, mu), e2, cfg.phase_paths,
-            cfg.phase_iters, stride, 21, progress, f"phases μ={mu:g}"))
+    points = out.points([
+        (f"{cfg.mode}-phases-eta{cfg.phase_eta:g}-mu{mu:g}-n{cfg.phase_paths}-k{cfg.phase_iters}",
+         lambda mu=mu: _error_curves(problem, so.MomentumSGD(problem, cfg.phase_eta, mu), e2,
+                                     cfg.phase_paths, cfg.phase_iters, stride, 21, progress,
+                                     f"phases μ={mu:g}"))
+        for mu in cfg.phase_mus])
+    for mu, arr in zip(cfg.phase_mus, points, strict=True):
         err = arr["err"]
         mean = stats.iid_mean(err)
         curves[mu] = {"steps": arr["save_steps"], "mean": mean.value, "se": mean.se,
@@ -465,12 +467,15 @@ def annealing(out, cfg: Config, progress: bool) -> dict:
     e2 = jnp.eye(len(SPECTRUM))[1]
     stride = 20
     res = {}
+    batch = []
     for name, kw in anneal_runs(cfg).items():
         n_iter = cfg.anneal_iters * (2 if "long" in name else 1)
         key = (f"{cfg.mode}-anneal-{name}-n{cfg.anneal_paths}-k{n_iter}").replace(" ", "_")
         alg = AnnealedMomentumSGD(problem, kw["eta"], kw["mu"], kw["boundaries"])
-        arr = out.point(key, lambda alg=alg, n_iter=n_iter, name=name: _error_curves(
-            problem, alg, e2, cfg.anneal_paths, n_iter, stride, 41, progress, name))
+        batch.append((key, lambda alg=alg, n_iter=n_iter, name=name: _error_curves(
+            problem, alg, e2, cfg.anneal_paths, n_iter, stride, 41, progress, name)))
+    for (name, kw), arr in zip(anneal_runs(cfg).items(), out.points(batch), strict=True):
+        n_iter = cfg.anneal_iters * (2 if "long" in name else 1)
         err = arr["err"]
         steps = arr["save_steps"]
         n_cross, lo, hi, p_never = _crossing(err, steps, cfg.anneal_target)

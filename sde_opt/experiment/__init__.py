@@ -2,7 +2,8 @@
 
 * :class:`ResultsDir` — ``results/NAME/`` written atomically (files 0644, temporaries of an
   interrupted write removed on the next run); :meth:`ResultsDir.point` makes a grid point
-  resumable; :meth:`ResultsDir.record_config` writes ``config.json``.
+  resumable and :meth:`ResultsDir.points` a batch of them, spread over processes with
+  :class:`Share`; :meth:`ResultsDir.record_config` writes ``config.json``.
 * :func:`run_study` — config, run, ``summary.json`` with timing accumulated across resumes (what
   ``sde-opt study`` calls).
 * :class:`Progress` — the one progress bar of a study (tqdm on stderr).
@@ -15,6 +16,7 @@ Numbers with error bars are :class:`sde_opt.stats.Estimate` objects.
 
 from .progress import Progress as Progress
 from .results import ResultsDir as ResultsDir
+from .results import Share as Share
 from .study import StudyRun as StudyRun
 from .study import run_study as run_study
 from .table import format_claims as format_claims
@@ -22,5 +24,5 @@ from .verdict import Verdict as Verdict
 from .verdict import compare as compare
 from .verdict import compare_interval as compare_interval
 
-__all__ = ["Progress", "ResultsDir", "StudyRun", "run_study", "Verdict", "compare",
+__all__ = ["Progress", "ResultsDir", "Share", "StudyRun", "run_study", "Verdict", "compare",
            "compare_interval", "format_claims"]

@@ -18,6 +18,17 @@ writes ``config.json`` before and ``summary.json`` after, with the wall time.
   and :attr:`ResultsDir.resumed` list the keys of this run. A point file that cannot be read is
   moved aside to ``<name>.corrupt`` with a warning naming it, and recomputed
   (:attr:`ResultsDir.corrupt_moved`).
+* **Points spread over processes.** ``ResultsDir(path, share=Share(i, n))`` (``sde-opt study NAME
+  --share i/n``) is one of ``n`` processes running the same study into the same folder (on one
+  machine or several that share the file system). Each point belongs to one process, chosen by a
+  hash of its key (:meth:`Share.owner`); a process computes the points it owns and waits for the
+  others' files, so every process goes through the whole study and ends with every point. A grid
+  given as one batch to :meth:`ResultsDir.points` runs in parallel: each process first computes its
+  own points of the batch, then collects the rest. A lone :meth:`ResultsDir.point` owned elsewhere
+  makes the other processes wait for it. Only process 0 writes the folder's other files
+  (``config.json``, ``summary.json``, figures), and no process removes temporaries (another one
+  may be writing them); the point files are the same whichever process computed them, so the
+  summary equals that of one process.
 * **Configuration.** :meth:`ResultsDir.record_config` merges fields into ``config.json`` (the
   layer writes the study's name and mode, a study adds its ``parameters``); what was recorded is
   kept in memory, never read back from disk.
@@ -25,12 +36,16 @@ writes ``config.json`` before and ``summary.json`` after, with the wall time.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
+import sys
 import tempfile
+import time
 import warnings
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -91,17 +106,79 @@ def _jsonable(obj):
     return obj
 
 
-class ResultsDir:
-    """``results/NAME/``: JSON, arrays and figures, each written atomically (module docstring)."""
+@dataclasses.dataclass(frozen=True)
+class Share:
+    """Process ``index`` of ``count`` running one study into one folder (module docstring).
 
-    def __init__(self, path):
+    ``poll`` is the seconds between two looks for a point another process computes, ``timeout``
+    the seconds to wait for one before giving up (``None``: wait as long as it takes).
+    """
+
+    index: int
+    count: int
+    poll: float = 0.5
+    timeout: float | None = None
+
+    def __post_init__(self):
+        for name in ("index", "count"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"Share: {name} must be an integer; got {v!r}")
+        if self.count < 1:
+            raise ValueError(f"Share: count must be >= 1; got {self.count}")
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"Share: index must be in 0 … count − 1 = {self.count - 1}; got "
+                             f"{self.index}")
+        if not self.poll > 0:
+            raise ValueError(f"Share: poll must be > 0 seconds; got {self.poll!r}")
+        if self.timeout is not None and not self.timeout > 0:
+            raise ValueError(f"Share: timeout must be > 0 seconds or None; got {self.timeout!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> Share:
+        """``"i/n"`` (e.g. ``"$SLURM_PROCID/$SLURM_NTASKS"``) → ``Share(i, n)``."""
+        m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
+        if not m:
+            raise ValueError(f"share must be INDEX/COUNT with 0 <= INDEX < COUNT (e.g. 0/4); got "
+                             f"{text!r}")
+        return cls(int(m.group(1)), int(m.group(2)))
+
+    def owner(self, key: str) -> int:
+        """The process that computes the point ``key`` (CRC-32 of the key, modulo ``count``: the
+        same in every process and every Python session)."""
+        return zlib.crc32(key.encode()) % self.count
+
+    def owns(self, key: str) -> bool:
+        return self.owner(key) == self.index
+
+
+class ResultsDir:
+    """``results/NAME/``: JSON, arrays and figures, each written atomically (module docstring).
+
+    ``share``: this process's :class:`Share` of the study's points, or ``None`` (one process).
+    """
+
+    def __init__(self, path, share: Share | None = None):
+        if share is not None and not isinstance(share, Share):
+            raise TypeError(f"ResultsDir: share must be a Share or None; got {share!r}")
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self.stale_removed: list[Path] = _remove_stale_temporaries(self.path)
+        self.share = share
+        # with several processes in the folder a temporary may be another one's write in progress
+        self.stale_removed: list[Path] = [] if share else _remove_stale_temporaries(self.path)
         self.resumed: list[str] = []
         self.computed: list[str] = []
+        self.waited: list[str] = []
         self.corrupt_moved: list[Path] = []
         self._config: dict = {}
+
+    @property
+    def writes_files(self) -> bool:
+        """Whether this process writes the folder's files other than points (process 0 only)."""
+        return self.share is None or self.share.index == 0
+
+    def _path_or_none(self, name: str) -> Path | None:
+        return self.path / name if self.writes_files else None
 
     def record_config(self, **fields) -> Path:
         """Merge ``fields`` into ``config.json`` (later calls add to or replace earlier fields)."""
@@ -111,22 +188,26 @@ class ResultsDir:
     def write_json(self, name: str, obj) -> Path:
         p = self.path / name
         text = json.dumps(_jsonable(obj), indent=2, sort_keys=False)
-        _atomic_write(p, lambda t: Path(t).write_text(text + "\n"))
+        if self.writes_files:
+            _atomic_write(p, lambda t: Path(t).write_text(text + "\n"))
         return p
 
     def write_text(self, name: str, text: str) -> Path:
         p = self.path / name
-        _atomic_write(p, lambda t: Path(t).write_text(text))
+        if self.writes_files:
+            _atomic_write(p, lambda t: Path(t).write_text(text))
         return p
 
     def save_npz(self, name: str, **arrays) -> Path:
         p = self.path / name
-        _atomic_write(p, lambda t: _savez(t, arrays))
+        if self.writes_files:
+            _atomic_write(p, lambda t: _savez(t, arrays))
         return p
 
     def savefig(self, fig, name: str) -> Path:
         p = self.path / name
-        _atomic_write(p, lambda t: fig.savefig(t, dpi=130, bbox_inches="tight", format="png"))
+        if self.writes_files:
+            _atomic_write(p, lambda t: fig.savefig(t, dpi=130, bbox_inches="tight", format="png"))
         import matplotlib.pyplot as plt
 
         plt.close(fig)
@@ -153,16 +234,75 @@ class ResultsDir:
                           f"to {aside} and recomputing the point", RuntimeWarning, stacklevel=3)
             return None
 
-    def point(self, key: str, compute: Callable[[], dict]) -> dict:
-        """Arrays of one grid point: loaded if finished earlier, else computed and saved."""
-        safe = re.sub(r"[^A-Za-z0-9_.=-]+", "_", key)
-        p = self.path / "points" / f"{safe}.npz"
+    def _point_path(self, key: str) -> Path:
+        return self.path / "points" / f"{re.sub(r'[^A-Za-z0-9_.=-]+', '_', key)}.npz"
+
+    def _finished(self, key: str) -> dict | None:
+        p = self._point_path(key)
         if p.exists():
             loaded = self._load_point(p)
             if loaded is not None:
                 self.resumed.append(key)
                 return loaded
+        return None
+
+    def _compute(self, key: str, compute: Callable[[], dict]) -> dict:
         arrays = {k: np.asarray(v) for k, v in compute().items()}
-        _atomic_write(p, lambda t: _savez(t, arrays))
+        _atomic_write(self._point_path(key), lambda t: _savez(t, arrays))
         self.computed.append(key)
         return arrays
+
+    def _wait_for(self, key: str) -> dict:
+        """The arrays of a point another process computes, once its file is there."""
+        share, p = self.share, self._point_path(key)
+        t0, told = time.monotonic(), False
+        while True:
+            if p.exists():
+                loaded = self._load_point(p)
+                if loaded is not None:
+                    self.waited.append(key)
+                    return loaded
+            waited = time.monotonic() - t0
+            if share.timeout is not None and waited > share.timeout:
+                raise TimeoutError(f"point {key!r}: process {share.owner(key)} of {share.count} "
+                                   f"has not written {p} after {waited:.0f} s; is it running "
+                                   f"(sde-opt study ... --share {share.owner(key)}/{share.count})?")
+            if not told and waited > 10 * share.poll:
+                print(f"sde-opt: process {share.index}/{share.count} waits for point {key!r} "
+                      f"(process {share.owner(key)})", file=sys.stderr, flush=True)
+                told = True
+            time.sleep(share.poll)
+
+    def point(self, key: str, compute: Callable[[], dict]) -> dict:
+        """Arrays of one grid point: loaded if finished earlier, else computed and saved (with a
+        :class:`Share`: computed if this process owns it, else waited for)."""
+        done = self._finished(key)
+        if done is not None:
+            return done
+        if self.share is None or self.share.owns(key):
+            return self._compute(key, compute)
+        return self._wait_for(key)
+
+    def points(self, items: Sequence[tuple[str, Callable[[], dict]]]) -> list[dict]:
+        """Arrays of a batch of points ``[(key, compute), …]``, in order.
+
+        The same as ``[self.point(k, c) for k, c in items]`` for one process; with a
+        :class:`Share`, each process computes its own points of the batch first, then collects
+        the others', so the batch runs in parallel over the processes.
+        """
+        items = list(items)
+        keys = [k for k, _ in items]
+        if len(set(keys)) != len(keys):
+            dup = sorted({k for k in keys if keys.count(k) > 1})
+            raise ValueError(f"points: every key must be distinct; repeated: {dup[:5]}")
+        out: dict[str, dict] = {}
+        for key, compute in items:
+            done = self._finished(key)
+            if done is not None:
+                out[key] = done
+            elif self.share is None or self.share.owns(key):
+                out[key] = self._compute(key, compute)
+        for key, _ in items:
+            if key not in out:
+                out[key] = self._wait_for(key)
+        return [out[k] for k in keys]

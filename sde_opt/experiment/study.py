@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-from .results import ResultsDir, _jsonable
+from .results import ResultsDir, Share, _jsonable
 
 MODES = ("quick", "full")
 
@@ -48,8 +48,16 @@ class StudyRun:
         return self.summary.get("headline_claims")
 
     def message(self) -> str:
-        return (f"wrote {self.out.path} ({self.wall_seconds:.1f} s; {len(self.out.computed)} points "
-                f"computed, {len(self.out.resumed)} resumed)")
+        done = (f"{self.wall_seconds:.1f} s; {len(self.out.computed)} points computed, "
+                f"{len(self.out.resumed)} resumed")
+        share = self.out.share
+        if share is None:
+            return f"wrote {self.out.path} ({done})"
+        done += f", {len(self.out.waited)} from the other processes"
+        if self.out.writes_files:
+            return f"wrote {self.out.path} as process 0 of {share.count} ({done})"
+        return (f"process {share.index} of {share.count}: points written to {self.out.path / 'points'}"
+                f" ({done}); process 0 writes the summary")
 
 
 def _previous_timing(path: Path) -> dict:
@@ -70,11 +78,20 @@ def merge_timing(previous: dict, mode: str, this_run: dict, computed: bool) -> d
     return timing
 
 
-def run_study(module: ModuleType, out, *, quick: bool = False, progress: bool = True) -> StudyRun:
-    """Run a study module into ``out`` (a folder path or a ResultsDir; see the module docstring)."""
+def run_study(module: ModuleType, out, *, quick: bool = False, progress: bool = True,
+              share: Share | None = None) -> StudyRun:
+    """Run a study module into ``out`` (a folder path or a ResultsDir; see the module docstring).
+
+    ``share``: this process's :class:`~sde_opt.experiment.results.Share` when several processes
+    run the study into one folder (each computes its own points; process 0 writes the summary).
+    """
     from .. import __version__
 
-    out = out if isinstance(out, ResultsDir) else ResultsDir(out)
+    if isinstance(out, ResultsDir):
+        if share is not None and out.share != share:
+            raise ValueError(f"run_study: share={share} but the ResultsDir has share={out.share}")
+    else:
+        out = ResultsDir(out, share=share)
     mode = "quick" if quick else "full"
     out.record_config(study=module.NAME, quick=bool(quick), sde_opt_version=__version__,
                       description=getattr(module, "DESCRIPTION", ""))
@@ -83,6 +100,8 @@ def run_study(module: ModuleType, out, *, quick: bool = False, progress: bool = 
     wall = time.perf_counter() - t0
     this_run = {"wall_seconds": wall, "points_resumed": len(out.resumed),
                 "points_computed": len(out.computed), **summary.pop("timing", {})}
+    if out.share is not None:
+        this_run |= {"processes": out.share.count, "points_from_other_processes": len(out.waited)}
     summary["timing"] = merge_timing(_previous_timing(out.path / "summary.json"), mode, this_run,
                                      bool(out.computed))
     claims = headline_claims(module, summary)

@@ -12,8 +12,8 @@ from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
-from jax import lax
 import numpy as np
+from jax import lax
 
 from .._checks import check_psd, check_real, check_shape
 from ._base import AbstractProblem
@@ -91,6 +91,12 @@ class DiagonalQuadratic(AbstractProblem):
         return self.oracle_cov.astype(x.dtype)
 
     def grad_noise_factor(self, x, z):
+        """C^{1/2} z: a product with the diagonal when C is diagonal, else the matrix product.
+
+        The barrier keeps ``z`` the array the engine drew: without it XLA folds the product into
+        the generator's last multiplications and rounds differently from the matrix product.
+        (The minibatch gradient keeps the matrix product: its sum with ∇f rounds differently.)
+        """
         if self.noise_root_diagonal is not None:
             return self.noise_root_diagonal.astype(x.dtype) * lax.optimization_barrier(z)
         return self.noise_root.astype(x.dtype) @ z
