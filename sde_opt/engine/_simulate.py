@@ -6,9 +6,10 @@ One function, :func:`simulate`, serves discrete optimizers and discretized SDEs 
   (:mod:`sde_opt.engine._rng`), so results do not change with ``chunk_size``, compaction or the
   number of devices, and two chains with the same noise structure share noise under the same key.
 * **Work follows the live paths.** Paths advance in segments of a few hundred steps inside one
-  compiled ``lax.scan``; between segments the host counts the live paths, stops a chunk when none
-  is left, and compacts the survivors into a smaller batch (power-of-two buckets, so each bucket
-  size compiles once).
+  compiled loop, in blocks of about 64 steps that a device skips once none of its paths is running
+  (:func:`_segment_local`); between segments the host counts the live paths, stops a chunk when
+  none is left, and compacts the survivors into a smaller batch (power-of-two buckets, so each
+  bucket size compiles once).
 * **Nothing is lost.** A path whose state turns non-finite is frozen at its last finite state and
   flagged ``DIVERGED``; paths alive at the horizon are ``CENSORED``. Every path ends with exactly
   one status, and :class:`SimulationResult` counts them.
