@@ -18,17 +18,15 @@ Counts, histograms and the exit-step sum are exact integers, so combining summar
 float sums are combined in chunk order, so a run is bit for bit the same whatever the number of
 processes that computed its chunks.
 
-**Several processes and hosts** (``jax.distributed``): when ``jax.process_count() > 1`` each
-process computes the chunks ``process_index, process_index + P, …`` on its own local devices; the
-per-chunk summaries are exchanged as raw 32-bit words (``multihost_utils.process_allgather``) and
-combined in chunk order — the result equals a one-process run bit for bit.
+**Several processes and hosts** (``jax.distributed``): when ``jax.process_count() > 1`` the chunks
+run in rounds, chunk ``r·P + p`` on process ``p`` in round ``r``, each on its process's local
+devices; after each round the round's summaries are exchanged as raw 32-bit words
+(``multihost_utils.process_allgather``) and folded in chunk order — the result equals a one-process
+run bit for bit.
 
-**Memory.** One process keeps a single running summary (the left fold that ``combine`` itself
-computes, so the result is the same bit for bit): peak memory is one chunk's simulation plus one
-summary, whatever the number of paths. Several processes keep one summary per chunk of their own
-until the exchange (a summary is about 8 bytes per histogram bin and per observable entry), so
-there the memory grows with ``n_paths / chunk_paths``; raise ``chunk_paths`` or ``bin_width`` for
-very many chunks.
+**Memory.** Every process keeps a single running summary (the left fold that ``combine`` itself
+computes, so the result is the same bit for bit) plus, with P processes, the P summaries of one
+round: peak memory is one chunk's simulation plus P + 1 summaries, whatever the number of paths.
 """
 
 from __future__ import annotations
@@ -246,56 +244,58 @@ def simulate_streamed(chain, x0, key, *, n_paths: int, n_steps: int, events=(), 
     if n_chunks < n_proc:
         raise ValueError(f"simulate_streamed: {n_chunks} chunk(s) of {chunk_paths} paths for {n_proc} "
                          "processes; use a smaller chunk_paths so that every process has a chunk")
-    mine = range(me, n_chunks, n_proc)
-    parts = {}
-    acc = None  # one process: a running fold in chunk order (combine's own order, so bit for bit)
+    n_rounds = math.ceil(n_chunks / n_proc)
+    acc = None  # a running fold in chunk order (combine's own order, so bit for bit)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(mine), desc="simulate_streamed", unit="chunk", leave=False)
-    for c in mine:
-        start = c * chunk_paths
-        size = min(chunk_paths, n_paths - start)
-        r = simulate(chain, x0, key, n_paths=size, n_steps=n_steps, events=events,
-                     observables=observables, stride=stride, memory_limit=memory_limit,
-                     first_path=start)
-        part = StreamedSummary.from_result(r, int(w))
-        if n_proc == 1:  # keep one summary, not one per chunk: memory independent of n_paths
-            acc = part if acc is None else StreamedSummary.combine([acc, part])
-        else:
-            parts[c] = part
-        if bar is not None:
-            bar.update(1)
+        bar = tqdm(total=len(range(me, n_chunks, n_proc)), desc="simulate_streamed", unit="chunk",
+                   leave=False)
+    template = None
+    for rnd in range(n_rounds):  # round rnd: chunk rnd·n_proc + p on process p
+        c = rnd * n_proc + me
+        part = None
+        if c < n_chunks:
+            start = c * chunk_paths
+            size = min(chunk_paths, n_paths - start)
+            r = simulate(chain, x0, key, n_paths=size, n_steps=n_steps, events=events,
+                         observables=observables, stride=stride, memory_limit=memory_limit,
+                         first_path=start)
+            part = StreamedSummary.from_result(r, int(w))
+            template = template or part  # every process has a chunk in round 0
+            if bar is not None:
+                bar.update(1)
+        parts = [part] if n_proc == 1 else _exchange(part, template)
+        for q, p in enumerate(parts):
+            if rnd * n_proc + q < n_chunks:
+                acc = p if acc is None else StreamedSummary.combine([acc, p])
     if bar is not None:
         bar.close()
-    if n_proc == 1:
-        return acc
-    return _gather(parts, n_chunks)
+    return acc
 
 
-def _gather(parts, n_chunks):
-    """Exchange the per-chunk summaries between processes and combine them in chunk order."""
+def _exchange(part, template) -> list:
+    """Every process's summary of this round, by process (``None`` where a process had no chunk).
+
+    Transported as raw 32-bit words (JAX would round float64/int64 to 32 bits without x64); one
+    round's summaries are the only ones held, so memory does not grow with the number of chunks.
+    """
     from jax.experimental import multihost_utils
 
-    template = parts[next(iter(parts))]
-    keys = sorted(template._arrays())
     protos = {k: np.asarray(v) for k, v in template._arrays().items()}
-    stacked = {}
-    for k in keys:
-        # transported as raw 32-bit words: JAX would round float64/int64 to 32 bits without x64
-        words = protos[k].astype(protos[k].dtype.newbyteorder("=")).reshape(-1).view(np.uint32).size
-        arr = np.zeros((n_chunks, words), np.uint32)
-        for c, part in parts.items():
-            arr[c] = np.ascontiguousarray(np.asarray(part._arrays()[k], protos[k].dtype)).reshape(-1).view(
-                np.uint32)
-        stacked[k] = arr
-    gathered = multihost_utils.process_allgather(stacked)  # each: (n_proc, n_chunks, words)
-    n_proc = jax.process_count()
-    chunks = []
-    for c in range(n_chunks):
-        owner = c % n_proc  # the process that computed chunk c
-        arrays = {k: np.asarray(gathered[k])[owner, c].astype(np.uint32).view(protos[k].dtype)
-                  .reshape(protos[k].shape) for k in keys}
-        chunks.append(template._from_arrays(arrays))
-    return StreamedSummary.combine(chunks)
+    have = part is not None
+    own = part._arrays() if have else protos
+    words = {k: np.ascontiguousarray(np.asarray(own[k], v.dtype).astype(v.dtype.newbyteorder("=")))
+             .reshape(-1).view(np.uint32) for k, v in protos.items()}
+    words["have"] = np.array([int(have)], np.uint32)
+    gathered = multihost_utils.process_allgather(words)  # each: (n_proc, words)
+    out = []
+    for q in range(jax.process_count()):
+        if not int(np.asarray(gathered["have"])[q, 0]):
+            out.append(None)
+            continue
+        arrays = {k: np.asarray(gathered[k])[q].astype(np.uint32).view(v.dtype).reshape(v.shape)
+                  for k, v in protos.items()}
+        out.append(template._from_arrays(arrays))
+    return out
