@@ -263,14 +263,12 @@ def _double_well_1d(out: ResultsDir, cfg, progress):
         return x[0] ** 4 / 4 - x[0] ** 2 / 2 + tilt * x[0] - f_star
 
     results, curves = {}, {}
+    cells = []  # every (β, algorithm) first, so that the grid is one batch of points
     for beta in cfg["dw_betas"]:
-        rows = []
         for family, gamma, chain in _algorithms(problem, eta, beta, cfg["dw_gammas"]):
             label = _label(family, gamma)
             temp = langevin_effective_temperature(beta, eta, sigma**2, gamma)
             pred = _kramers_two_wells(problem, temp, gamma)
-            exact_sde = (spectral_gap_1d(problem.potential, temp, -3.0, 3.0)
-                         if gamma is None else None)
             n_steps = int(8.0 / pred / eta)
             stride = 20
 
@@ -280,7 +278,16 @@ def _double_well_1d(out: ResultsDir, cfg, progress):
                                    observables={"left": left, "gap": gap}, dist=to_glob,
                                    radius=0.2, label=progress and f"β={beta:g} {label}")
 
-            arr = out.point(f"dw1d_beta{beta:g}_{label}", compute)
+            cells.append((beta, family, gamma, label, temp, pred, stride,
+                          (f"dw1d_beta{beta:g}_{label}", compute)))
+    arrays = out.points([c[-1] for c in cells])
+    for beta in cfg["dw_betas"]:
+        rows = []
+        for (b, family, gamma, label, temp, pred, stride, _), arr in zip(cells, arrays, strict=True):
+            if b != beta:
+                continue
+            exact_sde = (spectral_gap_1d(problem.potential, temp, -3.0, 3.0)
+                         if gamma is None else None)
             fit = exponential_rate_difference(arr["t"], arr["left_b"], arr["left_a"], t_min=2.0)
             final_gap = iid_mean(arr["gap_a"][:, -1])
             curves.setdefault(beta, {})[label] = (arr["t"][1:] / eta, *_mean_curve(arr["gap_a"]))
