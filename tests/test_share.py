@@ -168,3 +168,15 @@ def test_minimax_rates_quick_over_two_processes_equals_one(tmp_path):
                 for d in ("one", "two"))
     one.pop("timing"), two.pop("timing")
     assert one == two
+
+
+def test_a_share_must_match_the_distributed_runtime(tmp_path, monkeypatch):
+    import jax
+
+    monkeypatch.setattr(jax, "process_count", lambda: 4)
+    monkeypatch.setattr(jax, "process_index", lambda: 1)
+    mod = type(sys)("never_run")
+    mod.NAME, mod.run = "never-run", lambda *a, **k: pytest.fail("the study ran")
+    with pytest.raises(ValueError, match=r"share 0/2 disagrees .* process 1 of 4; give --share 1/4"):
+        run_study(mod, tmp_path / "x", share=Share(0, 2))
+    assert not (tmp_path / "x").exists()

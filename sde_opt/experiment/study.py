@@ -87,6 +87,8 @@ def run_study(module: ModuleType, out, *, quick: bool = False, progress: bool = 
     """
     from .. import __version__
 
+    if share is not None:
+        _check_share_against_runtime(share)
     if isinstance(out, ResultsDir):
         if share is not None and out.share != share:
             raise ValueError(f"run_study: share={share} but the ResultsDir has share={out.share}")
@@ -109,6 +111,17 @@ def run_study(module: ModuleType, out, *, quick: bool = False, progress: bool = 
         summary["headline_claims"] = claims
     out.write_json("summary.json", summary)
     return StudyRun(out, summary, wall)
+
+
+def _check_share_against_runtime(share: Share) -> None:
+    """Under ``jax.distributed`` a share must be this process's place in the runtime."""
+    import jax
+
+    n, i = jax.process_count(), jax.process_index()
+    if n > 1 and (share.count, share.index) != (n, i):
+        raise ValueError(f"run_study: share {share.index}/{share.count} disagrees with the "
+                         f"jax.distributed runtime, where this is process {i} of {n}; give "
+                         f"--share {i}/{n} (or leave the share to the runtime's numbering)")
 
 
 def headline_claims(module: ModuleType, summary: dict) -> list | None:
