@@ -204,17 +204,17 @@ def test_em_stationary_variance_matches_the_exact_discrete_value():
 
 
 @pytest.mark.parametrize("n_steps", [100, 150, 300])
-def test_blocks_of_steps_do_not_change_results(monkeypatch, n_steps):
-    """The segment runs blocks of ``_BLOCK`` steps and masks the steps past the horizon or the
-    segment's end; with blocks of one step (a test before every step) the paths are the same."""
+def test_segment_length_does_not_change_results(monkeypatch, n_steps):
+    """Steps past the horizon or after a path stopped are masked, so cutting the horizon into
+    segments of 7 steps (each skipped whole only when no path runs) gives the same paths."""
     from sde_opt.engine import _simulate
 
     ch = so.EulerMaruyama(so.LinearSDE([[0.05]], [[0.3]]), 0.05)
     kw = dict(n_paths=200, n_steps=n_steps, events=[so.LeaveBall(jnp.zeros(1), 1.5)],
               observables={"x": lambda x: x[0]}, stride=7)
     runs = []
-    for block in (1, _simulate._BLOCK):
-        monkeypatch.setattr(_simulate, "_BLOCK", block)
+    for seg in (7, _simulate._SEG_EVENTS):
+        monkeypatch.setattr(_simulate, "_SEG_EVENTS", seg)
         runs.append(so.simulate(ch, jnp.zeros(1), 4, **kw))
     a, b = runs
     assert a.counts()["exited"] > 0 and a.counts()["censored"] > 0

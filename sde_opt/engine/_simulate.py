@@ -6,10 +6,9 @@ One function, :func:`simulate`, serves discrete optimizers and discretized SDEs 
   (:mod:`sde_opt.engine._rng`), so results do not change with ``chunk_size``, compaction or the
   number of devices, and two chains with the same noise structure share noise under the same key.
 * **Work follows the live paths.** Paths advance in segments of a few hundred steps inside one
-  compiled loop, in blocks of about 64 steps that a device skips once none of its paths is running
-  (:func:`_segment_local`); between segments the host counts the live paths, stops a chunk when
-  none is left, and compacts the survivors into a smaller batch (power-of-two buckets, so each
-  bucket size compiles once).
+  compiled loop, without a test before each step (:func:`_segment_local`); between segments the
+  host counts the live paths, stops a chunk when none is left, and compacts the survivors into a
+  smaller batch (power-of-two buckets, so each bucket size compiles once).
 * **Nothing is lost.** A path whose state turns non-finite is frozen at its last finite state and
   flagged ``DIVERGED``; paths alive at the horizon are ``CENSORED``. Every path ends with exactly
   one status, and :class:`SimulationResult` counts them.
@@ -337,7 +336,6 @@ def _segment(chain, events, observables, key, state, path_ids, status, steps, ev
                          check_vma=False)(*args)
 
 
-_BLOCK = 64  # steps between two tests "is any path of this device still running?"
 _SEG_EVENTS, _SEG_FIXED = 128, 512  # steps per segment with and without events
 
 
@@ -348,28 +346,15 @@ def _segment_length(longest: int, n_steps: int) -> int:
     return -(-max(1, n_steps) // n_segments)
 
 
-def _block_length(seg_len: int) -> int:
-    """Steps per block: about ``_BLOCK``, cut so that the blocks cover the segment with the fewest
-    steps past its end (a divisor of ``seg_len`` between ``_BLOCK / 2`` and ``_BLOCK`` if there is
-    one: 500 = 10 × 50; else equal blocks: 125 → 2 × 63)."""
-    if seg_len <= _BLOCK:
-        return seg_len
-    for b in range(_BLOCK, _BLOCK // 2 - 1, -1):
-        if seg_len % b == 0:
-            return b
-    n_blocks = -(-seg_len // _BLOCK)
-    return -(-seg_len // n_blocks)
-
-
 def _segment_local(chain, events, observables, key, state, path_ids, status, steps, event, k0,
                    n_steps, seg_len, stride, sub_batch=0):
-    """One device's paths for up to ``seg_len`` steps: blocks of ``_BLOCK`` steps, each skipped
-    when none of the device's paths is running.
+    """One device's paths for up to ``seg_len`` steps, skipped whole when none of them is running.
 
-    Inside a block every step is computed for every path and applied only where the path is alive
-    (a ``where``), so a block with one live path costs a full block. The test is per block, not per
-    step: on CPU a data-dependent branch in the loop costs about as much as several steps (measured
-    in ``benchmarks/RESULTS.md``), and the values are the same either way.
+    Every step is computed for every path and applied only where the path is alive (a ``where``),
+    so the paths that stop inside a segment cost until its end; the host compacts them away
+    between segments. There is no test before each step: on CPU a data-dependent branch in the
+    loop costs about as much as several steps (``benchmarks/RESULTS.md``), and the values are the
+    same either way.
     """
     dtype = jax.tree_util.tree_leaves(jax.vmap(chain.position)(state))[0].dtype
     first_slot = k0 // stride + 1
@@ -383,15 +368,11 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
     sampler = chain.noise
     window = (epoch_window(key, k0, seg_len, sampler.shape, dtype)
               if isinstance(sampler, StandardNormal) else None)
-    block = _block_length(seg_len)
-    n_blocks = -(-seg_len // block)
 
     def one_step(carry, j):
         state, status, steps, event, buf = carry
         k = k0 + j
         alive = (status == RUNNING) & (k < n_steps)
-        if n_blocks * block > seg_len:
-            alive = alive & (j < seg_len)
         noise = _draw(chain, key, path_ids, k, dtype, sub_batch, window)
         new = _vmap(chain.step, sub_batch, state, noise)
         finite = jax.vmap(_all_finite)(new)
@@ -417,17 +398,17 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
                     out[name] = lax.dynamic_update_index_in_dim(buf[name], v, slot, 0)
                 return out
 
-            buf = lax.cond(jnp.any(alive) & ((k + 1) % stride == 0), save, lambda b: b, buf)
+            # a save where no path moved writes the NaNs the buffer starts with
+            buf = save(buf) if stride == 1 else lax.cond((k + 1) % stride == 0, save,
+                                                         lambda b: b, buf)
         return (state, status, steps, event.astype(jnp.int32), buf), None
 
-    def one_block(carry, b):
-        first = b * block
-        running = jnp.any(carry[1] == RUNNING) & (k0 + first < n_steps)
-        steps_of_block = lambda c: lax.scan(one_step, c, first + jnp.arange(block, dtype=jnp.int32))[0]
-        return lax.cond(running, steps_of_block, lambda c: c, carry), None
+    def all_steps(carry):
+        return lax.scan(one_step, carry, jnp.arange(seg_len, dtype=jnp.int32))[0]
 
     carry = (state, status, steps, event, buf)
-    carry, _ = lax.scan(one_block, carry, jnp.arange(n_blocks, dtype=jnp.int32))
+    running = jnp.any(status == RUNNING) & (k0 < n_steps)
+    carry = lax.cond(running, all_steps, lambda c: c, carry)
     return (*carry, jax.vmap(chain.position)(carry[0]))
 
 
