@@ -315,8 +315,10 @@ def _draw(chain, key, path_ids, k, dtype, sub_batch=0, window=None):
 
 @eqx.filter_jit
 def _segment(chain, events, observables, key, state, path_ids, status, steps, event, k0, n_steps,
-             seg_len, stride, sharded=False, sub_batch=0):
+             seg_len, stride, sharded=False, sub_batch=0, window=None):
     """Advance every running path by up to ``seg_len`` steps, starting at global step ``k0``.
+
+    ``window``: the segment's epoch keys for the standard normals (:func:`_segment_window`).
 
     With ``sharded``, the path axis is split over all devices with ``shard_map``: each device
     loops over its own paths with no communication (no per-step cross-device reduction for the
@@ -325,7 +327,7 @@ def _segment(chain, events, observables, key, state, path_ids, status, steps, ev
     """
     args = (state, path_ids, status, steps, event)
     body = lambda *a: _segment_local(chain, events, observables, key, *a, k0, n_steps, seg_len,
-                                     stride, sub_batch)
+                                     stride, sub_batch, window)
     if not sharded:
         return body(*args)
     paths = jax.sharding.PartitionSpec("paths")
@@ -337,6 +339,16 @@ def _segment(chain, events, observables, key, state, path_ids, status, steps, ev
 
 
 _SEG_EVENTS, _SEG_FIXED = 128, 512  # steps per segment with and without events
+_WINDOW = jax.jit(epoch_window, static_argnums=(2, 3, 4))
+
+
+def _segment_window(chain, key, k0: int, seg_len: int, dtype):
+    """The epoch keys of a segment's standard normals, computed outside the compiled segment (in
+    it, the two ``fold_in`` s cost more compilation than the steps they save), or ``None``."""
+    sampler = chain.noise
+    if not isinstance(sampler, StandardNormal):
+        return None
+    return _WINDOW(key, jnp.asarray(k0, jnp.int32), seg_len, sampler.shape, jnp.dtype(dtype))
 
 
 def _segment_length(longest: int, n_steps: int) -> int:
@@ -347,7 +359,7 @@ def _segment_length(longest: int, n_steps: int) -> int:
 
 
 def _segment_local(chain, events, observables, key, state, path_ids, status, steps, event, k0,
-                   n_steps, seg_len, stride, sub_batch=0):
+                   n_steps, seg_len, stride, sub_batch=0, window=None):
     """One device's paths for up to ``seg_len`` steps, skipped whole when none of them is running.
 
     Every step is computed for every path and applied only where the path is alive (a ``where``),
@@ -365,9 +377,6 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
                        jax.eval_shape(jax.vmap(fn), pos0).dtype)
         for name, fn in observables.items()
     }
-    sampler = chain.noise
-    window = (epoch_window(key, k0, seg_len, sampler.shape, dtype)
-              if isinstance(sampler, StandardNormal) else None)
 
     def one_step(carry, j):
         state, status, steps, event, buf = carry
@@ -816,6 +825,7 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
         x_start = jax.tree_util.tree_map(
             lambda a: jnp.concatenate([a, jnp.broadcast_to(a[:1], (pad, *a.shape[1:]))]), x_start)
     state = _init_states(chain, x_start, sub_batch)
+    dtype = jax.tree_util.tree_leaves(jax.eval_shape(jax.vmap(chain.position), state))[0].dtype
     status = np.where(slot_ids >= 0, RUNNING, _PADDING).astype(np.int32)
     steps = np.zeros(bucket, np.int32)
     event = np.full(bucket, -1, np.int32)
@@ -835,7 +845,8 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
         state, status_d, steps_d, event_d, buf, pos = _segment(
             chain, events, observables, key, state, path_ids_d, status_d, steps_d, event_d,
             jnp.asarray(k0, jnp.int32), n_steps_arr, seg_len, stride,
-            sharded=_sharding(status.size) is not None, sub_batch=sub_batch)
+            sharded=_sharding(status.size) is not None, sub_batch=sub_batch,
+            window=_segment_window(chain, key, k0, seg_len, dtype))
         if observables:
             lo = k0 // stride + 1
             hi = min((k0 + seg_len) // stride, n_steps // stride)
