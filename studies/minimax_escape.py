@@ -137,6 +137,7 @@ GDA_ETA_X, GDA_SIGMA, GDA_R = 0.01, 0.1, 0.5
 def gda_part(out, cfg, progress=False):
     game = quadratic_game(GDA_SIGMA)
     rows = []
+    saddles, batch = [], []  # every ratio's point first: one batch, spread over processes
     for ratio in cfg.ratios:
         s = mx.gda_saddle(game, GDA_ETA_X, ratio * GDA_ETA_X)
         ev_v = _Coordinate(jnp.asarray(s.v_phi, jnp.float32), GDA_R)
@@ -152,7 +153,9 @@ def gda_part(out, cfg, progress=False):
             return {"v_steps": a.steps, "v_status": a.status, "w_steps": b.steps,
                     "w_status": b.status}
 
-        arr = out.point(f"gda-ratio{ratio:g}-n{cfg.gda_paths}", compute)
+        saddles.append(s)
+        batch.append((f"gda-ratio{ratio:g}-n{cfg.gda_paths}", compute))
+    for ratio, s, arr in zip(cfg.ratios, saddles, out.points(batch), strict=True):
         sv = stats.exit_time_summary(arr["v_steps"] * GDA_ETA_X, arr["v_status"] == 1,
                                      diverged=arr["v_status"] == 2, level=LEVEL)
         sw = stats.exit_time_summary(arr["w_steps"].astype(float), arr["w_status"] == 1,
