@@ -321,8 +321,8 @@ def _segment(chain, events, observables, key, state, path_ids, status, steps, ev
     ``window``: the segment's epoch keys for the standard normals (:func:`_segment_window`).
 
     With ``sharded``, the path axis is split over all devices with ``shard_map``: each device
-    loops over its own paths with no communication (no per-step cross-device reduction for the
-    "any path alive?" test), so a device whose paths are all done skips its remaining steps.
+    loops over its own paths with no communication (no cross-device reduction for the "any path
+    alive?" test), so a device whose paths are all done skips the segment.
     ``sub_batch`` (from :func:`_lapack_sub_batch`) bounds the paths per vmapped call.
     """
     args = (state, path_ids, status, steps, event)
