@@ -467,15 +467,15 @@ def annealing(out, cfg: Config, progress: bool) -> dict:
     e2 = jnp.eye(len(SPECTRUM))[1]
     stride = 20
     res = {}
+    runs = [(name, kw, cfg.anneal_iters * (2 if "long" in name else 1))
+            for name, kw in anneal_runs(cfg).items()]
     batch = []
-    for name, kw in anneal_runs(cfg).items():
-        n_iter = cfg.anneal_iters * (2 if "long" in name else 1)
+    for name, kw, n_iter in runs:
         key = (f"{cfg.mode}-anneal-{name}-n{cfg.anneal_paths}-k{n_iter}").replace(" ", "_")
         alg = AnnealedMomentumSGD(problem, kw["eta"], kw["mu"], kw["boundaries"])
         batch.append((key, lambda alg=alg, n_iter=n_iter, name=name: _error_curves(
             problem, alg, e2, cfg.anneal_paths, n_iter, stride, 41, progress, name)))
-    for (name, kw), arr in zip(anneal_runs(cfg).items(), out.points(batch), strict=True):
-        n_iter = cfg.anneal_iters * (2 if "long" in name else 1)
+    for (name, kw, _), arr in zip(runs, out.points(batch), strict=True):
         err = arr["err"]
         steps = arr["save_steps"]
         n_cross, lo, hi, p_never = _crossing(err, steps, cfg.anneal_target)

@@ -132,7 +132,7 @@ def test_owner_is_stable_and_spreads_the_keys():
     assert owners == [Share(3, 4).owner(k) for k in keys]  # same in every process
     counts = np.bincount(owners, minlength=4)
     assert counts.min() >= 10  # 100 keys over 4 processes: none left idle
-    # fixed values: a hash that changed between sessions would split the work differently
+    # CRC-32, not Python's salted hash(): the same owner in every process and session
     assert [Share(0, 7).owner(k) for k in ("a", "lone", "cell-3")] == [
         __import__("zlib").crc32(k.encode()) % 7 for k in ("a", "lone", "cell-3")]
 

@@ -713,6 +713,8 @@ def simulate(
         raise ValueError(f"simulate: chunk_size must be >= 1; got {chunk_size}")
 
     sub_batch = _cached_sub_batch(chain, events, observables, point)
+    noise_dtype = jax.tree_util.tree_leaves(
+        jax.eval_shape(chain.position, jax.eval_shape(chain.init, point)))[0].dtype
 
     # no observables, nothing saved: no per-save array either (its size grows with the horizon)
     save_steps = np.arange(0, n_steps + 1, stride) if observables else np.zeros(0, np.int64)
@@ -734,7 +736,7 @@ def simulate(
             ids = np.arange(first_path + start, first_path + min(start + chunk_size, n_paths))
             _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
                        n_steps_arr, stride, seg_len, out_steps, out_status, out_event, out_final,
-                       out_obs, bar, sub_batch, offset=first_path)
+                       out_obs, bar, sub_batch, offset=first_path, noise_dtype=noise_dtype)
     finally:
         if bar is not None:
             bar.close()
@@ -811,8 +813,9 @@ class _Progress:
 
 def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps, n_steps_arr,
                stride, seg_len, out_steps, out_status, out_event, out_final, out_obs, bar,
-               sub_batch=0, offset=0):
-    """Simulate the paths ``ids`` (global path ids; results go to index ``id − offset``)."""
+               sub_batch=0, offset=0, noise_dtype=None):
+    """Simulate the paths ``ids`` (global path ids; results go to index ``id − offset``);
+    ``noise_dtype``: the dtype of a position, which the standard normals are drawn in."""
     n = ids.size
     bucket = int(math.ceil(n / len(jax.local_devices())) * len(jax.local_devices()))
     pad = bucket - n
@@ -825,7 +828,6 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
         x_start = jax.tree_util.tree_map(
             lambda a: jnp.concatenate([a, jnp.broadcast_to(a[:1], (pad, *a.shape[1:]))]), x_start)
     state = _init_states(chain, x_start, sub_batch)
-    dtype = jax.tree_util.tree_leaves(jax.eval_shape(jax.vmap(chain.position), state))[0].dtype
     status = np.where(slot_ids >= 0, RUNNING, _PADDING).astype(np.int32)
     steps = np.zeros(bucket, np.int32)
     event = np.full(bucket, -1, np.int32)
@@ -846,7 +848,7 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
             chain, events, observables, key, state, path_ids_d, status_d, steps_d, event_d,
             jnp.asarray(k0, jnp.int32), n_steps_arr, seg_len, stride,
             sharded=_sharding(status.size) is not None, sub_batch=sub_batch,
-            window=_segment_window(chain, key, k0, seg_len, dtype))
+            window=_segment_window(chain, key, k0, seg_len, noise_dtype))
         if observables:
             lo = k0 // stride + 1
             hi = min((k0 + seg_len) // stride, n_steps // stride)

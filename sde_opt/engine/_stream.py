@@ -263,7 +263,8 @@ def simulate_streamed(chain, x0, key, *, n_paths: int, n_steps: int, events=(), 
                          observables=observables, stride=stride, memory_limit=memory_limit,
                          first_path=start)
             part = StreamedSummary.from_result(r, int(w))
-            template = template or part  # every process has a chunk in round 0
+            if template is None:  # every process has a chunk in round 0
+                template = part
             if bar is not None:
                 bar.update(1)
         parts = [part] if n_proc == 1 else _exchange(part, template)

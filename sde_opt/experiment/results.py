@@ -177,37 +177,31 @@ class ResultsDir:
         """Whether this process writes the folder's files other than points (process 0 only)."""
         return self.share is None or self.share.index == 0
 
-    def _path_or_none(self, name: str) -> Path | None:
-        return self.path / name if self.writes_files else None
-
     def record_config(self, **fields) -> Path:
         """Merge ``fields`` into ``config.json`` (later calls add to or replace earlier fields)."""
         self._config.update(fields)
         return self.write_json("config.json", self._config)
 
-    def write_json(self, name: str, obj) -> Path:
+    def _write(self, name: str, write: Callable[[str], object]) -> Path:
+        """Write ``name`` atomically with ``write(temporary_path)`` (process 0 only, see
+        :attr:`writes_files`); returns its path either way."""
         p = self.path / name
-        text = json.dumps(_jsonable(obj), indent=2, sort_keys=False)
         if self.writes_files:
-            _atomic_write(p, lambda t: Path(t).write_text(text + "\n"))
+            _atomic_write(p, write)
         return p
+
+    def write_json(self, name: str, obj) -> Path:
+        text = json.dumps(_jsonable(obj), indent=2, sort_keys=False)
+        return self._write(name, lambda t: Path(t).write_text(text + "\n"))
 
     def write_text(self, name: str, text: str) -> Path:
-        p = self.path / name
-        if self.writes_files:
-            _atomic_write(p, lambda t: Path(t).write_text(text))
-        return p
+        return self._write(name, lambda t: Path(t).write_text(text))
 
     def save_npz(self, name: str, **arrays) -> Path:
-        p = self.path / name
-        if self.writes_files:
-            _atomic_write(p, lambda t: _savez(t, arrays))
-        return p
+        return self._write(name, lambda t: _savez(t, arrays))
 
     def savefig(self, fig, name: str) -> Path:
-        p = self.path / name
-        if self.writes_files:
-            _atomic_write(p, lambda t: fig.savefig(t, dpi=130, bbox_inches="tight", format="png"))
+        p = self._write(name, lambda t: fig.savefig(t, dpi=130, bbox_inches="tight", format="png"))
         import matplotlib.pyplot as plt
 
         plt.close(fig)
@@ -276,12 +270,7 @@ class ResultsDir:
     def point(self, key: str, compute: Callable[[], dict]) -> dict:
         """Arrays of one grid point: loaded if finished earlier, else computed and saved (with a
         :class:`Share`: computed if this process owns it, else waited for)."""
-        done = self._finished(key)
-        if done is not None:
-            return done
-        if self.share is None or self.share.owns(key):
-            return self._compute(key, compute)
-        return self._wait_for(key)
+        return self.points([(key, compute)])[0]
 
     def points(self, items: Sequence[tuple[str, Callable[[], dict]]]) -> list[dict]:
         """Arrays of a batch of points ``[(key, compute), …]``, in order.

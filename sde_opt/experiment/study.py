@@ -121,7 +121,7 @@ def _check_share_against_runtime(share: Share) -> None:
     if n > 1 and (share.count, share.index) != (n, i):
         raise ValueError(f"run_study: share {share.index}/{share.count} disagrees with the "
                          f"jax.distributed runtime, where this is process {i} of {n}; give "
-                         f"--share {i}/{n} (or leave the share to the runtime's numbering)")
+                         f"--share {i}/{n}")
 
 
 def headline_claims(module: ModuleType, summary: dict) -> list | None:
