@@ -82,7 +82,7 @@ from .sde import (
     UnderdampedLangevin,
 )
 from .sde.geodesic_em import GeodesicEulerMaruyama
-from .sde.two_timescale import ReducedSDE, TwoTimescaleSDE
+from .sde.two_timescale import GDmaxSDE, ReducedSDE, TwoTimescaleSDE
 
 __version__ = "0.1.0"
 
@@ -94,7 +94,7 @@ __all__ = [
     "msgd_as_sghmc",
     "GDA", "OGDA", "Extragradient", "GDmax", "PerturbedGDmax",
     "QuadraticGame", "DoubleWellGame", "RampGame", "AdversarialLogistic",
-    "TwoTimescaleSDE", "ReducedSDE",
+    "TwoTimescaleSDE", "ReducedSDE", "GDmaxSDE",
     "AID", "PerturbedAID", "StocBiO", "StocBiOINEON",
     "AbstractBilevel", "QuadraticBilevel", "SoftplusBilevel", "HyperCleaning",
     # engine
