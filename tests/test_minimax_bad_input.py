@@ -92,7 +92,7 @@ CASES = [
     ("gd_iterations r0 NaN", lambda: RAMP.gd_iterations(float("nan"), 0.5), ValueError,
      ["r0", "[0.0, inf)", "nan"]),
     ("gd_iterations r0 str", lambda: RAMP.gd_iterations("1", 0.5), TypeError, ["r0", "'1'"]),
-    ("gd_iterations too long", lambda: RAMP.gd_iterations(1.0, 1e-9), ValueError,
+    ("gd_iterations too long", lambda: RAMP.gd_iterations(1.0, 1e-10), ValueError,
      ["r0/(eta·eps)", "predicted_iterations"]),
     ("predicted_iterations eta_x 0", lambda: RAMP.predicted_iterations(1.0, 0.0), ValueError,
      ["predicted_iterations", "eta_x", "(0.0, inf)", "0.0"]),

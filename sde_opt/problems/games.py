@@ -558,8 +558,8 @@ class RampGame(GaussianGame):
                              f"eta_y); got {q:.3g}")
         return 1.0 / (1.0 - q)
 
-    # a Python loop: refuse counts that would not finish in seconds
-    _MAX_GD_ITERATIONS: ClassVar[int] = 10**7
+    # a Python loop: refuse counts that would take more than a minute or two
+    _MAX_GD_ITERATIONS: ClassVar[int] = 10**8
 
     def gd_iterations(self, r0: float, eta: float) -> int:
         """Iterations of gradient descent on Φ = h with step ``eta`` from ‖x‖ = r0 until
@@ -567,7 +567,7 @@ class RampGame(GaussianGame):
 
         Needs 0 < η < 2/ℓ: h is convex with an ℓ-Lipschitz gradient, and then every step shrinks
         ‖x‖ (η‖∇h‖ < 2‖x‖), so the count is finite. While ‖∇Φ‖ > ε a step moves x by more than
-        ηε, so the count is about r0/(ηε) at most; above 10⁷ it is refused (use
+        ηε, so the count is about r0/(ηε) at most; above 10⁸ (minutes of Python) it is refused (use
         :meth:`predicted_iterations`).
         """
         owner = "RampGame.gd_iterations"
