@@ -27,7 +27,7 @@ class GeodesicEulerMaruyama(EulerMaruyama):
         if self.sde.time_dependent:
             x, k = state
             h = self.dt.astype(_dtype(x))
-            t = {"t": k.astype(h.dtype) * h}
+            t = {"t": self.t0.astype(h.dtype) + k.astype(h.dtype) * h}
         else:
             x, k = state, None
             h = self.dt.astype(_dtype(x))
