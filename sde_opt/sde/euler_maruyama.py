@@ -78,20 +78,24 @@ class EulerMaruyama(AbstractChain):
             state = state.x
         return self.sde.position(state)
 
-    def step(self, state, noise):
+    def _unpack(self, state):
+        """(point, step count or ``None``, h, the time keyword of a time-dependent SDE)."""
         if self.sde.time_dependent:
             x, k = state
             h = self.dt.astype(_dtype(x))
-            t = {"t": self.t0.astype(h.dtype) + k.astype(h.dtype) * h}
-        else:
-            x, k = state, None
-            h = self.dt.astype(_dtype(x))
-            t = {}
+            return x, k, h, {"t": self.t0.astype(h.dtype) + k.astype(h.dtype) * h}
+        return state, None, self.dt.astype(_dtype(state)), {}
+
+    @staticmethod
+    def _pack(x, k):
+        return x if k is None else TimedState(x, k + 1)
+
+    def step(self, state, noise):
+        x, k, h, t = self._unpack(state)
         a = self.sde.tangent_drift(x, **t)
         b = self.sde.diffusion(x, noise, **t)
         x = jax.tree_util.tree_map(lambda xi, ai, bi: xi + ai * h + bi * jnp.sqrt(h), x, a, b)
-        x = self.sde.geometry.retract(x)
-        return x if k is None else TimedState(x, k + 1)
+        return self._pack(self.sde.geometry.retract(x), k)
 
 
 def _dtype(x):
