@@ -153,9 +153,12 @@ def test_bad_input(name, thunk, exc, fragments):
 
 def test_good_input_is_accepted():
     """The neighbours of the bad cases run: a start inside Y, a bool flag, NumPy scalars."""
-    for make in GAME_ALGORITHMS.values():
+    for name, make in GAME_ALGORITHMS.items():
         alg = make(BALL, eta_x=np.float64(0.1), eta_y=np.float32(0.1))
-        assert so.simulate(alg, GOOD, 0, n_paths=2, n_steps=2).counts()["censored"] == 2
+        alg.check_start(GOOD)
+        alg.check_start((PER_PATH[0][:3], PER_PATH[1][jnp.array([0, 1, 3])]), per_path=True)
+        if name in ("GDA", "PerturbedGDmax"):   # one plain and one with its own base state
+            assert so.simulate(alg, GOOD, 0, n_paths=2, n_steps=2).counts()["censored"] == 2
     assert so.GDA(DW, 0.1, 0.1, alternating=np.bool_(True)).alternating is True
     assert so.DoubleWellGame(np.int64(2), c=np.float32(0.5)).dims == (2, 2)
     assert RAMP.gd_iterations(RAMP.start_radius(1.0), 1.0) > 0
