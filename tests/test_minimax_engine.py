@@ -41,7 +41,9 @@ GAMES = {
 }
 # perturbed GDmax kicks x with a uniform point of the ball in ℝ^{d_x}: x must be one flat vector
 NOT_ACCEPTED = {("perturbed-gdmax", "moment-gan-dict")}
-DEFAULT_SUITE = {"quadratic-ncsc"}   # the rest in the slow suite (dicts: test_minimax_pytree.py)
+# in the default suite: one algorithm per kind of limit (two-timescale, GDmax's reduced) on the
+# QuadraticGame of defect 2; the rest in the slow suite (dict players: test_minimax_pytree.py)
+DEFAULT_SUITE = {("gda", "quadratic-ncsc"), ("gdmax", "quadratic-ncsc")}
 
 
 def _cases():
@@ -49,7 +51,7 @@ def _cases():
         for name in ENTRIES:
             if (name, game) in NOT_ACCEPTED:
                 continue
-            marks = () if game in DEFAULT_SUITE else (pytest.mark.slow,)
+            marks = () if (name, game) in DEFAULT_SUITE else (pytest.mark.slow,)
             yield pytest.param(name, game, marks=marks, id=f"{name}-{game}")
 
 
