@@ -24,7 +24,11 @@ HIDDEN = 16
 
 
 def digits(label_noise: float, seed: int = 0):
-    from sklearn.datasets import load_digits
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as e:  # pragma: no cover
+        raise ImportError("the adaptive-sde study's scaling-rule part needs scikit-learn (its "
+                          "bundled digits): pip install 'sde_opt[data]'") from e
 
     x, y = load_digits(return_X_y=True)
     x = (x / 16.0).astype(np.float32)
