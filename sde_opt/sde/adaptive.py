@@ -32,6 +32,10 @@ in continuous time t = k η² (k iterations). The second-moment estimate is carr
 without bias correction γ₁ = γ₂ = 1 and the SDE is time-homogeneous. At t = 0 (γ₁ = 0, m = 0)
 the θ drift is 0/0 and is set to 0 (Euler–Maruyama evaluates it there at its first step only).
 
+Callisti, Romito & Triggiano (arXiv 2509.21614) characterize every non-trivial scaling of η, β and σ
+(and find the sampling noise driving u as well in some of them); only Malladi et al.'s regime above
+is implemented here.
+
 Written back in the optimizer's units (v = σ² u, Σ_prob = σ² Σ) the SDE no longer depends on the
 choice of σ: σ₀ Σ^{1/2} = η Σ_prob^{1/2} and P = η (√v + ε). Diffusions carry the sign that couples
 them pathwise with the discrete chains driven by the same normals (θ moves by −η g/(…), m by
