@@ -14,20 +14,26 @@ from .algorithms import (
     SGHMC1,
     SGHMC2,
     SGLD,
+    Adam,
     AnnealedMomentumSGD,
     Extragradient,
     GDmax,
     MomentumSGD,
     NesterovSGD,
+    OptaxChain,
     PerturbedAID,
     PerturbedGDmax,
     RiemannianGD,
     RiemannianMomentum,
     RiemannianSGD,
+    RMSprop,
     StocBiO,
     StocBiOINEON,
     msgd_as_sghmc,
     sgd,
+    svag_adam,
+    svag_rmsprop,
+    svag_sgd,
 )
 from .engine import (
     EnterBall,
@@ -81,6 +87,7 @@ from .sde import (
     PhaseSpace,
     UnderdampedLangevin,
 )
+from .sde.adaptive import AdamSDE, RMSpropSDE
 from .sde.geodesic_em import GeodesicEulerMaruyama
 from .sde.two_timescale import GDmaxSDE, ReducedSDE, TwoTimescaleSDE
 
@@ -113,4 +120,7 @@ __all__ = [
     # neural collapse on a product of spheres
     "RiemannianGD", "RiemannianSGD", "RiemannianMomentum", "NormalizedUFM", "RegularizedUFM",
     "SphereLinearPotential", "GeodesicEulerMaruyama",
+    # any optax optimizer; RMSprop and Adam with their SDEs (Malladi et al. 2022); SVAG
+    "OptaxChain", "RMSprop", "Adam", "RMSpropSDE", "AdamSDE", "svag_sgd", "svag_rmsprop",
+    "svag_adam",
 ]

@@ -15,6 +15,7 @@
   :func:`heavy_ball_transition`.
 """
 
+from . import adaptive as adaptive
 from . import bilevel as bilevel
 from . import modified_equations as modified_equations
 from . import momentum_pca as momentum_pca
