@@ -246,3 +246,21 @@ def test_stationary_check_rejects_a_wrong_noise_scale():
     assert all(v.verdict == "pass" for v in good), good
     bad = va.stationary(alg, h, c, noise_factor=1.2, **kw)["verdicts"]
     assert bad[0].verdict == "fail" and bad[-1].verdict == "fail", bad
+
+
+def test_the_scaling_rule_headline_passes_deviates_or_fails_by_where_the_rule_breaks():
+    from sde_opt.studies.adaptive_sde import Z, scaling_verdict
+
+    def rows(zs):  # κ = 2, 4, 8 inside the validity condition, 16 outside
+        out = []
+        for kappa, z in zip((2, 4, 8, 16), zs):
+            out.append({"rule": "sqrt", "kappa": kappa, "max_abs_z": z, "holds": z <= Z,
+                        "inside_validity": kappa <= 8, "kappa_b_over_bnoise": kappa / 160,
+                        "worst_epoch": 0.5})
+        return {"rows": out, "b_noise_min": 160.0}
+
+    assert scaling_verdict(rows([1.0, 2.0, 3.0, 9.0]))["verdict"] == "pass"  # breaks outside only
+    dev = scaling_verdict(rows([1.0, 2.0, 7.3, 10.0]))
+    assert dev["verdict"] == "deviation" and dev["holds_up_to"] == 4
+    assert dev["holds_up_to_ratio"] == 4 / 160
+    assert scaling_verdict(rows([6.0, 7.0, 8.0, 9.0]))["verdict"] == "fail"  # nothing survives
