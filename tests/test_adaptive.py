@@ -212,6 +212,22 @@ def test_one_step_check_passes_and_rejects_a_wrong_noise_scale():
     assert bad["trace"].verdict == "fail", bad["trace"]
 
 
+def test_one_step_drift_checks_reject_a_wrong_drift():
+    """A drift 1.2 times the SDE's (e.g. c₂ → 1.2 c₂ in the u equation) is rejected by both drift
+    checks: the chain's omitted first-order terms enter the prediction with their sign, so they
+    cannot absorb a 20 % error (as an |excess| allowance of ≈ 9 % of the u drift did)."""
+    for alg, state in ((va.rmsprop_family()(0.1), _rms_state()),
+                       (so.Adam(QUAD, 0.1, 1 - 2 * 0.01, 1 - 0.01, 5.0, sigma=5.0,
+                                bias_correction=False),
+                        so.algorithms.AdamState(jnp.array([0.5, -0.3]), jnp.array([0.2, 0.1]),
+                                                jnp.full(2, 0.6), jnp.zeros((), jnp.int32)))):
+        good = va.one_step(alg, state, n_draws=100_000, seed=3)["verdicts"]
+        assert all(v.verdict == "pass" for v in good.values()), list(good.values())
+        bad = va.one_step(alg, state, n_draws=100_000, seed=3, drift_factor=1.2)["verdicts"]
+        for key in ("drift_theta", "drift_u"):
+            assert bad[key].verdict == "fail", (type(alg).__name__, bad[key])
+
+
 @pytest.mark.slow
 def test_bias_corrected_adam_approaches_its_time_dependent_sde():
     """Adam with bias correction against EM of its time-dependent SDE (same normals): the paired
