@@ -280,3 +280,16 @@ def test_the_scaling_rule_headline_passes_deviates_or_fails_by_where_the_rule_br
     assert dev["verdict"] == "deviation" and dev["holds_up_to"] == 4
     assert dev["holds_up_to_ratio"] == 4 / 160
     assert scaling_verdict(rows([6.0, 7.0, 8.0, 9.0]))["verdict"] == "fail"  # nothing survives
+
+
+def test_svag_weak_error_refuses_ells_that_stop_at_different_times():
+    """T = 1 with η = 0.4 is 6.25 steps at ℓ = 1: rounded to 6 it would stop at t = 0.96 while
+    ℓ = 2 stops at 1.0 — a time mismatch inside the weak error, refused."""
+    problem = so.Quadratic([1.0, 4.0], noise_cov=1.0)
+    make = lambda ell: so.svag_rmsprop(problem, 0.4, 1 - 0.16, 1.25, ell, sigma=1.25)  # noqa: E731
+    with pytest.raises(ValueError, match="same|whole number of steps"):
+        va.svag_weak_error(make, [1, 2], steps_at=lambda ell: round(ell**2 / 0.16), reference=0.5,
+                           n_paths=16, seed=0, x0=np.array([2.0, 1.0], np.float32))
+    r = va.svag_weak_error(make, [1, 2], steps_at=lambda ell: round(0.96 * ell**2 / 0.16),
+                           reference=0.5, n_paths=16, seed=0, x0=np.array([2.0, 1.0], np.float32))
+    assert [row["time"] for row in r["rows"]] == pytest.approx([0.96, 0.96])

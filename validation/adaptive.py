@@ -294,6 +294,15 @@ def ou_second_moment(h_diag, c_diag, scale2, x0, t):
     return float(np.sum(x0**2 * e + scale2 * c * (1 - e) / (2 * h)))
 
 
+def _check_same_horizon(rows, ell, t_end):
+    """Every ℓ must stop at the same time as the first (a step count rounded off the horizon
+    would put a time mismatch into the weak error)."""
+    if rows and not math.isclose(t_end, rows[0]["time"], rel_tol=1e-6):
+        raise ValueError(f"svag_weak_error: ℓ = {ell:g} stops at t = {t_end:.6g}, ℓ = "
+                         f"{rows[0]['ell']:g} at t = {rows[0]['time']:.6g}: choose a horizon that "
+                         "is a whole number of steps at every ℓ")
+
+
 def svag_weak_error(make, ells, *, steps_at, reference, n_paths, seed, x0):
     r"""E‖θ_T‖² of ``make(ell)`` against ``reference`` (a number, or (value, se)) for each ℓ;
     ``steps_at(ell)`` gives the number of steps to T. Returns rows and the log-log slope in ℓ."""
@@ -302,12 +311,13 @@ def svag_weak_error(make, ells, *, steps_at, reference, n_paths, seed, x0):
     for ell in ells:
         alg = make(ell)
         n = int(steps_at(ell))
+        _check_same_horizon(rows, ell, n * float(alg.dt))
         r = so.simulate(alg, x0, seed, n_paths=n_paths, n_steps=n,
                         observables={"sq": lambda x: jnp.sum(x * x)}, stride=n)
         v = r.observables["sq"][:, -1]
         v = v[np.isfinite(v)]
         se = float(np.hypot(v.std(ddof=1) / math.sqrt(v.size), ref_se))
-        rows.append({"ell": float(ell), "steps": n, "value": float(v.mean()),
+        rows.append({"ell": float(ell), "steps": n, "time": n * float(alg.dt), "value": float(v.mean()),
                      "error": float(v.mean() - ref), "se": se})
     fit = stats.slope_fit([r["ell"] for r in rows], [abs(r["error"]) for r in rows],
                           y_se=[r["se"] for r in rows])
