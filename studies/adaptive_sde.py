@@ -367,6 +367,11 @@ SAVES_PER_EPOCH = 2
 VALIDITY = 0.1   # "κB₀ ≪ B_noise" read as κB₀ ≤ 0.1 B_noise: noise 10× the squared gradient
 
 
+def _digits_seed(rule: str, kappa: int) -> int:
+    """A distinct seed per (rule, κ): the arms of every comparison are independent."""
+    return 41 + 1000 * (rule == "linear") + int(kappa)
+
+
 def _scaling(out: ResultsDir, cfg, progress):
     res = {}
     for model in cfg["digits_models"]:
@@ -377,12 +382,18 @@ def _scaling(out: ResultsDir, cfg, progress):
                 if rule == "linear" and kappa == 1:
                     continue
 
-                def compute(rule=rule, kappa=kappa):
+                # every run its own seed: under one key a batch of b starts with the examples of
+                # the batch of 1 (the draws are prefix-consistent), so runs sharing a seed share
+                # examples and are positively correlated — Welch's SE would then overstate the
+                # noise of their difference and favour "the rule holds"
+                seed = _digits_seed(rule, kappa)
+
+                def compute(rule=rule, kappa=kappa, seed=seed):
                     return dg.run_rule(data, rule, kappa, DIGITS_BASE, epochs=cfg["epochs"],
                                        saves_per_epoch=SAVES_PER_EPOCH, n_paths=cfg["digits_paths"],
-                                       seed=41, progress=progress and f"{model} {rule} κ={kappa}")
+                                       seed=seed, progress=progress and f"{model} {rule} κ={kappa}")
 
-                runs[(rule, kappa)] = out.point(f"digits_{model}_{rule}_k{kappa}", compute)
+                runs[(rule, kappa)] = out.point(f"digits_{model}_{rule}_k{kappa}_s{seed}", compute)
         ref = runs[("sqrt", 1)]
         bnoise = [dg.Digits.noise_scale(data, f) for f in ref["flat_mean"]]
         b_min = float(min(bnoise))
