@@ -84,8 +84,8 @@ def weak_and_svag(out, weak, svag):
     a1.plot(e, d0 * (e / e.min()) ** 2, "k--", lw=1, label="slope 2 (symmetric noise)")
     a1.plot(e, d0 * (e / e.min()), "k:", lw=1, label="slope 1 (the paper's bound)")
     a1.set(xscale="log", yscale="log", xlabel="η (σ₀, ε₀, c₁, c₂ fixed; t = kη²)",
-           ylabel="|E‖θ_T‖²(chain) − E‖θ_T‖²(SDE)| (95% CI)",
-           title="weak error of RMSprop/Adam against their SDEs")
+           ylabel="|E‖θ_T‖²(chain) − E‖θ_T‖²(EM of the SDE, dt = η²)| (95% CI)",
+           title="weak error of RMSprop/Adam against EM of their SDEs")
     a1.legend(loc="lower right")
     for name, s in svag.items():
         ell, err, se = (np.asarray(s[k]) for k in ("ell", "error", "se"))

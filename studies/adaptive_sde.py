@@ -598,7 +598,8 @@ def headline_claims(summary: dict) -> list[dict]:
     for name in ("RMSprop", "Adam"):
         w = summary["weak_order"][name]
         v = w["verdict"]
-        rows.append(claim(f"weak order in η of {name} against its SDE (paired normals)",
+        rows.append(claim(f"weak order in η of {name} against EM of its SDE at dt = η² "
+                          "(paired normals)",
                           v["measured"], ci=v["ci"], theory=v["predicted"], verdict=v["verdict"],
                           note=f"±{Z:g} SE of the log-log slope over η = "
                                f"{', '.join(f'{e:g}' for e in w['fit_etas'])}; "
