@@ -55,6 +55,9 @@ def test_a_limit_outside_the_papers_regime_names_the_failing_condition():
     with pytest.raises(ValueError, match=r"eps > 0 fails"):
         so.Adam(QUAD, 0.1, 0.99, 0.99, eps=0.0).ode_limit()
     so.RMSprop(QUAD, 0.1, beta=0.99, eps=0.0, u0=1.0).limit()      # u₀ > 0 makes P invertible
+    # on the boundary 1 − β = η up to rounding (1 − 0.997 = 0.0030000000000000027): inside
+    so.Adam(QUAD, 0.003, beta1=0.997, beta2=0.9997).limit()
+    so.RMSprop(QUAD, 0.003, beta=0.997).limit()
 
 
 def test_a_problem_without_noise_covariance_is_refused_by_the_limit_only():
