@@ -160,3 +160,22 @@ def test_other_bad_input():
         so.OptaxChain(so.StreamingPCA([3.0, 2.0, 1.0]), optax.sgd(0.1))
     with pytest.raises(TypeError, match="game"):
         so.OptaxChain(so.QuadraticGame(np.eye(1), np.eye(1), np.eye(1)), optax.sgd(0.1))
+
+
+def test_first_step_bias_correction_is_the_hand_formula():
+    """At step 1 bias correction gives m̂ = g and v̂ = g², so Adam moves θ − ηg/(|g| + ε): the package's
+    Adam and OptaxChain(optax.adam) both do, on the engine's first minibatch (independent of optax)."""
+    problem, params = _logistic_problem()
+    params = jax.tree_util.tree_map(lambda a: a + 0.1, params)
+    eta, eps, key = 0.05, 1e-3, jax.random.key(11)
+    ids = jnp.arange(N_PATHS, dtype=jnp.uint32)
+    for chain in (so.Adam(problem, eta, 0.9, 0.999, eps),
+                  so.OptaxChain(problem, optax.adam(eta, b1=0.9, b2=0.999, eps=eps))):
+        res = so.simulate(chain, params, key, n_paths=N_PATHS, n_steps=1,
+                          observables={"theta": _flat}, stride=1)
+        for i in range(N_PATHS):
+            noise = problem.noise.sample(path_step_keys(key, ids, jnp.asarray(0, jnp.int32))[i])
+            g = np.asarray(_flat(problem.stochastic_grad(params, noise)), np.float64)
+            want = np.asarray(_flat(params), np.float64) - eta * g / (np.abs(g) + eps)
+            np.testing.assert_allclose(res.observables["theta"][i, 1], want, rtol=1e-5, atol=1e-6,
+                                       err_msg=type(chain).__name__)
