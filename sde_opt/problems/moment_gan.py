@@ -25,6 +25,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import check_integer, check_positive, check_range
 from .games import GaussianGame
 
 
@@ -45,16 +46,12 @@ class MomentGAN(GaussianGame):
     def __init__(self, mu=1.0, *, mean=0.5, std=0.5, n=2000, seed=0, sigma_x=0.0, sigma_y=0.0,
                  batch_size=1):
         owner = "MomentGAN"
-        for name, v in (("mu", mu), ("std", std)):
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
-                    or not (np.isfinite(v) and v > 0):
-                raise ValueError(f"{owner}: {name} must be a finite number > 0; got {v!r}")
-        if isinstance(mean, bool) or not isinstance(mean, (int, float, np.floating, np.integer)) \
-                or not np.isfinite(mean):
-            raise ValueError(f"{owner}: mean must be a finite number; got {mean!r}")
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-            raise ValueError(f"{owner}: n must be an integer >= 2; got {n!r}")
-        u = np.random.default_rng(seed).normal(float(mean), float(std), int(n))
+        check_positive(owner, "mu", mu, scalar=True)
+        check_positive(owner, "std", std, scalar=True)
+        check_range(owner, "mean", mean, scalar=True)
+        n = check_integer(owner, "n", n, low=2)
+        seed = check_integer(owner, "seed", seed, low=0)
+        u = np.random.default_rng(seed).normal(float(mean), float(std), n)
         self.moments = jnp.asarray([u.mean(), np.mean(u * u)])
         self.mu = jnp.asarray(float(mu))
         self._init_oracle(owner, 2, 2, sigma_x, sigma_y, batch_size, None)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import check_integer, check_positive
 from ..theory.moreau import moreau_gradient_norm
 from .games import GaussianGame
 
@@ -39,12 +40,9 @@ class ConcaveWellGame(GaussianGame):
     def __init__(self, d=2, ell=1.0, b=1.0, y_radius=0.2, *, sigma_x=0.0, sigma_y=0.0,
                  batch_size=1):
         owner = "ConcaveWellGame"
-        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
-            raise ValueError(f"{owner}: d must be an integer >= 1; got {d!r}")
+        d = check_integer(owner, "d", d, low=1)
         for name, v in (("ell", ell), ("b", b), ("y_radius", y_radius)):
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
-                    or not (np.isfinite(v) and v > 0):
-                raise ValueError(f"{owner}: {name} must be a finite number > 0; got {v!r}")
+            check_positive(owner, name, v, scalar=True)
         self.ell, self.b = jnp.asarray(float(ell)), jnp.asarray(float(b))
         self._init_oracle(owner, d, d, sigma_x, sigma_y, batch_size, float(y_radius))
 

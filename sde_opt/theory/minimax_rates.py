@@ -18,9 +18,12 @@ and near that point tr T < 2 < 1 + det T, the eigenvalues are complex and ρ(T) 
 converges iff η_x/η_y < 1/(a(κ + 1)). For OGDA and EG :func:`critical_step_x` finds the threshold
 from the hand-derived iteration matrices
 (:func:`~sde_opt.theory.modified_equations.iteration_matrix`); it is ≈ 2/κ too.
-A ratio of order 1/κ — not 1/κ² — is what stability on this family needs: with η_y = 1/ℓ,
-det T < 1 on *every* 1-D quadratic NC-SC instance with ‖∇²f‖ ≤ ℓ once η_x/η_y < 1/(2κ)
-(det T < 1 ⇔ η_x(a(1 − η_yμ) + η_y b²) < η_yμ, and a ≤ ℓ, η_y b² ≤ ℓ).
+A ratio of order 1/κ — not 1/κ² — is what stability on this family needs. With η_y = 1/ℓ,
+det T < 1 on *every* 1-D quadratic NC-SC instance with ‖∇²f‖ ≤ ℓ and a strict minimum of Φ once
+η_x/η_y < 1/(2κ) (det T < 1 ⇔ η_x(a(1 − η_yμ) + η_y b²) < η_yμ, and a ≤ ℓ, η_y b² ≤ ℓ); GDA and EG
+are then stable on 20,000 random such instances per κ (``tests/test_minimax_rates_theory.py``),
+and so is OGDA at η_y = 1/(2ℓ) — at η_y = 1/ℓ OGDA's y-step alone is unstable when −f_yy is
+close to ℓ (the root −(1 + √5)/2 of z² + z − 1), whatever the ratio.
 
 **Ramp lower bound** (:class:`~sde_opt.RampGame` docstring): every step moves x by at most
 2εη_x(1 + δ_κ), so K ≥ (‖x₀‖ − x_ε)/(2εη_x(1 + δ_κ)), whatever η_x is.
