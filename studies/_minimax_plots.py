@@ -194,10 +194,15 @@ def _gan(out, gan, cfg):
             ax = axes[a, b]
             for i, m in enumerate(("GDA", "OGDA", "EG")):
                 p = gan[(m, mu, r)]
-                g = _hold_last(np.asarray(p["g"], float))
-                ax.plot(p["save_steps"], np.median(g, 0), color=COLORS[i], lw=1.2,
-                        ls=("-", "--", ":")[i], label=m)
+                g = np.asarray(p["g"], float)
+                k = np.asarray(p["save_steps"])
+                # a run stops at ‖∇Φ‖ ≤ ε: after its stop it keeps its last value
+                stopped = k[None, :] > np.asarray(p["steps"])[:, None]
+                g = _hold_last(np.where(stopped, np.nan, g))
+                ax.plot(k, np.median(g, 0), color=COLORS[i], lw=1.2, ls=("-", "--", ":")[i],
+                        label=m)
             ax.axhline(1e-2, color="gray", lw=0.8)
+            ax.set_xlim(0, max(float(np.max(gan[(m, mu, r)]["steps"])) for m in MARK) * 1.05)
             ax.set_yscale("log")
             kap = float(gan[("GDA", mu, r)]["kappa"])
             ax.set_title(f"μ = {mu:g} (κ = {kap:.3g}), η_x/η_y = {names[r]}", fontsize=9)

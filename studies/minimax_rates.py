@@ -286,13 +286,13 @@ def ramp_point(method, kappa, eps, n_starts, *, regime="k^-2", seed=0, with_theo
             "tracking": np.asarray(track), "horizon": np.asarray(horizon)}
 
 
-def ramp_part(out, cfg, progress=False):
+def ramp_part(out, cfg):
     cells = [(m, reg, k, e) for m in METHODS for reg in REGIMES for k in cfg.kappas
              for e in cfg.epsilons]
     pts = dict(zip(cells, out.points([
         (f"ramp-{m}-{reg}-k{k:g}-e{e:g}-n{cfg.starts}",
          lambda m=m, reg=reg, k=k, e=e: ramp_point(m, k, e, cfg.starts, regime=reg,
-                                                   with_theory=(m == "GDA"), progress=progress))
+                                                   with_theory=(m == "GDA")))
         for m, reg, k, e in cells]), strict=True))
     grids = {}
     for m in METHODS:
@@ -708,13 +708,17 @@ def gan_point(method, mu, ratio, n, seed=0):
     bound = min(kappa**2 * ell * delta / GAN["eps"] ** 2, 4e5)
     if ratio != "k^-2":
         bound = min(bound, 40 / eta_x + 2000)
-    horizon, stride = horizon_and_stride(bound, saves=2000)
-    res = so.simulate(METHODS[method](game, eta_x, eta_y), (jnp.asarray(x0), jnp.asarray(y0)),
-                      81 + seed, n_paths=n, n_steps=horizon, events=[PhiStationary(game, GAN["eps"])],
-                      stride=stride,
-                      observables={"g": lambda z: jnp.sqrt(jnp.sum(game.phi_grad(z[0]) ** 2))})
-    return {"steps": res.steps, "status": res.status, "g": res.observables["g"],
-            "save_steps": np.asarray(res.save_steps), "kappa": np.asarray(kappa),
+    horizon, _ = horizon_and_stride(bound)
+    alg = METHODS[method](game, eta_x, eta_y)
+    z0 = (jnp.asarray(x0), jnp.asarray(y0))
+    res = so.simulate(alg, z0, 81 + seed, n_paths=n, n_steps=horizon,
+                      events=[PhiStationary(game, GAN["eps"])])
+    # the curves of ‖∇Φ(x_t)‖, re-run (same key, so the same paths) only as long as the runs took
+    curve, stride = horizon_and_stride(1.2 * float(np.max(res.steps)) + 1, saves=1000)
+    trace = so.simulate(alg, z0, 81 + seed, n_paths=n, n_steps=curve, stride=stride,
+                        observables={"g": lambda z: jnp.sqrt(jnp.sum(game.phi_grad(z[0]) ** 2))})
+    return {"steps": res.steps, "status": res.status, "g": trace.observables["g"],
+            "save_steps": np.asarray(trace.save_steps), "kappa": np.asarray(kappa),
             "ell": np.asarray(ell), "eta_x": np.asarray(eta_x), "horizon": np.asarray(horizon),
             "bound": np.asarray(kappa**2 * ell * delta / GAN["eps"] ** 2)}
 
@@ -808,7 +812,7 @@ def run(out, quick: bool = False, progress: bool = True) -> dict:
         "batch_grid": f"coarse {BATCH_COARSE}, then x(1/2, 1/sqrt2, sqrt2, 2) around the best",
         "ncc": NCC, "gan": GAN})
     ratio = ratio_part(out, cfg)
-    ramp = ramp_part(out, cfg, progress)
+    ramp = ramp_part(out, cfg)
     batch = batch_part(out, cfg)
     ncc = ncc_part(out, cfg)
     gan = gan_part(out, cfg)
