@@ -19,7 +19,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_integer, check_positive
-from ..theory.moreau import moreau_gradient_norm
 from .games import GaussianGame
 
 
@@ -101,6 +100,8 @@ class ConcaveWellGame(GaussianGame):
     def moreau_gradient_norm(self, x, lam: float, *, radius: float) -> np.ndarray:
         """‖∇Φ_λ(x)‖ per row of x (numpy float64, proximal gradient to 1e-12; ``radius`` bounds
         ‖·‖_∞ of the points and of their prox, for the Lipschitz constant of ∇φ)."""
+        from ..theory.moreau import moreau_gradient_norm  # theory sits above problems
+
         ell = float(self.ell)
         return moreau_gradient_norm(x, lam, self._smooth_grad,
                                     ell * max(3.0 * radius**2 - 1.0, 1.0), self.beta,
