@@ -40,6 +40,7 @@ def _step_ratio(out, ratio):
     ax.plot([], [], "^", color="gray", mfc="none", ms=4, label="1.25×: every run grew")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _value_ticks(ax, kap)
     ax.set_xlabel("κ = ℓ/μ")
     ax.set_ylabel("largest stable step ratio η_x/η_y  (η_y = 1/ℓ)")
     ax.set_title("Stability threshold on the NC-SC quadratics Q_κ: it falls like 1/κ, not 1/κ²",
@@ -72,6 +73,7 @@ def _lower_bound(out, ramp, summ):
         ax.set_title(f"ramp, η_x = 1/({a}), η_y = 1/ℓ", fontsize=9)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _eps_ticks(ax, g["epsilons"])
         ax.set_xlabel("1/ε")
         ax.set_ylabel("iterations to ‖∇Φ(x)‖ ≤ ε (mean over starts that reached it)")
     axes[0].plot([], [], "k-", lw=0.8, label="GD on Φ, tracking step (GDA's theory)")
@@ -93,6 +95,7 @@ def _lower_bound(out, ramp, summ):
         ax.plot(kap, g["lower"][:, -1].mean(-1), "--", color=COLORS[j], lw=1)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _value_ticks(ax, ramp[("GDA", regimes[0])]["kappas"])
     ax.set_xlabel("κ = ℓ/μ")
     ax.set_ylabel(f"iterations to ‖∇Φ‖ ≤ ε = {ramp[('GDA', regimes[0])]['epsilons'][-1]:g}")
     ax.set_title("the κ-power is the step's: κ² at 1/(κ²ℓ), κ at 1/(κℓ)\n"
@@ -104,7 +107,7 @@ def _lower_bound(out, ramp, summ):
 
 def _best_batch(out, batch):
     rows = batch["rows"]
-    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.4))
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 5.2))
     ax = axes[0]
     for i, r in enumerate(rows):
         ms = np.array([int(m) for m in r["calls_by_batch"]])
@@ -122,7 +125,7 @@ def _best_batch(out, batch):
     ax.set_xlabel("batch size M")
     ax.set_ylabel("oracle calls M·K until mean_k ‖∇Φ(x_k)‖² ≤ ε²\n(missing: not reached by 12 K_a)")
     ax.set_title("minibatch GDA on the ramp (σ = 1, η_x = 1/(κ²ℓ), η_y = 1/ℓ)", fontsize=9)
-    ax.legend(fontsize=6.5, loc="upper left", ncol=2)
+    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)
     ax = axes[1]
     eps_vals = sorted({r["eps"] for r in rows})
     for j, e in enumerate(eps_vals):
@@ -247,7 +250,7 @@ def _kicked(out, kicked):
 
 def _sosp(out, sosp):
     eps = np.asarray(sosp["epsilons"], float)
-    fig, ax = plt.subplots(figsize=(6.0, 4.3))
+    fig, ax = plt.subplots(figsize=(6.0, 5.2))
     for i, fam in enumerate(sosp["rows"][0]["families"]):
         means = [r["families"][fam]["perturbed"]["mean_iterations"] for r in sosp["rows"]]
         reached = [r["families"][fam]["perturbed"]["exited"] for r in sosp["rows"]]
@@ -274,18 +277,24 @@ def _sosp(out, sosp):
     ax.set_ylabel("iterations to an ε-local minimax point (mean over runs)")
     ax.set_title("Double-well game, the papers' template; GDmax without kicks from the manifold "
                  f"reached it in {sum(gd)} runs", fontsize=8)
-    ax.legend(fontsize=7, loc="center right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     fig.tight_layout()
     out.savefig(fig, "escape_local_minimax.png")
 
 
 def _eps_ticks(ax, eps):
     """Ticks at the 1/ε of the grid only (log axes over less than a decade crowd otherwise)."""
+    _value_ticks(ax, 1.0 / np.asarray(eps, float))
+
+
+def _value_ticks(ax, values):
+    """x ticks at the grid's values, labelled plainly (log axes crowd their minor labels)."""
     from matplotlib.ticker import FixedLocator, NullLocator
 
-    ax.xaxis.set_major_locator(FixedLocator(1.0 / np.asarray(eps)))
+    values = np.asarray(values, float)
+    ax.xaxis.set_major_locator(FixedLocator(values))
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xticklabels([f"{1 / e:.3g}" for e in eps])
+    ax.set_xticklabels([f"{v:.3g}" for v in values])
 
 
 def _gda_ratio(out, gda):

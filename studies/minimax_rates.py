@@ -46,6 +46,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -266,24 +267,31 @@ def ramp_game(kappa, eps):
 def ramp_point(method, kappa, eps, n_starts, *, regime="k^-2", seed=0, with_theory=True,
                progress=False):
     """Iterations to ‖∇Φ‖ ≤ ε per start, with the derived lower bound and (GDA's) theory count:
-    gradient descent on Φ with the tracking step η_x(1 + δ)."""
+    gradient descent on Φ with the tracking step η_x(1 + δ).
+
+    Run in float64: at κ = 32, ε = 0.025 a step moves x by 2εη_x ≈ 5e-5 at ‖x‖ ≈ 25, only ≈ 25
+    float32 ulps, and float32 rounding changes the count by up to a few percent (the bound's
+    rounding allowance, :func:`~sde_opt.theory.minimax_rates.ramp_lower_bound`, is then 4%; in
+    float64 it is 1e-10)."""
     eta_x, eta_y = steps_for(kappa, regime)
-    game = ramp_game(kappa, eps)
-    dirs, fac = ramp_starts(n_starts, seed)
-    r0 = game.start_radius(DELTA) * fac
-    x0 = (dirs * r0[:, None]).astype(np.float32)
-    y0 = (float(game.b / game.mu) * x0).astype(np.float32)
-    horizon, _ = horizon_and_stride(4 * game.predicted_iterations(1.5 * DELTA, eta_x) + 2000)
-    res = so.simulate(_algorithm(method)(game, eta_x, eta_y), (jnp.asarray(x0), jnp.asarray(y0)),
-                      7 + seed, n_paths=n_starts, n_steps=horizon,
-                      events=[PhiStationary(game, eps)],
-                      progress=f"{method} {regime} κ={kappa:g} ε={eps:g}" if progress else False)
-    track = game.tracking_factor(eta_x, eta_y)
-    theory = (np.array([game.gd_iterations(r, eta_x * track) for r in r0], float) if with_theory
-              else np.full(n_starts, np.nan))
+    with jax.enable_x64(True):
+        game = ramp_game(kappa, eps)
+        dirs, fac = ramp_starts(n_starts, seed)
+        r0 = game.start_radius(DELTA) * fac
+        x0 = dirs * r0[:, None]
+        y0 = float(game.b / game.mu) * x0
+        horizon, _ = horizon_and_stride(4 * game.predicted_iterations(1.5 * DELTA, eta_x) + 2000)
+        res = so.simulate(_algorithm(method)(game, eta_x, eta_y),
+                          (jnp.asarray(x0, jnp.float64), jnp.asarray(y0, jnp.float64)), 7 + seed,
+                          n_paths=n_starts, n_steps=horizon, events=[PhiStationary(game, eps)],
+                          progress=f"{method} {regime} κ={kappa:g} ε={eps:g}" if progress else False)
+        track = game.tracking_factor(eta_x, eta_y)
+        theory = (np.array([game.gd_iterations(r, eta_x * track) for r in r0], float)
+                  if with_theory else np.full(n_starts, np.nan))
+    lower = mr.ramp_lower_bound(r0, eps=eps, ell=ELL, eta_x=eta_x, tracking=track,
+                                unit_roundoff=float(np.finfo(np.float64).eps) / 2)
     return {"steps": res.steps, "status": res.status, "r0": r0, "theory": theory,
-            "lower": mr.ramp_lower_bound(r0, eps=eps, ell=ELL, eta_x=eta_x, tracking=track),
-            "tracking": np.asarray(track), "horizon": np.asarray(horizon)}
+            "lower": lower, "tracking": np.asarray(track), "horizon": np.asarray(horizon)}
 
 
 def ramp_part(out, cfg):

@@ -92,11 +92,19 @@ def critical_step_x(method: str, J, eta_y: float, m: int, *, low: float = 1e-9,
     return float(math.sqrt(lo * hi))
 
 
-def ramp_lower_bound(r0, *, eps: float, ell: float, eta_x: float, tracking: float):
+def ramp_lower_bound(r0, *, eps: float, ell: float, eta_x: float, tracking: float,
+                     unit_roundoff: float = 0.0):
     """K ≥ (‖x₀‖ − x_ε)/(2εη_x(1 + δ)) on :class:`~sde_opt.RampGame` (x_ε = s/√3, s = 2ε/ℓ;
-    ``tracking`` = 1 + δ, :meth:`~sde_opt.RampGame.tracking_factor`)."""
+    ``tracking`` = 1 + δ, :meth:`~sde_opt.RampGame.tracking_factor`).
+
+    In floating point with unit roundoff u, the stored x_{k+1} = fl(x_k − η_x g) is off by at most
+    u‖x_{k+1}‖ ≤ u‖x₀‖ per step (one rounding per coordinate; ‖x‖ decreases along the ramp), so the
+    bound holds with the step 2εη_x(1 + δ) + u‖x₀‖ [derived here; the rounding of g itself is a
+    relative O(u) of the step, inside the 4u added to it]."""
     x_eps = 2.0 * eps / ell / math.sqrt(3.0)
-    return (np.asarray(r0, np.float64) - x_eps) / (2.0 * eps * eta_x * tracking)
+    r0 = np.asarray(r0, np.float64)
+    step = 2.0 * eps * eta_x * tracking * (1.0 + 4.0 * unit_roundoff) + unit_roundoff * r0
+    return (r0 - x_eps) / step
 
 
 def gda_stationary_covariance(J, sigma_cov, eta_x: float, eta_y: float, m: int,
