@@ -19,7 +19,6 @@ from sde_opt.theory import minimax_rates as mr
 from sde_opt.theory import moreau
 from sde_opt.theory.modified_equations import iteration_matrix, spectral_radius
 
-
 # ------------------------------------------------------------------------- the step-ratio threshold
 
 @pytest.mark.parametrize("kappa", [2.0, 4.0, 16.0, 64.0])
