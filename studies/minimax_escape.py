@@ -1,20 +1,25 @@
 """Saddle escape in NC-SC minimax (Huang, Chen, Ji, Ma & Lai 2025, perturbed GDmax; papers.md §3.7).
 
-Parts:
+Parts (each row of the closing table says what is compared, its units and its verdict):
 
-1. **Perturbed GDmax vs GDmax** at the strict saddle of Φ: GDmax started there stays (its gradient
-   is exactly 0); perturbed GDmax kicks (uniform in the ball B(0, r)) and escapes. The escape
-   iteration (|⟨w, z⟩| ≥ R, w the left unstable eigenvector of the linear (x, y) iteration) against
-   the exact kicked-linear law (:func:`sde_opt.theory.gdmax_kicked_escape`, built on
-   :mod:`sde_opt.theory.kicked_escape`): ECDF, KS distance, mean with CI — on a quadratic NC-SC
-   game (exact) and on the double-well game with its linearization at the saddle (approximate).
-2. **Stochastic GDA** from the saddle as η_y/η_x grows: mean exit time of |⟨v, x⟩| ≥ R (v the
-   unstable eigenvector of ∇²Φ) against the reduced slow SDE's exact linear-saddle prediction
-   (Dawson integral, :func:`sde_opt.theory.saddle_exit_mean`, with noise
-   η_x vᵀ[I, −K]Σ[I, −K]ᵀv) and against the exact AR(1) law of the discrete unstable coordinate.
-3. **GDmax tracking**: ‖y_k − y*(x_k)‖ along GDmax paths from cold starts (y₀ = 0) for several N,
-   against the exact contraction bound B_{k+1} = qB_k + (b/μ)‖Δx_k‖, q = (1 − η_yμ)ᴺ (violations
-   counted), and the time spent within a tolerance of y*.
+1. **Perturbed GDmax at a strict saddle of Φ**: the escape iteration (|⟨w, z⟩| ≥ R, w the left
+   unstable eigenvector of the linear (x, y) iteration) against the exact kicked-linear law
+   (:func:`sde_opt.theory.gdmax_kicked_escape`): KS distance and mean, on a quadratic NC-SC game
+   (exact law) and on the double-well game with its linearization at the saddle (approximate law:
+   a fail would mean the cubic term is detectable with these paths). That GDmax without a kick
+   stays at the saddle is an identity, checked by the tests.
+2. **Perturbed GDmax from generic starts to an ε-local minimax point** (the paper's object): on
+   the double-well game with the papers' parameter template (:meth:`~sde_opt.PerturbedGDmax.
+   from_template`), the fraction of runs reaching a second-order stationary point of Φ
+   (‖∇Φ‖ ≤ ε, λ_min(∇²Φ) ≥ −√(ρ_Φε), ‖∇_y f‖ ≤ ε), per run with an exact interval, from starts
+   uniform in a box and from starts on the saddle's stable manifold x₁ = 0 (where GDmax without
+   kicks stays on the manifold); iterations against ε.
+3. **Stochastic GDA** from the saddle as η_y/η_x grows: the mean exit iteration of the unstable
+   coordinate ⟨w, z⟩ against the exact AR(1) law (iterations), and the mean exit time along the
+   unstable eigenvector v of ∇²Φ against the reduced slow SDE's Dawson mean (slow time t = kη_x,
+   no verdict: the reduced SDE is the η_y/η_x → ∞ limit).
+4. **GDmax tracking**: ‖y_k − y*(x_k)‖ along GDmax paths from cold starts (y₀ = 0) for several N,
+   against the exact contraction bound B_{k+1} = qB_k + (b/μ)‖Δx_k‖, q = (1 − η_yμ)ᴺ, per path.
 
 ``--quick`` runs all parts with fewer paths and ratios.
 """
@@ -22,6 +27,7 @@ Parts:
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
@@ -31,17 +37,30 @@ from scipy import stats as sps
 import sde_opt as so
 from sde_opt import stats
 from sde_opt import theory as th
+from sde_opt.algorithms.perturbed_gdmax import perturbed_gdmax_template
+from sde_opt.experiment.verdict import compare_interval
 from sde_opt.theory import minimax_escape as mx
 
 from . import _minimax_plots as plots
+from ._minimax_common import (
+    ALPHA,
+    EXITED,
+    counts,
+    fraction_verdict,
+    loglog_slope,
+    no_verdict_row,
+    one_sided_row,
+    se_verdict,
+    table_rows,
+    verdict_row,
+)
 
 NAME = "minimax-escape"
-DESCRIPTION = ("Perturbed GDmax escapes a strict saddle of Φ by the exact kicked-linear law, GDmax "
-               "stays; stochastic GDA's escape vs its reduced SDE (Dawson) as η_y/η_x grows; "
-               "GDmax's tracking of y*(x)")
+DESCRIPTION = ("Perturbed GDmax escapes a strict saddle of Φ by the exact kicked-linear law and "
+               "reaches ε-local minimax points from generic starts; stochastic GDA's escape vs "
+               "its AR(1) law and reduced SDE as η_y/η_x grows; GDmax's tracking of y*(x)")
 
 LEVEL = 0.95
-ALPHA = 2.0 * sps.norm.sf(4.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,13 +71,16 @@ class Config:
     gda_paths: int
     track_paths: int
     track_iters: int
+    sosp_paths: int
+    sosp_epsilons: tuple
 
     def as_dict(self):
         return dataclasses.asdict(self)
 
 
-QUICK = Config("quick", 1000, (1.0, 64.0), 500, 32, 300)
-FULL = Config("full", 20000, (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0), 10000, 512, 1000)
+QUICK = Config("quick", 1000, (1.0, 64.0), 500, 32, 300, 32, (0.08, 0.04))
+FULL = Config("full", 20000, (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0), 10000, 512, 1000, 128,
+              (0.08, 0.04, 0.02, 0.01))
 
 
 def quadratic_game(sigma=0.0):
@@ -76,6 +98,10 @@ def linearized(game):
     return so.QuadraticGame(h[:m, :m], h[:m, m:], -h[m:, m:])
 
 
+# ---------------------------------------------------------------------------------------------
+# Part 1: the kicked escape law at a strict saddle
+# ---------------------------------------------------------------------------------------------
+
 KICK = {"eta_x": 0.2, "eta_y": 0.5, "n_inner": 3, "r": 1e-3, "R": 0.3}
 
 
@@ -91,33 +117,45 @@ def kicked_part(out, cfg, name, game, law_game, R, progress=False):
     def compute():
         alg = so.PerturbedGDmax(game, p["eta_x"], p["eta_y"], n_inner=p["n_inner"], radius=p["r"],
                                 eps=0.1, interval=10**6)
-        res = so.simulate(alg, start, 101, n_paths=cfg.kick_paths, n_steps=2000, events=[event],
+        res = so.simulate(alg, start, 101, n_paths=cfg.kick_paths, n_steps=2048, events=[event],
                           progress=f"perturbed GDmax ({name})" if progress else False)
-        stay = so.simulate(so.GDmax(game, p["eta_x"], p["eta_y"], n_inner=p["n_inner"]), start,
-                           102, n_paths=64, n_steps=2000, events=[event])
-        return {"steps": res.steps, "status": res.status, "stay_status": stay.status,
-                "stay_final_x": stay.final[0]}
+        return {"steps": res.steps, "status": res.status}
 
     a = out.point(f"kicked-{name}-n{cfg.kick_paths}", compute)
-    k = a["steps"][a["status"] == 1] - 1
+    k = a["steps"][a["status"] == EXITED] - 1
     rng = np.random.default_rng(0)
     pit = law.cdf(k - 1) + rng.uniform(size=k.size) * (law.cdf(k) - law.cdf(k - 1))
-    ks = float(sps.kstest(pit, "uniform").statistic)
+    ks = float(sps.kstest(pit, "uniform").statistic) if k.size else math.nan
     crit = float(sps.kstwo.isf(ALPHA, max(k.size, 1)))
     mean = stats.iid_mean(k.astype(float), level=LEVEL) if k.size > 1 else None
-    stayed = int(np.sum(a["stay_status"] == 3))
     return {
-        "name": name, "counts": {"exited": int(np.sum(a["status"] == 1)),
-                                 "censored": int(np.sum(a["status"] == 3)),
-                                 "diverged": int(np.sum(a["status"] == 2))},
+        "name": name, "counts": counts(a["status"]),
         "growth_rho": law.growth, "kick_scale": law.kick_scale, "r": p["r"], "R": R,
         "mean_escape": _est(mean), "mean_predicted": law.mean(),
-        "ks_distance": ks, "ks_critical_4sigma": crit, "ks_pass": ks <= crit,
-        "gdmax_no_kick_stayed": stayed, "gdmax_no_kick_paths": int(a["stay_status"].size),
-        "gdmax_no_kick_max_abs_x": float(np.max(np.abs(a["stay_final_x"]))),
+        "ks_distance": ks, "ks_critical_4sigma": crit, "ks_pass": bool(ks <= crit),
         "escape_iterations": k, "law_cdf": law.cdf,
-        "ks": ks, "ks_crit": crit, "stayed": stayed, "n_stay": int(a["stay_status"].size),
     }
+
+
+def kicked_rows(kicked) -> list[dict]:
+    rows = []
+    for label, k in kicked.items():
+        approx = "" if "exact" in label else "; approximate law (linearization at the saddle)"
+        v = compare_interval(
+            f"perturbed GDmax, {label}: KS distance of the escape iterations to the kicked-linear "
+            "law", 0.0, k["ks_distance"], 0.0, k["ks_critical_4sigma"],
+            note=f"pass: D ≤ the 4σ critical value (randomized PIT of the discrete law); "
+                 f"{k['counts']}{approx}",
+            reference="theory.gdmax_kicked_escape: the kick's projection on w, then growth ρᵏ")
+        rows.append(verdict_row(v, "KS distance"))
+        m = k["mean_escape"]
+        if m is not None:
+            rows.append(se_verdict(
+                f"perturbed GDmax, {label}: mean escape iteration after the kick vs the law's mean",
+                k["mean_predicted"], m["estimate"], m["se"], units="iterations",
+                note=f"could fail if the kick's law or the growth factor were wrong{approx}",
+                reference="theory.gdmax_kicked_escape"))
+    return rows
 
 
 class _Coordinate:
@@ -131,6 +169,158 @@ class _Coordinate:
         return jnp.abs(flat @ self.w.astype(flat.dtype)) >= self.radius
 
 
+# ---------------------------------------------------------------------------------------------
+# Part 2: perturbed GDmax from generic starts to an ε-local minimax point
+# ---------------------------------------------------------------------------------------------
+
+SOSP = {"ell": 1.0, "mu": 0.5, "c": 0.3, "box": 1.5, "delta": 0.1, "horizon_plain": 2048}
+MANIFOLD = "manifold x₁ = 0"
+
+
+def sosp_game():
+    return so.DoubleWellGame(2, ell=SOSP["ell"], mu=SOSP["mu"], c=SOSP["c"])
+
+
+def sosp_constants(game):
+    """ρ_Φ (a Lipschitz constant of ∇²Φ on the box: |∂³Φ/∂x₁³| = 6ℓ|x₁|) and Δ_Φ (Φ at the box's
+    corner − min Φ, an upper bound over the starts)."""
+    box = SOSP["box"]
+    rho = 6.0 * float(game.ell) * box
+    m = game.phi_critical_points()["minimum"][0]
+    delta = (float(game.phi(jnp.asarray([box, box])))
+             - float(game.phi(jnp.asarray(m, jnp.float32))))
+    return rho, delta
+
+
+class LocalMinimax:
+    """Event: x an ε-second-order stationary point of Φ and y ε-stationary for f(x, ·):
+    ‖∇Φ(x)‖ ≤ ε, λ_min(∇²Φ(x)) ≥ −√(ρ_Φ ε), ‖∇_y f(x, y)‖ ≤ ε."""
+
+    def __init__(self, game, eps, rho_phi):
+        self.game, self.eps, self.curv = game, float(eps), math.sqrt(rho_phi * eps)
+
+    def __call__(self, z):
+        x, _ = z
+        g = self.game.phi_grad(x)
+        lmin = jnp.linalg.eigvalsh(self.game.phi_hessian(x))[0]
+        gy = self.game.field(z)[1]
+        e2 = jnp.asarray(self.eps**2, g.dtype)
+        return (jnp.sum(g * g) <= e2) & (lmin >= -self.curv) & (jnp.sum(gy * gy) <= e2)
+
+
+def sosp_starts(n, seed=0):
+    """n/2 starts uniform in the box, n/2 on the saddle's stable manifold x₁ = 0; y₀ = 0."""
+    rng = np.random.default_rng(seed + 3)
+    x = rng.uniform(-SOSP["box"], SOSP["box"], (n, 2))
+    x[n // 2:, 0] = 0.0
+    return x.astype(np.float32), np.zeros((n, 2), np.float32)
+
+
+def sosp_point(eps, n, plain=False, seed=0):
+    game = sosp_game()
+    rho, delta = sosp_constants(game)
+    p = perturbed_gdmax_template(ell=SOSP["ell"], mu=SOSP["mu"], eps=eps, rho_phi=rho,
+                                 delta_phi=delta, d=2, delta=SOSP["delta"])
+    x0, y0 = sosp_starts(n, seed)
+    if plain:
+        alg = so.GDmax(game, p["eta_x"], p["eta_y"], n_inner=p["n_inner"])
+        horizon = SOSP["horizon_plain"]
+    else:
+        alg = so.PerturbedGDmax.from_template(game, ell=SOSP["ell"], mu=SOSP["mu"], eps=eps,
+                                              rho_phi=rho, delta_phi=delta, delta=SOSP["delta"])
+        # ample: 8 kick intervals per decade the escape has to grow through
+        horizon = 512 * int(math.ceil(8.0 * p["interval"] * math.log(1.0 / p["radius"]) / 512))
+    res = so.simulate(alg, (jnp.asarray(x0), jnp.asarray(y0)), 41 + seed, n_paths=n,
+                      n_steps=horizon, events=[LocalMinimax(game, eps, rho)])
+    xf = np.asarray(res.final[0], np.float64)
+    return {"steps": res.steps, "status": res.status, "final_x1": xf[:, 0],
+            "horizon": np.asarray(horizon), "template": np.asarray(
+                [p["eta_x"], p["eta_y"], p["n_inner"], p["radius"], p["interval"]], float),
+            "rho_phi": np.asarray(rho), "delta_phi": np.asarray(delta)}
+
+
+def sosp_part(out, cfg):
+    items, keys = [], []
+    for e in cfg.sosp_epsilons:
+        for plain in (False, True):
+            keys.append((e, plain))
+            items.append((f"sosp-{'gdmax' if plain else 'perturbed'}-e{e:g}-n{cfg.sosp_paths}",
+                          lambda e=e, plain=plain: sosp_point(e, cfg.sosp_paths, plain)))
+    pts = dict(zip(keys, out.points(items), strict=True))
+    n = cfg.sosp_paths
+    fams = {"box": slice(0, n // 2), MANIFOLD: slice(n // 2, n)}
+    rows = []
+    for e in cfg.sosp_epsilons:
+        pert, plain = pts[(e, False)], pts[(e, True)]
+        t = pert["template"]
+        row = {"eps": e, "template": {"eta_x": t[0], "eta_y": t[1], "n_inner": int(t[2]),
+                                      "radius": t[3], "interval": int(t[4])},
+               "rho_phi": float(pert["rho_phi"]), "delta_phi": float(pert["delta_phi"]),
+               "horizon_perturbed": int(pert["horizon"]), "horizon_gdmax": int(plain["horizon"]),
+               "families": {}}
+        for fam, sl in fams.items():
+            ok = pert["status"][sl] == EXITED
+            row["families"][fam] = {
+                "perturbed": {**counts(pert["status"][sl]),
+                              "mean_iterations": float(pert["steps"][sl][ok].mean())
+                              if ok.any() else None},
+                "gdmax": counts(plain["status"][sl]),
+                "gdmax_max_abs_final_x1": float(np.max(np.abs(plain["final_x1"][sl])))}
+        rows.append(row)
+    steps = np.array([pts[(e, False)]["steps"][fams[MANIFOLD]] for e in cfg.sosp_epsilons], float)
+    st = np.array([pts[(e, False)]["status"][fams[MANIFOLD]] for e in cfg.sosp_epsilons])
+    ok = (st == EXITED).all(axis=0)
+    fit = None
+    if len(cfg.sosp_epsilons) >= 2 and ok.sum() >= 2:
+        s, se = loglog_slope(cfg.sosp_epsilons, steps[:, ok])
+        fit = {"eps_exponent": s, "eps_se": se, "paths": int(ok.sum())}
+    return {"rows": rows, "manifold_fit": fit, "steps": steps, "status": st,
+            "epsilons": list(cfg.sosp_epsilons)}
+
+
+def _runs(c):
+    return c["exited"] + c["censored"] + c["diverged"]
+
+
+def sosp_rows(part) -> list[dict]:
+    rows = []
+    k = sum(d["perturbed"]["exited"] for r in part["rows"] for d in r["families"].values())
+    n = sum(_runs(d["perturbed"]) for r in part["rows"] for d in r["families"].values())
+    parts = [f"ε = {r['eps']:g}: " + ", ".join(
+        f"{fam} {d['perturbed']['exited']}/{_runs(d['perturbed'])}"
+        for fam, d in r["families"].items()) for r in part["rows"]]
+    rows.append(verdict_row(fraction_verdict(
+        "perturbed GDmax (the papers' template) on the double-well game: fraction of runs "
+        "reaching an ε-local minimax point (ε-SOSP of Φ and ‖∇_y f‖ ≤ ε)", k, n,
+        at_least=1 - SOSP["delta"],
+        note="; ".join(parts) + f"; one-sided: the papers' 'with probability ≥ 1 − δ', δ = "
+             f"{SOSP['delta']:g}; could fail if the kicks did not leave the saddle's manifold",
+        reference="Huang et al. (papers.md §3.7): perturbed GDmax finds a local minimax point "
+                  "w.h.p. (the template is recalled)"), "fraction of runs"))
+    man = [r["families"][MANIFOLD]["gdmax"] for r in part["rows"]]
+    rows.append(no_verdict_row(
+        f"GDmax without kicks, the same starts on the {MANIFOLD}: fraction reaching an ε-local "
+        "minimax point", sum(m["exited"] for m in man) / max(1, sum(_runs(m) for m in man)),
+        "fraction of runs",
+        why="x₁ = 0 is invariant under GDmax on this game (an identity the tests check), so the "
+            "fraction is 0 by construction; shown as the contrast to the row above",
+        note=f"horizon {part['rows'][0]['horizon_gdmax']} iterations"))
+    f = part["manifold_fit"]
+    if f is not None:
+        rows.append(one_sided_row(
+            f"perturbed GDmax from the {MANIFOLD}: fitted ε-exponent of the iterations to an "
+            "ε-local minimax point vs the papers' Õ(ε⁻²) (one-sided: fails only if steeper)",
+            -2.0, f["eps_exponent"], f["eps_se"], at_least=True, units="exponent",
+            note=f"bootstrap SE over {f['paths']} runs; ε = {part['epsilons']}",
+            reference="papers.md §3.5/§3.7: Õ(ε⁻²) iterations (verified for perturbed AID, "
+                      "recalled for GDmax)"))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Part 3: stochastic GDA at the saddle as η_y/η_x grows
+# ---------------------------------------------------------------------------------------------
+
 GDA_ETA_X, GDA_SIGMA, GDA_R = 0.01, 0.1, 0.5
 
 
@@ -142,7 +332,7 @@ def gda_part(out, cfg, progress=False):
         s = mx.gda_saddle(game, GDA_ETA_X, ratio * GDA_ETA_X)
         ev_v = _Coordinate(jnp.asarray(s.v_phi, jnp.float32), GDA_R)
         ev_w = _Coordinate(jnp.asarray(s.w, jnp.float32), GDA_R)
-        horizon = int(20 * s.mean_time_reduced(GDA_R) / GDA_ETA_X)
+        horizon = 512 * int(math.ceil(20 * s.mean_time_reduced(GDA_R) / GDA_ETA_X / 512))
 
         def compute(ratio=ratio, ev_v=ev_v, ev_w=ev_w, horizon=horizon):
             alg = so.GDA(game, GDA_ETA_X, ratio * GDA_ETA_X)
@@ -167,21 +357,54 @@ def gda_part(out, cfg, progress=False):
                      "counts_v": {"exited": sv.exited, "censored": sv.censored,
                                   "diverged": sv.diverged},
                      "mean_iter_w": sw.mean, "mean_iter_w_se": sw.mean_se,
-                     "ar1_mean_iter_w": s.mean_iterations_discrete(GDA_R)})
+                     "mean_iter_w_ci": [sw.mean_low, sw.mean_high],
+                     "counts_w": {"exited": sw.exited, "censored": sw.censored,
+                                  "diverged": sw.diverged},
+                     "ar1_mean_iter_w": s.mean_iterations_discrete(GDA_R),
+                     # the O(σ²/(λ²R²)) term of the discrete exit formula, in iterations
+                     "ar1_bias": s.sigma_discrete**2 / (2 * s.lam_discrete**2 * GDA_R**2)
+                     / GDA_ETA_X})
     s_inf = mx.gda_saddle(game, GDA_ETA_X, cfg.ratios[-1] * GDA_ETA_X)
     dawson = s_inf.mean_time_reduced(GDA_R)
     em = (th.saddle_exit_mean_em(s_inf.lam_phi, s_inf.sigma_reduced, GDA_R, GDA_ETA_X)
           - th.saddle_exit_mean_asymptotic(s_inf.lam_phi, s_inf.sigma_reduced, GDA_R))
     return {"eta_x": GDA_ETA_X, "sigma": GDA_SIGMA, "R": GDA_R, "lam_phi": s_inf.lam_phi,
             "sigma_reduced": s_inf.sigma_reduced, "dawson_mean_time": dawson,
-            "dawson_plus_em_correction": dawson + em, "rows": rows,
-            # for the figure
-            "ratios": [r["ratio"] for r in rows], "mean_time": [r["mean_time_v"] for r in rows],
-            "mean_time_se": [r["mean_time_v_se"] for r in rows],
-            "ar1_time": [r["ar1_mean_iter_w"] * GDA_ETA_X for r in rows],
-            "w_time": [r["mean_iter_w"] * GDA_ETA_X for r in rows],
-            "dawson": dawson, "dawson_em": dawson + em}
+            "dawson_plus_em_correction": dawson + em, "rows": rows}
 
+
+def gda_rows(gda) -> list[dict]:
+    rows = []
+    ends = (min(gda["rows"], key=lambda r: r["ratio"]), max(gda["rows"], key=lambda r: r["ratio"]))
+    middle = [r for r in gda["rows"] if r not in ends]
+    inside = sum(abs(r["mean_iter_w"] - r["ar1_mean_iter_w"]) <= 4 * r["mean_iter_w_se"]
+                 + r["ar1_bias"] for r in middle)
+    for r in ends:
+        between = (f"; the {len(middle)} ratios between: {inside}/{len(middle)} within their "
+                   "acceptance intervals" if middle and r is ends[1] else "")
+        rows.append(se_verdict(
+            f"stochastic GDA, η_y/η_x = {r['ratio']:g}: mean exit iteration of the unstable "
+            "coordinate |⟨w, z⟩| ≥ R vs the exact AR(1) law", r["ar1_mean_iter_w"],
+            r["mean_iter_w"], r["mean_iter_w_se"], bias=r["ar1_bias"], units="iterations",
+            note=f"{r['counts_w']}; could fail if GDA's noise or step differed from its linear "
+                 f"iteration{between}",
+            reference="theory.gda_saddle: ⟨w, z⟩ is an exact AR(1) chain; EM exit formula",
+            bias_source="the O(σ²/(λ²R²)) term of the discrete exit formula, σ̃²/(2λ̃²R²)/η_x"))
+    last = max(gda["rows"], key=lambda r: r["ratio"])
+    rows.append(no_verdict_row(
+        f"stochastic GDA, η_y/η_x = {last['ratio']:g}: mean exit time along v (|⟨v, x⟩| ≥ R) vs "
+        "the reduced SDE's Dawson mean", last["mean_time_v"], "slow time t = kη_x",
+        ci=last["mean_time_v_ci"], predicted=gda["dawson_mean_time"],
+        why="the reduced SDE is the η_y/η_x → ∞ limit; at a finite ratio the gap is O(η_x/η_y) "
+            "with no derived bound (the AR(1) rows carry the verdicts)",
+        note=f"95% CI; with the EM correction {gda['dawson_plus_em_correction']:.4g}; "
+             f"{last['counts_v']}"))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Part 4: GDmax tracking of y*(x)
+# ---------------------------------------------------------------------------------------------
 
 TRACK = {"kappa": 10.0, "ell": 1.0, "c": 0.5, "inner": (1, 3, 10), "tol": 1e-3}
 
@@ -216,21 +439,32 @@ def tracking_part(out, cfg):
             bnd[:, k + 1] = q * bnd[:, k] + bmu * dx[:, k]
         ystar = bmu * np.max(np.linalg.norm(a["x"], axis=-1))
         rounding = 8 * float(np.finfo(np.float32).eps) * max(ystar, 1.0)
-        viol = int(np.sum(err > bnd + rounding))
+        above = err > bnd + rounding
         below = err <= p["tol"]
         first = np.where(below.any(1), below.argmax(1), err.shape[1])
-        frac = below.mean(1)
-        f_est = stats.iid_mean(frac, level=LEVEL)
-        t_est = stats.iid_mean(first.astype(float), level=LEVEL)
         out_d[n_inner] = {
-            "q": q, "bound_violations": viol, "checked_iterates": int(err.size),
+            "q": q, "bound_violations": int(above.sum()), "checked_iterates": int(err.size),
+            "paths_within_bound": int(np.sum(~above.any(1))), "paths": int(err.shape[0]),
             "rounding_floor": rounding,
-            "fraction_of_time_within_tol": _est(f_est),
-            "first_iteration_within_tol": _est(t_est), "tol": p["tol"],
-            "iterations": np.arange(err.shape[1]), "median": np.median(err, 0),
+            "fraction_of_time_within_tol": _est(stats.iid_mean(below.mean(1), level=LEVEL)),
+            "first_iteration_within_tol": _est(stats.iid_mean(first.astype(float), level=LEVEL)),
+            "tol": p["tol"], "iterations": np.arange(err.shape[1]), "median": np.median(err, 0),
             "q10": np.quantile(err, 0.1, 0), "q90": np.quantile(err, 0.9, 0),
-            "bound": np.median(bnd, 0) + rounding}
+            "bound_median": np.median(bnd, 0), "bound_q90": np.quantile(bnd, 0.9, 0)}
     return out_d
+
+
+def tracking_rows(track) -> list[dict]:
+    k = sum(t["paths_within_bound"] for t in track.values())
+    n = sum(t["paths"] for t in track.values())
+    return [verdict_row(fraction_verdict(
+        "GDmax from y₀ = 0: fraction of paths whose tracking error ‖y_k − y*(x_k)‖ stays within "
+        "the exact contraction bound B_{k+1} = qB_k + (b/μ)‖Δx_k‖ at every iterate", k, n,
+        note=", ".join(f"{label}: {t['paths_within_bound']}/{t['paths']} (q = {t['q']:.4g})"
+                       for label, t in track.items())
+             + "; could fail if the inner loop did not contract by (1 − η_yμ)ᴺ",
+        reference="derived here: e_{k+1} = q e_k − (b/μ)Δx_k for −∇²_yy f = μI"),
+        "fraction of paths")]
 
 
 class _TrackErr:
@@ -248,101 +482,60 @@ def _est(e):
     return {"estimate": float(e.value), "se": float(e.se), "ci": [float(e.ci_low), float(e.ci_high)]}
 
 
+# ---------------------------------------------------------------------------------------------
+# The study
+# ---------------------------------------------------------------------------------------------
+
+
 def run(out, quick: bool = False, progress: bool = True) -> dict:
     cfg = QUICK if quick else FULL
-    out.write_json("config.json", {**_prev_config(out), "parameters": {
+    out.record_config(parameters={
         **cfg.as_dict(), "kick": KICK, "gda": {"eta_x": GDA_ETA_X, "sigma": GDA_SIGMA, "R": GDA_R},
-        "tracking": TRACK}})
+        "tracking": TRACK, "sosp": SOSP})
     dw = so.DoubleWellGame(2, ell=1.0, mu=0.5, c=0.5)
     kicked = {"quadratic NC-SC (exact law)": kicked_part(out, cfg, "quadratic", quadratic_game(),
                                                          quadratic_game(), KICK["R"], progress),
               "double well (linearized law)": kicked_part(out, cfg, "double-well", dw, linearized(dw),
                                                           0.05, progress)}
+    sosp = sosp_part(out, cfg)
     gda = gda_part(out, cfg, progress)
     track = tracking_part(out, cfg)
-    plots.escape(out, kicked, gda, track)
+    plots.escape(out, kicked, sosp, gda, track)
     arrays = {f"kick:{k}:escape_iterations": v["escape_iterations"] for k, v in kicked.items()}
     arrays.update({f"track:N{n}:median": v["median"] for n, v in track.items()})
+    arrays.update({"sosp:manifold:steps": sosp["steps"], "sosp:manifold:status": sosp["status"]})
     out.save_npz("arrays.npz", **arrays)
-    drop = ("escape_iterations", "law_cdf", "ks", "ks_crit", "stayed", "n_stay")
+    tr = {f"N={n}": d for n, d in track.items()}
     summary = {
-        "perturbed_gdmax": {k: {kk: vv for kk, vv in v.items() if kk not in drop}
+        "perturbed_gdmax": {k: {kk: vv for kk, vv in v.items()
+                                if kk not in ("escape_iterations", "law_cdf")}
                             for k, v in kicked.items()},
-        "stochastic_gda": {k: v for k, v in gda.items()
-                           if k not in ("ratios", "mean_time", "mean_time_se", "ar1_time", "w_time",
-                                        "dawson", "dawson_em")},
-        "gdmax_tracking": {f"N={n}": {k: v for k, v in d.items()
-                                      if k not in ("iterations", "median", "q10", "q90", "bound")}
-                           for n, d in track.items()},
+        "local_minimax_from_generic_starts": {k: v for k, v in sosp.items()
+                                              if k not in ("steps", "status")},
+        "stochastic_gda": gda,
+        "gdmax_tracking": {label: {k: v for k, v in d.items()
+                                   if k not in ("iterations", "median", "q10", "q90",
+                                                "bound_median", "bound_q90")}
+                           for label, d in tr.items()},
     }
-    summary["headline"] = {
-        "kicked_escape": {k: {"mean": v["mean_escape"], "predicted": v["mean_predicted"],
-                              "ks": v["ks_distance"], "ks_crit": v["ks_critical_4sigma"],
-                              "gdmax_no_kick_stayed": f"{v['gdmax_no_kick_stayed']}/"
-                                                      f"{v['gdmax_no_kick_paths']}"}
-                          for k, v in summary["perturbed_gdmax"].items()},
-        "gda_mean_exit_time_vs_ratio": [{"ratio": r["ratio"], "mean": r["mean_time_v"],
-                                         "ci": r["mean_time_v_ci"]} for r in gda["rows"]],
-        "reduced_sde_dawson": gda["dawson_mean_time"],
-        "reduced_sde_dawson_plus_em": gda["dawson_plus_em_correction"],
-    }
+    summary["claims"] = (kicked_rows(summary["perturbed_gdmax"])
+                         + sosp_rows(summary["local_minimax_from_generic_starts"])
+                         + gda_rows(gda) + tracking_rows(tr))
+    summary["headline"] = {"verdicts": {v: sum(r["verdict"] == v for r in summary["claims"])
+                                        for v in ("pass", "fail", "deviation", "-")}}
     return summary
-
-
-def _prev_config(out):
-    import json
-
-    p = out.path / "config.json"
-    return json.loads(p.read_text()) if p.exists() else {}
 
 
 # ---------------------------------------------------------------------------------------------
 # The table printed at the end (sde-opt study): read from the summary only
 # ---------------------------------------------------------------------------------------------
 
-RUN_TIMES = {"quick": "≈ 31 s on 2 idle cores", "full": "≈ 2 min CPU on 2 cores (README)"}
+RUN_TIMES = {"quick": "≈ 35 s CPU on 2 cores", "full": "≈ 1.4 min CPU on 2 cores (README)"}
 
 
 def headline_claims(summary: dict) -> list[dict]:
-    """The rows of the closing table, each read from ``summary``:
-
-    * perturbed GDmax, per game — the mean escape iteration (95% CI) against the kicked-linear
-      law's mean (no verdict in the summary), and the KS distance of the escape iterations to
-      that law with the study's verdict (``ks_pass``: at most the 4σ critical value); the note
-      says how many unkicked GDmax paths stayed at the saddle;
-    * stochastic GDA — the mean exit time along v at the largest η_y/η_x against the reduced
-      SDE's Dawson mean (95% CI), and at the smallest and largest ratio the mean exit iteration
-      of the unstable coordinate w against the exact AR(1) law (SE in the note);
-    * GDmax tracking, per N — iterates above the exact contraction bound (the bound allows 0).
-    """
-    from sde_opt.experiment.table import claim
-
-    rows = []
-    for label, k in summary["perturbed_gdmax"].items():
-        m = k["mean_escape"]
-        if m is not None:
-            rows.append(claim(f"perturbed GDmax, {label}: mean escape iteration",
-                              m["estimate"], ci=m["ci"], theory=k["mean_predicted"],
-                              note="95% CI; theory: the kicked-linear law's mean"))
-        rows.append(claim(f"perturbed GDmax, {label}: KS distance to the law",
-                          k["ks_distance"], verdict="pass" if k["ks_pass"] else "fail",
-                          note=f"pass: ≤ {k['ks_critical_4sigma']:.4g} (4σ critical value); "
-                               f"unkicked GDmax stayed at the saddle on "
-                               f"{k['gdmax_no_kick_stayed']}/{k['gdmax_no_kick_paths']} paths"))
-    gda = summary["stochastic_gda"]
-    last = max(gda["rows"], key=lambda r: r["ratio"])
-    rows.append(claim(f"stochastic GDA, η_y/η_x = {last['ratio']:g}: mean exit time along v",
-                      last["mean_time_v"], ci=last["mean_time_v_ci"],
-                      theory=gda["dawson_mean_time"],
-                      note=f"95% CI; theory: the reduced SDE's Dawson mean (with the EM "
-                           f"correction: {gda['dawson_plus_em_correction']:.4g})"))
-    ends = sorted({min(r["ratio"] for r in gda["rows"]), last["ratio"]})
-    for r in (r for r in gda["rows"] if r["ratio"] in ends):
-        rows.append(claim(f"stochastic GDA, η_y/η_x = {r['ratio']:g}: mean exit iteration of w",
-                          r["mean_iter_w"], theory=r["ar1_mean_iter_w"],
-                          note=f"SE {r['mean_iter_w_se']:.3g}; theory: the exact AR(1) law"))
-    for label, t in summary["gdmax_tracking"].items():
-        rows.append(claim(f"GDmax tracking, {label}: iterates above the contraction bound",
-                          t["bound_violations"], theory=0.0,
-                          note=f"of {t['checked_iterates']} checked (q = {t['q']:.4g})"))
-    return rows
+    """Every row of ``summary["claims"]``, in order (kicked law, local minimax points from generic
+    starts, stochastic GDA, GDmax tracking): each with what is compared, its units, its interval
+    (the verdict's acceptance interval, or a 95% CI for rows without one) and the verdict or the
+    reason for none."""
+    return table_rows(summary.get("claims", []))

@@ -24,6 +24,8 @@ from .games import PhiStationary as PhiStationary
 from .games import QuadraticGame as QuadraticGame
 from .games import RampGame as RampGame
 from .matrix_factorization import MatrixFactorization as MatrixFactorization
+from .moment_gan import MomentGAN as MomentGAN
+from .nonconvex_concave import ConcaveWellGame as ConcaveWellGame
 from .normalized_ufm import NormalizedUFM as NormalizedUFM
 from .quadratic import Quadratic as Quadratic
 from .quadratic_saddle import QuadraticSaddle as QuadraticSaddle
@@ -38,4 +40,4 @@ __all__ = ["AbstractField", "AbstractGame", "AbstractProblem", "check_problem", 
            "StreamingPCA", "AdversarialLogistic", "DoubleWellGame", "QuadraticGame", "RampGame",
            "PhiStationary", "AbstractBilevel", "QuadraticBilevel", "SoftplusBilevel", "HyperCleaning",
            "ReducedHypergradient",
-           "NormalizedUFM", "RegularizedUFM", "SphereLinearPotential"]
+           "NormalizedUFM", "RegularizedUFM", "SphereLinearPotential", "ConcaveWellGame", "MomentGAN"]

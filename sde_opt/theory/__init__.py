@@ -17,8 +17,10 @@
 
 from . import adaptive as adaptive
 from . import bilevel as bilevel
+from . import minimax_rates as minimax_rates
 from . import modified_equations as modified_equations
 from . import momentum_pca as momentum_pca
+from . import moreau as moreau
 from . import neural_collapse as neural_collapse
 from .heavy_ball import HeavyBallMoments as HeavyBallMoments
 from .heavy_ball import heavy_ball_diffusion_covariance as heavy_ball_diffusion_covariance
@@ -59,5 +61,5 @@ __all__ = [
     "momentum_pca", "pca_escape", "pca_stationary_error", "modified_equations", "ModifiedEquation",
     "iteration_matrix", "gda_saddle", "gdmax_kicked_escape", "unstable_mode", "bilevel",
     "neural_collapse", "saddle_linearization", "kicked_subspace_escape_cdf",
-    "kicked_subspace_escape_mean", "sphere_bm_factor",
+    "kicked_subspace_escape_mean", "sphere_bm_factor", "minimax_rates", "moreau",
 ]
