@@ -52,6 +52,7 @@ from .problems import (
     DoubleWellGame,
     Euclidean,
     FiniteSum,
+    FiniteSumGame,
     HyperCleaning,
     MatrixFactorization,
     NormalizedUFM,
@@ -113,4 +114,6 @@ __all__ = [
     # neural collapse on a product of spheres
     "RiemannianGD", "RiemannianSGD", "RiemannianMomentum", "NormalizedUFM", "RegularizedUFM",
     "SphereLinearPotential", "GeodesicEulerMaruyama",
+    # your own game, bilevel problem or SDE
+    "FiniteSumGame",
 ]

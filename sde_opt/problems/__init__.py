@@ -19,6 +19,7 @@ from .bilevel import SoftplusBilevel as SoftplusBilevel
 from .double_well import DoubleWell as DoubleWell
 from .double_well import DoubleWell2D as DoubleWell2D
 from .finite_sum import FiniteSum as FiniteSum
+from .finite_sum import FiniteSumGame as FiniteSumGame
 from .games import DoubleWellGame as DoubleWellGame
 from .games import PhiStationary as PhiStationary
 from .games import QuadraticGame as QuadraticGame
@@ -38,4 +39,5 @@ __all__ = ["AbstractField", "AbstractGame", "AbstractProblem", "check_problem", 
            "StreamingPCA", "AdversarialLogistic", "DoubleWellGame", "QuadraticGame", "RampGame",
            "PhiStationary", "AbstractBilevel", "QuadraticBilevel", "SoftplusBilevel", "HyperCleaning",
            "ReducedHypergradient",
-           "NormalizedUFM", "RegularizedUFM", "SphereLinearPotential"]
+           "NormalizedUFM", "RegularizedUFM", "SphereLinearPotential",
+           "FiniteSumGame"]

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from ..geometry import AbstractGeometry
+from ..geometry import AbstractGeometry, Euclidean
 from ..noise import StandardNormal
 
 
@@ -62,7 +62,7 @@ def flatten(z):
 class AbstractField(eqx.Module):
     """A stochastic vector field on a geometry (see the module docstring)."""
 
-    geometry: eqx.AbstractVar[AbstractGeometry]
+    geometry: AbstractGeometry = eqx.field(static=True, default=Euclidean(), kw_only=True)
     additive_noise: ClassVar[bool] = False  # True when Σ(z) does not depend on z
     is_game: ClassVar[bool] = False
 
@@ -189,7 +189,9 @@ class AbstractGame(AbstractField):
     Subclasses provide ``shape`` (a pair of shapes), ``objective(z)`` = f(x, y) and
     ``stochastic_field``; the field comes from autodiff unless overridden. Its Jacobian
     [[∇ₓₓf, ∇ₓᵧf], [−∇ᵧₓf, −∇ᵧᵧf]] is not symmetric: the rotational part is what tells GDA, OGDA
-    and extragradient apart.
+    and extragradient apart. A bounded Y is given by [`project_y`][sde_opt.AbstractGame.project_y]
+    (and ``check_start``); a game from per-example losses is
+    [`FiniteSumGame`][sde_opt.FiniteSumGame].
     """
 
     is_game: ClassVar[bool] = True
@@ -200,7 +202,24 @@ class AbstractGame(AbstractField):
 
     def field(self, z):
         gx, gy = jax.grad(self.objective)(z)
-        return (gx, -gy)
+        return (gx, jax.tree_util.tree_map(jnp.negative, gy))
+
+    def project_y(self, y):
+        """P_Y(y), the projection onto the maximizer's constraint set Y (default: Y is the whole
+        space and this is the identity).
+
+        The game algorithms (GDA, OGDA, extragradient, GDmax, perturbed GDmax) take every ascent
+        step as y ← P_Y(y + η_y ∇ᵧf). Override it (or pass ``project_y=`` to
+        [`FiniteSumGame`][sde_opt.FiniteSumGame]) for a bounded Y, e.g. a ball; it must be a
+        projection (P_Y ∘ P_Y = P_Y). A game with a bounded Y should also refuse a start outside
+        it in ``check_start(z, owner)``, which the algorithms call from ``init``.
+        """
+        return y
+
+    def check_start(self, z, owner: str = "game") -> None:
+        """Raise ``ValueError`` if the start z = (x, y) is not a valid start (e.g. y outside a
+        bounded Y); called by the game algorithms' ``init`` with concrete values. Default: any
+        start is valid."""
 
 
 def check_problem(owner: str, problem, *, game: bool | None = None) -> None:
