@@ -73,6 +73,8 @@ from .problems import (
 from .sde import (
     BAOAB,
     OBABO,
+    SDE,
+    AbstractSDE,
     EulerMaruyama,
     ExactOU,
     FieldSDE,
@@ -115,5 +117,5 @@ __all__ = [
     "RiemannianGD", "RiemannianSGD", "RiemannianMomentum", "NormalizedUFM", "RegularizedUFM",
     "SphereLinearPotential", "GeodesicEulerMaruyama",
     # your own game, bilevel problem or SDE
-    "FiniteSumGame",
+    "FiniteSumGame", "SDE", "AbstractSDE",
 ]

@@ -11,6 +11,7 @@ from .euler_maruyama import EulerMaruyama as EulerMaruyama
 from .euler_maruyama import TimedState as TimedState
 from .exact_ou import ExactOU as ExactOU
 from .field import FieldSDE as FieldSDE
+from .from_functions import SDE as SDE
 from .gradient import GradientSDE as GradientSDE
 from .langevin import OverdampedLangevin as OverdampedLangevin
 from .langevin import PhaseSpace as PhaseSpace
@@ -41,6 +42,6 @@ def __dir__():
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["AbstractSDE", "EulerMaruyama", "TimedState", "FieldSDE", "GradientSDE",
+__all__ = ["AbstractSDE", "SDE", "EulerMaruyama", "TimedState", "FieldSDE", "GradientSDE",
            "PiecewiseConstant", "LinearSDE", "OverdampedLangevin",
            "UnderdampedLangevin", "PhaseSpace", "ExactOU", "BAOAB", "OBABO", *_LAZY]

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from ..problems._base import AbstractField
-from ._base import AbstractSDE
+from ._base import AbstractSDE, ambient_drift
 
 
 def _at(scale, t, dtype):
@@ -79,13 +79,7 @@ class FieldSDE(AbstractSDE):
         return jax.tree_util.tree_map(lambda a: -c * a, v)
 
     def drift(self, x, t=0.0):
-        a = self.tangent_drift(x, t)
-        geom = self.problem.geometry
-        if geom.is_flat:
-            return a
-        jac = self.diffusion_matrix(x, t=t)
-        flat = jax.tree_util.tree_map(lambda j, xi: j.reshape(*xi.shape, -1), jac, x)
-        return jax.tree_util.tree_map(jnp.add, a, geom.ito_correction(x, flat))
+        return ambient_drift(self, x, self.tangent_drift(x, t), t=t)
 
     def diffusion(self, x, z, t=0.0):
         # −s P B z: the sign matches the algorithms' −η·(oracle noise), so that a chain of this
