@@ -32,6 +32,7 @@ from .algorithms import (
 from .engine import (
     EnterBall,
     LeaveBall,
+    OnState,
     SimulationResult,
     StreamedSummary,
     Threshold,
@@ -117,5 +118,5 @@ __all__ = [
     "RiemannianGD", "RiemannianSGD", "RiemannianMomentum", "NormalizedUFM", "RegularizedUFM",
     "SphereLinearPotential", "GeodesicEulerMaruyama",
     # your own game, bilevel problem or SDE
-    "FiniteSumGame", "SDE", "AbstractSDE",
+    "FiniteSumGame", "SDE", "AbstractSDE", "OnState",
 ]

@@ -14,7 +14,9 @@ from ._base import AbstractAlgorithm
 
 
 class MomentumState(NamedTuple):
-    """``x``: the iterate θ_k; ``m``: the last displacement θ_k − θ_{k−1}."""
+    """``x``: the iterate θ_k; ``m``: the last displacement θ_k − θ_{k−1} (not divided by η: the
+    usual phase-space pair (θ_{k−1}, (θ_k − θ_{k−1})/η) is (x − m, m/η); see
+    [`PhaseSpace`][sde_opt.PhaseSpace])."""
 
     x: jnp.ndarray
     m: jnp.ndarray

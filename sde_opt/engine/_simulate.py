@@ -36,6 +36,13 @@ from jax import lax
 from .._chain import AbstractChain
 from ..noise import StandardNormal
 from ._rng import epoch_window, path_step_keys, standard_normals
+from .events import OnState
+
+
+def _arg(fn, state, x):
+    """What ``fn`` is called with: the chain's state for an [`OnState`][sde_opt.OnState] function,
+    else the position."""
+    return state if isinstance(fn, OnState) else x
 
 RUNNING, EXITED, DIVERGED, CENSORED = 0, 1, 2, 3
 _PADDING = 4
@@ -60,6 +67,9 @@ class SimulationResult:
         save_steps: ``(n_saves,)`` the steps at which observables were saved (0 is the start).
         dt: continuous time per step.
         n_steps: the horizon.
+        final_state: the chain's final *state* per path (a pytree with a leading ``n`` axis, e.g.
+            ``MomentumState(x, m)``), when asked for with ``simulate(..., final_state=True)``;
+            else ``None``. Not stored by :meth:`to_arrays`.
     """
 
     steps: np.ndarray
@@ -70,6 +80,7 @@ class SimulationResult:
     save_steps: np.ndarray
     dt: float
     n_steps: int
+    final_state: object = None
 
     @property
     def n_paths(self) -> int:
@@ -372,11 +383,9 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
     first_slot = k0 // stride + 1
     n_slots = seg_len // stride + 1
     pos0 = jax.vmap(chain.position)(state)
-    buf = {
-        name: jnp.full((n_slots, *jax.eval_shape(jax.vmap(fn), pos0).shape), jnp.nan,
-                       jax.eval_shape(jax.vmap(fn), pos0).dtype)
-        for name, fn in observables.items()
-    }
+    shapes = {name: jax.eval_shape(jax.vmap(fn), _arg(fn, state, pos0))
+              for name, fn in observables.items()}
+    buf = {name: jnp.full((n_slots, *o.shape), jnp.nan, o.dtype) for name, o in shapes.items()}
 
     def one_step(carry, j):
         state, status, steps, event, buf = carry
@@ -390,7 +399,8 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
         steps = jnp.where(alive, k + 1, steps)
         x = jax.vmap(chain.position)(state)
         if events:
-            fired = jnp.stack([_vmap(ev, sub_batch, x) for ev in events], axis=-1)
+            fired = jnp.stack([_vmap(ev, sub_batch, _arg(ev, state, x)) for ev in events],
+                              axis=-1)
             hit = moved & jnp.any(fired, axis=-1)
             event = jnp.where(hit, jnp.argmax(fired, axis=-1).astype(event.dtype), event)
         else:
@@ -402,7 +412,7 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
                 slot = (k + 1) // stride - first_slot
                 out = {}
                 for name, fn in observables.items():
-                    v = _vmap(fn, sub_batch, x)
+                    v = _vmap(fn, sub_batch, _arg(fn, state, x))
                     v = jnp.where(_bcast(moved, v), v, jnp.nan)
                     out[name] = lax.dynamic_update_index_in_dim(buf[name], v, slot, 0)
                 return out
@@ -429,7 +439,7 @@ def _init_states(chain, x0, sub_batch=0):
 @eqx.filter_jit
 def _observe(observables, chain, state, sub_batch=0):
     x = jax.vmap(chain.position)(state)
-    return {name: _vmap(fn, sub_batch, x) for name, fn in observables.items()}
+    return {name: _vmap(fn, sub_batch, _arg(fn, state, x)) for name, fn in observables.items()}
 
 
 def _sharding(n: int):
@@ -458,7 +468,7 @@ def _bytes_per_path(chain, x, observables, stride, seg_len) -> int:
     state_bytes = sum(math.prod(a.shape) * a.dtype.itemsize for a in jax.tree_util.tree_leaves(st))
     obs_bytes = 0
     for fn in observables.values():
-        o = jax.eval_shape(fn, x)
+        o = jax.eval_shape(fn, _arg(fn, st, x))
         obs_bytes += math.prod(o.shape) * o.dtype.itemsize
     n_slots = seg_len // stride + 2
     # state, proposal, noise and temporaries, plus the save buffer
@@ -580,17 +590,24 @@ def _check_geometries(chain) -> None:
                              f"{gb!r}; build the chain from the problem's geometry")
 
 
-def _check_callbacks(events, observables, point) -> None:
-    """Events must return a boolean scalar and observables one array, for a position ``point``."""
-    shapes = jax.tree_util.tree_map(lambda a: a.shape, point)
+def _check_callbacks(events, observables, point, state=None) -> None:
+    """Events must return a boolean scalar and observables one array, for a position ``point``
+    (for the chain's abstract ``state`` where the function is an ``OnState``)."""
+    def given(fn):
+        if isinstance(fn, OnState):
+            return state, "a chain state of structure " + str(
+                jax.tree_util.tree_map(lambda a: a.shape, state))
+        return point, "a position of shape " + str(jax.tree_util.tree_map(lambda a: a.shape, point))
+
     for i, ev in enumerate(events):
         label = f"events[{i}] ({type(ev).__name__})"
         if not callable(ev):
             raise TypeError(f"simulate: {label} must be a function position -> bool; got {ev!r}")
+        arg, what = given(ev)
         try:
-            out = jax.eval_shape(ev, point)
+            out = jax.eval_shape(ev, arg)
         except Exception as e:  # noqa: BLE001 - re-raised with the event's name
-            raise TypeError(f"simulate: {label} failed on a position of shape {shapes}: "
+            raise TypeError(f"simulate: {label} failed on {what}: "
                             f"{type(e).__name__}: {e}") from e
         if not (isinstance(out, jax.ShapeDtypeStruct) and out.shape == () and out.dtype == jnp.bool_):
             got = (f"{out.dtype}{list(out.shape)}" if isinstance(out, jax.ShapeDtypeStruct)
@@ -601,11 +618,12 @@ def _check_callbacks(events, observables, point) -> None:
         if not callable(fn):
             raise TypeError(f"simulate: observables[{name!r}] must be a function position -> array; "
                             f"got {fn!r}")
+        arg, what = given(fn)
         try:
-            out = jax.eval_shape(fn, point)
+            out = jax.eval_shape(fn, arg)
         except Exception as e:  # noqa: BLE001
-            raise TypeError(f"simulate: observables[{name!r}] failed on a position of shape "
-                            f"{shapes}: {type(e).__name__}: {e}") from e
+            raise TypeError(f"simulate: observables[{name!r}] failed on {what}: "
+                            f"{type(e).__name__}: {e}") from e
         if not isinstance(out, jax.ShapeDtypeStruct):
             raise TypeError(f"simulate: observables[{name!r}] must return one array; got "
                             f"{jax.tree_util.tree_structure(out)}")
@@ -625,6 +643,7 @@ def simulate(
     memory_limit: float = 2**30,
     progress: bool | str = False,
     first_path: int = 0,
+    final_state: bool = False,
 ) -> SimulationResult:
     """Simulate ``n_paths`` independent paths of ``chain`` for at most ``n_steps`` steps.
 
@@ -636,8 +655,11 @@ def simulate(
         n_paths: number of paths.
         n_steps: horizon in steps (continuous horizon ``n_steps * chain.dt``).
         events: functions ``position -> bool``; a path stops at the first step where any fires
-            (see :mod:`sde_opt.engine.events`). Without events, every path runs to the horizon.
+            (see [`sde_opt.engine.events`][sde_opt.engine.events]). Without events, every path runs
+            to the horizon. Wrap a function in [`OnState`][sde_opt.OnState] to give it the chain's
+            full state instead (e.g. the momentum of ``MomentumSGD``).
         observables: name → function ``position -> array``, saved at steps 0, stride, 2·stride, …
+            (or ``OnState(state -> array)``, as for events).
         stride: save every ``stride`` steps.
         chunk_size: paths per compiled batch (default: as many as ``memory_limit`` allows).
         memory_limit: bytes of device memory a chunk may use (approximate).
@@ -646,6 +668,8 @@ def simulate(
             first_path + n_paths − 1`` (path i's noise depends on (key, i) only), so a large run
             can be cut into slices (:func:`simulate_streamed`, several processes) whose paths are
             exactly those of one call.
+        final_state: also return each path's final chain *state* (``result.final_state``), not
+            only its position (``result.final``).
 
     Returns:
         A :class:`SimulationResult` with per-path steps, status, event, final position and the
@@ -697,7 +721,7 @@ def simulate(
     x0_all = x0 if per_path else None
     dtype = jax.tree_util.tree_leaves(x0)[0].dtype
     point = jax.tree_util.tree_map(lambda s_: jax.ShapeDtypeStruct(s_, dtype), shape, is_leaf=_is_shape)
-    _check_callbacks(events, observables, point)
+    _check_callbacks(events, observables, point, jax.eval_shape(chain.init, point))
 
     seg_len = _segment_length(_SEG_EVENTS if events else _SEG_FIXED, n_steps)
     if chunk_size is None:
@@ -720,14 +744,19 @@ def simulate(
     save_steps = np.arange(0, n_steps + 1, stride) if observables else np.zeros(0, np.int64)
     n_saves = save_steps.size
     out_obs = {}
+    abstract_state = jax.eval_shape(chain.init, point)
     for name, fn in observables.items():
-        o = jax.eval_shape(fn, point)
+        o = jax.eval_shape(fn, _arg(fn, abstract_state, point))
         out_obs[name] = np.full((n_paths, n_saves, *o.shape), np.nan, dtype=o.dtype)
     out_steps = np.zeros(n_paths, np.int64)
     out_status = np.zeros(n_paths, np.int8)
     out_event = np.full(n_paths, -1, np.int16)
     out_final = jax.tree_util.tree_map(lambda s_: np.zeros((n_paths, *s_), dtype), shape,
                                        is_leaf=_is_shape)
+    out_state = None
+    if final_state:
+        out_state = jax.tree_util.tree_map(lambda a: np.zeros((n_paths, *a.shape), a.dtype),
+                                           abstract_state)
 
     bar = _progress_bar(progress, math.ceil(n_paths / chunk_size) * n_steps)
     n_steps_arr = jnp.asarray(n_steps, jnp.int32)
@@ -736,7 +765,8 @@ def simulate(
             ids = np.arange(first_path + start, first_path + min(start + chunk_size, n_paths))
             _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
                        n_steps_arr, stride, seg_len, out_steps, out_status, out_event, out_final,
-                       out_obs, bar, sub_batch, offset=first_path, noise_dtype=noise_dtype)
+                       out_obs, bar, sub_batch, offset=first_path, noise_dtype=noise_dtype,
+                       out_state=out_state)
     finally:
         if bar is not None:
             bar.close()
@@ -750,6 +780,7 @@ def simulate(
         save_steps=save_steps,
         dt=float(chain.dt),
         n_steps=n_steps,
+        final_state=out_state,
     )
 
 
@@ -763,8 +794,8 @@ def _per_path_functions(chain, events, observables, point):
     noise = jax.eval_shape(lambda kk: sampler.sample(kk, pos_dtype), key)
     fns = [("chain.init", chain.init, (x,)), ("chain.step", chain.step, (state, noise)),
            ("chain.noise.sample", lambda kk: sampler.sample(kk, pos_dtype), (key,))]
-    fns += [(f"events[{i}]", ev, (x,)) for i, ev in enumerate(events)]
-    fns += [(f"observables[{name!r}]", fn, (x,)) for name, fn in observables.items()]
+    fns += [(f"events[{i}]", ev, (_arg(ev, state, x),)) for i, ev in enumerate(events)]
+    fns += [(f"observables[{name!r}]", fn, (_arg(fn, state, x),)) for name, fn in observables.items()]
     return fns
 
 
@@ -813,7 +844,7 @@ class _Progress:
 
 def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps, n_steps_arr,
                stride, seg_len, out_steps, out_status, out_event, out_final, out_obs, bar,
-               sub_batch=0, offset=0, noise_dtype=None):
+               sub_batch=0, offset=0, noise_dtype=None, out_state=None):
     """Simulate the paths ``ids`` (global path ids; results go to index ``id − offset``);
     ``noise_dtype``: the dtype of a position, which the standard normals are drawn in."""
     n = ids.size
@@ -874,7 +905,8 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
         new_bucket = _round_bucket(n_alive)
         if new_bucket * _COMPACT_FACTOR <= status_h.size:
             _write_out(pos, slot_ids, status_h, np.asarray(steps_d), np.asarray(event_d),
-                       out_steps, out_status, out_event, out_final, ~running, offset)
+                       out_steps, out_status, out_event, out_final, ~running, offset,
+                       state, out_state)
             keep = np.flatnonzero(running)
             fill = np.full(new_bucket - keep.size, keep[0])
             take = np.concatenate([keep, fill])
@@ -890,11 +922,12 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
         pos = _observe({"x": lambda x: x}, chain, state)["x"]
     status_h = np.asarray(status_d)
     _write_out(pos, slot_ids, status_h, np.asarray(steps_d), np.asarray(event_d),
-               out_steps, out_status, out_event, out_final, np.ones(status_h.size, bool), offset)
+               out_steps, out_status, out_event, out_final, np.ones(status_h.size, bool), offset,
+               state, out_state)
 
 
 def _write_out(pos, slot_ids, status, steps, event, out_steps, out_status, out_event,
-               out_final, which, offset=0):
+               out_final, which, offset=0, state=None, out_state=None):
     sel = which & (slot_ids >= 0)
     if not sel.any():
         return
@@ -904,3 +937,5 @@ def _write_out(pos, slot_ids, status, steps, event, out_steps, out_status, out_e
     out_steps[ids] = steps[sel]
     out_event[ids] = event[sel]
     jax.tree_util.tree_map(lambda o, p: o.__setitem__(ids, np.asarray(p)[sel]), out_final, pos)
+    if out_state is not None:
+        jax.tree_util.tree_map(lambda o, p: o.__setitem__(ids, np.asarray(p)[sel]), out_state, state)
