@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 from benchmarks import peers  # noqa: E402
 from benchmarks.timing import measure_interleaved  # noqa: E402
 from benchmarks.workloads import EXIT, FIXED, Workload, exit_summary, final_moments  # noqa: E402
+from sde_opt.experiment.environment import cpu_model  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -167,7 +168,7 @@ def environment() -> dict:
         "jax_devices": f"{len(jax.devices())} × {jax.devices()[0].platform}",
         "diffrax": diffrax.__version__,
         "sde_opt": sde_opt.__version__,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": len(os.sched_getaffinity(0)),
         "load_before": os.getloadavg()[0],
     }
@@ -182,16 +183,6 @@ def environment() -> dict:
     except ImportError:
         env.update(torch="not installed", torchsde="not installed")
     return env
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _fmt_rate(x: float) -> str:

@@ -11,15 +11,33 @@ from pathlib import Path
 
 def _study(args) -> int:
     from . import studies
-    from .experiment import run_study
+    from .experiment import ConfigMismatch, run_study
 
     reg = studies.registry()
     if args.name not in reg:
         print(f"sde-opt: unknown study {args.name!r}; available: {', '.join(sorted(reg))}",
               file=sys.stderr)
         return 2
-    done = run_study(reg[args.name], Path(args.out) / args.name, quick=args.quick,
-                     progress=not args.no_progress, share=args.share)
+    folder = Path(args.out) / args.name
+    if args.fresh and folder.exists():
+        if args.share is not None:
+            print("sde-opt study: error: --fresh cannot be combined with --share (the other "
+                  "processes would keep writing into the folder); move it aside once, then start "
+                  "every process", file=sys.stderr)
+            return 2
+        aside = _move_aside(folder)
+        print(f"sde-opt: moved the previous results to {aside}", file=sys.stderr)
+    share = args.share
+    if share is not None and args.share_timeout is not None:
+        import dataclasses
+
+        share = dataclasses.replace(share, timeout=args.share_timeout or None)
+    try:
+        done = run_study(reg[args.name], folder, quick=args.quick, progress=not args.no_progress,
+                         share=share)
+    except (ConfigMismatch, OSError) as e:
+        print(f"sde-opt study: error: {e}", file=sys.stderr)
+        return 2
     if not done.out.writes_files:  # another process writes the summary and prints the table
         print(done.message())
         return 0
@@ -32,6 +50,18 @@ def _study(args) -> int:
         print()
     print(done.message())
     return 0
+
+
+def _move_aside(folder: Path) -> Path:
+    """Rename ``folder`` to ``folder.<date-time>`` (numbered if taken); nothing is deleted."""
+    import time
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside, n = folder.with_name(f"{folder.name}.{stamp}"), 1
+    while aside.exists():
+        aside, n = folder.with_name(f"{folder.name}.{stamp}-{n}"), n + 1
+    folder.rename(aside)
+    return aside
 
 
 def _validate(args) -> int:
@@ -150,6 +180,16 @@ def _duration(v) -> str:
     return str(v)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0; got {text!r}")
+    return value
+
+
 def _share(text: str):
     from .experiment import Share
 
@@ -157,6 +197,9 @@ def _share(text: str):
         return Share.parse(text)
     except (TypeError, ValueError) as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+_STUDY_OPTIONS_HELP: list = [None]  # the study subcommand's own help, without the list of studies
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,15 +214,24 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run a study: simulate, compare with theory, write "
                                    "OUT/NAME/ (summary.json, figures).")
     s.add_argument("name", help="study name (listed below)")
-    s.add_argument("--quick", action="store_true", help="small version (under 2 minutes)")
+    s.add_argument("--quick", action="store_true",
+                   help="a small version of the study (`sde-opt study NAME --help` says what it "
+                        "changes and how long each mode takes)")
     s.add_argument("--out", default="results", help="parent folder of the results (default: results)")
     s.add_argument("--no-progress", action="store_true", help="no progress bars")
     s.add_argument("--share", type=_share, default=None, metavar="INDEX/COUNT",
                    help="one of COUNT processes running the study into the same --out (e.g. "
                         "$SLURM_PROCID/$SLURM_NTASKS): each computes its share of the grid points "
                         "and waits for the others'; process 0 writes the summary")
+    s.add_argument("--share-timeout", type=_seconds, default=None, metavar="SECONDS",
+                   help="with --share: how long to wait for a point another process computes "
+                        "before stopping with an error naming it (default 3600; 0: no limit)")
+    s.add_argument("--fresh", action="store_true",
+                   help="move an existing OUT/NAME aside (to OUT/NAME.<date-time>) and start "
+                        "afresh; needed when the folder holds points of another configuration")
     s.set_defaults(func=_study)
     base_help = s.format_help
+    _STUDY_OPTIONS_HELP[:] = [base_help]
     # the study list is read from the study modules only when help is shown (imports are slow)
     s.format_help = lambda: base_help() + "\n" + _study_lines() + "\n"
 
@@ -189,9 +241,27 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--quiet", action="store_true", help="no progress lines")
     v.set_defaults(func=_validate)
 
-    f = sub.add_parser("fit", help="estimate drift and diffusion from a trace file (.npz, .csv)")
-    f.add_argument("trace", help="trace file")
-    f.add_argument("--model", choices=["qv", "ou", "km"], default="ou")
+    f = sub.add_parser("fit", help="estimate drift and diffusion from a trace file (.npz, .csv)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Estimate the drift and diffusion of dX = b(X) dt + B dW from one "
+                                   "trace sampled every dt, with confidence intervals; writes "
+                                   "fit.json and fit.png.",
+                       epilog="models (--model):\n"
+                              "  ou  (default) Ornstein–Uhlenbeck maximum likelihood: linear drift "
+                              "A(x − m),\n      constant diffusion BBᵀ, and the stationary "
+                              "covariance; exact for any dt\n"
+                              "  qv  realized quadratic variation: the diffusion D = BBᵀ alone, "
+                              "Σ ΔX ΔXᵀ / T\n      (no drift model; biased by O(dt) where the "
+                              "drift is strong)\n"
+                              "  km  Kramers–Moyal: binned conditional moments, drift "
+                              "E[ΔX | x]/dt and diffusion\n      D(x) = E[ΔX ΔXᵀ | x]/dt per "
+                              "state bin (d ≤ 3), with a finite-dt correction\n"
+                              "      (--correction; the kramersmoyal package's D⁽²⁾ is D/2)\n\n"
+                              "trace files: .npz with key x (n_steps, d) and dt or t; .csv with a "
+                              "header,\noptional t and trace columns.")
+    f.add_argument("trace", help="trace file (.npz with key x and dt or t; .csv with a header)")
+    f.add_argument("--model", choices=["qv", "ou", "km"], default="ou",
+                   help="estimator: ou (default), qv or km — see below")
     f.add_argument("--dt", type=float, default=None, help="sampling interval (if not in the file)")
     f.add_argument("--out", default=None, help="folder for fit.json and the figure")
     f.add_argument("--bins", type=int, default=30, help="bins per axis for --model km")
@@ -206,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_study_out(out: str) -> str | None:
     """Why ``study --out`` cannot be used (``None`` if it can): it must be a writable folder."""
+    if not out.strip():
+        return "--out must name a folder (default: results); got an empty string"
     path = Path(out)
     for p in (path, *path.parents):
         if p.exists():
@@ -220,7 +292,41 @@ def _check_study_out(out: str) -> str | None:
     return None
 
 
+def _study_help(name: str) -> str | None:
+    """``sde-opt study NAME --help``: the study's parts, run times and what ``--quick`` changes
+    (from its module docstring and ``RUN_TIMES``), then the options; ``None`` for an unknown name."""
+    import inspect
+    import re
+
+    from . import studies
+
+    mod = studies.registry().get(name)
+    if mod is None:
+        return None
+    doc = inspect.cleandoc(mod.__doc__ or "")
+    doc = re.sub(r":(?:class|func|mod|meth|attr):`~?(?:[\w.]*\.)?([\w]+)`", r"\1", doc)  # Sphinx roles
+    doc = re.sub(r"\[`([^`]+)`\]\[[\w.]+\]", r"\1", doc)  # mkdocstrings cross-references
+    first, _, rest = doc.partition("\n")
+    parts = rest[rest.find("Parts:"):] if "Parts:" in rest else rest
+    lines = [f"sde-opt study {name}: {first.strip()}", ""]
+    times = getattr(mod, "RUN_TIMES", None)
+    if isinstance(times, dict) and times:
+        lines += ["run times: " + "; ".join(f"{k} {_duration(v)}" for k, v in times.items()), ""]
+    lines += [parts.strip(), ""]
+    if "--quick" not in parts:
+        lines += ["--quick runs a small version of the study.", ""]
+    build_parser()
+    return "\n".join(lines) + "\n" + _STUDY_OPTIONS_HELP[0]()
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["study"] and {"-h", "--help"} & set(argv):
+        names = [a for a in argv[1:] if not a.startswith("-")]
+        text = _study_help(names[0]) if names else None
+        if text is not None:
+            print(text)
+            return 0
     args = build_parser().parse_args(argv)
     if args.command == "study":
         problem = _check_study_out(args.out)

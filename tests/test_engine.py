@@ -226,3 +226,43 @@ def test_segment_length_does_not_change_results(monkeypatch, n_steps):
     x = b.observables["x"]
     saved = b.save_steps[None, :] <= b.steps[:, None]
     assert np.all(np.isfinite(x[saved])) and np.all(np.isnan(x[~saved]))
+
+
+def test_an_observable_overflow_diverges_the_path_and_never_reaches_a_mean():
+    """‖x‖² overflows float32 at |x| ≈ 1.8e19 while x is finite: the path is flagged diverged at
+    that save, its observable is NaN from there, and streamed means stay finite."""
+    problem = so.QuadraticSaddle([-1.0], 0.0)  # x_k = (1 + η)^k x_0: finite up to 3.4e38
+    chain = so.sgd(problem, 0.5)  # x_k = 1.5^k: ‖x‖² overflows long before x itself (k ≈ 219)
+    x, k_star = np.float32(1.0), 0
+    with np.errstate(over="ignore"):
+        while np.isfinite(x * x):
+            x, k_star = np.float32(x * np.float32(1.5)), k_star + 1
+    obs = {"sq": lambda x: jnp.sum(x * x), "x": lambda x: x[0]}
+    x0 = jnp.array([1.0])
+    r = so.simulate(chain, x0, key=0, n_paths=3, n_steps=150, observables=obs, stride=1)
+    assert r.counts()["diverged"] == 3
+    assert np.all(r.steps == k_star)
+    assert np.isfinite(r.final).all() and np.all(np.abs(r.final) > 1e18)
+    sq = r.observables["sq"]
+    assert np.isfinite(sq[:, :k_star]).all() and np.isnan(sq[:, k_star:]).all()
+    s = so.simulate_streamed(chain, x0, key=0, n_paths=3, n_steps=150, observables=obs, stride=10,
+                             chunk_paths=2)
+    assert s.counts()["diverged"] == 3
+    m = np.asarray(s.observable_mean("sq"))
+    assert not np.isinf(m).any()
+
+
+@pytest.mark.parametrize("kind", ["int32", "bool"])
+def test_integer_and_boolean_observables_are_saved_as_floats(kind):
+    problem = so.QuadraticSaddle([-1.0, 1.0], 0.1)
+    chain = so.sgd(problem, 0.1)
+    fn = (lambda x: (jnp.abs(x[0]) > 0.05).astype(jnp.int32)) if kind == "int32" else \
+        (lambda x: jnp.abs(x[0]) > 0.05)
+    leave = so.LeaveBall(jnp.zeros(2), 0.5)
+    r = so.simulate(chain, jnp.zeros(2), key=1, n_paths=8, n_steps=200, events=[leave],
+                    observables={"far": fn}, stride=1)
+    v = r.observables["far"]
+    assert v.dtype == np.float32
+    assert set(np.unique(v[np.isfinite(v)])) <= {0.0, 1.0}
+    for i in range(8):  # NaN exactly after each path stopped
+        assert np.isfinite(v[i, : r.steps[i] + 1]).all() and np.isnan(v[i, r.steps[i] + 1:]).all()

@@ -25,6 +25,23 @@ def wheel(tmp_path_factory):
     return whl
 
 
+def _venv_seeing_this_interpreters_packages(venv: Path) -> Path:
+    """A fresh venv that also imports what the running interpreter has installed (jax, …).
+
+    ``venv --system-site-packages`` would not do: made from inside a venv it sees the *base*
+    interpreter's packages, not the venv's. A ``.pth`` file naming the running interpreter's
+    site-packages folders works from a venv and from a system interpreter alike; the new venv's own
+    site-packages (where the wheel goes) stays first on the path.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    outer = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    (Path(purelib) / "_outer_site_packages.pth").write_text("\n".join(outer) + "\n")
+    return venv
+
+
 @pytest.mark.slow
 def test_the_wheel_has_no_top_level_module_but_sde_opt(wheel):
     with zipfile.ZipFile(wheel) as z:
@@ -37,10 +54,10 @@ def test_the_wheel_has_no_top_level_module_but_sde_opt(wheel):
 
 @pytest.mark.slow
 def test_commands_run_from_a_folder_holding_a_package_named_validation(wheel, tmp_path):
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    venv = _venv_seeing_this_interpreters_packages(tmp_path / "venv")
     py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "-q", str(wheel)], check=True)
+    subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-q", str(wheel)],
+                   check=True)
     user = tmp_path / "user"
     (user / "validation").mkdir(parents=True)
     (user / "validation" / "__init__.py").write_text("raise ImportError('the user validation package')\n")

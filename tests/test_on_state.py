@@ -32,6 +32,14 @@ def test_a_state_observable_is_the_displacement_of_the_position_observable():
     assert r.final_state.m.shape == (16, 2)
 
 
+def test_an_integer_state_observable_is_saved_as_floats():
+    r = so.simulate(_msgd(), jnp.array([0.1, -0.2]), key=0, n_paths=4, n_steps=10,
+                    observables={"x": lambda x: x, "up": so.OnState(lambda s: jnp.sum(s.m > 0))})
+    up = r.observables["up"]
+    assert up.dtype == np.float32
+    np.testing.assert_array_equal(up[:, 1:], np.sum(np.diff(r.observables["x"], axis=1) > 0, axis=2))
+
+
 def test_a_state_event_stops_each_path_where_it_first_fires():
     """An event on the momentum: each path stops at the first step where ‖m‖² ≥ c, checked
     against the trajectory of the same chain on the same normals (stored with stride 1)."""

@@ -62,7 +62,7 @@ def test_two_processes_compute_each_point_once_and_write_the_one_process_summary
     share = Share(0, 2)
     pids = {}
     for key in [f"cell-{i}" for i in range(12)] + ["lone"]:
-        with np.load(shared / "points" / f"{key}.npz") as f:
+        with np.load(shared / "points" / "full" / f"{key}.npz") as f:
             pids.setdefault(share.owner(key), set()).add(int(f["pid"]))
     # each process computed exactly the points it owns: one pid per owner, two owners, two pids
     assert sorted(pids) == [0, 1] and all(len(v) == 1 for v in pids.values())

@@ -10,8 +10,12 @@ One function, :func:`simulate`, serves discrete optimizers and discretized SDEs 
   host counts the live paths, stops a chunk when none is left, and compacts the survivors into a
   smaller batch (power-of-two buckets, so each bucket size compiles once).
 * **Nothing is lost.** A path whose state turns non-finite is frozen at its last finite state and
-  flagged ``DIVERGED``; paths alive at the horizon are ``CENSORED``. Every path ends with exactly
-  one status, and :class:`SimulationResult` counts them.
+  flagged ``DIVERGED``; so is a path whose observable turns non-finite at a save step while its
+  state is still finite (an overflow such as ‖x‖² at |x| ≈ 2e19 in float32): it stops there, and
+  its observables are NaN from that save on, so no inf ever reaches a mean. Paths alive at the
+  horizon are ``CENSORED``. Every path ends with exactly one status, and
+  :class:`SimulationResult` counts them. Integer and boolean observables are saved as floats of
+  the position's dtype (NaN marks the saves after a path stopped).
 * **Bounded memory.** Paths run in chunks sized to ``memory_limit``; observables are saved every
   ``stride`` steps (never the full trajectory unless ``stride=1``).
 * **Devices.** The path axis is sharded over all local devices (several GPUs, or several CPU
@@ -25,6 +29,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -410,16 +415,23 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
 
             def save(buf):
                 slot = (k + 1) // stride - first_slot
-                out = {}
-                for name, fn in observables.items():
-                    v = _vmap(fn, sub_batch, _arg(fn, state, x))
-                    v = jnp.where(_bcast(moved, v), v, jnp.nan)
-                    out[name] = lax.dynamic_update_index_in_dim(buf[name], v, slot, 0)
-                return out
+                values = {name: _vmap(fn, sub_batch, _arg(fn, state, x))
+                          for name, fn in observables.items()}
+                # an observable that overflows while the state is finite diverges the path too
+                ok = moved
+                for v in values.values():
+                    ok = ok & jnp.all(jnp.isfinite(v).reshape(v.shape[0], -1), axis=1)
+                out = {name: lax.dynamic_update_index_in_dim(
+                    buf[name], jnp.where(_bcast(ok, v), v, jnp.nan), slot, 0)
+                    for name, v in values.items()}
+                return out, moved & ~ok
 
             # a save where no path moved writes the NaNs the buffer starts with
-            buf = save(buf) if stride == 1 else lax.cond((k + 1) % stride == 0, save,
-                                                         lambda b: b, buf)
+            no_overflow = lambda b: (b, jnp.zeros_like(moved))
+            buf, overflow = save(buf) if stride == 1 else lax.cond((k + 1) % stride == 0, save,
+                                                                   no_overflow, buf)
+            status = jnp.where(overflow, DIVERGED, status)
+            event = jnp.where(overflow, -1, event)
         return (state, status, steps, event.astype(jnp.int32), buf), None
 
     def all_steps(carry):
@@ -629,6 +641,27 @@ def _check_callbacks(events, observables, point, state=None) -> None:
                             f"{jax.tree_util.tree_structure(out)}")
 
 
+@dataclasses.dataclass(frozen=True)
+class _FloatObservable:
+    """An integer or boolean observable saved as floats (NaN marks a stopped path); hashable by the
+    wrapped function, so a repeated ``simulate`` call compiles nothing new."""
+
+    fn: Callable
+    dtype: Any
+
+    def __call__(self, x):
+        return jnp.asarray(self.fn(x)).astype(self.dtype)
+
+
+def _as_float(fn, point, state, dtype):
+    out = jax.eval_shape(fn, _arg(fn, state, point))
+    if jnp.issubdtype(out.dtype, jnp.inexact):
+        return fn
+    if isinstance(fn, OnState):
+        return OnState(_FloatObservable(fn.fn, jnp.dtype(dtype)))
+    return _FloatObservable(fn, jnp.dtype(dtype))
+
+
 def simulate(
     chain: AbstractChain,
     x0,
@@ -721,7 +754,10 @@ def simulate(
     x0_all = x0 if per_path else None
     dtype = jax.tree_util.tree_leaves(x0)[0].dtype
     point = jax.tree_util.tree_map(lambda s_: jax.ShapeDtypeStruct(s_, dtype), shape, is_leaf=_is_shape)
-    _check_callbacks(events, observables, point, jax.eval_shape(chain.init, point))
+    abstract_state = jax.eval_shape(chain.init, point)
+    _check_callbacks(events, observables, point, abstract_state)
+    observables = {name: _as_float(fn, point, abstract_state, dtype)
+                   for name, fn in observables.items()}
 
     seg_len = _segment_length(_SEG_EVENTS if events else _SEG_FIXED, n_steps)
     if chunk_size is None:
@@ -744,7 +780,6 @@ def simulate(
     save_steps = np.arange(0, n_steps + 1, stride) if observables else np.zeros(0, np.int64)
     n_saves = save_steps.size
     out_obs = {}
-    abstract_state = jax.eval_shape(chain.init, point)
     for name, fn in observables.items():
         o = jax.eval_shape(fn, _arg(fn, abstract_state, point))
         out_obs[name] = np.full((n_paths, n_saves, *o.shape), np.nan, dtype=o.dtype)
@@ -864,9 +899,15 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
     event = np.full(bucket, -1, np.int32)
 
     if observables:
-        first = _observe(observables, chain, state, sub_batch)
+        first = {name: np.asarray(v)[:n] for name, v in
+                 _observe(observables, chain, state, sub_batch).items()}
+        overflow = np.zeros(n, bool)
+        for v in first.values():
+            overflow |= ~np.all(np.isfinite(v.reshape(n, -1)), axis=1)
         for name, v in first.items():
-            out_obs[name][ids - offset, 0] = np.asarray(v)[:n]
+            out_obs[name][ids - offset, 0] = np.where(overflow.reshape((n,) + (1,) * (v.ndim - 1)),
+                                                      np.nan, v)
+        status[:n][overflow] = DIVERGED  # an observable non-finite at the start: diverged at step 0
 
     def put(*arrays):
         return _put(arrays, slot_ids.size)

@@ -15,6 +15,7 @@ Numbers with error bars are :class:`sde_opt.stats.Estimate` objects.
 """
 
 from .progress import Progress as Progress
+from .results import ConfigMismatch as ConfigMismatch
 from .results import ResultsDir as ResultsDir
 from .results import Share as Share
 from .study import StudyRun as StudyRun
@@ -24,5 +25,5 @@ from .verdict import Verdict as Verdict
 from .verdict import compare as compare
 from .verdict import compare_interval as compare_interval
 
-__all__ = ["Progress", "ResultsDir", "Share", "StudyRun", "run_study", "Verdict", "compare",
-           "compare_interval", "format_claims"]
+__all__ = ["ConfigMismatch", "Progress", "ResultsDir", "Share", "StudyRun", "run_study", "Verdict",
+           "compare", "compare_interval", "format_claims"]

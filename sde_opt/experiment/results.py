@@ -30,8 +30,19 @@ writes ``config.json`` before and ``summary.json`` after, with the wall time.
   may be writing them); the point files are the same whichever process computed them, so the
   summary equals that of one process.
 * **Configuration.** :meth:`ResultsDir.record_config` merges fields into ``config.json`` (the
-  layer writes the study's name and mode, a study adds its ``parameters``); what was recorded is
-  kept in memory, never read back from disk.
+  layer writes the study's name, mode, package and library versions and the CPU; a study adds its
+  ``parameters``).
+* **A folder never mixes configurations.** The points of a run live in a points folder of their
+  own (``points/quick/`` and ``points/full/`` for a study, so the two modes never share a point),
+  beside a ``config.json`` of the fields that decide a point's value (:data:`RESULT_FIELDS`:
+  study, mode, package version, parameters). A run whose fields differ from those of the points
+  already there is refused with :class:`ConfigMismatch`, naming each differing field and how to
+  start afresh (``sde-opt study NAME --fresh`` moves the old folder aside; nothing is deleted).
+  Each point file carries its own key; a file under a point's name that holds another key (or
+  none: written by hand, or by an older version) is moved aside to ``<name>.corrupt`` and the point
+  recomputed, like an unreadable one. Each point records the seconds it took to compute, so the
+  compute time of a run that was killed before it finished is still counted
+  (:meth:`ResultsDir.compute_seconds`).
 """
 
 from __future__ import annotations
@@ -73,13 +84,43 @@ def _atomic_write(path: Path, write: Callable) -> None:
 
 
 def _remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Remove the temporaries (``.*.tmp``) an interrupted write left in ``folder`` and the point
+    folders below it."""
     removed = []
-    for sub in (folder, folder / "points"):
-        if sub.is_dir():
-            for p in sub.glob(".*.tmp"):
-                p.unlink(missing_ok=True)
-                removed.append(p)
+    subs = [folder, *(p for p in (folder / "points").glob("**/") if p.is_dir())] if folder.is_dir() else []
+    for sub in subs:
+        for p in sub.glob(".*.tmp"):
+            p.unlink(missing_ok=True)
+            removed.append(p)
     return removed
+
+
+# the config.json fields that decide a point's value: a folder never mixes points of runs that
+# differ in one of them
+RESULT_FIELDS = ("study", "quick", "sde_opt_version", "parameters")
+POINT_KEY = "__point_key__"
+POINT_SECONDS = "__compute_seconds__"
+
+
+class ConfigMismatch(ValueError):
+    """A run would reuse the points of a run with another configuration (see the module doc)."""
+
+
+def _short(value, width: int = 60) -> str:
+    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted names of the fields that differ between two configs (recursing into dicts)."""
+    out = []
+    for k in sorted(set(old) | set(new), key=str):
+        a, b = old.get(k, "<absent>"), new.get(k, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {_short(a)} there, {_short(b)} now")
+    return out
 
 
 def _savez(path, arrays) -> None:
@@ -111,13 +152,14 @@ class Share:
     """Process ``index`` of ``count`` running one study into one folder (module docstring).
 
     ``poll`` is the seconds between two looks for a point another process computes, ``timeout``
-    the seconds to wait for one before giving up (``None``: wait as long as it takes).
+    the seconds to wait for one before giving up with an error naming the missing process
+    (default one hour; ``None``: wait as long as it takes).
     """
 
     index: int
     count: int
     poll: float = 0.5
-    timeout: float | None = None
+    timeout: float | None = 3600.0
 
     def __post_init__(self):
         for name in ("index", "count"):
@@ -158,11 +200,18 @@ class ResultsDir:
     ``share``: this process's :class:`Share` of the study's points, or ``None`` (one process).
     """
 
-    def __init__(self, path, share: Share | None = None):
+    def __init__(self, path, share: Share | None = None, points: str = "points"):
         if share is not None and not isinstance(share, Share):
             raise TypeError(f"ResultsDir: share must be a Share or None; got {share!r}")
+        if not str(path).strip():
+            raise ValueError(f"ResultsDir: path must name a folder; got {str(path)!r}")
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OSError(f"ResultsDir: cannot create the results folder {self.path} "
+                          f"({e.strerror or e})") from None
+        self.use_points_folder(points)
         self.share = share
         # with several processes in the folder a temporary may be another one's write in progress
         self.stale_removed: list[Path] = [] if share else _remove_stale_temporaries(self.path)
@@ -171,16 +220,58 @@ class ResultsDir:
         self.waited: list[str] = []
         self.corrupt_moved: list[Path] = []
         self._config: dict = {}
+        self._seconds: dict[str, float] = {}
 
     @property
     def writes_files(self) -> bool:
         """Whether this process writes the folder's files other than points (process 0 only)."""
         return self.share is None or self.share.index == 0
 
+    def finish(self) -> None:
+        """After the last point: process 0 of a shared run removes temporaries that killed
+        processes left in the points folder (every point is written by now, so none is another
+        process's write in progress). A one-process run removed them when it opened the folder."""
+        if self.share is not None and self.writes_files:
+            self.stale_removed += _remove_stale_temporaries(self.path)
+
+    def use_points_folder(self, name: str) -> None:
+        """Keep this run's points in ``name`` (relative to the folder), e.g. ``points/quick``."""
+        if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ValueError(f"ResultsDir: the points folder must be a relative folder name inside "
+                             f"the results folder; got {name!r}")
+        self.points_folder = self.path / name
+
     def record_config(self, **fields) -> Path:
-        """Merge ``fields`` into ``config.json`` (later calls add to or replace earlier fields)."""
+        """Merge ``fields`` into ``config.json`` (later calls add to or replace earlier fields).
+
+        Raises :class:`ConfigMismatch` when a field of :data:`RESULT_FIELDS` differs from the one
+        the points already in the points folder were computed with (module docstring).
+        """
         self._config.update(fields)
+        self._check_points_config()
         return self.write_json("config.json", self._config)
+
+    def _check_points_config(self) -> None:
+        mine = {k: _jsonable(self._config[k]) for k in RESULT_FIELDS if k in self._config}
+        marker = self.points_folder / "config.json"
+        try:
+            there = json.loads(marker.read_text())
+        except (OSError, ValueError):
+            there = None
+        if isinstance(there, dict):
+            differ = _differences({k: there[k] for k in mine if k in there},
+                                  {k: mine[k] for k in mine if k in there})
+            if differ and any(self.points_folder.glob("*.npz")):
+                n = len(list(self.points_folder.glob("*.npz")))
+                raise ConfigMismatch(
+                    f"{self.path}: its {n} point files in {self.points_folder} were computed with "
+                    f"another configuration ({'; '.join(differ)}); reusing them would mix results. "
+                    f"Start afresh with `sde-opt study NAME --fresh` (moves {self.path} aside, "
+                    f"nothing is deleted) or give another --out.")
+            mine = {**there, **mine}
+        if self.writes_files:
+            text = json.dumps(mine, indent=2)
+            _atomic_write(marker, lambda t: Path(t).write_text(text + "\n"))
 
     def _write(self, name: str, write: Callable[[str], object]) -> Path:
         """Write ``name`` atomically with ``write(temporary_path)`` (process 0 only, see
@@ -207,7 +298,7 @@ class ResultsDir:
         plt.close(fig)
         return p
 
-    def _load_point(self, p: Path) -> dict | None:
+    def _load_point(self, p: Path, key: str) -> dict | None:
         """The arrays of a finished point, or ``None`` after moving an unreadable file aside.
 
         A point file that cannot be read back whole (truncated by a full disk, overwritten by
@@ -216,33 +307,57 @@ class ResultsDir:
         """
         try:
             with np.load(p, allow_pickle=False) as f:
-                return {k: f[k] for k in f.files}
+                arrays = {k: f[k] for k in f.files}
         except Exception as e:  # BadZipFile, EOFError, ValueError (pickled data), OSError, ...
-            aside = p.with_name(p.name + ".corrupt")
-            n = 1
-            while aside.exists():
-                aside, n = p.with_name(f"{p.name}.corrupt{n}"), n + 1
-            os.replace(p, aside)
-            self.corrupt_moved.append(aside)
-            warnings.warn(f"point file {p} could not be read ({type(e).__name__}: {e}); moved it "
-                          f"to {aside} and recomputing the point", RuntimeWarning, stacklevel=3)
-            return None
+            return self._move_aside(p, f"could not be read ({type(e).__name__}: {e})")
+        held = arrays.pop(POINT_KEY, None)
+        if held is None or held.shape != () or str(held) != key:
+            found = "no key" if held is None else f"the key {str(held)!r}"
+            return self._move_aside(p, f"holds {found}, not the point {key!r}")
+        self._seconds[key] = float(arrays.pop(POINT_SECONDS, np.nan))
+        return arrays
+
+    def _move_aside(self, p: Path, why: str) -> None:
+        aside = p.with_name(p.name + ".corrupt")
+        n = 1
+        while aside.exists():
+            aside, n = p.with_name(f"{p.name}.corrupt{n}"), n + 1
+        os.replace(p, aside)
+        self.corrupt_moved.append(aside)
+        warnings.warn(f"point file {p} {why}; moved it to {aside} and recomputing the point",
+                      RuntimeWarning, stacklevel=4)
+        return None
+
+    def compute_seconds(self) -> float:
+        """Seconds spent computing the points this run used, by whichever run computed them (a run
+        killed before its summary still counts)."""
+        return float(np.nansum(list(self._seconds.values()))) if self._seconds else 0.0
 
     def _point_path(self, key: str) -> Path:
-        return self.path / "points" / f"{re.sub(r'[^A-Za-z0-9_.=-]+', '_', key)}.npz"
+        name = re.sub(r"[^A-Za-z0-9_.=-]+", "_", key)
+        if name != key:  # keys that sanitize alike ("a b", "a_b") must not share a file
+            name += f"-{zlib.crc32(key.encode()):08x}"
+        return self.points_folder / f"{name}.npz"
 
     def _finished(self, key: str) -> dict | None:
         p = self._point_path(key)
         if p.exists():
-            loaded = self._load_point(p)
+            loaded = self._load_point(p, key)
             if loaded is not None:
                 self.resumed.append(key)
                 return loaded
         return None
 
     def _compute(self, key: str, compute: Callable[[], dict]) -> dict:
+        t0 = time.perf_counter()
         arrays = {k: np.asarray(v) for k, v in compute().items()}
-        _atomic_write(self._point_path(key), lambda t: _savez(t, arrays))
+        seconds = time.perf_counter() - t0
+        reserved = {POINT_KEY, POINT_SECONDS} & set(arrays)
+        if reserved:
+            raise ValueError(f"point {key!r}: array names {sorted(reserved)} are reserved")
+        stored = {**arrays, POINT_KEY: np.asarray(key), POINT_SECONDS: np.asarray(seconds)}
+        _atomic_write(self._point_path(key), lambda t: _savez(t, stored))
+        self._seconds[key] = seconds
         self.computed.append(key)
         return arrays
 
@@ -252,7 +367,7 @@ class ResultsDir:
         t0, told = time.monotonic(), False
         while True:
             if p.exists():
-                loaded = self._load_point(p)
+                loaded = self._load_point(p, key)
                 if loaded is not None:
                     self.waited.append(key)
                     return loaded

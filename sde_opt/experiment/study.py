@@ -4,15 +4,20 @@
 
 1. open ``OUT/NAME/`` as a :class:`~sde_opt.experiment.ResultsDir` (removing temporaries of an
    interrupted write),
-2. record ``config.json``: study, mode, package version, description (the study adds its
-   ``parameters`` with :meth:`~sde_opt.experiment.ResultsDir.record_config`),
+2. record ``config.json``: study, mode, package version, description, the versions of the
+   libraries and the CPU model (:func:`~sde_opt.experiment.environment.versions`); the study adds
+   its ``parameters`` with :meth:`~sde_opt.experiment.ResultsDir.record_config`. The points of a
+   mode live in ``points/quick/`` or ``points/full/``; a run whose study, mode, package version or
+   parameters differ from those its points folder was computed with is refused
+   (:class:`~sde_opt.experiment.results.ConfigMismatch`), never mixed,
 3. call ``module.run(out, quick=..., progress=...)``,
 4. write ``summary.json`` = the study's summary plus ``timing``: for each mode ("quick", "full")
    the wall time and the number of points computed and resumed. Timing accumulates across runs:
    the other mode's entry is kept from the previous ``summary.json``, and a run that only
    reloaded finished points keeps the time of the run that computed them (adding its own as
    ``last_resumed_run``), so a resumed run never reports the few seconds of reloading as the
-   study's cost.
+   study's cost. ``points_compute_seconds`` adds up the compute time stored in every point the
+   run used, including points of runs killed before they wrote a summary.
 
    When the module defines ``headline_claims(summary) -> list[dict]``, its rows (see
    :mod:`sde_opt.experiment.table`) are stored as ``summary["headline_claims"]``. The function is
@@ -29,6 +34,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+from .environment import versions
 from .results import ResultsDir, Share, _jsonable
 
 MODES = ("quick", "full")
@@ -95,13 +101,15 @@ def run_study(module: ModuleType, out, *, quick: bool = False, progress: bool = 
     else:
         out = ResultsDir(out, share=share)
     mode = "quick" if quick else "full"
+    out.use_points_folder(f"points/{mode}")
     out.record_config(study=module.NAME, quick=bool(quick), sde_opt_version=__version__,
-                      description=getattr(module, "DESCRIPTION", ""))
+                      description=getattr(module, "DESCRIPTION", ""), environment=versions())
     t0 = time.perf_counter()
     summary = dict(module.run(out, quick=bool(quick), progress=bool(progress)))
     wall = time.perf_counter() - t0
     this_run = {"wall_seconds": wall, "points_resumed": len(out.resumed),
-                "points_computed": len(out.computed), **summary.pop("timing", {})}
+                "points_computed": len(out.computed),
+                "points_compute_seconds": out.compute_seconds(), **summary.pop("timing", {})}
     if out.share is not None:
         this_run |= {"processes": out.share.count, "points_from_other_processes": len(out.waited)}
     summary["timing"] = merge_timing(_previous_timing(out.path / "summary.json"), mode, this_run,
@@ -110,6 +118,7 @@ def run_study(module: ModuleType, out, *, quick: bool = False, progress: bool = 
     if claims is not None:
         summary["headline_claims"] = claims
     out.write_json("summary.json", summary)
+    out.finish()
     return StudyRun(out, summary, wall)
 
 
