@@ -95,4 +95,6 @@ def sgd(problem: AbstractProblem, eta) -> MomentumSGD:
 
     Diffusion limit (SME, t = kη): dX = −∇f(X) dt + √(η Σ(X)) dW.
     """
+    check_problem("sgd", problem, game=False)
+    check_positive("sgd", "eta", eta, scalar=True)
     return MomentumSGD(problem, eta, 0.0)

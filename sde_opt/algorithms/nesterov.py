@@ -22,6 +22,11 @@ class NesterovSGD(AbstractAlgorithm):
 
         dX = −∇f(X)/(1−μ) dt + (√η/(1−μ)) Σ(X)^{1/2} dW.
 
+    **Mapping to optax.** ``optax.sgd(η, momentum=μ, nesterov=True)`` keeps the *look-ahead*
+    point as its parameters: started at p₀ = θ₀, its p_k = θ_k + μ m_k and its momentum trace is
+    −m_{k+1}/η (``tests/test_conventions.py``). Our position is θ_k; to compare with optax, map
+    ours by θ + μm (``so.OnState(lambda s: s.x + mu * s.m)`` as an observable).
+
     Args:
         problem: the landscape and its stochastic-gradient oracle.
         eta: step size η > 0.

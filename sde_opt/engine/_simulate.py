@@ -674,7 +674,7 @@ def simulate(
     stride: int = 1,
     chunk_size: int | None = None,
     memory_limit: float = 2**30,
-    progress: bool | str = False,
+    progress: bool | str | None = None,
     first_path: int = 0,
     final_state: bool = False,
 ) -> SimulationResult:
@@ -696,7 +696,10 @@ def simulate(
         stride: save every ``stride`` steps.
         chunk_size: paths per compiled batch (default: as many as ``memory_limit`` allows).
         memory_limit: bytes of device memory a chunk may use (approximate).
-        progress: show a progress bar (``True``, or a string used as its label).
+        progress: show a progress bar (``True``, or a string used as its label); ``False`` never.
+            Default (``None``): on an interactive terminal (stderr is a TTY), a bar appears once
+            the run has taken more than ``AUTO_PROGRESS_DELAY`` (10 s) — long runs show their
+            progress, short ones and logs stay quiet.
         first_path: the global id of the first path: this call simulates paths ``first_path …
             first_path + n_paths − 1`` (path i's noise depends on (key, i) only), so a large run
             can be cut into slices (:func:`simulate_streamed`, several processes) whose paths are
@@ -719,8 +722,8 @@ def simulate(
     if chunk_size is not None:
         chunk_size = check_integer("simulate", "chunk_size", chunk_size, low=1)
     check_positive("simulate", "memory_limit", memory_limit, scalar=True)
-    if not isinstance(progress, (bool, str)):
-        raise TypeError(f"simulate: progress must be True/False or a label string; got "
+    if progress is not None and not isinstance(progress, (bool, str)):
+        raise TypeError(f"simulate: progress must be True/False/None or a label string; got "
                         f"{progress!r} ({type(progress).__name__})")
     if not isinstance(chain, AbstractChain):
         raise TypeError(f"simulate: chain must be an AbstractChain; got {type(chain).__name__}")
@@ -834,7 +837,15 @@ def _per_path_functions(chain, events, observables, point):
     return fns
 
 
+AUTO_PROGRESS_DELAY = 10.0  # seconds before simulate(progress=None) shows its bar on a terminal
+
+
 def _progress_bar(progress, total):
+    if progress is None:
+        import sys
+
+        isatty = getattr(sys.stderr, "isatty", None)
+        return _Progress("simulate", total, delay=AUTO_PROGRESS_DELAY) if isatty and isatty() else None
     if not progress:
         return None
     label = progress if isinstance(progress, str) else "simulate"
@@ -851,13 +862,13 @@ class _Progress:
     running. (A later compaction to a new bucket size compiles once more, inside a segment.)
     """
 
-    def __init__(self, label, total):
+    def __init__(self, label, total, delay=0.0):
         from tqdm.auto import tqdm
 
         self.label = label
         self.compiled = False
         self.bar = tqdm(total=total, desc=f"{label} (compiling)", unit="step", unit_scale=True,
-                        leave=False)
+                        leave=False, delay=delay)
 
     def update(self, n):
         if self.compiled:

@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from typing import TYPE_CHECKING
 
 import jax
 import numpy as np
 
-from ._simulate import CENSORED, DIVERGED, EXITED, SimulationResult, simulate
+from ._simulate import AUTO_PROGRESS_DELAY, CENSORED, DIVERGED, EXITED, SimulationResult, simulate
 
 if TYPE_CHECKING:
     from ..stats import Estimate
@@ -221,7 +222,7 @@ def _n_bins(n_steps: int, w: int) -> int:
 
 def simulate_streamed(chain, x0, key, *, n_paths: int, n_steps: int, events=(), observables=None,
                       stride: int = 1, chunk_paths: int = 1 << 16, bin_width: int | None = None,
-                      memory_limit: float = 2**30, progress: bool = False) -> StreamedSummary:
+                      memory_limit: float = 2**30, progress: bool | None = None) -> StreamedSummary:
     """Simulate like :func:`~sde_opt.simulate` and return only a :class:`StreamedSummary`.
 
     Memory is bounded by ``chunk_paths`` (and ``memory_limit`` inside a chunk), not by
@@ -247,11 +248,12 @@ def simulate_streamed(chain, x0, key, *, n_paths: int, n_steps: int, events=(), 
     n_rounds = math.ceil(n_chunks / n_proc)
     acc = None  # a running fold in chunk order (combine's own order, so bit for bit)
     bar = None
-    if progress:
+    auto = progress is None and getattr(sys.stderr, "isatty", lambda: False)()
+    if progress or auto:  # None: on a terminal, once the run has taken AUTO_PROGRESS_DELAY
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(range(me, n_chunks, n_proc)), desc="simulate_streamed", unit="chunk",
-                   leave=False)
+                   leave=False, delay=AUTO_PROGRESS_DELAY if auto else 0.0)
     template = None
     for rnd in range(n_rounds):  # round rnd: chunk rnd·n_proc + p on process p
         c = rnd * n_proc + me
@@ -261,7 +263,7 @@ def simulate_streamed(chain, x0, key, *, n_paths: int, n_steps: int, events=(), 
             size = min(chunk_paths, n_paths - start)
             r = simulate(chain, x0, key, n_paths=size, n_steps=n_steps, events=events,
                          observables=observables, stride=stride, memory_limit=memory_limit,
-                         first_path=start)
+                         first_path=start, progress=False)
             part = StreamedSummary.from_result(r, int(w))
             if template is None:  # every process has a chunk in round 0
                 template = part

@@ -4,10 +4,13 @@ Conditional moments of the increments in bins of the starting point (validation-
 
     â(x_b) = E[ΔX | X ∈ b] / Δ,        D̂(x_b) = E[ΔX ΔXᵀ | X ∈ b] / Δ,
 
-estimate the drift a and the diffusion matrix D = B Bᵀ of dX = a(X) dt + B(X) dW (the package's
-convention; the Kramers–Moyal coefficient D⁽²⁾ of the ``kramersmoyal`` package is D/2, and its
-D⁽¹⁾ is E[ΔX | x] without the 1/Δ). This is the raw estimator (``correction="none"``); the
-``kramersmoyal`` package computes the same conditional moments with a kernel instead of bins.
+estimate the drift a and the diffusion matrix D = B Bᵀ of dX = a(X) dt + B(X) dW, both per unit
+time (the package's convention). This is the raw estimator (``correction="none"``); the
+``kramersmoyal`` package computes the same conditional moments with a kernel instead of bins, but
+per sampling interval and divided by the factorial, not by Δ: its ``km(x, powers=…)`` returns
+D⁽¹⁾(x) = E[ΔX | x] and D⁽²⁾(x) = E[ΔX² | x]/2 = D(x)·Δ/2 + O(Δ²). So
+
+    a = D⁽¹⁾/Δ,        D = 2 D⁽²⁾/Δ        (the textbook Kramers–Moyal D⁽²⁾ per unit time is D/2).
 
 **Finite-interval bias.** For an OU process dX = −θX dt + σ dW the raw estimators are exactly
 
@@ -111,6 +114,10 @@ def fit_kramers_moyal(x, dt=None, *, bins=30, range=None, correction: str = "ou"
                       drift_matrix=None, min_count: int = 10, level: float = 0.95,
                       t=None) -> FitResult:
     """Binned drift a(x) and diffusion matrix D(x) with per-bin confidence intervals.
+
+    Both are per unit time: dX = a dt + B dW with D = B Bᵀ. From the ``kramersmoyal`` package's
+    coefficients (per sampling interval Δ): a = D⁽¹⁾/Δ and D = 2 D⁽²⁾/Δ (its D⁽²⁾ = E[ΔX² | x]/2
+    = D·Δ/2, not D/2).
 
     Args:
         x: trace, ``(n_steps,)``, ``(n_steps, d)``, ``(n_traces, n_steps, d)`` or a Trace; d ≤ 3

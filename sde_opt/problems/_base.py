@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import abc
 import math
+import weakref
 from typing import ClassVar
 
 import equinox as eqx
@@ -237,3 +238,29 @@ def check_problem(owner: str, problem, *, game: bool | None = None) -> None:
     if game is True and not problem.is_game:
         raise TypeError(f"{owner}: {type(problem).__name__} is a minimization problem; {owner} "
                         "needs a game min_x max_y f(x, y) (an AbstractGame)")
+    check_oracle(owner, problem)
+
+
+_CHECKED: dict = {}  # id(problem) -> weak reference: problems whose oracle passed check()
+
+
+def check_oracle(owner: str, problem) -> None:
+    """Run ``problem.check()`` (the oracle traced abstractly with ``jax.eval_shape``: no arithmetic)
+    once per problem object, and re-raise its error under ``owner``'s name, so that an oracle
+    returning the wrong structure fails when the algorithm is built, not deep inside a compiled
+    step. Inside a trace (a problem whose fields are tracers) the check is skipped."""
+    ref = _CHECKED.get(id(problem))
+    if ref is not None and ref() is problem:
+        return
+    if not all(not isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves(problem)):
+        return
+    try:
+        problem.check()
+    except ValueError as e:
+        raise ValueError(f"{owner}: the problem's oracle does not fit its shape — {e}") from e
+    if len(_CHECKED) > 1024:
+        _CHECKED.clear()
+    try:
+        _CHECKED[id(problem)] = weakref.ref(problem)
+    except TypeError:  # not weak-referenceable: check again next time
+        pass
