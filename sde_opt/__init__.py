@@ -53,6 +53,7 @@ from .problems import (
     DoubleWellGame,
     Euclidean,
     FiniteSum,
+    FiniteSumBilevel,
     FiniteSumGame,
     HyperCleaning,
     MatrixFactorization,
@@ -118,5 +119,5 @@ __all__ = [
     "RiemannianGD", "RiemannianSGD", "RiemannianMomentum", "NormalizedUFM", "RegularizedUFM",
     "SphereLinearPotential", "GeodesicEulerMaruyama",
     # your own game, bilevel problem or SDE
-    "FiniteSumGame", "SDE", "AbstractSDE", "OnState",
+    "FiniteSumGame", "FiniteSumBilevel", "SDE", "AbstractSDE", "OnState",
 ]

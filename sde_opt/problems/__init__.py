@@ -16,6 +16,7 @@ from .bilevel import HyperCleaning as HyperCleaning
 from .bilevel import QuadraticBilevel as QuadraticBilevel
 from .bilevel import ReducedHypergradient as ReducedHypergradient
 from .bilevel import SoftplusBilevel as SoftplusBilevel
+from .bilevel_losses import FiniteSumBilevel as FiniteSumBilevel
 from .double_well import DoubleWell as DoubleWell
 from .double_well import DoubleWell2D as DoubleWell2D
 from .finite_sum import FiniteSum as FiniteSum
@@ -40,4 +41,4 @@ __all__ = ["AbstractField", "AbstractGame", "AbstractProblem", "check_problem", 
            "PhiStationary", "AbstractBilevel", "QuadraticBilevel", "SoftplusBilevel", "HyperCleaning",
            "ReducedHypergradient",
            "NormalizedUFM", "RegularizedUFM", "SphereLinearPotential",
-           "FiniteSumGame"]
+           "FiniteSumGame", "FiniteSumBilevel"]

@@ -67,12 +67,11 @@ class AbstractBilevel(AbstractProblem):
     r"""min_x Φ(x) = f(x, y*(x)) with g(x, ·) strongly convex (module docstring).
 
     Subclasses provide ``shape`` (of x, ``(d_x,)``), ``y_shape`` (``(d_y,)``), ``upper(x, y)``,
-    ``lower(x, y)``, ``y_star(x)`` and the noise levels ``sigma_f``, ``sigma_g`` (additive model);
-    optionally ``lower_smoothness`` ℓ and ``lower_strong_convexity`` μ where known.
+    ``lower(x, y)``, ``y_star(x)``; the noise levels ``sigma_f``, ``sigma_g`` only where they use
+    the default additive-noise oracles (a subclass with its own oracles, such as
+    [`FiniteSumBilevel`][sde_opt.FiniteSumBilevel], needs neither); optionally
+    ``lower_smoothness`` ℓ and ``lower_strong_convexity`` μ where known.
     """
-
-    sigma_f: eqx.AbstractVar[jnp.ndarray]
-    sigma_g: eqx.AbstractVar[jnp.ndarray]
 
     # ---- the two levels ------------------------------------------------------------------------
     @property

@@ -40,6 +40,20 @@ from ..noise import MinibatchIndices
 from ._base import AbstractField, AbstractGame, AbstractProblem
 
 
+def mean_covariance(rows, batch_size: int):
+    """Σ = (1/b)[(1/n) Σᵢ rᵢrᵢᵀ − r̄r̄ᵀ]: the covariance of the mean of b rows drawn uniformly with
+    replacement from the n rows ``(n, D)`` (each one example's flattened field)."""
+    c = rows - jnp.mean(rows, axis=0)
+    return (c.T @ c) / (rows.shape[0] * batch_size)
+
+
+def mean_factor(rows, w, batch_size: int):
+    """B w = (1/√(bn)) Σᵢ wᵢ (rᵢ − r̄) for ``w`` of shape ``(n,)``: B Bᵀ = ``mean_covariance``
+    exactly, with no eigendecomposition."""
+    c = rows - jnp.mean(rows, axis=0)
+    return (w.reshape(-1) @ c) / jnp.sqrt(jnp.asarray(rows.shape[0] * batch_size, c.dtype))
+
+
 def _point_dtype(point):
     """The floating dtype of a point's first leaf (float32 for integer or Python numbers)."""
     leaf = jnp.asarray(jax.tree_util.tree_leaves(point)[0])
@@ -121,20 +135,16 @@ class AbstractFiniteSum(AbstractField):
         fields = jax.vmap(lambda ex: self.example_field(z, ex))(batch)
         return jax.tree_util.tree_map(lambda g: jnp.mean(g, axis=0), fields)
 
-    def _centred(self, z):
-        g = jax.vmap(lambda gi: ravel_pytree(gi)[0])(self.per_example_fields(z))
-        return g - jnp.mean(g, axis=0)
+    def _rows(self, z):
+        return jax.vmap(lambda gi: ravel_pytree(gi)[0])(self.per_example_fields(z))
 
     def minibatch_cov(self, z):
         """Σ(z) = (1/b)[(1/n) Σᵢ VᵢVᵢᵀ − V̄V̄ᵀ], ``(D, D)`` in ``ravel_pytree`` order."""
-        c = self._centred(z)
-        return (c.T @ c) / (self.n * self.batch_size)
+        return mean_covariance(self._rows(z), self.batch_size)
 
     def minibatch_factor(self, z, w):
         """B(z) w = (1/√(bn)) Σᵢ wᵢ (Vᵢ − V̄) for ``w`` of shape ``(n,)``: B Bᵀ = Σ exactly."""
-        c = self._centred(z)
-        unravel = ravel_pytree(z)[1]
-        return unravel((w.reshape(-1) @ c) / jnp.sqrt(jnp.asarray(self.n * self.batch_size, c.dtype)))
+        return ravel_pytree(z)[1](mean_factor(self._rows(z), w, self.batch_size))
 
 
 class FiniteSum(AbstractFiniteSum, AbstractProblem):
