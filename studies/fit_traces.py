@@ -4,7 +4,7 @@ Model: multinomial logistic regression with L2 penalty λ on scikit-learn's digi
 64 standardized pixels, 10 classes; 650 parameters), f(θ) = (1/N) Σᵢ ℓᵢ(θ) + (λ/2)‖θ‖². It is
 strongly convex, so it has one minimum θ*, found by L-BFGS.
 
-Training: minibatch SGD and heavy-ball momentum (the package's :class:`~sde_opt.MomentumSGD`
+Training: minibatch SGD and heavy-ball momentum (the package's [`MomentumSGD`][sde_opt.MomentumSGD]
 update m ← μm − ηg, θ ← θ + m) with batch size b, started at θ*, at a common effective step
 η/(1 − μ). Minibatches are drawn either i.i.d. (b examples with replacement, independently of the
 other steps — the sampling the theory assumes) or by epoch shuffling (a random permutation per
@@ -25,9 +25,9 @@ Predictions in time t = kη (the ``GradientSDE`` of ``MomentumSGD(η, μ).limit(
 with Σ_b = C_N/b the covariance of a minibatch gradient at θ* (b examples drawn with replacement;
 C_N the covariance of the N per-example gradients, computed over the whole dataset: exact at θ*).
 Besides this limit, the exact discrete target of the OU fit for a heavy-ball chain on the quadratic
-model with i.i.d. noise (:func:`sde_opt.fit.heavy_ball_ou_target`) includes the O(η) corrections;
-evaluated with Σ_b averaged over parameter snapshots of the trace itself (instead of at θ*), it also
-includes the state dependence of the gradient noise.
+model with i.i.d. noise ([`sde_opt.fit.heavy_ball_ou_target`][sde_opt.fit.heavy_ball_ou_target]) includes the
+O(η) corrections; evaluated with Σ_b averaged over parameter snapshots of the trace itself (instead of at θ*),
+it also includes the state dependence of the gradient noise.
 
 Fits (with 95% intervals): OU maximum likelihood (drift, diffusion, stationary covariance), realized
 variance (plain and OU-drift-corrected), and the effective step η_eff from H S + S H = η_eff Σ_b.

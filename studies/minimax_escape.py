@@ -5,12 +5,12 @@ Parts:
 1. **Perturbed GDmax vs GDmax** at the strict saddle of Φ: GDmax started there stays (its gradient
    is exactly 0); perturbed GDmax kicks (uniform in the ball B(0, r)) and escapes. The escape
    iteration (|⟨w, z⟩| ≥ R, w the left unstable eigenvector of the linear (x, y) iteration) against
-   the exact kicked-linear law (:func:`sde_opt.theory.gdmax_kicked_escape`, built on
-   :mod:`sde_opt.theory.kicked_escape`): ECDF, KS distance, mean with CI — on a quadratic NC-SC
-   game (exact) and on the double-well game with its linearization at the saddle (approximate).
+   the exact kicked-linear law ([`sde_opt.theory.gdmax_kicked_escape`][sde_opt.theory.gdmax_kicked_escape],
+   built on ``sde_opt.theory.kicked_escape``): ECDF, KS distance, mean with CI — on a quadratic NC-SC game
+   (exact) and on the double-well game with its linearization at the saddle (approximate).
 2. **Stochastic GDA** from the saddle as η_y/η_x grows: mean exit time of |⟨v, x⟩| ≥ R (v the
    unstable eigenvector of ∇²Φ) against the reduced slow SDE's exact linear-saddle prediction
-   (Dawson integral, :func:`sde_opt.theory.saddle_exit_mean`, with noise
+   (Dawson integral, [`sde_opt.theory.saddle_exit_mean`][sde_opt.theory.saddle_exit_mean], with noise
    η_x vᵀ[I, −K]Σ[I, −K]ᵀv) and against the exact AR(1) law of the discrete unstable coordinate.
 3. **GDmax tracking**: ‖y_k − y*(x_k)‖ along GDmax paths from cold starts (y₀ = 0) for several N,
    against the exact contraction bound B_{k+1} = qB_k + (b/μ)‖Δx_k‖, q = (1 − η_yμ)ᴺ (violations

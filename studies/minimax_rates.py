@@ -4,16 +4,16 @@ and gradient calls of GDA, OGDA and extragradient to ‖∇Φ(x)‖ ≤ ε with 
 
 Parts:
 
-1. **Lower-bound instance** (:class:`~sde_opt.RampGame`, its docstring derives Ω(κ²ℓΔε⁻²)): over
+1. **Lower-bound instance** ([`RampGame`][sde_opt.RampGame], its docstring derives Ω(κ²ℓΔε⁻²)): over
    an (ε, κ) grid from random starts (Φ(x₀) − min Φ ∈ [Δ, 1.5Δ], random directions), iterations
    and oracle calls; exponents in ε and κ fitted jointly (OLS of log mean K on log ε, log κ) with
    bootstrap CIs over starts, beside O(κ²ε⁻²) and beside the theory count: gradient descent on Φ
    with the effective step η_x(1 + δ_κ) (the quasi-steady tracking factor,
-   :meth:`~sde_opt.RampGame.tracking_factor`), per start.
+   [`tracking_factor`][sde_opt.RampGame.tracking_factor]), per start.
 2. **Stochastic**: the same instance with a Gaussian oracle (σ = 1 per coordinate) averaged over
    minibatches of M = ⌈κσ²/ε²⌉ calls (the papers' Θ(max{1, κσ²ε⁻²})); oracle calls against
    O(κ³ε⁻⁴).
-3. **Double-well NC-SC** (:class:`~sde_opt.DoubleWellGame`, Φ fixed while κ varies): the κ exponent
+3. **Double-well NC-SC** ([`DoubleWellGame`][sde_opt.DoubleWellGame], Φ fixed while κ varies): the κ exponent
    (→ 2, the step size) and the ε dependence (logarithmic near a nondegenerate minimum: the
    ε⁻² of the upper bound is a worst case, attained by part 1's instance only).
 

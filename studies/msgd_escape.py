@@ -1,14 +1,14 @@
 """Momentum SGD as a diffusion (Liu, Chen, Zhou & Zhao 2021): saddle escape, error floor, annealing.
 
-The study is a thin script over the package: problems (:class:`~sde_opt.StreamingPCA`,
-:class:`~sde_opt.MatrixFactorization`), algorithms (:class:`~sde_opt.MomentumSGD`,
-:class:`~sde_opt.AnnealedMomentumSGD`) and their limits, the sweeps
-:func:`~sde_opt.sweep.compare_exit_times` / :func:`~sde_opt.sweep.compare_stationary`
-(algorithm vs limit vs theory, resumable), the theory (:mod:`sde_opt.theory.momentum_pca`,
-:func:`~sde_opt.theory.local_sde`), the statistics (ratios and relative differences of
-:class:`~sde_opt.stats.Estimate` objects by the delta method, 95% intervals) and the experiment
-layer (:class:`~sde_opt.experiment.Progress`, resumable points, ``config.json``); figures in
-:mod:`._msgd_plots`. Parts:
+The study is a thin script over the package: problems ([`StreamingPCA`][sde_opt.StreamingPCA],
+[`MatrixFactorization`][sde_opt.MatrixFactorization]), algorithms ([`MomentumSGD`][sde_opt.MomentumSGD],
+[`AnnealedMomentumSGD`][sde_opt.AnnealedMomentumSGD]) and their limits, the sweeps
+``compare_exit_times`` / ``compare_stationary``
+(algorithm vs limit vs theory, resumable), the theory (``sde_opt.theory.momentum_pca``,
+``local_sde``), the statistics (ratios and relative differences of
+[`Estimate`][sde_opt.stats.Estimate] objects by the delta method, 95% intervals) and the experiment
+layer ([`Progress`][sde_opt.experiment.Progress], resumable points, ``config.json``); figures in
+``._msgd_plots``. Parts:
 
 1. **Phase I** — escape from the saddle e₂ of streaming PCA (d = 10) until cos²(w, e₁) ≥ ½, for
    μ ∈ {0, 0.5, 0.9, 0.99} and η over four decades, Gaussian and Student-t samples, MSGD and its
@@ -220,7 +220,7 @@ def collapse_summary(rows_by_dist: dict) -> dict:
     """How well η_eff·E N collapses: spread across μ at equal η_eff, and the fixed-η factor.
 
     Ratios of mean exit iterations E N(η, μ)/E N(η', μ') of independent runs, by the delta
-    method (:meth:`sde_opt.stats.Estimate.ratio`), with 95% intervals."""
+    method ([`sde_opt.stats.Estimate.ratio`][sde_opt.stats.Estimate.ratio]), with 95% intervals."""
     out = {}
     for dist, rows in rows_by_dist.items():
         by_eff = {}

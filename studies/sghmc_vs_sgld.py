@@ -16,14 +16,16 @@ What can be checked, and how (papers.md §2.5):
   Arrhenius slope d log λ/dβ = −ΔF for both.
 
 Each algorithm's effective temperature includes its oracle noise (additive: 1/β + ησ²/2 for SGLD,
-1/β + ησ²/(2γ) for SGHMC; :func:`~sde_opt.theory.langevin.langevin_effective_temperature`);
+1/β + ησ²/(2γ) for SGHMC; ``langevin_effective_temperature``);
 predictions use it. Time is t = kη for all three (one gradient per step).
 
 Each part reads: problem → the three algorithms at matched temperature → simulate two starts
-(resumable points) → fit the relaxation rate (:func:`~sde_opt.stats.exponential_rate_difference`,
-an :class:`~sde_opt.stats.Estimate` with a path-bootstrap SE) → the theory
-(:mod:`sde_opt.theory.langevin`: exact discrete rates, Kramers rates, spectral gaps) → verdicts
-(:func:`sde_opt.experiment.compare`) → rows of the summary. Figures: :mod:`._sghmc_plots`.
+(resumable points) → fit the relaxation rate
+([`exponential_rate_difference`][sde_opt.stats.exponential_rate_difference], an
+[`Estimate`][sde_opt.stats.Estimate] with a path-bootstrap SE) → the theory (``sde_opt.theory.langevin``:
+exact discrete rates, Kramers rates, spectral gaps) → verdicts
+([`sde_opt.experiment.compare`][sde_opt.experiment.compare]) → rows of the summary. Figures:
+``._sghmc_plots``.
 """
 
 from __future__ import annotations
@@ -238,7 +240,7 @@ def _hessian(problem, x):
 
 def _kramers_two_wells(problem, temperature, gamma):
     """Relaxation rate k₁₂ + k₂₁ of a double well to leading order (Eyring–Kramers for
-    ``gamma=None``, else Kramers–Langer): :func:`~sde_opt.theory.langevin.kramers_rate` summed
+    ``gamma=None``, else Kramers–Langer): ``kramers_rate`` summed
     over the two minima (the potential and Hessians from the problem)."""
     cp = problem.critical_points()
     z = np.asarray(cp["saddle"], np.float64)[0]

@@ -93,6 +93,11 @@ def test_ridge_hypergradient_equals_the_closed_form_and_jaxopt():
         np.testing.assert_allclose(g, _jaxopt_hypergradient(x), rtol=1e-9)
         np.testing.assert_allclose(phi(problem, xx), 0.5 * np.mean((av @ y_ref - bv) ** 2), rtol=1e-12)
         np.testing.assert_allclose(float(grad(given, xx)), g_ref, rtol=1e-9)
+    # y* is differentiable by the implicit function theorem: autodiff of Φ, reverse and forward
+    np.testing.assert_allclose(jax.grad(problem.objective)(jnp.asarray(-1.0)), _closed_form(-1.0)[1],
+                               rtol=1e-9)
+    np.testing.assert_allclose(jax.jacfwd(problem.objective)(jnp.asarray(-1.0)), _closed_form(-1.0)[1],
+                               rtol=1e-9)
 
 
 def _closed_form_jnp(x):

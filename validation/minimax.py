@@ -2,9 +2,9 @@
 GDmax, stochastic GDA's escape vs its discrete and reduced-SDE predictions, NC-SC rate exponents.
 
 References are independent of the code they check: hand-derived iteration matrices and remainder
-bounds (:mod:`sde_opt.theory.modified_equations`), the exact kicked law
-(:mod:`sde_opt.theory.kicked_escape`), the Dawson integral and the EM exit formula
-(:mod:`sde_opt.theory.saddle_exit`), and a scalar float64 recursion of gradient descent on the
+bounds (``sde_opt.theory.modified_equations``), the exact kicked law
+(``sde_opt.theory.kicked_escape``), the Dawson integral and the EM exit formula
+(``sde_opt.theory.saddle_exit``), and a scalar float64 recursion of gradient descent on the
 closed-form Φ.
 """
 

@@ -35,7 +35,7 @@ class GDmax(AbstractAlgorithm):
 
     The state's y is y_k^N. As N → ∞ (η_y ≤ 1/ℓ), y_k^N → y*(x_k) and x follows gradient descent on
     Φ (Danskin: ∇Φ = ∇ₓf(x, y*)); the time-kη_x limit is the reduced slow SDE
-    dX = −∇Φ(X) dt − √η_x Σₓₓ^{1/2} dW with Y = y*(X) (:class:`~sde_opt.sde.two_timescale.ReducedSDE`,
+    dX = −∇Φ(X) dt − √η_x Σₓₓ^{1/2} dW with Y = y*(X) ([`ReducedSDE`][sde_opt.ReducedSDE],
     ``noise="x"``; the inner loop's own O(η_y) fluctuation of y_N is dropped). Huang, Chen, Ji, Ma &
     Lai (2025) take η_y = 1/ℓ, N = Θ(κ log(·)), η_x = 1/L_Φ with L_Φ = (1 + κ)ℓ.
 

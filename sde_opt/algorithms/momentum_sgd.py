@@ -91,7 +91,7 @@ def heavy_ball_update(problem, x, m, noise, eta, mu):
 
 
 def sgd(problem: AbstractProblem, eta) -> MomentumSGD:
-    r"""Plain SGD, θ_{k+1} = θ_k − η P g(θ_k): :class:`MomentumSGD` with μ = 0.
+    r"""Plain SGD, θ_{k+1} = θ_k − η P g(θ_k): [`MomentumSGD`][sde_opt.MomentumSGD] with μ = 0.
 
     Diffusion limit (SME, t = kη): dX = −∇f(X) dt + √(η Σ(X)) dW.
     """

@@ -16,7 +16,7 @@ class NesterovSGD(AbstractAlgorithm):
     r"""Nesterov momentum:  m_{k+1} = μ m_k − η g(θ_k + μ m_k),  θ_{k+1} = θ_k + m_{k+1}.
 
     g is one stochastic gradient (on a manifold: projected, and θ, m rescaled by the retraction's
-    factor, as in :class:`~sde_opt.MomentumSGD`). Time per step t = kη. For fixed μ and η → 0
+    factor, as in [`MomentumSGD`][sde_opt.MomentumSGD]). Time per step t = kη. For fixed μ and η → 0
     the look-ahead shifts the gradient by O(η), so the diffusion limit is heavy ball's
     (Liu, Chen, Zhou & Zhao 2021 treat both):
 

@@ -45,9 +45,9 @@ class OGDA(AbstractAlgorithm):
     optax's iterates by η V̂(z_{t−½}) and agree with them only up to that shift.
 
     Time per step t = kη_x; first-order limit shared with GDA and EG
-    (:class:`~sde_opt.sde.two_timescale.TwoTimescaleSDE`); O(η) modified equation the same as EG's,
+    ([`TwoTimescaleSDE`][sde_opt.TwoTimescaleSDE]); O(η) modified equation the same as EG's,
     ż = −F̃ + (η/2)J̃F̃ (they differ at O(η³) on linear games;
-    :mod:`sde_opt.theory.modified_equations`). Rates as for EG (Mahdavinia et al. 2022).
+    ``sde_opt.theory.modified_equations``). Rates as for EG (Mahdavinia et al. 2022).
 
     Args:
         problem: a game.

@@ -1,12 +1,12 @@
 """The engine: simulate batches of paths of any chain, stop each at its own event, stream observables.
 
-One function, :func:`simulate`, serves discrete optimizers and discretized SDEs alike. Design:
+One function, [`simulate`][sde_opt.simulate], serves discrete optimizers and discretized SDEs alike. Design:
 
 * **Per-path randomness.** Path i's noise at step k depends only on (key, i, k)
-  (:mod:`sde_opt.engine._rng`), so results do not change with ``chunk_size``, compaction or the
+  (``sde_opt.engine._rng``), so results do not change with ``chunk_size``, compaction or the
   number of devices, and two chains with the same noise structure share noise under the same key.
 * **Work follows the live paths.** Paths advance in segments of a few hundred steps inside one
-  compiled loop, without a test before each step (:func:`_segment_local`); between segments the
+  compiled loop, without a test before each step (``_segment_local``); between segments the
   host counts the live paths, stops a chunk when none is left, and compacts the survivors into a
   smaller batch (power-of-two buckets, so each bucket size compiles once).
 * **Nothing is lost.** A path whose state turns non-finite is frozen at its last finite state and
@@ -14,12 +14,12 @@ One function, :func:`simulate`, serves discrete optimizers and discretized SDEs 
   state is still finite (an overflow such as ‖x‖² at |x| ≈ 2e19 in float32): it stops there, and
   its observables are NaN from that save on, so no inf ever reaches a mean. Paths alive at the
   horizon are ``CENSORED``. Every path ends with exactly one status, and
-  :class:`SimulationResult` counts them. Integer and boolean observables are saved as floats of
-  the position's dtype (NaN marks the saves after a path stopped).
+  [`SimulationResult`][sde_opt.SimulationResult] counts them. Integer and boolean observables are saved as
+  floats of the position's dtype (NaN marks the saves after a path stopped).
 * **Bounded memory.** Paths run in chunks sized to ``memory_limit``; observables are saved every
   ``stride`` steps (never the full trajectory unless ``stride=1``).
 * **Devices.** The path axis is sharded over all local devices (several GPUs, or several CPU
-  devices after :func:`sde_opt.use_cpu_cores`).
+  devices after [`sde_opt.use_cpu_cores`][sde_opt.use_cpu_cores]).
 """
 
 from __future__ import annotations
@@ -49,7 +49,14 @@ def _arg(fn, state, x):
     else the position."""
     return state if isinstance(fn, OnState) else x
 
-RUNNING, EXITED, DIVERGED, CENSORED = 0, 1, 2, 3
+RUNNING = 0
+EXITED = 1
+"""``SimulationResult.status`` of a path that an event stopped (its step is the exit step)."""
+DIVERGED = 2
+"""``SimulationResult.status`` of a path whose state turned non-finite (frozen at its last finite
+state, never dropped)."""
+CENSORED = 3
+"""``SimulationResult.status`` of a path still running at the horizon."""
 _PADDING = 4
 STATUS_NAMES = {EXITED: "exited", DIVERGED: "diverged", CENSORED: "censored"}
 
@@ -74,7 +81,7 @@ class SimulationResult:
         n_steps: the horizon.
         final_state: the chain's final *state* per path (a pytree with a leading ``n`` axis, e.g.
             ``MomentumState(x, m)``), when asked for with ``simulate(..., final_state=True)``;
-            else ``None``. Not stored by :meth:`to_arrays`.
+            else ``None``. Not stored by ``to_arrays``.
     """
 
     steps: np.ndarray
@@ -126,7 +133,7 @@ class SimulationResult:
 
     @classmethod
     def from_arrays(cls, arrays: Mapping, prefix: str = "") -> SimulationResult:
-        """Inverse of :meth:`to_arrays`."""
+        """Inverse of ``to_arrays``."""
         get = lambda k: np.asarray(arrays[prefix + k])
         obs = {k[len(prefix) + 4:]: np.asarray(v) for k, v in arrays.items()
                if k.startswith(prefix + "obs:")}
@@ -144,7 +151,8 @@ class SimulationResult:
 
 
 def use_cpu_cores(n: int | None = None) -> int:
-    """Expose ``n`` CPU devices (default: all cores) so that :func:`simulate` runs on all of them.
+    """Expose ``n`` CPU devices (default: all cores) so that [`simulate`][sde_opt.simulate] runs on all of
+    them.
 
     Must be called before JAX creates its CPU backend (before the first computation). Returns the
     number of devices then available.
@@ -207,7 +215,7 @@ def _bcast(mask, leaf):
 # left to run the chunks: a deadlock at 0 % CPU. jaxlib goes parallel only when the call's batch
 # times its FLOP estimate reaches ``_LAPACK_MIN_PARALLEL_WORK`` (and never for a batch of one), so
 # the engine vmaps per-path functions whose lowering holds a LAPACK call in a loop over sub-batches
-# that stay below it (:func:`_vmap`): the calls run inline, on any number of devices. Workloads
+# that stay below it (``_vmap``): the calls run inline, on any number of devices. Workloads
 # without LAPACK calls are compiled exactly as before.
 _LAPACK_MIN_PARALLEL_WORK = 200_000  # kMinWorkPerTask in jaxlib/cpu/lapack_kernels.cc
 _LAPACK_COST_BOUND = 30  # its FLOP estimates are ≤ 30·s³ (s: largest matrix dimension)
@@ -269,7 +277,7 @@ _SUB_BATCHES: dict = {}
 
 
 def _cached_sub_batch(chain, events, observables, point) -> int:
-    """:func:`_lapack_sub_batch` of everything :func:`simulate` vmaps, memoized on what a compiled
+    """``_lapack_sub_batch`` of everything [`simulate`][sde_opt.simulate] vmaps, memoized on what a compiled
     segment depends on (tree structure, array shapes and dtypes, static leaves)."""
     if jax.local_devices()[0].platform != "cpu" or not _jaxlib_lapack_parallel():
         return 0
@@ -334,12 +342,12 @@ def _segment(chain, events, observables, key, state, path_ids, status, steps, ev
              seg_len, stride, sharded=False, sub_batch=0, window=None):
     """Advance every running path by up to ``seg_len`` steps, starting at global step ``k0``.
 
-    ``window``: the segment's epoch keys for the standard normals (:func:`_segment_window`).
+    ``window``: the segment's epoch keys for the standard normals (``_segment_window``).
 
     With ``sharded``, the path axis is split over all devices with ``shard_map``: each device
     loops over its own paths with no communication (no cross-device reduction for the "any path
     alive?" test), so a device whose paths are all done skips the segment.
-    ``sub_batch`` (from :func:`_lapack_sub_batch`) bounds the paths per vmapped call.
+    ``sub_batch`` (from ``_lapack_sub_batch``) bounds the paths per vmapped call.
     """
     args = (state, path_ids, status, steps, event)
     body = lambda *a: _segment_local(chain, events, observables, key, *a, k0, n_steps, seg_len,
@@ -681,15 +689,16 @@ def simulate(
     """Simulate ``n_paths`` independent paths of ``chain`` for at most ``n_steps`` steps.
 
     Args:
-        chain: any :class:`~sde_opt.AbstractChain` (an algorithm, or a scheme applied to an SDE).
+        chain: any [`AbstractChain`][sde_opt.AbstractChain] (an algorithm, or a scheme applied to an SDE).
         x0: start: one point (shared by all paths) or ``(n_paths, *shape)`` — an array whose first
             axis has length ``n_paths`` and that has more than one axis is taken per path.
         key: a ``jax.random`` key (or an int seed).
         n_paths: number of paths.
         n_steps: horizon in steps (continuous horizon ``n_steps * chain.dt``).
         events: functions ``position -> bool``; a path stops at the first step where any fires
-            (see [`sde_opt.engine.events`][sde_opt.engine.events]). Without events, every path runs
-            to the horizon. Wrap a function in [`OnState`][sde_opt.OnState] to give it the chain's
+            ([`LeaveBall`][sde_opt.LeaveBall], [`EnterBall`][sde_opt.EnterBall],
+            [`Threshold`][sde_opt.Threshold] or any function). Without events, every path runs to
+            the horizon. Wrap a function in [`OnState`][sde_opt.OnState] to give it the chain's
             full state instead (e.g. the momentum of ``MomentumSGD``).
         observables: name → function ``position -> array``, saved at steps 0, stride, 2·stride, …
             (or ``OnState(state -> array)``, as for events).
@@ -702,14 +711,14 @@ def simulate(
             progress, short ones and logs stay quiet.
         first_path: the global id of the first path: this call simulates paths ``first_path …
             first_path + n_paths − 1`` (path i's noise depends on (key, i) only), so a large run
-            can be cut into slices (:func:`simulate_streamed`, several processes) whose paths are
-            exactly those of one call.
+            can be cut into slices ([`simulate_streamed`][sde_opt.simulate_streamed], several processes) whose
+            paths are exactly those of one call.
         final_state: also return each path's final chain *state* (``result.final_state``), not
             only its position (``result.final``).
 
     Returns:
-        A :class:`SimulationResult` with per-path steps, status, event, final position and the
-        saved observables.
+        A [`SimulationResult`][sde_opt.SimulationResult] with per-path steps, status, event, final position
+        and the saved observables.
     """
     from .._checks import check_integer, check_positive
 

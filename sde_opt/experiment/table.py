@@ -9,12 +9,12 @@ A *row* is a plain dict, as stored in ``summary.json`` under ``"headline_claims"
      "verdict": "pass",                # "pass" | "fail" | "deviation" | "-" (no verdict)
      "note": "95% CI"}                 # optional: the CI's level, what the verdict rests on
 
-Only studies decide verdicts (:mod:`sde_opt.experiment.verdict` is the rule): a row without one
+Only studies decide verdicts (``sde_opt.experiment.verdict`` is the rule): a row without one
 has ``"-"``.
 
-:func:`format_claims` renders rows as a table of at most ``width`` columns: the quantity wraps,
-numbers have 4 significant digits, "—" marks a missing CI or theory value, a note goes on its own
-indented line(s), and a closing line counts the rows per verdict.
+[`format_claims`][sde_opt.experiment.format_claims] renders rows as a table of at most ``width`` columns: the
+quantity wraps, numbers have 4 significant digits, "—" marks a missing CI or theory value, a note goes on its
+own indented line(s), and a closing line counts the rows per verdict.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ HEAD = ("quantity", "measured", "CI", "theory", "verdict")
 
 def claim(quantity: str, measured, *, ci=None, theory=None, verdict: str = "-",
           note: str = "") -> dict:
-    """One row (see the module docstring); numbers are converted with :func:`number`."""
+    """One row (see the module docstring); numbers are converted with ``number``."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}; got {verdict!r}")
     row = {"quantity": str(quantity), "measured": number(measured),
@@ -51,8 +51,8 @@ def number(x) -> float | None:
 def se_claim(quantity: str, measured, se, predicted, verdict: str, *, z: float | None = None,
              note: str = "") -> dict:
     """A row for a verdict the study took by the shared rule |measured − predicted| ≤ z·SE
-    (:func:`sde_opt.experiment.compare`, no bias allowance): its CI is that acceptance interval,
-    measured ± z·SE (z = 4 unless given), so the theory lies in it exactly when the verdict is
+    ([`sde_opt.experiment.compare`][sde_opt.experiment.compare], no bias allowance): its CI is that acceptance
+    interval, measured ± z·SE (z = 4 unless given), so the theory lies in it exactly when the verdict is
     pass."""
     from .verdict import Z_DEFAULT
 
@@ -103,7 +103,7 @@ def format_claims(rows, width: int = 120, title: str | None = None) -> str:
 
     Columns: quantity (wrapped, continuation lines indented by 2), measured, CI, theory, verdict;
     a row's note follows on line(s) indented by 4; the last line counts the rows per verdict
-    (:func:`counts_line`).
+    (``counts_line``).
     """
     rows = list(rows)
     for r in rows:

@@ -3,13 +3,15 @@ r"""The problem contract: a stochastic vector field over a (pytree) point on a g
 Every optimizer in the package moves a point ``z`` *against* a field V(z) that an oracle returns
 with noise, z⁺ = z − η·V̂(z), on the problem's geometry:
 
-* a **minimization** problem min f (:class:`AbstractProblem`) has V = ∇f;
-* a **game** min_x max_y f(x, y) (:class:`AbstractGame`) has V = (∇ₓf, −∇ᵧf) on z = (x, y) — not
+* a **minimization** problem min f ([`AbstractProblem`][sde_opt.AbstractProblem]) has V = ∇f;
+* a **game** min_x max_y f(x, y) ([`AbstractGame`][sde_opt.AbstractGame]) has V = (∇ₓf, −∇ᵧf) on z = (x, y) —
+  not
   a gradient: its Jacobian has a rotational (antisymmetric) part;
 * a **bilevel** problem min_x f(x, y*(x)) is a minimization whose oracle is a hypergradient built
   from inner loops (the field is ∇Φ; the contract asks nothing more).
 
-The contract (:class:`AbstractField`), for a point ``z`` with the pytree structure of ``shape``:
+The contract ([`AbstractField`][sde_opt.AbstractField]), for a point ``z`` with the pytree structure of
+``shape``:
 
 * ``field(z)`` — V(z), a pytree like ``z``;
 * ``noise`` — the sampler of one oracle call's randomness, and ``stochastic_field(z, noise)``, an
@@ -18,9 +20,10 @@ The contract (:class:`AbstractField`), for a point ``z`` with the pytree structu
   as a ``(D, D)`` matrix in ``ravel_pytree`` order (D = total size), and ``noise_factor(z, w)`` =
   B(z) w with B Bᵀ = Σ for w ~ N(0, I) of shape ``factor_shape`` (default: the symmetric square root
   of Σ, an eigendecomposition — override it when a cheaper factor exists, as
-  :class:`~sde_opt.problems.FiniteSum` does); ``critical_points()`` (default: none known).
+  [`FiniteSum`][sde_opt.FiniteSum] does); ``critical_points()`` (default: none known).
 
-A problem can be checked once at construction with :meth:`AbstractField.check`: the oracle is run
+A problem can be checked once at construction with [`AbstractField.check`][sde_opt.AbstractField.check]: the
+oracle is run
 abstractly (``jax.eval_shape``) and its shapes and dtypes compared with ``shape``.
 """
 
@@ -61,7 +64,13 @@ def flatten(z):
 
 
 class AbstractField(eqx.Module):
-    """A stochastic vector field on a geometry (see the module docstring)."""
+    """A stochastic vector field on a geometry (see the module docstring).
+
+    ``geometry`` is flat (ℝᴰ, any pytree) unless given: as a keyword when the problem is built
+    (``MyProblem(m, geometry=so.Sphere())``), or declared on the subclass as a keyword-only field,
+    ``geometry: so.AbstractGeometry = eqx.field(static=True, default=so.Sphere(), kw_only=True)``
+    (without ``kw_only`` a default there would precede the subclass's own fields without one).
+    """
 
     geometry: AbstractGeometry = eqx.field(static=True, default=Euclidean(), kw_only=True)
     additive_noise: ClassVar[bool] = False  # True when Σ(z) does not depend on z
@@ -97,7 +106,7 @@ class AbstractField(eqx.Module):
 
     @property
     def factor_shape(self) -> tuple[int, ...]:
-        """Shape of the standard normal ``w`` consumed by :meth:`noise_factor`."""
+        """Shape of the standard normal ``w`` consumed by ``noise_factor``."""
         return (tree_size(self.shape),)
 
     def noise_factor(self, z, w):
@@ -141,7 +150,8 @@ class AbstractProblem(AbstractField):
 
     Subclasses provide ``shape``, ``objective``, ``stochastic_grad(x, noise)`` and, where needed,
     ``grad_noise_cov`` (Σ(x)), ``grad_noise_factor`` and ``critical_points``; ``grad`` and
-    ``hessian`` come from autodiff unless overridden. The field names of :class:`AbstractField`
+    ``hessian`` come from autodiff unless overridden. The field names of
+    [`AbstractField`][sde_opt.AbstractField]
     (``field``, ``stochastic_field``, ``noise_cov``, ``noise_factor``) are these.
     """
 

@@ -1,7 +1,7 @@
 """Continuous models and the schemes that turn them into chains; bridges to diffrax and torchsde.
 
 The bridges are loaded on first access (``sde_opt.sde.solve_diffrax``, ``sde_opt.sde.to_torchsde``
-…), so importing :mod:`sde_opt` imports neither diffrax nor torch.
+…), so importing ``sde_opt`` imports neither diffrax nor torch.
 """
 
 import importlib

@@ -16,7 +16,7 @@ class AbstractSDE(eqx.Module):
     r"""An Itô SDE dX = a(X) dt + B(X) dW (``time_dependent``: a(X, t), B(X, t)) on a geometry.
 
     * ``drift(x)`` = a(x), the *ambient* Itô drift — on a manifold it includes the geometry's Itô
-      correction (:meth:`~sde_opt.geometry.AbstractGeometry.ito_correction`), so that a solver
+      correction ([`ito_correction`][sde_opt.AbstractGeometry.ito_correction]), so that a solver
       that does not retract (diffrax, torchsde) solves the equation that stays on the manifold;
     * ``tangent_drift(x)`` = the drift without that correction (= ``drift`` on a flat geometry):
       what a retraction-based scheme steps with, since the retraction adds the correction itself;

@@ -49,11 +49,11 @@ class SDE(AbstractSDE):
     The kind is found once, abstractly, from ``shape`` (so a wrong return shape fails here with a
     readable error, not inside a compiled loop). The SDE is time dependent unless both functions
     provably ignore ``t`` (read from their traced programs); schemes then carry the step count
-    (:class:`~sde_opt.sde.TimedState`) and call them at t = k·dt.
+    ([`TimedState`][sde_opt.sde.TimedState]) and call them at t = k·dt.
 
     On a manifold (``geometry=so.Sphere()`` …) the equation is the one that stays on it:
     dX = P a dt + P B dW in the Itô sense with the geometry's Itô correction
-    (:meth:`AbstractSDE.drift` includes it; schemes that retract, such as
+    ([`AbstractSDE.drift`][sde_opt.AbstractSDE.drift] includes it; schemes that retract, such as
     [`EulerMaruyama`][sde_opt.EulerMaruyama], add it by themselves). So ``drift`` and
     ``diffusion`` may be given in ambient coordinates: only their tangent parts act. Brownian
     motion on S²: ``so.SDE(lambda t, x: 0.0 * x, lambda t, x: 1.0, shape=(3,),

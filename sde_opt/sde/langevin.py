@@ -9,7 +9,7 @@ textbook diffusions whose invariant law is the Gibbs measure:
 
 Underdamped state layout: one array of shape ``(2, *shape)``, ``state[0] = x``, ``state[1] = v``.
 Schemes start from ``init(x0) = (x0, 0)`` and expose ``position(state) = x`` to events and
-observables; :class:`PhaseSpace` wraps a chain to observe (and start from) the whole state.
+observables; [`PhaseSpace`][sde_opt.PhaseSpace] wraps a chain to observe (and start from) the whole state.
 """
 
 from __future__ import annotations

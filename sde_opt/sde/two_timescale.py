@@ -1,17 +1,17 @@
 r"""Diffusion limits of stochastic gradient descent–ascent: the two-timescale SDE and its slow reduction.
 
-**Two-timescale SDE** (:class:`TwoTimescaleSDE`). Stochastic GDA with steps η_x, η_y on a game
-with field V = (∇ₓf, −∇ᵧf) and oracle noise ξ (covariance Σ, factor B), in the slow time
-t = kη_x, with ratio r = η_y/η_x:
+**Two-timescale SDE** ([`TwoTimescaleSDE`][sde_opt.TwoTimescaleSDE]). Stochastic GDA with steps η_x, η_y on a
+game with field V = (∇ₓf, −∇ᵧf) and oracle noise ξ (covariance Σ, factor B), in the slow time t = kη_x, with
+ratio r = η_y/η_x:
 
     dX = −Vₓ(X, Y) dt − √η_x (B dW)ₓ,
     dY = −r V_y(X, Y) dt − r√η_x (B dW)_y.
 
 (One step: E Δ/η_x = (−Vₓ, −rV_y), Cov Δ/η_x = D Σ D with D = diag(√η_x, r√η_x).) OGDA and
 extragradient share this first-order limit (their O(η) differences are in
-:mod:`sde_opt.theory.modified_equations`).
+``sde_opt.theory.modified_equations``).
 
-**Reduced slow SDE** (:class:`ReducedSDE`). As r → ∞, Y is slaved to y*(X) and the x-equation
+**Reduced slow SDE** ([`ReducedSDE`][sde_opt.ReducedSDE]). As r → ∞, Y is slaved to y*(X) and the x-equation
 averages over the fast fluctuation δ = Y − y*(X), an OU process dδ ≈ −rHδ dt − r√η_x b_y dW with
 H = −∇²_yy f. Since ∫δ dt → −H⁻¹√η_x b_y W, the slow limit is [derived here]
 
@@ -86,7 +86,7 @@ class ReducedSDE(AbstractSDE):
 
     Args:
         problem: a game with closed-form ``phi_grad`` and ``y_star`` (e.g. the games of
-            :mod:`sde_opt.problems.games`).
+            ``sde_opt.problems.games``).
         eta_x: the slow step (noise level; time t = kη_x).
         noise: ``"gda"`` (C = [I, −K] Σ [I, −K]ᵀ at y*, the r → ∞ limit of stochastic GDA),
             ``"x"`` (C = Σₓₓ at y*, GDmax with an exact inner loop) or ``None`` (the ODE
