@@ -64,6 +64,25 @@ def se_claim(quantity: str, measured, se, predicted, verdict: str, *, z: float |
                  note=f"{text}; {note}" if note else text)
 
 
+def verdict_claim(v, quantity: str | None = None, *, note: str = "") -> dict:
+    """A row from a [`Verdict`][sde_opt.experiment.Verdict] of
+    [`compare`][sde_opt.experiment.compare]: its CI is the acceptance interval, measured ± (z·SE +
+    bias), so the theory lies in it exactly when the verdict is pass (or, for a documented
+    deviation, exactly when it is fail); the note says so, with the bias's derivation and the
+    deviation's reason where there are."""
+    parts = [f"acceptance interval ±({v.z:g} SE" + (f" + bias {v.bias:.3g})" if v.bias else ")")]
+    if v.bias:
+        parts.append(f"bias: {v.bias_source}")
+    if v.deviation:
+        parts.append(f"documented deviation: {v.deviation}")
+    if v.note:
+        parts.append(v.note)
+    if note:
+        parts.append(note)
+    return claim(v.claim if quantity is None else quantity, v.measured, ci=[v.ci_low, v.ci_high],
+                 theory=v.predicted, verdict=v.verdict, note="; ".join(parts))
+
+
 def fmt(x) -> str:
     """A number with 4 significant digits ("—" for ``None``)."""
     x = number(x)
