@@ -48,7 +48,7 @@ from .._checks import check_integer, check_positive
 from ..geometry import Euclidean
 from ..noise import MinibatchIndices
 from .bilevel import AbstractBilevel, StackedIndices
-from .finite_sum import mean_covariance, mean_factor
+from .finite_sum import check_examples, mean_covariance, mean_factor
 
 _HALVINGS = 0.5 ** np.arange(12)  # the step lengths the line search tries, longest first
 
@@ -83,18 +83,6 @@ def newton_minimize(g, y0, tol: float, max_steps: int):
 
     y, _, done = jax.lax.while_loop(cond, body, (y0, jnp.asarray(0), jnp.asarray(False)))
     return y, done & jnp.all(jnp.isfinite(y))
-
-
-def _check_data(owner: str, name: str, data):
-    if not jax.tree_util.tree_leaves(data):
-        raise ValueError(f"{owner}: {name} must be a pytree of arrays with a leading example axis; "
-                         f"got {data!r}")
-    data = jax.tree_util.tree_map(jnp.asarray, data)
-    ns = {int(a.shape[0]) if a.ndim else -1 for a in jax.tree_util.tree_leaves(data)}
-    if len(ns) != 1 or -1 in ns:
-        raise ValueError(f"{owner}: every leaf of {name} needs the same leading (example) axis; "
-                         f"got leading lengths {sorted(ns)}")
-    return data, ns.pop()
 
 
 def _shape_of(tree):
@@ -157,8 +145,8 @@ class FiniteSumBilevel(AbstractBilevel):
             check_positive(owner, "lower_strong_convexity", lower_strong_convexity, scalar=True)
         if tol is not None:
             check_positive(owner, "tol", tol, scalar=True)
-        self.outer_data, _ = _check_data(owner, "outer_data", outer_data)
-        self.inner_data, _ = _check_data(owner, "inner_data", inner_data)
+        self.outer_data, _ = check_examples(owner, "outer_data", outer_data)
+        self.inner_data, _ = check_examples(owner, "inner_data", inner_data)
         self.batch_size = check_integer(owner, "batch_size", batch_size, low=1)
         self.inner_batch_size = self.batch_size if inner_batch_size is None else check_integer(
             owner, "inner_batch_size", inner_batch_size, low=1)

@@ -54,6 +54,20 @@ def mean_factor(rows, w, batch_size: int):
     return (w.reshape(-1) @ c) / jnp.sqrt(jnp.asarray(rows.shape[0] * batch_size, c.dtype))
 
 
+def check_examples(owner: str, name: str, data):
+    """``data`` as a pytree of arrays with one leading example axis, and its length n; a clear
+    error naming ``owner`` and ``name`` otherwise."""
+    if not jax.tree_util.tree_leaves(data):
+        raise ValueError(f"{owner}: {name} must be a pytree of arrays with a leading example axis; "
+                         f"got {data!r}")
+    data = jax.tree_util.tree_map(jnp.asarray, data)
+    ns = {int(a.shape[0]) if a.ndim else -1 for a in jax.tree_util.tree_leaves(data)}
+    if len(ns) != 1 or -1 in ns:
+        raise ValueError(f"{owner}: every leaf of {name} needs the same leading (example) axis; "
+                         f"got leading lengths {sorted(ns)}")
+    return data, ns.pop()
+
+
 def _point_dtype(point):
     """The floating dtype of a point's first leaf (float32 for integer or Python numbers)."""
     leaf = jnp.asarray(jax.tree_util.tree_leaves(point)[0])
@@ -79,15 +93,7 @@ class AbstractFiniteSum(AbstractField):
         if not callable(loss):
             raise TypeError(f"{owner}: loss must be a function loss(point, example) -> scalar; got "
                             f"{loss!r}")
-        if not jax.tree_util.tree_leaves(data):
-            raise ValueError(f"{owner}: data must be a pytree of arrays with a leading example axis; "
-                             f"got {data!r}")
-        data = jax.tree_util.tree_map(jnp.asarray, data)
-        ns = {int(a.shape[0]) if a.ndim else -1 for a in jax.tree_util.tree_leaves(data)}
-        if len(ns) != 1 or -1 in ns:
-            raise ValueError(f"{owner}: every leaf of data needs the same leading (example) axis; "
-                             f"got leading lengths {sorted(ns)}")
-        self.n = ns.pop()
+        data, self.n = check_examples(owner, "data", data)
         self.batch_size = check_integer(owner, "batch_size", batch_size, low=1)
         self.loss = loss
         self.data = data
