@@ -54,8 +54,9 @@ def _closed_form(x):
     return y, -np.exp(x) * gy @ np.linalg.solve(h, y)
 
 
-def _jaxopt_hypergradient(x):
-    """jaxopt's implicit differentiation of y*(x) defined by ∇ᵧg = 0 (its own linear solve)."""
+def _jaxopt_hypergradient():
+    """jaxopt's implicit differentiation of y*(x) defined by ∇ᵧg = 0 (its own linear solve), as
+    a compiled function x -> Φ'(x)."""
     from jaxopt.implicit_diff import custom_root
     from jaxopt.linear_solve import solve_lu
 
@@ -69,7 +70,7 @@ def _jaxopt_hypergradient(x):
         return jnp.linalg.solve(a.T @ a / len(b) + jnp.exp(lam) * jnp.eye(10), a.T @ b / len(b))
 
     phi = lambda lam: 0.5 * jnp.mean((av @ solve(None, lam) - bv) ** 2)
-    return float(jax.grad(phi)(jnp.asarray(x)))
+    return jax.jit(jax.grad(phi))
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -82,22 +83,25 @@ def test_ridge_hypergradient_equals_the_closed_form_and_jaxopt():
     (_, _), (av, bv) = _split()
     problem = _ridge()
     given = _ridge(y_star=_closed_form_jnp)            # a closed-form y* given by the user
-    y_star, grad, phi = (eqx.filter_jit(lambda p, x, f=f: getattr(p, f)(x))
-                         for f in ("y_star", "grad", "objective"))
+
+    @eqx.filter_jit
+    def values(p, x):
+        return (p.y_star(x), p.grad(x), p.objective(x), jax.grad(p.objective)(x),
+                jax.jacfwd(p.objective)(x))
+
+    jaxopt_grad = _jaxopt_hypergradient()
     for x in (-3.0, -1.0, 0.5):
         y_ref, g_ref = _closed_form(x)
         xx = jnp.asarray(x)
-        np.testing.assert_allclose(y_star(problem, xx), y_ref, rtol=1e-10, atol=1e-12)
-        g = float(grad(problem, xx))
+        y, g, phi, g_rev, g_fwd = values(problem, xx)
+        np.testing.assert_allclose(y, y_ref, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(g, g_ref, rtol=1e-9)
-        np.testing.assert_allclose(g, _jaxopt_hypergradient(x), rtol=1e-9)
-        np.testing.assert_allclose(phi(problem, xx), 0.5 * np.mean((av @ y_ref - bv) ** 2), rtol=1e-12)
-        np.testing.assert_allclose(float(grad(given, xx)), g_ref, rtol=1e-9)
-    # y* is differentiable by the implicit function theorem: autodiff of Φ, reverse and forward
-    np.testing.assert_allclose(jax.grad(problem.objective)(jnp.asarray(-1.0)), _closed_form(-1.0)[1],
-                               rtol=1e-9)
-    np.testing.assert_allclose(jax.jacfwd(problem.objective)(jnp.asarray(-1.0)), _closed_form(-1.0)[1],
-                               rtol=1e-9)
+        np.testing.assert_allclose(g, jaxopt_grad(xx), rtol=1e-9)
+        np.testing.assert_allclose(phi, 0.5 * np.mean((av @ y_ref - bv) ** 2), rtol=1e-12)
+        # y* is differentiable by the implicit function theorem: autodiff of Φ, reverse and forward
+        np.testing.assert_allclose(g_rev, g_ref, rtol=1e-9)
+        np.testing.assert_allclose(g_fwd, g_ref, rtol=1e-9)
+        np.testing.assert_allclose(values(given, xx)[1], g_ref, rtol=1e-9)
 
 
 def _closed_form_jnp(x):
@@ -106,6 +110,7 @@ def _closed_form_jnp(x):
     return jnp.linalg.solve(a.T @ a / len(b) + jnp.exp(x) * jnp.eye(10), a.T @ b / len(b))
 
 
+@pytest.mark.slow
 def test_newton_inner_solve_equals_optimistix_on_a_logistic_inner_problem():
     """A nonlinear inner level (ridge-penalized logistic regression): our y* against
     optimistix.root_find (Newton, lineax) on ∇ᵧg = 0, and the hypergradient against jaxopt."""
@@ -144,6 +149,7 @@ def test_newton_inner_solve_equals_optimistix_on_a_logistic_inner_problem():
     np.testing.assert_allclose(problem.grad(x), jax.grad(phi)(x), rtol=1e-8)
 
 
+@pytest.mark.slow
 def test_pytree_variables_against_jaxopt():
     """Two penalties (features 0–4 and 5–9) in a dict x; weights and an unpenalized intercept in
     a dict y. Hypergradient against jaxopt's custom_root on the same pytrees."""
@@ -194,30 +200,39 @@ def test_pytree_variables_against_jaxopt():
 def test_minibatch_oracles_and_exact_covariances_by_enumeration():
     """Batch size 1: averaging the oracle over every index is exact, and the population
     covariance over the indices is the stated Σ (no Monte Carlo)."""
+    import equinox as eqx
+
     (a, b), _ = _split()
     a, b = jnp.asarray(a[:40]), jnp.asarray(b[:40])
     closed = lambda x: jnp.linalg.solve(a.T @ a / 40 + jnp.exp(x) * jnp.eye(10), a.T @ b / 40)
     problem = _ridge(n_train=40, n_val=30, batch_size=1, inner_batch_size=1, y_star=closed)
     x = jnp.asarray(-1.5)
     m, n = problem.n_outer, problem.n_inner
-    draws = jax.vmap(lambda i: problem.stochastic_grad(x, i[None]))(jnp.arange(m))
-    np.testing.assert_allclose(draws.mean(), problem.grad(x), rtol=1e-10)
-    np.testing.assert_allclose(np.var(np.asarray(draws)), problem.grad_noise_cov(x)[0, 0], rtol=1e-9)
-    # the per-example factor: B Bᵀ = Σ
-    cols = jax.vmap(lambda w: problem.grad_noise_factor(x, w))(jnp.eye(m))
-    np.testing.assert_allclose(cols @ cols, problem.grad_noise_cov(x)[0, 0], rtol=1e-9)
-    # level oracles: inner gradient, HVP and cross product average to the exact ones
-    y = problem.y_star(x) + 0.1
+    y = closed(x) + 0.1
     v = jnp.linspace(-1.0, 1.0, 10)
-    per = lambda f: jax.vmap(lambda i: f(i[None]))(jnp.arange(n)).mean(0)
-    np.testing.assert_allclose(per(lambda i: problem.stochastic_lower_grad_y(x, y, i)),
-                               problem.lower_grad_y(x, y), rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(per(lambda i: problem.stochastic_lower_hvp(x, y, v, i)),
-                               problem.lower_hvp(x, y, v), rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(per(lambda i: problem.stochastic_lower_cross(x, y, v, i)),
-                               problem.lower_cross(x, y, v), rtol=1e-10, atol=1e-13)
-    cov = jax.vmap(lambda i: problem.stochastic_lower_grad_y(x, y, i[None]))(jnp.arange(n))
-    np.testing.assert_allclose(np.cov(np.asarray(cov).T, bias=True), problem.lower_grad_cov(x, y),
+
+    @eqx.filter_jit
+    def values(p):
+        out = {"draws": jax.vmap(lambda i: p.stochastic_grad(x, i[None]))(jnp.arange(m)),
+               "grad": p.grad(x), "cov": p.grad_noise_cov(x)[0, 0],
+               "cols": jax.vmap(lambda w: p.grad_noise_factor(x, w))(jnp.eye(m))}
+        for name, f in (("g", lambda i: p.stochastic_lower_grad_y(x, y, i)),
+                        ("hvp", lambda i: p.stochastic_lower_hvp(x, y, v, i)),
+                        ("cross", lambda i: p.stochastic_lower_cross(x, y, v, i))):
+            out[name] = jax.vmap(lambda i, f=f: f(i[None]))(jnp.arange(n))
+        out.update(g_exact=p.lower_grad_y(x, y), hvp_exact=p.lower_hvp(x, y, v),
+                   cross_exact=p.lower_cross(x, y, v), g_cov=p.lower_grad_cov(x, y))
+        return out
+
+    o = values(problem)
+    np.testing.assert_allclose(o["draws"].mean(), o["grad"], rtol=1e-10)
+    np.testing.assert_allclose(np.var(np.asarray(o["draws"])), o["cov"], rtol=1e-9)
+    # the per-example factor: B Bᵀ = Σ
+    np.testing.assert_allclose(o["cols"] @ o["cols"], o["cov"], rtol=1e-9)
+    # level oracles: inner gradient, HVP and cross product average to the exact ones
+    for name in ("g", "hvp", "cross"):
+        np.testing.assert_allclose(o[name].mean(0), o[f"{name}_exact"], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(np.cov(np.asarray(o["g"]).T, bias=True), o["g_cov"],
                                rtol=1e-9, atol=1e-15)
     # batch size b divides the covariance by b
     np.testing.assert_allclose(_ridge(n_train=40, n_val=30, batch_size=5, y_star=closed).grad_noise_cov(x),
@@ -251,7 +266,21 @@ def test_an_inner_smoothness_that_depends_on_x():
 
 def test_sgd_on_the_hyperparameter_runs_in_the_engine():
     """SGD on Φ with the minibatch hypergradient (y* solved by Newton in every step, on every path,
-    sharded over two devices) and its diffusion limit, same key."""
+    sharded over the test suite's two devices) and its diffusion limit: both run, stay finite and
+    move down from x = 0, where Φ' > 0."""
+    problem = _ridge(n_train=60, n_val=30, batch_size=8)
+    alg = so.sgd(problem, 0.5)
+    x0 = jnp.asarray(0.0)
+    assert float(problem.grad(x0)) > 0
+    for chain in (alg, so.EulerMaruyama(alg.limit(), alg.dt)):
+        r = so.simulate(chain, x0, key=0, n_paths=2, n_steps=5)
+        assert r.counts()["censored"] == 2 and np.all(np.isfinite(r.final))
+
+
+@pytest.mark.slow
+def test_sgd_on_the_hyperparameter_follows_its_drift():
+    """The mean displacement of 16 paths of 20 SGD steps (and of its limit) is the drift to within
+    5 SE, plus the drift's change over the range (|Φ''| ≤ 0.05 over |Δx| ≤ 0.5)."""
     problem = _ridge(batch_size=8)
     alg = so.sgd(problem, 0.5)
     x0 = jnp.asarray(0.0)                             # Φ'(0) = 0.032 > 0: x moves down
@@ -260,8 +289,6 @@ def test_sgd_on_the_hyperparameter_runs_in_the_engine():
     for chain in (alg, so.EulerMaruyama(alg.limit(), alg.dt)):
         r = so.simulate(chain, x0, key=0, n_paths=16, n_steps=20)
         assert r.counts()["censored"] == 16
-        # the mean displacement is the drift to within 5 SE (SE of the mean of 16 paths of 20
-        # steps of noise sd·η) plus the drift's change over the range (|Φ''| ≤ 0.05, |Δx| ≤ 0.5)
         se = 0.5 * sd * np.sqrt(20 / 16)
         assert abs(float(np.mean(r.final)) - drift) <= 5 * se + 0.5 * 20 * 0.05 * 0.5
 
