@@ -286,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true",
                    help="print {workload: {implementation: path_steps_per_second}} only")
     p.add_argument("--repeats", type=int, default=3, help="timed rounds (best is kept; ≥ 3)")
-    p.add_argument("--workload", choices=["fixed_horizon", "exit_time", "all"], default="all")
+    p.add_argument("--workload", choices=["fixed_horizon", "exit_time", "all", "optax_adam"],
+                   default="all", help="optax_adam: many paths of OptaxChain(adam) against a "
+                                       "vmapped hand-written optax loop (benchmarks/optax_adam.py)")
     p.add_argument("--only", default="", help="comma-separated implementation keys")
     p.add_argument("--paths", type=int, default=None, help="override the number of paths")
     p.add_argument("--steps", type=int, default=None,
@@ -298,6 +300,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="also write the report into that section of benchmarks/RESULTS.md")
     p.add_argument("--report-file", default=None, help="also write the markdown report here")
     args = p.parse_args(argv)
+    if args.workload == "optax_adam":
+        from benchmarks import optax_adam
+
+        return optax_adam.main([*(["--paths", str(args.paths)] if args.paths else []),
+                                *(["--steps", str(args.steps)] if args.steps else []),
+                                "--repeats", str(args.repeats), *(["--json"] if args.json else [])])
 
     selected = entries(args.torch_device, args.vbt_paths)
     if args.workload != "all":

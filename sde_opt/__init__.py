@@ -14,20 +14,26 @@ from .algorithms import (
     SGHMC1,
     SGHMC2,
     SGLD,
+    Adam,
     AnnealedMomentumSGD,
     Extragradient,
     GDmax,
     MomentumSGD,
     NesterovSGD,
+    OptaxChain,
     PerturbedAID,
     PerturbedGDmax,
     RiemannianGD,
     RiemannianMomentum,
     RiemannianSGD,
+    RMSprop,
     StocBiO,
     StocBiOINEON,
     msgd_as_sghmc,
     sgd,
+    svag_adam,
+    svag_rmsprop,
+    svag_sgd,
 )
 from .engine import (
     EnterBall,
@@ -86,8 +92,9 @@ from .sde import (
     PhaseSpace,
     UnderdampedLangevin,
 )
+from .sde.adaptive import AdamSDE, RMSpropSDE
 from .sde.geodesic_em import GeodesicEulerMaruyama
-from .sde.two_timescale import ReducedSDE, TwoTimescaleSDE
+from .sde.two_timescale import GDmaxSDE, ReducedSDE, TwoTimescaleSDE
 
 __version__ = "0.1.0"
 
@@ -99,7 +106,7 @@ __all__ = [
     "msgd_as_sghmc",
     "GDA", "OGDA", "Extragradient", "GDmax", "PerturbedGDmax",
     "QuadraticGame", "DoubleWellGame", "RampGame", "AdversarialLogistic",
-    "TwoTimescaleSDE", "ReducedSDE",
+    "TwoTimescaleSDE", "ReducedSDE", "GDmaxSDE",
     "AID", "PerturbedAID", "StocBiO", "StocBiOINEON",
     "AbstractBilevel", "QuadraticBilevel", "SoftplusBilevel", "HyperCleaning",
     # engine
@@ -120,4 +127,7 @@ __all__ = [
     "SphereLinearPotential", "GeodesicEulerMaruyama",
     # your own game, bilevel problem or SDE
     "FiniteSumGame", "FiniteSumBilevel", "SDE", "AbstractSDE", "OnState",
+    # any optax optimizer; RMSprop and Adam with their SDEs (Malladi et al. 2022); SVAG
+    "OptaxChain", "RMSprop", "Adam", "RMSpropSDE", "AdamSDE", "svag_sgd", "svag_rmsprop",
+    "svag_adam",
 ]

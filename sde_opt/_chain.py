@@ -56,6 +56,12 @@ class AbstractChain(eqx.Module):
         """Shape (or pytree of shapes) of a position, if known; ``None`` skips the engine's check."""
         return None
 
+    def check_start(self, x0, *, per_path: bool = False) -> None:
+        """Raise a clear error for a start the chain cannot take (a game's y outside a bounded
+        Y). The engine calls it once on the concrete ``x0`` before any work — ``init`` cannot
+        refuse under the engine's ``vmap``; ``per_path``: every leaf has a leading n_paths axis.
+        Default: every start that fits ``point_shape`` and ``geometry`` is accepted."""
+
     @property
     @abc.abstractmethod
     def noise(self):

@@ -89,3 +89,14 @@ def test_json_output(capsys):
     assert set(out["fixed_horizon"]) == {"sde_opt", "numpy_loop"}
     assert set(out["exit_time"]) == {"sde_opt_events"}
     assert all(v > 0 for w in out.values() for v in w.values())
+
+
+@pytest.mark.slow
+def test_optax_adam_benchmark_implementations_simulate_the_same_law():
+    from benchmarks import optax_adam
+
+    a = optax_adam.prepare_sde_opt(512, 60)()
+    b = optax_adam.prepare_hand_loop(512, 60)()
+    z = (a.mean() - b.mean()) / np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+    assert abs(z) < 5 and np.all(np.isfinite(a)) and np.all(np.isfinite(b))
+    assert a.mean() < 0.6931  # both moved off log 2 (the loss at the zero start)

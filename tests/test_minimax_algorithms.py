@@ -222,7 +222,7 @@ def test_iteration_matrices_are_the_algorithms(method):
 def test_projection_onto_a_bounded_y_and_start_check():
     game = so.DoubleWellGame(2, mu=0.1, c=0.5, y_radius=0.3)
     alg = so.GDA(game, 0.1, 1.0)
-    with pytest.raises(ValueError, match="start y must lie in Y"):
+    with pytest.raises(ValueError, match=r"start y \(x0\[1\]\) must lie in Y"):
         alg.init((jnp.zeros(2), jnp.array([0.3, 0.3])))
     s = alg.init((jnp.array([1.0, 0.0]), jnp.zeros(2)))
     for _ in range(20):

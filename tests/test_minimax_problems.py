@@ -175,11 +175,11 @@ def test_adversarial_logistic_closed_forms_and_minibatch_covariance():
 
 
 def test_bad_input_is_named():
-    with pytest.raises(ValueError, match="mu must be > 0"):
+    with pytest.raises(ValueError, match=r"mu must lie in \(0.0, inf\); got 0.0"):
         so.DoubleWellGame(2, mu=0.0)
-    with pytest.raises(ValueError, match="mu must be > 0"):
+    with pytest.raises(ValueError, match=r"mu must lie in \(0.0, inf\); got -1.0"):
         so.RampGame(1, mu=-1.0)
-    with pytest.raises(ValueError, match="mu must be > 0"):
+    with pytest.raises(ValueError, match=r"mu must lie in \(0.0, inf\); got 0.0"):
         so.AdversarialLogistic(n=8, d=2, mu=0.0)
     with pytest.raises(ValueError, match="c must lie"):
         so.DoubleWellGame(2, c=1.0)
@@ -187,5 +187,5 @@ def test_bad_input_is_named():
         so.DoubleWellGame(2, y_radius=0.0)
     with pytest.raises(ValueError, match="batch_size"):
         so.DoubleWellGame(2, batch_size=0)
-    with pytest.raises(ValueError, match="C must be positive semidefinite"):
+    with pytest.raises(ValueError, match="C must be positive semi-definite"):
         so.QuadraticGame(np.eye(1), np.eye(1), -np.eye(1))

@@ -204,6 +204,20 @@ EXPECTED = {
         + [(P(["mlp", lab, "nc1", "value"]),
             (P(["mlp", lab, "nc1", "ci_low"]), P(["mlp", lab, "nc1", "ci_high"])), None)
            for lab in ("normalized", "weight-decayed")]),
+    "adaptive-sde": (
+        [(P(["headline", "one_step", "max_normalized"]), None,
+          P(["headline", "one_step", "verdict"]))]
+        + [(P(["weak_order", n, "verdict", "measured"]), P(["weak_order", n, "verdict", "ci"]),
+            P(["weak_order", n, "verdict", "verdict"])) for n in ("RMSprop", "Adam")]
+        + [(P(["headline", "stationary", "max_normalized"]), None,
+            P(["headline", "stationary", "verdict"]))]
+        + [(P(["escape", "claims", i, "measured"]), P(["escape", "claims", i, "ci"]),
+            P(["escape", "claims", i, "verdict"])) for i in (0, 2)]
+        + [(P(["svag", n, "verdict", "measured"]), P(["svag", n, "verdict", "ci"]),
+            P(["svag", n, "verdict", "verdict"])) for n in ("SGD", "RMSprop")]
+        + [(P(["headline", "scaling", "logistic", "max_abs_z"]), None,
+            P(["headline", "scaling", "logistic", "verdict"])),
+           (P(["headline", "power", "rejected"]), None, P(["headline", "power", "verdict"]))]),
 }
 
 
@@ -238,7 +252,7 @@ def _verdict(summary, spec):
 MODULES = {"msgd-escape": "msgd_escape", "sghmc-vs-sgld": "sghmc_vs_sgld",
            "fit-traces": "fit_traces", "minimax-escape": "minimax_escape",
            "minimax-rates": "minimax_rates", "bilevel-escape": "bilevel_escape",
-           "neural-collapse": "neural_collapse"}
+           "neural-collapse": "neural_collapse", "adaptive-sde": "adaptive_sde"}
 
 
 def _claims(name):

@@ -2,7 +2,8 @@
 
 Checks of the two step sizes, the projected descent–ascent move on z = (x, y), oracle calls
 repeated within one step, and the gradient-call counter kept in every state (so rates can be
-reported per oracle call as well as per iteration).
+reported per oracle call as well as per iteration). Each player, x and y, may be an array or a
+pytree of arrays (a GAN generator ``{"a": …, "b": …}``): every update is a ``tree_map``.
 """
 
 from __future__ import annotations
@@ -11,29 +12,35 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+from jax.tree_util import tree_map
+from numpy import bool_ as np_bool
 
-from .._checks import check_positive
+from .._checks import check_integer, check_positive
 from ..noise import StandardNormal
 from ..problems._base import check_problem
+from ._base import AbstractAlgorithm
 
 
 def check_game(owner: str, problem, eta_x, eta_y) -> None:
-    """A game and two positive step sizes, or a clear error naming the parameter."""
+    """A game and two positive scalar step sizes, or a clear error naming the parameter."""
     check_problem(owner, problem, game=True)
-    check_positive(owner, "eta_x", eta_x)
-    check_positive(owner, "eta_y", eta_y)
+    check_positive(owner, "eta_x", eta_x, scalar=True)
+    check_positive(owner, "eta_y", eta_y, scalar=True)
     if not (isinstance(problem.shape, tuple) and len(problem.shape) == 2):
         raise TypeError(f"{owner}: the game's point must be a pair (x, y); got shape "
                         f"{problem.shape}")
 
 
 def check_int(owner: str, name: str, v, low: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) and not (
-            hasattr(v, "dtype") and jnp.issubdtype(v.dtype, jnp.integer)):
-        raise TypeError(f"{owner}: {name} must be an integer >= {low}; got {v!r}")
-    if int(v) < low:
-        raise ValueError(f"{owner}: {name} must be an integer >= {low}; got {int(v)}")
-    return int(v)
+    """An integer >= ``low`` (any integer type, never a float or a bool), as a Python int."""
+    return check_integer(owner, name, v, low=low)
+
+
+def check_flag(owner: str, name: str, v) -> bool:
+    """A bool (``True``/``False``, NumPy's included), never a string or a number."""
+    if not isinstance(v, (bool, np_bool)):
+        raise TypeError(f"{owner}: {name} must be True or False; got {v!r} ({type(v).__name__})")
+    return bool(v)
 
 
 def project_y(problem, y):
@@ -43,17 +50,31 @@ def project_y(problem, y):
 
 
 def check_start(problem, z, owner: str) -> None:
-    """A clear error for a start outside the game's Y (concrete values only)."""
+    """A clear error for a start outside the game's Y (concrete values only; one start or a
+    batch with a leading n_paths axis)."""
     chk = getattr(problem, "check_start", None)
     if chk is not None:
         chk(z, owner)
+
+
+def axpy(a, v, x):
+    """x + a·v leaf by leaf (a scalar step in v's dtype)."""
+    return tree_map(lambda xi, vi: xi + a.astype(vi.dtype) * vi, x, v)
 
 
 def gda_move(problem, z, v, eta_x, eta_y):
     """(x − η_x vₓ, P_Y(y − η_y v_y)) for a field value v = (vₓ, v_y)."""
     x, y = z
     vx, vy = v
-    return (x - eta_x.astype(vx.dtype) * vx, project_y(problem, y - eta_y.astype(vy.dtype) * vy))
+    return (axpy(-eta_x, vx, x), project_y(problem, axpy(-eta_y, vy, y)))
+
+
+class GameAlgorithm(AbstractAlgorithm):
+    """A game algorithm: the engine asks it to refuse starts outside the game's Y before any
+    work (``init`` alone cannot: under the engine's ``vmap`` its start is traced)."""
+
+    def check_start(self, x0, *, per_path: bool = False) -> None:
+        check_start(self.problem, x0, type(self).__name__)
 
 
 class Repeated(eqx.Module):

@@ -6,12 +6,11 @@ import jax.numpy as jnp
 
 from ..problems._base import AbstractGame
 from ..sde.two_timescale import TwoTimescaleSDE
-from ._base import AbstractAlgorithm
-from ._game import add_calls, check_game, check_start, draw, gda_move, repeat_noise
+from ._game import GameAlgorithm, add_calls, check_game, check_start, draw, gda_move, repeat_noise
 from .gda import GameState
 
 
-class Extragradient(AbstractAlgorithm):
+class Extragradient(GameAlgorithm):
     r"""Stochastic extragradient, two oracle calls per step (papers.md §4.3):
 
         z_{t+½} = Π(z_t − D V̂(z_t)),    z_{t+1} = Π(z_t − D V̂(z_{t+½})),
@@ -25,8 +24,8 @@ class Extragradient(AbstractAlgorithm):
     this step-size regime.
 
     Args:
-        problem: a game.
-        eta_x, eta_y: step sizes > 0.
+        problem: a game (x and y may be pytrees).
+        eta_x, eta_y: scalar step sizes > 0.
     """
 
     problem: AbstractGame

@@ -9,18 +9,18 @@ import jax.numpy as jnp
 
 from ..problems._base import AbstractGame
 from ..sde.two_timescale import TwoTimescaleSDE
-from ._base import AbstractAlgorithm
-from ._game import add_calls, check_game, check_start, draw, gda_move, repeat_noise
+from ._game import GameAlgorithm, add_calls, check_flag, check_game, check_start, draw, gda_move, repeat_noise
 
 
 class GameState(NamedTuple):
-    """``z``: the iterate (x, y); ``calls``: oracle calls made so far (int32)."""
+    """``z``: the iterate (x, y) (each player an array or a pytree); ``calls``: oracle calls
+    made so far (int32)."""
 
     z: tuple
     calls: jnp.ndarray
 
 
-class GDA(AbstractAlgorithm):
+class GDA(GameAlgorithm):
     r"""Stochastic gradient descent–ascent with two step sizes (papers.md §4.3).
 
     Simultaneous (default), one oracle call per step:
@@ -39,9 +39,9 @@ class GDA(AbstractAlgorithm):
     √(1 + η²σ²) > 1): such paths turn non-finite and are flagged ``DIVERGED`` by the engine.
 
     Args:
-        problem: a game ([`AbstractGame`][sde_opt.AbstractGame]).
-        eta_x, eta_y: step sizes > 0.
-        alternating: use the alternating (Gauss–Seidel) update.
+        problem: a game ([`AbstractGame`][sde_opt.AbstractGame]); x and y may be pytrees.
+        eta_x, eta_y: scalar step sizes > 0.
+        alternating: ``True`` for the alternating (Gauss–Seidel) update.
     """
 
     problem: AbstractGame
@@ -54,7 +54,7 @@ class GDA(AbstractAlgorithm):
         self.problem = problem
         self.eta_x = jnp.asarray(eta_x)
         self.eta_y = jnp.asarray(eta_y)
-        self.alternating = bool(alternating)
+        self.alternating = check_flag("GDA", "alternating", alternating)
 
     @property
     def dt(self):

@@ -9,8 +9,7 @@ from jax.tree_util import tree_map
 
 from ..problems._base import AbstractGame
 from ..sde.two_timescale import TwoTimescaleSDE
-from ._base import AbstractAlgorithm
-from ._game import add_calls, check_game, check_start, gda_move
+from ._game import GameAlgorithm, add_calls, check_game, check_start, gda_move
 
 
 class OGDAState(NamedTuple):
@@ -22,7 +21,7 @@ class OGDAState(NamedTuple):
     calls: jnp.ndarray
 
 
-class OGDA(AbstractAlgorithm):
+class OGDA(GameAlgorithm):
     r"""Single-call OGDA (papers.md §4.3), one oracle call per step:
 
         z_{t+½} = Π(z_t − D ĝ_{t−½}),   ĝ_{t+½} = V̂(z_{t+½}),   z_{t+1} = Π(z_t − D ĝ_{t+½}),
@@ -50,8 +49,8 @@ class OGDA(AbstractAlgorithm):
     ``sde_opt.theory.modified_equations``). Rates as for EG (Mahdavinia et al. 2022).
 
     Args:
-        problem: a game.
-        eta_x, eta_y: step sizes > 0.
+        problem: a game (x and y may be pytrees).
+        eta_x, eta_y: scalar step sizes > 0.
     """
 
     problem: AbstractGame

@@ -14,9 +14,8 @@ from jax.scipy.special import ndtr
 from .._checks import check_positive
 from ..noise import StandardNormal, joint, unjoin
 from ..problems._base import AbstractGame
-from ..sde.two_timescale import ReducedSDE
-from ._base import AbstractAlgorithm
-from ._game import add_calls, check_game, check_int, check_start, draw, repeat_noise
+from ..sde.two_timescale import GDmaxSDE, ReducedSDE
+from ._game import GameAlgorithm, add_calls, check_game, check_int, check_start, draw, repeat_noise
 from .gdmax import inner_ascent
 
 
@@ -51,7 +50,7 @@ def uniform_ball(normals, r):
     return r * u ** (1.0 / m) * g / jnp.sqrt(jnp.sum(g * g))
 
 
-class PerturbedGDmax(AbstractAlgorithm):
+class PerturbedGDmax(GameAlgorithm):
     r"""Perturbed GDmax (papers.md §3.7), N + 1 oracle calls per step:
 
         y_k^N ← N warm-started ascent steps at x_k (as [`GDmax`][sde_opt.GDmax]),   g_k = ĝₓ(x_k, y_k^N),
@@ -64,7 +63,8 @@ class PerturbedGDmax(AbstractAlgorithm):
     direction: for the linearized (x, y) iteration with growth factor ρ and left eigenvector w the
     escape iteration has the exact law ``sde_opt.theory.kicked_escape_cdf`` (the kick's
     projection ⟨w_x, ξ⟩, then deterministic growth ρᵏ). Limit between kicks: that of
-    [`GDmax`][sde_opt.GDmax] (the kick is a jump, not part of the diffusion). The papers' parameter template
+    [`GDmax`][sde_opt.GDmax], with its inner loop's noise ([`GDmaxSDE`][sde_opt.GDmaxSDE];
+    the kick is a jump, not part of the diffusion). The papers' parameter template
     (η_x = 1/L_Φ, η_y = 1/ℓ, r = ε/(400ι³), T, N): ``from_template``.
 
     Args:
@@ -151,7 +151,7 @@ class PerturbedGDmax(AbstractAlgorithm):
         return state.z
 
     def limit(self):
-        return ReducedSDE(self.problem, self.eta_x, noise="x")
+        return GDmaxSDE(self.problem, self.eta_x, self.eta_y, self.n_inner)
 
     def ode_limit(self):
         return ReducedSDE(self.problem, self.eta_x, noise=None)

@@ -754,6 +754,7 @@ def simulate(
     _check_scale(n_paths, n_steps, first_path, memory_limit)
     _check_geometries(chain)
     x0, shape, per_path = _prepare_x0(chain, x0, n_paths)
+    chain.check_start(x0, per_path=per_path)  # e.g. a game's y outside a bounded Y
     if per_path and getattr(chain, "geometry", None) is not None:
         # a start with no projection onto the geometry (the zero vector on a sphere) retracts to NaN
         back = jax.vmap(chain.geometry.retract)(x0)

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .._checks import check_integer, check_positive, check_range
 from ..geometry import Euclidean, Product
 from ..noise import MinibatchIndices
 from ._base import AbstractGame
@@ -59,12 +60,10 @@ class AdversarialLogistic(AbstractGame):
     def __init__(self, n=64, d=4, *, mu=1.0, lam=0.01, batch_size=8, seed=0):
         owner = "AdversarialLogistic"
         for name, v, low in (("n", n, 2), ("d", d, 1), ("batch_size", batch_size, 1)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-                raise ValueError(f"{owner}: {name} must be an integer >= {low}; got {v!r}")
-        if not (np.isfinite(mu) and mu > 0):
-            raise ValueError(f"{owner}: mu must be > 0 (strongly concave in the weights); got {mu!r}")
-        if not (np.isfinite(lam) and lam >= 0):
-            raise ValueError(f"{owner}: lam must be >= 0; got {lam!r}")
+            check_integer(owner, name, v, low=low)
+        check_integer(owner, "seed", seed, low=0)
+        check_positive(owner, "mu", mu, scalar=True)  # strongly concave in the weights
+        check_range(owner, "lam", lam, 0.0, np.inf, high_closed=False, scalar=True)
         from sklearn.datasets import make_classification
 
         a, lab = make_classification(n_samples=n, n_features=d, n_informative=min(d, 2),

@@ -33,27 +33,38 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize
 
+from .._checks import check_integer, check_positive, check_psd, check_range, check_real, is_concrete
 from ..geometry import Euclidean, Product
 from ..noise import StandardNormal
 from ._base import AbstractGame
 
 
 def _positive(owner, name, v):
-    if not (np.isfinite(v) and v > 0):
-        raise ValueError(f"{owner}: {name} must be > 0; got {v!r}")
+    """A finite real scalar > 0, as a float (a clear error naming ``name`` otherwise)."""
+    check_positive(owner, name, v, scalar=True)
     return float(v)
 
 
 def _nonneg(owner, name, v):
-    if not (np.isfinite(v) and v >= 0):
-        raise ValueError(f"{owner}: {name} must be >= 0; got {v!r}")
+    """A finite real scalar >= 0, as a float."""
+    check_range(owner, name, v, 0.0, np.inf, high_closed=False, scalar=True)
     return float(v)
 
 
 def _batch(owner, b):
-    if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1:
-        raise ValueError(f"{owner}: batch_size must be an integer >= 1; got {b!r}")
-    return int(b)
+    return check_integer(owner, "batch_size", b, low=1)
+
+
+def _unit_interval(owner, name, v):
+    """A real scalar in [0, 1) (the coupling c: c ≥ 1 removes the saddle), as a float."""
+    check_range(owner, name, v, 0.0, 1.0, high_closed=False, scalar=True)
+    return float(v)
+
+
+def _coupling(owner, coupling):
+    if not isinstance(coupling, str) or coupling not in ("linear", "tanh"):
+        raise ValueError(f"{owner}: coupling must be 'linear' or 'tanh'; got {coupling!r}")
+    return coupling
 
 
 class GaussianGame(AbstractGame):
@@ -136,16 +147,21 @@ class GaussianGame(AbstractGame):
         return y * jnp.minimum(1.0, r / jnp.maximum(nrm, jnp.finfo(y.dtype).tiny))
 
     def check_start(self, z, owner: str = "game") -> None:
-        """Raise ``ValueError`` if the start's y lies outside a bounded Y (concrete values only)."""
+        """Raise ``ValueError`` if a start's y lies outside a bounded Y (concrete values only).
+
+        ``z = (x, y)`` is one start or a batch of starts (y of shape ``(n_paths, n)``, as the
+        engine passes them); the message names the first start outside Y."""
         if self.y_radius is None:
             return
         y = z[1]
-        if isinstance(y, jax.core.Tracer):
+        if not is_concrete(y):
             return
-        nrm = float(np.linalg.norm(np.asarray(y, np.float64)))
-        if nrm > self.y_radius * (1 + 1e-6):
-            raise ValueError(f"{owner}: the start y must lie in Y = {{‖y‖ ≤ {self.y_radius:g}}}; "
-                             f"got ‖y0‖ = {nrm:.6g}")
+        nrm = np.linalg.norm(np.asarray(y, np.float64).reshape(-1, self.dims[1]), axis=-1)
+        bad = np.flatnonzero(~(nrm <= self.y_radius * (1 + 1e-6)))
+        if bad.size:
+            where = f" (start {int(bad[0])} of {nrm.size})" if np.ndim(y) > 1 else ""
+            raise ValueError(f"{owner}: the start y (x0[1]) must lie in Y = "
+                             f"{{‖y‖ ≤ {self.y_radius:g}}}; got ‖y0‖ = {nrm[bad[0]]:.6g}{where}")
 
     # ----- Φ -----
     def phi(self, x):
@@ -184,14 +200,29 @@ class GaussianGame(AbstractGame):
 
 
 def _as_matrix(owner, name, a, shape):
-    a = np.asarray(a, dtype=np.float64)
+    """A real, finite matrix of ``shape`` (a scalar a means a·I), as float64."""
+    a = check_real(owner, name, a).astype(np.float64)
     if a.ndim == 0:
         a = a * np.eye(shape[0]) if shape[0] == shape[1] else np.full(shape, float(a))
     if a.shape != shape:
-        raise ValueError(f"{owner}: {name} must have shape {shape}; got {a.shape}")
+        raise ValueError(f"{owner}: {name} must have shape {shape} (a scalar means a multiple of "
+                         f"the identity); got shape {a.shape}")
     if not np.all(np.isfinite(a)):
-        raise ValueError(f"{owner}: {name} must be finite")
+        raise ValueError(f"{owner}: {name} must be finite; got {int(np.sum(~np.isfinite(a)))} "
+                         f"NaN/inf entries")
     return a
+
+
+def _coupling_matrix(owner, b):
+    """B as an (m, n) float64 matrix: a vector is one row (m = 1), a scalar is 1×1."""
+    b = check_real(owner, "B", b).astype(np.float64)
+    if b.ndim > 2:
+        raise ValueError(f"{owner}: B must be an (m, n) matrix (a vector means m = 1); got shape "
+                         f"{b.shape}")
+    b = np.atleast_2d(b)
+    if b.size == 0:
+        raise ValueError(f"{owner}: B must have m, n >= 1; got shape {b.shape}")
+    return _as_matrix(owner, "B", b, b.shape)
 
 
 class QuadraticGame(GaussianGame):
@@ -215,26 +246,30 @@ class QuadraticGame(GaussianGame):
     A: jnp.ndarray
     B: jnp.ndarray
     C: jnp.ndarray
+    # λ_min(C) > 0, decided once from the concrete C: Φ and y* exist (static, so that Φ's closed
+    # forms can refuse a merely concave game inside jit too)
+    strongly_concave: bool = eqx.field(static=True)
 
     def __init__(self, A, B, C, *, sigma_x=0.0, sigma_y=0.0, batch_size=1):
         owner = "QuadraticGame"
-        b = np.atleast_2d(np.asarray(B, dtype=np.float64))
+        b = _coupling_matrix(owner, B)
         m, n = b.shape
         a = _as_matrix(owner, "A", A, (m, m))
         c = _as_matrix(owner, "C", C, (n, n))
-        for name, s in (("A", a), ("C", c)):
-            if not np.allclose(s, s.T):
-                raise ValueError(f"{owner}: {name} must be symmetric")
-        if np.linalg.eigvalsh(c).min() < -1e-12:
-            raise ValueError(f"{owner}: C must be positive semidefinite (f concave in y); got "
-                             f"λ_min(C) = {np.linalg.eigvalsh(c).min():.6g}")
+        scale = max(1.0, float(np.max(np.abs(a))))
+        if not np.allclose(a, a.T, atol=1e-10 * scale):
+            i, j = np.unravel_index(np.argmax(np.abs(a - a.T)), a.shape)
+            raise ValueError(f"{owner}: A must be symmetric; got A[{i}, {j}] = {a[i, j]:.6g} but "
+                             f"A[{j}, {i}] = {a[j, i]:.6g}")
+        check_psd(owner, "C", c)  # f concave in y
         self._init_oracle(owner, m, n, sigma_x, sigma_y, batch_size, None)
         self.A, self.B, self.C = jnp.asarray(a), jnp.asarray(b), jnp.asarray(c)
+        self.strongly_concave = bool(np.linalg.eigvalsh(c).min() > 0)
 
     @classmethod
     def bilinear(cls, B, **oracle):
         """f = xᵀBy (A = C = 0)."""
-        b = np.atleast_2d(np.asarray(B, dtype=np.float64))
+        b = _coupling_matrix("QuadraticGame.bilinear", B)
         return cls(np.zeros((b.shape[0],) * 2), b, np.zeros((b.shape[1],) * 2), **oracle)
 
     def objective(self, z):
@@ -253,18 +288,29 @@ class QuadraticGame(GaussianGame):
         return np.block([[a, b], [-b.T, c]])
 
     @property
-    def mu(self) -> float:
-        """Strong concavity in y: λ_min(C)."""
-        return float(np.linalg.eigvalsh(np.asarray(self.C, np.float64)).min())
+    def mu(self):
+        """Strong concavity in y: λ_min(C) (a float; a traced scalar inside jit)."""
+        low = jnp.linalg.eigvalsh(self.C).min()
+        return float(low) if is_concrete(low) else low
 
     def _require_sc(self):
-        if not self.mu > 0:
-            raise ValueError("QuadraticGame: Φ(x) = max_y f is finite only when C ≻ 0 (strongly "
-                             f"concave in y); here λ_min(C) = {self.mu:.3g}")
+        if not self.strongly_concave:
+            shown = (f"; here λ_min(C) = {np.linalg.eigvalsh(np.asarray(self.C)).min():.3g}"
+                     if is_concrete(self.C) else "")
+            raise ValueError("QuadraticGame: Φ(x) = max_y f and y*(x) exist only when C ≻ 0 "
+                             f"(strongly concave in y){shown}")
+
+    def _phi_matrix(self, dtype):
+        """H_Φ = A + BC⁻¹Bᵀ in ``dtype`` (traceable: the game may be a jit argument)."""
+        self._require_sc()
+        A, B, C = (jnp.asarray(M, dtype) for M in (self.A, self.B, self.C))
+        return A + B @ jnp.linalg.solve(C, B.T)
 
     def phi_matrix(self) -> np.ndarray:
-        """H_Φ = A + BC⁻¹Bᵀ (float64)."""
+        """H_Φ = A + BC⁻¹Bᵀ (float64 NumPy for a concrete game)."""
         self._require_sc()
+        if not is_concrete(self.A):
+            return self._phi_matrix(self.A.dtype)
         a, b, c = (np.asarray(M, np.float64) for M in (self.A, self.B, self.C))
         return a + b @ np.linalg.solve(c, b.T)
 
@@ -274,14 +320,13 @@ class QuadraticGame(GaussianGame):
         return jnp.linalg.solve(C, B.T @ x)
 
     def phi(self, x):
-        H = jnp.asarray(self.phi_matrix(), x.dtype)
-        return 0.5 * x @ H @ x
+        return 0.5 * x @ self._phi_matrix(x.dtype) @ x
 
     def phi_grad(self, x):
-        return jnp.asarray(self.phi_matrix(), x.dtype) @ x
+        return self._phi_matrix(x.dtype) @ x
 
     def phi_hessian(self, x):
-        return jnp.asarray(self.phi_matrix(), x.dtype)
+        return self._phi_matrix(x.dtype)
 
     def phi_critical_points(self):
         w = np.linalg.eigvalsh(self.phi_matrix())
@@ -325,18 +370,11 @@ class DoubleWellGame(GaussianGame):
     def __init__(self, d=2, ell=1.0, mu=0.1, c=0.5, *, coupling="linear", y_radius=None,
                  sigma_x=0.0, sigma_y=0.0, batch_size=1):
         owner = "DoubleWellGame"
-        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
-            raise ValueError(f"{owner}: d must be an integer >= 1; got {d!r}")
+        d = check_integer(owner, "d", d, low=1)
         self.ell = jnp.asarray(_positive(owner, "ell", ell))
-        if not (np.isfinite(mu) and mu > 0):
-            raise ValueError(f"{owner}: mu must be > 0 (f strongly concave in y); got {mu!r}")
-        self.mu = jnp.asarray(float(mu))
-        if not (0.0 <= c < 1.0):
-            raise ValueError(f"{owner}: c must lie in [0, 1) (c ≥ 1 removes the saddle); got {c!r}")
-        self.c = jnp.asarray(float(c))
-        if coupling not in ("linear", "tanh"):
-            raise ValueError(f"{owner}: coupling must be 'linear' or 'tanh'; got {coupling!r}")
-        self.coupling = coupling
+        self.mu = jnp.asarray(_positive(owner, "mu", mu))  # f strongly concave in y
+        self.c = jnp.asarray(_unit_interval(owner, "c", c))  # c ≥ 1 removes the saddle
+        self.coupling = _coupling(owner, coupling)
         self._init_oracle(owner, d, d, sigma_x, sigma_y, batch_size, y_radius)
 
     @property
@@ -443,16 +481,11 @@ class RampGame(GaussianGame):
     def __init__(self, d=1, eps=0.1, ell=1.0, mu=0.1, c=0.5, *, sigma_x=0.0, sigma_y=0.0,
                  batch_size=1):
         owner = "RampGame"
-        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
-            raise ValueError(f"{owner}: d must be an integer >= 1; got {d!r}")
+        d = check_integer(owner, "d", d, low=1)
         self.eps = jnp.asarray(_positive(owner, "eps", eps))
         self.ell = jnp.asarray(_positive(owner, "ell", ell))
-        if not (np.isfinite(mu) and mu > 0):
-            raise ValueError(f"{owner}: mu must be > 0 (f strongly concave in y); got {mu!r}")
-        self.mu = jnp.asarray(float(mu))
-        if not (0.0 <= c < 1.0):
-            raise ValueError(f"{owner}: c must lie in [0, 1); got {c!r}")
-        self.c = jnp.asarray(float(c))
+        self.mu = jnp.asarray(_positive(owner, "mu", mu))  # f strongly concave in y
+        self.c = jnp.asarray(_unit_interval(owner, "c", c))
         self._init_oracle(owner, d, d, sigma_x, sigma_y, batch_size, None)
 
     @property
@@ -503,36 +536,58 @@ class RampGame(GaussianGame):
 
     def start_radius(self, delta: float) -> float:
         """‖x₀‖ = Δ/(2ε) + s: then Φ(x₀) − min Φ ≥ Δ."""
+        delta = _positive("RampGame.start_radius", "delta", delta)
         return float(delta / (2.0 * self.eps) + self.s)
 
     def predicted_iterations(self, delta: float, eta_x: float) -> float:
         """The leading-order count Δ/(4 η_x ε²) (= κ²ℓΔ/(4ε²) at η_x = 1/(κ²ℓ))."""
+        owner = "RampGame.predicted_iterations"
+        delta, eta_x = _positive(owner, "delta", delta), _positive(owner, "eta_x", eta_x)
         return float(delta / (4.0 * eta_x * self.eps**2))
 
     def tracking_factor(self, eta_x: float, eta_y: float) -> float:
         r"""1 + δ = 1/(1 − η_x b²/(η_yμ²)): GDA's x-speed over GD on Φ in the quasi-steady ramp.
 
-        [derived here] With y lagging y*(x) in steady drift, e = y − y* solves
+        [derived here] With y lagging y* in steady drift, e = y − y* solves
         e = (1 − η_yμ)e − (b/μ)Δx, so b e = −(b²/(η_yμ²))Δx, and Δx = −η_x(∇h + be) gives
         Δx = −η_x∇h/(1 − η_xb²/(η_yμ²)). At η_y = 1/ℓ, η_x = 1/(κ²ℓ): 1 + δ = κ/(κ − c²).
         """
+        owner = "RampGame.tracking_factor"
+        eta_x, eta_y = _positive(owner, "eta_x", eta_x), _positive(owner, "eta_y", eta_y)
         q = float(eta_x * self.b**2 / (eta_y * self.mu**2))
         if not q < 1:
-            raise ValueError(f"RampGame.tracking_factor: needs η_x b²/(η_y μ²) < 1; got {q:.3g}")
+            raise ValueError(f"{owner}: needs η_x b²/(η_y μ²) < 1 (eta_x small enough against "
+                             f"eta_y); got {q:.3g}")
         return 1.0 / (1.0 - q)
+
+    # a Python loop: refuse counts that would take more than a minute or two
+    _MAX_GD_ITERATIONS: ClassVar[int] = 10**8
 
     def gd_iterations(self, r0: float, eta: float) -> int:
         """Iterations of gradient descent on Φ = h with step ``eta`` from ‖x‖ = r0 until
-        ‖∇Φ‖ ≤ ε (a scalar recursion in float64, the radial dynamics)."""
-        eps, s = float(self.eps), float(self.s)
-        r, k = float(r0), 0
-        while 2.0 * eps * r / math.sqrt(r * r + s * s) > eps:
-            r -= eta * 2.0 * eps * r / math.sqrt(r * r + s * s)
+        ‖∇Φ‖ ≤ ε (a scalar recursion in float64, the radial dynamics; the iterate may cross 0).
+
+        Needs 0 < η < 2/ℓ: h is convex with an ℓ-Lipschitz gradient, and then every step shrinks
+        ‖x‖ (η‖∇h‖ < 2‖x‖), so the count is finite. While ‖∇Φ‖ > ε a step moves x by more than
+        ηε, so the count is about r0/(ηε) at most; above 10⁸ (minutes of Python) it is refused (use
+        ``predicted_iterations``).
+        """
+        owner = "RampGame.gd_iterations"
+        r0 = _nonneg(owner, "r0", r0)
+        ell = float(self.ell)
+        check_range(owner, "eta", eta, 0.0, 2.0 / ell, low_closed=False, high_closed=False,
+                    scalar=True)
+        eps, s, eta = float(self.eps), float(self.s), float(eta)
+        if r0 / (eta * eps) + 1 > self._MAX_GD_ITERATIONS:
+            raise ValueError(f"{owner}: r0/(eta·eps) = {r0 / (eta * eps):.3g} iterations may be "
+                             f"needed, above the {self._MAX_GD_ITERATIONS:.0e} this loop runs; "
+                             f"use predicted_iterations (or a larger eta)")
+        grad = lambda r: 2.0 * eps * r / math.sqrt(r * r + s * s)
+        r, k = r0, 0
+        while abs(grad(r)) > eps:
+            r -= eta * grad(r)
             k += 1
         return k
-
-
-
 
 
 class PhiStationary(eqx.Module):
@@ -543,8 +598,10 @@ class PhiStationary(eqx.Module):
     eps: jnp.ndarray
 
     def __init__(self, problem, eps):
-        if not float(eps) > 0:
-            raise ValueError(f"PhiStationary: eps must be > 0; got {eps!r}")
+        check_positive("PhiStationary", "eps", eps, scalar=True)
+        if not callable(getattr(problem, "phi_grad", None)):
+            raise TypeError(f"PhiStationary: problem must be a game with a closed-form phi_grad "
+                            f"(∇Φ); got {type(problem).__name__}")
         self.problem = problem
         self.eps = jnp.asarray(eps)
 

@@ -7,6 +7,8 @@ The bridges are loaded on first access (``sde_opt.sde.solve_diffrax``, ``sde_opt
 import importlib
 
 from ._base import AbstractSDE as AbstractSDE
+from .adaptive import AdamSDE as AdamSDE
+from .adaptive import RMSpropSDE as RMSpropSDE
 from .euler_maruyama import EulerMaruyama as EulerMaruyama
 from .euler_maruyama import TimedState as TimedState
 from .exact_ou import ExactOU as ExactOU
@@ -42,6 +44,7 @@ def __dir__():
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["AbstractSDE", "SDE", "EulerMaruyama", "TimedState", "FieldSDE", "GradientSDE",
+__all__ = ["AbstractSDE", "SDE", "RMSpropSDE", "AdamSDE", "EulerMaruyama", "TimedState", "FieldSDE",
+           "GradientSDE",
            "PiecewiseConstant", "LinearSDE", "OverdampedLangevin",
            "UnderdampedLangevin", "PhaseSpace", "ExactOU", "BAOAB", "OBABO", *_LAZY]

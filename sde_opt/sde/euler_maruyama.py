@@ -8,20 +8,21 @@ import jax
 import jax.numpy as jnp
 
 from .._chain import AbstractChain
-from .._checks import check_positive
+from .._checks import check_positive, check_real
 from ..noise import StandardNormal
 from ._base import AbstractSDE
 
 
 class TimedState(NamedTuple):
-    """The state of a scheme for a time-dependent SDE: the point and the step count k (t = k h)."""
+    """The state of a scheme for a time-dependent SDE: the point and the step count k
+    (t = t0 + k h)."""
 
     x: object
     k: jnp.ndarray
 
 
 class EulerMaruyama(AbstractChain):
-    r"""X_{k+1} = R( X_k + a(X_k, t_k) h + B(X_k, t_k) √h Z_k ),  Z_k ~ N(0, I), t_k = k h.
+    r"""X_{k+1} = R( X_k + a(X_k, t_k) h + B(X_k, t_k) √h Z_k ),  Z_k ~ N(0, I), t_k = t0 + k h.
 
     R is the geometry's retraction (the identity in ℝᵈ) and a the SDE's *tangent* drift: on a
     manifold the retraction's second-order term adds the Itô correction by itself, so this
@@ -34,21 +35,25 @@ class EulerMaruyama(AbstractChain):
     Args:
         sde: the SDE.
         dt: step size h > 0 (continuous time per step).
+        t0: the time of the first step (only a time-dependent SDE reads it; default 0).
     """
 
     sde: AbstractSDE
     dt: jnp.ndarray
+    t0: jnp.ndarray
 
     strong_order = 0.5
     weak_order = 1.0
 
-    def __init__(self, sde: AbstractSDE, dt):
+    def __init__(self, sde: AbstractSDE, dt, t0=0.0):
         if not isinstance(sde, AbstractSDE):
             raise TypeError(f"EulerMaruyama: sde must be an AbstractSDE (e.g. alg.limit()); got "
                             f"{type(sde).__name__}")
         check_positive("EulerMaruyama", "dt", dt, scalar=True)
+        check_real("EulerMaruyama", "t0", t0, scalar=True)
         self.sde = sde
         self.dt = jnp.asarray(dt)
+        self.t0 = jnp.asarray(t0)
 
     @property
     def noise(self):
@@ -73,20 +78,24 @@ class EulerMaruyama(AbstractChain):
             state = state.x
         return self.sde.position(state)
 
-    def step(self, state, noise):
+    def _unpack(self, state):
+        """(point, step count or ``None``, h, the time keyword of a time-dependent SDE)."""
         if self.sde.time_dependent:
             x, k = state
             h = self.dt.astype(_dtype(x))
-            t = {"t": k.astype(h.dtype) * h}
-        else:
-            x, k = state, None
-            h = self.dt.astype(_dtype(x))
-            t = {}
+            return x, k, h, {"t": self.t0.astype(h.dtype) + k.astype(h.dtype) * h}
+        return state, None, self.dt.astype(_dtype(state)), {}
+
+    @staticmethod
+    def _pack(x, k):
+        return x if k is None else TimedState(x, k + 1)
+
+    def step(self, state, noise):
+        x, k, h, t = self._unpack(state)
         a = self.sde.tangent_drift(x, **t)
         b = self.sde.diffusion(x, noise, **t)
         x = jax.tree_util.tree_map(lambda xi, ai, bi: xi + ai * h + bi * jnp.sqrt(h), x, a, b)
-        x = self.sde.geometry.retract(x)
-        return x if k is None else TimedState(x, k + 1)
+        return self._pack(self.sde.geometry.retract(x), k)
 
 
 def _dtype(x):

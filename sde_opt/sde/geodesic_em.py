@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .euler_maruyama import EulerMaruyama, TimedState
+from .euler_maruyama import EulerMaruyama
 
 
 class GeodesicEulerMaruyama(EulerMaruyama):
@@ -24,24 +24,13 @@ class GeodesicEulerMaruyama(EulerMaruyama):
     """
 
     def step(self, state, noise):
-        if self.sde.time_dependent:
-            x, k = state
-            h = self.dt.astype(_dtype(x))
-            t = {"t": k.astype(h.dtype) * h}
-        else:
-            x, k = state, None
-            h = self.dt.astype(_dtype(x))
-            t = {}
+        x, k, h, t = self._unpack(state)
         geom = self.sde.geometry
         a = self.sde.tangent_drift(x, **t)
         b = self.sde.diffusion(x, noise, **t)
         v = geom.project(x, jax.tree_util.tree_map(lambda ai, bi: ai * h + bi * jnp.sqrt(h), a, b))
         x = geom.retract(geom.exp(x, v))  # exp stays on the manifold; retract removes round-off
-        return x if k is None else TimedState(x, k + 1)
-
-
-def _dtype(x):
-    return jax.tree_util.tree_leaves(x)[0].dtype
+        return self._pack(x, k)
 
 
 __all__ = ["GeodesicEulerMaruyama"]

@@ -31,6 +31,11 @@ def _check_euclidean(owner, problem):
     if not problem.geometry.is_flat:
         raise ValueError(f"{owner}: Langevin dynamics are implemented on ℝᵈ only; the problem "
                          f"lives on {type(problem.geometry).__name__}")
+    shape = problem.shape
+    if not (isinstance(shape, tuple) and all(isinstance(n, int) for n in shape)):
+        raise TypeError(f"{owner}: Langevin dynamics take array points (the state stacks x and v); "
+                        f"the problem's points are a pytree of shapes {shape!r}. Write the loss over "
+                        f"one flat array (jax.flatten_util.ravel_pytree gives the map)")
 
 
 def check_beta(owner, beta):

@@ -15,6 +15,9 @@ through NumPy: this adapter is a correctness reference, not a fast path. The noi
 on a fixed grid, so that ``torchsde.sdeint(method="euler")`` and
 [`EulerMaruyama`][sde_opt.EulerMaruyama] can be driven by the same Brownian path.
 
+A time-dependent SDE (``sde.time_dependent``) is called with torchsde's ``t``
+(``drift(x, t=t)``, ``diffusion(x, z, t=t)``).
+
 torch and torchsde are imported on first use only; importing ``sde_opt`` never imports them.
 As for diffrax, torchsde integrates in the ambient space and does not retract onto a sphere
 (see ``sde_opt.sde.diffrax_bridge``).
@@ -74,31 +77,35 @@ def _classes():
             m = math.prod(self.noise_shape)
             shape = self.state_shape
 
-            def drift(y):
-                return sde.drift(y.reshape(shape)).reshape(d)
+            def at(t):
+                return {"t": t} if sde.time_dependent else {}
+
+            def drift(y, t):
+                return sde.drift(y.reshape(shape), **at(t)).reshape(d)
 
             if noise_type == "diagonal":
 
-                def diffusion(y):
+                def diffusion(y, t):
                     x = y.reshape(shape)
-                    return sde.diffusion(x, jnp.ones(sde.noise_shape, x.dtype)).reshape(d)
+                    return sde.diffusion(x, jnp.ones(sde.noise_shape, x.dtype), **at(t)).reshape(d)
             else:
 
-                def diffusion(y):
-                    return sde.diffusion_matrix(y.reshape(shape)).reshape(d, m)
+                def diffusion(y, t):
+                    return sde.diffusion_matrix(y.reshape(shape), **at(t)).reshape(d, m)
 
-            self._f = jax.jit(jax.vmap(drift))
-            self._g = jax.jit(jax.vmap(diffusion))
+            self._f = jax.jit(jax.vmap(drift, in_axes=(0, None)))
+            self._g = jax.jit(jax.vmap(diffusion, in_axes=(0, None)))
 
-        def _call(self, fn, y):
-            out = np.asarray(fn(to_jax(y)))
+        def _call(self, fn, t, y):
+            y_j = to_jax(y)
+            out = np.asarray(fn(y_j, jnp.asarray(float(t), y_j.dtype)))
             return torch.from_numpy(out.copy()).to(device=y.device, dtype=y.dtype)
 
         def f(self, t, y):
-            return self._call(self._f, y)
+            return self._call(self._f, t, y)
 
         def g(self, t, y):
-            return self._call(self._g, y)
+            return self._call(self._g, t, y)
 
     class ReplayBrownian(torchsde.BaseBrownian):
         """Brownian motion given by its increments ``(batch, n_steps, M)`` on tₖ = t0 + k·dt.

@@ -24,6 +24,7 @@
   [`heavy_ball_transition`][sde_opt.theory.heavy_ball_transition].
 """
 
+from . import adaptive as adaptive
 from . import bilevel as bilevel
 from . import modified_equations as modified_equations
 from . import momentum_pca as momentum_pca
