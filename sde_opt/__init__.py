@@ -38,6 +38,7 @@ from .algorithms import (
 from .engine import (
     EnterBall,
     LeaveBall,
+    OnState,
     SimulationResult,
     StreamedSummary,
     Threshold,
@@ -58,6 +59,8 @@ from .problems import (
     DoubleWellGame,
     Euclidean,
     FiniteSum,
+    FiniteSumBilevel,
+    FiniteSumGame,
     HyperCleaning,
     MatrixFactorization,
     NormalizedUFM,
@@ -78,6 +81,8 @@ from .problems import (
 from .sde import (
     BAOAB,
     OBABO,
+    SDE,
+    AbstractSDE,
     EulerMaruyama,
     ExactOU,
     FieldSDE,
@@ -120,6 +125,8 @@ __all__ = [
     # neural collapse on a product of spheres
     "RiemannianGD", "RiemannianSGD", "RiemannianMomentum", "NormalizedUFM", "RegularizedUFM",
     "SphereLinearPotential", "GeodesicEulerMaruyama",
+    # your own game, bilevel problem or SDE
+    "FiniteSumGame", "FiniteSumBilevel", "SDE", "AbstractSDE", "OnState",
     # any optax optimizer; RMSprop and Adam with their SDEs (Malladi et al. 2022); SVAG
     "OptaxChain", "RMSprop", "Adam", "RMSpropSDE", "AdamSDE", "svag_sgd", "svag_rmsprop",
     "svag_adam",

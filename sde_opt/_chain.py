@@ -6,10 +6,10 @@ A discrete optimizer (heavy-ball momentum SGD, SGHMC, OGDA …) and a discretize
     state_{k+1} = step(state_k, noise_k),     noise_k ~ noise (a sampler),
 
 that advances a fixed amount ``dt`` of continuous time (SGD: ``dt = η`` so that ``t = kη``;
-a scheme for an SDE: its step size). The engine (:func:`sde_opt.engine.simulate`) draws the noise,
-stops each path at its own event and streams observables; it knows nothing else about the chain.
+a scheme for an SDE: its step size). The engine ([`sde_opt.engine.simulate`][sde_opt.simulate]) draws the
+noise, stops each path at its own event and streams observables; it knows nothing else about the chain.
 
-Randomness is an explicit argument: ``noise`` is a sampler (:mod:`sde_opt.noise`) and ``step`` is
+Randomness is an explicit argument: ``noise`` is a sampler (``sde_opt.noise``) and ``step`` is
 deterministic given its draw. The engine derives path i's noise at step k from (key, i, k) alone,
 so two chains whose noises have the same structure are coupled pathwise by giving them the same
 key — the way a discrete algorithm and its diffusion limit are compared path by path.
@@ -27,7 +27,7 @@ class AbstractChain(eqx.Module):
 
     Subclasses provide ``dt`` (continuous time per step, a field or property), ``init``,
     ``step``, ``position`` and ``noise`` (the sampler of one step's noise, usually
-    :class:`~sde_opt.noise.StandardNormal`). States and positions are arrays or pytrees of arrays
+    [`StandardNormal`][sde_opt.StandardNormal]). States and positions are arrays or pytrees of arrays
     (a game's (x, y), the neural-collapse (W, H)); ``point_shape`` is the shape (or pytree of
     shapes) of a position when the chain knows it, so that the engine can check ``x0``.
     """

@@ -81,7 +81,7 @@ def check_range(
     scalar: bool = False,
 ) -> None:
     """Raise ``ValueError`` naming ``owner.name``, its allowed range and the value given
-    (``TypeError`` for a value that is not a real number, see :func:`check_real`)."""
+    (``TypeError`` for a value that is not a real number, see ``check_real``)."""
     if not is_concrete(value):
         return
     v = check_real(owner, name, value, scalar=scalar)

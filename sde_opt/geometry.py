@@ -3,7 +3,7 @@ r"""Where a point lives: ℝᵈ, unit spheres, the oblique manifold, and product
 Every move an algorithm or a scheme makes goes through its geometry (jax-md's "every move goes
 through the space"; geoopt's and Manopt's manifold methods), so no code elsewhere asks *which*
 geometry it has. A geometry acts on a point ``x`` (an array, or a pytree of arrays for
-:class:`Product`) and supplies:
+[`Product`][sde_opt.Product]) and supplies:
 
 * ``project(x, v)`` — the orthogonal projection P_x v of an ambient vector onto the tangent space;
 * ``radial_scale(x)`` / ``retract(x)`` — the factor that maps an ambient point back onto the
@@ -27,9 +27,9 @@ geometry it has. A geometry acts on a point ``x`` (an array, or a pytree of arra
 * ``random_point``, ``random_tangent`` and ``check_point`` (a clear error for a point off the
   manifold).
 
-:class:`Sphere` acts along one axis (the last by default), so an array of shape ``(k, d)`` is a
-point of the product of k spheres S^{d−1}; :class:`Oblique` is the d×K matrices whose *columns*
-are unit vectors (the normalized-feature neural-collapse landscape); :class:`Product` combines
+[`Sphere`][sde_opt.Sphere] acts along one axis (the last by default), so an array of shape ``(k, d)`` is a
+point of the product of k spheres S^{d−1}; [`Oblique`][sde_opt.Oblique] is the d×K matrices whose *columns*
+are unit vectors (the normalized-feature neural-collapse landscape); [`Product`][sde_opt.Product] combines
 geometries over a pytree, e.g. ``Product((Euclidean(), Euclidean()))`` for a game state (x, y) or
 ``Product({"W": Oblique(), "H": Oblique()})``.
 """
@@ -215,9 +215,9 @@ class Sphere(AbstractGeometry):
 class Oblique(Sphere):
     r"""The oblique manifold OB(d, K): d×K matrices whose K columns are unit vectors in ℝᵈ.
 
-    A product of K spheres S^{d−1} (a :class:`Sphere` along axis 0). The unconstrained-feature
+    A product of K spheres S^{d−1} (a [`Sphere`][sde_opt.Sphere] along axis 0). The unconstrained-feature
     model with normalized features lives on OB(d, K) × OB(d, Kn) (Yaras et al. 2022). ``d`` and
-    ``K``, when given, are checked by :meth:`check_point`.
+    ``K``, when given, are checked by ``check_point``.
     """
 
     d: int | None = eqx.field(static=True, default=None)

@@ -1,8 +1,8 @@
 """Noise samplers: the randomness one step of a chain consumes.
 
 A sampler draws the noise of *one* step from a key: ``sampler.sample(key, dtype)``. Most chains
-consume standard normals (:class:`StandardNormal`); the engine recognizes that case and draws them
-with a fast counter-based generator keyed by (key, path, step), fused into the step. Other samplers
+consume standard normals ([`StandardNormal`][sde_opt.StandardNormal]); the engine recognizes that case and
+draws them with a fast counter-based generator keyed by (key, path, step), fused into the step. Other samplers
 (non-Gaussian data, minibatch indices) are called with a per-path, per-step key.
 """
 
@@ -35,8 +35,8 @@ class MinibatchIndices(eqx.Module):
 class Joint(eqx.Module):
     """Independent noises of one step drawn together; a draw is a tuple, one entry per part.
 
-    Build it with :func:`joint`, which fuses parts that are all standard normals into one flat
-    :class:`StandardNormal` instead (so the engine's fast generator draws them); :func:`unjoin`
+    Build it with ``joint``, which fuses parts that are all standard normals into one flat
+    [`StandardNormal`][sde_opt.StandardNormal] instead (so the engine's fast generator draws them); ``unjoin``
     recovers the parts from either kind of draw.
     """
 
@@ -57,9 +57,9 @@ def _size(shape) -> int:
 def joint(*parts):
     """One sampler for several independent noises of one step.
 
-    If every part is a :class:`StandardNormal`, the result is a single flat ``StandardNormal`` of
-    the total size (the parts concatenated in order, each raveled) — the engine draws it with its
-    fast counter-based generator. Otherwise it is a :class:`Joint` whose draw is a tuple.
+    If every part is a [`StandardNormal`][sde_opt.StandardNormal], the result is a single flat
+    ``StandardNormal`` of the total size (the parts concatenated in order, each raveled) — the engine draws it
+    with its fast counter-based generator. Otherwise it is a ``Joint`` whose draw is a tuple.
     """
     if all(isinstance(p, StandardNormal) for p in parts):
         return StandardNormal((sum(_size(p.shape) for p in parts),))
@@ -67,7 +67,7 @@ def joint(*parts):
 
 
 def unjoin(parts, draw) -> tuple:
-    """Split a draw of ``joint(*parts)`` into one draw per part (the inverse of :func:`joint`)."""
+    """Split a draw of ``joint(*parts)`` into one draw per part (the inverse of ``joint``)."""
     if isinstance(draw, tuple):
         return draw
     out, start = [], 0

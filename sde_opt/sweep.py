@@ -7,8 +7,8 @@ over a parameter grid, on the same events and observables, with shared noise whe
                                 events=[LeaveBall(0, 1.0)])
 
 Two summarizing forms add the statistics and the theory's prediction at every point:
-:func:`compare_exit_times` (exit-time summaries with CIs, algorithm vs limit vs theory) and
-:func:`compare_stationary` (stationary means with batch-means CIs, algorithm vs limit vs theory).
+``compare_exit_times`` (exit-time summaries with CIs, algorithm vs limit vs theory) and
+``compare_stationary`` (stationary means with batch-means CIs, algorithm vs limit vs theory).
 
 For each grid point the algorithm and ``scheme(alg.limit(), alg.dt / limit_substeps)`` are simulated
 with the same key for the same continuous horizon. Hyperparameters are array leaves of the chain, so
@@ -21,8 +21,8 @@ of two, shared across points). Keep those fixed across a grid.
 Common random numbers: every point uses the same key, so the estimates at neighbouring grid points
 are positively correlated (their differences are more precise than their SEs suggest, and a
 fluctuation shows up at every point at once). Pass ``store`` (e.g. a study's
-:class:`sde_opt.experiment.ResultsDir`) to make the sweep resumable: finished points are loaded, not
-recomputed.
+[`sde_opt.experiment.ResultsDir`][sde_opt.experiment.ResultsDir]) to make the sweep resumable: finished points
+are loaded, not recomputed.
 """
 
 from __future__ import annotations
@@ -83,12 +83,12 @@ def compare_with_limit(
 
     Args:
         make_algorithm: ``(**params) -> algorithm`` (anything with ``limit()`` and ``dt``).
-        points: parameter dicts, e.g. from :func:`grid`.
+        points: parameter dicts, e.g. from ``grid``.
         x0, key: start and key, shared by every point and both chains.
         n_paths: paths per chain and point.
         n_steps: horizon in algorithm steps (or a function of the point's params); the limit runs
             for the same continuous time.
-        events, observables: as in :func:`sde_opt.simulate`, for both chains.
+        events, observables: as in [`sde_opt.simulate`][sde_opt.simulate], for both chains.
         stride: algorithm steps between saves (the limit saves at the same continuous times).
         limit_substeps: the limit's step is ``alg.dt / limit_substeps``.
         scheme: ``scheme(sde, dt)`` builds the limit's chain (default Euler–Maruyama).
@@ -97,7 +97,7 @@ def compare_with_limit(
         progress: progress bars.
 
     Returns:
-        One :class:`ComparisonPoint` per grid point, in order.
+        One ``ComparisonPoint`` per grid point, in order.
     """
     out = []
     for params in points:
@@ -140,7 +140,7 @@ def _theory(theory, params) -> dict:
 class ExitComparison:
     """Exit times at one grid point: the algorithm's and its limit's summaries, and the theory.
 
-    ``discrete`` and ``limit`` are :class:`~sde_opt.stats.ExitTimeSummary` objects in the sweep's
+    ``discrete`` and ``limit`` are [`ExitTimeSummary`][sde_opt.stats.ExitTimeSummary] objects in the sweep's
     unit (iterations of the algorithm by default, so the two are directly comparable);
     ``theory`` is whatever the ``theory`` callable returned for these params (a dict).
     """
@@ -183,10 +183,10 @@ def compare_exit_times(
 ) -> list[ExitComparison]:
     """Exit times of an algorithm and of its diffusion limit over a grid, with the theory's value.
 
-    Runs :func:`compare_with_limit` (all its keyword arguments — ``limit_substeps``, ``scheme``,
+    Runs ``compare_with_limit`` (all its keyword arguments — ``limit_substeps``, ``scheme``,
     ``store``, ``tag``, ``progress`` — pass through) and summarizes both chains at every point with
-    :func:`~sde_opt.stats.exit_time_summary` (mean or restricted mean, quantiles with CIs, counts
-    of exited / censored / diverged paths).
+    [`exit_time_summary`][sde_opt.stats.exit_time_summary] (mean or restricted mean, quantiles with CIs,
+    counts of exited / censored / diverged paths).
 
     Example — your own problem and optimizer, escape from a saddle, against the local SDE::
 
@@ -212,19 +212,19 @@ def compare_exit_times(
     (``exit_iterations_mean(r)`` predicts the exit of the unstable coordinate ``vᵀ(x − x*)``
     from ``[−r, r]``, v = ``local_sde(...).escape_direction``; leaving a ball of radius r agrees
     with it up to the stable directions' O(√η) fluctuations. Give ``store=`` a
-    :class:`sde_opt.experiment.ResultsDir` (anything with ``point(key, compute)``) to make the sweep
-    resumable.)
+    [`sde_opt.experiment.ResultsDir`][sde_opt.experiment.ResultsDir] (anything with ``point(key, compute)``)
+    to make the sweep resumable.)
 
     Args:
         make_algorithm, points, x0, key, n_paths, n_steps, events: as in
-            :func:`compare_with_limit`.
+            ``compare_with_limit``.
         theory: ``params -> dict`` (or a number) of predictions, attached to each row.
         unit: ``"iterations"`` (default: continuous time / the algorithm's dt, for both chains),
             ``"time"`` (continuous time) or ``"steps"`` (each chain's own steps).
-        quantiles, level, diverged_as: passed to :func:`~sde_opt.stats.exit_time_summary`.
+        quantiles, level, diverged_as: passed to [`exit_time_summary`][sde_opt.stats.exit_time_summary].
 
     Returns:
-        One :class:`ExitComparison` per grid point, in order.
+        One ``ExitComparison`` per grid point, in order.
     """
     if unit not in ("iterations", "time", "steps"):
         raise ValueError(f"compare_exit_times: unit must be 'iterations', 'time' or 'steps'; got {unit!r}")
@@ -295,7 +295,7 @@ def compare_stationary(
 
     Both chains run to the horizon (no events) from ``x0``, saving ``observable`` every
     ``stride`` iterations; after the burn-in the time averages are pooled by
-    :func:`~sde_opt.stats.batch_means` (one batch per path once there are ≥ 30 paths, so the
+    [`batch_means`][sde_opt.stats.batch_means] (one batch per path once there are ≥ 30 paths, so the
     standard error needs no assumption on autocorrelation).
 
     Example — the error floor of momentum SGD near a minimum of your problem::
@@ -317,7 +317,7 @@ def compare_stationary(
         stride: iterations between saves (keep it the same across the grid: it is static).
         burn_in: fraction of the saves (< 1) or number of saves (≥ 1) discarded at the start.
         theory: ``params -> dict`` (or a number), attached to each row.
-        Other arguments: as in :func:`compare_with_limit`.
+        Other arguments: as in ``compare_with_limit``.
     """
     pts = compare_with_limit(make_algorithm, points, x0, key, n_paths=n_paths, n_steps=n_steps,
                              observables={"value": observable}, stride=stride, **kwargs)

@@ -1,5 +1,5 @@
 """scikit-learn's digits for the square-root scaling rule: logistic regression and a small MLP as
-:class:`~sde_opt.FiniteSum` problems, Adam runs under a scaling rule, and the gradient noise scale.
+[`FiniteSum`][sde_opt.FiniteSum] problems, Adam runs under a scaling rule, and the gradient noise scale.
 
 Data: the 1,797 bundled 8×8 digits (no download), pixels /16, a fixed split of 1,280 training and
 517 test images; a fraction of the training labels is replaced by uniform random labels (label

@@ -1,8 +1,8 @@
 """Measurements shared by the bilevel-escape study and the bilevel validation checks.
 
-Each function runs the package's algorithms (through :func:`sde_opt.simulate` where paths are
+Each function runs the package's algorithms (through [`sde_opt.simulate`][sde_opt.simulate] where paths are
 random) and returns plain numbers/arrays; the predictions they are compared with come from
-:mod:`sde_opt.theory.bilevel` and :mod:`sde_opt.theory.kicked_escape`.
+``sde_opt.theory.bilevel`` and ``sde_opt.theory.kicked_escape``.
 """
 
 from __future__ import annotations

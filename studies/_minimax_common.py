@@ -1,9 +1,9 @@
 """What the two minimax studies share: path counts kept apart, per-run fractions with exact
 intervals, exponent fits over exited paths only, and claim rows built from verdicts.
 
-A headline row is a :class:`~sde_opt.experiment.verdict.Verdict` (or a row without one and the
-reason on it), stored in the summary as a plain dict by :func:`verdict_row` and printed by
-:func:`table_rows`.
+A headline row is a [`Verdict`][sde_opt.experiment.Verdict] (or a row without one and the
+reason on it), stored in the summary as a plain dict by ``verdict_row`` and printed by
+``table_rows``.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def loglog_slope(x, per_path, *, n_boot=400, seed=0):
 
 
 def verdict_row(v, units: str, **extra) -> dict:
-    """A verdict as a plain dict for the summary (what :func:`table_rows` prints)."""
+    """A verdict as a plain dict for the summary (what ``table_rows`` prints)."""
     return {"claim": v.claim, "measured": v.measured, "predicted": v.predicted,
             "ci": [v.ci_low, v.ci_high], "verdict": v.verdict, "note": v.note,
             "units": units, "deviation": v.deviation, "reference": v.reference, **extra}
@@ -143,7 +143,7 @@ def one_sided_row(claim, bound, measured, se, *, at_least: bool, units="", note=
 
 
 def table_rows(rows) -> list[dict]:
-    """The stored rows as the closing table's rows (:func:`sde_opt.experiment.table.claim`)."""
+    """The stored rows as the closing table's rows (``sde_opt.experiment.table.claim``)."""
     from sde_opt.experiment.table import claim
 
     out = []

@@ -1,11 +1,11 @@
 """The studies' one figure style: fonts, grids, legends, and the rules every figure follows.
 
-Imported by each ``studies/_*_plots.py`` module (importing applies :data:`RC`). The rules:
+Imported by each ``studies/_*_plots.py`` module (importing applies ``RC``). The rules:
 
 * every marker drawn has its legend entry, and no legend entry or title names a marker that is
-  not drawn (:func:`marker_legend` adds the entries of the marker kinds actually present);
+  not drawn (``marker_legend`` adds the entries of the marker kinds actually present);
 * an axis that spans decades carries at least three measured points, or its theory curves are
-  drawn only over the measured range (:func:`curve_span`);
+  drawn only over the measured range (``curve_span``);
 * intervals are drawn as bars or bands and their level is said on the axis label.
 """
 

@@ -1,15 +1,15 @@
 """Escaping saddles in bilevel optimization (Huang, Chen, Ji, Ma & Lai, JMLR 2025): AID's warm
 start, perturbed AID, StocBiO + iNEON, and StocBiO's reduced SDE.
 
-Problems: :class:`~sde_opt.QuadraticBilevel` (g = ½yᵀQy − yᵀBx, κ adjustable, d_y = 20; Φ
+Problems: [`QuadraticBilevel`][sde_opt.QuadraticBilevel] (g = ½yᵀQy − yᵀBx, κ adjustable, d_y = 20; Φ
 separable quartic with a strict saddle at 0, λ_min = −1, and minima at (±1, 0)). Parts:
 
 A. **Warm-start contraction** — AID's hypergradient error ‖ĝ_k − ∇Φ(x)‖ at a fixed x against the
-   outer round k for several (D, N), warm and cold, against :func:`~sde_opt.theory.bilevel.aid_contraction`
+   outer round k for several (D, N), warm and cold, against ``aid_contraction``
    ((1 − αμ)^D exact when GD-limited; the Chebyshev bound c_N when CG-limited).
 B. **Perturbed AID at the saddle** — unperturbed AID started at 0 stays at 0; perturbed AID
    escapes; the escape-iteration ECDF against the kicked-linear law
-   (:mod:`sde_opt.theory.kicked_escape`) with a DKW band.
+   (``sde_opt.theory.kicked_escape``) with a DKW band.
 C. **ε-SOSP complexity** — iterations and oracle calls of perturbed AID (the paper's parameter
    template) from the saddle to an ε-second-order stationary point, against ε and κ, with fitted
    exponents and bootstrap CIs, beside Õ(ε⁻²) and the κ-powers of the paper's constants.

@@ -12,12 +12,12 @@ that regime some instance needs Ω(κ²ε⁻²) iterations. The study measures b
 Parts (each row of the closing table says what is compared, its units, and its verdict):
 
 1. **Step ratio** (half (i)): on the quadratic NC-SC family Q_κ
-   (:func:`sde_opt.theory.minimax_rates.nc_sc_quadratic_blocks`) the largest stable η_x at
+   (``sde_opt.theory.minimax_rates.nc_sc_quadratic_blocks``) the largest stable η_x at
    η_y = 1/ℓ, from the exact iteration matrices, bracketed by simulation (every run at 0.8× the
    threshold contracts, every run at 1.25× grows). Its κ-exponent is −1, not the regime's −2: a
    documented deviation (ratios below 1/(2κ) keep GDA and EG stable on every 1-D quadratic
-   NC-SC instance sampled, :mod:`sde_opt.theory.minimax_rates`).
-2. **Lower-bound instance** (half (ii), :class:`~sde_opt.RampGame`): per run, iterations against
+   NC-SC instance sampled, ``sde_opt.theory.minimax_rates``).
+2. **Lower-bound instance** (half (ii), [`RampGame`][sde_opt.RampGame]): per run, iterations against
    the derived bound K ≥ (‖x₀‖ − x_ε)/(2εη_x(1 + δ_κ)) at η_x = 1/(κ²ℓ) and at η_x = 1/(κℓ)
    (stable by part 1): the κ² of the count is the step's (κ-exponents 2 and 1, shown without a
    verdict); GDA's count against gradient descent on Φ with the tracking step, paired by start.
@@ -26,14 +26,14 @@ Parts (each row of the closing table says what is compared, its units, and its v
 3. **Best batch** (the stochastic O(κ³ε⁻⁴) with M = Θ(κσ²ε⁻²)): the batch M* that minimizes the
    oracle calls to the papers' stochastic criterion (the running mean of ‖∇Φ(x_k)‖² ≤ ε²), found
    by search over M, against the papers' M and against the derived M* = F₁/(u*ε²) (the discrete
-   Lyapunov floor F₁ of minibatch GDA at the ramp's tip, :func:`~sde_opt.theory.minimax_rates.
-   best_batch`). σ is not varied: with a Gaussian oracle only σ²/M enters, so σ² ∝ M* would hold
+   Lyapunov floor F₁ of minibatch GDA at the ramp's tip, ``
+   best_batch``). σ is not varied: with a Gaussian oracle only σ²/M enters, so σ² ∝ M* would hold
    by construction.
-4. **NC-C** (:class:`~sde_opt.problems.nonconvex_concave.ConcaveWellGame`: Y a ball, f linear in
+4. **NC-C** ([`ConcaveWellGame`][sde_opt.problems.ConcaveWellGame]: Y a ball, f linear in
    y, Φ with a kink): iterations of GDA, OGDA, EG to ‖∇Φ_λ(x)‖ ≤ ε (Moreau envelope, λ = 1/(2ℓ))
    with η_y = 1/ℓ, η_x = ε⁴/(ℓD²) (the papers' Θ(ε⁴/(ℓ³L²D²)) up to its constant), fitted
    ε-exponents against the papers' O(ε⁻⁶) and OGDA/EG against GDA.
-5. **A GAN-like game on generated data** (:class:`~sde_opt.problems.moment_gan.MomentGAN`): the
+5. **A GAN-like game on generated data** ([`MomentGAN`][sde_opt.problems.MomentGAN]): the
    three methods at the step ratios κ⁻² (the papers'), κ⁻¹ and 1, from random starts, iterations
    to ‖∇Φ‖ ≤ ε; the papers' experiments could not be read, so this is the comparison they
    describe rebuilt, not a reproduction.
@@ -134,7 +134,7 @@ RATIO_A, RATIO_FACTORS, RATIO_SPAN = 0.5, (0.8, 1.25), 1e6
 
 
 def _algorithm(method):
-    """A method name of :data:`METHODS` or an algorithm class (the validation's power tests pass
+    """A method name of ``METHODS`` or an algorithm class (the validation's power tests pass
     deliberately wrong ones)."""
     return METHODS[method] if isinstance(method, str) else method
 
@@ -271,7 +271,7 @@ def ramp_point(method, kappa, eps, n_starts, *, regime="k^-2", seed=0, with_theo
 
     Run in float64: at κ = 32, ε = 0.025 a step moves x by 2εη_x ≈ 5e-5 at ‖x‖ ≈ 25, only ≈ 25
     float32 ulps, and float32 rounding changes the count by up to a few percent (the bound's
-    rounding allowance, :func:`~sde_opt.theory.minimax_rates.ramp_lower_bound`, is then 4%; in
+    rounding allowance, ``ramp_lower_bound``, is then 4%; in
     float64 it is 1e-10)."""
     eta_x, eta_y = steps_for(kappa, regime)
     with jax.enable_x64(True):

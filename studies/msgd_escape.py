@@ -1,14 +1,14 @@
 """Momentum SGD as a diffusion (Liu, Chen, Zhou & Zhao 2021): saddle escape, error floor, annealing.
 
-The study is a thin script over the package: problems (:class:`~sde_opt.StreamingPCA`,
-:class:`~sde_opt.MatrixFactorization`), algorithms (:class:`~sde_opt.MomentumSGD`,
-:class:`~sde_opt.AnnealedMomentumSGD`) and their limits, the sweeps
-:func:`~sde_opt.sweep.compare_exit_times` / :func:`~sde_opt.sweep.compare_stationary`
-(algorithm vs limit vs theory, resumable), the theory (:mod:`sde_opt.theory.momentum_pca`,
-:func:`~sde_opt.theory.local_sde`), the statistics (ratios and relative differences of
-:class:`~sde_opt.stats.Estimate` objects by the delta method, 95% intervals) and the experiment
-layer (:class:`~sde_opt.experiment.Progress`, resumable points, ``config.json``); figures in
-:mod:`._msgd_plots`. Parts:
+The study is a thin script over the package: problems ([`StreamingPCA`][sde_opt.StreamingPCA],
+[`MatrixFactorization`][sde_opt.MatrixFactorization]), algorithms ([`MomentumSGD`][sde_opt.MomentumSGD],
+[`AnnealedMomentumSGD`][sde_opt.AnnealedMomentumSGD]) and their limits, the sweeps
+``compare_exit_times`` / ``compare_stationary``
+(algorithm vs limit vs theory, resumable), the theory (``sde_opt.theory.momentum_pca``,
+``local_sde``), the statistics (ratios and relative differences of
+[`Estimate`][sde_opt.stats.Estimate] objects by the delta method, 95% intervals) and the experiment
+layer ([`Progress`][sde_opt.experiment.Progress], resumable points, ``config.json``); figures in
+``._msgd_plots``. Parts:
 
 1. **Phase I** — escape from the saddle e₂ of streaming PCA (d = 10) until cos²(w, e₁) ≥ ½, for
    μ ∈ {0, 0.5, 0.9, 0.99} and η over four decades, Gaussian and Student-t samples, MSGD and its
@@ -38,7 +38,9 @@ import sde_opt as so
 from sde_opt import stats
 from sde_opt import theory as th
 from sde_opt.algorithms import AnnealedMomentumSGD
-from sde_opt.experiment import Progress
+from sde_opt.experiment import Progress, compare
+from sde_opt.experiment.table import claim, verdict_claim
+from sde_opt.experiment.verdict import Deviation
 from sde_opt.sweep import compare_exit_times, compare_stationary
 from sde_opt.theory import momentum_pca as mp
 
@@ -192,7 +194,15 @@ def escape_sweep(out, cfg: Config, dist: str, progress: bool):
 def _summary_row(row, dist):
     p = row.params
     d, lim, t = row.discrete, row.limit, row.theory
+    esc = mp.pca_escape(SPECTRUM, p["eta"], p["mu"], kurtosis=_pca(dist).kurtosis, level=LEVEL)
     return {
+        # the references of the verdicts (headline_claims): heavy ball's discrete AR(2) mean with
+        # the stable coordinates and the exact event, the bound on what that neglects, the
+        # diffusion limit's mean with the same correction, and the limiting law's SD
+        "predicted_mean_discrete_exact_event": esc.discrete_exact_event,
+        "predicted_stable_bias": esc.stable_bias(),
+        "predicted_mean_exact_event": esc.mean_exact_event,
+        "predicted_sd": esc.sd,
         "distribution": dist, "eta": p["eta"], "mu": p["mu"], "eta_eff": p["eta"] / (1 - p["mu"]),
         "msgd": _exit_dict(d), "limit": _exit_dict(lim),
         "predicted_mean": t["mean"], "predicted_mean_discrete": t["discrete"],
@@ -220,7 +230,7 @@ def collapse_summary(rows_by_dist: dict) -> dict:
     """How well η_eff·E N collapses: spread across μ at equal η_eff, and the fixed-η factor.
 
     Ratios of mean exit iterations E N(η, μ)/E N(η', μ') of independent runs, by the delta
-    method (:meth:`sde_opt.stats.Estimate.ratio`), with 95% intervals."""
+    method ([`sde_opt.stats.Estimate.ratio`][sde_opt.stats.Estimate.ratio]), with 95% intervals."""
     out = {}
     for dist, rows in rows_by_dist.items():
         by_eff = {}
@@ -237,7 +247,9 @@ def collapse_summary(rows_by_dist: dict) -> dict:
                     continue
                 ratio = r.discrete.estimate().ratio(ref.discrete.estimate())
                 groups.append({"eta_eff": eff, "mu": r.params["mu"], "mu_ref": ref.params["mu"],
-                               "ratio": float(ratio.value), "ci": list(ratio.ci),
+                               "eta": r.params["eta"], "eta_ref": ref.params["eta"],
+                               "ratio": float(ratio.value), "se": float(ratio.se),
+                               "ci": list(ratio.ci),
                                "predicted_diffusion": 1.0,
                                "predicted_discrete": r.theory["discrete"] / ref.theory["discrete"]})
         # momentum factor at fixed η: E N(η, μ)/E N(η, 0)
@@ -253,7 +265,7 @@ def collapse_summary(rows_by_dist: dict) -> dict:
                 if mu == 0.0:
                     continue
                 f = r.discrete.estimate().ratio(base.discrete.estimate())
-                factors.append({"eta": eta, "mu": mu, "factor": float(f.value),
+                factors.append({"eta": eta, "mu": mu, "factor": float(f.value), "se": float(f.se),
                                 "ci": list(f.ci), "paper_1_minus_mu": 1 - mu,
                                 "predicted_diffusion": r.theory["mean"] / base.theory["mean"],
                                 "predicted_discrete": r.theory["discrete"] / base.theory["discrete"]})
@@ -411,7 +423,8 @@ def _order_fit(eta, d, se, pred) -> dict:
     out = {"points_used": eta[use].tolist(), "order": None, "ci": None}
     if use.sum() >= 2:
         f = stats.slope_fit(eta[use], np.abs(d[use]), y_se=se[use])
-        out.update(order=f.slope, ci=[f.slope_low, f.slope_high], chi2=f.chi2, dof=f.dof)
+        out.update(order=f.slope, se=f.slope_se, ci=[f.slope_low, f.slope_high], chi2=f.chi2,
+                   dof=f.dof)
         sel = use & (np.abs(pred) > 0)
         if sel.sum() >= 2:
             out["predicted_linear_order"] = _loglog_slope(eta[sel], np.abs(pred[sel]))
@@ -570,7 +583,9 @@ def matrix_factorization(out, cfg: Config, progress: bool) -> dict:
                     "ratio_msgd_to_prediction": r.discrete.mean / r.theory["mean"]} for r in escape],
         "floor": [{"eta": r.params["eta"], "mu": r.params["mu"],
                    "eta_eff": r.params["eta"] / (1 - r.params["mu"]),
-                   "predicted": r.theory["formula"], "msgd": r.discrete.as_dict(),
+                   "predicted": r.theory["formula"],
+                   "predicted_discrete_linear": r.theory["discrete_linear"],
+                   "msgd": r.discrete.as_dict(),
                    "limit": r.limit.as_dict(),
                    "msgd_over_predicted": _ratio(r.discrete, r.theory["formula"]),
                    "limit_over_predicted": _ratio(r.limit, r.theory["formula"])} for r in floors],
@@ -669,66 +684,155 @@ RUN_TIMES = {"quick": "≈ 33 s on 2 idle cores", "full": "≈ 5 min on 2 cores 
 _CI95 = "95% CI (delta method)"
 
 
+_DISCRETE_REF = ("heavy ball's AR(2) chain along e₁ (growth ρ of x' = (1+μ+ηg)x − μx₋) plus the d − 2 "
+                 "stable coordinates and the exact event cos² ≥ ½ (theory.momentum_pca."
+                 "PCAEscape.discrete_exact_event)")
+_STABLE_BIAS = "the stable-coordinate bound (PCAEscape.stable_bias)"
+_AR2_FLOOR_REF = "exact stationary variance of heavy ball's AR(2) chain near e₁, summed over e₂…e_d"
+
+
+def _paper_deviation(gap: float, expected_se: float, bias: float, reason: str, holds: str):
+    """A paper's statement is declared a documented deviation *before* the measurement when theory
+    alone says it is resolvable: the gap between it and the prediction that holds exceeds 4 SE
+    (the SE expected from the limiting law and the number of paths) plus the derived bias."""
+    if abs(gap) <= 4.0 * expected_se + bias:
+        return None
+    return Deviation(reason=reason, holds=holds)
+
+
+def _escape_rows(gauss: list, n_paths: int) -> list[dict]:
+    rows = []
+    by_mu = {}
+    for r in gauss:
+        by_mu.setdefault(r["mu"], []).append(r)
+    for mu in sorted(by_mu):
+        r = min(by_mu[mu], key=lambda r: r["eta"])           # closest to the diffusion regime
+        v = compare(f"escape from e₂: MSGD mean exit iterations, η = {r['eta']:g}, μ = {mu:g}",
+                    r["predicted_mean_discrete_exact_event"], r["msgd"]["mean"], r["msgd"]["mean_se"],
+                    bias=r["predicted_stable_bias"], bias_source=_STABLE_BIAS, reference=_DISCRETE_REF)
+        rows.append(verdict_claim(v, note=f"units: iterations; theory: heavy ball's discrete law; "
+                                          f"the paper's diffusion limit "
+                                          f"{r['predicted_mean_exact_event']:.1f}"))
+    # the paper's diffusion limit, tested as written at the largest μ (its O(η) error is largest)
+    r = min(by_mu[max(by_mu)], key=lambda r: r["eta"])
+    disc, lim = r["predicted_mean_discrete_exact_event"], r["predicted_mean_exact_event"]
+    dev = _paper_deviation(
+        lim - disc, r["predicted_sd"] / np.sqrt(n_paths), r["predicted_stable_bias"],
+        reason=f"heavy ball's discrete growth rate per iteration is below the limit's η_eff λ by "
+               f"O(μη_eff λ/(1−μ)), so it escapes later: {disc:.1f} against {lim:.1f} iterations",
+        holds="the discrete prediction (the escape rows above)")
+    v = compare(f"escape, the paper's diffusion limit: MSGD mean exit iterations, η = {r['eta']:g}, "
+                f"μ = {r['mu']:g}", lim, r["msgd"]["mean"], r["msgd"]["mean_se"], deviation=dev,
+                reference="linearized SDE at the saddle: exact Dawson-integral mean "
+                          "(theory.saddle_exit) + the continuous stable-coordinate shift")
+    rows.append(verdict_claim(v, note="units: iterations; no allowance: the paper's statement as "
+                                      "written"))
+    return rows
+
+
+def _ratio_rows(kind: str, quantity: str, measured: float, se: float, a: dict, b: dict,
+                paper: float, paper_text: str, n_paths: int) -> list[dict]:
+    """Verdict rows for E N(a)/E N(b): against the ratio of heavy ball's discrete predictions
+    (bias: the stable-coordinate bounds, propagated), and the paper's value as written (declared a
+    deviation beforehand where theory resolves it)."""
+    ea, eb = a["predicted_mean_discrete_exact_event"], b["predicted_mean_discrete_exact_event"]
+    disc = ea / eb
+    bias = disc * (a["predicted_stable_bias"] / ea + b["predicted_stable_bias"] / eb)
+    v = compare(f"{kind}: {quantity}", disc, measured, se, bias=bias,
+                bias_source=_STABLE_BIAS + ", propagated to the ratio",
+                reference=_DISCRETE_REF + "; ratio of the two")
+    rows = [verdict_claim(v, note="units: ratio of mean exit iterations; theory: heavy ball's "
+                                  "discrete laws")]
+    expected_se = disc * np.hypot(a["predicted_sd"] / np.sqrt(n_paths) / ea,
+                                  b["predicted_sd"] / np.sqrt(n_paths) / eb)
+    dev = _paper_deviation(
+        paper - disc, expected_se, bias,
+        reason=f"{paper_text} is the diffusion limit's leading order; heavy ball's discrete laws give "
+               f"{disc:.4f} at this η",
+        holds=f"the ratio of the discrete predictions ({kind}, previous row)")
+    v = compare(f"{kind}, the paper's statement: {quantity}", paper, measured, se, deviation=dev,
+                reference=f"Liu, Chen, Zhou & Zhao (2021): {paper_text}")
+    rows.append(verdict_claim(v, note="units: ratio of mean exit iterations; no allowance: the "
+                                      "paper's statement as written"))
+    return rows
+
+
 def headline_claims(summary: dict) -> list[dict]:
-    """The rows of the closing table, each a number of ``summary`` (verdict "-": the summary has
-    no verdicts, and its 95% intervals are not the study's acceptance rule).
+    """The rows of the closing table, each a number of ``summary`` with a verdict by the shared
+    rule (|measured − theory| ≤ 4 SE + a derived bias; ``compare``) or, on its row, the reason it
+    has none. Units are on every row.
 
-    * escape — per μ (Gaussian samples, the smallest η of the grid: closest to the diffusion
-      regime): MSGD's mean escape iterations over the linearized SDE's mean, against 1;
-    * collapse — at the largest η/(1 − μ) shared by two μ: E N(μ)/E N(μ_ref), against 1 (the
-      diffusion limit depends on η/(1 − μ) only); the note gives the discrete chain's prediction;
-    * momentum factor — at a fixed η, E N(η, μ)/E N(η, 0) for the largest μ, against the paper's
-      (1 − μ);
-    * floor — MSGD's stationary error over the formula (η/(2(1−μ))) Σ α²/(λ₁ − λᵢ), for μ = 0 and
-      the largest μ (the smallest η_eff of each);
-    * weak order — the fitted order of MSGD − limit in η (mean escape time, μ = the weak-error
-      μ), against the linear theory's slope over the same points;
-    * annealing (full) — iterations to the target error, step-size schedule over the best
-      constant (a speedup, no prediction);
-    * matrix factorization (full) — MSGD's floor over the local SDE's prediction.
+    * escape — per μ (Gaussian samples, the smallest η of the grid): MSGD's mean exit iterations
+      against heavy ball's discrete law with the stable coordinates (bias: what that correction
+      neglects, derived), and at the largest μ the paper's linearized SDE as written (a documented
+      deviation, declared from theory alone, where its O(η) error is resolvable);
+    * collapse — at the smallest η/(1 − μ) shared by two μ: E N(μ)/E N(μ_ref) against the ratio of
+      the discrete laws, and against the paper's 1;
+    * momentum factor — at a fixed η, E N(η, μ)/E N(η, 0) for the largest μ, against the ratio of
+      the discrete laws and the paper's (1 − μ);
+    * floor — MSGD's stationary error against heavy ball's exact AR(2) variance (μ = 0 and the
+      largest μ, the smallest η_eff of each), and the paper's formula as written;
+    * weak order — the fitted order of MSGD − limit in η against the linear theory's slope over
+      the same points (the fit's SE);
+    * annealing (full) — a speedup with no predicted value: no verdict, said on the row;
+    * matrix factorization (full) — MSGD's floor against heavy ball's exact covariance of the
+      local model.
     """
-    from sde_opt.experiment.table import claim
-
     rows = []
     gauss = [r for r in summary["phase1_escape"] if r["distribution"] == "gaussian"]
-    for mu in sorted({r["mu"] for r in gauss}):
-        r = min((r for r in gauss if r["mu"] == mu), key=lambda r: r["eta"])
-        rows.append(claim(f"escape: MSGD / linearized-SDE mean iterations, η = {r['eta']:g}, "
-                          f"μ = {mu:g}", r["ratio_msgd_to_prediction"],
-                          ci=r["ratio_msgd_to_prediction_ci"], theory=1.0, note=_CI95))
+    n_paths = gauss[0]["msgd"]["exited"] + gauss[0]["msgd"]["censored"] + gauss[0]["msgd"]["diverged"]
+    rows += _escape_rows(gauss, n_paths)
+    at = {(r["eta"], r["mu"]): r for r in gauss}
     col = summary["collapse"].get("gaussian", {})
     groups = col.get("equal_eta_eff_ratios", [])
     if groups:
-        g = max(groups, key=lambda g: (g["mu"], g["eta_eff"]))
-        rows.append(claim(f"collapse: E N(μ = {g['mu']:g}) / E N(μ = {g['mu_ref']:g}) at "
-                          f"η/(1−μ) = {g['eta_eff']:g}", g["ratio"], ci=g["ci"],
-                          theory=g["predicted_diffusion"],
-                          note=f"{_CI95}; theory: diffusion limit; heavy-ball discrete "
-                               f"prediction {g['predicted_discrete']:.4g}"))
+        g = min(groups, key=lambda g: (g["eta_eff"], -g["mu"]))
+        rows += _ratio_rows("collapse", f"E N(μ = {g['mu']:g}) / E N(μ = {g['mu_ref']:g}) at "
+                                        f"η/(1−μ) = {g['eta_eff']:g}",
+                            g["ratio"], g["se"], at[(g["eta"], g["mu"])], at[(g["eta_ref"], g["mu_ref"])],
+                            1.0, "escape depends on η/(1 − μ) only (ratio 1)", n_paths)
     factors = col.get("momentum_factor_at_fixed_eta", [])
     if factors:
         f = max(factors, key=lambda f: (f["mu"], -f["eta"]))
-        rows.append(claim(f"momentum factor at fixed η = {f['eta']:g}: E N(μ = {f['mu']:g}) / "
-                          f"E N(μ = 0)", f["factor"], ci=f["ci"], theory=f["paper_1_minus_mu"],
-                          note=f"{_CI95}; theory: the paper's 1 − μ; linearized SDE "
-                               f"{f['predicted_diffusion']:.4g}, discrete "
-                               f"{f['predicted_discrete']:.4g}"))
+        rows += _ratio_rows("momentum factor", f"E N(μ = {f['mu']:g}) / E N(μ = 0) at fixed "
+                                               f"η = {f['eta']:g}",
+                            f["factor"], f["se"], at[(f["eta"], f["mu"])], at[(f["eta"], 0.0)],
+                            f["paper_1_minus_mu"], "momentum shortens the escape by the factor 1 − μ",
+                            n_paths)
     floors = [r for r in summary["floor"] if r["distribution"] == "gaussian"]
     mus = sorted({r["mu"] for r in floors})
     for mu in sorted({mus[0], mus[-1]}) if mus else ():
         r = min((r for r in floors if r["mu"] == mu), key=lambda r: r["eta_eff"])
-        q = r["msgd_over_predicted"]
-        rows.append(claim(f"floor: MSGD / predicted stationary error, η/(1−μ) = "
-                          f"{r['eta_eff']:.4g}, μ = {mu:g}", q["ratio"], ci=q["ci"], theory=1.0,
-                          note="95% CI (batch means)"))
+        m = r["msgd"]
+        paper = mu == mus[-1]                 # the paper's formula at the largest μ only
+        v = compare(f"floor: MSGD stationary error E[1 − (e₁ᵀw)²], η/(1−μ) = {r['eta_eff']:.4g}, "
+                    f"μ = {mu:g}", r["predicted_discrete_linear"], m["value"], m["se"],
+                    reference=_AR2_FLOOR_REF)
+        rows.append(verdict_claim(v, note=f"units: E[1 − (e₁ᵀw)²], dimensionless; SE by batch means; "
+                                          f"the paper's formula {r['predicted']:.5g}"))
+        if not paper:
+            continue
+        dev = _paper_deviation(
+            r["predicted"] - r["predicted_discrete_linear"], m["se"], 0.0,
+            reason="the paper's floor is the diffusion limit's; heavy ball's AR(2) variance exceeds "
+                   "it by the relative amount ≈ η(λ₁ − λᵢ)/(2(1 + μ))",
+            holds="heavy ball's AR(2) floor (previous row)")
+        v = compare(f"floor, the paper's formula (η/(2(1−μ))) Σ α₁ᵢ²/(λ₁ − λᵢ), "
+                    f"η/(1−μ) = {r['eta_eff']:.4g}, μ = {mu:g}", r["predicted"], m["value"], m["se"],
+                    deviation=dev, reference="Liu, Chen, Zhou & Zhao (2021): the diffusion limit's floor")
+        gap = abs(r["predicted"] - r["predicted_discrete_linear"]) / m["se"]
+        rows.append(verdict_claim(v, note="units: E[1 − (e₁ᵀw)²]; no allowance: the paper's formula "
+                                          f"as written, {gap:.1f} SE from the AR(2) value"))
     for w in summary.get("weak_error", {}).values():
         fit = w["escape_order_fit"]
-        if fit.get("order") is not None:
-            rows.append(claim(f"weak order of MSGD − limit (mean escape) in η, μ = {w['mu']:g}",
-                              fit["order"], ci=fit["ci"], theory=fit.get("predicted_linear_order"),
-                              note="95% CI of the weighted log-log slope over the resolved "
-                                   f"points η = {', '.join(f'{e:g}' for e in fit['points_used'])}"
-                                   "; theory: the linear theory's slope there"))
+        if fit.get("order") is None or fit.get("predicted_linear_order") is None:
+            continue
+        v = compare(f"weak order of MSGD − limit (mean escape) in η, μ = {w['mu']:g}",
+                    fit["predicted_linear_order"], fit["order"], fit["se"],
+                    reference="the slope of the linear theory's relative difference (discrete AR(2) "
+                              "mean / EM-of-the-limit mean − 1) over the same η")
+        rows.append(verdict_claim(v, note="units: order p in |E N_MSGD / E N_limit − 1| ∝ ηᵖ; fitted over "
+                                          f"η = {', '.join(f'{e:g}' for e in fit['points_used'])}"))
     ann = summary.get("annealing")
     if ann:
         v = ann["runs"].get("step-size schedule", {})
@@ -736,12 +840,18 @@ def headline_claims(summary: dict) -> list[dict]:
             rows.append(claim(f"annealing: iterations to error {ann['target_error']:g}, best "
                               f"constant ({ann['best_constant']}) / step-size schedule",
                               v["speedup_vs_best_constant"], ci=v["speedup_ci"],
-                              note="conservative interval from the 95% bootstrap CIs"))
+                              note="units: ratio of iterations; no verdict: the paper predicts no "
+                                   "speedup value (that annealing removes the floor is checked by "
+                                   "`sde-opt validate --select msgd-annealing`); conservative interval "
+                                   "from the 95% bootstrap CIs"))
     mf = summary.get("matrix_factorization")
     if mf and mf.get("floor"):
         r = min(mf["floor"], key=lambda r: (r["eta_eff"], -r["mu"]))
-        q = r["msgd_over_predicted"]
-        rows.append(claim(f"matrix factorization: MSGD / local-SDE floor, η/(1−μ) = "
-                          f"{r['eta_eff']:.4g}, μ = {r['mu']:g}", q["ratio"], ci=q["ci"],
-                          theory=1.0, note="95% CI (batch means)"))
+        m = r["msgd"]
+        v = compare(f"matrix factorization: MSGD floor E‖x − x*‖², η/(1−μ) = {r['eta_eff']:.4g}, "
+                    f"μ = {r['mu']:g}", r["predicted_discrete_linear"], m["value"], m["se"],
+                    reference="heavy ball's exact stationary covariance of the local model at the "
+                              "minimum (theory.local_sde, discrete=True)")
+        rows.append(verdict_claim(v, note=f"units: E‖x − x*‖²; local SDE (diffusion limit) "
+                                          f"{r['predicted']:.5g}; SE by batch means"))
     return rows

@@ -223,7 +223,7 @@ CASES = [
     ("FiniteSum loss", lambda: so.FiniteSum(3, {"x": np.zeros(4)}, {"w": jnp.zeros(())},
                                             batch_size=2), TypeError, ["FiniteSum", "loss", "3"]),
     ("FiniteSum batch 0", lambda: so.FiniteSum(_ols, np.zeros(4), {"w": jnp.zeros(())},
-                                               batch_size=0), ValueError, ["batch_size", ">= 1",
+                                               batch_size=0), ValueError, ["batch_size", "[1, inf)",
                                                                            "0"]),
     ("FiniteSum batch float", lambda: so.FiniteSum(_ols, np.zeros(4), {"w": jnp.zeros(())},
                                                    batch_size=2.5), TypeError,

@@ -108,3 +108,14 @@ def test_tiny_full_study_runs_every_part(tmp_path, monkeypatch):
     assert {"annealing", "matrix_factorization", "headline"} <= set(s)
     assert (tmp_path / "m" / "annealing.png").exists()
     assert (tmp_path / "m" / "matrix_factorization.png").exists()
+    # the full mode's headline rows (annealing, matrix factorization included): every row has
+    # units and a verdict, or the reason it has none
+    import json
+
+    rows = study.headline_claims(json.loads(json.dumps(s, default=float)))
+    ann = s["annealing"]["runs"]["step-size schedule"].get("speedup_vs_best_constant")
+    assert any(r["quantity"].startswith("annealing") for r in rows) == (ann is not None)
+    assert any(r["quantity"].startswith("matrix factorization") for r in rows)
+    for r in rows:
+        assert "units:" in r["note"], r
+        assert r["verdict"] != "-" or "no verdict:" in r["note"], r

@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -17,6 +18,20 @@ def test_your_own_problem_example_runs(capsys):
     out = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in out] == ["MomentumSGD", "EulerMaruyama"]
     assert all(line.endswith("(256, 2)") for line in out)
+
+
+@pytest.mark.slow
+def test_your_own_sde_example_runs(capsys):
+    """The second block of the section: so.SDE from two functions, time dependent."""
+    section = README.read_text().split("## Your own problem", 1)[1].split("\n## ", 1)[0]
+    code = re.findall(r"```python\n(.*?)```", section, re.S)[1]
+    exec(compile(code, "README.md", "exec"), {})
+    flag, mean = capsys.readouterr().out.split()
+    m = 0.0                       # Euler–Maruyama's mean exactly: the Euler recursion of the ODE
+    for k in range(300):
+        m += 0.01 * (-m + np.sin(k * 0.01))
+    se = np.sqrt(0.3**2 * (1 - np.exp(-6.0)) / 2 / 1_000)        # OU variance at t = 3, 1,000 paths
+    assert flag == "True" and abs(float(mean) - m) <= 5 * se
 
 
 def _readme_command(title: str) -> str:

@@ -94,36 +94,46 @@ def test_the_acceptance_rules():
 
 # Per study, in row order: (path of the measured value, path of its interval or None, where the
 # verdict comes from). An interval path is one list [lo, hi] or two paths (lo, hi); the verdict
-# source is None ("-": the summary has no verdict) or the path of the study's own verdict (a
-# "pass"/"fail" string or a boolean).
+# source is None ("-": the summary has no verdict), the path of the study's own verdict (a
+# "pass"/"fail" string or a boolean), or COMPUTED: headline_claims decides it from the summary's
+# numbers by the shared rule (then test_verdicts_follow_the_rule checks it against the row's
+# acceptance interval). A measured "path" may be a function of the summary (a ratio the row
+# computes).
 P = tuple
+COMPUTED = "computed"
+
+
+def _speedup(i, j):
+    """Ratio of two measured quadratic rates of sghmc-vs-sgld (what its speedup rows show)."""
+    return lambda s: (s["quadratic"]["rows"][i]["measured_rate"]["value"]
+                      / s["quadratic"]["rows"][j]["measured_rate"]["value"])
+
+
+_FIT_RUNS_IID = ("sgd-iid", "msgd0.5-iid", "msgd0.9-iid")
+KS, MEAN = "quadratic NC-SC (exact law)", "double well (linearized law)"
 RUNS = ("sgd-iid", "sgd-epoch", "msgd0.5-iid", "msgd0.9-iid")
 NVR = "normalized_vs_regularized"
 EXPECTED = {
     "msgd-escape": [
-        (P(["phase1_escape", 0, "ratio_msgd_to_prediction"]),
-         P(["phase1_escape", 0, "ratio_msgd_to_prediction_ci"]), None),
-        (P(["phase1_escape", 1, "ratio_msgd_to_prediction"]),
-         P(["phase1_escape", 1, "ratio_msgd_to_prediction_ci"]), None),
-        (P(["phase1_escape", 3, "ratio_msgd_to_prediction"]),
-         P(["phase1_escape", 3, "ratio_msgd_to_prediction_ci"]), None),
-        (P(["collapse", "gaussian", "equal_eta_eff_ratios", 1, "ratio"]),
-         P(["collapse", "gaussian", "equal_eta_eff_ratios", 1, "ci"]), None),
-        (P(["collapse", "gaussian", "momentum_factor_at_fixed_eta", 1, "factor"]),
-         P(["collapse", "gaussian", "momentum_factor_at_fixed_eta", 1, "ci"]), None),
-        (P(["floor", 0, "msgd_over_predicted", "ratio"]),
-         P(["floor", 0, "msgd_over_predicted", "ci"]), None),
-        (P(["floor", 1, "msgd_over_predicted", "ratio"]),
-         P(["floor", 1, "msgd_over_predicted", "ci"]), None),
-        (P(["weak_error", "mu=0.9", "escape_order_fit", "order"]),
-         P(["weak_error", "mu=0.9", "escape_order_fit", "ci"]), None),
+        (P(["phase1_escape", 0, "msgd", "mean"]), None, COMPUTED),
+        (P(["phase1_escape", 1, "msgd", "mean"]), None, COMPUTED),
+        (P(["phase1_escape", 3, "msgd", "mean"]), None, COMPUTED),
+        (P(["phase1_escape", 3, "msgd", "mean"]), None, COMPUTED),
+        (P(["collapse", "gaussian", "equal_eta_eff_ratios", 0, "ratio"]), None, COMPUTED),
+        (P(["collapse", "gaussian", "equal_eta_eff_ratios", 0, "ratio"]), None, COMPUTED),
+        (P(["collapse", "gaussian", "momentum_factor_at_fixed_eta", 1, "factor"]), None, COMPUTED),
+        (P(["collapse", "gaussian", "momentum_factor_at_fixed_eta", 1, "factor"]), None, COMPUTED),
+        (P(["floor", 0, "msgd", "value"]), None, COMPUTED),
+        (P(["floor", 1, "msgd", "value"]), None, COMPUTED),
+        (P(["floor", 1, "msgd", "value"]), None, COMPUTED),
+        (P(["weak_error", "mu=0.9", "escape_order_fit", "order"]), None, COMPUTED),
     ],
     "sghmc-vs-sgld": [
         (P(["claims", 0, "measured"]), None, P(["claims", 0, "verdict"])),
         (P(["claims", 3, "measured"]), None, P(["claims", 3, "verdict"])),
         (P(["claims", 4, "measured"]), None, P(["claims", 4, "verdict"])),
-        (P(["headline", "quadratic_speedup_best_SGHMC1_vs_SGLD", "speedup_vs_sgld"]), None, None),
-        (P(["headline", "quadratic_speedup_best_SGHMC2_vs_SGLD", "speedup_vs_sgld"]), None, None),
+        (_speedup(3, 0), None, COMPUTED),
+        (_speedup(4, 0), None, COMPUTED),
         (P(["double_well_1d", "claims", 0, "measured"]), None,
          P(["double_well_1d", "claims", 0, "verdict"])),
         (P(["double_well_1d", "claims", 3, "measured"]), None,
@@ -136,9 +146,11 @@ EXPECTED = {
          P(["robust_regression", "rows", 2, "measured_rate", "ci95"]), None),
     ],
     "fit-traces": (
-        [(P(["runs", r, "diffusion_trace_ratio", "ratio"]),
-          P(["runs", r, "diffusion_trace_ratio", "ci_conservative"]), None) for r in RUNS]
-        + [(P(["runs", r, "eta_eff", "fitted"]), P(["runs", r, "eta_eff", "ci"]), None)
+        [(P(["runs", r, "diffusion_trace_ratio", "ratio"]), None, COMPUTED) if r in _FIT_RUNS_IID
+         else (P(["runs", r, "diffusion_trace_ratio", "ratio"]),
+               P(["runs", r, "diffusion_trace_ratio", "ci_conservative"]), None) for r in RUNS]
+        + [(P(["runs", r, "eta_eff", "fitted"]), None, COMPUTED) if r in _FIT_RUNS_IID
+           else (P(["runs", r, "eta_eff", "fitted"]), P(["runs", r, "eta_eff", "ci"]), None)
            for r in RUNS]),
     # the minimax studies keep their rows as verdicts in summary["claims"] (measured, acceptance
     # interval or 95% CI, verdict or "-" with the reason in the note)
@@ -194,6 +206,8 @@ EXPECTED = {
 
 
 def _at(summary, path):
+    if callable(path):
+        return path(summary)
     x = summary
     for k in path:
         x = x[k]
@@ -246,7 +260,10 @@ def test_rows_are_the_summary_numbers(name):
         if ci_path is not None:
             ci = _interval(summary, ci_path)
             assert row["ci"] == (None if ci is None else [_num(v) for v in ci]), row
-        assert row["verdict"] == _verdict(summary, v_path), row
+        if v_path == COMPUTED:
+            assert row["verdict"] in ("pass", "fail", "deviation") and row["ci"] is not None, row
+        else:
+            assert row["verdict"] == _verdict(summary, v_path), row
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
@@ -264,6 +281,9 @@ def test_verdicts_follow_the_rule(name):
             assert "%" in row.get("note", "") and "CI" in row["note"], row
         if row["verdict"] in ("pass", "fail") and row["theory"] is None:
             assert row.get("note"), row      # what the verdict rests on (e.g. a critical value)
+        if row["verdict"] == "deviation" and row["ci"] is not None and row["theory"] is not None:
+            assert interval_verdict(row["theory"], row["ci"]) == "fail", row   # it did show
+            assert "documented deviation" in row.get("note", ""), row
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
@@ -350,3 +370,15 @@ def test_a_failing_table_costs_the_table_not_the_summary(tmp_path, monkeypatch, 
     cap = capsys.readouterr()
     assert "no headline table (KeyError" in cap.err
     assert "answer" in json.loads((tmp_path / "fake" / "summary.json").read_text())
+
+
+@pytest.mark.parametrize("name", ["msgd-escape", "sghmc-vs-sgld", "fit-traces"])
+def test_every_row_states_its_units_and_a_verdict_or_why_not(name):
+    """Issue 22: every headline row gets a verdict, or says on its row why it has none; rows
+    state their units."""
+    _, rows = _claims(name)
+    for row in rows:
+        note = row.get("note", "")
+        assert "units:" in note, row
+        if row["verdict"] == "-":
+            assert "no verdict:" in note, row

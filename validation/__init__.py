@@ -1,7 +1,7 @@
 """Validation: one check per theoretical claim (``sde-opt validate``).
 
 Every module in this package is imported on first use; modules register their checks with
-:func:`validation._framework.check`, so adding a claim is adding a file.
+``validation._framework.check``, so adding a claim is adding a file.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """One check per theoretical claim: predicted vs measured ± interval, and a verdict.
 
-A check is a function registered with :func:`check`; it returns one :class:`Verdict` or a list.
-The verdict rule itself (:func:`compare`, :func:`compare_interval`) lives in
-:mod:`sde_opt.experiment.verdict`, shared with the studies.
+A check is a function registered with ``check``; it returns one [`Verdict`][sde_opt.experiment.Verdict] or a
+list. The verdict rule itself ([`compare`][sde_opt.experiment.compare],
+[`compare_interval`][sde_opt.experiment.compare_interval]) lives in ``sde_opt.experiment.verdict``, shared
+with the studies.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ an additive Gaussian oracle g = ω²x + σξ, is a linear chain
 and its exact stationary covariance solves P = M P Mᵀ + Q with Q = N Nᵀ, solved here by a plain
 ``scipy.linalg.solve_discrete_lyapunov``. M and Q are written out *by hand* from the update rules
 stated in the docstrings of the schemes (and papers.md §2.3 / validation-theory §5) — not read off
-the code under test (which :func:`sde_opt.theory.langevin.chain_linearization` does by autodiff;
+the code under test (which ``sde_opt.theory.langevin.chain_linearization`` does by autodiff;
 that is used only in the engine self-consistency checks). The exact-OU covariance integrals
 ∫₀ʰ ψ_iψ_j are computed by numerical quadrature, not from the closed forms in the code.
 
@@ -96,7 +96,7 @@ def exact_ou(w2, gamma, beta, h, oracle_var=0.0):
 
 
 def sghmc2(w2, eta, gamma, beta, oracle_var):
-    """SGHMC2 (step η): :func:`exact_ou` with the oracle noise σ² = ``oracle_var``."""
+    """SGHMC2 (step η): ``exact_ou`` with the oracle noise σ² = ``oracle_var``."""
     return exact_ou(w2, gamma, beta, eta, oracle_var)
 
 

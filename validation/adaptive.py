@@ -1,28 +1,28 @@
 r"""RMSprop and Adam against their SDEs (Malladi, Lyu, Panigrahi & Arora 2022), and SVAG.
 
 Measurements (each returns verdicts by the shared rule and the numbers behind them; the study
-``adaptive-sde`` runs them at full size, :func:`check`-registered versions run small):
+``adaptive-sde`` runs them at full size, ``check``-registered versions run small):
 
-* :func:`one_step` — one step's mean and covariance per unit time (dt = η²) against the SDE's
+* ``one_step`` — one step's mean and covariance per unit time (dt = η²) against the SDE's
   drift and BBᵀ: tr Cov(Δθ)/dt vs tr BBᵀ_θθ, and the projections of E Δθ/dt on a_θ and of
   E Δu/dt on a_u (predicted 1, plus the chain's first-order terms the SDE omits, with their sign:
-  :func:`sde_opt.theory.adaptive.one_step_excess`, derived by hand). Allowance: z·SE plus the
+  ``sde_opt.theory.adaptive.one_step_excess``, derived by hand). Allowance: z·SE plus the
   SDE's own O(dt) Taylor terms.
-* :func:`weak_error` — E φ(θ_T) of the chain against Euler–Maruyama of its SDE at the same step,
+* ``weak_error`` — E φ(θ_T) of the chain against Euler–Maruyama of its SDE at the same step,
   driven by the same normals (paired, so the SE is that of the difference), over a grid of η in
   the paper's family (σ₀, ε₀, c fixed): the log-log slope of |Δ| against η. Malladi et al. prove
   |Δ| = O(η); with symmetric oracle noise every O(η) term of the one-step expansion carries an odd
   moment of the noise and vanishes, so the order is 2 (derived here) — the claim tested.
-* :func:`stationary` — the stationary covariance of θ on a quadratic with additive noise against
+* ``stationary`` — the stationary covariance of θ on a quadratic with additive noise against
   the Lyapunov solution of the (then exactly linear) SDE; allowances: the one-step discretization
   at frozen u (EM's Lyapunov equation for RMSprop, the hand-written linear recursion of Adam at
   frozen u) and u's fluctuation about u* (relative (1 − β₂), its Jensen effect on P⁻¹).
-* :func:`svag_weak_error` — SVAG's weak error against ℓ: E‖θ_T‖² of the SVAG chain against the
+* ``svag_weak_error`` — SVAG's weak error against ℓ: E‖θ_T‖² of the SVAG chain against the
   SDE's closed form (SGD on a quadratic: an OU process) or a Richardson-extrapolated
   Euler–Maruyama reference (RMSprop), slope in ℓ.
 
 Power: every measurement takes ``noise_factor``, which multiplies the SDE's diffusion (a wrong
-noise scale), and :func:`one_step` also ``drift_factor`` (a wrong drift); tests check that 1.2 is
+noise scale), and ``one_step`` also ``drift_factor`` (a wrong drift); tests check that 1.2 is
 rejected.
 """
 
@@ -122,7 +122,7 @@ def one_step(alg, state, *, n_draws: int, seed: int, noise_factor: float = 1.0,
     three verdicts (``"trace"``, ``"drift_theta"``, ``"drift_u"``) and their numbers.
 
     The chain's own first-order terms that the SDE omits by design
-    (:func:`~sde_opt.theory.adaptive.one_step_excess`, derived by hand for a Gaussian oracle) are
+    (``one_step_excess``, derived by hand for a Gaussian oracle) are
     added to the prediction *with their sign* — they are a derived correction, not an allowance —
     so the allowance is only the O(dt) Taylor remainder; ``noise_factor`` / ``drift_factor``
     misspecify the SDE's diffusion / drift (the power variants)."""

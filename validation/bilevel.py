@@ -1,5 +1,5 @@
 """Bilevel optimization (Huang, Chen, Ji, Ma & Lai, JMLR 2025; papers.md §3): AID, perturbed AID,
-StocBiO and its reduced SDE on :class:`~sde_opt.QuadraticBilevel` (κ = 10, d_y = 20).
+StocBiO and its reduced SDE on [`QuadraticBilevel`][sde_opt.QuadraticBilevel] (κ = 10, d_y = 20).
 
 Claims and their independent references:
 
@@ -8,7 +8,7 @@ Claims and their independent references:
   inner loop limits it (the transient of the second mode, from the spectrum, is the bias), and by
   at most the Chebyshev factor c_N when CG limits it; without warm start it does not contract;
 * perturbed AID: unperturbed AID at the saddle stays; after the kick the escape iteration follows
-  the kicked-linear law (:mod:`sde_opt.theory.kicked_escape`; bias: the exact nonlinear 1-D map's
+  the kicked-linear law (``sde_opt.theory.kicked_escape``; bias: the exact nonlinear 1-D map's
   shift of the mean, a formula);
 * StocBiO's one-step moments from the exact inner solution (mean −∇Φ_Q, covariance from the
   oracle covariances through the implicit function theorem);

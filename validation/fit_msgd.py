@@ -6,8 +6,8 @@ of covariance C (not commuting with H), is run by the engine and saved every K =
 in the package's time t = kη). Theory (Liu, Chen, Zhou & Zhao; validation-theory §2): in its
 diffusion limit the trace is OU with drift −H/(1 − μ) and diffusion η C/(1 − μ)², stationary
 covariance H S + S H = η C/(1 − μ). The recorded x is in fact AR(2) (momentum), and the OU fit
-converges to an exact discrete target (:func:`sde_opt.fit.heavy_ball_ou_target`) whose stationary
-part is the exact heavy-ball covariance of §2 and which differs from the limit by O(η).
+converges to an exact discrete target ([`sde_opt.fit.heavy_ball_ou_target`][sde_opt.fit.heavy_ball_ou_target])
+whose stationary part is the exact heavy-ball covariance of §2 and which differs from the limit by O(η).
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Fitting OU traces: exact-discretization MLE and realized variance recover known parameters, and
 their 95% intervals cover the truth in 95% of repeated simulations.
 
-Traces come from the engine: Euler–Maruyama of a :class:`~sde_opt.LinearSDE` with a fine step h,
+Traces come from the engine: Euler–Maruyama of a [`LinearSDE`][sde_opt.LinearSDE] with a fine step h,
 saved every ``stride`` steps. The EM chain sampled at Δ = stride·h is itself exactly a Gaussian
 VAR(1), so the parameters the fit must recover are known exactly
-(:func:`sde_opt.fit.ou_fit_target`); they differ from the SDE's by O(h), stated in each note.
+([`sde_opt.fit.ou_fit_target`][sde_opt.fit.ou_fit_target]); they differ from the SDE's by O(h), stated in each
+note.
 """
 
 from __future__ import annotations

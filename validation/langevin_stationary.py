@@ -84,7 +84,7 @@ def harmonic_verdicts(label, chain, M, Q, seed, *, what, xv=_phase_xv, wrap=Phas
 
 
 def overdamped_verdict(label, chain, M, Q, seed, *, what, n_paths=_N_PATHS):
-    """Overdamped analogue of :func:`harmonic_verdicts`: ⟨x²⟩ only."""
+    """Overdamped analogue of ``harmonic_verdicts``: ⟨x²⟩ only."""
     from ._linear_references import stationary_covariance
 
     P = stationary_covariance(M, Q)
@@ -143,7 +143,7 @@ def harmonic_exact_moments():
 @check("engine-chain-linearization")
 def chain_linearization_engine():
     """Engine self-consistency (not a claim about the schemes): the autodiff linearization of
-    ``chain.step`` used by :func:`sde_opt.theory.langevin.chain_stationary_covariance` reproduces
+    ``chain.step`` used by ``sde_opt.theory.langevin.chain_stationary_covariance`` reproduces
     the hand-derived M and NNᵀ (max entry-wise difference, float64)."""
     from sde_opt.theory.langevin import chain_linearization
 

@@ -3,11 +3,11 @@ law of perturbed GDmax, stochastic GDA's escape vs its discrete law, the NC-SC l
 per run, the stability threshold of the step ratio, the noise floor behind the minibatch size.
 
 References are independent of the code they check: hand-derived iteration matrices and remainder
-bounds (:mod:`sde_opt.theory.modified_equations`), the series of the per-eigenvalue remainder with
-a Cauchy tail bound (here), the exact kicked law (:mod:`sde_opt.theory.kicked_escape`), the EM
-exit formula (:mod:`sde_opt.theory.saddle_exit`), the ramp's derived lower bound and a scalar
+bounds (``sde_opt.theory.modified_equations``), the series of the per-eigenvalue remainder with
+a Cauchy tail bound (here), the exact kicked law (``sde_opt.theory.kicked_escape``), the EM
+exit formula (``sde_opt.theory.saddle_exit``), the ramp's derived lower bound and a scalar
 float64 recursion of gradient descent on the closed-form Φ, the discrete Lyapunov equation
-(:mod:`sde_opt.theory.minimax_rates`). Identities (GDmax started at the saddle stays; the reduced
+(``sde_opt.theory.minimax_rates``). Identities (GDmax started at the saddle stays; the reduced
 SDE as the η_y/η_x → ∞ limit of the AR(1) coefficients) are tests, not claims.
 """
 

@@ -1,7 +1,7 @@
 """Momentum SGD, Phase I: escape from the saddle e₂ of streaming PCA (Liu, Chen, Zhou & Zhao 2021).
 
-Claims checked (papers.md §1.4–1.5; predictions from :mod:`sde_opt.theory.momentum_pca`, which
-reuses :mod:`sde_opt.theory.saddle_exit`):
+Claims checked (papers.md §1.4–1.5; predictions from ``sde_opt.theory.momentum_pca``, which
+reuses ``sde_opt.theory.saddle_exit``):
 
 * the mean (and median) escape time matches the linearized SDE at the saddle at small η;
 * the escape time depends on (η, μ) only through η/(1 − μ) (collapse);
@@ -9,11 +9,11 @@ reuses :mod:`sde_opt.theory.saddle_exit`):
   the linearized SDE's factor (1 − μ)(L + ln(1 − μ))/L.
 
 Every acceptance interval is measured ± (4 SE + bias). The reference is heavy ball's discrete
-(AR(2)) prediction along e₁ (:func:`~sde_opt.theory.heavy_ball_exit_iterations`) with the d − 2
-stable coordinates and the exact event cos²(w, e₁) ≥ ½ (:class:`PCAEscape.discrete_exact_event`),
-``bias`` the derived bound on what that correction neglects. The diffusion-limit statements of the
-paper are tested as written, without any allowance: where their O(η) error is resolvable they are
-documented deviations. Escape = cos²(w, e₁) ≥ ½ from w = e₂, d = 10, 2048 paths per point.
+(AR(2)) prediction along e₁ ([`heavy_ball_exit_iterations`][sde_opt.theory.heavy_ball_exit_iterations]) with
+the d − 2 stable coordinates and the exact event cos²(w, e₁) ≥ ½ (``PCAEscape.discrete_exact_event``),
+``bias`` the derived bound on what that correction neglects. The diffusion-limit statements of the paper are
+tested as written, without any allowance: where their O(η) error is resolvable they are documented deviations.
+Escape = cos²(w, e₁) ≥ ½ from w = e₂, d = 10, 2048 paths per point.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Momentum SGD, Phase III: the stationary error floor near e₁ and its removal by annealing.
 
-Claims (papers.md §1.6; :mod:`sde_opt.theory.momentum_pca`):
+Claims (papers.md §1.6; ``sde_opt.theory.momentum_pca``):
 
 * the floor E[1 − (e₁ᵀw)²] = (η/(2(1−μ))) Σ_{i≥2} α_1i²/(λ₁ − λ_i) at small η (α_1i² = κλ₁λ_i),
   for Gaussian and Student-t samples and several μ — i.e. momentum at fixed η raises the floor

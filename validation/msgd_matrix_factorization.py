@@ -1,6 +1,6 @@
 """Beyond PCA: the momentum-SGD claims on symmetric matrix factorization, f = ¼‖xxᵀ − M‖².
 
-The predictions come from the generic local SDE (:func:`sde_opt.theory.local_sde`): the Hessian
+The predictions come from the generic local SDE (``sde_opt.theory.local_sde``): the Hessian
 and the gradient-noise covariance at the strict saddle √σ₂u₂ (escape until |a₁| ≥ |a₂|, i.e. the
 unstable coordinate reaches r = √σ₂ — the ratio a₁/a₂ grows exactly linearly under the gradient
 flow) and at the minimum √σ₁u₁ (floor E‖x − x*‖² = tr S, H S + S H = ηΣ/(1 − μ)). M = diag(1, 0.5,

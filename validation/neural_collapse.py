@@ -61,7 +61,7 @@ def _final(res, name):
 
 def attained_claims(problem, res, label) -> list[Verdict]:
     """f* and NC1–NC3 at the attained solutions, with the bias bounds of the module docstring of
-    :func:`ufm_optimal_value`."""
+    ``ufm_optimal_value``."""
     k, nn = problem.k, problem.n_samples
     loss, g = _final(res, "loss"), _final(res, "grad_norm")
     mu = _min_positive_curvature(problem)

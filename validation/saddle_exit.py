@@ -4,7 +4,8 @@ validation-theory.md §3. For dX = λX dt + σ dW from 0, the exact mean exit ti
 the Dawson integral (2/λ)∫_0^{r√λ/σ} F; EM with step h exits O(h) later; the law tends to
 P(τ ≤ t) = erfc((r√λ/σ) e^{−λt}). SGD at a saddle is EM of that SDE with h = η, σ² = ηc;
 heavy ball has the effective step η/(1 − μ) in the diffusion limit but its own discrete growth
-rate ln ρ < η λ/(1 − μ) (:func:`sde_opt.theory.heavy_ball_exit_iterations`).
+rate ln ρ < η λ/(1 − μ)
+([`sde_opt.theory.heavy_ball_exit_iterations`][sde_opt.theory.heavy_ball_exit_iterations]).
 """
 
 from __future__ import annotations

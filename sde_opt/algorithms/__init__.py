@@ -1,10 +1,9 @@
 """Discrete optimizers, each a chain that returns its own diffusion limit.
 
-``REGISTRY`` maps a name to an :class:`Entry` (factory, example hyperparameters, and the problem
-and start point to run it on); the contract suite in
-``tests/test_contract.py`` runs over every entry, so a new algorithm registered here inherits the
-checks (jit = no-jit, no recompilation across hyperparameters, vmap over keys, dtype kept, limit
-consistency).
+``REGISTRY`` maps a name to an [`Entry`][sde_opt.algorithms.Entry] (factory, example hyperparameters, and the
+problem and start point to run it on); the contract suite in ``tests/test_contract.py`` runs over every entry,
+so a new algorithm registered here inherits the checks (jit = no-jit, no recompilation across hyperparameters,
+vmap over keys, dtype kept, limit consistency).
 """
 
 from collections.abc import Callable

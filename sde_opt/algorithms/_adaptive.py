@@ -15,7 +15,7 @@ from ..sde.adaptive import require_noise_cov
 
 def default_sigma(problem) -> float:
     """The NGOS noise scale σ of a problem's oracle: 1/√b for a minibatch of b examples drawn with
-    replacement (:class:`~sde_opt.FiniteSum`: Σ is then the per-example covariance), else 1."""
+    replacement ([`FiniteSum`][sde_opt.FiniteSum]: Σ is then the per-example covariance), else 1."""
     b = getattr(problem, "batch_size", None)
     return 1.0 / math.sqrt(b) if isinstance(b, int) and b >= 1 else 1.0
 
@@ -41,7 +41,7 @@ class RegimeWarning(UserWarning):
 
 def check_regime(owner: str, problem, eta, eps, betas: dict, u0=0.0) -> None:
     r"""Refuse a limit outside the regime of Malladi, Lyu, Panigrahi & Arora (2022), naming the
-    failing condition, and warn (:class:`RegimeWarning`) where the limit is defined but the
+    failing condition, and warn (``RegimeWarning``) where the limit is defined but the
     instance sits far from the family the theorem is about.
 
     The paper proves the SDE as η → 0 with σ₀ = ση, ε₀ = εη and cᵢ = (1 − βᵢ)/η² held fixed. A
@@ -60,7 +60,7 @@ def check_regime(owner: str, problem, eta, eps, betas: dict, u0=0.0) -> None:
 
     The state-dependent condition that the gradient noise dominates the gradient
     (|∂ᵢf|² ≪ Σ_prob,ii: the term σ⁻²(∇f)² that the u equation drops) is not checkable without a
-    point; :func:`sde_opt.theory.adaptive.regime_numbers` evaluates it where the user has one.
+    point; ``sde_opt.theory.adaptive.regime_numbers`` evaluates it where the user has one.
     """
     require_noise_cov(f"{owner}.limit", problem)
     if not is_concrete(eta) or not is_concrete(eps):

@@ -17,7 +17,7 @@ class AbstractAlgorithm(AbstractChain):
     Besides the chain contract (``init``, ``step``, ``position``, ``dt`` = continuous time per
     iteration, ``noise`` = the problem's oracle noise), an algorithm returns
 
-    * ``limit()`` — its diffusion approximation, an :class:`~sde_opt.sde.AbstractSDE` in the same
+    * ``limit()`` — its diffusion approximation, an [`AbstractSDE`][sde_opt.AbstractSDE] in the same
       time variable (``t = k·dt``), so that simulating ``EulerMaruyama(alg.limit(), alg.dt)`` with
       the same key is a pathwise comparison;
     * ``ode_limit()`` — the deterministic (law of large numbers) limit.

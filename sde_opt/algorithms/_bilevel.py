@@ -1,8 +1,8 @@
 """Building blocks of the bilevel algorithms: inner gradient loops, CG (lineax), Neumann series.
 
-Everything is written with the level oracles of :class:`~sde_opt.problems.bilevel.AbstractBilevel`
+Everything is written with the level oracles of [`AbstractBilevel`][sde_opt.AbstractBilevel]
 (gradients, JVPs and HVPs; never a dense Hessian). Oracle calls are counted in an int32 vector
-``counts`` carried in each algorithm's state, in the order of :data:`COUNT_NAMES`.
+``counts`` carried in each algorithm's state, in the order of ``COUNT_NAMES``.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def cg(problem, x, y, b, v0, steps: int):
     each plus one for the initial residual. Returns (v, number of HVPs).
 
     Why not lineax: ``lineax.CG`` (0.1.1) accepts a warm start (``options={"y0": v0}``) and gives
-    the same iterates (:func:`cg_lineax`, checked in the tests), but inside the engine's
+    the same iterates (``cg_lineax``, checked in the tests), but inside the engine's
     ``shard_map`` over the path axis its ``FunctionLinearOperator`` rejects the operator: the
     traced vectors carry a sharding that its structure check and closure conversion compare.
     """
@@ -106,7 +106,7 @@ def cg(problem, x, y, b, v0, steps: int):
 
 def cg_lineax(problem, x, y, b, v0, steps: int):
     """The same N CG steps with lineax (warm start via ``options={"y0": v0}``); outside the engine
-    only (see :func:`cg`). Returns (v, number of HVPs)."""
+    only (see ``cg``). Returns (v, number of HVPs)."""
     op = lx.FunctionLinearOperator(lambda v: problem.lower_hvp(x, y, v),
                                    jax.ShapeDtypeStruct(b.shape, b.dtype),
                                    tags=lx.positive_semidefinite_tag)

@@ -33,7 +33,7 @@ class Adam(AbstractAlgorithm):
     (m₀ = v₀ = 0; without ``bias_correction`` m̂ = m_{k+1}, v̂ = v_{k+1}). The state is
     (θ, m, u, k) with u = v/σ² (Σ = Σ_prob/σ²). Time per step t = k η² (``dt = η²``).
 
-    **Limit** (:meth:`limit`, :class:`~sde_opt.sde.adaptive.AdamSDE`, the paper's Adam SDE): with
+    **Limit** (``limit``, [`AdamSDE`][sde_opt.AdamSDE], the paper's Adam SDE): with
     σ₀ = ση, ε₀ = εη, cᵢ = (1 − βᵢ)/η², γᵢ(t) = 1 − e^{−cᵢt},
 
         dθ = −(√γ₂/γ₁) P⁻¹ m dt,   dm = c₁(∇f − m) dt + σ₀c₁ Σ^{1/2} dW,
@@ -41,8 +41,8 @@ class Adam(AbstractAlgorithm):
 
     on (θ, m, u) (γᵢ = 1 without bias correction, a time-homogeneous SDE). Order-1 weak
     approximation in η (the paper's theorem); square-root scaling rule: batch ×κ ⇒ η → √κ η,
-    1 − βᵢ → κ(1 − βᵢ), ε → ε/√κ. Conditions :meth:`limit` checks:
-    :func:`sde_opt.algorithms._adaptive.check_regime` (ε > 0; 1 − β₁ ≤ η and 1 − β₂ ≤ η;
+    1 − βᵢ → κ(1 − βᵢ), ε → ε/√κ. Conditions ``limit`` checks:
+    ``sde_opt.algorithms._adaptive.check_regime`` (ε > 0; 1 − β₁ ≤ η and 1 − β₂ ≤ η;
     ``noise_cov``); the gradient noise must dominate the gradient ((∂ᵢf)² ≪ Σ_prob,ii).
 
     **optax**: the same update as ``optax.adam(eta, b1=beta1, b2=beta2, eps=eps)``

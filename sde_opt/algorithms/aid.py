@@ -53,7 +53,7 @@ class AID(AbstractAlgorithm):
     the gradient flow dX = −∇Φ(X) dt of the reduced objective (the lag is O(β)).
 
     Args:
-        problem: a bilevel problem (:class:`~sde_opt.problems.bilevel.AbstractBilevel`).
+        problem: a bilevel problem ([`AbstractBilevel`][sde_opt.AbstractBilevel]).
         alpha: inner step α ∈ (0, 2/ℓ) (checked where ℓ is known; α ≤ 1/ℓ in the theory).
         beta: outer step β > 0.
         D: inner gradient steps ≥ 1.  N: CG steps ≥ 1.

@@ -33,7 +33,7 @@ class AnnealedMomentumSGD(AbstractAlgorithm):
         m_{k+1} = μ_s m_k − η_s P g(θ_k),    θ_{k+1} = θ_k + m_{k+1}
 
     (P the tangent projection; on a sphere θ and m are rescaled by the same normalizing factor,
-    exactly as :class:`~sde_opt.MomentumSGD`, which this is when S = 1). The iteration count k
+    exactly as [`MomentumSGD`][sde_opt.MomentumSGD], which this is when S = 1). The iteration count k
     lives in the state, and the schedules are array fields, so different schedules of the same
     length reuse one compiled step.
 
@@ -42,12 +42,12 @@ class AnnealedMomentumSGD(AbstractAlgorithm):
     schedule) or μ (momentum schedule) after the escape keeps the fast Phase I and lowers the
     floor stage by stage to that of the last stage.
 
-    Time per step: t = k η₀ (the first stage's step, :attr:`dt`). Diffusion limit: piecewise
+    Time per step: t = k η₀ (the first stage's step, ``dt``). Diffusion limit: piecewise
     autonomous; in stage s, in the same time variable,
 
         dX = −(η_s/(η₀(1 − μ_s))) ∇f dt + (η_s/(√η₀ (1 − μ_s))) Σ^{1/2} dW
 
-    (:meth:`limit` with ``stage=s``; stage 0 is :meth:`MomentumSGD.limit`). :meth:`limit` with no
+    (``limit`` with ``stage=s``; stage 0 is [`MomentumSGD`][sde_opt.MomentumSGD]`.limit()`). ``limit`` with no
     stage is the whole schedule as one time-inhomogeneous SDE (stage s from t = b_{s−1} η₀ on).
 
     Args:
@@ -147,7 +147,7 @@ def geometric_schedule(first: float, last: float, start: int, n_stages: int,
     ``start`` and stage s lasts ``growth`` times longer than stage s − 1, stage 1 lasting
     ``start`` iterations — so with growth ≈ first/last^{1/(S−1)} each stage is about as long as
     its relaxation time ∝ 1/η_s. Returns ``(values, boundaries)`` for
-    :class:`AnnealedMomentumSGD`.
+    [`AnnealedMomentumSGD`][sde_opt.AnnealedMomentumSGD].
     """
     if n_stages < 2:
         raise ValueError(f"geometric_schedule: n_stages must be >= 2; got {n_stages}")

@@ -17,9 +17,9 @@ class Extragradient(GameAlgorithm):
 
     with D = diag(η_x I, η_y I), V = (∇ₓf, −∇ᵧf) and Π = (id, P_Y); the two calls draw independent
     noise. Time per step t = kη_x; first-order limit shared with GDA
-    (:class:`~sde_opt.sde.two_timescale.TwoTimescaleSDE`). Its O(η) modified equation
+    ([`TwoTimescaleSDE`][sde_opt.TwoTimescaleSDE]). Its O(η) modified equation
     ż = −F̃ + (η/2) J̃F̃ (F̃ = D V/η_x) contracts rotations that GDA's ż = −F̃ − (η/2)J̃F̃ expands
-    (:mod:`sde_opt.theory.modified_equations`). Mahdavinia, Deng, Li & Mahdavi (NeurIPS 2022):
+    (``sde_opt.theory.modified_equations``). Mahdavinia, Deng, Li & Mahdavi (NeurIPS 2022):
     η_y = Θ(1/ℓ), η_x = Θ(1/(κ²ℓ)) reach ‖∇Φ‖ ≤ ε in O(κ²ε⁻²) gradient calls (NC-SC), tight for
     this step-size regime.
 

@@ -30,16 +30,16 @@ class GDA(GameAlgorithm):
     alternating (``alternating=True``): the ascent step sees the new x, ĝ_y(x_{t+1}, y_t) — a second
     oracle call (counted: 2 calls per step).
 
-    Time per step t = kη_x. Diffusion limit (:class:`~sde_opt.sde.two_timescale.TwoTimescaleSDE`,
+    Time per step t = kη_x. Diffusion limit ([`TwoTimescaleSDE`][sde_opt.TwoTimescaleSDE],
     ratio r = η_y/η_x): dX = −∇ₓf dt + √η_x noise, dY = r∇ᵧf dt + r√η_x noise — shared with OGDA and
     EG at first order; alternating GDA has the same first-order limit. As r → ∞ it reduces to
-    dX = −∇Φ(X) dt + noise (:class:`~sde_opt.sde.two_timescale.ReducedSDE`). Lin, Jin & Jordan
+    dX = −∇Φ(X) dt + noise ([`ReducedSDE`][sde_opt.ReducedSDE]). Lin, Jin & Jordan
     (2020): with η_x = Θ(1/(κ²ℓ)), η_y = Θ(1/ℓ), O(κ²ε⁻²) iterations to ‖∇Φ‖ ≤ ε (deterministic),
     O(κ³ε⁻⁴) oracle calls with minibatches. On a bilinear game GDA spirals out (spectral radius
     √(1 + η²σ²) > 1): such paths turn non-finite and are flagged ``DIVERGED`` by the engine.
 
     Args:
-        problem: a game (:class:`~sde_opt.problems.AbstractGame`); x and y may be pytrees.
+        problem: a game ([`AbstractGame`][sde_opt.AbstractGame]); x and y may be pytrees.
         eta_x, eta_y: scalar step sizes > 0.
         alternating: ``True`` for the alternating (Gauss–Seidel) update.
     """

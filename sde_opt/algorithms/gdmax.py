@@ -47,14 +47,14 @@ class GDmax(GameAlgorithm):
     (Danskin: ∇Φ = ∇ₓf(x, y*)).
 
     **Diffusion limit** (time t = kη_x, η_x → 0 at fixed η_y and N;
-    :class:`~sde_opt.sde.two_timescale.GDmaxSDE`, derivation in :mod:`sde_opt.sde.two_timescale`):
+    [`GDmaxSDE`][sde_opt.GDmaxSDE], derivation in ``sde_opt.sde.two_timescale``):
 
         dX = −∇Φ(X) dt − √η_x (Σₓₓ + G L Gᵀ)^{1/2} dW,   Y = y*(X),
 
     G = ∇²_xy f(X, y*). The inner loop's noise does not vanish as η_x → 0: its error e = y_N − y*
     is an AR(1) chain across outer steps (contraction (I − η_yH)^N, H = −∇²_yy f) and G e enters
-    every x-step, adding its long-run covariance L (:func:`~sde_opt.sde.two_timescale.
-    inner_loop_covariance`). On a quadratic game with κ = 10, σₓ = σ_y = 1, η_y = 1/ℓ this makes
+    every x-step, adding its long-run covariance L (``
+    inner_loop_covariance``). On a quadratic game with κ = 10, σₓ = σ_y = 1, η_y = 1/ℓ this makes
     the stationary Var x 3.5, 1.84, 1.27 and 1.13 times the x-noise-only value at N = 1, 3, 10,
     100 (``tests/test_gdmax_limit.py``). Huang, Chen, Ji, Ma & Lai (2025) take η_y = 1/ℓ,
     N = Θ(κ log(·)), η_x = 1/L_Φ with L_Φ = (1 + κ)ℓ.

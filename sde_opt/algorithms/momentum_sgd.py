@@ -14,7 +14,9 @@ from ._base import AbstractAlgorithm
 
 
 class MomentumState(NamedTuple):
-    """``x``: the iterate θ_k; ``m``: the last displacement θ_k − θ_{k−1}."""
+    """``x``: the iterate θ_k; ``m``: the last displacement θ_k − θ_{k−1} (not divided by η: the
+    usual phase-space pair (θ_{k−1}, (θ_k − θ_{k−1})/η) is (x − m, m/η); see
+    [`PhaseSpace`][sde_opt.PhaseSpace])."""
 
     x: jnp.ndarray
     m: jnp.ndarray
@@ -89,8 +91,10 @@ def heavy_ball_update(problem, x, m, noise, eta, mu):
 
 
 def sgd(problem: AbstractProblem, eta) -> MomentumSGD:
-    r"""Plain SGD, θ_{k+1} = θ_k − η P g(θ_k): :class:`MomentumSGD` with μ = 0.
+    r"""Plain SGD, θ_{k+1} = θ_k − η P g(θ_k): [`MomentumSGD`][sde_opt.MomentumSGD] with μ = 0.
 
     Diffusion limit (SME, t = kη): dX = −∇f(X) dt + √(η Σ(X)) dW.
     """
+    check_problem("sgd", problem, game=False)
+    check_positive("sgd", "eta", eta, scalar=True)
     return MomentumSGD(problem, eta, 0.0)

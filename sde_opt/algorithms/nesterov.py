@@ -16,11 +16,16 @@ class NesterovSGD(AbstractAlgorithm):
     r"""Nesterov momentum:  m_{k+1} = μ m_k − η g(θ_k + μ m_k),  θ_{k+1} = θ_k + m_{k+1}.
 
     g is one stochastic gradient (on a manifold: projected, and θ, m rescaled by the retraction's
-    factor, as in :class:`~sde_opt.MomentumSGD`). Time per step t = kη. For fixed μ and η → 0
+    factor, as in [`MomentumSGD`][sde_opt.MomentumSGD]). Time per step t = kη. For fixed μ and η → 0
     the look-ahead shifts the gradient by O(η), so the diffusion limit is heavy ball's
     (Liu, Chen, Zhou & Zhao 2021 treat both):
 
         dX = −∇f(X)/(1−μ) dt + (√η/(1−μ)) Σ(X)^{1/2} dW.
+
+    **Mapping to optax.** ``optax.sgd(η, momentum=μ, nesterov=True)`` keeps the *look-ahead*
+    point as its parameters: started at p₀ = θ₀, its p_k = θ_k + μ m_k and its momentum trace is
+    −m_{k+1}/η (``tests/test_conventions.py``). Our position is θ_k; to compare with optax, map
+    ours by θ + μm (``so.OnState(lambda s: s.x + mu * s.m)`` as an observable).
 
     Args:
         problem: the landscape and its stochastic-gradient oracle.

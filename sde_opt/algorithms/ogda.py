@@ -35,10 +35,18 @@ class OGDA(GameAlgorithm):
     GDA step — the same first-step fix optax adopted (its ``is_initial_step`` guard replaces the
     missing previous gradient by the current one instead of zero, which made the first step jump).
 
+    **Mapping to optax from a start w₀** (η_x = η_y = η): ``optax.optimistic_gradient_descent(η)``
+    on the stacked (x, y) with ∇ᵧf negated makes w₁ = w₀ − ηV(w₀), w_{t+1} = w_t − η(2V(w_t) −
+    V(w_{t−1})). Its iterates are our *extrapolation points* z_{t+½} (``extrapolated(state)``), not
+    our positions z_t: from ``OGDAState((w₀ + ηV(w₀)), V(w₀), 0)`` (split into (x, y)) z_{t+½} = w_t
+    for every t and any game; from ``OGDAState(w₀, V(w₀), 0)`` z_{t+½} = w_{t+1}
+    (``tests/test_conventions.py``). From our own ``init(w₀)`` (ĝ_{−½} = 0) the positions differ from
+    optax's iterates by η V̂(z_{t−½}) and agree with them only up to that shift.
+
     Time per step t = kη_x; first-order limit shared with GDA and EG
-    (:class:`~sde_opt.sde.two_timescale.TwoTimescaleSDE`); O(η) modified equation the same as EG's,
+    ([`TwoTimescaleSDE`][sde_opt.TwoTimescaleSDE]); O(η) modified equation the same as EG's,
     ż = −F̃ + (η/2)J̃F̃ (they differ at O(η³) on linear games;
-    :mod:`sde_opt.theory.modified_equations`). Rates as for EG (Mahdavinia et al. 2022).
+    ``sde_opt.theory.modified_equations``). Rates as for EG (Mahdavinia et al. 2022).
 
     Args:
         problem: a game (x and y may be pytrees).

@@ -13,22 +13,22 @@ the package's own algorithms under the same key, so ``OptaxChain(problem, optax.
 
 **Conventions mapped** (each checked to rounding by ``tests/test_optax_chain.py``):
 
-* ``optax.sgd(η)`` = :func:`~sde_opt.sgd` (θ⁺ = θ − ηg).
+* ``optax.sgd(η)`` = [`sgd`][sde_opt.sgd] (θ⁺ = θ − ηg).
 * ``optax.sgd(η, momentum=μ)``: optax's trace t⁺ = g + μt and θ⁺ = θ − ηt⁺ is
-  :class:`~sde_opt.MomentumSGD` (heavy ball) with the displacement m = −ηt.
+  [`MomentumSGD`][sde_opt.MomentumSGD] (heavy ball) with the displacement m = −ηt.
 * ``optax.sgd(η, momentum=μ, nesterov=True)`` takes the gradient at its iterate and steps
-  θ⁺ = θ − η(g + μt⁺); :class:`~sde_opt.NesterovSGD` takes it at the look-ahead point θ + μm.
+  θ⁺ = θ − η(g + μt⁺); [`NesterovSGD`][sde_opt.NesterovSGD] takes it at the look-ahead point θ + μm.
   They are the same algorithm under the change of variables φ = θ + μm: optax's iterate is
-  :class:`~sde_opt.NesterovSGD`'s look-ahead point (and m = −ηt), the gradients are taken at the
+  [`NesterovSGD`][sde_opt.NesterovSGD]'s look-ahead point (and m = −ηt), the gradients are taken at the
   same points with the same noise.
-* ``optax.rmsprop(η, decay=β, eps=ε, eps_in_sqrt=False)`` = :class:`~sde_opt.algorithms.RMSprop`
+* ``optax.rmsprop(η, decay=β, eps=ε, eps_in_sqrt=False)`` = [`RMSprop`][sde_opt.RMSprop]
   (optax's default ``eps_in_sqrt=True`` divides by √(v + ε) instead of √v + ε).
-* ``optax.adam(η, b1, b2, eps)`` = :class:`~sde_opt.algorithms.Adam` (bias-corrected).
+* ``optax.adam(η, b1, b2, eps)`` = [`Adam`][sde_opt.Adam] (bias-corrected).
 
 ``dt`` is the continuous time one step stands for (default 1: t counts iterations); an optax
 optimizer has no diffusion limit in general, so this chain has no ``limit()`` — RMSprop and Adam
-in the paper's parametrization (:class:`~sde_opt.algorithms.RMSprop`,
-:class:`~sde_opt.algorithms.Adam`) and SGD/heavy ball/Nesterov have theirs.
+in the paper's parametrization ([`RMSprop`][sde_opt.RMSprop],
+[`Adam`][sde_opt.Adam]) and SGD/heavy ball/Nesterov have theirs.
 
 Hyperparameters written as Python numbers into ``tx`` are compile-time constants (a new value
 compiles again); ``optax.inject_hyperparams`` keeps them in the state instead.

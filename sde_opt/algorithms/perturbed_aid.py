@@ -49,16 +49,16 @@ def perturbed_aid_template(*, eps, L, rho, delta_phi, dim, delta=0.1, c=1.0, kap
 class PerturbedAID(AbstractAlgorithm):
     r"""Perturbed AID:  a kick when the hypergradient is small, then AID steps.
 
-    Per outer step k (digest §3.5): (y_k, v_k, ĝ_k) ← AID with warm start (:class:`AID`); if
+    Per outer step k (digest §3.5): (y_k, v_k, ĝ_k) ← AID with warm start ([`AID`][sde_opt.AID]); if
     ‖ĝ_k‖ ≤ ``threshold`` and no kick happened in the last ``interval`` iterations,
     x_k ← x_k + ξ_k with ξ_k uniform in the ball B(0, r) ⊂ ℝ^{d_x}; then x_{k+1} = x_k − β ĝ_k
     (ĝ_k computed before the kick, as in the digest's pseudo-code). The digest writes the kick as
     x_k − βξ_k with ξ_k ∈ B(0, r'): that is this kick with r = βr'. Use
-    :func:`perturbed_aid_template` for the paper's parameter template.
+    [`perturbed_aid_template`][sde_opt.algorithms.perturbed_aid_template] for the paper's parameter template.
 
     Near a strict saddle with λ_min(∇²Φ) = −λ, the unstable component after the kick grows by
     1 + βλ per step: the escape-iteration law is
-    :func:`sde_opt.theory.kicked_escape.kicked_escape_cdf` (one kick, linearized dynamics).
+    ``sde_opt.theory.kicked_escape.kicked_escape_cdf`` (one kick, linearized dynamics).
 
     Noise: d_x + 1 standard normals per step (the kick's direction and radius). Limit (β → 0):
     the gradient flow dX = −∇Φ dt between kicks (kicks are isolated events, not part of a

@@ -53,7 +53,7 @@ def uniform_ball(normals, r):
 class PerturbedGDmax(GameAlgorithm):
     r"""Perturbed GDmax (papers.md §3.7), N + 1 oracle calls per step:
 
-        y_k^N ← N warm-started ascent steps at x_k (as :class:`GDmax`),   g_k = ĝₓ(x_k, y_k^N),
+        y_k^N ← N warm-started ascent steps at x_k (as [`GDmax`][sde_opt.GDmax]),   g_k = ĝₓ(x_k, y_k^N),
         if ‖g_k‖ ≤ c·ε and no kick in the last T iterations:  x_k ← x_k + ξ_k,  ξ_k ~ U(B(0, r)),
         x_{k+1} = x_k − η_x g_k.
 
@@ -61,11 +61,11 @@ class PerturbedGDmax(GameAlgorithm):
     ξ ∈ B(0, r), i.e. our r = η·r_digest); as in the digest's pseudo-code the step after a kick uses
     g_k from before it. From a strict saddle of Φ the kicked iterate escapes along the unstable
     direction: for the linearized (x, y) iteration with growth factor ρ and left eigenvector w the
-    escape iteration has the exact law :func:`sde_opt.theory.kicked_escape_cdf` (the kick's
+    escape iteration has the exact law ``sde_opt.theory.kicked_escape_cdf`` (the kick's
     projection ⟨w_x, ξ⟩, then deterministic growth ρᵏ). Limit between kicks: that of
-    :class:`GDmax`, with its inner loop's noise (:class:`~sde_opt.sde.two_timescale.GDmaxSDE`;
+    [`GDmax`][sde_opt.GDmax], with its inner loop's noise ([`GDmaxSDE`][sde_opt.GDmaxSDE];
     the kick is a jump, not part of the diffusion). The papers' parameter template
-    (η_x = 1/L_Φ, η_y = 1/ℓ, r = ε/(400ι³), T, N): :meth:`from_template`.
+    (η_x = 1/L_Φ, η_y = 1/ℓ, r = ε/(400ι³), T, N): ``from_template``.
 
     Args:
         problem: a game.
@@ -104,7 +104,8 @@ class PerturbedGDmax(GameAlgorithm):
     @classmethod
     def from_template(cls, problem, *, ell, mu, eps, rho_phi, delta_phi, delta=0.1, chi=1.0,
                       threshold=0.5):
-        """Perturbed GDmax with the papers' parameter template (:func:`perturbed_gdmax_template`)."""
+        """Perturbed GDmax with the papers' parameter template
+        ([`perturbed_gdmax_template`][sde_opt.algorithms.perturbed_gdmax_template])."""
         d = problem.shape[0][0]
         return cls(problem, **perturbed_gdmax_template(
             ell=ell, mu=mu, eps=eps, rho_phi=rho_phi, delta_phi=delta_phi, d=d, delta=delta,
@@ -159,7 +160,7 @@ class PerturbedGDmax(GameAlgorithm):
 def perturbed_gdmax_template(*, ell, mu, eps, rho_phi, delta_phi, d, delta=0.1, chi=1.0,
                              threshold=0.5) -> dict:
     r"""The parameter template of papers.md §3.5/§3.7 (Jin et al.'s perturbed GD; [recalled,
-    unverified]), as keyword arguments of :class:`PerturbedGDmax`:
+    unverified]), as keyword arguments of [`PerturbedGDmax`][sde_opt.PerturbedGDmax]:
 
         L_Φ = (1 + κ)ℓ,  η_x = 1/L_Φ,  η_y = 1/ℓ,  ι = χ·ln(d L_Φ Δ_Φ/(ρ_Φ ε δ)) (≥ 1),
         r = ε/(400 ι³),  T = ⌈(L_Φ/√(ρ_Φ ε))·ι⌉,  N = ⌈κ ι⌉  (N = Θ(κ log(·))).

@@ -29,7 +29,7 @@ class RiemannianGD(AbstractAlgorithm):
     r"""x_{k+1} = R_{x_k}(−η grad f(x_k)),  grad f = P_x ∇f (papers.md §5.5, "RGD").
 
     Deterministic: the noise is an empty draw (shape ``(0,)``). Time per step t = kη; the limit
-    is the Riemannian gradient flow dX = −P_X ∇f(X) dt (a :class:`~sde_opt.sde.FieldSDE` with
+    is the Riemannian gradient flow dX = −P_X ∇f(X) dt (a [`FieldSDE`][sde_opt.FieldSDE] with
     s = 0), of which this is the retracted Euler scheme. Not in ``REGISTRY``: the contract suite
     requires the noise to reach the state, which a deterministic method cannot satisfy.
 

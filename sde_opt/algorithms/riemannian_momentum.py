@@ -32,7 +32,7 @@ class RiemannianMomentum(AbstractAlgorithm):
 
         dX = −(1/(1−μ)) P_X ∇f(X) dt − (√η/(1−μ)) P_X Σ(X)^{1/2} dW,
 
-    a :class:`~sde_opt.sde.FieldSDE` with c = 1/(1−μ), s = √η/(1−μ). μ = 0 is Riemannian SGD.
+    a [`FieldSDE`][sde_opt.FieldSDE] with c = 1/(1−μ), s = √η/(1−μ). μ = 0 is Riemannian SGD.
 
     Args:
         problem: the objective and its stochastic-gradient oracle, on its geometry.

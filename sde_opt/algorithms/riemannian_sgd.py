@@ -25,7 +25,7 @@ class RiemannianSGD(AbstractAlgorithm):
 
         dX = −P_X ∇f(X) dt − √η P_X Σ(X)^{1/2} dW   (+ the Itô correction of the sphere),
 
-    a :class:`~sde_opt.sde.FieldSDE` with c = 1, s = √η. The retraction supplies the Itô drift
+    a [`FieldSDE`][sde_opt.FieldSDE] with c = 1, s = √η. The retraction supplies the Itô drift
     −½ tr(P ηΣ P) X per sphere by itself, so projected Euler–Maruyama of the limit with h = η and
     the same noise is this algorithm up to replacing Σ^{1/2}z by the minibatch deviation.
     Neural-collapse setting: Yaras, Wang, Zhu, Balzano & Qu, NeurIPS 2022.

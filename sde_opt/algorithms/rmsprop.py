@@ -22,15 +22,15 @@ class RMSprop(AbstractAlgorithm):
     is (θ, u) with u = v/σ² (the paper's variable; σ the oracle's noise scale, Σ = Σ_prob/σ²).
     Time per step: t = k η² (``dt = η²``), the paper's time scale.
 
-    **Limit** (:meth:`limit`, :class:`~sde_opt.sde.adaptive.RMSpropSDE`, the paper's RMSprop SDE):
+    **Limit** (``limit``, [`RMSpropSDE`][sde_opt.RMSpropSDE], the paper's RMSprop SDE):
     with σ₀ = ση, ε₀ = εη, c₂ = (1 − β)/η²,
 
         dθ = −P⁻¹ (∇f(θ) dt + σ₀ Σ(θ)^{1/2} dW),   du = c₂ (diag Σ(θ) − u) dt,   P = σ₀√u + ε₀,
 
     an order-1 weak approximation in η over a fixed horizon of t (the paper's theorem; the
     square-root scaling rule follows: batch ×κ ⇒ σ → σ/√κ, so η → √κ η, 1 − β → κ(1 − β),
-    ε → ε/√κ keep σ₀, c₂, ε₀ and the SDE). The regime and the conditions :meth:`limit` checks are
-    listed in :func:`sde_opt.algorithms._adaptive.check_regime` (ε > 0; 1 − β ≤ η; a problem
+    ε → ε/√κ keep σ₀, c₂, ε₀ and the SDE). The regime and the conditions ``limit`` checks are
+    listed in ``sde_opt.algorithms._adaptive.check_regime`` (ε > 0; 1 − β ≤ η; a problem
     with ``noise_cov``); the gradient noise must also dominate the gradient,
     (∂ᵢf)² ≪ Σ_prob,ii — the term the u equation drops, of relative size (∂ᵢf)²/Σ_prob,ii.
 

@@ -21,11 +21,11 @@ class SGHMC1(KineticLangevinAlgorithm):
 
     State: ``(2, *shape)`` = (X, V), started at V₀ = 0; ``position`` is X. Time per step
     t = kη. With exact gradients the explicit form is exactly ``EulerMaruyama`` of
-    :class:`~sde_opt.sde.UnderdampedLangevin` (strong order 1, weak order 1).
+    [`UnderdampedLangevin`][sde_opt.UnderdampedLangevin] (strong order 1, weak order 1).
 
     The semi-implicit form with β = ∞ *is* heavy-ball momentum SGD: with m_k = η V_k,
     η_M = η² and μ = 1 − γη it reads m_{k+1} = μ m_k − η_M g(X_k), X_{k+1} = X_k + m_{k+1}
-    (papers.md §1.8; :func:`sde_opt.algorithms.msgd_as_sghmc`).
+    (papers.md §1.8; [`sde_opt.algorithms.msgd_as_sghmc`][sde_opt.msgd_as_sghmc]).
 
     Noise: ``joint(problem.noise, N(0, I_shape))`` (oracle first, injected second).
 

@@ -18,11 +18,11 @@ class SGHMC2(KineticLangevinAlgorithm):
         X_{k+1} = X_k + ψ₁(η) V_k − ψ₂(η) g + √(2γ/β) ξ'_k,
 
     ψ₀ = e^{−γη}, ψ₁ = (1 − e^{−γη})/γ, ψ₂ = (γη + e^{−γη} − 1)/γ², and (ξ, ξ') centred
-    Gaussian with per-coordinate covariance C(η) (:func:`sde_opt.sde.exact_ou.exact_ou_covariance`,
+    Gaussian with per-coordinate covariance C(η) (``sde_opt.sde.exact_ou.exact_ou_covariance``,
     stable for small γη), sampled as chol(C(η))·(Z₁, Z₂).
 
     State ``(2, *shape)`` = (X, V), V₀ = 0; time per step t = kη. With exact gradients this is
-    the :class:`~sde_opt.sde.ExactOU` scheme (strong order 1, weak order 1).
+    the [`ExactOU`][sde_opt.ExactOU] scheme (strong order 1, weak order 1).
 
     Noise: ``joint(problem.noise, N(0, I_{(2, *shape)}))`` — oracle first, then (Z₁, Z₂).
 

@@ -22,7 +22,7 @@ class SGLD(AbstractAlgorithm):
     Noise: ``joint(problem.noise, N(0, I_shape))`` — the oracle's randomness, then the injected
     normal; for a Gaussian oracle both are standard normals, fused into one flat draw.
 
-    Limit (:meth:`limit`): dX = −∇F dt + √(2/β) dW + √η Σ(X)^{1/2} dW' — the oracle's gradient
+    Limit (``limit``): dX = −∇F dt + √(2/β) dW + √η Σ(X)^{1/2} dW' — the oracle's gradient
     noise is kept (it adds η Σ/2 to the temperature); for an exact oracle (Σ = 0) it is the plain
     overdamped Langevin SDE. With a Gaussian additive oracle, ``EulerMaruyama(sgld.limit(), η)``
     driven by the same draws reproduces the iterates exactly.

@@ -66,7 +66,7 @@ class StocBiO(AbstractAlgorithm):
 
     Per outer step (digest §3.4): y_k⁰ = y_{k−1}^D (warm start), D SGD steps on y with ∇ᵧG;
     z^Q = α Σ_{q=0}^{Q} Π_j (I − α∇²ᵧG(x, y; B_j)) ∇ᵧF (Q Hessian-vector products);
-    ĝ = ∇ₓF − ∇²ₓᵧG z^Q. Noise per step: every oracle draw of the step (:func:`stocbio_parts`).
+    ĝ = ∇ₓF − ∇²ₓᵧG z^Q. Noise per step: every oracle draw of the step (``stocbio_parts``).
 
     Diffusion limit (t = kβ, β → 0 at fixed α, D, Q; ``sde_opt.theory.bilevel``):
 
@@ -74,7 +74,7 @@ class StocBiO(AbstractAlgorithm):
 
     with ∇Φ_Q = ∇ₓf − J H_Q⁻¹ ∇ᵧf (H_Q⁻¹ = α Σ_{q≤Q}(I − αH)^q: the finite-Q bias as a drift
     correction) and Σ_Φ the long-run covariance of ĝ from the oracle covariances through the
-    implicit function theorem (:class:`~sde_opt.problems.bilevel.ReducedHypergradient`).
+    implicit function theorem ([`ReducedHypergradient`][sde_opt.problems.ReducedHypergradient]).
 
     Args:
         problem: a bilevel problem. alpha: inner and Neumann step α ∈ (0, 2/ℓ) (≤ 1/ℓ for the

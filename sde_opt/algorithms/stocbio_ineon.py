@@ -50,7 +50,7 @@ class StocBiOINEON(AbstractAlgorithm):
       observable to a first-order stochastic method; the norm test alone decides.)
 
     Noise per step: one StocBiO draw plus d_x + 1 normals (ζ and the sign).
-    Limit (β → 0, between iNEON calls): StocBiO's reduced SDE (:class:`StocBiO`).
+    Limit (β → 0, between iNEON calls): StocBiO's reduced SDE ([`StocBiO`][sde_opt.StocBiO]).
 
     Args:
         problem: a bilevel problem. alpha, beta, D, Q: as in StocBiO.

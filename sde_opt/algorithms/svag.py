@@ -8,13 +8,13 @@ noise: every step draws two independent oracle calls and combines them,
     g_ℓ = r₁ g⁽¹⁾ + r₂ g⁽²⁾,     r₁,₂ = (1 ± √(2L − 1))/2,
 
 so that E g_ℓ = ∇f and Cov g_ℓ = (r₁² + r₂²) Σ_prob = L Σ_prob (r₁ + r₂ = 1, r₁² + r₂² = L):
-the oracle's mean is kept and its noise amplified by √L (:class:`SVAGOracle`).
+the oracle's mean is kept and its noise amplified by √L ([`SVAGOracle`][sde_opt.algorithms.SVAGOracle]).
 
 * **SGD** (Li, Malladi & Arora 2021): L = ℓ and step η/ℓ, ℓ times as many steps
-  (:func:`svag_sgd`); the limit is SGD's SME at η, dX = −∇f dt + √η Σ_prob^{1/2} dW, t = k η/ℓ.
+  ([`svag_sgd`][sde_opt.svag_sgd]); the limit is SGD's SME at η, dX = −∇f dt + √η Σ_prob^{1/2} dW, t = k η/ℓ.
 * **RMSprop / Adam** (Malladi et al. 2022, and the SVAG runs of their code): L = ℓ² and
-  η → η/ℓ, 1 − βᵢ → (1 − βᵢ)/ℓ², ε → εℓ, σ → σℓ, ℓ² as many steps (:func:`svag_rmsprop`,
-  :func:`svag_adam`): σ₀ = ση, ε₀ = εη, cᵢ = (1 − βᵢ)/η² and Σ are unchanged, so the chain's
+  η → η/ℓ, 1 − βᵢ → (1 − βᵢ)/ℓ², ε → εℓ, σ → σℓ, ℓ² as many steps ([`svag_rmsprop`][sde_opt.svag_rmsprop],
+  [`svag_adam`][sde_opt.svag_adam]): σ₀ = ση, ε₀ = εη, cᵢ = (1 − βᵢ)/η² and Σ are unchanged, so the chain's
   limit is the same RMSprop/Adam SDE for every ℓ, in time t = k (η/ℓ)².
 """
 
@@ -120,10 +120,10 @@ def _ell(owner, ell):
 def svag_sgd(problem: AbstractProblem, eta, ell) -> MomentumSGD:
     r"""SGD with SVAG (Li, Malladi & Arora 2021): θ⁺ = θ − (η/ℓ)(r₁g⁽¹⁾ + r₂g⁽²⁾), L = ℓ.
 
-    A :class:`~sde_opt.MomentumSGD` (μ = 0) on :class:`SVAGOracle` (problem, ℓ) with step η/ℓ:
-    time per step η/ℓ, and its limit — ``GradientSDE`` with noise scale √(η/ℓ) on the oracle's
-    covariance ℓΣ — is SGD's SME at η, dX = −∇f dt + √η Σ^{1/2} dW, for every ℓ (weak error
-    O(1/ℓ), the paper's theorem).
+    A [`MomentumSGD`][sde_opt.MomentumSGD] (μ = 0) on [`SVAGOracle`][sde_opt.algorithms.SVAGOracle] (problem,
+    ℓ) with step η/ℓ: time per step η/ℓ, and its limit — ``GradientSDE`` with noise scale √(η/ℓ) on the
+    oracle's covariance ℓΣ — is SGD's SME at η, dX = −∇f dt + √η Σ^{1/2} dW, for every ℓ (weak error O(1/ℓ),
+    the paper's theorem).
     """
     ell = _ell("svag_sgd", ell)
     return MomentumSGD(SVAGOracle(problem, ell), eta / ell, 0.0)
@@ -138,8 +138,9 @@ def svag_hyperparameters(eta, betas: dict, eps, sigma, ell) -> dict:
 
 
 def svag_rmsprop(problem: AbstractProblem, eta, beta, eps, ell, sigma=None, u0=0.0) -> RMSprop:
-    r"""RMSprop with SVAG (Malladi et al. 2022): :class:`~sde_opt.algorithms.RMSprop` on
-    :class:`SVAGOracle` (problem, ℓ²) with η/ℓ, 1 − (1 − β)/ℓ², εℓ, σℓ; its limit is the RMSprop SDE
+    r"""RMSprop with SVAG (Malladi et al. 2022): [`RMSprop`][sde_opt.RMSprop] on
+    [`SVAGOracle`][sde_opt.algorithms.SVAGOracle] (problem, ℓ²) with η/ℓ, 1 − (1 − β)/ℓ², εℓ, σℓ; its limit is
+    the RMSprop SDE
     of (η, β, ε, σ) for every ℓ, in time t = k(η/ℓ)²."""
     ell = _ell("svag_rmsprop", ell)
     sigma = default_sigma(problem) if sigma is None else sigma
@@ -149,8 +150,9 @@ def svag_rmsprop(problem: AbstractProblem, eta, beta, eps, ell, sigma=None, u0=0
 
 def svag_adam(problem: AbstractProblem, eta, beta1, beta2, eps, ell, sigma=None,
               bias_correction: bool = True, u0=0.0) -> Adam:
-    r"""Adam with SVAG (Malladi et al. 2022): :class:`~sde_opt.algorithms.Adam` on
-    :class:`SVAGOracle` (problem, ℓ²) with η/ℓ, 1 − (1 − βᵢ)/ℓ², εℓ, σℓ; its limit is the Adam SDE
+    r"""Adam with SVAG (Malladi et al. 2022): [`Adam`][sde_opt.Adam] on
+    [`SVAGOracle`][sde_opt.algorithms.SVAGOracle] (problem, ℓ²) with η/ℓ, 1 − (1 − βᵢ)/ℓ², εℓ, σℓ; its limit
+    is the Adam SDE
     of (η, β₁, β₂, ε, σ) for every ℓ, in time t = k(η/ℓ)²."""
     ell = _ell("svag_adam", ell)
     sigma = default_sigma(problem) if sigma is None else sigma

@@ -12,9 +12,10 @@ from ._trajectory import coarsen_normals as coarsen_normals
 from ._trajectory import trajectory as trajectory
 from .events import EnterBall as EnterBall
 from .events import LeaveBall as LeaveBall
+from .events import OnState as OnState
 from .events import Threshold as Threshold
 
 __all__ = [
-    "EnterBall", "LeaveBall", "Threshold", "CENSORED", "DIVERGED", "EXITED", "SimulationResult",
+    "EnterBall", "LeaveBall", "Threshold", "OnState", "CENSORED", "DIVERGED", "EXITED", "SimulationResult",
     "simulate", "simulate_streamed", "StreamedSummary", "use_cpu_cores", "trajectory", "coarsen_normals",
 ]

@@ -6,10 +6,10 @@ mapped to N(0, 1) by √2·erfinv(2u − 1). Because the draw is elementwise in 
 into the step and never depends on how paths are chunked, compacted or sharded.
 
 Speed (this is the inner loop of every simulation): the hash is written out round by round in
-``jnp`` (:func:`threefry2x32`, bit-identical to ``jax.random``'s primitive, whose CPU lowering is a
+``jnp`` (``threefry2x32``, bit-identical to ``jax.random``'s primitive, whose CPU lowering is a
 rolled loop that XLA cannot fuse), each output element selects its word of the pair instead of
 concatenating the two halves (a concatenate splits XLA's fused loop into slow per-element
-branches), and float32 uses Giles' single-precision erfinv (:func:`erfinv_f32`, vectorizable;
+branches), and float32 uses Giles' single-precision erfinv (``erfinv_f32``, vectorizable;
 XLA's CPU ``erf_inv`` is about 10× slower and less accurate). Together about 5× faster on CPU.
 """
 
@@ -87,7 +87,7 @@ def _epoch_data(key, epoch):
 def _epoch_key(key, step, words_per_step: int, window=None):
     """Key for the epoch holding ``step`` and the step's offset within the 32-bit counter.
 
-    ``window`` (from :func:`epoch_window`) holds the keys of the two epochs a run of steps can
+    ``window`` (from ``epoch_window``) holds the keys of the two epochs a run of steps can
     touch, so that each step only selects one instead of hashing two ``fold_in`` s.
     """
     per_epoch = _steps_per_epoch(words_per_step)
@@ -105,7 +105,7 @@ def epoch_window(key, first_step, n_steps: int, shape: tuple[int, ...], dtype):
     """The epoch keys that the normals of ``shape`` at steps ``first_step … first_step + n_steps − 1``
     use, computed once for the run of steps (``None`` if the run can span more than two epochs).
 
-    Passed to :func:`standard_normals` as ``window``; the draws are bit-identical without it.
+    Passed to ``standard_normals`` as ``window``; the draws are bit-identical without it.
     """
     size = math.prod(shape)
     pairs = size if jnp.dtype(dtype).itemsize == 8 else (size + 1) // 2

@@ -1,12 +1,12 @@
 """The engine: simulate batches of paths of any chain, stop each at its own event, stream observables.
 
-One function, :func:`simulate`, serves discrete optimizers and discretized SDEs alike. Design:
+One function, [`simulate`][sde_opt.simulate], serves discrete optimizers and discretized SDEs alike. Design:
 
 * **Per-path randomness.** Path i's noise at step k depends only on (key, i, k)
-  (:mod:`sde_opt.engine._rng`), so results do not change with ``chunk_size``, compaction or the
+  (``sde_opt.engine._rng``), so results do not change with ``chunk_size``, compaction or the
   number of devices, and two chains with the same noise structure share noise under the same key.
 * **Work follows the live paths.** Paths advance in segments of a few hundred steps inside one
-  compiled loop, without a test before each step (:func:`_segment_local`); between segments the
+  compiled loop, without a test before each step (``_segment_local``); between segments the
   host counts the live paths, stops a chunk when none is left, and compacts the survivors into a
   smaller batch (power-of-two buckets, so each bucket size compiles once).
 * **Nothing is lost.** A path whose state turns non-finite is frozen at its last finite state and
@@ -14,12 +14,12 @@ One function, :func:`simulate`, serves discrete optimizers and discretized SDEs 
   state is still finite (an overflow such as ‖x‖² at |x| ≈ 2e19 in float32): it stops there, and
   its observables are NaN from that save on, so no inf ever reaches a mean. Paths alive at the
   horizon are ``CENSORED``. Every path ends with exactly one status, and
-  :class:`SimulationResult` counts them. Integer and boolean observables are saved as floats of
-  the position's dtype (NaN marks the saves after a path stopped).
+  [`SimulationResult`][sde_opt.SimulationResult] counts them. Integer and boolean observables are saved as
+  floats of the position's dtype (NaN marks the saves after a path stopped).
 * **Bounded memory.** Paths run in chunks sized to ``memory_limit``; observables are saved every
   ``stride`` steps (never the full trajectory unless ``stride=1``).
 * **Devices.** The path axis is sharded over all local devices (several GPUs, or several CPU
-  devices after :func:`sde_opt.use_cpu_cores`).
+  devices after [`sde_opt.use_cpu_cores`][sde_opt.use_cpu_cores]).
 """
 
 from __future__ import annotations
@@ -41,8 +41,22 @@ from jax import lax
 from .._chain import AbstractChain
 from ..noise import StandardNormal
 from ._rng import epoch_window, path_step_keys, standard_normals
+from .events import OnState
 
-RUNNING, EXITED, DIVERGED, CENSORED = 0, 1, 2, 3
+
+def _arg(fn, state, x):
+    """What ``fn`` is called with: the chain's state for an [`OnState`][sde_opt.OnState] function,
+    else the position."""
+    return state if isinstance(fn, OnState) else x
+
+RUNNING = 0
+EXITED = 1
+"""``SimulationResult.status`` of a path that an event stopped (its step is the exit step)."""
+DIVERGED = 2
+"""``SimulationResult.status`` of a path whose state turned non-finite (frozen at its last finite
+state, never dropped)."""
+CENSORED = 3
+"""``SimulationResult.status`` of a path still running at the horizon."""
 _PADDING = 4
 STATUS_NAMES = {EXITED: "exited", DIVERGED: "diverged", CENSORED: "censored"}
 
@@ -65,6 +79,9 @@ class SimulationResult:
         save_steps: ``(n_saves,)`` the steps at which observables were saved (0 is the start).
         dt: continuous time per step.
         n_steps: the horizon.
+        final_state: the chain's final *state* per path (a pytree with a leading ``n`` axis, e.g.
+            ``MomentumState(x, m)``), when asked for with ``simulate(..., final_state=True)``;
+            else ``None``. Not stored by ``to_arrays``.
     """
 
     steps: np.ndarray
@@ -75,6 +92,7 @@ class SimulationResult:
     save_steps: np.ndarray
     dt: float
     n_steps: int
+    final_state: object = None
 
     @property
     def n_paths(self) -> int:
@@ -115,7 +133,7 @@ class SimulationResult:
 
     @classmethod
     def from_arrays(cls, arrays: Mapping, prefix: str = "") -> SimulationResult:
-        """Inverse of :meth:`to_arrays`."""
+        """Inverse of ``to_arrays``."""
         get = lambda k: np.asarray(arrays[prefix + k])
         obs = {k[len(prefix) + 4:]: np.asarray(v) for k, v in arrays.items()
                if k.startswith(prefix + "obs:")}
@@ -133,7 +151,8 @@ class SimulationResult:
 
 
 def use_cpu_cores(n: int | None = None) -> int:
-    """Expose ``n`` CPU devices (default: all cores) so that :func:`simulate` runs on all of them.
+    """Expose ``n`` CPU devices (default: all cores) so that [`simulate`][sde_opt.simulate] runs on all of
+    them.
 
     Must be called before JAX creates its CPU backend (before the first computation). Returns the
     number of devices then available.
@@ -196,7 +215,7 @@ def _bcast(mask, leaf):
 # left to run the chunks: a deadlock at 0 % CPU. jaxlib goes parallel only when the call's batch
 # times its FLOP estimate reaches ``_LAPACK_MIN_PARALLEL_WORK`` (and never for a batch of one), so
 # the engine vmaps per-path functions whose lowering holds a LAPACK call in a loop over sub-batches
-# that stay below it (:func:`_vmap`): the calls run inline, on any number of devices. Workloads
+# that stay below it (``_vmap``): the calls run inline, on any number of devices. Workloads
 # without LAPACK calls are compiled exactly as before.
 _LAPACK_MIN_PARALLEL_WORK = 200_000  # kMinWorkPerTask in jaxlib/cpu/lapack_kernels.cc
 _LAPACK_COST_BOUND = 30  # its FLOP estimates are ≤ 30·s³ (s: largest matrix dimension)
@@ -258,7 +277,7 @@ _SUB_BATCHES: dict = {}
 
 
 def _cached_sub_batch(chain, events, observables, point) -> int:
-    """:func:`_lapack_sub_batch` of everything :func:`simulate` vmaps, memoized on what a compiled
+    """``_lapack_sub_batch`` of everything [`simulate`][sde_opt.simulate] vmaps, memoized on what a compiled
     segment depends on (tree structure, array shapes and dtypes, static leaves)."""
     if jax.local_devices()[0].platform != "cpu" or not _jaxlib_lapack_parallel():
         return 0
@@ -323,12 +342,12 @@ def _segment(chain, events, observables, key, state, path_ids, status, steps, ev
              seg_len, stride, sharded=False, sub_batch=0, window=None):
     """Advance every running path by up to ``seg_len`` steps, starting at global step ``k0``.
 
-    ``window``: the segment's epoch keys for the standard normals (:func:`_segment_window`).
+    ``window``: the segment's epoch keys for the standard normals (``_segment_window``).
 
     With ``sharded``, the path axis is split over all devices with ``shard_map``: each device
     loops over its own paths with no communication (no cross-device reduction for the "any path
     alive?" test), so a device whose paths are all done skips the segment.
-    ``sub_batch`` (from :func:`_lapack_sub_batch`) bounds the paths per vmapped call.
+    ``sub_batch`` (from ``_lapack_sub_batch``) bounds the paths per vmapped call.
     """
     args = (state, path_ids, status, steps, event)
     body = lambda *a: _segment_local(chain, events, observables, key, *a, k0, n_steps, seg_len,
@@ -377,11 +396,9 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
     first_slot = k0 // stride + 1
     n_slots = seg_len // stride + 1
     pos0 = jax.vmap(chain.position)(state)
-    buf = {
-        name: jnp.full((n_slots, *jax.eval_shape(jax.vmap(fn), pos0).shape), jnp.nan,
-                       jax.eval_shape(jax.vmap(fn), pos0).dtype)
-        for name, fn in observables.items()
-    }
+    shapes = {name: jax.eval_shape(jax.vmap(fn), _arg(fn, state, pos0))
+              for name, fn in observables.items()}
+    buf = {name: jnp.full((n_slots, *o.shape), jnp.nan, o.dtype) for name, o in shapes.items()}
 
     def one_step(carry, j):
         state, status, steps, event, buf = carry
@@ -395,7 +412,8 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
         steps = jnp.where(alive, k + 1, steps)
         x = jax.vmap(chain.position)(state)
         if events:
-            fired = jnp.stack([_vmap(ev, sub_batch, x) for ev in events], axis=-1)
+            fired = jnp.stack([_vmap(ev, sub_batch, _arg(ev, state, x)) for ev in events],
+                              axis=-1)
             hit = moved & jnp.any(fired, axis=-1)
             event = jnp.where(hit, jnp.argmax(fired, axis=-1).astype(event.dtype), event)
         else:
@@ -405,7 +423,8 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
 
             def save(buf):
                 slot = (k + 1) // stride - first_slot
-                values = {name: _vmap(fn, sub_batch, x) for name, fn in observables.items()}
+                values = {name: _vmap(fn, sub_batch, _arg(fn, state, x))
+                          for name, fn in observables.items()}
                 # an observable that overflows while the state is finite diverges the path too
                 ok = moved
                 for v in values.values():
@@ -440,7 +459,7 @@ def _init_states(chain, x0, sub_batch=0):
 @eqx.filter_jit
 def _observe(observables, chain, state, sub_batch=0):
     x = jax.vmap(chain.position)(state)
-    return {name: _vmap(fn, sub_batch, x) for name, fn in observables.items()}
+    return {name: _vmap(fn, sub_batch, _arg(fn, state, x)) for name, fn in observables.items()}
 
 
 def _sharding(n: int):
@@ -469,7 +488,7 @@ def _bytes_per_path(chain, x, observables, stride, seg_len) -> int:
     state_bytes = sum(math.prod(a.shape) * a.dtype.itemsize for a in jax.tree_util.tree_leaves(st))
     obs_bytes = 0
     for fn in observables.values():
-        o = jax.eval_shape(fn, x)
+        o = jax.eval_shape(fn, _arg(fn, st, x))
         obs_bytes += math.prod(o.shape) * o.dtype.itemsize
     n_slots = seg_len // stride + 2
     # state, proposal, noise and temporaries, plus the save buffer
@@ -591,17 +610,24 @@ def _check_geometries(chain) -> None:
                              f"{gb!r}; build the chain from the problem's geometry")
 
 
-def _check_callbacks(events, observables, point) -> None:
-    """Events must return a boolean scalar and observables one array, for a position ``point``."""
-    shapes = jax.tree_util.tree_map(lambda a: a.shape, point)
+def _check_callbacks(events, observables, point, state=None) -> None:
+    """Events must return a boolean scalar and observables one array, for a position ``point``
+    (for the chain's abstract ``state`` where the function is an ``OnState``)."""
+    def given(fn):
+        if isinstance(fn, OnState):
+            return state, "a chain state of structure " + str(
+                jax.tree_util.tree_map(lambda a: a.shape, state))
+        return point, "a position of shape " + str(jax.tree_util.tree_map(lambda a: a.shape, point))
+
     for i, ev in enumerate(events):
         label = f"events[{i}] ({type(ev).__name__})"
         if not callable(ev):
             raise TypeError(f"simulate: {label} must be a function position -> bool; got {ev!r}")
+        arg, what = given(ev)
         try:
-            out = jax.eval_shape(ev, point)
+            out = jax.eval_shape(ev, arg)
         except Exception as e:  # noqa: BLE001 - re-raised with the event's name
-            raise TypeError(f"simulate: {label} failed on a position of shape {shapes}: "
+            raise TypeError(f"simulate: {label} failed on {what}: "
                             f"{type(e).__name__}: {e}") from e
         if not (isinstance(out, jax.ShapeDtypeStruct) and out.shape == () and out.dtype == jnp.bool_):
             got = (f"{out.dtype}{list(out.shape)}" if isinstance(out, jax.ShapeDtypeStruct)
@@ -612,11 +638,12 @@ def _check_callbacks(events, observables, point) -> None:
         if not callable(fn):
             raise TypeError(f"simulate: observables[{name!r}] must be a function position -> array; "
                             f"got {fn!r}")
+        arg, what = given(fn)
         try:
-            out = jax.eval_shape(fn, point)
+            out = jax.eval_shape(fn, arg)
         except Exception as e:  # noqa: BLE001
-            raise TypeError(f"simulate: observables[{name!r}] failed on a position of shape "
-                            f"{shapes}: {type(e).__name__}: {e}") from e
+            raise TypeError(f"simulate: observables[{name!r}] failed on {what}: "
+                            f"{type(e).__name__}: {e}") from e
         if not isinstance(out, jax.ShapeDtypeStruct):
             raise TypeError(f"simulate: observables[{name!r}] must return one array; got "
                             f"{jax.tree_util.tree_structure(out)}")
@@ -634,9 +661,13 @@ class _FloatObservable:
         return jnp.asarray(self.fn(x)).astype(self.dtype)
 
 
-def _as_float(fn, point, dtype):
-    out = jax.eval_shape(fn, point)
-    return fn if jnp.issubdtype(out.dtype, jnp.inexact) else _FloatObservable(fn, jnp.dtype(dtype))
+def _as_float(fn, point, state, dtype):
+    out = jax.eval_shape(fn, _arg(fn, state, point))
+    if jnp.issubdtype(out.dtype, jnp.inexact):
+        return fn
+    if isinstance(fn, OnState):
+        return OnState(_FloatObservable(fn.fn, jnp.dtype(dtype)))
+    return _FloatObservable(fn, jnp.dtype(dtype))
 
 
 def simulate(
@@ -651,33 +682,43 @@ def simulate(
     stride: int = 1,
     chunk_size: int | None = None,
     memory_limit: float = 2**30,
-    progress: bool | str = False,
+    progress: bool | str | None = None,
     first_path: int = 0,
+    final_state: bool = False,
 ) -> SimulationResult:
     """Simulate ``n_paths`` independent paths of ``chain`` for at most ``n_steps`` steps.
 
     Args:
-        chain: any :class:`~sde_opt.AbstractChain` (an algorithm, or a scheme applied to an SDE).
+        chain: any [`AbstractChain`][sde_opt.AbstractChain] (an algorithm, or a scheme applied to an SDE).
         x0: start: one point (shared by all paths) or ``(n_paths, *shape)`` — an array whose first
             axis has length ``n_paths`` and that has more than one axis is taken per path.
         key: a ``jax.random`` key (or an int seed).
         n_paths: number of paths.
         n_steps: horizon in steps (continuous horizon ``n_steps * chain.dt``).
         events: functions ``position -> bool``; a path stops at the first step where any fires
-            (see :mod:`sde_opt.engine.events`). Without events, every path runs to the horizon.
+            ([`LeaveBall`][sde_opt.LeaveBall], [`EnterBall`][sde_opt.EnterBall],
+            [`Threshold`][sde_opt.Threshold] or any function). Without events, every path runs to
+            the horizon. Wrap a function in [`OnState`][sde_opt.OnState] to give it the chain's
+            full state instead (e.g. the momentum of ``MomentumSGD``).
         observables: name → function ``position -> array``, saved at steps 0, stride, 2·stride, …
+            (or ``OnState(state -> array)``, as for events).
         stride: save every ``stride`` steps.
         chunk_size: paths per compiled batch (default: as many as ``memory_limit`` allows).
         memory_limit: bytes of device memory a chunk may use (approximate).
-        progress: show a progress bar (``True``, or a string used as its label).
+        progress: show a progress bar (``True``, or a string used as its label); ``False`` never.
+            Default (``None``): on an interactive terminal (stderr is a TTY), a bar appears once
+            the run has taken more than ``AUTO_PROGRESS_DELAY`` (10 s) — long runs show their
+            progress, short ones and logs stay quiet.
         first_path: the global id of the first path: this call simulates paths ``first_path …
             first_path + n_paths − 1`` (path i's noise depends on (key, i) only), so a large run
-            can be cut into slices (:func:`simulate_streamed`, several processes) whose paths are
-            exactly those of one call.
+            can be cut into slices ([`simulate_streamed`][sde_opt.simulate_streamed], several processes) whose
+            paths are exactly those of one call.
+        final_state: also return each path's final chain *state* (``result.final_state``), not
+            only its position (``result.final``).
 
     Returns:
-        A :class:`SimulationResult` with per-path steps, status, event, final position and the
-        saved observables.
+        A [`SimulationResult`][sde_opt.SimulationResult] with per-path steps, status, event, final position
+        and the saved observables.
     """
     from .._checks import check_integer, check_positive
 
@@ -690,8 +731,8 @@ def simulate(
     if chunk_size is not None:
         chunk_size = check_integer("simulate", "chunk_size", chunk_size, low=1)
     check_positive("simulate", "memory_limit", memory_limit, scalar=True)
-    if not isinstance(progress, (bool, str)):
-        raise TypeError(f"simulate: progress must be True/False or a label string; got "
+    if progress is not None and not isinstance(progress, (bool, str)):
+        raise TypeError(f"simulate: progress must be True/False/None or a label string; got "
                         f"{progress!r} ({type(progress).__name__})")
     if not isinstance(chain, AbstractChain):
         raise TypeError(f"simulate: chain must be an AbstractChain; got {type(chain).__name__}")
@@ -726,8 +767,10 @@ def simulate(
     x0_all = x0 if per_path else None
     dtype = jax.tree_util.tree_leaves(x0)[0].dtype
     point = jax.tree_util.tree_map(lambda s_: jax.ShapeDtypeStruct(s_, dtype), shape, is_leaf=_is_shape)
-    _check_callbacks(events, observables, point)
-    observables = {name: _as_float(fn, point, dtype) for name, fn in observables.items()}
+    abstract_state = jax.eval_shape(chain.init, point)
+    _check_callbacks(events, observables, point, abstract_state)
+    observables = {name: _as_float(fn, point, abstract_state, dtype)
+                   for name, fn in observables.items()}
 
     seg_len = _segment_length(_SEG_EVENTS if events else _SEG_FIXED, n_steps)
     if chunk_size is None:
@@ -751,13 +794,17 @@ def simulate(
     n_saves = save_steps.size
     out_obs = {}
     for name, fn in observables.items():
-        o = jax.eval_shape(fn, point)
+        o = jax.eval_shape(fn, _arg(fn, abstract_state, point))
         out_obs[name] = np.full((n_paths, n_saves, *o.shape), np.nan, dtype=o.dtype)
     out_steps = np.zeros(n_paths, np.int64)
     out_status = np.zeros(n_paths, np.int8)
     out_event = np.full(n_paths, -1, np.int16)
     out_final = jax.tree_util.tree_map(lambda s_: np.zeros((n_paths, *s_), dtype), shape,
                                        is_leaf=_is_shape)
+    out_state = None
+    if final_state:
+        out_state = jax.tree_util.tree_map(lambda a: np.zeros((n_paths, *a.shape), a.dtype),
+                                           abstract_state)
 
     bar = _progress_bar(progress, math.ceil(n_paths / chunk_size) * n_steps)
     n_steps_arr = jnp.asarray(n_steps, jnp.int32)
@@ -766,7 +813,8 @@ def simulate(
             ids = np.arange(first_path + start, first_path + min(start + chunk_size, n_paths))
             _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
                        n_steps_arr, stride, seg_len, out_steps, out_status, out_event, out_final,
-                       out_obs, bar, sub_batch, offset=first_path, noise_dtype=noise_dtype)
+                       out_obs, bar, sub_batch, offset=first_path, noise_dtype=noise_dtype,
+                       out_state=out_state)
     finally:
         if bar is not None:
             bar.close()
@@ -780,6 +828,7 @@ def simulate(
         save_steps=save_steps,
         dt=float(chain.dt),
         n_steps=n_steps,
+        final_state=out_state,
     )
 
 
@@ -793,12 +842,20 @@ def _per_path_functions(chain, events, observables, point):
     noise = jax.eval_shape(lambda kk: sampler.sample(kk, pos_dtype), key)
     fns = [("chain.init", chain.init, (x,)), ("chain.step", chain.step, (state, noise)),
            ("chain.noise.sample", lambda kk: sampler.sample(kk, pos_dtype), (key,))]
-    fns += [(f"events[{i}]", ev, (x,)) for i, ev in enumerate(events)]
-    fns += [(f"observables[{name!r}]", fn, (x,)) for name, fn in observables.items()]
+    fns += [(f"events[{i}]", ev, (_arg(ev, state, x),)) for i, ev in enumerate(events)]
+    fns += [(f"observables[{name!r}]", fn, (_arg(fn, state, x),)) for name, fn in observables.items()]
     return fns
 
 
+AUTO_PROGRESS_DELAY = 10.0  # seconds before simulate(progress=None) shows its bar on a terminal
+
+
 def _progress_bar(progress, total):
+    if progress is None:
+        import sys
+
+        isatty = getattr(sys.stderr, "isatty", None)
+        return _Progress("simulate", total, delay=AUTO_PROGRESS_DELAY) if isatty and isatty() else None
     if not progress:
         return None
     label = progress if isinstance(progress, str) else "simulate"
@@ -815,13 +872,13 @@ class _Progress:
     running. (A later compaction to a new bucket size compiles once more, inside a segment.)
     """
 
-    def __init__(self, label, total):
+    def __init__(self, label, total, delay=0.0):
         from tqdm.auto import tqdm
 
         self.label = label
         self.compiled = False
         self.bar = tqdm(total=total, desc=f"{label} (compiling)", unit="step", unit_scale=True,
-                        leave=False)
+                        leave=False, delay=delay)
 
     def update(self, n):
         if self.compiled:
@@ -843,7 +900,7 @@ class _Progress:
 
 def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps, n_steps_arr,
                stride, seg_len, out_steps, out_status, out_event, out_final, out_obs, bar,
-               sub_batch=0, offset=0, noise_dtype=None):
+               sub_batch=0, offset=0, noise_dtype=None, out_state=None):
     """Simulate the paths ``ids`` (global path ids; results go to index ``id − offset``);
     ``noise_dtype``: the dtype of a position, which the standard normals are drawn in."""
     n = ids.size
@@ -910,7 +967,8 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
         new_bucket = _round_bucket(n_alive)
         if new_bucket * _COMPACT_FACTOR <= status_h.size:
             _write_out(pos, slot_ids, status_h, np.asarray(steps_d), np.asarray(event_d),
-                       out_steps, out_status, out_event, out_final, ~running, offset)
+                       out_steps, out_status, out_event, out_final, ~running, offset,
+                       state, out_state)
             keep = np.flatnonzero(running)
             fill = np.full(new_bucket - keep.size, keep[0])
             take = np.concatenate([keep, fill])
@@ -926,11 +984,12 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
         pos = _observe({"x": lambda x: x}, chain, state)["x"]
     status_h = np.asarray(status_d)
     _write_out(pos, slot_ids, status_h, np.asarray(steps_d), np.asarray(event_d),
-               out_steps, out_status, out_event, out_final, np.ones(status_h.size, bool), offset)
+               out_steps, out_status, out_event, out_final, np.ones(status_h.size, bool), offset,
+               state, out_state)
 
 
 def _write_out(pos, slot_ids, status, steps, event, out_steps, out_status, out_event,
-               out_final, which, offset=0):
+               out_final, which, offset=0, state=None, out_state=None):
     sel = which & (slot_ids >= 0)
     if not sel.any():
         return
@@ -940,3 +999,5 @@ def _write_out(pos, slot_ids, status, steps, event, out_steps, out_status, out_e
     out_steps[ids] = steps[sel]
     out_event[ids] = event[sel]
     jax.tree_util.tree_map(lambda o, p: o.__setitem__(ids, np.asarray(p)[sel]), out_final, pos)
+    if out_state is not None:
+        jax.tree_util.tree_map(lambda o, p: o.__setitem__(ids, np.asarray(p)[sel]), out_state, state)

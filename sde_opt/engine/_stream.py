@@ -1,8 +1,8 @@
 r"""Streamed results: summaries reduced chunk by chunk, in memory independent of the number of paths.
 
-:func:`simulate_streamed` runs the same paths as :func:`~sde_opt.simulate` (path i's noise is a
-function of (key, i, k) alone) in fixed chunks of path ids, reduces each chunk to a
-:class:`StreamedSummary` and discards its per-path arrays. A summary holds
+[`simulate_streamed`][sde_opt.simulate_streamed] runs the same paths as [`simulate`][sde_opt.simulate] (path
+i's noise is a function of (key, i, k) alone) in fixed chunks of path ids, reduces each chunk to a
+[`StreamedSummary`][sde_opt.StreamedSummary] and discards its per-path arrays. A summary holds
 
 * the counts per status (exited, censored at the horizon, diverged);
 * histograms of the exit steps and of the divergence steps in bins of ``bin_width`` steps, from
@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from typing import TYPE_CHECKING
 
 import jax
 import numpy as np
 
-from ._simulate import CENSORED, DIVERGED, EXITED, SimulationResult, simulate
+from ._simulate import AUTO_PROGRESS_DELAY, CENSORED, DIVERGED, EXITED, SimulationResult, simulate
 
 if TYPE_CHECKING:
     from ..stats import Estimate
@@ -48,7 +49,7 @@ _MAX_BINS = 1 << 16
 
 @dataclasses.dataclass(frozen=True)
 class StreamedSummary:
-    """Reduced results of a run (see the module docstring). Combine with :meth:`combine`."""
+    """Reduced results of a run (see the module docstring). Combine with ``combine``."""
 
     n_paths: int
     n_steps: int
@@ -72,7 +73,8 @@ class StreamedSummary:
 
     @classmethod
     def from_result(cls, r: SimulationResult, bin_width: int = 1) -> StreamedSummary:
-        """The summary of per-path results (what :func:`simulate_streamed` computes per chunk)."""
+        """The summary of per-path results (what [`simulate_streamed`][sde_opt.simulate_streamed] computes per
+        chunk)."""
         w = int(bin_width)
         n_bins = _n_bins(r.n_steps, w)
         ex, dv = r.status == EXITED, r.status == DIVERGED
@@ -134,7 +136,7 @@ class StreamedSummary:
 
     def exit_steps_mean(self, level: float = 0.95) -> Estimate:
         """Mean exit step among exited paths, with its SE (conditional on exit if any path was
-        censored or diverged — use :meth:`survival` then)."""
+        censored or diverged — use ``survival`` then)."""
         from ..stats import Estimate  # stats sits above the engine
 
         n = self.n_exited
@@ -221,8 +223,9 @@ def _n_bins(n_steps: int, w: int) -> int:
 
 def simulate_streamed(chain, x0, key, *, n_paths: int, n_steps: int, events=(), observables=None,
                       stride: int = 1, chunk_paths: int = 1 << 16, bin_width: int | None = None,
-                      memory_limit: float = 2**30, progress: bool = False) -> StreamedSummary:
-    """Simulate like :func:`~sde_opt.simulate` and return only a :class:`StreamedSummary`.
+                      memory_limit: float = 2**30, progress: bool | None = None) -> StreamedSummary:
+    """Simulate like [`simulate`][sde_opt.simulate] and return only a
+    [`StreamedSummary`][sde_opt.StreamedSummary].
 
     Memory is bounded by ``chunk_paths`` (and ``memory_limit`` inside a chunk), not by
     ``n_paths``; the histograms have at most 65,536 bins (``bin_width`` defaults to the smallest
@@ -247,11 +250,12 @@ def simulate_streamed(chain, x0, key, *, n_paths: int, n_steps: int, events=(), 
     n_rounds = math.ceil(n_chunks / n_proc)
     acc = None  # a running fold in chunk order (combine's own order, so bit for bit)
     bar = None
-    if progress:
+    auto = progress is None and getattr(sys.stderr, "isatty", lambda: False)()
+    if progress or auto:  # None: on a terminal, once the run has taken AUTO_PROGRESS_DELAY
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(range(me, n_chunks, n_proc)), desc="simulate_streamed", unit="chunk",
-                   leave=False)
+                   leave=False, delay=AUTO_PROGRESS_DELAY if auto else 0.0)
     template = None
     for rnd in range(n_rounds):  # round rnd: chunk rnd·n_proc + p on process p
         c = rnd * n_proc + me
@@ -261,7 +265,7 @@ def simulate_streamed(chain, x0, key, *, n_paths: int, n_steps: int, events=(), 
             size = min(chunk_paths, n_paths - start)
             r = simulate(chain, x0, key, n_paths=size, n_steps=n_steps, events=events,
                          observables=observables, stride=stride, memory_limit=memory_limit,
-                         first_path=start)
+                         first_path=start, progress=False)
             part = StreamedSummary.from_result(r, int(w))
             if template is None:  # every process has a chunk in round 0
                 template = part

@@ -19,7 +19,8 @@ def trajectory(chain, x0, noise, *, stride: int = 1):
         stride: keep every ``stride``-th position.
 
     Returns:
-        ``(n_paths, n_steps // stride + 1, *shape)`` positions, starting with ``x0``.
+        ``(n_paths, n_steps // stride + 1, *shape)`` positions, starting with ``x0`` (for a pytree
+        position, a pytree of such arrays).
     """
 
     def one_path(x, zs):
@@ -29,8 +30,8 @@ def trajectory(chain, x0, noise, *, stride: int = 1):
 
         state = chain.init(x)
         _, xs = lax.scan(body, state, zs)
-        xs = jnp.concatenate([chain.position(state)[None], xs], axis=0)
-        return xs[::stride]
+        return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b], axis=0)[::stride],
+                                      chain.position(state), xs)
 
     return jax.vmap(one_path)(x0, noise)
 

@@ -1,4 +1,10 @@
-"""Per-path stopping events: each is a pure function position -> bool (True = stop here)."""
+"""Per-path stopping events: each is a pure function position -> bool (True = stop here).
+
+Events and observables see the chain's *position* (``chain.position(state)``: the iterate x of
+momentum SGD, the point of an SDE scheme). One that needs more — the momentum of heavy ball, the
+velocity of underdamped Langevin, OGDA's remembered field — is wrapped in [`OnState`][sde_opt.OnState]
+and receives the chain's full state instead.
+"""
 
 from __future__ import annotations
 
@@ -113,3 +119,33 @@ class Threshold(eqx.Module):
         v = self.fn(x)
         lv = self.level.astype(v.dtype)
         return v >= lv if self.above else v <= lv
+
+
+class OnState(eqx.Module):
+    """An event or observable that reads the chain's full *state*, not only its position.
+
+    ``simulate`` calls ``fn(state)`` (one path's state: a ``MomentumState(x, m)`` for
+    [`MomentumSGD`][sde_opt.MomentumSGD], ``(x, v)`` for an underdamped Langevin scheme, a
+    ``TimedState(x, k)`` for a scheme of a time-dependent SDE …) where it would call ``fn(x)``:
+
+        speed = so.OnState(lambda s: jnp.linalg.norm(s.m) / eta)     # |x_k − x_{k−1}|/η
+        so.simulate(so.MomentumSGD(problem, eta, 0.9), x0, key=0, n_paths=100, n_steps=1_000,
+                    observables={"speed": speed}, events=[so.OnState(lambda s: s.m @ s.m > 1.0)])
+
+    The state's structure is the chain's own (see its ``init``); ``simulate(final_state=True)``
+    returns the final states too. [`PhaseSpace`][sde_opt.PhaseSpace] is the other way round: a
+    chain whose position *is* its state (and whose start is a full state).
+
+    Args:
+        fn: a function state -> bool scalar (an event) or state -> array (an observable).
+    """
+
+    fn: Callable
+
+    def __init__(self, fn):
+        if not callable(fn):
+            raise TypeError(f"OnState: fn must be a function of the chain's state; got {fn!r}")
+        self.fn = fn
+
+    def __call__(self, state):
+        return self.fn(state)

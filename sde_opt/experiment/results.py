@@ -2,47 +2,50 @@
 
 A study module defines ``NAME`` (the CLI name, e.g. ``"msgd-escape"``), a one-line ``DESCRIPTION``
 and ``run(out: ResultsDir, quick: bool, progress: bool) -> dict`` returning the summary (every
-headline number with its CI and the theory's prediction). :func:`~sde_opt.experiment.run_study`
+headline number with its CI and the theory's prediction). [`run_study`][sde_opt.experiment.run_study]
 writes ``config.json`` before and ``summary.json`` after, with the wall time.
 
 * **Atomic writes.** Every file is written to a temporary ``.NAME.<random>.tmp`` beside it and
   renamed over it (``os.replace``), so a reader never sees half a file and an interrupted run
   leaves the previous version intact. Files get the usual permissions (``0666 & ~umask``, i.e.
   0644 under umask 022) — readable by others, unlike the 0600 of a bare ``mkstemp``.
-* **Interrupted writes are cleaned up.** Opening a :class:`ResultsDir` removes the temporary
+* **Interrupted writes are cleaned up.** Opening a [`ResultsDir`][sde_opt.experiment.ResultsDir] removes the
+  temporary
   files (``.*.tmp``) that a killed run left in the folder and in ``points/``. (Two processes must
   therefore not write the same folder at once.)
-* **Resumable points.** Wrap each expensive grid point in :meth:`ResultsDir.point`: its arrays are
+* **Resumable points.** Wrap each expensive grid point in
+  [`ResultsDir.point`][sde_opt.experiment.ResultsDir.point]: its arrays are
   written to ``points/<key>.npz`` when done; a rerun loads finished points instead of recomputing,
-  so an interrupted study resumes and never loses a finished point. :attr:`ResultsDir.computed`
-  and :attr:`ResultsDir.resumed` list the keys of this run. A point file that cannot be read is
+  so an interrupted study resumes and never loses a finished point. ``ResultsDir.computed``
+  and ``ResultsDir.resumed`` list the keys of this run. A point file that cannot be read is
   moved aside to ``<name>.corrupt`` with a warning naming it, and recomputed
-  (:attr:`ResultsDir.corrupt_moved`).
+  (``ResultsDir.corrupt_moved``).
 * **Points spread over processes.** ``ResultsDir(path, share=Share(i, n))`` (``sde-opt study NAME
   --share i/n``) is one of ``n`` processes running the same study into the same folder (on one
   machine or several that share the file system). Each point belongs to one process, chosen by a
-  hash of its key (:meth:`Share.owner`); a process computes the points it owns and waits for the
-  others' files, so every process goes through the whole study and ends with every point. A grid
-  given as one batch to :meth:`ResultsDir.points` runs in parallel: each process first computes its
-  own points of the batch, then collects the rest. A lone :meth:`ResultsDir.point` owned elsewhere
-  makes the other processes wait for it. Only process 0 writes the folder's other files
-  (``config.json``, ``summary.json``, figures), and no process removes temporaries (another one
-  may be writing them); the point files are the same whichever process computed them, so the
-  summary equals that of one process.
-* **Configuration.** :meth:`ResultsDir.record_config` merges fields into ``config.json`` (the
+  hash of its key ([`Share.owner`][sde_opt.experiment.Share.owner]); a process computes the points it owns and
+  waits for the others' files, so every process goes through the whole study and ends with every point. A grid
+  given as one batch to [`ResultsDir.points`][sde_opt.experiment.ResultsDir.points] runs in parallel: each
+  process first computes its own points of the batch, then collects the rest. A lone
+  [`ResultsDir.point`][sde_opt.experiment.ResultsDir.point] owned elsewhere makes the other processes wait for
+  it. Only process 0 writes the folder's other files (``config.json``, ``summary.json``, figures), and no
+  process removes temporaries (another one may be writing them); the point files are the same whichever
+  process computed them, so the summary equals that of one process.
+* **Configuration.** [`ResultsDir.record_config`][sde_opt.experiment.ResultsDir.record_config] merges fields
+  into ``config.json`` (the
   layer writes the study's name, mode, package and library versions and the CPU; a study adds its
   ``parameters``).
 * **A folder never mixes configurations.** The points of a run live in a points folder of their
   own (``points/quick/`` and ``points/full/`` for a study, so the two modes never share a point),
-  beside a ``config.json`` of the fields that decide a point's value (:data:`RESULT_FIELDS`:
+  beside a ``config.json`` of the fields that decide a point's value (``RESULT_FIELDS``:
   study, mode, package version, parameters). A run whose fields differ from those of the points
-  already there is refused with :class:`ConfigMismatch`, naming each differing field and how to
-  start afresh (``sde-opt study NAME --fresh`` moves the old folder aside; nothing is deleted).
-  Each point file carries its own key; a file under a point's name that holds another key (or
+  already there is refused with [`ConfigMismatch`][sde_opt.experiment.ConfigMismatch], naming each differing
+  field and how to start afresh (``sde-opt study NAME --fresh`` moves the old folder aside; nothing is
+  deleted). Each point file carries its own key; a file under a point's name that holds another key (or
   none: written by hand, or by an older version) is moved aside to ``<name>.corrupt`` and the point
   recomputed, like an unreadable one. Each point records the seconds it took to compute, so the
   compute time of a run that was killed before it finished is still counted
-  (:meth:`ResultsDir.compute_seconds`).
+  ([`ResultsDir.compute_seconds`][sde_opt.experiment.ResultsDir.compute_seconds]).
 """
 
 from __future__ import annotations
@@ -197,7 +200,8 @@ class Share:
 class ResultsDir:
     """``results/NAME/``: JSON, arrays and figures, each written atomically (module docstring).
 
-    ``share``: this process's :class:`Share` of the study's points, or ``None`` (one process).
+    ``share``: this process's [`Share`][sde_opt.experiment.Share] of the study's points, or ``None`` (one
+    process).
     """
 
     def __init__(self, path, share: Share | None = None, points: str = "points"):
@@ -244,7 +248,8 @@ class ResultsDir:
     def record_config(self, **fields) -> Path:
         """Merge ``fields`` into ``config.json`` (later calls add to or replace earlier fields).
 
-        Raises :class:`ConfigMismatch` when a field of :data:`RESULT_FIELDS` differs from the one
+        Raises [`ConfigMismatch`][sde_opt.experiment.ConfigMismatch] when a field of ``RESULT_FIELDS`` differs
+        from the one
         the points already in the points folder were computed with (module docstring).
         """
         self._config.update(fields)
@@ -275,7 +280,7 @@ class ResultsDir:
 
     def _write(self, name: str, write: Callable[[str], object]) -> Path:
         """Write ``name`` atomically with ``write(temporary_path)`` (process 0 only, see
-        :attr:`writes_files`); returns its path either way."""
+        ``writes_files``); returns its path either way."""
         p = self.path / name
         if self.writes_files:
             _atomic_write(p, write)
@@ -384,14 +389,15 @@ class ResultsDir:
 
     def point(self, key: str, compute: Callable[[], dict]) -> dict:
         """Arrays of one grid point: loaded if finished earlier, else computed and saved (with a
-        :class:`Share`: computed if this process owns it, else waited for)."""
+        [`Share`][sde_opt.experiment.Share]: computed if this process owns it, else waited for)."""
         return self.points([(key, compute)])[0]
 
     def points(self, items: Sequence[tuple[str, Callable[[], dict]]]) -> list[dict]:
         """Arrays of a batch of points ``[(key, compute), …]``, in order.
 
         The same as ``[self.point(k, c) for k, c in items]`` for one process; with a
-        :class:`Share`, each process computes its own points of the batch first, then collects
+        [`Share`][sde_opt.experiment.Share], each process computes its own points of the batch first, then
+        collects
         the others', so the batch runs in parallel over the processes.
         """
         items = list(items)

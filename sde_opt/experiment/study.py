@@ -1,15 +1,16 @@
 """Running a study: ``config.json`` before, ``summary.json`` (with timing) after.
 
-:func:`run_study` is everything ``sde-opt study NAME`` does besides parsing its arguments:
+[`run_study`][sde_opt.experiment.run_study] is everything ``sde-opt study NAME`` does besides parsing its
+arguments:
 
-1. open ``OUT/NAME/`` as a :class:`~sde_opt.experiment.ResultsDir` (removing temporaries of an
+1. open ``OUT/NAME/`` as a [`ResultsDir`][sde_opt.experiment.ResultsDir] (removing temporaries of an
    interrupted write),
 2. record ``config.json``: study, mode, package version, description, the versions of the
-   libraries and the CPU model (:func:`~sde_opt.experiment.environment.versions`); the study adds
-   its ``parameters`` with :meth:`~sde_opt.experiment.ResultsDir.record_config`. The points of a
+   libraries and the CPU model (``versions``); the study adds
+   its ``parameters`` with [`record_config`][sde_opt.experiment.ResultsDir.record_config]. The points of a
    mode live in ``points/quick/`` or ``points/full/``; a run whose study, mode, package version or
    parameters differ from those its points folder was computed with is refused
-   (:class:`~sde_opt.experiment.results.ConfigMismatch`), never mixed,
+   ([`ConfigMismatch`][sde_opt.experiment.ConfigMismatch]), never mixed,
 3. call ``module.run(out, quick=..., progress=...)``,
 4. write ``summary.json`` = the study's summary plus ``timing``: for each mode ("quick", "full")
    the wall time and the number of points computed and resumed. Timing accumulates across runs:
@@ -20,7 +21,7 @@
    run used, including points of runs killed before they wrote a summary.
 
    When the module defines ``headline_claims(summary) -> list[dict]``, its rows (see
-   :mod:`sde_opt.experiment.table`) are stored as ``summary["headline_claims"]``. The function is
+   ``sde_opt.experiment.table``) are stored as ``summary["headline_claims"]``. The function is
    given the summary exactly as ``summary.json`` holds it (NaN as null, ±inf as "inf"/"-inf"), so
    the table shows the same numbers as the file.
 """
@@ -42,7 +43,8 @@ MODES = ("quick", "full")
 
 @dataclasses.dataclass(frozen=True)
 class StudyRun:
-    """What :func:`run_study` did: the folder, the summary written, the wall time, the points."""
+    """What [`run_study`][sde_opt.experiment.run_study] did: the folder, the summary written, the wall time,
+    the points."""
 
     out: ResultsDir
     summary: dict
@@ -88,7 +90,7 @@ def run_study(module: ModuleType, out, *, quick: bool = False, progress: bool = 
               share: Share | None = None) -> StudyRun:
     """Run a study module into ``out`` (a folder path or a ResultsDir; see the module docstring).
 
-    ``share``: this process's :class:`~sde_opt.experiment.results.Share` when several processes
+    ``share``: this process's [`Share`][sde_opt.experiment.Share] when several processes
     run the study into one folder (each computes its own points; process 0 writes the summary).
     """
     from .. import __version__

@@ -9,12 +9,12 @@ A *row* is a plain dict, as stored in ``summary.json`` under ``"headline_claims"
      "verdict": "pass",                # "pass" | "fail" | "deviation" | "-" (no verdict)
      "note": "95% CI"}                 # optional: the CI's level, what the verdict rests on
 
-Only studies decide verdicts (:mod:`sde_opt.experiment.verdict` is the rule): a row without one
+Only studies decide verdicts (``sde_opt.experiment.verdict`` is the rule): a row without one
 has ``"-"``.
 
-:func:`format_claims` renders rows as a table of at most ``width`` columns: the quantity wraps,
-numbers have 4 significant digits, "—" marks a missing CI or theory value, a note goes on its own
-indented line(s), and a closing line counts the rows per verdict.
+[`format_claims`][sde_opt.experiment.format_claims] renders rows as a table of at most ``width`` columns: the
+quantity wraps, numbers have 4 significant digits, "—" marks a missing CI or theory value, a note goes on its
+own indented line(s), and a closing line counts the rows per verdict.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ HEAD = ("quantity", "measured", "CI", "theory", "verdict")
 
 def claim(quantity: str, measured, *, ci=None, theory=None, verdict: str = "-",
           note: str = "") -> dict:
-    """One row (see the module docstring); numbers are converted with :func:`number`."""
+    """One row (see the module docstring); numbers are converted with ``number``."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}; got {verdict!r}")
     row = {"quantity": str(quantity), "measured": number(measured),
@@ -51,8 +51,8 @@ def number(x) -> float | None:
 def se_claim(quantity: str, measured, se, predicted, verdict: str, *, z: float | None = None,
              note: str = "") -> dict:
     """A row for a verdict the study took by the shared rule |measured − predicted| ≤ z·SE
-    (:func:`sde_opt.experiment.compare`, no bias allowance): its CI is that acceptance interval,
-    measured ± z·SE (z = 4 unless given), so the theory lies in it exactly when the verdict is
+    ([`sde_opt.experiment.compare`][sde_opt.experiment.compare], no bias allowance): its CI is that acceptance
+    interval, measured ± z·SE (z = 4 unless given), so the theory lies in it exactly when the verdict is
     pass."""
     from .verdict import Z_DEFAULT
 
@@ -62,6 +62,25 @@ def se_claim(quantity: str, measured, se, predicted, verdict: str, *, z: float |
     text = f"acceptance interval ±{z:g} SE"
     return claim(quantity, m, ci=ci, theory=predicted, verdict=verdict,
                  note=f"{text}; {note}" if note else text)
+
+
+def verdict_claim(v, quantity: str | None = None, *, note: str = "") -> dict:
+    """A row from a [`Verdict`][sde_opt.experiment.Verdict] of
+    [`compare`][sde_opt.experiment.compare]: its CI is the acceptance interval, measured ± (z·SE +
+    bias), so the theory lies in it exactly when the verdict is pass (or, for a documented
+    deviation, exactly when it is fail); the note says so, with the bias's derivation and the
+    deviation's reason where there are."""
+    parts = [f"acceptance interval ±({v.z:g} SE" + (f" + bias {v.bias:.3g})" if v.bias else ")")]
+    if v.bias:
+        parts.append(f"bias: {v.bias_source}")
+    if v.deviation:
+        parts.append(f"documented deviation: {v.deviation}")
+    if v.note:
+        parts.append(v.note)
+    if note:
+        parts.append(note)
+    return claim(v.claim if quantity is None else quantity, v.measured, ci=[v.ci_low, v.ci_high],
+                 theory=v.predicted, verdict=v.verdict, note="; ".join(parts))
 
 
 def fmt(x) -> str:
@@ -103,7 +122,7 @@ def format_claims(rows, width: int = 120, title: str | None = None) -> str:
 
     Columns: quantity (wrapped, continuation lines indented by 2), measured, CI, theory, verdict;
     a row's note follows on line(s) indented by 4; the last line counts the rows per verdict
-    (:func:`counts_line`).
+    (``counts_line``).
     """
     rows = list(rows)
     for r in rows:

@@ -1,14 +1,14 @@
 """The verdict rule shared by studies and validation: predicted vs measured ± interval.
 
-:func:`compare` builds the verdict from a Monte-Carlo estimate and its standard error: the
-acceptance interval is ``measured ± (z·SE + bias)`` (z = 4 by default, a false-alarm rate of about
-6e-5 per check). ``bias`` is a bound on a *known, derived* systematic effect (a discretization bias
-from its formula, a quadrature/grid error, an unmodelled term of stated order) — never the distance
-between two predictions of the same quantity, which would let a claim pass whenever its companion
-does. Every verdict records where its prediction comes from (``reference``: the formula and how it
-was obtained independently of the code under test — closed form, quadrature, finite differences, a
-hand-derived matrix, a published value) and where the bias allowance comes from (``bias_source``).
-Checks use fixed seeds, so a verdict is reproducible.
+[`compare`][sde_opt.experiment.compare] builds the verdict from a Monte-Carlo estimate and its standard error:
+the acceptance interval is ``measured ± (z·SE + bias)`` (z = 4 by default, a false-alarm rate of about 6e-5
+per check). ``bias`` is a bound on a *known, derived* systematic effect (a discretization bias from its
+formula, a quadrature/grid error, an unmodelled term of stated order) — never the distance between two
+predictions of the same quantity, which would let a claim pass whenever its companion does. Every verdict
+records where its prediction comes from (``reference``: the formula and how it was obtained independently of
+the code under test — closed form, quadrature, finite differences, a hand-derived matrix, a published value)
+and where the bias allowance comes from (``bias_source``). Checks use fixed seeds, so a verdict is
+reproducible.
 
 Verdicts:
 

@@ -1,19 +1,23 @@
 """Drift and diffusion estimation from traces (simulated, or loaded from ``.npz``/``.csv`` files).
 
 Every estimator takes a trace — ``(n_steps,)``, ``(n_steps, d)`` or ``(n_traces, n_steps, d)``
-samples at a uniform interval Δ (see :mod:`sde_opt.fit._trace` for arrays and file layouts) — and
-returns a :class:`FitResult` of :class:`Estimate` values with confidence intervals. Diffusion is
-always the matrix D = B Bᵀ of dX = a dt + B dW (the package's convention; Kramers–Moyal's D⁽²⁾ is
-D/2), in the trace's time unit (for an optimizer in time t = kη, Δ = stride·η).
+samples at a uniform interval Δ (see ``sde_opt.fit._trace`` for arrays and file layouts) — and
+returns a [`FitResult`][sde_opt.fit.FitResult] of [`Estimate`][sde_opt.stats.Estimate] values with confidence
+intervals. Diffusion is always the matrix D = B Bᵀ of dX = a dt + B dW (the package's convention;
+Kramers–Moyal's D⁽²⁾ is D/2), in the trace's time unit (for an optimizer in time t = kη, Δ = stride·η).
 
-* :func:`fit_quadratic_variation` — realized diffusion matrix (model-free; exact O(Δ) drift bias
+* [`fit_quadratic_variation`][sde_opt.fit.fit_quadratic_variation] — realized diffusion matrix (model-free;
+  exact O(Δ) drift bias
   documented, optional exact OU correction);
-* :func:`fit_ou` — multivariate OU maximum likelihood through the exact discretization;
-* :func:`fit_kramers_moyal` — binned drift and diffusion (d ≤ 3) with finite-Δ correction;
-* :func:`gradient_noise_covariance`, :func:`predicted_diffusion` — Σ_g from gradient samples and
+* [`fit_ou`][sde_opt.fit.fit_ou] — multivariate OU maximum likelihood through the exact discretization;
+* [`fit_kramers_moyal`][sde_opt.fit.fit_kramers_moyal] — binned drift and diffusion (d ≤ 3) with finite-Δ
+  correction;
+* [`gradient_noise_covariance`][sde_opt.fit.gradient_noise_covariance],
+  [`predicted_diffusion`][sde_opt.fit.predicted_diffusion] — Σ_g from gradient samples and
   the diffusion η Σ_g/(1 − μ)² that (momentum) SGD's limit predicts;
-* :func:`fit_effective_lr` — η_eff from H S + S H = η_eff Σ_g, and a temperature;
-* :func:`heavy_ball_ou_target`, :func:`ou_fit_target` — what the OU fit converges to on a
+* [`fit_effective_lr`][sde_opt.fit.fit_effective_lr] — η_eff from H S + S H = η_eff Σ_g, and a temperature;
+* [`heavy_ball_ou_target`][sde_opt.fit.heavy_ball_ou_target], [`ou_fit_target`][sde_opt.fit.ou_fit_target] —
+  what the OU fit converges to on a
   linear chain (the exact reference for optimizer traces).
 """
 

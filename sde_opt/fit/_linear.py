@@ -1,6 +1,6 @@
 """Linear algebra of the Ornstein–Uhlenbeck exact discretization, shared by the estimators.
 
-Model (the package's :class:`~sde_opt.sde.LinearSDE` convention): dX = A (X − m) dt + B dW with
+Model (the package's [`LinearSDE`][sde_opt.LinearSDE] convention): dX = A (X − m) dt + B dW with
 diffusion matrix D = B Bᵀ. Observed every Δ it is exactly the VAR(1)
 
     X_{k+1} − m = Φ (X_k − m) + ε_k,   Φ = e^{AΔ},   Cov ε = Q = ∫_0^Δ e^{Au} D e^{Aᵀu} du,

@@ -1,4 +1,4 @@
-"""Fit results: a named set of :class:`~sde_opt.stats.Estimate` plus what they were fitted to."""
+"""Fit results: a named set of [`Estimate`][sde_opt.stats.Estimate] plus what they were fitted to."""
 
 from __future__ import annotations
 

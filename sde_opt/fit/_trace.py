@@ -10,7 +10,7 @@ The sampling interval Δ (``dt``) is the continuous time between two rows (for a
 saved every ``stride`` steps with the package's time t = kη: Δ = stride·η). Increments are taken
 within each path only, never across two paths.
 
-File layouts (:func:`load_trace`):
+File layouts ([`load_trace`][sde_opt.fit.load_trace]):
 
 * ``.npz`` — key ``x`` with one of the shapes above (required); optionally ``dt`` (a scalar) or
   ``t`` (the sample times, ``(n_steps,)`` shared by all paths or ``(n_traces, n_steps)``), which
@@ -98,7 +98,7 @@ def _dt_from_times(t: np.ndarray, owner: str) -> float:
 
 def as_trace(x, dt=None, *, t=None, min_steps: int = 3, owner: str = "trace",
              allow_constant: bool = True) -> Trace:
-    """Check and normalize an array (or a :class:`Trace`) into a :class:`Trace`.
+    """Check and normalize an array (or a [`Trace`][sde_opt.fit.Trace]) into a [`Trace`][sde_opt.fit.Trace].
 
     Args:
         x: ``(n_steps,)``, ``(n_steps, d)`` or ``(n_traces, n_steps, d)`` samples, or a Trace.
@@ -282,7 +282,7 @@ def load_trace(path, dt=None) -> Trace:
 
 
 def save_trace(path, x, dt) -> Path:
-    """Write a trace in the layout :func:`load_trace` reads (``.npz`` or ``.csv``)."""
+    """Write a trace in the layout [`load_trace`][sde_opt.fit.load_trace] reads (``.npz`` or ``.csv``)."""
     tr = as_trace(x, dt, min_steps=1, owner="save_trace")
     path = Path(path)
     if path.suffix.lower() == ".npz":

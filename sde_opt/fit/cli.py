@@ -1,7 +1,7 @@
 """``sde-opt fit TRACE --model {qv,ou,km}``: estimates with intervals, ``fit.json`` and ``fit.png``.
 
 Trace layouts (``.npz``: key ``x``, optional ``dt`` or ``t``; ``.csv``: header ``t,trace,x0,x1,…``
-with ``t`` and ``trace`` optional) are described in :mod:`sde_opt.fit._trace`. Without ``t``/``dt``
+with ``t`` and ``trace`` optional) are described in ``sde_opt.fit._trace``. Without ``t``/``dt``
 in the file, pass ``--dt``. Output goes to ``--out`` (default: ``<trace>-fit/`` beside the file).
 """
 

@@ -51,7 +51,8 @@ def fit_effective_lr(x, hessian, sigma_g=None, *, center=None, blocks: int = 20,
         hessian: H ``(d, d)`` at the minimum (in the trace's coordinates).
         sigma_g: Σ_g ``(d, d)``, the covariance of one stochastic gradient in the same
             coordinates (an array, Estimate or the FitResult of
-            :func:`gradient_noise_covariance`); ``None`` fits only the temperature.
+            [`gradient_noise_covariance`][sde_opt.fit.gradient_noise_covariance]); ``None`` fits only the
+            temperature.
         center: θ* ``(d,)`` (default: the mean of the trace).
         blocks: batch-means blocks per path.
         level: coverage of the intervals.

@@ -15,8 +15,8 @@ independent minibatches of size b₀ the covariance is measured directly at b₀
 the same formulas.
 
 **Predicted diffusion.** Heavy-ball momentum SGD θ_{k+1} = θ_k − η g_k + μ(θ_k − θ_{k−1}) has,
-in the package's time t = kη, the diffusion limit (:meth:`sde_opt.MomentumSGD.limit`, a
-:class:`~sde_opt.GradientSDE` with drift scale 1/(1 − μ) and noise scale √η/(1 − μ))
+in the package's time t = kη, the diffusion limit ([`MomentumSGD`][sde_opt.MomentumSGD]`.limit()`, a
+[`GradientSDE`][sde_opt.FieldSDE] with drift scale 1/(1 − μ) and noise scale √η/(1 − μ))
 
     dX = −∇f(X)/(1 − μ) dt + (√η/(1 − μ)) Σ_b^{1/2} dW,   diffusion matrix  D = η Σ_b/(1 − μ)²;
 
@@ -144,12 +144,14 @@ def predicted_diffusion(sigma_g, eta, mu=0.0, *, level: float = 0.95) -> Estimat
     For momentum, an OU fit of a *position* trace approaches this D only when the sampling
     interval is much longer than the velocity's memory, stride ≫ μ/(1 − μ) steps (the limit
     drops the velocity); at shorter strides the fit sees the heavy-ball chain's own correlation.
-    The reference for a fit at any stride is :func:`sde_opt.fit.heavy_ball_ou_target` — the
-    exact drift and diffusion of the sampled heavy-ball chain on a quadratic.
+    The reference for a fit at any stride is
+    [`sde_opt.fit.heavy_ball_ou_target`][sde_opt.fit.heavy_ball_ou_target] — the exact drift and diffusion of
+    the sampled heavy-ball chain on a quadratic.
 
     Args:
-        sigma_g: Σ_g as an array, an :class:`Estimate` (its interval is scaled along) or the
-            FitResult of :func:`gradient_noise_covariance`.
+        sigma_g: Σ_g as an array, an [`Estimate`][sde_opt.stats.Estimate] (its interval is scaled along) or
+            the
+            FitResult of [`gradient_noise_covariance`][sde_opt.fit.gradient_noise_covariance].
         eta: step size η > 0.
         mu: momentum μ ∈ [0, 1).
     """

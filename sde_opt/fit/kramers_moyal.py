@@ -4,10 +4,13 @@ Conditional moments of the increments in bins of the starting point (validation-
 
     â(x_b) = E[ΔX | X ∈ b] / Δ,        D̂(x_b) = E[ΔX ΔXᵀ | X ∈ b] / Δ,
 
-estimate the drift a and the diffusion matrix D = B Bᵀ of dX = a(X) dt + B(X) dW (the package's
-convention; the Kramers–Moyal coefficient D⁽²⁾ of the ``kramersmoyal`` package is D/2, and its
-D⁽¹⁾ is E[ΔX | x] without the 1/Δ). This is the raw estimator (``correction="none"``); the
-``kramersmoyal`` package computes the same conditional moments with a kernel instead of bins.
+estimate the drift a and the diffusion matrix D = B Bᵀ of dX = a(X) dt + B(X) dW, both per unit
+time (the package's convention). This is the raw estimator (``correction="none"``); the
+``kramersmoyal`` package computes the same conditional moments with a kernel instead of bins, but
+per sampling interval and divided by the factorial, not by Δ: its ``km(x, powers=…)`` returns
+D⁽¹⁾(x) = E[ΔX | x] and D⁽²⁾(x) = E[ΔX² | x]/2 = D(x)·Δ/2 + O(Δ²). So
+
+    a = D⁽¹⁾/Δ,        D = 2 D⁽²⁾/Δ        (the textbook Kramers–Moyal D⁽²⁾ per unit time is D/2).
 
 **Finite-interval bias.** For an OU process dX = −θX dt + σ dW the raw estimators are exactly
 
@@ -21,12 +24,12 @@ so a constant diffusion looks state-dependent (the θ²Δx² term) and both are 
 * ``"variance"`` — use the conditional covariance E[(ΔX − E[ΔX|x])(…)ᵀ | x] instead of the second
   moment. This removes the spurious a(x)a(x)ᵀΔ term for any drift; the O(Δ·a'(x)) shrinkage stays.
 * ``"ou"`` (default) — the exact OU inversion with a drift matrix A (given as ``drift_matrix``, or
-  fitted on the same trace by :func:`~sde_opt.fit.fit_ou`): with Φ = e^{AΔ}, an OU process has
+  fitted on the same trace by [`fit_ou`][sde_opt.fit.fit_ou]): with Φ = e^{AΔ}, an OU process has
   E[ΔX | x] = (Φ − I)(x − m) and Cov[ΔX | x] = Q(A, D) = ∫_0^Δ e^{Au} D e^{Aᵀu} du, so
 
       a(x) = A (Φ − I)⁻¹ E[ΔX | x],      D(x) = G(A)⁻¹ Cov[ΔX | x]
 
-  (G the linear innovation map of :mod:`sde_opt.fit._linear`). Exact, to all orders in Δ, for an
+  (G the linear innovation map of ``sde_opt.fit._linear``). Exact, to all orders in Δ, for an
   OU process (traces near a minimum). For a nonlinear drift it uses the global linearization: the
   O(Δ) bias is removed where the local Jacobian ∇a(x) is close to A, and a residual
   O(Δ·|∇a(x) − A|) remains elsewhere (the all-orders expansion of Rydin Gorjão, Witthaut,
@@ -84,7 +87,7 @@ def _edges(start, bins, range_, owner):
 
 
 def bin_index(points, edges):
-    """Flat bin index of each point (−1 outside), as :func:`numpy.histogramdd` bins them."""
+    """Flat bin index of each point (−1 outside), as ``numpy.histogramdd`` bins them."""
     n, d = points.shape
     shape = tuple(len(e) - 1 for e in edges)
     idx = np.zeros(n, dtype=np.int64)
@@ -112,6 +115,10 @@ def fit_kramers_moyal(x, dt=None, *, bins=30, range=None, correction: str = "ou"
                       t=None) -> FitResult:
     """Binned drift a(x) and diffusion matrix D(x) with per-bin confidence intervals.
 
+    Both are per unit time: dX = a dt + B dW with D = B Bᵀ. From the ``kramersmoyal`` package's
+    coefficients (per sampling interval Δ): a = D⁽¹⁾/Δ and D = 2 D⁽²⁾/Δ (its D⁽²⁾ = E[ΔX² | x]/2
+    = D·Δ/2, not D/2).
+
     Args:
         x: trace, ``(n_steps,)``, ``(n_steps, d)``, ``(n_traces, n_steps, d)`` or a Trace; d ≤ 3
             (project higher-dimensional traces first).
@@ -119,7 +126,7 @@ def fit_kramers_moyal(x, dt=None, *, bins=30, range=None, correction: str = "ou"
         bins: bins per axis (an int, one int per axis, or explicit edges per axis).
         range: ``[(lo, hi)]`` per axis (default: the range of the data).
         correction: ``"ou"`` (exact OU inversion), ``"variance"`` or ``"none"`` (module docstring).
-        drift_matrix: A for ``correction="ou"`` (default: :func:`fit_ou` on the same trace).
+        drift_matrix: A for ``correction="ou"`` (default: [`fit_ou`][sde_opt.fit.fit_ou] on the same trace).
         min_count: bins with fewer samples are reported as NaN.
         level: coverage of the intervals.
         t: sample times, instead of ``dt``.

@@ -1,6 +1,6 @@
 r"""Multivariate Ornstein–Uhlenbeck maximum likelihood through the exact discretization.
 
-Model (the convention of :class:`~sde_opt.sde.LinearSDE`): dX = A (X − m) dt + B dW, diffusion
+Model (the convention of [`LinearSDE`][sde_opt.LinearSDE]): dX = A (X − m) dt + B dW, diffusion
 matrix D = B Bᵀ. Observed every Δ — any Δ, not only small ones — the process is exactly the
 Gaussian VAR(1) (validation-theory §1.1)
 

@@ -25,7 +25,7 @@ E[ΔX ΔXᵀ | X_k] = (Φ − I)(X_k − m)(X_k − m)ᵀ(Φ − I)ᵀ + Q(A, D)
 of the exact discretization. The corrected estimator subtracts the first term on the data and
 inverts the linear map D ↦ Q (no stationarity needed): unbiased for an OU process with that
 drift, and it removes the leading O(Δ) bias near a minimum of any smooth drift. With an A fitted on
-the same trace (:func:`~sde_opt.fit.fit_ou`) the correction's own uncertainty, O(Δ·SE(Â)), is
+the same trace ([`fit_ou`][sde_opt.fit.fit_ou]) the correction's own uncertainty, O(Δ·SE(Â)), is
 not included in the interval.
 
 **Intervals.** Per entry, value ± z·SE with SE = sd(samples)/√n from the per-increment samples

@@ -3,7 +3,7 @@ r"""What the OU fit converges to on a linear chain: the exact target behind "fit
 An optimizer near a minimum is (to first order) a *linear* Markov chain z_{k+1} = M z_k + N ξ_k,
 ξ_k ~ (0, C) i.i.d., of which a part x = O z is recorded every K steps. Heavy-ball momentum SGD on
 a quadratic is exactly such a chain with z = (θ, θ_k − θ_{k−1}). The recorded x is in general
-not Markov (momentum makes it AR(2)), yet the OU fit of :func:`~sde_opt.fit.fit_ou` converges
+not Markov (momentum makes it AR(2)), yet the OU fit of [`fit_ou`][sde_opt.fit.fit_ou] converges
 (n → ∞) to a well-defined limit, computed here exactly:
 
     P = M P Mᵀ + N C Nᵀ (stationary),  Γ₀ = O P Oᵀ,  Γ_K = O M^K P Oᵀ = E[x_{k+K} x_kᵀ],
@@ -61,7 +61,7 @@ def ou_fit_target(M, noise_map, noise_cov, observe, stride: int, dt: float) -> d
 def heavy_ball_chain(hessian, noise_cov, eta: float, mu: float):
     """(M, N, C, O) of heavy-ball SGD on f = ½ θᵀHθ with g = Hθ + ξ, ξ ~ (0, C).
 
-    The package's :class:`~sde_opt.MomentumSGD` form: m_{k+1} = μ m_k − η g_k,
+    The package's [`MomentumSGD`][sde_opt.MomentumSGD] form: m_{k+1} = μ m_k − η g_k,
     θ_{k+1} = θ_k + m_{k+1}, so z = (θ, m) and
 
         M = [[I − ηH, μI], [−ηH, μI]],   N = [[−ηI], [−ηI]],   O = [I, 0].
@@ -77,7 +77,8 @@ def heavy_ball_chain(hessian, noise_cov, eta: float, mu: float):
 
 
 def heavy_ball_ou_target(hessian, noise_cov, eta: float, mu: float, stride: int) -> dict:
-    """:func:`ou_fit_target` for heavy-ball SGD recorded every ``stride`` steps, time t = kη.
+    """[`ou_fit_target`][sde_opt.fit.ou_fit_target] for heavy-ball SGD recorded every ``stride`` steps, time t
+    = kη.
 
     Also returns the diffusion-limit values ``limit_drift`` = −H/(1 − μ) and
     ``limit_diffusion`` = η C/(1 − μ)², and ``limit_stationary_covariance`` (H S + S H =

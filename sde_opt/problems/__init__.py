@@ -16,9 +16,11 @@ from .bilevel import HyperCleaning as HyperCleaning
 from .bilevel import QuadraticBilevel as QuadraticBilevel
 from .bilevel import ReducedHypergradient as ReducedHypergradient
 from .bilevel import SoftplusBilevel as SoftplusBilevel
+from .bilevel_losses import FiniteSumBilevel as FiniteSumBilevel
 from .double_well import DoubleWell as DoubleWell
 from .double_well import DoubleWell2D as DoubleWell2D
 from .finite_sum import FiniteSum as FiniteSum
+from .finite_sum import FiniteSumGame as FiniteSumGame
 from .games import DoubleWellGame as DoubleWellGame
 from .games import PhiStationary as PhiStationary
 from .games import QuadraticGame as QuadraticGame
@@ -40,4 +42,5 @@ __all__ = ["AbstractField", "AbstractGame", "AbstractProblem", "check_problem", 
            "StreamingPCA", "AdversarialLogistic", "DoubleWellGame", "QuadraticGame", "RampGame",
            "PhiStationary", "AbstractBilevel", "QuadraticBilevel", "SoftplusBilevel", "HyperCleaning",
            "ReducedHypergradient",
-           "NormalizedUFM", "RegularizedUFM", "SphereLinearPotential", "ConcaveWellGame", "MomentGAN"]
+           "NormalizedUFM", "RegularizedUFM", "SphereLinearPotential", "ConcaveWellGame", "MomentGAN",
+           "FiniteSumGame", "FiniteSumBilevel"]

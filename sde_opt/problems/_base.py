@@ -3,13 +3,15 @@ r"""The problem contract: a stochastic vector field over a (pytree) point on a g
 Every optimizer in the package moves a point ``z`` *against* a field V(z) that an oracle returns
 with noise, z⁺ = z − η·V̂(z), on the problem's geometry:
 
-* a **minimization** problem min f (:class:`AbstractProblem`) has V = ∇f;
-* a **game** min_x max_y f(x, y) (:class:`AbstractGame`) has V = (∇ₓf, −∇ᵧf) on z = (x, y) — not
+* a **minimization** problem min f ([`AbstractProblem`][sde_opt.AbstractProblem]) has V = ∇f;
+* a **game** min_x max_y f(x, y) ([`AbstractGame`][sde_opt.AbstractGame]) has V = (∇ₓf, −∇ᵧf) on z = (x, y) —
+  not
   a gradient: its Jacobian has a rotational (antisymmetric) part;
 * a **bilevel** problem min_x f(x, y*(x)) is a minimization whose oracle is a hypergradient built
   from inner loops (the field is ∇Φ; the contract asks nothing more).
 
-The contract (:class:`AbstractField`), for a point ``z`` with the pytree structure of ``shape``:
+The contract ([`AbstractField`][sde_opt.AbstractField]), for a point ``z`` with the pytree structure of
+``shape``:
 
 * ``field(z)`` — V(z), a pytree like ``z``;
 * ``noise`` — the sampler of one oracle call's randomness, and ``stochastic_field(z, noise)``, an
@@ -18,9 +20,10 @@ The contract (:class:`AbstractField`), for a point ``z`` with the pytree structu
   as a ``(D, D)`` matrix in ``ravel_pytree`` order (D = total size), and ``noise_factor(z, w)`` =
   B(z) w with B Bᵀ = Σ for w ~ N(0, I) of shape ``factor_shape`` (default: the symmetric square root
   of Σ, an eigendecomposition — override it when a cheaper factor exists, as
-  :class:`~sde_opt.problems.FiniteSum` does); ``critical_points()`` (default: none known).
+  [`FiniteSum`][sde_opt.FiniteSum] does); ``critical_points()`` (default: none known).
 
-A problem can be checked once at construction with :meth:`AbstractField.check`: the oracle is run
+A problem can be checked once at construction with [`AbstractField.check`][sde_opt.AbstractField.check]: the
+oracle is run
 abstractly (``jax.eval_shape``) and its shapes and dtypes compared with ``shape``.
 """
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import abc
 import math
+import weakref
 from typing import ClassVar
 
 import equinox as eqx
@@ -35,7 +39,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from ..geometry import AbstractGeometry
+from ..geometry import AbstractGeometry, Euclidean
 from ..noise import StandardNormal
 
 
@@ -60,9 +64,15 @@ def flatten(z):
 
 
 class AbstractField(eqx.Module):
-    """A stochastic vector field on a geometry (see the module docstring)."""
+    """A stochastic vector field on a geometry (see the module docstring).
 
-    geometry: eqx.AbstractVar[AbstractGeometry]
+    ``geometry`` is flat (ℝᴰ, any pytree) unless given: as a keyword when the problem is built
+    (``MyProblem(m, geometry=so.Sphere())``), or declared on the subclass as a keyword-only field,
+    ``geometry: so.AbstractGeometry = eqx.field(static=True, default=so.Sphere(), kw_only=True)``
+    (without ``kw_only`` a default there would precede the subclass's own fields without one).
+    """
+
+    geometry: AbstractGeometry = eqx.field(static=True, default=Euclidean(), kw_only=True)
     additive_noise: ClassVar[bool] = False  # True when Σ(z) does not depend on z
     is_game: ClassVar[bool] = False
 
@@ -96,7 +106,7 @@ class AbstractField(eqx.Module):
 
     @property
     def factor_shape(self) -> tuple[int, ...]:
-        """Shape of the standard normal ``w`` consumed by :meth:`noise_factor`."""
+        """Shape of the standard normal ``w`` consumed by ``noise_factor``."""
         return (tree_size(self.shape),)
 
     def noise_factor(self, z, w):
@@ -140,7 +150,8 @@ class AbstractProblem(AbstractField):
 
     Subclasses provide ``shape``, ``objective``, ``stochastic_grad(x, noise)`` and, where needed,
     ``grad_noise_cov`` (Σ(x)), ``grad_noise_factor`` and ``critical_points``; ``grad`` and
-    ``hessian`` come from autodiff unless overridden. The field names of :class:`AbstractField`
+    ``hessian`` come from autodiff unless overridden. The field names of
+    [`AbstractField`][sde_opt.AbstractField]
     (``field``, ``stochastic_field``, ``noise_cov``, ``noise_factor``) are these.
     """
 
@@ -189,7 +200,9 @@ class AbstractGame(AbstractField):
     Subclasses provide ``shape`` (a pair of shapes), ``objective(z)`` = f(x, y) and
     ``stochastic_field``; the field comes from autodiff unless overridden. Its Jacobian
     [[∇ₓₓf, ∇ₓᵧf], [−∇ᵧₓf, −∇ᵧᵧf]] is not symmetric: the rotational part is what tells GDA, OGDA
-    and extragradient apart.
+    and extragradient apart. A bounded Y is given by [`project_y`][sde_opt.AbstractGame.project_y]
+    (and ``check_start``); a game from per-example losses is
+    [`FiniteSumGame`][sde_opt.FiniteSumGame].
     """
 
     is_game: ClassVar[bool] = True
@@ -200,7 +213,24 @@ class AbstractGame(AbstractField):
 
     def field(self, z):
         gx, gy = jax.grad(self.objective)(z)
-        return (gx, -gy)
+        return (gx, jax.tree_util.tree_map(jnp.negative, gy))
+
+    def project_y(self, y):
+        """P_Y(y), the projection onto the maximizer's constraint set Y (default: Y is the whole
+        space and this is the identity).
+
+        The game algorithms (GDA, OGDA, extragradient, GDmax, perturbed GDmax) take every ascent
+        step as y ← P_Y(y + η_y ∇ᵧf). Override it (or pass ``project_y=`` to
+        [`FiniteSumGame`][sde_opt.FiniteSumGame]) for a bounded Y, e.g. a ball; it must be a
+        projection (P_Y ∘ P_Y = P_Y). A game with a bounded Y should also refuse a start outside
+        it in ``check_start(z, owner)``, which the algorithms call from ``init``.
+        """
+        return y
+
+    def check_start(self, z, owner: str = "game") -> None:
+        """Raise ``ValueError`` if the start z = (x, y) is not a valid start (e.g. y outside a
+        bounded Y); called by the game algorithms' ``init`` with concrete values. Default: any
+        start is valid."""
 
 
 def check_problem(owner: str, problem, *, game: bool | None = None) -> None:
@@ -218,3 +248,29 @@ def check_problem(owner: str, problem, *, game: bool | None = None) -> None:
     if game is True and not problem.is_game:
         raise TypeError(f"{owner}: {type(problem).__name__} is a minimization problem; {owner} "
                         "needs a game min_x max_y f(x, y) (an AbstractGame)")
+    check_oracle(owner, problem)
+
+
+_CHECKED: dict = {}  # id(problem) -> weak reference: problems whose oracle passed check()
+
+
+def check_oracle(owner: str, problem) -> None:
+    """Run ``problem.check()`` (the oracle traced abstractly with ``jax.eval_shape``: no arithmetic)
+    once per problem object, and re-raise its error under ``owner``'s name, so that an oracle
+    returning the wrong structure fails when the algorithm is built, not deep inside a compiled
+    step. Inside a trace (a problem whose fields are tracers) the check is skipped."""
+    ref = _CHECKED.get(id(problem))
+    if ref is not None and ref() is problem:
+        return
+    if not all(not isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves(problem)):
+        return
+    try:
+        problem.check()
+    except ValueError as e:
+        raise ValueError(f"{owner}: the problem's oracle does not fit its shape — {e}") from e
+    if len(_CHECKED) > 1024:
+        _CHECKED.clear()
+    try:
+        _CHECKED[id(problem)] = weakref.ref(problem)
+    except TypeError:  # not weak-referenceable: check again next time
+        pass

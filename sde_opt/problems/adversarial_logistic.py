@@ -15,7 +15,7 @@ Written as a finite sum f = (1/n) Σᵢ fᵢ with fᵢ(x, y) = yᵢℓᵢ(x) −
 minibatch oracle draws b indices uniformly with replacement and averages the per-example fields
 Vᵢ = (∇ₓfᵢ, −∇ᵧfᵢ) (∇ᵧfᵢ is supported on coordinate i). Its covariance is exact:
 Σ(z) = (1/b)[(1/n)Σᵢ VᵢVᵢᵀ − V̄V̄ᵀ], with the factor B w = (1/√(bn)) Σᵢ wᵢ(Vᵢ − V̄) (as
-:class:`~sde_opt.problems.FiniteSum`, for a game).
+[`FiniteSum`][sde_opt.FiniteSum], for a game).
 
 The y-part of one minibatch call is sparse: a drawn coordinate i moves with weight n/b, so a
 stochastic ascent step on y is stable per coordinate only for η_y·nμ/b < 1 (the deterministic

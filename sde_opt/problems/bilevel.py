@@ -1,13 +1,13 @@
 r"""Bilevel problems min_x Φ(x) = f(x, y*(x)), y*(x) = argmin_y g(x, y), g strongly convex in y.
 
 A bilevel problem is a *minimization* of the reduced objective Φ (Huang, Chen, Ji, Ma & Lai,
-JMLR 2025, §3 of the paper digest), so :class:`AbstractBilevel` subclasses
-:class:`~sde_opt.problems.AbstractProblem`: its field is the hypergradient given by the implicit
+JMLR 2025, §3 of the paper digest), so [`AbstractBilevel`][sde_opt.AbstractBilevel] subclasses
+[`AbstractProblem`][sde_opt.AbstractProblem]: its field is the hypergradient given by the implicit
 function theorem,
 
     ∇Φ(x) = ∇ₓf(x, y*) − ∇²ₓᵧg(x, y*) [∇²ᵧg(x, y*)]⁻¹ ∇ᵧf(x, y*),
 
-and SGD-type machinery and :class:`~sde_opt.sde.FieldSDE` apply to Φ directly. Its
+and SGD-type machinery and [`FieldSDE`][sde_opt.FieldSDE] apply to Φ directly. Its
 ``stochastic_grad`` is the *ideal* unbiased hypergradient oracle (exact y*, exact inverse, noisy
 upper-level gradients), whose covariance is exact (``grad_noise_cov``).
 
@@ -24,7 +24,7 @@ of g and f (``jax.jvp``/``jax.vjp``; never a dense Hessian):
 
 Default noise model (additive Gaussian, exact covariances): ∇F = ∇f + σ_f ξ, ξ ~ N(0, I) on
 (x, y) jointly; ∇ᵧG = ∇ᵧg + σ_g ζ; second derivatives of g exact. Minibatch problems
-(:class:`HyperCleaning`) override the oracles and samplers.
+([`HyperCleaning`][sde_opt.HyperCleaning]) override the oracles and samplers.
 
 The exact reference quantities (``y_star``, Φ, ∇Φ, ∇²Φ) may use dense linear algebra: they are
 the closed forms the algorithms are checked against, not part of any algorithm.
@@ -67,12 +67,11 @@ class AbstractBilevel(AbstractProblem):
     r"""min_x Φ(x) = f(x, y*(x)) with g(x, ·) strongly convex (module docstring).
 
     Subclasses provide ``shape`` (of x, ``(d_x,)``), ``y_shape`` (``(d_y,)``), ``upper(x, y)``,
-    ``lower(x, y)``, ``y_star(x)`` and the noise levels ``sigma_f``, ``sigma_g`` (additive model);
-    optionally ``lower_smoothness`` ℓ and ``lower_strong_convexity`` μ where known.
+    ``lower(x, y)``, ``y_star(x)``; the noise levels ``sigma_f``, ``sigma_g`` only where they use
+    the default additive-noise oracles (a subclass with its own oracles, such as
+    [`FiniteSumBilevel`][sde_opt.FiniteSumBilevel], needs neither); optionally
+    ``lower_smoothness`` ℓ and ``lower_strong_convexity`` μ where known.
     """
-
-    sigma_f: eqx.AbstractVar[jnp.ndarray]
-    sigma_g: eqx.AbstractVar[jnp.ndarray]
 
     # ---- the two levels ------------------------------------------------------------------------
     @property
@@ -421,7 +420,7 @@ class SoftplusBilevel(AbstractBilevel):
         f(x, y) = Σᵢ (ωᵢ/4) xᵢ⁴ − ½ Σᵢ sᵢ xᵢ² + ½ ‖y − y*(0)‖²,
 
     so ∇Φ(0) = 0 (∇ᵧf vanishes at y*(0)); whether the origin is a saddle depends on s and is
-    reported by :meth:`critical_points` from the exact Hessian. y*(x) is computed by Newton's
+    reported by ``critical_points`` from the exact Hessian. y*(x) is computed by Newton's
     method (dense, reference only; ``newton_steps`` iterations from y*(0)); ∇Φ, ∇²Φ follow from the
     implicit function theorem with autodiff.
 
@@ -718,7 +717,7 @@ class ReducedHypergradient(AbstractProblem):
 
     with M_Q = [I, −J H_Q⁻¹] (the implicit-function map of the upper-gradient noise, covariance
     C_F), G_y = ∂ĝ/∂y at y* (how an inner error moves ĝ), and L the long-run covariance of the
-    warm-started inner error (:func:`inner_error_covariances`: the errors of successive outer steps
+    warm-started inner error (``inner_error_covariances``: the errors of successive outer steps
     are correlated through the warm start, so the diffusion sees Σ_k Cov(e_0, e_k)). Exact for the
     additive-noise model with g quadratic in y and ∇ᵧf linear in y; neglected: the O(β) lag of the
     warm start behind y*(x_k), and Hessian-sampling noise (minibatch problems).

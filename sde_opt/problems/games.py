@@ -1,19 +1,21 @@
 r"""Minimax test problems min_x max_y f(x, y) with exact Φ(x) = max_y f(x, y), y*(x), ∇Φ, ∇²Φ.
 
 Every game here lives on z = (x, y) (a tuple of two vectors, geometry ℝᵐ × ℝⁿ) and has the
-field V = (∇ₓf, −∇ᵧf) of :class:`~sde_opt.problems.AbstractGame`. Oracle: additive Gaussian,
+field V = (∇ₓf, −∇ᵧf) of [`AbstractGame`][sde_opt.AbstractGame]. Oracle: additive Gaussian,
 
     V̂(z) = V(z) + (σ_x w_x, σ_y w_y)/√b,   w ~ N(0, I),
 
 the mean of a minibatch of b i.i.d. Gaussian oracle calls (exactly that law), so Σ = diag(σ_x² I,
 σ_y² I)/b for every z. The noise draw is one flat standard normal of length m + n.
 
-* :class:`QuadraticGame` — f = ½xᵀAx + xᵀBy − ½yᵀCy: bilinear (A = C = 0: GDA diverges, OGDA/EG
+* [`QuadraticGame`][sde_opt.QuadraticGame] — f = ½xᵀAx + xᵀBy − ½yᵀCy: bilinear (A = C = 0: GDA diverges,
+  OGDA/EG
   converge), convex–concave (A, C ⪰ 0) or NC-SC (C ≻ 0, A + BC⁻¹Bᵀ indefinite: Φ has a strict
   saddle at 0 and is *exactly* quadratic, the linear model of every saddle escape).
-* :class:`DoubleWellGame` — NC-SC with strict saddles and minima of Φ, a linear or a nonlinear
+* [`DoubleWellGame`][sde_opt.DoubleWellGame] — NC-SC with strict saddles and minima of Φ, a linear or a
+  nonlinear
   (tanh) coupling, κ = ℓ/μ free while Φ stays fixed (linear coupling), optional ball Y.
-* :class:`RampGame` — the lower-bound instance: GDA, OGDA and EG with η_x = 1/(κ²ℓ) need
+* [`RampGame`][sde_opt.RampGame] — the lower-bound instance: GDA, OGDA and EG with η_x = 1/(κ²ℓ) need
   Ω(κ²ℓΔε⁻²) iterations to reach ‖∇Φ‖ ≤ ε (derivation in its docstring).
 
 Papers: Mahdavinia, Deng, Li & Mahdavi (NeurIPS 2022) for the NC-SC setting and rates; Huang,
@@ -461,7 +463,7 @@ class RampGame(GaussianGame):
     i.e. Ω(κ²ε⁻²) for every κ ≥ 1 + c² (the O(κ²ε⁻²) upper bound of Mahdavinia et al. and Lin et al. is
     tight in this step-size regime, papers.md §4.4). The count is also O(κ²ℓΔε⁻²): once ‖x‖ ≫ s,
     ∇h ≈ 2ε x/‖x‖, so K = κ²ℓΔ/(4ε²) (1 + O(s/‖x₀‖) + O(δ_κ)) — the theory line of the study
-    (:meth:`predicted_iterations`).
+    (``predicted_iterations``).
 
     Args:
         d: dimension of x and y.
@@ -568,7 +570,7 @@ class RampGame(GaussianGame):
         Needs 0 < η < 2/ℓ: h is convex with an ℓ-Lipschitz gradient, and then every step shrinks
         ‖x‖ (η‖∇h‖ < 2‖x‖), so the count is finite. While ‖∇Φ‖ > ε a step moves x by more than
         ηε, so the count is about r0/(ηε) at most; above 10⁸ (minutes of Python) it is refused (use
-        :meth:`predicted_iterations`).
+        ``predicted_iterations``).
         """
         owner = "RampGame.gd_iterations"
         r0 = _nonneg(owner, "r0", r0)

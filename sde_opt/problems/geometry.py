@@ -1,4 +1,4 @@
-"""Geometries live in :mod:`sde_opt.geometry`; this module re-exports them for older imports."""
+"""Geometries live in ``sde_opt.geometry``; this module re-exports them for older imports."""
 
 from ..geometry import AbstractGeometry, Euclidean, Oblique, Product, Sphere
 

@@ -31,7 +31,7 @@ class MatrixFactorization(AbstractProblem):
     i ≥ 2, strict saddles (eigenvalue σ_i − σ_j < 0 along u_j for every j < i); 0 a local maximum
     (Hessian −M). In the ratio a_i/a_j of eigen-coordinates a = Uᵀx the gradient flow is exactly
     linear, d ln(a_i/a_j)/dt = σ_i − σ_j — as for streaming PCA — so escaping the saddle √σ₂u₂
-    (|a₁| ≥ |a₂|) is the saddle-exit problem of the local SDE (:func:`sde_opt.theory.local_sde`)
+    (|a₁| ≥ |a₂|) is the saddle-exit problem of the local SDE (``sde_opt.theory.local_sde``)
     with radius √σ₂.
 
     Args:

@@ -16,7 +16,7 @@ the two signs of the same generator; on the line σ_g = 0 (a collapsed generator
 saddles, where ∂²Φ/∂σ_g² = −2(m̂₂ − m_g²)/μ < 0. f(·, y) is not convex (∂²f/∂σ_g² = −2y₂).
 The study ``minimax-rates`` runs GDA, OGDA and EG on it with the papers' step ratio and larger ones.
 
-Oracle: the additive Gaussian oracle of :class:`~sde_opt.problems.games.GaussianGame` (σ = 0 by
+Oracle: the additive Gaussian oracle of ``GaussianGame`` (σ = 0 by
 default: the deterministic game).
 """
 

@@ -7,10 +7,10 @@ so y*(x) = R x/‖x‖ (x ≠ 0; all of Y at x = 0) and Φ(x) = max_Y f = φ(x) 
 local minimum: 0 ∈ ∂Φ(0) = ∇φ(0) + β·B), the local maxima ±a₋e₁ and the minima ±a₊e₁ along e₁,
 a₋ < a₊ the positive roots of a³ − a + β/ℓ = 0. Near the kink ‖∇Φ‖ stays ≈ β while x → 0:
 stationarity is measured by the Moreau envelope's gradient ‖∇Φ_λ(x)‖, λ = 1/(2ℓ_f) with ℓ_f the
-smoothness of f on the region (:mod:`sde_opt.theory.moreau`; Lin, Jin & Jordan 2020, Mahdavinia
+smoothness of f on the region (``sde_opt.theory.moreau``; Lin, Jin & Jordan 2020, Mahdavinia
 et al. 2022, papers.md §4.4).
 
-Oracle: the additive Gaussian oracle of :class:`~sde_opt.problems.games.GaussianGame`.
+Oracle: the additive Gaussian oracle of ``GaussianGame``.
 """
 
 from __future__ import annotations

@@ -25,12 +25,12 @@ feature column gets N times its share of the full gradient, as in any minibatch 
 sum). Its exact covariance is Σ = (1/b)[(1/N) Σ_i gᵢgᵢᵀ − ∇f∇fᵀ], with the factor
 B w = (1/√(bN)) Σ_i w_i (g_i − ∇f), w ~ N(0, I_N), computed without forming the gᵢ.
 
-Non-global critical points (:meth:`NormalizedUFM.saddle`): "collapsed" — the K classes merged into
-m equal groups (m = 1: every w_k and h_i equal one vector u, f = log K), the groups forming an
-m-simplex ETF (antipodal for m = 2) and the features equal to their group's vector; "flipped" —
-W an ETF and f features per class antipodal to their classifier. At the fully collapsed point
-(m = 1) ∇f = 0 and the Hessian is the bilinear form (τ/N)⟨11ᵀ/K − Y, AᵀB⟩ on tangent directions
-(A, B), whose most negative eigenvalue is [derived here]
+Non-global critical points ([`NormalizedUFM.saddle`][sde_opt.NormalizedUFM.saddle]): "collapsed" — the K
+classes merged into m equal groups (m = 1: every w_k and h_i equal one vector u, f = log K), the groups
+forming an m-simplex ETF (antipodal for m = 2) and the features equal to their group's vector; "flipped" — W
+an ETF and f features per class antipodal to their classifier. At the fully collapsed point (m = 1) ∇f = 0 and
+the Hessian is the bilinear form (τ/N)⟨11ᵀ/K − Y, AᵀB⟩ on tangent directions (A, B), whose most negative
+eigenvalue is [derived here]
 
     λ_min = −τ / (K √n),   multiplicity (K − 1)(d − 1).
 """
@@ -105,7 +105,7 @@ def _hessian_columns(problem, x, basis_rows):
 class CrossEntropyUFM(AbstractProblem):
     r"""Shared part of the UFMs: logits τWᵀH, cross-entropy with mean reduction, minibatch oracle.
 
-    Subclasses set the geometry (and may add a regularizer through :meth:`_penalty_grad`).
+    Subclasses set the geometry (and may add a regularizer through ``_penalty_grad``).
     """
 
     k: eqx.AbstractVar[int]

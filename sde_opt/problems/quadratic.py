@@ -1,9 +1,9 @@
 """Diagonal quadratics with additive Gaussian gradient noise: the local model at a critical point.
 
-:class:`Quadratic` (all Hessian eigenvalues positive: a strongly convex bowl, where SGD and
-heavy-ball momentum have exact stationary laws, :mod:`sde_opt.theory.heavy_ball`) and
-:class:`~sde_opt.problems.QuadraticSaddle` (at least one negative eigenvalue) share one
-implementation, :class:`DiagonalQuadratic`; they differ only in which spectra they accept.
+[`Quadratic`][sde_opt.Quadratic] (all Hessian eigenvalues positive: a strongly convex bowl, where SGD and
+heavy-ball momentum have exact stationary laws, ``sde_opt.theory.heavy_ball``) and
+[`QuadraticSaddle`][sde_opt.QuadraticSaddle] (at least one negative eigenvalue) share one
+implementation, ``DiagonalQuadratic``; they differ only in which spectra they accept.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class DiagonalQuadratic(AbstractProblem):
     r"""f(x) = ½ Σᵢ λᵢ xᵢ² and g(x) = ∇f(x) + C^{1/2} z, z ~ N(0, I): Σ(x) = C for every x.
 
     The Hessian is ``diag(eigenvalues)`` in the standard basis and the origin is the only critical
-    point. Subclasses restrict the spectrum through :meth:`_check_eigenvalues`.
+    point. Subclasses restrict the spectrum through ``_check_eigenvalues``.
 
     Args:
         eigenvalues: Hessian eigenvalues λ, shape ``(d,)``.
@@ -115,9 +115,9 @@ class Quadratic(DiagonalQuadratic):
 
     g(x) = ∇f(x) + C^{1/2} z, z ~ N(0, I). The origin is the minimum. Constant-step SGD and
     heavy-ball momentum are stationary linear chains here, with exact stationary covariances
-    (:func:`sde_opt.theory.heavy_ball_stationary_covariance`); their diffusion limit is the OU
-    process dX = −H X/(1−μ) dt + (√η/(1−μ)) C^{1/2} dW, whose stationary covariance solves
-    H Σ + Σ H = η C/(1−μ) (validation-theory.md §2).
+    ([`sde_opt.theory.heavy_ball_stationary_covariance`][sde_opt.theory.heavy_ball_stationary_covariance]);
+    their diffusion limit is the OU process dX = −H X/(1−μ) dt + (√η/(1−μ)) C^{1/2} dW, whose stationary
+    covariance solves H Σ + Σ H = η C/(1−μ) (validation-theory.md §2).
 
     Args:
         eigenvalues: Hessian eigenvalues λ > 0, shape ``(d,)``.

@@ -14,7 +14,7 @@ class QuadraticSaddle(DiagonalQuadratic):
     point (a strict saddle when some λᵢ > 0, a maximum otherwise). The gradient noise is additive:
     Σ(x) = C for every x. Near the saddle, SGD's diffusion limit is the linear SDE
     dX = −H X dt + √η C^{1/2} dW, whose exit time is given in closed form by
-    :func:`sde_opt.theory.saddle_exit_mean`.
+    [`sde_opt.theory.saddle_exit_mean`][sde_opt.theory.saddle_exit_mean].
 
     Args:
         eigenvalues: Hessian eigenvalues λ, shape ``(d,)``, at least one negative.

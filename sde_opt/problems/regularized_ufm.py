@@ -5,7 +5,7 @@ On ℝ^{d×K} × ℝ^{d×N} (the authors' ``normalize=False`` branch, papers.md 
     f(W, H) = (1/N) Σ_i CE(Wᵀ h_i, y_i) + (λ_W/2)‖W‖²_F + (λ_H/2)‖H‖²_F.
 
 Gradients: ∇_W f = (1/N) H (P − Y)ᵀ + λ_W W, ∇_H f = (1/N) W (P − Y) + λ_H H. The minibatch oracle
-samples the cross-entropy terms (the penalty is exact), as in :class:`NormalizedUFM`.
+samples the cross-entropy terms (the penalty is exact), as in [`NormalizedUFM`][sde_opt.NormalizedUFM].
 
 Global minimizers (Zhu et al. 2021, "A geometric analysis of neural collapse with unconstrained
 features", with a bias; [recalled, unverified] for the bias-free form; the values below are

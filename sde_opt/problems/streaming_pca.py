@@ -96,7 +96,7 @@ class StreamingPCA(AbstractProblem):
     def sample(self, noise):
         """The data sample X = s Σ^{1/2} z behind one stochastic gradient.
 
-        ``noise`` is z (Gaussian), s z (:class:`ScaledNormal`), or, for an integer ν, the d + ν
+        ``noise`` is z (Gaussian), s z (``ScaledNormal``), or, for an integer ν, the d + ν
         normals (z, y) with s² = (ν − 2)/Σ y².
         """
         d = self.shape[0]

@@ -1,7 +1,7 @@
 """Continuous models and the schemes that turn them into chains; bridges to diffrax and torchsde.
 
 The bridges are loaded on first access (``sde_opt.sde.solve_diffrax``, ``sde_opt.sde.to_torchsde``
-…), so importing :mod:`sde_opt` imports neither diffrax nor torch.
+…), so importing ``sde_opt`` imports neither diffrax nor torch.
 """
 
 import importlib
@@ -13,6 +13,7 @@ from .euler_maruyama import EulerMaruyama as EulerMaruyama
 from .euler_maruyama import TimedState as TimedState
 from .exact_ou import ExactOU as ExactOU
 from .field import FieldSDE as FieldSDE
+from .from_functions import SDE as SDE
 from .gradient import GradientSDE as GradientSDE
 from .langevin import OverdampedLangevin as OverdampedLangevin
 from .langevin import PhaseSpace as PhaseSpace
@@ -43,6 +44,7 @@ def __dir__():
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["AbstractSDE", "RMSpropSDE", "AdamSDE", "EulerMaruyama", "TimedState", "FieldSDE", "GradientSDE",
+__all__ = ["AbstractSDE", "SDE", "RMSpropSDE", "AdamSDE", "EulerMaruyama", "TimedState", "FieldSDE",
+           "GradientSDE",
            "PiecewiseConstant", "LinearSDE", "OverdampedLangevin",
            "UnderdampedLangevin", "PhaseSpace", "ExactOU", "BAOAB", "OBABO", *_LAZY]

@@ -16,7 +16,7 @@ class AbstractSDE(eqx.Module):
     r"""An Itô SDE dX = a(X) dt + B(X) dW (``time_dependent``: a(X, t), B(X, t)) on a geometry.
 
     * ``drift(x)`` = a(x), the *ambient* Itô drift — on a manifold it includes the geometry's Itô
-      correction (:meth:`~sde_opt.geometry.AbstractGeometry.ito_correction`), so that a solver
+      correction ([`ito_correction`][sde_opt.AbstractGeometry.ito_correction]), so that a solver
       that does not retract (diffrax, torchsde) solves the equation that stays on the manifold;
     * ``tangent_drift(x)`` = the drift without that correction (= ``drift`` on a flat geometry):
       what a retraction-based scheme steps with, since the retraction adds the correction itself;
@@ -73,3 +73,14 @@ class AbstractSDE(eqx.Module):
         dtype = jax.tree_util.tree_leaves(x)[0].dtype
         z = jnp.zeros(self.noise_shape, dtype)
         return jax.jacfwd(lambda zz: self.diffusion(x, zz, **t))(z)
+
+
+def ambient_drift(sde: AbstractSDE, x, tangent, **t):
+    """The ambient Itô drift of ``sde`` at ``x`` from its tangent drift: ``tangent`` plus the
+    geometry's Itô correction for the diffusion B(x) (nothing to add on a flat geometry)."""
+    geom = sde.geometry
+    if geom.is_flat:
+        return tangent
+    jac = sde.diffusion_matrix(x, **t)
+    flat = jax.tree_util.tree_map(lambda j, xi: j.reshape(*xi.shape, -1), jac, x)
+    return jax.tree_util.tree_map(jnp.add, tangent, geom.ito_correction(x, flat))

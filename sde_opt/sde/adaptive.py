@@ -2,7 +2,7 @@ r"""The SDEs of RMSprop and Adam (Malladi, Lyu, Panigrahi & Arora, NeurIPS 2022,
 
 The paper models the oracle as a *noisy gradient oracle with scale parameter* σ (NGOS):
 g(θ) = ∇f(θ) + σ z with E z = 0, Cov z = Σ(θ). A problem of this package returns
-g = ∇f + ζ with Cov ζ = Σ_prob(θ) (:meth:`~sde_opt.problems.AbstractProblem.grad_noise_cov`), so
+g = ∇f + ζ with Cov ζ = Σ_prob(θ) ([`grad_noise_cov`][sde_opt.AbstractProblem.grad_noise_cov]), so
 
     Σ(θ) = Σ_prob(θ) / σ²,
 
@@ -109,7 +109,7 @@ class RMSpropSDE(AbstractSDE):
         sigma: the oracle's noise scale σ (Σ = Σ_prob/σ²).
         sigma0, eps0, c2: σ₀ = ση, ε₀ = εη, c₂ = (1 − β)/η².
         noisy: ``False`` drops the diffusion (the deterministic limit, ``ode_limit``).
-        u0: the initial u of :meth:`init` (default 0, the optimizers' start).
+        u0: the initial u of ``init`` (default 0, the optimizers' start).
     """
 
     problem: AbstractProblem
@@ -181,7 +181,7 @@ class AdamSDE(AbstractSDE):
         sigma0, eps0, c1, c2: σ₀ = ση, ε₀ = εη, c₁ = (1 − β₁)/η², c₂ = (1 − β₂)/η².
         bias_correction: include γ₁(t), γ₂(t) (Adam's bias correction in continuous time).
         noisy: ``False`` drops the diffusion (the deterministic limit).
-        u0: the initial u of :meth:`init` (default 0).
+        u0: the initial u of ``init`` (default 0).
     """
 
     problem: AbstractProblem

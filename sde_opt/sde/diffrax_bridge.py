@@ -1,4 +1,4 @@
-r"""Bridge to diffrax, the reference solver family: any :class:`AbstractSDE` as diffrax terms.
+r"""Bridge to diffrax, the reference solver family: any [`AbstractSDE`][sde_opt.AbstractSDE] as diffrax terms.
 
 An Itô SDE dX = a(X) dt + B(X) dW becomes
 
@@ -7,7 +7,7 @@ An Itô SDE dX = a(X) dt + B(X) dW becomes
 with the structure of B chosen to match the SDE:
 
 * ``"additive"`` — B constant: the vector field returns the ``(*x.shape, *noise_shape)`` array
-  B (:meth:`AbstractSDE.diffusion_matrix`), which diffrax contracts with dW;
+  B ([`AbstractSDE.diffusion_matrix`][sde_opt.AbstractSDE.diffusion_matrix]), which diffrax contracts with dW;
 * ``"diagonal"`` — B(x) = diag(b(x)) with ``noise_shape == x.shape``: the vector field returns a
   ``lineax.DiagonalLinearOperator`` of b(x) = B(x) 1 (one product, no matrix);
 * ``"general"`` — B(x) state dependent and full: the ``(*x.shape, *noise_shape)`` array B(x).
@@ -17,12 +17,12 @@ structure cannot be detected from the contract, so ask for it).
 
 Time: a time-dependent SDE (``sde.time_dependent``, e.g. the one limit of an annealed optimizer)
 is called with diffrax's ``t`` (``drift(y, t=t)``, ``diffusion(y, z, t=t)``), so diffrax solves
-the same equation as :class:`~sde_opt.sde.EulerMaruyama` started at the same ``t0``.
+the same equation as [`EulerMaruyama`][sde_opt.EulerMaruyama] started at the same ``t0``.
 
-:func:`solve_diffrax` is the one-call convenience (Euler on a fixed grid by default), and
-:class:`GridBrownianPath` replays given increments on a fixed grid so that diffrax and
-:class:`~sde_opt.sde.EulerMaruyama` can be driven by the *same* Brownian path: diffrax's
-``Euler`` and our ``EulerMaruyama`` then agree pathwise to rounding on ℝᵈ.
+[`solve_diffrax`][sde_opt.sde.diffrax_bridge.solve_diffrax] is the one-call convenience (Euler on a fixed grid
+by default), and [`GridBrownianPath`][sde_opt.sde.diffrax_bridge.GridBrownianPath] replays given increments on
+a fixed grid so that diffrax and [`EulerMaruyama`][sde_opt.EulerMaruyama] can be driven by the *same* Brownian
+path: diffrax's ``Euler`` and our ``EulerMaruyama`` then agree pathwise to rounding on ℝᵈ.
 
 Geometry: diffrax integrates in the ambient space and never retracts. For an SDE on a
 sphere, our EulerMaruyama is *projected* EM, X⁺ = R(X + a h + B √h Z) with R(x) = x/‖x‖, while
@@ -118,8 +118,8 @@ class GridBrownianPath(diffrax.AbstractBrownianPath):
     Euler solve on this path reproduces ``EulerMaruyama`` driven by
     ``increments / sqrt(dt)`` to rounding.
 
-    Build from the standard normals of :func:`sde_opt.engine.trajectory` with
-    :meth:`from_normals`.
+    Build from the standard normals of [`sde_opt.engine.trajectory`][sde_opt.engine.trajectory] with
+    ``from_normals``.
     """
 
     increments: jax.Array
@@ -194,7 +194,7 @@ def solve_diffrax(sde: AbstractSDE, x0, t1: float, dt: float, key=None, *, t0: f
     """Solve ``sde`` from ``x0`` on [t0, t1] with diffrax at the constant step ``dt`` (one path).
 
     The solve starts from the SDE's state ``sde.init(x0)`` (the point itself, or e.g. (x0, 0) for
-    underdamped Langevin) as :class:`~sde_opt.sde.EulerMaruyama` does; ``sol.ys`` are states
+    underdamped Langevin) as [`EulerMaruyama`][sde_opt.EulerMaruyama] does; ``sol.ys`` are states
     (``jax.vmap(sde.position)`` reads the points back).
 
     Args:
@@ -205,7 +205,8 @@ def solve_diffrax(sde: AbstractSDE, x0, t1: float, dt: float, key=None, *, t0: f
         brownian: ``"virtual"`` (``VirtualBrownianTree``, deterministic in ``key``, tol = dt/2),
             ``"unsafe"`` (``UnsafeBrownianPath``, fastest, fixed steps only; solved with
             ``adjoint=diffrax.ForwardMode()`` unless given) or any diffrax
-            Brownian path, e.g. a :class:`GridBrownianPath` replaying given increments.
+            Brownian path, e.g. a [`GridBrownianPath`][sde_opt.sde.diffrax_bridge.GridBrownianPath] replaying
+            given increments.
         solver: a diffrax solver (default ``diffrax.Euler()``, the Itô Euler–Maruyama scheme).
         saveat: ``diffrax.SaveAt`` (default: the end point only).
         noise: diffusion structure (module docstring).

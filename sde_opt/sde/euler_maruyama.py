@@ -26,11 +26,11 @@ class EulerMaruyama(AbstractChain):
 
     R is the geometry's retraction (the identity in ℝᵈ) and a the SDE's *tangent* drift: on a
     manifold the retraction's second-order term adds the Itô correction by itself, so this
-    projected scheme is consistent with the ambient SDE (:meth:`AbstractSDE.drift`) that diffrax
-    and torchsde solve. Strong order ½ (1 for additive noise), weak order 1, on ℝᵈ and on
-    spheres alike. Its stationary law on a linear SDE is known exactly:
-    A S_h + S_h Aᵀ + h A S_h Aᵀ + B Bᵀ = 0 (:func:`sde_opt.theory.em_stationary_covariance`).
-    Points may be pytrees; for a time-dependent SDE the state is :class:`TimedState`.
+    projected scheme is consistent with the ambient SDE ([`AbstractSDE.drift`][sde_opt.AbstractSDE.drift])
+    that diffrax and torchsde solve. Strong order ½ (1 for additive noise), weak order 1, on ℝᵈ and on spheres
+    alike. Its stationary law on a linear SDE is known exactly: A S_h + S_h Aᵀ + h A S_h Aᵀ + B Bᵀ = 0
+    ([`sde_opt.theory.em_stationary_covariance`][sde_opt.theory.em_stationary_covariance]). Points may be
+    pytrees; for a time-dependent SDE the state is [`TimedState`][sde_opt.sde.TimedState].
 
     Args:
         sde: the SDE.

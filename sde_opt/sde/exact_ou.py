@@ -117,11 +117,11 @@ class ExactOU(AbstractChain):
 
     Orders: strong 1, weak 1 (the frozen force leaves an O(h²) local drift error in V). On a
     harmonic potential it is a linear scheme whose stationary law is computable exactly
-    (:func:`sde_opt.theory.langevin.chain_stationary_covariance`); unlike BAOAB it is not exact
+    (``sde_opt.theory.langevin.chain_stationary_covariance``); unlike BAOAB it is not exact
     in either marginal.
 
     Args:
-        sde: an :class:`~sde_opt.sde.UnderdampedLangevin`.
+        sde: an [`UnderdampedLangevin`][sde_opt.UnderdampedLangevin].
         dt: step h > 0.
     """
 

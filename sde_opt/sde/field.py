@@ -6,11 +6,11 @@ factor B (B Bᵀ = Σ), on a geometry with tangent projection P and Itô correct
     dZ = [ −c(t) P_Z V(Z) + c_Itô(Z) ] dt − s(t) P_Z B(Z) dW,
 
 in the algorithm's time t = k·dt. ``drift_scale`` c and ``noise_scale`` s are numbers, or
-schedules of t (e.g. :class:`~sde_opt.sde.PiecewiseConstant`), which makes the SDE
+schedules of t (e.g. [`PiecewiseConstant`][sde_opt.sde.PiecewiseConstant]), which makes the SDE
 time-inhomogeneous: an annealed optimizer has *one* limit. The Itô correction
 c_Itô = ``geometry.ito_correction`` is zero in ℝᵈ; on spheres it is −½ tr(P B Bᵀ P)·s²·Z per sphere,
 the drift that keeps the ambient Itô equation on the manifold (a retracting scheme supplies it by
-itself and steps with :meth:`FieldSDE.tangent_drift`).
+itself and steps with [`FieldSDE.tangent_drift`][sde_opt.FieldSDE.tangent_drift]).
 
 Heavy-ball momentum SGD with step η and momentum μ has c = 1/(1 − μ), s = √η/(1 − μ) (Liu, Chen,
 Zhou & Zhao 2021; μ = 0 is SGD's stochastic modified equation, Li, Tai & E 2017); s = 0 gives the
@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from ..problems._base import AbstractField
-from ._base import AbstractSDE
+from ._base import AbstractSDE, ambient_drift
 
 
 def _at(scale, t, dtype):
@@ -39,7 +39,7 @@ class FieldSDE(AbstractSDE):
     r"""dZ = (−c P V(Z) + c_Itô(Z)) dt − s P B(Z) dW (see the module docstring).
 
     Args:
-        problem: the stochastic field (any :class:`~sde_opt.problems.AbstractField`).
+        problem: the stochastic field (any [`AbstractField`][sde_opt.AbstractField]).
         drift_scale: c, a number or a schedule c(t).
         noise_scale: s ≥ 0, a number or a schedule s(t).
     """
@@ -79,13 +79,7 @@ class FieldSDE(AbstractSDE):
         return jax.tree_util.tree_map(lambda a: -c * a, v)
 
     def drift(self, x, t=0.0):
-        a = self.tangent_drift(x, t)
-        geom = self.problem.geometry
-        if geom.is_flat:
-            return a
-        jac = self.diffusion_matrix(x, t=t)
-        flat = jax.tree_util.tree_map(lambda j, xi: j.reshape(*xi.shape, -1), jac, x)
-        return jax.tree_util.tree_map(jnp.add, a, geom.ito_correction(x, flat))
+        return ambient_drift(self, x, self.tangent_drift(x, t), t=t)
 
     def diffusion(self, x, z, t=0.0):
         # −s P B z: the sign matches the algorithms' −η·(oracle noise), so that a chain of this

@@ -14,9 +14,9 @@ class GeodesicEulerMaruyama(EulerMaruyama):
     a_T is the SDE's *tangent* drift and exp the geometry's exponential map (the identity plus
     addition in ℝᵈ, where this is plain Euler–Maruyama). Because exp_x(v) = x(1 − ½‖v‖²) + v +
     O(‖v‖³), the geodesic step adds the Itô correction by itself, like the retraction of
-    :class:`EulerMaruyama`: both are weak order 1 for the same manifold SDE (the geodesic random
-    walk of riemannian-score-sde's ``EulerMaruyamaManifoldPredictor``). On S^{d−1} Brownian
-    motion each step multiplies E⟨X, x₀⟩ by E cos(√h ‖Z_T‖) exactly, against e^{−(d−1)h/2}.
+    [`EulerMaruyama`][sde_opt.EulerMaruyama]: both are weak order 1 for the same manifold SDE (the geodesic
+    random walk of riemannian-score-sde's ``EulerMaruyamaManifoldPredictor``). On S^{d−1} Brownian motion each
+    step multiplies E⟨X, x₀⟩ by E cos(√h ‖Z_T‖) exactly, against e^{−(d−1)h/2}.
 
     Args:
         sde: the SDE (its geometry must provide ``exp`` and ``project``).

@@ -1,7 +1,8 @@
-"""The diffusion limit of the SGD family on a minimization problem: a :class:`FieldSDE` with V = ∇f.
+"""The diffusion limit of the SGD family on a minimization problem: a [`FieldSDE`][sde_opt.FieldSDE] with V =
+∇f.
 
 ``GradientSDE(problem, c, s)`` is dX = −c P ∇f(X) dt − s P Σ(X)^{1/2} dW (plus the geometry's Itô
-correction in the ambient drift); see :mod:`sde_opt.sde.field`.
+correction in the ambient drift); see ``sde_opt.sde.field``.
 """
 
 from .field import FieldSDE

@@ -9,7 +9,7 @@ textbook diffusions whose invariant law is the Gibbs measure:
 
 Underdamped state layout: one array of shape ``(2, *shape)``, ``state[0] = x``, ``state[1] = v``.
 Schemes start from ``init(x0) = (x0, 0)`` and expose ``position(state) = x`` to events and
-observables; :class:`PhaseSpace` wraps a chain to observe (and start from) the whole state.
+observables; [`PhaseSpace`][sde_opt.PhaseSpace] wraps a chain to observe (and start from) the whole state.
 """
 
 from __future__ import annotations
@@ -198,7 +198,21 @@ class PhaseSpace(AbstractChain):
     """A view of a chain whose ``position`` is its whole state (e.g. (x, v) of a Langevin scheme).
 
     ``init`` takes a full state, so paths can start from a chosen phase-space law (e.g. Maxwell
-    velocities) and observables/events can read the velocity. Steps and noise are the chain's.
+    velocities) and observables, events and ``final`` see the whole state. Steps and noise are the
+    chain's. Any chain works: the state is the chain's own (``init`` of the wrapped chain shows
+    its structure). To read the state only in some observables or events while starting from a
+    position, wrap those functions in [`OnState`][sde_opt.OnState] instead.
+
+    Conventions of the states it exposes:
+
+    * Langevin schemes (BAOAB, OBABO, EM of an underdamped SDE): (x, v), the position and the
+      velocity at the same time t = kh.
+    * [`MomentumSGD`][sde_opt.MomentumSGD] (and Nesterov, annealed heavy ball):
+      ``MomentumState(x, m)`` = (x_k, x_k − x_{k−1}): the current iterate and the last
+      *displacement*, not divided by η. The usual phase-space pair of heavy ball as a discretized
+      second-order ODE, (x_{k−1}, v_k) with v_k = (x_k − x_{k−1})/η, is recovered as
+      x_{k−1} = x − m, v_k = m/η (a start (x_{k−1}, v) maps to ``MomentumState(x_{k−1} + η v, η v)``).
+      In the limit's time t = kη, m/η → dX/dt.
     """
 
     chain: AbstractChain

@@ -65,7 +65,7 @@ class BAOAB(_Splitting):
     exact position marginal on a harmonic potential; configurational error O(h²) in general.
 
     Args:
-        sde: an :class:`~sde_opt.sde.UnderdampedLangevin`.
+        sde: an [`UnderdampedLangevin`][sde_opt.UnderdampedLangevin].
         dt: step h > 0.
     """
 
@@ -94,7 +94,7 @@ class OBABO(_Splitting):
     marginal on a harmonic potential.
 
     Args:
-        sde: an :class:`~sde_opt.sde.UnderdampedLangevin`.
+        sde: an [`UnderdampedLangevin`][sde_opt.UnderdampedLangevin].
         dt: step h > 0.
     """
 

@@ -1,8 +1,9 @@
-r"""Bridge to torchsde (the ``sde_opt[torch]`` extra): any :class:`AbstractSDE` as a torchsde SDE.
+r"""Bridge to torchsde (the ``sde_opt[torch]`` extra): any [`AbstractSDE`][sde_opt.AbstractSDE] as a torchsde
+SDE.
 
-:func:`to_torchsde` wraps an SDE dX = a(X) dt + B(X) dW as the duck-typed module torchsde expects
-(``sde_type = "ito"``; ``f(t, y)`` and ``g(t, y)`` on ``(batch, D)`` tensors, D = prod of the state
-shape). ``f`` and ``g`` call the JAX functions (jit-compiled and vmapped over the batch) and copy
+[`to_torchsde`][sde_opt.sde.torchsde_bridge.to_torchsde] wraps an SDE dX = a(X) dt + B(X) dW as the duck-typed
+module torchsde expects (``sde_type = "ito"``; ``f(t, y)`` and ``g(t, y)`` on ``(batch, D)`` tensors, D = prod
+of the state shape). ``f`` and ``g`` call the JAX functions (jit-compiled and vmapped over the batch) and copy
 through NumPy: this adapter is a correctness reference, not a fast path. The noise type is
 
 * ``"additive"`` when ``sde.additive`` (``g`` returns the constant ``(batch, D, M)`` matrix),
@@ -10,16 +11,16 @@ through NumPy: this adapter is a correctness reference, not a fast path. The noi
   shape),
 * ``"general"`` otherwise (``g`` returns B(x) as ``(batch, D, M)``).
 
-:class:`ReplayBrownian` is a ``torchsde.BrownianInterval`` stand-in that replays given increments
+``ReplayBrownian`` is a ``torchsde.BrownianInterval`` stand-in that replays given increments
 on a fixed grid, so that ``torchsde.sdeint(method="euler")`` and
-:class:`~sde_opt.sde.EulerMaruyama` can be driven by the same Brownian path.
+[`EulerMaruyama`][sde_opt.EulerMaruyama] can be driven by the same Brownian path.
 
 A time-dependent SDE (``sde.time_dependent``) is called with torchsde's ``t``
 (``drift(x, t=t)``, ``diffusion(x, z, t=t)``).
 
-torch and torchsde are imported on first use only; importing :mod:`sde_opt` never imports them.
+torch and torchsde are imported on first use only; importing ``sde_opt`` never imports them.
 As for diffrax, torchsde integrates in the ambient space and does not retract onto a sphere
-(see :mod:`sde_opt.sde.diffrax_bridge`).
+(see ``sde_opt.sde.diffrax_bridge``).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def _classes():
         return jnp.asarray(t.detach().cpu().numpy())
 
     class TorchSDE(torch.nn.Module):
-        """An :class:`AbstractSDE` seen by torchsde (Itô; see the module docstring)."""
+        """An [`AbstractSDE`][sde_opt.AbstractSDE] seen by torchsde (Itô; see the module docstring)."""
 
         sde_type = "ito"
 
@@ -189,7 +190,7 @@ def to_torchsde(sde, state_shape=None, *, noise: str = "auto"):
     """``sde`` as a torchsde module (``sdeint(module, y0, ts, method="euler", ...)``).
 
     Args:
-        sde: an :class:`~sde_opt.sde.AbstractSDE`.
+        sde: an [`AbstractSDE`][sde_opt.AbstractSDE].
         state_shape: shape of one SDE state; torchsde sees flattened ``(batch, D)`` states
             (default: ``noise_shape`` for diagonal noise, the shape of ``sde.init`` of a point of
             ``sde.problem`` — e.g. ``(2, d)`` for underdamped Langevin — or ``(d,)`` for a
@@ -213,5 +214,6 @@ def replay_brownian(increments, dt, t0: float = 0.0):
 
 
 def replay_brownian_from_normals(normals, dt, t0: float = 0.0):
-    """Like :func:`replay_brownian`, from standard normals z (increments √dt · z)."""
+    """Like [`replay_brownian`][sde_opt.sde.torchsde_bridge.replay_brownian], from standard normals z
+    (increments √dt · z)."""
     return _classes()["ReplayBrownian"].from_normals(normals, dt, t0)

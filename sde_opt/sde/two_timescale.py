@@ -1,17 +1,17 @@
 r"""Diffusion limits of stochastic gradient descent–ascent: the two-timescale SDE and its slow reduction.
 
-**Two-timescale SDE** (:class:`TwoTimescaleSDE`). Stochastic GDA with steps η_x, η_y on a game
-with field V = (∇ₓf, −∇ᵧf) and oracle noise ξ (covariance Σ, factor B), in the slow time
-t = kη_x, with ratio r = η_y/η_x:
+**Two-timescale SDE** ([`TwoTimescaleSDE`][sde_opt.TwoTimescaleSDE]). Stochastic GDA with steps η_x, η_y on a
+game with field V = (∇ₓf, −∇ᵧf) and oracle noise ξ (covariance Σ, factor B), in the slow time t = kη_x, with
+ratio r = η_y/η_x:
 
     dX = −Vₓ(X, Y) dt − √η_x (B dW)ₓ,
     dY = −r V_y(X, Y) dt − r√η_x (B dW)_y.
 
 (One step: E Δ/η_x = (−Vₓ, −rV_y), Cov Δ/η_x = D Σ D with D = diag(√η_x, r√η_x).) OGDA and
 extragradient share this first-order limit (their O(η) differences are in
-:mod:`sde_opt.theory.modified_equations`).
+``sde_opt.theory.modified_equations``).
 
-**Reduced slow SDE** (:class:`ReducedSDE`). As r → ∞, Y is slaved to y*(X) and the x-equation
+**Reduced slow SDE** ([`ReducedSDE`][sde_opt.ReducedSDE]). As r → ∞, Y is slaved to y*(X) and the x-equation
 averages over the fast fluctuation δ = Y − y*(X), an OU process dδ ≈ −rHδ dt − r√η_x b_y dW with
 H = −∇²_yy f. Since ∫δ dt → −H⁻¹√η_x b_y W, the slow limit is [derived here]
 
@@ -23,12 +23,12 @@ estimate ∇ₓf̂ − K∇ᵧf̂. With ``noise="x"`` it is the limit of an *exa
 (dY = Dy*(X) dX + ½∇²y*[dX, dX]), so positions have the game's structure. Both need the problem's
 closed forms ``phi_grad`` and ``y_star``.
 
-**GDmax's limit** (:class:`GDmaxSDE`, :func:`inner_loop_covariance`) [derived here]. GDmax makes
+**GDmax's limit** ([`GDmaxSDE`][sde_opt.GDmaxSDE], ``inner_loop_covariance``) [derived here]. GDmax makes
 N warm-started noisy ascent steps y ← y + η_y(∇ᵧf + ζ), ζ ~ N(0, Σ_yy), then one descent step
 x ← x − η_x(∇ₓf(x, y) + ξ) with an independent draw ξ ~ N(0, Σₓₓ). Write e = y − y*(x),
 H = −∇²_yy f, G = ∇²_xy f (at (x, y*(x))) and M = I − η_y H. At fixed x the inner loop is the
 linear chain e ← M e − η_y ζ (exact when f is quadratic in y, as in every game of
-:mod:`sde_opt.problems.games`), so after the N steps of outer step k
+``sde_opt.problems.games``), so after the N steps of outer step k
 
     e_k = P e_{k−1} + u_k,   P = M^N,   u_k ~ N(0, Q),   Q = η_y² Σ_{j<N} M^j Σ_yy M^j,
 
@@ -158,11 +158,11 @@ class ReducedSDE(AbstractSDE):
 
     Args:
         problem: a game with closed-form ``phi_grad`` and ``y_star`` (e.g. the games of
-            :mod:`sde_opt.problems.games`).
+            ``sde_opt.problems.games``).
         eta_x: the slow step (noise level; time t = kη_x).
         noise: ``"gda"`` (C = [I, −K] Σ [I, −K]ᵀ at y*, the r → ∞ limit of stochastic GDA),
             ``"x"`` (C = Σₓₓ at y*, an exact inner maximization) or ``None`` (the ODE
-            dX = −∇Φ dt). GDmax's own limit, with its inner loop's noise, is :class:`GDmaxSDE`.
+            dX = −∇Φ dt). GDmax's own limit, with its inner loop's noise, is [`GDmaxSDE`][sde_opt.GDmaxSDE].
     """
 
     problem: AbstractField
@@ -256,7 +256,7 @@ class ReducedSDE(AbstractSDE):
 class GDmaxSDE(ReducedSDE):
     r"""GDmax's diffusion limit: dX = −∇Φ(X) dt − √η_x C(X)^{1/2} dW with the inner loop's noise,
 
-        C = Σₓₓ + G L Gᵀ,   G = ∇²_xy f(X, y*(X)),   L = :func:`inner_loop_covariance`,
+        C = Σₓₓ + G L Gᵀ,   G = ∇²_xy f(X, y*(X)),   L = ``inner_loop_covariance``,
 
     Y = y*(X) carried along (module docstring for the derivation and what it neglects).
 

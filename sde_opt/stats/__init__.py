@@ -1,18 +1,25 @@
 """Statistics with honest error bars: arrays (or a SimulationResult) in, estimates with CIs out.
 
-* one type for a number with an error bar — :class:`Estimate` (value, SE, interval at a stated
-  ``level``, n, method), combined by the delta method (:meth:`Estimate.ratio`,
-  :meth:`Estimate.difference`, :meth:`Estimate.log`); :func:`normal_quantile` instead of a bare
+* one type for a number with an error bar — [`Estimate`][sde_opt.stats.Estimate] (value, SE, interval at a
+  stated
+  ``level``, n, method), combined by the delta method ([`Estimate.ratio`][sde_opt.stats.Estimate.ratio],
+  [`Estimate.difference`][sde_opt.stats.Estimate.difference], [`Estimate.log`][sde_opt.stats.Estimate.log]);
+  [`normal_quantile`][sde_opt.stats.normal_quantile] instead of a bare
   1.96. The richer results below return their headline numbers as Estimates
   (``ExitTimeSummary.estimate()``, ``SlopeFit.estimate()``, ``RateFit.estimate(level)``);
 
-* exit times — :func:`exit_time_summary` (mean or restricted mean, quantiles, counts of exited /
-  censored / diverged paths), :func:`kaplan_meier`, :func:`quantile_ci`;
-* stationary moments — :func:`batch_means`, :func:`stationary_covariance`,
-  :func:`integrated_autocorr_time` (time averages along paths), :func:`iid_mean`,
-  :func:`iid_covariance` (one sample per path);
-* fits — :func:`slope_fit` (weighted least squares with CIs), :func:`loglog_slope` (strong orders
-  with a path bootstrap), :func:`exponential_rate` (relaxation rates).
+* exit times — [`exit_time_summary`][sde_opt.stats.exit_time_summary] (mean or restricted mean, quantiles,
+  counts of exited /
+  censored / diverged paths), [`kaplan_meier`][sde_opt.stats.kaplan_meier],
+  [`quantile_ci`][sde_opt.stats.quantile_ci];
+* stationary moments — [`batch_means`][sde_opt.stats.batch_means],
+  [`stationary_covariance`][sde_opt.stats.stationary_covariance],
+  [`integrated_autocorr_time`][sde_opt.stats.integrated_autocorr_time] (time averages along paths),
+  [`iid_mean`][sde_opt.stats.iid_mean],
+  [`iid_covariance`][sde_opt.stats.iid_covariance] (one sample per path);
+* fits — [`slope_fit`][sde_opt.stats.slope_fit] (weighted least squares with CIs),
+  [`loglog_slope`][sde_opt.stats.loglog_slope] (strong orders
+  with a path bootstrap), [`exponential_rate`][sde_opt.stats.exponential_rate] (relaxation rates).
 """
 
 from ._estimate import Estimate as Estimate

@@ -29,7 +29,7 @@ def _fmt(v) -> str:
 
 
 def _hypot(a, b) -> np.ndarray:
-    """Element-wise √(a² + b²) without overflow, rounded as :func:`math.hypot` (for every shape)."""
+    """Element-wise √(a² + b²) without overflow, rounded as ``math.hypot`` (for every shape)."""
     return np.asarray(np.vectorize(math.hypot, otypes=[float])(a, b), dtype=np.float64)
 
 
@@ -47,9 +47,9 @@ class Estimate:
     ``n`` is the number of independent samples behind the estimate (paths, batches; ``None`` when
     it does not apply).
 
-    Intervals are always at a stated level: :meth:`normal` builds value ± z·se with
-    z = :func:`normal_quantile` (level) (or Student's t with ``df``), :meth:`at_level` re-states a
-    normal interval at another level.
+    Intervals are always at a stated level: ``normal`` builds value ± z·se with
+    z = [`normal_quantile`][sde_opt.stats.normal_quantile] (level) (or Student's t with ``df``), ``at_level``
+    re-states a normal interval at another level.
 
     Combining estimates (first-order delta method):
 

@@ -4,7 +4,7 @@ Rules (what a summary reports and why):
 
 * **Nothing censored** — the mean is the sample mean with a normal CI, mean ± z·sd/√n (exit times
   have all moments; n is in the thousands). Quantiles use the distribution-free order-statistic
-  interval (:func:`~sde_opt.stats.quantile_ci`), whose coverage is exact, not asymptotic.
+  interval ([`quantile_ci`][sde_opt.stats.quantile_ci]), whose coverage is exact, not asymptotic.
 * **Some paths censored** — the mean exit time is not identified beyond the horizon. The summary
   reports the *restricted mean* μ_T = E min(τ, T) = ∫_0^T S(t) dt from the Kaplan–Meier curve, with
   its Greenwood-type CI, labelled as such: μ_T ≤ E τ, a lower bound on the mean
@@ -44,11 +44,11 @@ class ExitTimeSummary:
         unit: ``"time"`` (continuous time), ``"steps"`` (iterations), or ``""`` for raw arrays.
         level: confidence level of every interval.
         mean, mean_se, mean_low, mean_high: the mean (or restricted mean) and its CI (the same
-            number as an :class:`~sde_opt.stats.Estimate`: :meth:`estimate`).
+            number as an [`Estimate`][sde_opt.stats.Estimate]: ``estimate``).
         mean_kind: ``"mean"`` or ``"restricted mean"`` (a lower bound on the mean).
         restricted_to: the horizon T of the restricted mean (None for a plain mean).
         quantiles: tuple of ``(q, estimate, low, high)``; +inf = not reached before the horizon
-            (one as an Estimate: :meth:`quantile_estimate`).
+            (one as an Estimate: ``quantile_estimate``).
         quantile_method: ``"order statistics"`` or ``"Kaplan-Meier band"``.
         diverged_as: how diverged paths entered the estimates (``"censored"`` or ``"exited"``).
     """
@@ -70,7 +70,7 @@ class ExitTimeSummary:
     diverged_as: str
 
     def estimate(self) -> Estimate:
-        """The mean (or restricted mean) as an :class:`~sde_opt.stats.Estimate` (n = paths;
+        """The mean (or restricted mean) as an [`Estimate`][sde_opt.stats.Estimate] (n = paths;
         ``method`` names the kind, e.g. ``"restricted mean up to T"``)."""
         kind = (self.mean_kind if self.restricted_to is None
                 else f"{self.mean_kind} up to {self.restricted_to:.6g}")
@@ -131,7 +131,7 @@ def exit_time_summary(
     level: float = 0.95,
     diverged_as: str = "censored",
 ) -> ExitTimeSummary:
-    """Summarize exit times from a :class:`~sde_opt.SimulationResult` or from arrays.
+    """Summarize exit times from a [`SimulationResult`][sde_opt.SimulationResult] or from arrays.
 
     Args:
         result_or_times: a ``SimulationResult`` or an ``(n,)`` array of stopping times.

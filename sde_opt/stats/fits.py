@@ -15,7 +15,7 @@ class SlopeFit:
 
     Attributes:
         slope, slope_se, slope_low, slope_high: the slope and its CI (as an Estimate:
-            :meth:`estimate`).
+            ``estimate``).
         intercept, intercept_se: the intercept (of log y at log x = 0 for a log-log fit).
         level: confidence level.
         method: ``"ols"`` (residual-based t interval, n − 2 dof) or ``"wls"`` (known SEs of y,
@@ -39,7 +39,7 @@ class SlopeFit:
     log: bool
 
     def estimate(self) -> Estimate:
-        """The slope as an :class:`~sde_opt.stats.Estimate` (its interval as fitted: t with
+        """The slope as an [`Estimate`][sde_opt.stats.Estimate] (its interval as fitted: t with
         n − 2 dof for OLS, normal for WLS; n = number of points)."""
         return Estimate("slope", np.float64(self.slope), np.float64(self.slope_se),
                         np.float64(self.slope_low), np.float64(self.slope_high), self.level,

@@ -13,7 +13,7 @@ the code's ``compute_loss_acc_nc``. Note that NC1 is 0 when all class means coin
 Σ_B^† = 0): at a fully collapsed saddle NC1 reads 0 while NC2 and NC3 do not.
 
 Every function is pure JAX, so ``nc_observables(labels, k)`` can be passed to
-:func:`sde_opt.simulate` as observables of the position ``{"W", "H"}``.
+[`sde_opt.simulate`][sde_opt.simulate] as observables of the position ``{"W", "H"}``.
 """
 
 from __future__ import annotations

@@ -56,7 +56,8 @@ def quantile_ci(values, q: float, *, level: float = 0.95, n: int | None = None,
 
 
 def quantile_ci_coverage(n: int, q: float, *, level: float = 0.95) -> float:
-    """The exact coverage B(u − 1) − B(l − 1) of :func:`quantile_ci` for sample size ``n``."""
+    """The exact coverage B(u − 1) − B(l − 1) of [`quantile_ci`][sde_opt.stats.quantile_ci] for sample size
+    ``n``."""
     alpha = 1.0 - level
     lo_idx = int(sps.binom.ppf(alpha / 2.0, n, q))
     hi_idx = int(sps.binom.ppf(1.0 - alpha / 2.0, n, q)) + 1

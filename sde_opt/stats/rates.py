@@ -1,7 +1,7 @@
 """Slopes and rates with path-bootstrap intervals: strong-order slopes (log-log, optionally with a
 pre-asymptotic term) and exponential relaxation rates (single, or the difference of two starts).
 
-Means, exit-time summaries and weighted least-squares slopes live in :mod:`sde_opt.stats`
+Means, exit-time summaries and weighted least-squares slopes live in ``sde_opt.stats``
 (``iid_mean``, ``exit_time_summary``, ``slope_fit``)."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class BootstrapSlope(NamedTuple):
     local_slopes: np.ndarray  # slopes between consecutive levels
 
     def estimate(self, level: float = 0.95) -> Estimate:
-        """The slope ± z(level)·se as an :class:`~sde_opt.stats.Estimate`."""
+        """The slope ± z(level)·se as an [`Estimate`][sde_opt.stats.Estimate]."""
         return Estimate.normal("slope", self.slope, self.se, level, "path bootstrap")
 
 
@@ -70,7 +70,7 @@ class RateFit(NamedTuple):
     n_points: int
 
     def estimate(self, level: float = 0.95) -> Estimate:
-        """λ ± z(level)·se as an :class:`~sde_opt.stats.Estimate` (n = points in the window)."""
+        """λ ± z(level)·se as an [`Estimate`][sde_opt.stats.Estimate] (n = points in the window)."""
         return Estimate.normal("rate", self.rate, self.se, level, "path bootstrap",
                                n=self.n_points)
 

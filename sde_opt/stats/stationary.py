@@ -1,6 +1,6 @@
 r"""Stationary moments from time averages along independent paths, with batch-means errors.
 
-Input is what :func:`sde_opt.simulate` streams: ``values`` of shape ``(n_paths, n_saves, …)``,
+Input is what [`sde_opt.simulate`][sde_opt.simulate] streams: ``values`` of shape ``(n_paths, n_saves, …)``,
 the observable at saves 0, 1, … (``stride`` steps apart). After discarding ``burn_in`` saves,
 each path is cut into ``n_batches`` consecutive batches of equal length L and averaged within
 each batch. Paths are independent and, after the burn-in, every batch mean has the same law, so
@@ -9,8 +9,8 @@ the P·B batch means are pooled:
     estimate = mean of all batch means,    SE = sd(batch means)/√(P·B).
 
 This is valid when batches are much longer than the integrated autocorrelation time
-(:func:`integrated_autocorr_time`; L ≳ 10 τ_int), so that batch means are nearly uncorrelated.
-With one batch per path (B = 1) the batch means are the per-path time averages, which are
+([`integrated_autocorr_time`][sde_opt.stats.integrated_autocorr_time]; L ≳ 10 τ_int), so that batch means are
+nearly uncorrelated. With one batch per path (B = 1) the batch means are the per-path time averages, which are
 *exactly* independent: no assumption on L at all. The default therefore uses as few batches per
 path as give ≥ 30 batches in total — one per path as soon as there are 30 paths.
 """
@@ -76,7 +76,7 @@ def batch_means(values, *, burn_in: int = 0, n_batches: int | None = None,
         level: confidence level of the interval.
 
     Returns:
-        An :class:`~sde_opt.stats.Estimate` with the shape of one value.
+        An [`Estimate`][sde_opt.stats.Estimate] with the shape of one value.
     """
     v = _check_values("batch_means", values, burn_in)
     return _pooled(_batches("batch_means", v, n_batches).mean(axis=2), level)
@@ -86,11 +86,11 @@ def stationary_covariance(x, *, burn_in: int = 0, n_batches: int | None = None, 
                           level: float = 0.95) -> Estimate:
     r"""Stationary covariance E[(X − m)(X − m)ᵀ] from paths ``x``, shape ``(n_paths, n_saves, d)``.
 
-    The products (x − m)(x − m)ᵀ are averaged as in :func:`batch_means` (same batches, same
-    pooling), which gives entrywise SEs; the d × d products are formed one batch at a time, never
-    for every save. ``mean=None`` centres at the grand mean after the burn-in (its
-    O(τ_int/(P·n)) bias is far below the SE); pass the known mean (e.g. ``0`` for an OU process
-    centred at the origin) to estimate the second moment about it instead.
+    The products (x − m)(x − m)ᵀ are averaged as in [`batch_means`][sde_opt.stats.batch_means] (same batches,
+    same pooling), which gives entrywise SEs; the d × d products are formed one batch at a time, never for
+    every save. ``mean=None`` centres at the grand mean after the burn-in (its O(τ_int/(P·n)) bias is far
+    below the SE); pass the known mean (e.g. ``0`` for an OU process centred at the origin) to estimate the
+    second moment about it instead.
     """
     name = "stationary_covariance"
     v = _check_values(name, x, burn_in)

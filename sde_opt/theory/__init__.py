@@ -1,18 +1,27 @@
 """Closed-form predictions (validation-theory.md): what simulations are measured against.
 
-* saddle exit — :func:`saddle_exit_mean` (exact, Dawson), :func:`saddle_exit_mean_asymptotic`,
-  :func:`saddle_exit_cdf` / :func:`saddle_exit_quantile` / :func:`saddle_exit_variance` (limiting
-  law), :func:`saddle_exit_mean_em` (Euler–Maruyama), :func:`heavy_ball_exit_iterations`
-  (discrete SGD / heavy ball), :func:`saddle_exit_iterations` (the ML reading, effective step);
-* Lyapunov — :func:`lyapunov_covariance`, :func:`em_stationary_covariance`,
-  :func:`exact_transition` (sign convention of :class:`sde_opt.LinearSDE`: dX = AX dt + B dW);
-* local SDE at a critical point of any problem — :func:`local_sde` (:class:`LocalSDE`: exit
+* saddle exit — [`saddle_exit_mean`][sde_opt.theory.saddle_exit_mean] (exact, Dawson),
+  [`saddle_exit_mean_asymptotic`][sde_opt.theory.saddle_exit_mean_asymptotic],
+  [`saddle_exit_cdf`][sde_opt.theory.saddle_exit_cdf] /
+  [`saddle_exit_quantile`][sde_opt.theory.saddle_exit_quantile] /
+  [`saddle_exit_variance`][sde_opt.theory.saddle_exit_variance] (limiting law),
+  [`saddle_exit_mean_em`][sde_opt.theory.saddle_exit_mean_em] (Euler–Maruyama),
+  [`heavy_ball_exit_iterations`][sde_opt.theory.heavy_ball_exit_iterations] (discrete SGD / heavy ball),
+  [`saddle_exit_iterations`][sde_opt.theory.saddle_exit_iterations] (the ML reading, effective step);
+* Lyapunov — [`lyapunov_covariance`][sde_opt.theory.lyapunov_covariance],
+  [`em_stationary_covariance`][sde_opt.theory.em_stationary_covariance],
+  [`exact_transition`][sde_opt.theory.exact_transition] (sign convention of
+  [`sde_opt.LinearSDE`][sde_opt.LinearSDE]: dX = AX dt + B dW);
+* local SDE at a critical point of any problem — ``local_sde`` ([`LocalSDE`][sde_opt.theory.LocalSDE]: exit
   predictions at a strict saddle, stationary covariance at a minimum);
-* momentum SGD on streaming PCA — :mod:`sde_opt.theory.momentum_pca` (:func:`pca_escape`,
-  :func:`pca_stationary_error`, the mean error curve, the momentum factor at fixed η);
-* heavy ball on a quadratic — :func:`heavy_ball_stationary_covariance`,
-  :func:`heavy_ball_moments`, :func:`heavy_ball_diffusion_covariance`,
-  :func:`heavy_ball_transition`.
+* momentum SGD on streaming PCA — ``sde_opt.theory.momentum_pca`` ([`pca_escape`][sde_opt.theory.pca_escape],
+  [`pca_stationary_error`][sde_opt.theory.pca_stationary_error], the mean error curve, the momentum factor at
+  fixed η);
+* heavy ball on a quadratic —
+  [`heavy_ball_stationary_covariance`][sde_opt.theory.heavy_ball_stationary_covariance],
+  [`heavy_ball_moments`][sde_opt.theory.heavy_ball_moments],
+  [`heavy_ball_diffusion_covariance`][sde_opt.theory.heavy_ball_diffusion_covariance],
+  [`heavy_ball_transition`][sde_opt.theory.heavy_ball_transition].
 """
 
 from . import adaptive as adaptive

@@ -1,14 +1,14 @@
 r"""Closed forms for RMSprop and Adam and their SDEs (Malladi, Lyu, Panigrahi & Arora 2022).
 
-* :func:`rmsprop_stationary_covariance`, :func:`adam_stationary_covariance` — the stationary
+* ``rmsprop_stationary_covariance``, ``adam_stationary_covariance`` — the stationary
   covariance of θ for the SDEs on a quadratic f = ½θᵀHθ with additive noise Σ_prob = C: there u
   obeys du = c₂(diag Σ − u)dt, deterministic and free of θ, so after its transient u = u* = diag Σ
   and the SDE *is* linear — RMSprop: dθ = −P⁻¹Hθ dt − σ₀P⁻¹Σ^{1/2}dW; Adam: (θ, m) with
   dθ = −P⁻¹m dt, dm = c₁(Hθ − m)dt + σ₀c₁Σ^{1/2}dW — and its stationary law is Gaussian with the
   covariance of the Lyapunov equation A S + S Aᵀ + BBᵀ = 0 (P = σ₀√u* + ε₀, bias factors → 1).
-* :func:`square_root_scaling`, :func:`linear_scaling` — the hyperparameters at batch κB.
-* :func:`regime_numbers` — the dimensionless numbers that must be small for the SDE at a point.
-* :func:`one_step_excess` — the first-order one-step terms of the discrete chains that the SDE
+* ``square_root_scaling``, ``linear_scaling`` — the hyperparameters at batch κB.
+* ``regime_numbers`` — the dimensionless numbers that must be small for the SDE at a point.
+* ``one_step_excess`` — the first-order one-step terms of the discrete chains that the SDE
   omits by design (derived by hand for a Gaussian oracle; the contract suite's allowance).
 """
 
@@ -87,7 +87,7 @@ def square_root_scaling(kappa, *, eta, eps, **betas) -> dict:
 
 def linear_scaling(kappa, *, eta, eps, **betas) -> dict:
     r"""The linear rule for the learning rate (η → κη, the rule for SGD), with β and ε mapped as in
-    the square-root rule — it differs from :func:`square_root_scaling` only in the exponent of η,
+    the square-root rule — it differs from ``square_root_scaling`` only in the exponent of η,
     so comparing the two isolates it. Its SDE has σ₀ → √κ σ₀, cᵢ → cᵢ/κ, ε₀ → √κ ε₀: not the same."""
     check_positive("linear_scaling", "kappa", kappa, scalar=True)
     k = float(kappa)
@@ -103,7 +103,7 @@ def regime_numbers(alg, theta) -> dict:
       diag Σ (relative size exactly this ratio);
     * ``gradient_noise_scale`` = tr Σ_prob/‖∇f‖² — its inverse is the same comparison in trace form
       (the batch size beyond which noise no longer dominates is about B × this);
-    * ``c_eta`` = (1 − β)/η for each β — must be ≤ 1 (:func:`~sde_opt.algorithms._adaptive.check_regime`).
+    * ``c_eta`` = (1 − β)/η for each β — must be ≤ 1 (``check_regime``).
     """
     flat, _ = ravel_pytree(theta)
     mu = np.asarray(ravel_pytree(alg.problem.grad(theta))[0], np.float64)

@@ -6,11 +6,11 @@ r"""Bilevel theory: the reduced SDE of StocBiO, AID's warm-start contraction, sa
 
   ∇Φ_Q = ∇Φ + J (H⁻¹ − H_Q⁻¹) ∇ᵧf the finite-Q drift correction (H_Q⁻¹ the Neumann sum), Σ_Φ the
   long-run covariance of the hypergradient estimator from the oracle covariances through the
-  implicit function theorem (:class:`~sde_opt.problems.bilevel.ReducedHypergradient`; the
+  implicit function theorem ([`ReducedHypergradient`][sde_opt.problems.ReducedHypergradient]; the
   warm-started inner error is an AR(1) chain whose long-run covariance enters). At a minimum it
-  gives the Lyapunov covariance (:func:`reduced_stationary_covariance`); at a strict saddle the
-  exit time of the linear SDE (:func:`reduced_saddle_exit_mean`, Dawson integral).
-* **AID warm-start contraction** at a fixed x (:func:`aid_contraction`): the hypergradient error
+  gives the Lyapunov covariance (``reduced_stationary_covariance``); at a strict saddle the
+  exit time of the linear SDE (``reduced_saddle_exit_mean``, Dawson integral).
+* **AID warm-start contraction** at a fixed x (``aid_contraction``): the hypergradient error
   of AID with warm start contracts per outer step asymptotically by
 
       ρ_AID = max{ (1 − αμ)^D ,  c_N },   c_N = 2ϱ^N/(1 + ϱ^{2N}),   ϱ = (√κ − 1)/(√κ + 1),
@@ -19,8 +19,8 @@ r"""Bilevel theory: the reduced SDE of StocBiO, AID's warm-start contraction, sa
   when that mode drives the error), the second the Chebyshev bound of N restarted CG steps in the
   H-norm (an upper bound; CG on a given spectrum is faster). Without warm start the error does
   not contract: it stays at the level of one cold solve.
-* **Perturbed AID escape**: :mod:`sde_opt.theory.kicked_escape` (one implementation, shared with
-  perturbed GDmax); :func:`perturbed_aid_escape_growth` gives its growth factor 1 + β|λ_min|.
+* **Perturbed AID escape**: ``sde_opt.theory.kicked_escape`` (one implementation, shared with
+  perturbed GDmax); ``perturbed_aid_escape_growth`` gives its growth factor 1 + β|λ_min|.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def _unstable(reduced, x_saddle, beta):
 def reduced_saddle_exit_mean(reduced, x_saddle, beta: float, radius: float) -> float:
     r"""Mean time (in t = kβ) for the reduced SDE started at a strict saddle to reach
     |⟨X − x_s, u⟩| ≥ radius along the unstable eigenvector u: the linear-SDE Dawson formula
-    (:func:`~sde_opt.theory.saddle_exit_mean`) with λ = |λ_min(∇²Φ_Q)| and σ² = β uᵀΣ_Φu.
+    ([`saddle_exit_mean`][sde_opt.theory.saddle_exit_mean]) with λ = |λ_min(∇²Φ_Q)| and σ² = β uᵀΣ_Φu.
     Divide by β for iterations."""
     lam, sigma = _unstable(reduced, x_saddle, beta)
     return saddle_exit_mean(lam, sigma, radius)
@@ -125,7 +125,7 @@ def reduced_saddle_exit_mean_em(reduced, x_saddle, beta: float, radius: float) -
 def perturbed_aid_escape_growth(problem, x_saddle, beta: float) -> float:
     """1 + β|λ_min(∇²Φ(x_saddle))|: the per-step growth of the unstable component after a kick
     (exact hypergradient; AID's warm-started error adds a perturbation that decays at
-    :func:`aid_contraction`'s rate)."""
+    ``aid_contraction``'s rate)."""
     with jax.enable_x64(True):  # the Hessian in float64 (without x64 the cast is to float32)
         h = np.asarray(problem.hessian(jnp.asarray(x_saddle, jnp.float64)), np.float64)
     lam = float(np.linalg.eigvalsh(0.5 * (h + h.T)).min())
@@ -141,7 +141,7 @@ def diffusion_exit_mean_1d(potential, sigma: float, radius: float, n: int = 2000
         E τ = (2/σ²) ∫_0^R e^{2U(y)/σ²} ∫_0^y e^{−2U(z)/σ²} dz dy       (U even, U(0) = 0),
 
     by the trapezoid rule on ``n`` points (the solution of (σ²/2)T″ − U′T′ = −1, T(±R) = 0).
-    Along the unstable coordinate of :class:`~sde_opt.problems.QuadraticBilevel`'s separable
+    Along the unstable coordinate of [`QuadraticBilevel`][sde_opt.QuadraticBilevel]'s separable
     reduced SDE, U(x) = γ₁x²/2 + ω₁x⁴/4 (+ the finite-Q shift of γ₁): the nonlinear exit time,
     not only its linearization.
     """

@@ -11,9 +11,9 @@ rate from node i to a neighbour j across a face with midpoint m is
 
 so the matrix is an M-matrix for every ε and grid (no cell-Péclet restriction) and the scheme is
 second-order accurate. Walls are reflecting (zero flux); the absorbing set is the line x = b, where
-T = 0. The mean first-passage time solves L T = −1; :func:`mfpt_overdamped_2d` extrapolates two
+T = 0. The mean first-passage time solves L T = −1; ``mfpt_overdamped_2d`` extrapolates two
 grids (Δ and Δ/2) à la Richardson. With V(x, y) = U(x) + y²/2 it reproduces the exact 1-D
-double integral (:func:`sde_opt.theory.langevin.mean_first_passage_1d`).
+double integral (``sde_opt.theory.langevin.mean_first_passage_1d``).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def mfpt_overdamped_2d_grid(potential, eps, *, x_lo, b, y_lo, y_hi, nx, ny, star
 
 
 def mfpt_overdamped_2d(potential, eps, *, x_lo, b, y_lo, y_hi, nx, ny, start):
-    """Richardson extrapolation (4 T_{Δ/2} − T_Δ)/3 of :func:`mfpt_overdamped_2d_grid` over grids
+    """Richardson extrapolation (4 T_{Δ/2} − T_Δ)/3 of ``mfpt_overdamped_2d_grid`` over grids
     (nx, ny) and (2nx, 2ny). Returns (extrapolated, coarse, fine)."""
     kw = dict(x_lo=x_lo, b=b, y_lo=y_lo, y_hi=y_hi, start=start)
     coarse = mfpt_overdamped_2d_grid(potential, eps, nx=nx, ny=ny, **kw)
@@ -136,7 +136,7 @@ def mfpt_underdamped_1d_grid(force, eps, gamma, *, x_lo, b, v_max, nx, nv, start
 
 def mfpt_underdamped_1d(force, eps, gamma, *, x_lo, b, v_max, nx, nv, start):
     """Richardson extrapolation (4 T_{Δ/2} − T_Δ)/3 (second-order scheme) of
-    :func:`mfpt_underdamped_1d_grid` over grids (nx, nv) and (2nx, 2nv). Returns
+    ``mfpt_underdamped_1d_grid`` over grids (nx, nv) and (2nx, 2nv). Returns
     (extrapolated, coarse, fine)."""
     kw = dict(x_lo=x_lo, b=b, v_max=v_max, start=start)
     coarse = mfpt_underdamped_1d_grid(force, eps, gamma, nx=nx, nv=nv, **kw)

@@ -1,7 +1,7 @@
 r"""Heavy-ball momentum SGD on a quadratic with additive noise: its exact stationary law.
 
 Setting (validation-theory.md §2, [derived]): f(x) = ½ xᵀHx, stochastic gradient g = Hx + ξ with
-ξ ~ N(0, C) i.i.d., and sde_opt's :class:`~sde_opt.MomentumSGD` convention
+ξ ~ N(0, C) i.i.d., and sde_opt's [`MomentumSGD`][sde_opt.MomentumSGD] convention
 
     m_{k+1} = μ m_k − η g_k,    x_{k+1} = x_k + m_{k+1}      (m_k = x_k − x_{k−1}).
 
@@ -75,7 +75,7 @@ def heavy_ball_moments(h, c, eta, mu) -> HeavyBallMoments:
         mu: momentum μ ∈ [0, 1).
 
     Returns:
-        :class:`HeavyBallMoments`: ``var_x``, ``cov_xm`` (same time), ``var_m``,
+        [`HeavyBallMoments`][sde_opt.theory.HeavyBallMoments]: ``var_x``, ``cov_xm`` (same time), ``var_m``,
         ``lag1_cov_x`` = Cov(x_{k+1}, x_k), and the two reference values ``var_x_diffusion``
         and ``var_x_sgd_effective`` (``inf`` when SGD at η/(1 − μ) is itself unstable,
         η h/(1 − μ) ≥ 2).
@@ -137,7 +137,7 @@ def heavy_ball_stationary_covariance(hessian, noise_cov, eta, mu) -> np.ndarray:
     r"""Exact stationary covariance of z = (x, m) for heavy ball on ½ xᵀHx with noise N(0, C).
 
     Solves P = M P Mᵀ + G C Gᵀ (vector form of validation-theory.md §2, in sde_opt's
-    convention; see the module docstring) with :func:`scipy.linalg.solve_discrete_lyapunov`.
+    convention; see the module docstring) with ``scipy.linalg.solve_discrete_lyapunov``.
     H and C need not commute. Blocks: ``P[:d, :d]`` = Cov x, ``P[:d, d:]`` = Cov(x_k, m_k),
     ``P[d:, d:]`` = Cov m; the lag-1 autocovariance is Cov(x_{k+1}, x_k) = (M P)[:d, :d].
     Plain SGD at step η is ``mu=0``; SGD at the effective step is
@@ -167,8 +167,9 @@ def heavy_ball_diffusion_covariance(hessian, noise_cov, eta, mu) -> np.ndarray:
     r"""Stationary Cov x of heavy ball's diffusion limit: H Σ + Σ H = η C/(1 − μ).
 
     The limit is dX = −H X/(1 − μ) dt + (√η/(1 − μ)) C^{1/2} dW in time t = kη
-    (:meth:`sde_opt.MomentumSGD.limit`); it is the η → 0 limit of the x-block of
-    :func:`heavy_ball_stationary_covariance` (validation-theory.md §2).
+    ([`MomentumSGD`][sde_opt.MomentumSGD]`.limit()`); it is the η → 0 limit of the x-block of
+    [`heavy_ball_stationary_covariance`][sde_opt.theory.heavy_ball_stationary_covariance]
+    (validation-theory.md §2).
     """
     name = "heavy_ball_diffusion_covariance"
     H, C = _hessian_and_noise(name, hessian, noise_cov)

@@ -3,10 +3,10 @@ r"""Closed forms and exact references for Langevin dynamics and their discretiza
 * Linear chains (any scheme or algorithm on a quadratic with Gaussian noise): the step is affine,
   z' = M z + N ξ + c, so the exact discrete stationary law solves the discrete Lyapunov equation
   P = M P Mᵀ + N Nᵀ and the exact discrete relaxation rate is −log ρ(M)/h. M and N are read off
-  the chain itself by automatic differentiation (:func:`chain_linearization`) — one derivation for
+  the chain itself by automatic differentiation (``chain_linearization``) — one derivation for
   every linear scheme.
 * Gibbs moments in 1-D by quadrature; the exact 1-D mean first-passage time (double integral);
-  Eyring–Kramers and Kramers–Langer rates (validation-theory §4; :func:`kramers_rate`); the
+  Eyring–Kramers and Kramers–Langer rates (validation-theory §4; ``kramers_rate``); the
   effective temperature of SGLD/SGHMC with a noisy oracle; the underdamped relaxation rate on a
   quadratic (papers.md §2.5).
 """
@@ -35,7 +35,7 @@ class Linearization(NamedTuple):
 def chain_linearization(chain, x0, *, check: bool = True, seed: int = 0) -> Linearization:
     """M = ∂step/∂state, N = ∂step/∂noise and c = step(0, 0), in float64.
 
-    ``chain.noise`` must be a :class:`~sde_opt.noise.StandardNormal`. With ``check`` the step is
+    ``chain.noise`` must be a [`StandardNormal`][sde_opt.StandardNormal]. With ``check`` the step is
     verified to be affine (at random states and noises) and a ``ValueError`` is raised otherwise:
     the result is exact only for linear chains (a scheme on a quadratic with additive noise).
     """
@@ -160,9 +160,9 @@ def kramers_rate(hess_min, hess_saddle, barrier: float, eps: float, gamma=None) 
     k = (λ/2π) √(det ∇²V(x) / |det ∇²V(z)|) e^{−ΔV/ε},
 
     with λ = |λ₁(z)| for the overdamped dX = −∇V dt + √(2ε) dW (Eyring–Kramers, ``gamma=None``;
-    k = 1/:func:`eyring_kramers_time`) and λ = λ₊(γ) = −γ/2 + √(γ²/4 + |λ₁(z)|) for the
+    k = 1/``eyring_kramers_time``) and λ = λ₊(γ) = −γ/2 + √(γ²/4 + |λ₁(z)|) for the
     underdamped dX = V dt, dV = −(∇U + γV) dt + √(2γε) dW (Kramers–Langer,
-    :func:`kramers_langer_rate`). λ₊(γ) ≤ √|λ₁(z)|: the friction only changes the prefactor, the
+    ``kramers_langer_rate``). λ₊(γ) ≤ √|λ₁(z)|: the friction only changes the prefactor, the
     Arrhenius exponent ΔV/ε is the same. A two-well system relaxes at k₁₂ + k₂₁ (sum over the
     two minima, the spectral gap to the same order).
     """

@@ -13,14 +13,14 @@ tangent space of the problem's geometry, and V an orthonormal eigenbasis of H. O
 * At a **strict saddle** H has an eigenvalue −λ < 0. The coordinate along its eigenvector v is
   decoupled (H is diagonal in V), dU₁ = (λ/(1−μ)) U₁ dt + (√(ηc)/(1−μ)) dW with c = vᵀΣv, so its
   exit from |U₁| < r is the saddle-exit problem of validation-theory.md §3
-  (:func:`~sde_opt.theory.saddle_exit_mean` and friends; several unstable directions: the most
+  ([`saddle_exit_mean`][sde_opt.theory.saddle_exit_mean] and friends; several unstable directions: the most
   unstable one dominates and is used). The iteration count is the exit time divided by η.
 * At a **minimum** (H > 0) U has the stationary covariance S solving
   (H/(1−μ)) S + S (H/(1−μ)) = ηΣ/(1−μ)² (validation-theory.md §1.1, §2), i.e. H S + S H = ηΣ/(1−μ),
   and the mean squared distance E‖x − x*‖² ≈ tr S (η/(2(1−μ))) tr(Σ H⁻¹) when H and Σ commute).
 
 Everything here is the η → 0 limit at fixed μ; the discrete heavy-ball corrections along the
-unstable direction are in :func:`~sde_opt.theory.heavy_ball_exit_iterations`.
+unstable direction are in [`heavy_ball_exit_iterations`][sde_opt.theory.heavy_ball_exit_iterations].
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class LocalSDE:
         curvatures: Hessian eigenvalues h₁ ≤ h₂ ≤ … on the tangent space (ascending).
         directions: ``(D, D')`` the matching unit eigenvectors (columns, ambient coordinates).
         noise_cov: ``(D', D')`` Σ(x*) in the eigenbasis, Vᵀ Σ V.
-        sde: the :class:`~sde_opt.LinearSDE` of U = Vᵀ(x − x*), in time t = kη.
+        sde: the [`LinearSDE`][sde_opt.LinearSDE] of U = Vᵀ(x − x*), in time t = kη.
     """
 
     point: np.ndarray
@@ -143,7 +143,7 @@ class LocalSDE:
         return saddle_exit_mean_from(self.escape_rate, self.escape_noise, r, self.offset(start))
 
     def exit_iterations_mean(self, r: float, start=None) -> float:
-        """:meth:`exit_time_mean` in iterations (divided by η)."""
+        """``exit_time_mean`` in iterations (divided by η)."""
         return self.exit_time_mean(r, start) / self.eta
 
     def exit_iterations_quantile(self, p, r: float):
@@ -200,7 +200,7 @@ def local_sde(problem, point, eta, mu=0.0) -> LocalSDE:
         loc.exit_iterations_discrete(r=0.5)  # with heavy ball's finite-η growth rate
 
     Args:
-        problem: an :class:`~sde_opt.problems.AbstractProblem`.
+        problem: an [`AbstractProblem`][sde_opt.AbstractProblem].
         point: a critical point (shape ``problem.shape``).
         eta: step size η > 0.
         mu: momentum μ ∈ [0, 1).

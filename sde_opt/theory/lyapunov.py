@@ -1,6 +1,6 @@
 r"""Stationary and transition covariances of linear SDEs and of their Euler–Maruyama chains.
 
-Sign convention of :class:`sde_opt.sde.LinearSDE`: dX = A X dt + B dW, stable when every
+Sign convention of [`sde_opt.sde.LinearSDE`][sde_opt.LinearSDE]: dX = A X dt + B dW, stable when every
 eigenvalue of A has negative real part. (validation-theory.md writes dX = −A X dt + B dW; its A
 is our −A.)
 
@@ -38,7 +38,7 @@ def lyapunov_covariance(A, B) -> np.ndarray:
     r"""Stationary covariance S of dX = A X dt + B dW:  A S + S Aᵀ + B Bᵀ = 0.
 
     S = ∫_0^∞ e^{At} B Bᵀ e^{Aᵀt} dt; scalar dX = −aX dt + s dW gives S = s²/(2a)
-    (validation-theory.md §1.1). Solved with :func:`scipy.linalg.solve_continuous_lyapunov`.
+    (validation-theory.md §1.1). Solved with ``scipy.linalg.solve_continuous_lyapunov``.
 
     Args:
         A: ``(d, d)`` drift matrix, Re spec(A) < 0.
@@ -64,7 +64,7 @@ def em_stationary_covariance(A, B, dt) -> np.ndarray:
 
     the continuous Lyapunov equation plus an O(h) term: S_h − S = O(h) (scalar: relative bias
     ah/(2 − ah) for dX = −aX dt + s dW). Valid for non-normal A. Solved with
-    :func:`scipy.linalg.solve_discrete_lyapunov`.
+    ``scipy.linalg.solve_discrete_lyapunov``.
 
     Raises:
         ValueError: if the EM chain is unstable (spectral radius of I + hA ≥ 1; scalar: needs
@@ -89,7 +89,7 @@ def exact_transition(A, B, dt) -> tuple[np.ndarray, np.ndarray]:
 
     computed by Van Loan's block exponential, expm([[−A, BBᵀ], [0, Aᵀ]] h) = [[·, G], [0, Φᵀ]],
     Q = Φ G. This needs no stability (it holds at a saddle, A with a positive eigenvalue); when A
-    is stable, Q = S − Φ S Φᵀ with S the :func:`lyapunov_covariance`.
+    is stable, Q = S − Φ S Φᵀ with S the [`lyapunov_covariance`][sde_opt.theory.lyapunov_covariance].
 
     Returns:
         ``(Phi, Q)``, both ``(d, d)``.

@@ -1,23 +1,23 @@
 r"""Saddle escape in NC-SC minimax: perturbed GDmax (kicked linear law) and stochastic GDA (reduced SDE).
 
 Both use the exact linear iteration z⁺ = T z (+ noise) of a method on a quadratic game
-(:func:`sde_opt.theory.modified_equations.iteration_matrix`) at a strict saddle of Φ. Let ρ > 1
-be T's top eigenvalue (real, simple) and w its left eigenvector: then u_k = ⟨w, z_k⟩ obeys the
+([`sde_opt.theory.modified_equations.iteration_matrix`][sde_opt.theory.iteration_matrix]) at a strict saddle
+of Φ. Let ρ > 1 be T's top eigenvalue (real, simple) and w its left eigenvector: then u_k = ⟨w, z_k⟩ obeys the
 *scalar* recursion u_{k+1} = ρu_k + ⟨w, noise_k⟩ exactly, whatever the other directions do.
 
 * **Perturbed GDmax** [derived here]: started at the saddle (gradient 0) it kicks at once,
   z₁ = (ξ, y*(0)) with ξ ~ U(B(0, r)) in ℝᵐ, then runs deterministically, u_k = ρ^{k−1}⟨w_x, ξ⟩.
   ⟨w_x, ξ⟩ is ‖w_x‖ times the projection of ξ on a unit vector, so the escape iteration
-  K = min{k : |u_{k+1}| ≥ R} has the law of :func:`sde_opt.theory.kicked_escape_cdf` with kick radius
+  K = min{k : |u_{k+1}| ≥ R} has the law of ``sde_opt.theory.kicked_escape_cdf`` with kick radius
   r‖w_x‖ (w normalized to unit length). Without the kick GDmax stays at the saddle exactly.
 * **Stochastic GDA** [derived here]: u is an AR(1) chain u⁺ = ρu + e, Var e = wᵀDΣDw (D =
   diag(η_x I, η_y I)), i.e. Euler–Maruyama of du = λ̃u dt + σ̃ dW with h = η_x, λ̃ = (ρ − 1)/η_x,
   σ̃² = Var e/η_x, whose mean exit iteration from |u| < R is
-  :func:`sde_opt.theory.saddle_exit_mean_em`/h. As r = η_y/η_x → ∞ (and η_x → 0), λ̃ → λ_Φ (the
-  negative curvature of Φ) and σ̃² → η_x vᵀCv, C = [I, −K]Σ[I, −K]ᵀ — the reduced slow SDE
-  dX = −∇Φ dt + √η_x C^{1/2} dW (:class:`~sde_opt.sde.two_timescale.ReducedSDE`) along the
-  unstable eigenvector v of ∇²Φ, whose exit time is the Dawson integral
-  (:func:`sde_opt.theory.saddle_exit_mean`).
+  [`sde_opt.theory.saddle_exit_mean_em`][sde_opt.theory.saddle_exit_mean_em]/h. As r = η_y/η_x → ∞ (and η_x →
+  0), λ̃ → λ_Φ (the negative curvature of Φ) and σ̃² → η_x vᵀCv, C = [I, −K]Σ[I, −K]ᵀ — the reduced slow SDE
+  dX = −∇Φ dt + √η_x C^{1/2} dW ([`ReducedSDE`][sde_opt.ReducedSDE]) along the unstable eigenvector v of ∇²Φ,
+  whose exit time is the Dawson integral
+  ([`sde_opt.theory.saddle_exit_mean`][sde_opt.theory.saddle_exit_mean]).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class KickedEscape:
 
 
 def gdmax_kicked_escape(game, eta_x, eta_y, n_inner, *, r, radius) -> KickedEscape:
-    """The kicked-linear escape law of perturbed GDmax on a :class:`~sde_opt.QuadraticGame`."""
+    """The kicked-linear escape law of perturbed GDmax on a [`QuadraticGame`][sde_opt.QuadraticGame]."""
     J, m = _game_matrices(game)
     rho, w, _ = unstable_mode(iteration_matrix("gdmax", J, eta_x, eta_y, m, n_inner=n_inner))
     return KickedEscape(rho, w, float(np.linalg.norm(w[:m])), float(r), float(radius), m)
@@ -117,7 +117,7 @@ class GDASaddle:
 
 
 def gda_saddle(game, eta_x, eta_y) -> GDASaddle:
-    """:class:`GDASaddle` for a :class:`~sde_opt.QuadraticGame` with C ≻ 0 and an indefinite Φ."""
+    """``GDASaddle`` for a [`QuadraticGame`][sde_opt.QuadraticGame] with C ≻ 0 and an indefinite Φ."""
     J, m = _game_matrices(game)
     n = J.shape[0] - m
     rho, w, _ = unstable_mode(iteration_matrix("gda", J, eta_x, eta_y, m))

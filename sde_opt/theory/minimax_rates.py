@@ -15,9 +15,9 @@ so det T < 1 exactly when
     η_x ℓ < 1/(a(κ + 1))        (= 2/(κ + 1) at a = ½),
 
 and near that point tr T < 2 < 1 + det T, the eigenvalues are complex and ρ(T) = √det T: GDA
-converges iff η_x/η_y < 1/(a(κ + 1)). For OGDA and EG :func:`critical_step_x` finds the threshold
+converges iff η_x/η_y < 1/(a(κ + 1)). For OGDA and EG ``critical_step_x`` finds the threshold
 from the hand-derived iteration matrices
-(:func:`~sde_opt.theory.modified_equations.iteration_matrix`); it is ≈ 2/κ too.
+([`iteration_matrix`][sde_opt.theory.iteration_matrix]); it is ≈ 2/κ too.
 A ratio of order 1/κ — not 1/κ² — is what stability on this family needs. With η_y = 1/ℓ,
 det T < 1 on *every* 1-D quadratic NC-SC instance with ‖∇²f‖ ≤ ℓ and a strict minimum of Φ once
 η_x/η_y < 1/(2κ) (det T < 1 ⇔ η_x(a(1 − η_yμ) + η_y b²) < η_yμ, and a ≤ ℓ, η_y b² ≤ ℓ); GDA and EG
@@ -25,7 +25,7 @@ are then stable on 20,000 random such instances per κ (``tests/test_minimax_rat
 and so is OGDA at η_y = 1/(2ℓ) — at η_y = 1/ℓ OGDA's y-step alone is unstable when −f_yy is
 close to ℓ (the root −(1 + √5)/2 of z² + z − 1), whatever the ratio.
 
-**Ramp lower bound** (:class:`~sde_opt.RampGame` docstring): every step moves x by at most
+**Ramp lower bound** ([`RampGame`][sde_opt.RampGame] docstring): every step moves x by at most
 2εη_x(1 + δ_κ), so K ≥ (‖x₀‖ − x_ε)/(2εη_x(1 + δ_κ)), whatever η_x is.
 
 **Stationary gradient floor** [derived here]. Minibatch GDA on a quadratic game is the linear
@@ -57,7 +57,7 @@ U_STAR = 4.0 - math.sqrt(12.0)
 
 
 def nc_sc_quadratic_blocks(kappa: float, ell: float = 1.0, a: float = 0.5, d: int = 1):
-    """(A, B, C) of the instance Q_κ (module docstring) for :class:`~sde_opt.QuadraticGame`."""
+    """(A, B, C) of the instance Q_κ (module docstring) for [`QuadraticGame`][sde_opt.QuadraticGame]."""
     if not (kappa > 1 and ell > 0 and 0 < a < 1):
         raise ValueError(f"nc_sc_quadratic_blocks: needs kappa > 1, ell > 0, 0 < a < 1; got "
                          f"kappa={kappa!r}, ell={ell!r}, a={a!r}")
@@ -94,8 +94,8 @@ def critical_step_x(method: str, J, eta_y: float, m: int, *, low: float = 1e-9,
 
 def ramp_lower_bound(r0, *, eps: float, ell: float, eta_x: float, tracking: float,
                      unit_roundoff: float = 0.0):
-    """K ≥ (‖x₀‖ − x_ε)/(2εη_x(1 + δ)) on :class:`~sde_opt.RampGame` (x_ε = s/√3, s = 2ε/ℓ;
-    ``tracking`` = 1 + δ, :meth:`~sde_opt.RampGame.tracking_factor`).
+    """K ≥ (‖x₀‖ − x_ε)/(2εη_x(1 + δ)) on [`RampGame`][sde_opt.RampGame] (x_ε = s/√3, s = 2ε/ℓ;
+    ``tracking`` = 1 + δ, [`tracking_factor`][sde_opt.RampGame.tracking_factor]).
 
     In floating point with unit roundoff u, the stored x_{k+1} = fl(x_k − η_x g) is off by at most
     u‖x_{k+1}‖ ≤ u‖x₀‖ per step (one rounding per coordinate; ‖x‖ decreases along the ramp), so the

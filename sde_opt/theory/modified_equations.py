@@ -17,8 +17,8 @@ what tells GDA apart: on a bilinear game (J̃ with eigenvalues ±ib) it makes GD
 |z| ∝ e^{η b² t/2}, and EG/OGDA's contract, while the first-order ODE only rotates.
 
 Linear games (V = Jz): the iterations are linear maps with hand-derived matrices
-(:func:`iteration_matrix`) and the modified equation's linearization predicts the per-step factor
-exp(η·eig(−J̃ ∓ (η/2)J̃² …)). For an eigenvalue a of J̃, u = ηa:
+([`iteration_matrix`][sde_opt.theory.iteration_matrix]) and the modified equation's linearization predicts the
+per-step factor exp(η·eig(−J̃ ∓ (η/2)J̃² …)). For an eigenvalue a of J̃, u = ηa:
 
     GDA  λ = 1 − u,               log λ = −u − u²/2 + R,   |R| ≤ |u|³/(3(1 − |u|));
     EG   λ = 1 − u + u² = (1 + u³)/(1 + u),  log λ = −u + u²/2 + R,
@@ -28,7 +28,7 @@ exp(η·eig(−J̃ ∓ (η/2)J̃² …)). For an eigenvalue a of J̃, u = ηa:
          |R| ≤ |R_EG| + δ/(1 − δ), δ = |u|⁴/((1 − 4|u|²)(1 − |u| − |u|²)).
 
 Hence log ρ(exact) = log ρ(modified) + O(η³), while the first-order ODE is off by O(η²) (and by
-the whole effect on a bilinear game, where it predicts ρ = 1). :func:`remainder_bound` returns the
+the whole effect on a bilinear game, where it predicts ρ = 1). ``remainder_bound`` returns the
 bound max_i |R(u_i)| (|max f − max g| ≤ max |f − g|), valid for max|u| ≤ 1/4.
 """
 
@@ -167,7 +167,7 @@ class ModifiedEquation(AbstractSDE):
         dZ = (−F̃ + s(η/2)J̃F̃ [+ ηJ̃_L F̃]) dt − √η_x diag(I, rI) B dW,
 
     s = −1 (GDA, alternating GDA) or +1 (EG, OGDA), η = η_x, with the two-timescale diffusion of
-    :class:`~sde_opt.sde.two_timescale.TwoTimescaleSDE` (``noise=True``) or none. J̃F̃ is one
+    [`TwoTimescaleSDE`][sde_opt.TwoTimescaleSDE] (``noise=True``) or none. J̃F̃ is one
     Jacobian–vector product of the field (autodiff).
     """
 

@@ -1,6 +1,6 @@
 r"""Momentum SGD on streaming PCA: the predictions of the diffusion-approximation paper.
 
-Problem (:class:`~sde_opt.StreamingPCA`): Σ = diag(λ₁ > λ₂ > … > λ_d), samples X with
+Problem ([`StreamingPCA`][sde_opt.StreamingPCA]): Σ = diag(λ₁ > λ₂ > … > λ_d), samples X with
 E[(e_iᵀX)²(e_jᵀX)²] = α_ij² = κ λ_i λ_j (i ≠ j; κ = 1 for Gaussian X, (ν−2)/(ν−4) for Student-t),
 heavy ball with step η and momentum μ on the unit sphere, time t = kη. Liu, Chen, Zhou & Zhao
 (2021), papers.md §1.4–1.6 [derived there; checked here by simulation in ``validation/``]:
@@ -9,12 +9,12 @@ heavy ball with step η and momentum μ on the unit sphere, time t = kη. Liu, C
   U = w₁/w_s the ODE is exactly linear, dU/dt = ((λ₁ − λ_s)/(1−μ)) U, and the noise at the
   saddle is α_1s √η/(1−μ). cos²(w, e₁) ≥ ℓ is |U| ≥ r = √(ℓ/(1 − ℓ)) when the other
   coordinates are neglected (exactly: |U| ≥ r√(1 + Σ_j V_j²), V_j = w_j/w_s; the O(η) shift this
-  causes is :meth:`PCAEscape.stable_shift`). So the escape is the saddle-exit problem of
+  causes is ``PCAEscape.stable_shift``). So the escape is the saddle-exit problem of
   validation-theory.md §3 with
 
       λ' = (λ₁ − λ_s)/(1 − μ),   σ' = α_1s √η/(1 − μ),   r = √(ℓ/(1 − ℓ)),
 
-  and every exit statistic comes from :mod:`sde_opt.theory.saddle_exit` (not re-derived here).
+  and every exit statistic comes from ``sde_opt.theory.saddle_exit`` (not re-derived here).
   In iterations this depends on (η, μ) only through η_eff = η/(1 − μ) (the collapse), and at
   fixed η momentum shortens the mean by the factor (1 − μ)·(L + ln(1 − μ))/L,
   L = ln(4(λ₁−λ_s) r²/(η α_1s²)) + γ_E — a bit *more* than (1 − μ).
@@ -24,7 +24,7 @@ heavy ball with step η and momentum μ on the unit sphere, time t = kη. Liu, C
       E[1 − (e₁ᵀw)²] ≈ (η/(2(1 − μ))) Σ_{i≥2} α_1i²/(λ₁ − λ_i)         (O(η²) neglected).
 
   The discrete heavy ball along each direction is the AR(2) chain of validation-theory.md §2,
-  whose exact variance (:func:`~sde_opt.theory.heavy_ball_moments`) refines this at finite η.
+  whose exact variance ([`heavy_ball_moments`][sde_opt.theory.heavy_ball_moments]) refines this at finite η.
 * **Phases I–II mean error curve.** From the saddle, U_t ~ N(0, V_t) with
   V_t = σ'²(e^{2λ't} − 1)/(2λ') (exact for the linear SDE), the ODE keeps the ratio linear through
   Phase II, and the error is 1/(1 + U²); E[1/(1 + V Z²)] = √π x erfcx(x), x = 1/√(2V).
@@ -88,7 +88,7 @@ class PCAEscape:
         rate, noise, radius: λ', σ' (time t = kη) and r of the saddle-exit problem.
         gap, noise_var: λ₁ − λ_s and α_1s².
         stable: ``(λ₁, λ_s, κ, ((λ_j, ...)))`` for the stable coordinates j ∉ {1, s} (those
-            with λ_j < λ_s), used by :meth:`stable_variance` and the ``*_exact_event`` means.
+            with λ_j < λ_s), used by ``stable_variance`` and the ``*_exact_event`` means.
     """
 
     eta: float
@@ -148,7 +148,7 @@ class PCAEscape:
     #   E V_j(τ)² = (η κ λ_j/(1 − μ)²) [ λ_s (1 − e^{−2a_jτ})/(2a_j)
     #                                    + λ₁ r² (1 − e^{−(2a_j + 2λ')τ})/(2a_j + 2λ') ].
     #
-    # Neglected (bounded by :meth:`stable_bias`): the fluctuation of S about its mean (Jensen,
+    # Neglected (bounded by ``stable_bias``): the fluctuation of S about its mean (Jensen,
     # ≈ Var S/4 ≪ E S), and the O(V²) increase of U's noise, Σ_j λ_j E V_j²·(λ₁/λ_s)… relative,
     # which moves the exit by at most ¼ Σ_j (λ_j/λ_s) E V_j(τ)² / (growth per iteration).
 
@@ -178,7 +178,7 @@ class PCAEscape:
         return 0.5 * math.log1p(self.stable_variance()) / self._growth_per_iteration(discrete)
 
     def stable_bias(self, discrete: bool = True) -> float:
-        """Bound on what :meth:`stable_shift` neglects (see the comment above), in iterations."""
+        """Bound on what ``stable_shift`` neglects (see the comment above), in iterations."""
         if not self.stable:
             return 0.0
         lam1, lam_s, kappa, lam_j = self.stable
@@ -190,18 +190,19 @@ class PCAEscape:
 
     @property
     def discrete_exact_event(self) -> float:
-        """:attr:`discrete` plus :meth:`stable_shift`: heavy ball's AR(2) growth along e₁, the
+        """``discrete`` plus ``stable_shift``: heavy ball's AR(2) growth along e₁, the
         d − 2 stable coordinates and the exact event cos²(w, e₁) ≥ ℓ."""
         return self.discrete + self.stable_shift(True)
 
     @property
     def mean_exact_event(self) -> float:
-        """:attr:`mean` (diffusion limit) plus the continuous :meth:`stable_shift`."""
+        """``mean`` (diffusion limit) plus the continuous ``stable_shift``."""
         return self.mean + self.stable_shift(False)
 
     def _discrete_chain(self) -> tuple[float, float, float]:
         """(ρ, Var W, O(σ²) correction) of heavy ball's AR(2) chain along e₁ (see
-        :func:`~sde_opt.theory.heavy_ball_exit_iterations`, whose formulas are repeated here)."""
+        [`heavy_ball_exit_iterations`][sde_opt.theory.heavy_ball_exit_iterations], whose formulas are repeated
+        here)."""
         lam, c, eta, mu, r = self.gap, self.noise_var, self.eta, self.mu, self.radius
         b = 1.0 + mu + eta * lam
         rho = 0.5 * (b + math.sqrt(b * b - 4.0 * mu))
@@ -214,7 +215,7 @@ class PCAEscape:
 
     def discrete_quantile(self, p) -> np.ndarray:
         """Quantiles of heavy ball's exit iterations (leading order): N = ln(r/|W|)/ln ρ + ½ +
-        :meth:`stable_shift`, W ~ N(0, Var W); P(N ≤ n) = P(|Z| ≥ (r/√Var W) ρ^{½ − n})."""
+        ``stable_shift``, W ~ N(0, Var W); P(N ≤ n) = P(|Z| ≥ (r/√Var W) ρ^{½ − n})."""
         rho, var_w, _ = self._discrete_chain()
         z = sp.ndtri(1.0 - 0.5 * np.asarray(p, dtype=np.float64))   # P(|Z| ≥ z) = p
         r = self.radius
@@ -223,8 +224,8 @@ class PCAEscape:
 
     @property
     def discrete_sigma2_terms(self) -> float:
-        """The O(σ²) terms included in :attr:`discrete` (future noise and overshoot), iterations;
-        their size bounds the same, unmodelled, terms of :meth:`discrete_quantile`."""
+        """The O(σ²) terms included in ``discrete`` (future noise and overshoot), iterations;
+        their size bounds the same, unmodelled, terms of ``discrete_quantile``."""
         return self._discrete_chain()[2]
 
     def as_dict(self, quantiles=(0.1, 0.5, 0.9)) -> dict:
@@ -278,7 +279,8 @@ def stationary_error_discrete(spectrum, eta, mu=0.0, *, kurtosis: float = 1.0) -
     """Σ_i Var x_i of heavy ball's AR(2) chain along each e_i near e₁ (exact on the linear model).
 
     Var x = ηc(1 + μ)/(h(1 − μ)(2(1 + μ) − ηh)), h = λ₁ − λ_i, c = α_1i² (validation-theory.md §2);
-    it exceeds :func:`stationary_error` by the relative amount ≈ ηh/(2(1 + μ)).
+    it exceeds [`stationary_error`][sde_opt.theory.pca_stationary_error] by the relative amount ≈ ηh/(2(1 +
+    μ)).
     """
     lam = _spectrum(spectrum)
     eta, mu = _eta_mu("stationary_error_discrete", eta, mu)
@@ -311,8 +313,9 @@ def mean_error_curve(spectrum, eta, mu, iterations, *, kurtosis: float = 1.0,
 
     Phases I–II: p_k = E[1/(1 + U_k²)] with U_k ~ N(0, V), V = σ'²(e^{2λ't} − 1)/(2λ'), t = kη
     (the linearized SDE for the noise, the exact ratio ODE for the drift); Phase III adds the
-    stationary floor f of :func:`stationary_error`: error ≈ p + (1 − p) f. A composite of the
-    module's predictions, not a fit; it neglects the O(√η) coordinates other than e₁, e_s during
+    stationary floor f of [`stationary_error`][sde_opt.theory.pca_stationary_error]: error ≈ p + (1 − p) f. A
+    composite of the module's predictions, not a fit; it neglects the O(√η) coordinates other than e₁, e_s
+    during
     Phases I–II.
     """
     esc = pca_escape(spectrum, eta, mu, kurtosis=kurtosis, saddle=saddle)

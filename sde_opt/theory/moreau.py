@@ -10,7 +10,7 @@ convex) and may be nonsmooth; Lin, Jin & Jordan (2020) and Mahdavinia et al. (20
 λ = 1/(2ℓ)). ‖∇Φ_λ(x)‖ ≤ ε means x is within λε of a point u = prox(x) whose subdifferential
 ∂Φ(u) contains a vector of norm ≤ ε.
 
-:func:`prox_smooth_plus_norm` solves the inner proximal problem for Φ = s + β‖·‖ (s smooth, the
+``prox_smooth_plus_norm`` solves the inner proximal problem for Φ = s + β‖·‖ (s smooth, the
 form of Φ when f is linear in y on a ball, e.g. f = s(x) + b yᵀx, Y = {‖y‖ ≤ R}: Φ = s + bR‖x‖)
 by proximal gradient descent (the prox of β‖·‖ is the group soft-threshold), vectorized over many
 points, in float64. The closed form for a quadratic s = −(a/2)‖x‖² [derived here]:

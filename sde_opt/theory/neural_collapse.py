@@ -2,17 +2,17 @@ r"""Theory for the normalized-feature UFM and SDEs on spheres: saddle linearizat
 and the exact one-step factors of the two sphere schemes for Brownian motion.
 
 * **Saddle linearization on the tangent space.** At a critical point x* of
-  :class:`~sde_opt.problems.NormalizedUFM` the manifold SDE of Riemannian SGD (step η, t = kη),
+  [`NormalizedUFM`][sde_opt.NormalizedUFM] the manifold SDE of Riemannian SGD (step η, t = kη),
   written in an orthonormal tangent basis, is to first order dU = −Hess U dt − √η Σ_T^{1/2} dW,
   Σ_T = Bᵀ Σ(x*) B. Along the most unstable eigenvector v (Hess v = −λ v) the noise variance is
   c = vᵀΣ(x*)v. At every constructed saddle (collapsed classes, flipped features) c = 0 exactly
   (the per-sample gradients are normal to the spheres, or symmetric across the merged classes),
-  so the additive-noise saddle law (:func:`~sde_opt.theory.saddle_exit_mean`, which needs σ > 0)
+  so the additive-noise saddle law ([`saddle_exit_mean`][sde_opt.theory.saddle_exit_mean], which needs σ > 0)
   does not apply: started *exactly* at x* Riemannian SGD never leaves along v to first order. What
   the linearized SDE does predict is the escape after a kick ξ uniform in the tangent ball of
   radius r: |⟨x_k − x*, v⟩| grows by ρ = 1 + ηλ per iteration (RGD and, to leading order in η,
   RSGD, whose noise is O(|x − x*|) there), so the escape iteration count has the exact law of
-  :func:`~sde_opt.theory.kicked_escape_cdf` with ``dim`` = the tangent dimension. The unstable
+  ``kicked_escape_cdf`` with ``dim`` = the tangent dimension. The unstable
   eigenvalue is degenerate at these saddles (multiplicity (K − 1)(d − 1) when fully collapsed), so
   the escape is measured from the whole unstable eigenspace U, |P_U(x_k − x*)| ≥ R: since
   |P_U ξ|²/r² ~ Beta(k/2, (m − k)/2 + 1) for ξ uniform in the m-ball [derived, the squared norm
@@ -20,7 +20,7 @@ and the exact one-step factors of the two sphere schemes for Brownian motion.
 
       P(K ≤ k) = 1 − I_{(R ρ^{−k}/r)²}(k_U/2, (m − k_U)/2 + 1),
 
-  which is :func:`~sde_opt.theory.kicked_escape_cdf` for k_U = 1.
+  which is ``kicked_escape_cdf`` for k_U = 1.
 * **Brownian motion on S^{d−1}** (generator ½Δ): E⟨X_t, x₀⟩ = e^{−(d−1)t/2}. One projected-EM step
   X⁺ = (X + √h Z_T)/‖X + √h Z_T‖ (Z_T a standard normal in the tangent space, ‖Z_T‖² ~ χ²_{d−1})
   gives E[X⁺ | X] = m_h X with m_h = E[(1 + hχ²_{d−1})^{−1/2}]; one geodesic step
@@ -75,7 +75,7 @@ class SaddleLinearization:
                                           sub_dim=self.multiplicity, growth=self.growth(eta))
 
     def kicked_escape_mean(self, eta, kick, radius) -> float:
-        """E K for :meth:`kicked_escape_cdf`."""
+        """E K for ``kicked_escape_cdf``."""
         return kicked_subspace_escape_mean(r=kick, radius=radius, dim=self.tangent_dim,
                                            sub_dim=self.multiplicity, growth=self.growth(eta))
 

@@ -106,7 +106,7 @@ def saddle_exit_mean_from(lam, sigma, r, x0) -> float:
 
 
 def saddle_exit_mean_asymptotic(lam, sigma, r, *, k: int = 1, correction: bool = True) -> float:
-    r"""Small-noise expansion of :func:`saddle_exit_mean` (σ²/(λr²) → 0).
+    r"""Small-noise expansion of [`saddle_exit_mean`][sde_opt.theory.saddle_exit_mean] (σ²/(λr²) → 0).
 
     k = 1 (validation-theory.md §3, [derived]):
 
@@ -222,7 +222,8 @@ def saddle_exit_mean_em(lam, sigma, r, dt) -> float:
         E τ_h ≈ h [½ ln(r²/v_h) + (γ_E + ln 2)/2] / ln(1 + λh) + h/2 + δ_h,
 
     where h/2 is the grid overshoot. As h → 0 the leading part tends to
-    :func:`saddle_exit_mean_asymptotic` and exceeds it by ≈ h (λ E τ/2 + 3/4).
+    [`saddle_exit_mean_asymptotic`][sde_opt.theory.saddle_exit_mean_asymptotic] and exceeds it by ≈ h (λ E τ/2
+    + 3/4).
 
     δ_h is the O(σ²) term [derived here; checked against a numerically exact Nyström solution
     of the chain's mean-exit-time equation in ``tests/test_theory.py``]: the discrete analogue of
@@ -249,13 +250,13 @@ def heavy_ball_exit_iterations(lam, noise_var, eta, r, *, mu=0.0) -> float:
 
         E N ≈ [½ ln(r²/Var W) + (γ_E + ln 2)/2] / ln ρ + ½ + O(c/(λ²r²)) iterations,
 
-    the O(σ²) term computed as in :func:`saddle_exit_mean_em` (≈ +c/(4λ²r²) iterations when
-    drift-dominated). For μ = 0 this is :func:`saddle_exit_mean_em` with h = η, σ² = ηc, divided
-    by η.
+    the O(σ²) term computed as in [`saddle_exit_mean_em`][sde_opt.theory.saddle_exit_mean_em] (≈ +c/(4λ²r²)
+    iterations when drift-dominated). For μ = 0 this is
+    [`saddle_exit_mean_em`][sde_opt.theory.saddle_exit_mean_em] with h = η, σ² = ηc, divided by η.
 
     **The growth rate is not the diffusion limit's.** ln ρ = ηλ/(1 − μ) · (1 − μηλ/(1 − μ)² + …),
-    so the ML reading (:func:`saddle_exit_iterations`, rate η_eff λ) is off by a relative
-    O(μ η_eff λ/(1 − μ)) — ten times η_eff λ at μ = 0.9.
+    so the ML reading ([`saddle_exit_iterations`][sde_opt.theory.saddle_exit_iterations], rate η_eff λ) is off
+    by a relative O(μ η_eff λ/(1 − μ)) — ten times η_eff λ at μ = 0.9.
 
     Neglected: the stable directions (they shift the exit from a *ball* by about
     −Var x_stable/(2r² ln ρ) iterations), the non-growing ρ₂ component of x (a similar shift),
@@ -290,8 +291,8 @@ def saddle_exit_iterations(lam, noise_var, eta, r, *, mu=0.0) -> float:
         E[k] ≈ (1/(2 η_eff λ)) [ ln(4λr²/(η_eff c)) + γ_E ]    ≈ ln(1/η)/(2ηλ) for SGD.
 
     It neglects the O(η) discretization effects (for those use
-    :func:`heavy_ball_exit_iterations`) and the O(η) noise correction. The exact mean of the
-    diffusion limit is ``saddle_exit_mean(λ/(1−μ), √(ηc)/(1−μ), r) / η``.
+    [`heavy_ball_exit_iterations`][sde_opt.theory.heavy_ball_exit_iterations]) and the O(η) noise correction.
+    The exact mean of the diffusion limit is ``saddle_exit_mean(λ/(1−μ), √(ηc)/(1−μ), r) / η``.
     """
     _positive("saddle_exit_iterations", lam=lam, noise_var=noise_var, eta=eta, r=r)
     mu = float(mu)
