@@ -5,8 +5,8 @@ Parts (each row of the closing table says what is compared, its units and its ve
 1. **Perturbed GDmax at a strict saddle of Φ**: the escape iteration (|⟨w, z⟩| ≥ R, w the left
    unstable eigenvector of the linear (x, y) iteration) against the exact kicked-linear law
    ([`sde_opt.theory.gdmax_kicked_escape`][sde_opt.theory.gdmax_kicked_escape]): KS distance and
-   mean, on a quadratic NC-SC game (exact law) and on the double-well game with its linearization at the saddle (approximate law:
-   a fail would mean the cubic term is detectable with these paths). That GDmax without a kick
+   mean, on a quadratic NC-SC game (exact law) and on the double-well game with its linearization
+   at the saddle (approximate law: a fail would mean the cubic term is detectable with these paths). That GDmax without a kick
    stays at the saddle is an identity, checked by the tests.
 2. **Perturbed GDmax from generic starts to an ε-local minimax point** (the paper's object): on
    the double-well game with the papers' parameter template (``
