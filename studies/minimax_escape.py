@@ -6,8 +6,8 @@ Parts (each row of the closing table says what is compared, its units and its ve
    unstable eigenvector of the linear (x, y) iteration) against the exact kicked-linear law
    ([`sde_opt.theory.gdmax_kicked_escape`][sde_opt.theory.gdmax_kicked_escape]): KS distance and
    mean, on a quadratic NC-SC game (exact law) and on the double-well game with its linearization
-   at the saddle (approximate law: a fail would mean the cubic term is detectable with these paths). That GDmax without a kick
-   stays at the saddle is an identity, checked by the tests.
+   at the saddle (approximate law: a fail would mean the cubic term is detectable with these
+   paths). That GDmax without a kick stays at the saddle is an identity, checked by the tests.
 2. **Perturbed GDmax from generic starts to an ε-local minimax point** (the paper's object): on
    the double-well game with the papers' parameter template (``
    from_template``), the fraction of runs reaching a second-order stationary point of Φ
