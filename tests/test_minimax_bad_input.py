@@ -122,6 +122,18 @@ CASES = [
      ["n_inner", "[1, inf)", "0"]),
     ("GDmaxSDE eta_y 0", lambda: GDmaxSDE(DW, 0.1, 0.0, 3), ValueError, ["eta_y", "0.0"]),
     ("GDmaxSDE n_inner str", lambda: GDmaxSDE(DW, 0.1, 0.1, "3"), TypeError, ["n_inner", "'3'"]),
+    # the SDE constructors check their own step sizes (not only through the algorithms)
+    ("GDmaxSDE eta_x negative", lambda: GDmaxSDE(DW, -0.1, 0.1, 3), ValueError,
+     ["GDmaxSDE", "eta_x", "(0.0, inf)", "-0.1"]),
+    ("GDmaxSDE eta_x vector", lambda: GDmaxSDE(DW, [0.1, 0.1], 0.1, 3), ValueError,
+     ["eta_x", "scalar", "(2,)"]),
+    ("ReducedSDE eta_x NaN", lambda: so.ReducedSDE(DW, np.nan), ValueError,
+     ["ReducedSDE", "eta_x", "nan"]),
+    ("ReducedSDE eta_x str", lambda: so.ReducedSDE(DW, "0.1"), TypeError, ["eta_x", "'0.1'"]),
+    ("TwoTimescaleSDE eta_x 0", lambda: so.TwoTimescaleSDE(DW, 0.0, 2.0), ValueError,
+     ["TwoTimescaleSDE", "eta_x", "0.0"]),
+    ("TwoTimescaleSDE ratio negative", lambda: so.TwoTimescaleSDE(DW, 0.1, -2.0), ValueError,
+     ["TwoTimescaleSDE", "ratio", "-2.0"]),
     ("GDmax limit without Phi", lambda: so.GDmax(so.QuadraticGame.bilinear([[1.0]]), 0.1, 0.1).limit(),
      ValueError, ["C ≻ 0", "λ_min(C) = 0"]),
 ]
