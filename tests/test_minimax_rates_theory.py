@@ -108,7 +108,7 @@ def test_the_best_batch_grows_like_kappa_when_the_coupling_is_at_the_smoothness_
     η_x = 1/(κ²ℓ). An equally ℓ-smooth, μ-strongly concave instance with the coupling at the
     smoothness bound, f = (ℓ/4)x² + (ℓ/2)xy − (μ/2)y² (Φ'' = ℓ/2 + κℓ/4), has a floor growing
     like κ, hence M* = Θ(κσ²ε⁻²): the papers' batch is the worst case, not a wrong prediction."""
-    ell, kappas = 1.0, np.array([8.0, 16.0, 32.0, 64.0])
+    ell, kappas = 1.0, np.array([16.0, 32.0, 64.0, 128.0])
     strong, ramp_like = [], []
     for k in kappas:
         mu = ell / k
@@ -120,7 +120,7 @@ def test_the_best_batch_grows_like_kappa_when_the_coupling_is_at_the_smoothness_
             out.append(mr.gda_gradient_floor(J, np.array([[a + b * b / mu]]), np.eye(2),
                                              1 / (k * k * ell), 1 / ell, 1))
     slope = lambda f: np.polyfit(np.log(kappas), np.log(f), 1)[0]
-    assert slope(strong) == pytest.approx(1.0, abs=0.1)      # the papers' M ∝ κ
+    assert slope(strong) == pytest.approx(1.0, abs=0.1)      # 0.97: the papers' M ∝ κ
     assert slope(ramp_like) < -0.5                            # the ramp's kind of instance
 
 
