@@ -127,22 +127,31 @@ def _best_batch(out, batch):
     ax.set_title("minibatch GDA on the ramp (σ = 1, η_x = 1/(κ²ℓ), η_y = 1/ℓ)", fontsize=9)
     ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)
     ax = axes[1]
+    # a star keeps its (κ, ε) cell's colour from the left panel; the lines (one per ε) are gray
+    # shades, so that no colour means a cell on the left and an ε on the right
+    cell_color = {(r["kappa"], r["eps"]): COLORS[i % 10] for i, r in enumerate(rows)}
     eps_vals = sorted({r["eps"] for r in rows})
+    shades = np.linspace(0.0, 0.6, len(eps_vals))
     for j, e in enumerate(eps_vals):
         sub = sorted((r for r in rows if r["eps"] == e), key=lambda r: r["kappa"])
         kap = np.array([r["kappa"] for r in sub])
-        ax.plot(kap, [r["best_batch"] for r in sub], "*", color=COLORS[j], ms=10, mec="k",
-                mew=0.5, label=f"ε = {e:g}: M* (search)")
-        ax.plot(kap, [r["theory_best_batch"] for r in sub], "-", color=COLORS[j], lw=1)
-        ax.plot(kap, [r["papers_batch"] for r in sub], "--", color=COLORS[j], lw=1)
-    ax.plot([], [], "k-", lw=1, label="derived M* (Lyapunov floor)")
-    ax.plot([], [], "k--", lw=1, label="papers' M = ⌈κσ²/ε²⌉")
+        gray = str(shades[j])
+        ax.plot(kap, [r["theory_best_batch"] for r in sub], "-", color=gray, lw=1,
+                label=f"ε = {e:g}: derived M* (Lyapunov floor)")
+        ax.plot(kap, [r["papers_batch"] for r in sub], "--", color=gray, lw=1,
+                label=f"ε = {e:g}: papers' M = ⌈κσ²/ε²⌉")
+        for r in sub:
+            ax.plot([r["kappa"]], [r["best_batch"]], "*", color=cell_color[(r["kappa"], e)],
+                    ms=10, mec="k", mew=0.5)
+    ax.plot([], [], "*", color="gray", ms=10, mec="k", mew=0.5,
+            label="M* (search), coloured by cell as on the left")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
     ax.set_xlabel("κ")
     ax.set_ylabel("batch size")
-    ax.set_title("the best batch shrinks with κ; the papers' M grows like κ", fontsize=9)
-    ax.legend(fontsize=7, loc="best")
+    ax.set_title("on the ramp the best batch shrinks with κ;\nthe papers' M (a worst-case batch) "
+                 "grows like κ", fontsize=9)
+    ax.legend(fontsize=6.5, loc="best")
     fig.tight_layout()
     out.savefig(fig, "rates_best_batch.png")
 
@@ -340,7 +349,8 @@ def _tracking(out, tr):
                         label="error, 10–90%")
         ax.plot(d["iterations"], d["bound_median"], color="k", ls="--", lw=1,
                 label="bound B_k, median")
-        ax.axhline(d["rounding_floor"], color="gray", ls=":", lw=1, label="float32 rounding floor")
+        ax.axhline(d["rounding_floor"], color="gray", ls=":", lw=1,
+                   label="the check's float32 rounding allowance")
         ax.set_yscale("log")
         ax.set_ylim(bottom=d["rounding_floor"] / 30)
         ax.set_xlabel("outer iteration k")
@@ -350,6 +360,6 @@ def _tracking(out, tr):
             ax.set_ylabel("‖y_k − y*(x_k)‖")
             ax.legend(fontsize=7, loc="upper right")
     fig.suptitle("GDmax tracking of y*(x) from y₀ = 0; exact bound B(k+1) = q·B(k) + (b/μ)‖x(k+1) − "
-                 "x(k)‖, q = (1 − η_yμ)^N (checked above the float32 floor)", fontsize=9)
+                 "x(k)‖, q = (1 − η_yμ)^N (checked up to a float32 rounding allowance, dotted)", fontsize=9)
     fig.tight_layout()
     out.savefig(fig, "escape_tracking.png")

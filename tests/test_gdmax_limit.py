@@ -253,3 +253,50 @@ def test_the_limit_simulates_on_a_quadratic_game():
                                atol=1e-12)
     ode = so.simulate(so.EulerMaruyama(alg.ode_limit(), alg.dt), z0, 0, n_paths=1, n_steps=50)
     assert np.all(np.isfinite(np.asarray(ode.final[0])))
+
+
+def _composed_chain_x_covariance(a, b, c, sx, sy, eta_x, eta_y, n):
+    """GDmax's exact stationary Cov x, from the step maps composed one oracle call at a time
+    (N ascent maps, then the descent map; independent of :func:`gdmax_recursion`)."""
+    m, k = b.shape
+    t, cols = np.eye(m + k), []
+
+    def apply(s, w):
+        nonlocal t
+        cols[:] = [s @ col for col in cols]
+        t = s @ t
+        cols.append(w)
+
+    ascent = np.eye(m + k)
+    ascent[m:, :m] += eta_y * b.T
+    ascent[m:, m:] -= eta_y * c
+    for _ in range(n):
+        apply(ascent, np.vstack([np.zeros((m, k)), eta_y * sy * np.eye(k)]))
+    descent = np.eye(m + k)
+    descent[:m, :m] -= eta_x * a
+    descent[:m, m:] -= eta_x * b
+    apply(descent, np.vstack([-eta_x * sx * np.eye(m), np.zeros((k, m))]))
+    return sl.solve_discrete_lyapunov(t, sum(w @ w.T for w in cols))[:m, :m]
+
+
+@pytest.mark.parametrize("eta_y", [1.0, 1.9])
+@pytest.mark.parametrize("n", [1, 2, 5, 40])
+def test_the_limit_on_a_rectangular_game_with_an_oscillating_inner_loop(eta_y, n):
+    """Review of issue 18: m = 2 ≠ n = 3, C not commuting with BᵀB, σₓ ≠ σ_y, and η_y·h up to
+    1.9 (the inner chain's contraction 1 − η_y h < 0 for the stiff directions): the limit's
+    stationary Cov x matches the composed chain's to first order in η_x."""
+    rng = np.random.default_rng(3)
+    u, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    c = u @ np.diag([1 / 30, 1 / np.sqrt(30), 1.0]) @ u.T
+    c = (c + c.T) / 2
+    b = 0.3 * rng.normal(size=(2, 3))
+    a = np.array([[0.4, 0.1], [0.1, 0.2]])
+    assert np.linalg.eigvalsh(a + b @ np.linalg.solve(c, b.T)).min() > 0
+    game = so.QuadraticGame(a, b, c, sigma_x=0.7, sigma_y=1.3)
+    errors = []
+    for eta_x in (1e-3, 1e-4):
+        exact = _composed_chain_x_covariance(a, b, c, 0.7, 1.3, eta_x, eta_y, n)
+        new = limit_stationary_x(game, eta_x, eta_y, n)
+        errors.append(np.abs(exact - new).max() / np.abs(exact).max())
+    assert errors[1] < 1e-2, errors                                        # β·η_x, β ≈ 45
+    assert errors[1] / errors[0] == pytest.approx(0.1, rel=0.05), errors   # O(η_x)

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 import sde_opt as so
+from sde_opt.problems.nonconvex_concave import ConcaveWellGame
 from sde_opt.sde.two_timescale import GDmaxSDE
 
 QG = so.QuadraticGame(np.eye(2), np.ones((2, 1)), np.eye(1), sigma_x=0.1, sigma_y=0.1)
 DW = so.DoubleWellGame(2, mu=0.2, sigma_x=0.1, sigma_y=0.1)
 BALL = so.DoubleWellGame(2, mu=0.2, y_radius=0.3, sigma_x=0.1, sigma_y=0.1)
 RAMP = so.RampGame(1, eps=0.1, ell=1.0, mu=0.1)
+CW = ConcaveWellGame(2, 1.0, 1.0, 0.2)
 GOOD = (jnp.zeros(2), jnp.array([0.1, 0.0]))
 OUTSIDE = (jnp.zeros(2), jnp.array([0.3, 0.3]))          # ‖y‖ = 0.42 > 0.3
 PER_PATH = (jnp.zeros((4, 2)), jnp.array([[0.1, 0.0], [0.0, 0.1], [0.4, 0.0], [0.0, 0.0]]))
@@ -122,6 +124,27 @@ CASES = [
      ["n_inner", "[1, inf)", "0"]),
     ("GDmaxSDE eta_y 0", lambda: GDmaxSDE(DW, 0.1, 0.0, 3), ValueError, ["eta_y", "0.0"]),
     ("GDmaxSDE n_inner str", lambda: GDmaxSDE(DW, 0.1, 0.1, "3"), TypeError, ["n_inner", "'3'"]),
+    ("ConcaveWellGame Moreau x of the wrong dimension",
+     lambda: CW.moreau_gradient_norm(np.ones(3), 0.25, radius=1.5), ValueError,
+     ["moreau_gradient_norm", "x", "(2,) or (n, 2)", "(3,)"]),
+    ("ConcaveWellGame Moreau radius negative",
+     lambda: CW.moreau_gradient_norm(np.ones(2), 0.25, radius=-1.0), ValueError,
+     ["radius", "(0.0, inf)", "-1.0"]),
+    ("ConcaveWellGame Moreau lam str",
+     lambda: CW.moreau_gradient_norm(np.ones(2), "0.25", radius=1.5), TypeError,
+     ["lam", "'0.25'"]),
+    # the SDE constructors check their own step sizes (not only through the algorithms)
+    ("GDmaxSDE eta_x negative", lambda: GDmaxSDE(DW, -0.1, 0.1, 3), ValueError,
+     ["GDmaxSDE", "eta_x", "(0.0, inf)", "-0.1"]),
+    ("GDmaxSDE eta_x vector", lambda: GDmaxSDE(DW, [0.1, 0.1], 0.1, 3), ValueError,
+     ["eta_x", "scalar", "(2,)"]),
+    ("ReducedSDE eta_x NaN", lambda: so.ReducedSDE(DW, np.nan), ValueError,
+     ["ReducedSDE", "eta_x", "nan"]),
+    ("ReducedSDE eta_x str", lambda: so.ReducedSDE(DW, "0.1"), TypeError, ["eta_x", "'0.1'"]),
+    ("TwoTimescaleSDE eta_x 0", lambda: so.TwoTimescaleSDE(DW, 0.0, 2.0), ValueError,
+     ["TwoTimescaleSDE", "eta_x", "0.0"]),
+    ("TwoTimescaleSDE ratio negative", lambda: so.TwoTimescaleSDE(DW, 0.1, -2.0), ValueError,
+     ["TwoTimescaleSDE", "ratio", "-2.0"]),
     ("GDmax limit without Phi", lambda: so.GDmax(so.QuadraticGame.bilinear([[1.0]]), 0.1, 0.1).limit(),
      ValueError, ["C ≻ 0", "λ_min(C) = 0"]),
 ]
@@ -163,3 +186,9 @@ def test_good_input_is_accepted():
     assert so.DoubleWellGame(np.int64(2), c=np.float32(0.5)).dims == (2, 2)
     assert RAMP.gd_iterations(RAMP.start_radius(1.0), 1.0) > 0
     assert RAMP.gd_iterations(0.0, 1.0) == 0
+
+
+def test_moreau_gradient_of_a_diverged_point_is_nan_not_an_error():
+    """The NC-C study evaluates ‖∇Φ_λ‖ on saved iterates, a diverged path's included."""
+    g = CW.moreau_gradient_norm(np.array([[0.5, 0.1], [np.nan, 0.0]]), 0.25, radius=1.5)
+    assert np.isfinite(g[0]) and np.isnan(g[1])

@@ -102,6 +102,28 @@ def test_gradient_floor_refuses_an_unstable_iteration():
         mr.gda_gradient_floor(np.block([[A, B], [-B.T, C]]), np.eye(1), np.eye(2), 1.0, 1.0, 1)
 
 
+def test_the_best_batch_grows_like_kappa_when_the_coupling_is_at_the_smoothness_bound():
+    """Review of issue 18: the study's 'best batch shrinks with κ' is the ramp's — its coupling
+    b = c√(ℓμ) keeps Φ'' = O(ℓ), and the noise floor F₁ (so M* = F₁/(u*ε²)) falls with κ at
+    η_x = 1/(κ²ℓ). An equally ℓ-smooth, μ-strongly concave instance with the coupling at the
+    smoothness bound, f = (ℓ/4)x² + (ℓ/2)xy − (μ/2)y² (Φ'' = ℓ/2 + κℓ/4), has a floor growing
+    like κ, hence M* = Θ(κσ²ε⁻²): the papers' batch is the worst case, not a wrong prediction."""
+    ell, kappas = 1.0, np.array([16.0, 32.0, 64.0, 128.0])
+    strong, ramp_like = [], []
+    for k in kappas:
+        mu = ell / k
+        for b, a, out in ((0.5 * ell, 0.25 * ell, strong),
+                          (0.5 * math.sqrt(ell * mu), -0.5 * ell * 0.25, ramp_like)):
+            J = np.array([[a, b], [-b, mu]])
+            hess = np.linalg.eigvalsh(np.array([[a, b], [b, -mu]]))
+            assert np.abs(hess).max() <= ell and a + b * b / mu > 0   # ℓ-smooth, Φ has a minimum
+            out.append(mr.gda_gradient_floor(J, np.array([[a + b * b / mu]]), np.eye(2),
+                                             1 / (k * k * ell), 1 / ell, 1))
+    slope = lambda f: np.polyfit(np.log(kappas), np.log(f), 1)[0]
+    assert slope(strong) == pytest.approx(1.0, abs=0.1)      # 0.97: the papers' M ∝ κ
+    assert slope(ramp_like) < -0.5                            # the ramp's kind of instance
+
+
 def test_best_batch_minimizes_the_calls_model():
     g = lambda u: (4 - u) / (u * (1 - u))                       # calls ∝ g(u), u = F₁/(Mε²)
     u = optimize.minimize_scalar(g, bounds=(1e-3, 0.999), method="bounded").x

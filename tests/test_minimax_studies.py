@@ -155,3 +155,31 @@ def test_quick_modes_run(tmp_path, name):
     assert 3 <= len(rows) <= 12
     assert all(r["verdict"] in ("pass", "deviation") or "no verdict" in r["note"] for r in rows)
     assert list(out.path.glob("*.png"))
+
+
+def _ncc_summary(censored_eg=0, eg_fit=True):
+    """A synthetic NC-C summary: 3 ε × 8 runs per method, EG with ``censored_eg`` runs that never
+    reached ε (and no exponent when ``eg_fit`` is False)."""
+    methods = {}
+    for m in ("GDA", "OGDA", "EG"):
+        c = censored_eg if m == "EG" else 0
+        d = {"counts": {"exited": 24 - c, "diverged": 0, "censored": c}, "runs_at_kink": [0, 0, 0]}
+        if m != "EG" or eg_fit:
+            d.update(eps_exponent=-4.7, eps_se=0.05)
+        methods[m] = d
+    return {"epsilons": [0.4, 0.28, 0.2], "methods": methods}
+
+
+def test_ncc_rows_fail_when_a_method_does_not_reach_eps():
+    """Review of issue 18: a method whose runs never reach ε used to drop out of the
+    'steepest exponent' row (fitted on complete runs only), and the row vanished when no method
+    had a fit; now any run that did not reach ε fails the row."""
+    from sde_opt.studies.minimax_rates import ncc_rows
+
+    ok = ncc_rows(_ncc_summary())
+    assert [r["verdict"] for r in ok] == ["pass"]
+    assert "every run reached ε" in ok[0]["note"]
+    for bad in (_ncc_summary(censored_eg=1), _ncc_summary(censored_eg=24, eg_fit=False)):
+        rows = ncc_rows(bad)
+        assert [r["verdict"] for r in rows] == ["fail"], rows
+        assert "EG" in rows[0]["note"]

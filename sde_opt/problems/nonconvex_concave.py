@@ -18,7 +18,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_integer, check_positive
+from .._checks import check_integer, check_positive, check_real
 from .games import GaussianGame
 
 
@@ -99,9 +99,17 @@ class ConcaveWellGame(GaussianGame):
 
     def moreau_gradient_norm(self, x, lam: float, *, radius: float) -> np.ndarray:
         """‖∇Φ_λ(x)‖ per row of x (numpy float64, proximal gradient to 1e-12; ``radius`` bounds
-        ‖·‖_∞ of the points and of their prox, for the Lipschitz constant of ∇φ)."""
+        ‖·‖_∞ of the points and of their prox, for the Lipschitz constant of ∇φ). A row with a
+        NaN (a diverged path) gives NaN."""
         from ..theory.moreau import moreau_gradient_norm  # theory sits above problems
 
+        owner = "ConcaveWellGame.moreau_gradient_norm"
+        x = check_real(owner, "x", x).astype(np.float64)
+        if x.ndim not in (1, 2) or x.shape[-1] != self.dims[0]:
+            raise ValueError(f"{owner}: x must have shape ({self.dims[0]},) or (n, "
+                             f"{self.dims[0]}); got shape {x.shape}")
+        check_positive(owner, "lam", lam, scalar=True)
+        check_positive(owner, "radius", radius, scalar=True)
         ell = float(self.ell)
         return moreau_gradient_norm(x, lam, self._smooth_grad,
                                     ell * max(3.0 * radius**2 - 1.0, 1.0), self.beta,

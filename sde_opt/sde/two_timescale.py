@@ -118,6 +118,8 @@ class TwoTimescaleSDE(AbstractSDE):
     noisy: bool = eqx.field(static=True)
 
     def __init__(self, problem, eta_x, ratio, noise=True):
+        check_positive("TwoTimescaleSDE", "eta_x", eta_x, scalar=True)
+        check_positive("TwoTimescaleSDE", "ratio", ratio, scalar=True)
         self.problem = problem
         self.eta_x = jnp.asarray(eta_x)
         self.ratio = jnp.asarray(ratio)
@@ -172,6 +174,7 @@ class ReducedSDE(AbstractSDE):
     def __init__(self, problem, eta_x, noise="gda"):
         if noise not in ("gda", "x", None):
             raise ValueError(f"ReducedSDE: noise must be 'gda', 'x' or None; got {noise!r}")
+        check_positive(type(self).__name__, "eta_x", eta_x, scalar=True)
         for name in ("phi_grad", "y_star"):
             if not hasattr(problem, name):
                 raise TypeError(f"ReducedSDE: the problem {type(problem).__name__} needs a "
