@@ -15,8 +15,11 @@ DETERMINISTIC = {"aid"}  # consumes an unused normal; perturbed AID uses its noi
 
 
 def _alg(name, scale=1.0):
+    """The entry's algorithm with its real-valued hyperparameters scaled (integer ones, such as
+    an interval or an iteration count, are kept)."""
     e = REGISTRY[name]
-    return e.factory(e.problem(), **{k: v * scale for k, v in e.hyperparameters.items()}), e
+    kw = {k: v if isinstance(v, int) else v * scale for k, v in e.hyperparameters.items()}
+    return e.factory(e.problem(), **kw), e
 
 
 @pytest.mark.parametrize("name", BILEVEL)
@@ -80,7 +83,9 @@ def test_stocbio_one_step_moments_from_the_exact_inner_solution():
         red = alg.reduced_problem()
         mean = -np.asarray(red.grad(x))
         from sde_opt.problems.bilevel import inner_error_covariances
-        y, m, gy = red._maps(x)
+        y, gy = red.inner_sensitivity(x)
+        hq = np.asarray(so.problems.bilevel.neumann_inverse(p.lower_hessian(x, y), 0.15, 6))
+        m = np.concatenate([np.eye(2), -np.asarray(p.lower_cross_matrix(x, y)) @ hq], 1)
         _, w, _, _ = inner_error_covariances(p, x, 0.15, 4)
         cov = np.asarray(m @ p.upper_grads_cov(x, y) @ m.T + gy @ w @ gy.T)
         se = np.sqrt(np.diag(cov) / dx.shape[0])

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import lineax as lx
 import numpy as np
 
-from .._checks import is_concrete
+from .._checks import check_positive, check_shape, is_concrete
 from ..problems._base import check_problem
 from ..problems.bilevel import AbstractBilevel
 
@@ -43,6 +43,30 @@ def check_count(owner: str, name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{owner}: {name} must be an integer >= 1; got {value!r}")
     return int(value)
+
+
+def check_scalar_step(owner: str, name: str, value) -> None:
+    """A step size: one real number > 0 (a vector of steps is refused, not broadcast)."""
+    check_positive(owner, name, value, scalar=True)
+
+
+def check_flag(owner: str, name: str, value) -> bool:
+    """A Python/NumPy bool (``'no'`` or ``0.5`` are refused rather than read as True)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{owner}: {name} must be True or False; got {value!r} "
+                        f"({type(value).__name__})")
+    return bool(value)
+
+
+def start_y(owner: str, problem, x0, y0):
+    """The inner start: zeros of y's shape, or ``y0`` checked for its shape and for positive
+    curvature of the lower level there (:func:`check_lower_curvature`)."""
+    if y0 is None:
+        y0 = jnp.zeros(problem.y_shape, x0.dtype)
+    else:
+        check_shape(owner, "y0 (the inner start)", y0, tuple(problem.y_shape))
+        y0 = jnp.asarray(y0, x0.dtype)
+    return check_lower_curvature(owner, problem, x0, y0)
 
 
 def check_lower_curvature(owner: str, problem, x, y):
@@ -131,12 +155,3 @@ def neumann(hvp, b, alpha, steps: int, noises=None):
         return (term, z + a * term), None
 
     return jax.lax.scan(body, (b, a * b), xs)[0][1]
-
-
-def uniform_ball(w, radius):
-    """A point uniform in the ball B(0, radius) ⊂ ℝⁿ from n + 1 standard normals ``w``:
-    direction w[:n]/‖w[:n]‖, norm radius·Φ(w[n])^{1/n} (Φ the normal CDF)."""
-    n = w.shape[0] - 1
-    d = w[:n] / jnp.linalg.norm(w[:n])
-    u = jax.scipy.special.ndtr(w[n])
-    return radius.astype(w.dtype) * u ** (1.0 / n) * d
