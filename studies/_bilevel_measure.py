@@ -275,3 +275,65 @@ def stocbio_stationary(beta, *, n_paths, seed, relax=8.0):
     res = so.simulate(alg, jnp.asarray(np.asarray(xm), jnp.float32), seed, n_paths=n_paths,
                       n_steps=n_steps)
     return res, dict(x_min=np.asarray(xm), pred=pred, pred_em=pred_em, pred_one_call=pred_one)
+
+
+# ---------------------------------------------------------------------------------------------
+# StocBiO's diffusion coefficient: the long-run covariance of ĝ at a frozen x (Monte Carlo)
+# ---------------------------------------------------------------------------------------------
+
+
+def frozen_hypergradients(alg, x, *, n_paths, n_steps, burn, seed):
+    """Per-path means of StocBiO's ĝ_k over ``n_steps`` outer steps at a *fixed* x (the inner y
+    warm-started from step to step, from y*(x), after ``burn`` steps), in float64: shape
+    (n_paths, d_x). K·Cov(means) estimates the long-run covariance Σ_k Cov(ĝ_0, ĝ_k), the
+    diffusion coefficient of StocBiO's limit."""
+    from sde_opt.algorithms.stocbio import stocbio_hypergradient, stocbio_parts
+    from sde_opt.noise import unjoin
+
+    p = alg.problem
+    parts = stocbio_parts(p, alg.D, alg.Q)
+    with jax.enable_x64(True):
+        x = jnp.asarray(x, jnp.float64)
+        y0 = jax.jit(lambda z: p.y_star(z))(x)
+
+        def one(key):
+            def body(y, k):
+                draws = unjoin(parts, alg.noise.sample(k, jnp.float64))
+                g, y, _ = stocbio_hypergradient(p, x, y, alg.alpha.astype(jnp.float64), alg.D,
+                                                alg.Q, draws)
+                return y, g
+
+            keys = jax.random.split(key, burn + n_steps)
+            y, _ = jax.lax.scan(body, y0, keys[:burn])
+            _, gs = jax.lax.scan(body, y, keys[burn:])
+            return gs.mean(0)
+
+        keys = jax.random.split(jax.random.key(seed), n_paths)
+        return np.asarray(jax.jit(jax.vmap(one))(keys))
+
+
+def long_run_trace(means, n_steps):
+    """(tr K·Cov(means), its standard error) from per-path means over K = ``n_steps`` steps."""
+    m = np.asarray(means, np.float64)
+    d = m - m.mean(0)
+    q = n_steps * np.sum(d * d, axis=1)
+    return float(q.sum() / (len(q) - 1)), float(q.std(ddof=1) / np.sqrt(len(q)))
+
+
+def long_run_prediction(reduced, x, n_steps):
+    """The limit's Σ_Φ(x) and the finite-K correction of the inner part: (tr Σ_Φ, |tr G(L − L_K)Gᵀ|)
+    with L_K = S + Σ_{j<K} (1 − j/K)(A^jS + SA^{jᵀ}) the K-step version of the long-run covariance
+    of the warm-started inner error (what K·Cov(mean) of a stationary chain estimates)."""
+    from sde_opt.problems.bilevel import inner_error_covariances
+
+    with jax.enable_x64(True):
+        x = jnp.asarray(x, jnp.float64)
+        sig = np.asarray(jax.jit(lambda z: reduced.grad_noise_cov(z))(x))
+        a, _, s, long_run = (np.asarray(v) for v in jax.jit(
+            lambda z: inner_error_covariances(reduced.bilevel, z, reduced.alpha, reduced.D))(x))
+        gy = np.asarray(jax.jit(lambda z: reduced.inner_sensitivity(z)[1])(x))
+    lk, ap = s.copy(), np.eye(len(s))
+    for j in range(1, n_steps):
+        ap = ap @ a
+        lk += (1 - j / n_steps) * (ap @ s + s @ ap.T)
+    return float(np.trace(sig)), float(abs(np.trace(gy @ (long_run - lk) @ gy.T)))

@@ -560,8 +560,37 @@ class SoftplusBilevel(AbstractBilevel):
 # ------------------------------------------------------------------------------------------------
 
 
+def _digits_features():
+    """scikit-learn's digits: 2×2-average-pooled 4×4 images, standardized, with an intercept;
+    labels +1 for digits ≥ 5, −1 otherwise."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    img = d.images.reshape(-1, 4, 2, 4, 2).mean(axis=(2, 4)).reshape(-1, 16)
+    img = (img - img.mean(0)) / np.maximum(img.std(0), 1e-12)
+    return np.concatenate([img, np.ones((len(img), 1))], axis=1), np.where(d.target >= 5, 1.0, -1.0)
+
+
+def digits_split(n_train: int, n_val: int, corrupt: float, seed: int):
+    """(a, labels, a_val, labels_val, corrupted, a_test, labels_test): a random split of the
+    digits task of :meth:`HyperCleaning.digits` with a fraction ``corrupt`` of the training labels
+    flipped (the test set is the rest, clean)."""
+    name = "HyperCleaning.digits"
+    a, b = _digits_features()
+    n_train, n_val = _int(name, "n_train", n_train, 1), _int(name, "n_val", n_val, 1)
+    if n_train + n_val >= len(b):
+        raise ValueError(f"{name}: n_train + n_val must be < {len(b)} (the digits); got "
+                         f"{n_train + n_val}")
+    check_range(name, "corrupt", corrupt, 0.0, 1.0, scalar=True)
+    rng = np.random.default_rng(_int(name, "seed", seed, 0))
+    perm = rng.permutation(len(b))
+    tr, va, te = perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]
+    flip = rng.uniform(size=n_train) < corrupt
+    return (a[tr], np.where(flip, -b[tr], b[tr]), a[va], b[va], flip, a[te], b[te])
+
+
 class HyperCleaning(AbstractBilevel):
-    r"""Data hyper-cleaning (Franceschi et al. 2017; Ji, Yang & Liang 2021) on generated data.
+    r"""Data hyper-cleaning (Franceschi et al. 2017; Ji, Yang & Liang 2021).
 
     A logistic classifier y ∈ ℝᵈ is trained on n corrupted examples (a fraction of labels
     flipped) with per-example weights σ(xᵢ); the weights x ∈ ℝⁿ are tuned on clean validation data:
@@ -571,12 +600,17 @@ class HyperCleaning(AbstractBilevel):
 
     Stochastic oracles are minibatches with replacement (``batch_size`` examples per call); their
     covariances are exact: (1/b)·(the per-example covariance). y* is computed by Newton's method.
+    The data are generated (a random linear teacher, Gaussian features) unless ``data`` is given;
+    :meth:`digits` builds the problem on scikit-learn's bundled handwritten digits.
 
     Args:
         n_train, n_val, dim: data sizes; corrupt: fraction of flipped training labels.
         mu: the lower level's ridge μ > 0; lam: the upper level's ridge on x.
         batch_size: examples per stochastic call.
         seed: the data.
+        data: optional ``(a, labels, a_val, labels_val, corrupted)`` arrays (labels ±1;
+            ``corrupted`` marks the flipped training labels); n_train, n_val, dim and corrupt are
+            then read from them.
     """
 
     a: jnp.ndarray
@@ -593,8 +627,12 @@ class HyperCleaning(AbstractBilevel):
     geometry: Euclidean = eqx.field(static=True, default=Euclidean())
 
     def __init__(self, n_train=40, n_val=40, dim=5, corrupt=0.3, mu=0.1, lam=1e-2, *,
-                 batch_size=8, seed=0, newton_steps=25):
+                 batch_size=8, seed=0, newton_steps=25, data=None):
         name = "HyperCleaning"
+        if data is not None:
+            a, lab, av, labv, flip = (np.asarray(v) for v in data)
+            n_train, dim = a.shape
+            n_val = av.shape[0]
         n_train, n_val = _int(name, "n_train", n_train, 1), _int(name, "n_val", n_val, 1)
         dim = _int(name, "dim", dim, 1)
         check_range(name, "mu", mu, 0.0, np.inf, low_closed=False, high_closed=False, scalar=True)
@@ -603,21 +641,43 @@ class HyperCleaning(AbstractBilevel):
         batch_size = _int(name, "batch_size", batch_size, 1)
         seed = _int(name, "seed", seed, 0)
         newton_steps = _int(name, "newton_steps", newton_steps, 1)
-        rng = np.random.default_rng(seed)
-        w = rng.standard_normal(dim)
-        a = rng.standard_normal((n_train, dim))
-        av = rng.standard_normal((n_val, dim))
-        b = np.sign(a @ w + 0.1 * rng.standard_normal(n_train))
-        bv = np.sign(av @ w + 0.1 * rng.standard_normal(n_val))
-        flip = rng.uniform(size=n_train) < corrupt
-        self.a, self.labels = np.asarray(a), np.asarray(np.where(flip, -b, b), np.float64)
-        self.a_val, self.labels_val = np.asarray(av), np.asarray(bv)
-        self.corrupted = np.asarray(flip)
+        if data is None:
+            rng = np.random.default_rng(seed)
+            w = rng.standard_normal(dim)
+            a = rng.standard_normal((n_train, dim))
+            av = rng.standard_normal((n_val, dim))
+            b = np.sign(a @ w + 0.1 * rng.standard_normal(n_train))
+            labv = np.sign(av @ w + 0.1 * rng.standard_normal(n_val))
+            flip = rng.uniform(size=n_train) < corrupt
+            lab = np.where(flip, -b, b)
+        else:
+            shapes = {"labels": (lab.shape, (n_train,)), "a_val": (av.shape, (n_val, dim)),
+                      "labels_val": (labv.shape, (n_val,)), "corrupted": (flip.shape, (n_train,))}
+            for key, (got, want) in shapes.items():
+                if got != want:
+                    raise ValueError(f"{name}: data's {key} must have shape {want}; got {got}")
+            for key, v in (("labels", lab), ("labels_val", labv)):
+                if not np.all(np.abs(v) == 1):
+                    raise ValueError(f"{name}: data's {key} must be ±1")
+        self.a, self.labels = np.asarray(a, np.float64), np.asarray(lab, np.float64)
+        self.a_val, self.labels_val = np.asarray(av, np.float64), np.asarray(labv, np.float64)
+        self.corrupted = np.asarray(flip, bool)
         self.mu, self.lam = np.asarray(float(mu)), np.asarray(float(lam))
         self.batch_size = int(batch_size)
         self.newton_steps = int(newton_steps)
         self.sigma_f = np.asarray(0.0)
         self.sigma_g = np.asarray(0.0)
+
+    @classmethod
+    def digits(cls, n_train=100, n_val=100, corrupt=0.3, mu=0.05, lam=1e-2, *, batch_size=8,
+               seed=0, newton_steps=25):
+        """Hyper-cleaning on scikit-learn's bundled 8×8 handwritten digits (no download): the
+        task "digit ≥ 5" (labels ±1), images average-pooled 2×2 to 16 standardized features
+        plus an intercept (d_y = 17), ``n_train`` training examples with a fraction ``corrupt`` of
+        labels flipped, ``n_val`` clean validation examples; the remaining examples are the test
+        set (:func:`digits_test_set`)."""
+        return cls(mu=mu, lam=lam, batch_size=batch_size, seed=seed, newton_steps=newton_steps,
+                   data=digits_split(n_train, n_val, corrupt, seed)[:5])
 
     @property
     def shape(self):
