@@ -55,6 +55,20 @@ def test_cg_against_a_dense_solve_and_its_warm_start():
     np.testing.assert_allclose(v3, k @ coef, rtol=1e-7)
 
 
+def test_cg_with_a_tiny_right_hand_side_in_float32():
+    """Near a stationary point ∇ᵧf ~ 1e-10: its square underflows float32, and CG must neither
+    divide 0 by 0 (NaN) nor lose the solution's scale."""
+    p = so.QuadraticBilevel(kappa=50.0, d_y=8)
+    with jax.enable_x64(False):
+        x, y = jnp.zeros(2, jnp.float32), jnp.zeros(8, jnp.float32)
+        b = 1e-10 * (jnp.arange(8.0, dtype=jnp.float32) - 3.0)
+        v, _ = jax.jit(lambda b: cg(p, x, y, b, jnp.zeros(8, jnp.float32), 12))(b)
+        dense = np.linalg.solve(np.asarray(p.q_matrix()), np.asarray(b, np.float64))
+        np.testing.assert_allclose(np.asarray(v), dense, rtol=1e-3)
+        v0, _ = jax.jit(lambda b: cg(p, x, y, b, jnp.zeros(8, jnp.float32), 5))(jnp.zeros(8))
+        np.testing.assert_array_equal(np.asarray(v0), 0.0)
+
+
 @pytest.mark.slow
 def test_aid_step_by_hand():
     p = so.QuadraticBilevel(kappa=4.0, d_y=3, gamma=(-1.0, 2.0))
