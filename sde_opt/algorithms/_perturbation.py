@@ -75,7 +75,9 @@ def check_kick(owner: str, radius, threshold, interval, decrease) -> int:
 
 def kick_init(x, interval) -> KickState:
     i = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
-    return KickState(i(interval) + 1, i(0), x, jnp.asarray(jnp.inf, x.dtype), jnp.asarray(False))
+    # the anchor's value is read only T steps after a kick, which sets it: 0 until then (a finite
+    # state: the engine flags non-finite states as diverged)
+    return KickState(i(interval) + 1, i(0), x, jnp.zeros((), x.dtype), jnp.asarray(False))
 
 
 def kick_step(ks: KickState, x, g, value, normals, *, step, radius, threshold, interval,

@@ -968,7 +968,9 @@ class ReducedHypergradient(AbstractProblem):
         e, u = jnp.linalg.eigh(inner_cov)
         root = u * jnp.sqrt(jnp.maximum(e, 0.0) * d)
         points = jnp.concatenate([y + root.T, y - root.T])
-        covs = jax.vmap(lambda yy: stocbio_call_moments(b, x, yy, self.alpha, self.Q)[1])(points)
+        # one point at a time (lax.map): a batched eigendecomposition inside the engine's step can
+        # deadlock jaxlib 0.10's CPU thread pool (the engine refuses it)
+        covs = jax.lax.map(lambda yy: stocbio_call_moments(b, x, yy, self.alpha, self.Q)[1], points)
         return jnp.mean(covs, axis=0)
 
     def grad_noise_cov(self, x):
