@@ -346,6 +346,25 @@ def _escape_setup(sigma):
     return p, alpha, noise, predicted_steps
 
 
+DEVIATION_SIGMA = 0.1   # declared before the run: at this noise iNEON is not expected to help
+
+
+def _ineon_verdict(sigma, lo, hi):
+    """The claim "iNEON's mean escape cost is below StocBiO's" judged on the ±4 SE interval of the
+    ratio: pass below 1, fail above, '-' holding 1; at σ = DEVIATION_SIGMA the claim is a declared
+    deviation (deviation above 1, fail below, '-' holding 1)."""
+    if sigma == DEVIATION_SIGMA:
+        verdict = "deviation" if lo > 1 else ("fail" if hi < 1 else "-")
+        rule = ("documented deviation (declared): iNEON does not make the escape cheaper when the "
+                "oracle noise alone escapes fast; deviation when the ±4 SE interval lies above 1, "
+                "'-' when it holds 1")
+    else:
+        verdict = "pass" if hi < 1 else ("fail" if lo > 1 else "-")
+        rule = ("claim: < 1 (iNEON cheaper); pass when the ±4 SE interval lies below 1, fail "
+                "above, '-' when it holds 1")
+    return {"verdict": verdict, "rule": rule}
+
+
 def part_ineon(out, cfg):
     e = ESCAPE
     setups = {s: _escape_setup(s) for s in cfg.ineon_sigmas}
@@ -377,6 +396,7 @@ def part_ineon(out, cfg):
             "escaped": {k: int(v["observed"].sum()) for k, v in arms.items()},
             "n": int(a["observed"].size), "ratio": math.exp(log_ratio), "log_ratio_se": se,
             "interval_4se": [math.exp(log_ratio - Z * se), math.exp(log_ratio + Z * se)]}
+        results[f"{sigma:g}"].update(_ineon_verdict(sigma, *results[f"{sigma:g}"]["interval_4se"]))
     plots.ineon_survival(out, all_arms, budget, results)
     return {"budget": budget, "by_sigma": results, "setup": {**ESCAPE, "kappa": 10.0},
             "note": "cost = upper-level oracle calls (hypergradient estimates: 1 per StocBiO step, "
@@ -665,21 +685,12 @@ def headline_claims(summary: dict) -> list[dict]:
                       verdict=e["verdict"], note="±4 SE over paths; theory: 1/|ln(1 − 2β)|, the "
                                                   "contraction at the minima (∇²Φ = 2I)"))
     for key, r in summary["ineon"]["by_sigma"].items():
-        lo, hi = r["interval_4se"]
         med = r["median"]
-        if key == "0.001":
-            verdict = "pass" if hi < 1 else ("fail" if lo > 1 else "-")
-            note = ("claim: < 1 (iNEON cheaper); pass when the ±4 SE interval lies below 1, fail "
-                    "above, '-' when it holds 1")
-        else:
-            verdict = "deviation" if lo > 1 else ("fail" if hi < 1 else "-")
-            note = ("documented deviation (declared): iNEON does not make the escape cheaper when "
-                    "the oracle noise alone escapes fast; deviation when the ±4 SE interval lies "
-                    "above 1, '-' when it holds 1")
         rows.append(claim(f"E. StocBiO+iNEON / StocBiO: mean oracle calls to escape, σ = {key} "
                           f"(ratio of KM restricted means, budget {summary['ineon']['budget']} "
-                          "calls)", r["ratio"], ci=[lo, hi], verdict=verdict,
-                          note=f"{note}; medians {med['ineon'][0]:g} / {med['stocbio'][0]:g} calls"))
+                          "calls)", r["ratio"], ci=r["interval_4se"], verdict=r["verdict"],
+                          note=f"{r['rule']} (±4 SE: a 99.99% CI); medians {med['ineon'][0]:g} / "
+                               f"{med['stocbio'][0]:g} calls"))
     fits = summary["complexity"]["fits"]
     fe, fk = fits["upper_vs_eps"], fits["upper_vs_kappa"]
     rows.append(claim("F. StocBiO+iNEON: ε-exponent of upper-level oracle calls to an ε-local "
