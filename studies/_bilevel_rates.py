@@ -161,6 +161,19 @@ def boot_slope(x, samples, n_boot, seed=0, log_x=True):
             "ci_high": float(hi)}
 
 
+EPS_LINEAR = 1e-3   # the ln(1/ε) slope is fitted on ε ≤ this (the linear regime at the minima)
+
+
+def log_slope_prediction(beta, eps_max, curvature=2.0):
+    r"""(b, bias): b = 1/|ln(1 − cβ)| iterations per e-fold of 1/ε at minima with ∇²Φ = cI, and
+    the bias of a fit on ε ≤ ``eps_max`` from the cubic term of ∇Φ = x³ − x: at x = ±1 + d,
+    d' = d(1 − 2β − 3βd + O(d²)), so the per-step log-contraction is |ln(1 − 2β)| ± 3β|d|/(1 − 2β)
+    with |d| ≤ ε/2; bias = |1/(|ln(1 − 2β)| − 3β(ε_max/2)/(1 − 2β)) − b|."""
+    a = abs(math.log(1 - curvature * beta))
+    delta = 3 * beta * (eps_max / 2) / (1 - 2 * beta)
+    return 1.0 / a, abs(1.0 / (abs(math.log(1 - 2 * beta)) - delta) - 1.0 / abs(math.log(1 - 2 * beta)))
+
+
 def log_slope(eps, per_path_steps):
     """Slope b of K = a + b ln(1/ε) from per-path steps at each ε (the same starts at every ε),
     with the SE of the mean of the per-path least-squares slopes."""

@@ -61,8 +61,8 @@ def test_minibatch_diffusion_rejects_the_limit_without_hessian_noise():
 def test_softplus_diffusion_rejects_a_wrong_noise_level():
     p, x, alpha = vb.softplus_setup()
     alg = so.StocBiO(p, alpha, 0.01, D=4, Q=6)
-    wrong = so.problems.ReducedHypergradient(so.SoftplusBilevel(sigma_f=0.36, sigma_g=0.36),
-                                             alpha, 4, 6)   # σ 20% too large: Σ_Φ 44% too large
+    wrong = so.problems.ReducedHypergradient(
+        so.SoftplusBilevel(d_y=4, seed=6, sigma_f=0.36, sigma_g=0.36), alpha, 4, 6)  # σ 20% high
     assert vb.diffusion_verdict(alg, x, n_paths=500).verdict == "pass"
     assert vb.diffusion_verdict(alg, x, n_paths=500, predicted_by=wrong).verdict == "fail"
 
