@@ -630,7 +630,7 @@ def run(out, quick: bool = False, progress: bool = False) -> dict:
 # The table printed at the end (sde-opt study): read from the summary only
 # ---------------------------------------------------------------------------------------------
 
-RUN_TIMES = {"quick": "≈ 3 min CPU on 2 cores", "full": "≈ 15 min CPU on 2 cores (README)"}
+RUN_TIMES = {"quick": "≈ 2.2 min CPU on 2 cores", "full": "≈ 6 min CPU on 2 cores"}
 
 
 def _pick_contraction(rows):
