@@ -1,13 +1,14 @@
-"""Measurements shared by the bilevel-escape study and the bilevel validation checks.
+"""Measurements shared by the bilevel-escape study and the bilevel validation checks: AID's
+warm-start contraction (A), perturbed AID's kicked escape (B), StocBiO against its reduced SDE
+(G), and StocBiO's diffusion coefficient at a frozen x (Monte Carlo).
 
 Each function runs the package's algorithms (through [`sde_opt.simulate`][sde_opt.simulate] where paths are
 random) and returns plain numbers/arrays; the predictions they are compared with come from
-``sde_opt.theory.bilevel`` and ``sde_opt.theory.kicked_escape``.
+``sde_opt.theory.bilevel`` and ``sde_opt.theory.kicked_escape``. The rates in ε and κ and
+iNEON are in ``._bilevel_rates``, the digits problem in ``._bilevel_data``.
 """
 
 from __future__ import annotations
-
-import math
 
 import jax
 import jax.numpy as jnp
@@ -51,19 +52,29 @@ def aid_error_curve(problem, x, alpha, D: int, N: int, K: int, warm: bool = True
         return np.asarray(run())
 
 
-def two_mode_prediction(problem, x, alpha, D: int, K: int) -> np.ndarray:
-    """The GD-limited error curve of warm-started AID on QuadraticBilevel, from the spectrum alone.
+def mode_prediction(problem, x, alpha, D: int, K: int) -> np.ndarray:
+    """The GD-limited error curve ‖ĝ_k − ∇Φ(x)‖ of warm-started AID (CG exact), k = 1..K, from the
+    lower level's spectrum at y*(x) alone (a formula, not a simulation): linearized at y*, the
+    inner error after k rounds is Σᵢ uᵢ(uᵢᵀe₀)(1 − αλᵢ)^{Dk} (λᵢ, uᵢ: eigenpairs of ∇²ᵧg(x, y*),
+    e₀ = y⁰ − y* = −y* from y⁰ = 0), and ĝ's error is G_y times it (G_y = ∂ĝ/∂y at y* with the
+    exact adjoint). Exact for a quadratic lower level; for another, asymptotically (the early
+    rounds, far from y*, are nonlinear). Its round-to-round ratio shows the transient of the
+    faster modes, the bias of the measured rate."""
+    with jax.enable_x64(True):
+        xx = jnp.asarray(x, jnp.float64)
 
-    With y⁰ = 0 the inner error starts at −y*(x), which lies in the d_x eigen-directions of Q
-    coupled to x; ĝ − ∇Φ = Bᵀ Q⁻¹ e_y once CG is exact, so e_k = ‖diag(b/q)·(b/q ⊙ x)·(1 − αq)^{Dk}‖
-    over those modes (exact when N ≥ d_y; a formula, not a simulation).
-    """
-    dx = problem.shape[0]
-    q = np.asarray(problem.q)[:dx]
-    b = np.asarray(problem.b)
-    c = b / q * np.asarray(x) * b / q
+        def parts(z):
+            y = problem.y_star(z)
+            exact = lambda yy: (problem.upper_grads(z, yy)[0] - problem.lower_cross_matrix(z, yy)  # noqa: E731
+                                @ jnp.linalg.solve(problem.lower_hessian(z, yy),
+                                                   problem.upper_grads(z, yy)[1]))
+            return y, problem.lower_hessian(z, y), jax.jacfwd(exact)(y)
+
+        y, h, gy = (np.asarray(v, np.float64) for v in jax.jit(parts)(xx))
+    lam, u = np.linalg.eigh(h)
+    amp = gy @ (u * (u.T @ (-y)))                     # column i: G_y uᵢ (uᵢᵀ e₀)
     k = np.arange(1, K + 1)[:, None]
-    return np.linalg.norm(c * (1 - alpha * q) ** (D * k), axis=1)
+    return np.linalg.norm((amp[None] * ((1 - alpha * lam) ** (D * k))[:, None, :]).sum(-1), axis=1)
 
 
 def tail_rate(errors, floor: float = 1e-8) -> tuple[float, int]:
@@ -104,9 +115,10 @@ class AbsCoordinate:
 
 def perturbed_escape(problem, *, beta, radius, escape_radius, D, N, n_paths, n_steps, seed,
                      alpha=None):
-    """Steps until |x₁| ≥ R for perturbed AID started at the saddle 0 (one kick, at step 1)."""
+    """Steps until |x₁| ≥ R for perturbed AID started at the saddle 0 (one kick, at step 1).
+    ``radius``: the kick's length bound (the algorithm's r is radius/β: the kick is x − βξ)."""
     alpha = 1.0 / problem.lower_smoothness if alpha is None else alpha
-    alg = so.PerturbedAID(problem, alpha=alpha, beta=beta, radius=radius, threshold=1e-6,
+    alg = so.PerturbedAID(problem, alpha=alpha, beta=beta, radius=radius / beta, threshold=1e-6,
                           interval=10**6, D=D, N=N)
     res = so.simulate(alg, jnp.zeros(problem.shape), seed, n_paths=n_paths, n_steps=n_steps,
                       events=[AbsCoordinate(0, escape_radius)])
@@ -156,71 +168,7 @@ def nonlinear_kicked_mean(thresholds, r: float, dim: int) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# C. Iterations to an ε-SOSP with the paper's template
-# ---------------------------------------------------------------------------------------------
-
-BALL = 1.5  # L_Φ and ρ_Φ on ‖x‖ ≤ 1.5 (the minima are at ‖x‖ = 1)
-
-
-class SOSP:
-    """Event ‖∇Φ(x)‖ ≤ ε and λ_min(∇²Φ(x)) ≥ −√(ρ_Φ ε) (closed forms of QuadraticBilevel)."""
-
-    def __init__(self, problem, eps, rho):
-        self.problem, self.eps, self.tol = problem, eps, math.sqrt(rho * eps)
-
-    def __call__(self, x):
-        p = self.problem
-        grad_ok = jnp.linalg.norm(p.grad(x)) <= self.eps
-        lam = jnp.min(3 * p.omega.astype(x.dtype) * x**2 + p.gamma.astype(x.dtype))
-        return grad_ok & (lam >= -self.tol)
-
-
-def template_for(problem, eps):
-    L = problem.gradient_lipschitz(BALL)
-    rho = problem.hessian_lipschitz(BALL)
-    delta_phi = float(problem.objective(jnp.zeros(2)) - problem.objective(jnp.array([1.0, 0.0])))
-    return so.algorithms.perturbed_aid_template(eps=eps, L=L, rho=rho, delta_phi=delta_phi,
-                                                dim=problem.shape[0], kappa=problem.kappa), rho
-
-
-def sosp_iterations(kappa, eps, *, n_paths, seed, n_steps=4000):
-    """Outer iterations and oracle calls of perturbed AID (template parameters, α = 1/ℓ) from the
-    saddle until an ε-SOSP."""
-    p = quadratic(kappa)
-    t, rho = template_for(p, eps)
-    alg = so.PerturbedAID(p, alpha=1.0 / p.lower_smoothness, **t)
-    res = so.simulate(alg, jnp.zeros(2), seed, n_paths=n_paths, n_steps=n_steps,
-                      events=[SOSP(p, eps, rho)])
-    return res, t
-
-
-# ---------------------------------------------------------------------------------------------
-# D. StocBiO + iNEON sensitivity
-# ---------------------------------------------------------------------------------------------
-
-INEON_NOISE = dict(sigma_f=1e-3, sigma_g=1e-3)
-
-
-def ineon_escape(*, radius, step, iterations, threshold, escape_step=0.5, n_paths, n_steps, seed,
-                 beta=0.05, D=5, Q=10, kappa=10.0, escape_radius=0.5):
-    p = quadratic(kappa, **INEON_NOISE)
-    alg = so.StocBiOINEON(p, alpha=1.0 / p.lower_smoothness, beta=beta, radius=radius, step=step,
-                          iterations=iterations, escape_step=escape_step, threshold=threshold,
-                          grow=10.0, wait=10, D=D, Q=Q)
-    return so.simulate(alg, jnp.zeros(2), seed, n_paths=n_paths, n_steps=n_steps,
-                       events=[AbsCoordinate(0, escape_radius)])
-
-
-def stocbio_escape_plain(*, n_paths, n_steps, seed, beta=0.05, D=5, Q=10, kappa=10.0,
-                         escape_radius=0.5, noise=INEON_NOISE):
-    p = quadratic(kappa, **noise)
-    alg = so.StocBiO(p, alpha=1.0 / p.lower_smoothness, beta=beta, D=D, Q=Q)
-    return so.simulate(alg, jnp.zeros(2), seed, n_paths=n_paths, n_steps=n_steps,
-                       events=[AbsCoordinate(0, escape_radius)])
-
-
-# ---------------------------------------------------------------------------------------------
-# E–F. StocBiO against its reduced SDE
+# G. StocBiO against its reduced SDE
 # ---------------------------------------------------------------------------------------------
 
 SDE_NOISE = dict(sigma_f=0.1, sigma_g=1.0)
@@ -275,3 +223,88 @@ def stocbio_stationary(beta, *, n_paths, seed, relax=8.0):
     res = so.simulate(alg, jnp.asarray(np.asarray(xm), jnp.float32), seed, n_paths=n_paths,
                       n_steps=n_steps)
     return res, dict(x_min=np.asarray(xm), pred=pred, pred_em=pred_em, pred_one_call=pred_one)
+
+
+# ---------------------------------------------------------------------------------------------
+# StocBiO's diffusion coefficient: the long-run covariance of ĝ at a frozen x (Monte Carlo)
+# ---------------------------------------------------------------------------------------------
+
+
+def frozen_hypergradients(alg, x, *, n_paths, n_steps, burn, seed):
+    """Per-path means of StocBiO's ĝ_k over ``n_steps`` outer steps at a *fixed* x (the inner y
+    warm-started from step to step, from y*(x), after ``burn`` steps), in float64: shape
+    (n_paths, d_x). K·Cov(means) estimates the long-run covariance Σ_k Cov(ĝ_0, ĝ_k), the
+    diffusion coefficient of StocBiO's limit."""
+    from sde_opt.algorithms.stocbio import stocbio_hypergradient, stocbio_parts
+    from sde_opt.noise import unjoin
+
+    p = alg.problem
+    parts = stocbio_parts(p, alg.D, alg.Q)
+    with jax.enable_x64(True):
+        x = jnp.asarray(x, jnp.float64)
+        y0 = jax.jit(lambda z: p.y_star(z))(x)
+
+        def one(key):
+            def body(y, k):
+                draws = unjoin(parts, alg.noise.sample(k, jnp.float64))
+                g, y, _ = stocbio_hypergradient(p, x, y, alg.alpha.astype(jnp.float64), alg.D,
+                                                alg.Q, draws)
+                return y, g
+
+            keys = jax.random.split(key, burn + n_steps)
+            y, _ = jax.lax.scan(body, y0, keys[:burn])
+            _, gs = jax.lax.scan(body, y, keys[burn:])
+            return gs.mean(0)
+
+        keys = jax.random.split(jax.random.key(seed), n_paths)
+        return np.asarray(jax.jit(jax.vmap(one))(keys))
+
+
+def long_run_trace(means, n_steps):
+    """(tr K·Cov(means), its standard error) from per-path means over K = ``n_steps`` steps."""
+    m = np.asarray(means, np.float64)
+    d = m - m.mean(0)
+    q = n_steps * np.sum(d * d, axis=1)
+    return float(q.sum() / (len(q) - 1)), float(q.std(ddof=1) / np.sqrt(len(q)))
+
+
+def long_run_prediction(reduced, x, n_steps):
+    """The limit's Σ_Φ(x) and the finite-K correction of the inner part: (tr Σ_Φ, |tr G(L − L_K)Gᵀ|)
+    with L_K = S + Σ_{j<K} (1 − j/K)(A^jS + SA^{jᵀ}) the K-step version of the long-run covariance
+    of the warm-started inner error (what K·Cov(mean) of a stationary chain estimates)."""
+    from sde_opt.problems.bilevel import inner_error_covariances
+
+    with jax.enable_x64(True):
+        x = jnp.asarray(x, jnp.float64)
+        sig = np.asarray(jax.jit(lambda z: reduced.grad_noise_cov(z))(x))
+        a, _, s, long_run = (np.asarray(v) for v in jax.jit(
+            lambda z: inner_error_covariances(reduced.bilevel, z, reduced.alpha, reduced.D))(x))
+        gy = np.asarray(jax.jit(lambda z: reduced.inner_sensitivity(z)[1])(x))
+    lk, ap = s.copy(), np.eye(len(s))
+    for j in range(1, n_steps):
+        ap = ap @ a
+        lk += (1 - j / n_steps) * (ap @ s + s @ ap.T)
+    return float(np.trace(sig)), float(abs(np.trace(gy @ (long_run - lk) @ gy.T)))
+
+
+def second_order_allowance(reduced, x) -> float:
+    r"""The size of what the limit's Σ_Φ neglects at second order in the inner error e: the
+    covariance of the conditional mean E[ĝ | y* + e] beyond its linear part, tr(V − G_y S G_yᵀ)
+    with V its covariance over the 2d_y symmetric points y* ± √d_y S^{1/2}eᵢ, times the long-run
+    factor tr L/tr S of the warm-started inner chain (the bias allowance of the diffusion claim)."""
+    from sde_opt.problems.bilevel import biased_hypergradient, inner_error_covariances
+
+    p = reduced.bilevel
+    with jax.enable_x64(True):
+        def value(z):
+            _, _, s, long_run = inner_error_covariances(p, z, reduced.alpha, reduced.D)
+            y, gy = reduced.inner_sensitivity(z)
+            e, u = jnp.linalg.eigh(s)
+            root = u * jnp.sqrt(jnp.maximum(e, 0.0) * y.shape[0])
+            pts = jnp.concatenate([y + root.T, y - root.T])
+            means = jax.vmap(lambda yy: biased_hypergradient(p, z, yy, reduced.alpha, reduced.Q))(pts)
+            c = means - means.mean(0)
+            v = c.T @ c / pts.shape[0]
+            return jnp.abs(jnp.trace(v - gy @ s @ gy.T)) * jnp.trace(long_run) / jnp.trace(s)
+
+        return float(jax.jit(value)(jnp.asarray(x, jnp.float64)))

@@ -115,7 +115,8 @@ def kicked_part(out, cfg, name, game, law_game, R, progress=False):
     start = (jnp.zeros(m), jnp.zeros(n))
 
     def compute():
-        alg = so.PerturbedGDmax(game, p["eta_x"], p["eta_y"], n_inner=p["n_inner"], radius=p["r"],
+        alg = so.PerturbedGDmax(game, p["eta_x"], p["eta_y"], n_inner=p["n_inner"],
+                                radius=p["r"] / p["eta_x"],  # the kick −η_x ξ moves x by ≤ r
                                 eps=0.1, interval=10**6)
         res = so.simulate(alg, start, 101, n_paths=cfg.kick_paths, n_steps=2048, events=[event],
                           progress=f"perturbed GDmax ({name})" if progress else False)

@@ -8,7 +8,9 @@ import pytest
 from jax.scipy.special import ndtr
 
 import sde_opt as so
-from sde_opt.algorithms._bilevel import cg, cg_lineax, neumann, uniform_ball
+from sde_opt.algorithms._bilevel import cg, cg_lineax, neumann
+from sde_opt.algorithms._perturbation import uniform_ball
+from sde_opt.algorithms.aid import aid_hypergradient
 
 
 @pytest.fixture(autouse=True)
@@ -53,6 +55,20 @@ def test_cg_against_a_dense_solve_and_its_warm_start():
     np.testing.assert_allclose(v3, k @ coef, rtol=1e-7)
 
 
+def test_cg_with_a_tiny_right_hand_side_in_float32():
+    """Near a stationary point ∇ᵧf ~ 1e-10: its square underflows float32, and CG must neither
+    divide 0 by 0 (NaN) nor lose the solution's scale."""
+    p = so.QuadraticBilevel(kappa=50.0, d_y=8)
+    with jax.enable_x64(False):
+        x, y = jnp.zeros(2, jnp.float32), jnp.zeros(8, jnp.float32)
+        b = 1e-10 * (jnp.arange(8.0, dtype=jnp.float32) - 3.0)
+        v, _ = jax.jit(lambda b: cg(p, x, y, b, jnp.zeros(8, jnp.float32), 12))(b)
+        dense = np.linalg.solve(np.asarray(p.q_matrix()), np.asarray(b, np.float64))
+        np.testing.assert_allclose(np.asarray(v), dense, rtol=1e-3)
+        v0, _ = jax.jit(lambda b: cg(p, x, y, b, jnp.zeros(8, jnp.float32), 5))(jnp.zeros(8))
+        np.testing.assert_array_equal(np.asarray(v0), 0.0)
+
+
 @pytest.mark.slow
 def test_aid_step_by_hand():
     p = so.QuadraticBilevel(kappa=4.0, d_y=3, gamma=(-1.0, 2.0))
@@ -82,17 +98,72 @@ def test_aid_step_by_hand():
 
 @pytest.mark.slow
 def test_perturbed_aid_kick_by_hand():
+    """Defect 3: the paper's kick x − βξ, ξ uniform in B(0, r); the next step's hypergradient at
+    the kicked point; the next kick only after more than T gradient steps."""
     p = so.QuadraticBilevel(kappa=4.0, d_y=3)
     alg = so.PerturbedAID(p, alpha=0.2, beta=0.1, radius=0.3, threshold=1e-3, interval=3, D=3, N=2)
     w = jnp.array([0.6, -0.8, 0.25])
     step = _jit_step(alg)
-    s = step(alg.init(jnp.zeros(2)), w)  # at the saddle: ĝ = 0, so the kick happens
+    s = step(alg.init(jnp.zeros(2)), w)  # at the saddle ĝ = 0: this iteration is the kick
     xi = 0.3 * float(ndtr(0.25)) ** 0.5 * np.array([0.6, -0.8])
-    np.testing.assert_allclose(s.x, xi, rtol=1e-12)  # ĝ was computed before the kick (= 0)
-    assert int(s.kicks) == 1 and int(s.since) == 0
-    s = step(s._replace(x=jnp.zeros(2), y=jnp.zeros(3), v=jnp.zeros(3)), w)  # too soon: no kick
-    np.testing.assert_allclose(s.x, 0.0, atol=1e-15)
-    assert int(s.kicks) == 1 and int(s.since) == 1
+    np.testing.assert_allclose(s.x, -0.1 * xi, rtol=1e-12)
+    assert int(s.kick.kicks) == 1 and int(s.kick.since) == 0
+    np.testing.assert_array_equal(s.kick.anchor, 0.0)
+    s2 = step(s, w)  # a gradient step with ĝ at the kicked point (ĝ(0) = 0 would leave x alone)
+    g, _, _, _ = aid_hypergradient(p, s.x, s.y, s.v, jnp.asarray(0.2), 3, 2)
+    np.testing.assert_allclose(s2.x, s.x - 0.1 * g, rtol=1e-12)
+    assert float(jnp.linalg.norm(s2.x - s.x)) > 1e-4
+    # back at the saddle: no kick while at most T = 3 gradient steps passed since the kick
+    s = s2._replace(x=jnp.zeros(2), y=jnp.zeros(3), v=jnp.zeros(3))
+    for since in (2, 3, 4):
+        s = step(s, w)
+        np.testing.assert_allclose(s.x, 0.0, atol=1e-15)
+        assert int(s.kick.kicks) == 1 and int(s.kick.since) == since
+    s = step(s, w)
+    assert int(s.kick.kicks) == 2
+
+
+@pytest.mark.slow
+def test_perturbed_aid_termination_returns_the_anchor():
+    """T gradient steps after a kick that bought less than F of decrease of Φ̂ = f(x, y_D), the
+    path returns to the kick's anchor x̃ and is frozen (no more oracle calls)."""
+    p = so.QuadraticBilevel(kappa=4.0, d_y=3)
+    w = jnp.array([0.6, -0.8, 0.25])
+    alg = so.PerturbedAID(p, alpha=0.2, beta=0.1, radius=0.3, threshold=1e-3, interval=3, D=3,
+                          N=2, decrease=1e3)
+    step = _jit_step(alg)
+    s = alg.init(jnp.zeros(2))
+    for _ in range(4):
+        s = step(s, w)
+    assert not bool(s.kick.done)
+    s = step(s, w)
+    assert bool(s.kick.done)
+    np.testing.assert_array_equal(s.x, 0.0)
+    s2 = step(s, w)
+    for a, b in zip(jax.tree_util.tree_leaves(s2), jax.tree_util.tree_leaves(s)):
+        np.testing.assert_array_equal(a, b)
+    # a kick that escapes buys a decrease ≥ F: no termination (Φ falls from 0 to −¼ at (±1, 0))
+    ok = so.PerturbedAID(p, alpha=0.2, beta=0.5, radius=2.0, threshold=1e-3, interval=40, D=20,
+                         N=3, decrease=1e-3)
+    s = ok.init(jnp.zeros(2))
+    for _ in range(60):
+        s = _jit_step(ok)(s, w)
+    assert not bool(s.kick.done) and abs(float(s.x[0])) > 0.9
+
+
+def test_perturbed_aid_template_kick_length():
+    """Defect 3: the template's r is the paper's (kick x − βξ): at κ = 10, ε = 1e-2 the kick moves
+    x by β·r·U^{1/2} ≤ β·ε/(400ι³), not by r (7.75× larger, since β = 1/L_Φ = 1/7.75)."""
+    p = so.QuadraticBilevel(kappa=10.0, d_y=20)
+    L, rho = p.gradient_lipschitz(1.5), p.hessian_lipschitz(1.5)
+    assert L == pytest.approx(7.75)
+    t = so.algorithms.perturbed_aid_template(eps=1e-2, L=L, rho=rho, delta_phi=0.25, dim=2,
+                                             kappa=10.0)
+    alg = so.PerturbedAID(p, alpha=1 / p.lower_smoothness, **t)
+    w = jnp.array([1.0, 0.0, 10.0])  # U = Φ(10) ≈ 1: the largest kick
+    s = _jit_step(alg)(alg.init(jnp.zeros(2)), w)
+    assert float(jnp.linalg.norm(s.x)) == pytest.approx(t["beta"] * t["radius"], rel=1e-9)
+    assert t["beta"] * t["radius"] == pytest.approx(t["radius"] / 7.75)
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ def test_aid_contraction_picks_the_limiting_loop():
     assert a["limited_by"] == "gd" and a["rate"] == pytest.approx(0.9**3)
     b = tb.aid_contraction(alpha=0.1, mu=1.0, ell=10.0, D=400, N=1)
     assert b["limited_by"] == "cg" and b["rate"] == pytest.approx(9 / 11)
-    with pytest.raises(ValueError, match="D must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"D must lie in \[1, inf\)"):
         tb.aid_contraction(alpha=0.1, mu=1.0, ell=10.0, D=0, N=1)
 
 

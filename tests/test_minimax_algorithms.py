@@ -8,7 +8,7 @@ import optax
 import pytest
 
 import sde_opt as so
-from sde_opt.algorithms.perturbed_gdmax import uniform_ball
+from sde_opt.algorithms._perturbation import uniform_ball
 from sde_opt.theory.modified_equations import iteration_matrix
 
 
@@ -148,6 +148,8 @@ def test_gdmax_by_hand():
 
 @pytest.mark.slow
 def test_perturbed_gdmax_kicks_by_the_rule():
+    """The paper's kick x − η_x ξ, ξ ~ U(B(0, r)), as its own iteration; the next step's gradient
+    at the kicked point; the next kick only after more than T gradient steps."""
     game = so.QuadraticGame(A, B, C)  # deterministic
     alg = so.PerturbedGDmax(game, EX, EY, n_inner=2, radius=0.05, eps=1.0, threshold=0.5,
                             interval=3)
@@ -155,20 +157,22 @@ def test_perturbed_gdmax_kicks_by_the_rule():
     kick = uniform_ball(jnp.asarray(normals), 0.05)
     from scipy.stats import norm
     np.testing.assert_allclose(kick, 0.05 * norm.cdf(0.3) ** 0.5 * np.array([0.6, -0.8]), rtol=1e-10)
-    noise = lambda: jnp.concatenate([jnp.zeros(3 * 3), jnp.asarray(normals)])
-    # at the saddle z = 0 the gradient is 0 ≤ cε: kick at once, then not before T = 3 iterations
+    noise = lambda: jnp.concatenate([jnp.zeros(3 * 3), jnp.asarray(normals)])  # noqa: E731
+    # at the saddle z = 0 the gradient is 0 ≤ cε: the iteration is the kick x₁ = 0 − η_x ξ
     s = alg.init((jnp.zeros(2), jnp.zeros(1)))
     s = alg.step(s, noise())
-    _close(s.z, (np.asarray(kick), np.zeros(1)))
-    assert int(s.kicks) == 1 and int(s.first_kick) == 0 and int(s.since_kick) == 0
+    _close(s.z, (-EX * np.asarray(kick), np.zeros(1)))
+    assert int(s.kick.kicks) == 1 and int(s.first_kick) == 0 and int(s.kick.since) == 0
     zs = [s.z]
     for _ in range(3):
         s = alg.step(s, noise())
         zs.append(s.z)
-    assert int(s.kicks) == 1  # since_kick reached 3 only now
+    assert int(s.kick.kicks) == 1 and int(s.kick.since) == 3  # T = 3 gradient steps: not yet
     s = alg.step(s, noise())
-    assert int(s.kicks) == 2
-    # between kicks it is GDmax (hand formula, deterministic)
+    assert int(s.kick.kicks) == 1 and int(s.kick.since) == 4
+    s = alg.step(s, noise())  # more than T gradient steps since the kick, ‖g‖ ≤ cε: kick
+    assert int(s.kick.kicks) == 2
+    # between kicks it is GDmax with the gradient at the kicked point (hand formula)
     x, y = np.asarray(zs[0][0]), np.asarray(zs[0][1])
     for _t in range(2):
         y = y - EY * _v((x, y))[1]
@@ -176,7 +180,28 @@ def test_perturbed_gdmax_kicks_by_the_rule():
     _close(zs[1], (x, y))
     # a large gradient: no kick
     far = alg.init((jnp.array([50.0, 0.0]), jnp.zeros(1)))
-    assert int(alg.step(far, noise()).kicks) == 0
+    assert int(alg.step(far, noise()).kick.kicks) == 0
+
+
+@pytest.mark.slow
+def test_perturbed_gdmax_termination_returns_the_anchor_and_freezes():
+    """With F larger than any decrease a kick can buy, T gradient steps after the kick the path
+    returns to the kick's anchor and stays there; oracle calls stop."""
+    game = so.QuadraticGame(A, B, C)
+    alg = so.PerturbedGDmax(game, EX, EY, n_inner=2, radius=0.05, eps=1.0, interval=3,
+                            decrease=1e6)
+    noise = jnp.concatenate([jnp.zeros(9), jnp.array([0.6, -0.8, 0.3])])
+    s = alg.init((jnp.zeros(2), jnp.zeros(1)))
+    for _ in range(4):  # the kick and T = 3 gradient steps
+        s = alg.step(s, noise)
+    assert not bool(s.kick.done)
+    s = alg.step(s, noise)  # T steps after the kick: Φ̂ fell by less than F → x̃ = 0
+    assert bool(s.kick.done)
+    np.testing.assert_array_equal(np.asarray(s.z[0]), 0.0)
+    calls = int(s.calls)
+    s2 = alg.step(s, noise)
+    assert int(s2.calls) == calls and int(s2.k) == int(s.k)
+    _close(s2.z, s.z)
 
 
 def test_uniform_ball_law():
@@ -252,6 +277,11 @@ def test_bad_input_is_named():
         so.PerturbedGDmax(game, 0.1, 0.1, radius=0.0, eps=0.1)
     with pytest.raises(ValueError, match="interval"):
         so.PerturbedGDmax(game, 0.1, 0.1, radius=0.1, eps=0.1, interval=0)
+    for bad in (2.5, 4.0, float("inf"), "a", None):
+        with pytest.raises(TypeError, match="interval"):
+            so.PerturbedGDmax(game, 0.1, 0.1, radius=0.1, eps=0.1, interval=bad)
+    with pytest.raises(ValueError, match="decrease"):
+        so.PerturbedGDmax(game, 0.1, 0.1, radius=0.1, eps=0.1, decrease=-1.0)
     with pytest.raises(TypeError, match="is a game"):
         so.sgd(game, 0.1)
 
@@ -276,8 +306,24 @@ def test_perturbed_gdmax_template_defaults():
     assert float(alg.eta_x) == pytest.approx(1 / l_phi)
     assert float(alg.eta_y) == pytest.approx(1.0)
     assert alg.n_inner == int(np.ceil(kappa * iota))
+    # the paper's r: the kick x − η_x ξ moves x by at most η_x·ε/(400ι³)
     assert float(alg.radius) == pytest.approx(0.01 / (400 * iota**3))
     assert int(alg.interval) == int(np.ceil(l_phi / np.sqrt(10.0 * 0.01) * iota))
+    assert float(alg.decrease) == pytest.approx(np.sqrt(0.01**3 / 10.0) / (50 * iota**3))
+    s = alg.step(alg.init((jnp.zeros(2), jnp.zeros(2))),
+                 jnp.concatenate([jnp.zeros(alg.noise.shape[0] - 3), jnp.array([1.0, 0.0, 5.0])]))
+    # ‖x₁‖ = η_x·r·Φ(5)^{1/2}: the kick moves x by η_x·r at most
+    assert float(jnp.linalg.norm(s.z[0])) == pytest.approx(0.01 / (400 * iota**3) / l_phi, rel=1e-6)
+
+
+@pytest.mark.parametrize("kw, err, match", [
+    ({"d": 0}, ValueError, "dim"), ({"d": 2.5}, TypeError, "dim"),
+    ({"mu": 2.0}, ValueError, "kappa"), ({"eps": -1.0}, ValueError, "eps"),
+    ({"delta": 1.5}, ValueError, "delta")])
+def test_perturbed_gdmax_template_bad_input(kw, err, match):
+    args = dict(ell=1.0, mu=0.1, eps=0.01, rho_phi=10.0, delta_phi=1.0, d=2) | kw
+    with pytest.raises(err, match=match):
+        so.algorithms.perturbed_gdmax_template(**args)
 
 
 @pytest.mark.slow

@@ -115,7 +115,7 @@ def test_perturbed_gdmax_escape_follows_the_kicked_law():
     game = so.QuadraticGame(np.diag([-1.0, 0.5]), 0.4 * np.eye(2), np.eye(2))
     ex, ey, n, r, big_r = 0.2, 0.5, 3, 1e-3, 0.5
     law = mx.gdmax_kicked_escape(game, ex, ey, n, r=r, radius=big_r)
-    alg = so.PerturbedGDmax(game, ex, ey, n_inner=n, radius=r, eps=0.1, interval=10**6)
+    alg = so.PerturbedGDmax(game, ex, ey, n_inner=n, radius=r / ex, eps=0.1, interval=10**6)
     w = jnp.asarray(law.w, jnp.float32)
     event = lambda z: jnp.abs(jnp.concatenate(z) @ w) >= big_r
     res = so.simulate(alg, (jnp.zeros(2), jnp.zeros(2)), 5, n_paths=3000, n_steps=400,

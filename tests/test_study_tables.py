@@ -160,19 +160,23 @@ EXPECTED = {
                        P(["claims", i, "verdict"])) for i in range(12)],
     "bilevel-escape": (
         [(P(["contraction", "rows", i, "measured_rate"]), None,
-          P(["contraction", "rows", i, "within"])) for i in range(4)]
-        + [(P(["kick", "mean_escape_iterations", "value"]),
-            (P(["kick", "mean_escape_iterations", "ci_low"]),
-             P(["kick", "mean_escape_iterations", "ci_high"])), None),
-           (P(["kick", "max_ecdf_gap"]), None, None)]
-        + [(P(["sosp", "fits", k, "slope"]),
-            (P(["sosp", "fits", k, "ci_low"]), P(["sosp", "fits", k, "ci_high"])), None)
-           for k in ("iterations_vs_eps", "iterations_vs_kappa")]
-        + [(P(["ineon", "maps", "threshold_x_iterations", "cells", 1, 1, "p_escape"]), None, None)]
-        + [(P(["sde", "escape", i, "mean_time"]),
-            (P(["sde", "escape", i, "ci_low"]), P(["sde", "escape", i, "ci_high"])), None)
-           for i in (0, 1)]
-        + [(P(["sde", "stationary", 0, "var_measured", 0]), None, None)]),
+          P(["contraction", "rows", i, "within"])) for i in (1, 2)]
+        + [(P(["kick", "mean_escape_iterations", "value"]), P(["kick", "acceptance"]),
+            P(["kick", "verdict"])),
+           (P(["kappa", "iterations_fit", "slope"]), P(["kappa", "acceptance"]),
+            P(["kappa", "verdict"])),
+           (P(["eps", "exponent_fit", "slope"]),
+            (P(["eps", "exponent_fit", "ci_low"]), P(["eps", "exponent_fit", "ci_high"])), None),
+           (P(["eps", "log_slope"]), P(["eps", "acceptance"]), P(["eps", "verdict"]))]
+        + [(P(["ineon", "by_sigma", s, "ratio"]), P(["ineon", "by_sigma", s, "interval_4se"]),
+            P(["ineon", "by_sigma", s, "verdict"])) for s in ("0.001", "0.1")]
+        + [(P(["complexity", "fits", "upper_vs_eps", "slope"]),
+            (P(["complexity", "fits", "upper_vs_eps", "ci_low"]),
+             P(["complexity", "fits", "upper_vs_eps", "ci_high"])), None),
+           (P(["sde", "escape", 1, "mean_time"]), P(["sde", "escape", 1, "acceptance"]),
+            P(["sde", "escape", 1, "verdict"]))]
+        + [(P(["digits", k, m]), P(["digits", k, "acceptance"]), P(["digits", k, "verdict"]))
+           for k, m in (("diffusion", "measured_trace"), ("contraction", "measured_rate"))]),
     "neural-collapse": (
         [(P(["table", i, "final_gap_max"]), None, None) for i in range(3)]
         + [(P(["saddles", 0, "lambda_min"]), None, None)]

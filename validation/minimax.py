@@ -174,7 +174,8 @@ def perturbed_gdmax_kicked_law() -> list[Verdict]:
     law = mx.gdmax_kicked_escape(game, ex, ey, n_inner, r=r, radius=big_r)
     w = jnp.asarray(law.w, jnp.float32)
     event = lambda z: jnp.abs(jnp.concatenate(z) @ w) >= big_r
-    alg = so.PerturbedGDmax(game, ex, ey, n_inner=n_inner, radius=r, eps=0.1, interval=10**6)
+    alg = so.PerturbedGDmax(game, ex, ey, n_inner=n_inner, radius=r / ex, eps=0.1,
+                            interval=10**6)  # the kick −η_x ξ, |ξ| ≤ r/η_x: length ≤ r
     start = (jnp.zeros(2), jnp.zeros(2))
     res = so.simulate(alg, start, 41, n_paths=20000, n_steps=1000, events=[event])
     k = (res.steps - 1).astype(float)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import lineax as lx
 import numpy as np
 
-from .._checks import is_concrete
+from .._checks import check_positive, check_shape, is_concrete
 from ..problems._base import check_problem
 from ..problems.bilevel import AbstractBilevel
 
@@ -43,6 +43,30 @@ def check_count(owner: str, name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{owner}: {name} must be an integer >= 1; got {value!r}")
     return int(value)
+
+
+def check_scalar_step(owner: str, name: str, value) -> None:
+    """A step size: one real number > 0 (a vector of steps is refused, not broadcast)."""
+    check_positive(owner, name, value, scalar=True)
+
+
+def check_flag(owner: str, name: str, value) -> bool:
+    """A Python/NumPy bool (``'no'`` or ``0.5`` are refused rather than read as True)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{owner}: {name} must be True or False; got {value!r} "
+                        f"({type(value).__name__})")
+    return bool(value)
+
+
+def start_y(owner: str, problem, x0, y0):
+    """The inner start: zeros of y's shape, or ``y0`` checked for its shape and for positive
+    curvature of the lower level there (:func:`check_lower_curvature`)."""
+    if y0 is None:
+        y0 = jnp.zeros(problem.y_shape, x0.dtype)
+    else:
+        check_shape(owner, "y0 (the inner start)", y0, tuple(problem.y_shape))
+        y0 = jnp.asarray(y0, x0.dtype)
+    return check_lower_curvature(owner, problem, x0, y0)
 
 
 def check_lower_curvature(owner: str, problem, x, y):
@@ -89,19 +113,37 @@ def inner_sgd(problem, x, y, alpha, noises):
 def cg(problem, x, y, b, v0, steps: int):
     """N conjugate-gradient steps on ∇²ᵧg(x, y) v = b from the warm start v0.
 
-    The operator is v ↦ ∇²ᵧg(x, y) v, a JVP of ∇ᵧg (no matrix). The solver is
-    ``jax.scipy.sparse.linalg.cg`` with ``x0 = v0``, ``tol = atol = 0`` and ``maxiter = steps``: it
-    runs exactly ``steps`` iterations (stopping earlier only on an exactly zero residual), one HVP
-    each plus one for the initial residual. Returns (v, number of HVPs).
+    The operator is v ↦ ∇²ᵧg(x, y) v, a JVP of ∇ᵧg (no matrix); one HVP per step plus one for the
+    initial residual. The textbook recursion (Hestenes–Stiefel) runs exactly ``steps`` steps on
+    the problem scaled by s = ‖b‖ + ‖v0‖ (CG is invariant under v ↦ v/s, b ↦ b/s), with a step
+    of 0 once the residual is exactly 0: near a stationary point ‖b‖ can be ~1e-10, whose squares
+    underflow float32 and made ``jax.scipy.sparse.linalg.cg`` return NaN (0/0). Returns (v,
+    number of HVPs).
 
     Why not lineax: ``lineax.CG`` (0.1.1) accepts a warm start (``options={"y0": v0}``) and gives
     the same iterates (``cg_lineax``, checked in the tests), but inside the engine's
     ``shard_map`` over the path axis its ``FunctionLinearOperator`` rejects the operator: the
     traced vectors carry a sharding that its structure check and closure conversion compare.
     """
+    scale = jnp.sqrt(jnp.sum(b * b)) + jnp.sqrt(jnp.sum(v0 * v0))
+    scale = jnp.where(scale > 0, scale, jnp.ones_like(scale))
     hvp = lambda v: problem.lower_hvp(x, y, v)  # noqa: E731
-    v, _ = jax.scipy.sparse.linalg.cg(hvp, b, x0=v0, tol=0.0, atol=0.0, maxiter=steps)
-    return v, 1 + steps
+    v = v0 / scale
+    r = b / scale - hvp(v)
+    rr = jnp.sum(r * r)
+
+    def body(_, carry):
+        v, r, p, rr = carry
+        hp = hvp(p)
+        php = jnp.sum(p * hp)
+        a = jnp.where(php > 0, rr / jnp.where(php > 0, php, 1), 0)
+        v, r = v + a * p, r - a * hp
+        rr_new = jnp.sum(r * r)
+        beta = jnp.where(rr > 0, rr_new / jnp.where(rr > 0, rr, 1), 0)
+        return v, r, r + beta * p, rr_new
+
+    v, _, _, _ = jax.lax.fori_loop(0, steps, body, (v, r, r, rr))
+    return v * scale, 1 + steps
 
 
 def cg_lineax(problem, x, y, b, v0, steps: int):
@@ -131,12 +173,3 @@ def neumann(hvp, b, alpha, steps: int, noises=None):
         return (term, z + a * term), None
 
     return jax.lax.scan(body, (b, a * b), xs)[0][1]
-
-
-def uniform_ball(w, radius):
-    """A point uniform in the ball B(0, radius) ⊂ ℝⁿ from n + 1 standard normals ``w``:
-    direction w[:n]/‖w[:n]‖, norm radius·Φ(w[n])^{1/n} (Φ the normal CDF)."""
-    n = w.shape[0] - 1
-    d = w[:n] / jnp.linalg.norm(w[:n])
-    u = jax.scipy.special.ndtr(w[n])
-    return radius.astype(w.dtype) * u ** (1.0 / n) * d

@@ -8,12 +8,21 @@ from typing import NamedTuple
 import equinox as eqx
 import jax.numpy as jnp
 
-from .._checks import check_positive
 from ..noise import StandardNormal
 from ..problems.bilevel import AbstractBilevel
 from ..sde.field import FieldSDE
 from ._base import AbstractAlgorithm
-from ._bilevel import add_counts, cg, check_bilevel, check_count, check_lower_curvature, inner_gd, zero_counts
+from ._bilevel import (
+    add_counts,
+    cg,
+    check_bilevel,
+    check_count,
+    check_flag,
+    check_scalar_step,
+    inner_gd,
+    start_y,
+    zero_counts,
+)
 
 
 class AIDState(NamedTuple):
@@ -69,14 +78,15 @@ class AID(AbstractAlgorithm):
 
     def __init__(self, problem, alpha, beta, D=10, N=5, warm_start=True):
         check_bilevel("AID", problem)
+        check_scalar_step("AID", "alpha", alpha)
         problem.check_lower_step("AID", alpha)
-        check_positive("AID", "beta", beta)
+        check_scalar_step("AID", "beta", beta)
         self.problem = problem
         self.alpha = jnp.asarray(alpha)
         self.beta = jnp.asarray(beta)
         self.D = check_count("AID", "D", D)
         self.N = check_count("AID", "N", N)
-        self.warm_start = bool(warm_start)
+        self.warm_start = check_flag("AID", "warm_start", warm_start)
 
     @property
     def dt(self):
@@ -87,8 +97,7 @@ class AID(AbstractAlgorithm):
         return StandardNormal((1,))
 
     def init(self, x0, y0=None):
-        y0 = jnp.zeros(self.problem.y_shape, x0.dtype) if y0 is None else y0
-        y0 = check_lower_curvature("AID", self.problem, x0, y0)
+        y0 = start_y("AID", self.problem, x0, y0)
         return AIDState(x0, y0, jnp.zeros_like(y0), jnp.zeros_like(x0), zero_counts())
 
     def step(self, state, noise):

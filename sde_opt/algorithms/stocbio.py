@@ -8,7 +8,6 @@ from typing import NamedTuple
 import equinox as eqx
 import jax.numpy as jnp
 
-from .._checks import check_positive
 from ..noise import joint, unjoin
 from ..problems.bilevel import AbstractBilevel, ReducedHypergradient
 from ..sde.field import FieldSDE
@@ -17,9 +16,10 @@ from ._bilevel import (
     add_counts,
     check_bilevel,
     check_count,
-    check_lower_curvature,
+    check_scalar_step,
     inner_sgd,
     neumann,
+    start_y,
     zero_counts,
 )
 
@@ -42,22 +42,27 @@ def stocbio_parts(problem, D: int, Q: int) -> tuple:
     return tuple(parts) if h is None else (*parts, h)
 
 
+def stocbio_estimate(problem, x, y, alpha, Q: int, upper, hess=None):
+    r"""The Neumann-series hypergradient at a given y: ĝ = ∇ₓF − ∇²ₓᵧG z,
+    z = α Σ_{q=0}^{Q} Π_{j≤q}(I − α∇²ᵧG_j) ∇ᵧF (Q HVPs). ``upper``: one upper-oracle draw;
+    ``hess``: Q + 1 second-derivative draws (``None``: exact second derivatives). Its mean and
+    covariance are :func:`~sde_opt.problems.bilevel.stocbio_call_moments`."""
+    gx, gy = problem.stochastic_upper_grads(x, y, upper)
+    if hess is not None:
+        z = neumann(lambda u, nz: problem.stochastic_lower_hvp(x, y, u, nz), gy, alpha, Q, hess[:Q])
+        return gx - problem.stochastic_lower_cross(x, y, z, hess[Q])
+    z = neumann(lambda u, nz: problem.lower_hvp(x, y, u), gy, alpha, Q)
+    return gx - problem.lower_cross(x, y, z)
+
+
 def stocbio_hypergradient(problem, x, y, alpha, D: int, Q: int, draws):
     r"""One stochastic hypergradient from the warm start y: returns (ĝ, y_D, counts added).
 
-        y_D = D SGD steps y ← y − α∇ᵧG(x, y; ζ_t);   (∇ₓF, ∇ᵧF) at (x, y_D);
-        z = α Σ_{q=0}^{Q} Π_{j≤q}(I − α∇²ᵧG_j) ∇ᵧF  (Q HVPs);   ĝ = ∇ₓF − ∇²ₓᵧG z.
+        y_D = D SGD steps y ← y − α∇ᵧG(x, y; ζ_t);   ĝ = :func:`stocbio_estimate` at (x, y_D).
     """
     lower, upper, *hess = draws
     y = inner_sgd(problem, x, y, alpha, lower)
-    gx, gy = problem.stochastic_upper_grads(x, y, upper)
-    if hess:
-        h = hess[0]
-        z = neumann(lambda u, nz: problem.stochastic_lower_hvp(x, y, u, nz), gy, alpha, Q, h[:Q])
-        g = gx - problem.stochastic_lower_cross(x, y, z, h[Q])
-    else:
-        z = neumann(lambda u, nz: problem.lower_hvp(x, y, u), gy, alpha, Q)
-        g = gx - problem.lower_cross(x, y, z)
+    g = stocbio_estimate(problem, x, y, alpha, Q, upper, hess[0] if hess else None)
     return g, y, dict(grad_f=1, grad_g=D, jvp=1, hvp=Q)
 
 
@@ -90,8 +95,9 @@ class StocBiO(AbstractAlgorithm):
 
     def __init__(self, problem, alpha, beta, D=10, Q=10):
         check_bilevel("StocBiO", problem)
+        check_scalar_step("StocBiO", "alpha", alpha)
         problem.check_lower_step("StocBiO", alpha)
-        check_positive("StocBiO", "beta", beta)
+        check_scalar_step("StocBiO", "beta", beta)
         self.problem = problem
         self.alpha = jnp.asarray(alpha)
         self.beta = jnp.asarray(beta)
@@ -107,8 +113,7 @@ class StocBiO(AbstractAlgorithm):
         return joint(*stocbio_parts(self.problem, self.D, self.Q))
 
     def init(self, x0, y0=None):
-        y0 = jnp.zeros(self.problem.y_shape, x0.dtype) if y0 is None else y0
-        y0 = check_lower_curvature("StocBiO", self.problem, x0, y0)
+        y0 = start_y("StocBiO", self.problem, x0, y0)
         return StocBiOState(x0, y0, jnp.zeros_like(x0), zero_counts())
 
     def step(self, state, noise):

@@ -7,13 +7,14 @@ from typing import NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 
-from .._checks import check_positive, check_range
+from .._checks import check_integer, check_range
 from ..noise import StandardNormal, joint, unjoin
 from ..problems.bilevel import AbstractBilevel, ReducedHypergradient
 from ..sde.field import FieldSDE
 from ._base import AbstractAlgorithm
-from ._bilevel import add_counts, check_bilevel, check_count, check_lower_curvature, zero_counts
+from ._bilevel import add_counts, check_bilevel, check_count, check_scalar_step, start_y, zero_counts
 from .stocbio import stocbio_hypergradient, stocbio_parts
 
 
@@ -41,22 +42,26 @@ class StocBiOINEON(AbstractAlgorithm):
     * StocBiO mode: ĝ ← StocBiO hypergradient at x (warm-started y). If ‖ĝ‖ ≤ ``threshold`` and at
       least ``wait`` StocBiO steps passed since the last iNEON call, start iNEON at the anchor x:
       u₀ = r ζ/‖ζ‖ (ζ ~ N(0, I)); otherwise x ← x − βĝ.
-    * iNEON iteration τ: u ← u − η (ĝ(x + u) − ĝ(x)), both StocBiO hypergradients with the *same*
-      oracle draws (the difference ≈ ∇²Φ(x) u, the "inexact" NEON power step on I − η∇²Φ), their
-      inner loops warm-started from the anchor's y. If ‖u‖ ≥ ``grow``·r: a negative-curvature
-      direction was found: x ← x ± η_nc u/‖u‖ (random sign), back to StocBiO. If τ reaches
-      ``iterations`` T′ first: no direction (x is taken as an approximate SOSP), back to StocBiO.
+    * iNEON iteration τ: u ← u − η (ĝ(x + u) − ĝ(x)), two StocBiO hypergradients with
+      *independent* oracle draws (the difference ≈ ∇²Φ(x) u plus the noise of both estimates: the
+      "inexact" NEON power step on I − η∇²Φ), their inner loops warm-started from the anchor's y.
+      If ‖u‖ ≥ ``grow``·r: a negative-curvature direction was found: x ← x ± η_nc u/‖u‖ (random
+      sign), back to StocBiO. If τ reaches ``iterations`` T′ first: no direction (x is taken as
+      an approximate SOSP), back to StocBiO.
       (The function-decrease test Φ(x+u) − Φ(x) − ∇Φᵀu ≤ −F_thr of NEON is not used: Φ is not
       observable to a first-order stochastic method; the norm test alone decides.)
 
-    Noise per step: one StocBiO draw plus d_x + 1 normals (ζ and the sign).
+    Noise per step: two independent StocBiO draws plus d_x + 1 normals (ζ and the sign); a
+    StocBiO step uses the first draw only. Oracle calls: one StocBiO hypergradient per StocBiO
+    step, two per iNEON iteration (``counts``).
     Limit (β → 0, between iNEON calls): StocBiO's reduced SDE ([`StocBiO`][sde_opt.StocBiO]).
 
     Args:
         problem: a bilevel problem. alpha, beta, D, Q: as in StocBiO.
         radius: iNEON's start radius r > 0. step: iNEON's step η > 0.
-        iterations: T′ ≥ 1. escape_step: η_nc > 0. threshold: ‖ĝ‖ level that triggers iNEON (> 0).
-        grow: ‖u‖ ≥ grow·r means a direction was found (> 1). wait: StocBiO steps between calls.
+        iterations: T′, an integer ≥ 1. escape_step: η_nc > 0. threshold: ‖ĝ‖ level that triggers
+        iNEON (> 0). grow: ‖u‖ ≥ grow·r means a direction was found (> 1). wait: StocBiO steps
+        between calls, an integer ≥ 0.
     """
 
     problem: AbstractBilevel
@@ -76,19 +81,21 @@ class StocBiOINEON(AbstractAlgorithm):
                  grow=10.0, wait=10, D=10, Q=10):
         owner = "StocBiOINEON"
         check_bilevel(owner, problem)
+        check_scalar_step(owner, "alpha", alpha)
         problem.check_lower_step(owner, alpha)
         for name, val in (("beta", beta), ("radius", radius), ("step", step),
                           ("escape_step", escape_step), ("threshold", threshold)):
-            check_positive(owner, name, val)
-        check_range(owner, "iterations", iterations, 1.0)
-        check_range(owner, "grow", grow, 1.0, low_closed=False)
-        check_range(owner, "wait", wait, 0.0)
+            check_scalar_step(owner, name, val)
+        iterations = _check_int(owner, "iterations", iterations, 1)
+        check_range(owner, "grow", grow, 1.0, low_closed=False, scalar=True)
+        wait = _check_int(owner, "wait", wait, 0)
         self.problem = problem
         self.alpha, self.beta = jnp.asarray(alpha), jnp.asarray(beta)
         self.radius, self.step_size = jnp.asarray(radius), jnp.asarray(step)
-        self.iterations, self.escape_step = jnp.asarray(iterations), jnp.asarray(escape_step)
-        self.threshold, self.grow, self.wait = (jnp.asarray(threshold), jnp.asarray(grow),
-                                                jnp.asarray(wait))
+        self.iterations = jnp.asarray(iterations, jnp.int32)
+        self.escape_step = jnp.asarray(escape_step)
+        self.threshold, self.grow = jnp.asarray(threshold), jnp.asarray(grow)
+        self.wait = jnp.asarray(wait, jnp.int32)
         self.D = check_count(owner, "D", D)
         self.Q = check_count(owner, "Q", Q)
 
@@ -97,16 +104,15 @@ class StocBiOINEON(AbstractAlgorithm):
         return self.beta
 
     def _parts(self):
-        return (*stocbio_parts(self.problem, self.D, self.Q),
-                StandardNormal((self.problem.shape[0] + 1,)))
+        one = joint(*stocbio_parts(self.problem, self.D, self.Q))
+        return (one, one, StandardNormal((self.problem.shape[0] + 1,)))
 
     @property
     def noise(self):
         return joint(*self._parts())
 
     def init(self, x0, y0=None):
-        y0 = jnp.zeros(self.problem.y_shape, x0.dtype) if y0 is None else y0
-        y0 = check_lower_curvature("StocBiOINEON", self.problem, x0, y0)
+        y0 = start_y("StocBiOINEON", self.problem, x0, y0)
         i = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
         big = i(jnp.iinfo(jnp.int32).max // 2)
         return INEONState(x0, y0, jnp.zeros_like(x0), i(0), jnp.zeros_like(x0), i(0), big, i(0),
@@ -114,18 +120,21 @@ class StocBiOINEON(AbstractAlgorithm):
 
     def step(self, state, noise):
         s = state
-        *draws, w = unjoin(self._parts(), noise)
-        draws = tuple(d.astype(s.x.dtype) if jnp.issubdtype(d.dtype, jnp.floating) else d
-                      for d in draws)
-        w = w.astype(s.x.dtype)
+        first, second, w = unjoin(self._parts(), noise)
         dtype = s.x.dtype
-        hg = lambda x: stocbio_hypergradient(self.problem, x, s.y, self.alpha, self.D, self.Q,  # noqa: E731
-                                             draws)
+        parts = stocbio_parts(self.problem, self.D, self.Q)
+
+        def hg(x, draw):
+            draws = tuple(d.astype(dtype) if jnp.issubdtype(d.dtype, jnp.floating) else d
+                          for d in unjoin(parts, draw))
+            return stocbio_hypergradient(self.problem, x, s.y, self.alpha, self.D, self.Q, draws)
+
+        w = w.astype(dtype)
         in_neon = s.mode == 1
         # StocBiO mode (its hypergradient at the anchor x is also iNEON's reference ĝ(x))
-        g0, y0, c = hg(s.x)
-        # iNEON mode: ĝ(x + u) with the same draws
-        g1, _, _ = hg(s.x + s.u)
+        g0, y0, c = hg(s.x, first)
+        # iNEON mode: ĝ(x + u) with an independent draw
+        g1, _, _ = hg(s.x + s.u, second)
         counts = add_counts(s.counts, **c)
         counts = jnp.where(in_neon, add_counts(counts, **c), counts)
 
@@ -163,3 +172,9 @@ class StocBiOINEON(AbstractAlgorithm):
 
     def ode_limit(self):
         return FieldSDE(ReducedHypergradient(self.problem, self.alpha, self.D, self.Q), 1.0, 0.0)
+
+
+def _check_int(owner, name, value, low):
+    if isinstance(value, (float, np.floating)):
+        raise TypeError(f"{owner}: {name} must be an integer; got {value!r} (float)")
+    return check_integer(owner, name, value, low=low, high=2**30)

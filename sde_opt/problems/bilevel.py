@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_range, is_concrete
+from .._checks import check_integer, check_range, check_real, is_concrete
 from ..noise import StandardNormal
 from ._base import AbstractProblem
 from .geometry import Euclidean
@@ -59,8 +59,40 @@ class StackedIndices(eqx.Module):
 
 
 def _f(a, x):
-    """A problem constant cast to the iterate's dtype."""
+    """A problem constant cast to the iterate's dtype.
+
+    A NumPy constant is copied (in the iterate's dtype) before JAX sees it: a JAX loop run
+    eagerly under ``jax.enable_x64`` (a theory function, a float64 reference) keeps a float64
+    device copy of the NumPy arrays its body captures and reuses it when the *same* array object is
+    later passed to a float32 program, which then fails with ``RuntimeProgramInputMismatch``
+    (JAX 0.10); a fresh copy leaves the problem's own arrays untouched."""
+    if isinstance(a, np.ndarray):
+        return jnp.asarray(np.array(a, dtype=x.dtype, copy=True))
     return jnp.asarray(a).astype(x.dtype)
+
+
+def _int(owner: str, name: str, value, low: int) -> int:
+    """A Python/NumPy integer ≥ ``low`` (a float such as 2.5 is refused, not truncated)."""
+    return check_integer(owner, name, value, low=low)
+
+
+def _vector(owner: str, name: str, value, size: int, *, positive=False, nonzero=False) -> np.ndarray:
+    """A finite real vector of shape (size,) (optionally > 0 or ≠ 0), as float64."""
+    v = check_real(owner, name, value).astype(np.float64)
+    if v.shape != (size,):
+        raise ValueError(f"{owner}: {name} must have shape ({size},); got shape {v.shape}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{owner}: {name} must be finite; got {v.tolist()}")
+    if positive and not np.all(v > 0):
+        raise ValueError(f"{owner}: {name} must be > 0 entrywise; got {v.tolist()}")
+    if nonzero and not np.all(v != 0):
+        raise ValueError(f"{owner}: {name} must be nonzero entrywise; got {v.tolist()}")
+    return v
+
+
+def _noise_level(owner: str, name: str, value) -> np.ndarray:
+    check_range(owner, name, value, 0.0, np.inf, high_closed=False, scalar=True)
+    return np.asarray(float(value))
 
 
 class AbstractBilevel(AbstractProblem):
@@ -131,6 +163,15 @@ class AbstractBilevel(AbstractProblem):
     def hessian_noise(self, n: int):
         """Sampler of ``n`` independent Hessian-vector calls' noise; ``None``: exact second
         derivatives (the additive model)."""
+        return None
+
+    def hessian_samples(self, x, y):
+        """What one stochastic second-derivative call averages, for the exact covariance of
+        StocBiO's estimate: ``None`` when those calls are exact (the additive model), else
+        ``(H, J, b)`` with H ``(n, d_y, d_y)`` the per-example ∇²ᵧgᵢ, J ``(n, d_x, d_y)`` the
+        per-example ∇²ₓᵧgᵢ (mean over i: ∇²ᵧg and ∇²ₓᵧg) and b the examples one call averages,
+        drawn uniformly with replacement. A problem with noisy second derivatives
+        (``hessian_noise`` not ``None``) must provide it for StocBiO's diffusion limit."""
         return None
 
     def stochastic_upper_grads(self, x, y, noise):
@@ -274,22 +315,20 @@ class QuadraticBilevel(AbstractBilevel):
     def __init__(self, kappa=10.0, gamma=(-1.0, 1.0), omega=None, *, d_y=20, b=None,
                  sigma_f=0.0, sigma_g=0.0, spread=1.0, seed=0):
         name = "QuadraticBilevel"
-        check_range(name, "kappa", kappa, 1.0, np.inf, high_closed=False)
-        gamma = np.asarray(gamma, np.float64)
+        check_range(name, "kappa", kappa, 1.0, np.inf, high_closed=False, scalar=True)
+        gamma = check_real(name, "gamma", gamma).astype(np.float64)
         if gamma.ndim != 1 or gamma.size == 0:
             raise ValueError(f"{name}: gamma must be a 1-D array (the curvatures of Φ at 0); got "
                              f"shape {gamma.shape}")
         dx = gamma.size
-        omega = np.ones(dx) if omega is None else np.asarray(omega, np.float64)
-        if omega.shape != (dx,) or not np.all(omega > 0):
-            raise ValueError(f"{name}: omega must have shape ({dx},) and be > 0; got {omega}")
-        if not (isinstance(d_y, (int, np.integer)) and d_y >= dx):
-            raise ValueError(f"{name}: d_y must be an integer >= d_x = {dx}; got {d_y!r}")
-        b = np.ones(dx) if b is None else np.asarray(b, np.float64)
-        if b.shape != (dx,) or not np.all(b != 0):
-            raise ValueError(f"{name}: b must have shape ({dx},) and be nonzero; got {b}")
-        check_range(name, "sigma_f", sigma_f, 0.0)
-        check_range(name, "sigma_g", sigma_g, 0.0)
+        gamma = _vector(name, "gamma", gamma, dx)
+        omega = np.ones(dx) if omega is None else _vector(name, "omega", omega, dx, positive=True)
+        d_y = _int(name, "d_y", d_y, dx)
+        b = np.ones(dx) if b is None else _vector(name, "b", b, dx, nonzero=True)
+        sigma_f = _noise_level(name, "sigma_f", sigma_f)
+        sigma_g = _noise_level(name, "sigma_g", sigma_g)
+        check_range(name, "spread", spread, scalar=True)
+        seed = _int(name, "seed", seed, 0)
         q = np.geomspace(1.0, float(kappa), d_y) if d_y > 1 else np.ones(1)
         self.q = np.asarray(q)
         self.u = np.asarray(_orthogonal(d_y, seed))
@@ -446,24 +485,35 @@ class SoftplusBilevel(AbstractBilevel):
     def __init__(self, d_x=2, d_y=6, n_terms=10, mu=0.5, s=(4.0, 0.0), omega=None, *,
                  sigma_f=0.0, sigma_g=0.0, seed=0, newton_steps=30):
         name = "SoftplusBilevel"
-        check_range(name, "mu", mu, 0.0, np.inf, low_closed=False, high_closed=False)
+        d_x, d_y = _int(name, "d_x", d_x, 1), _int(name, "d_y", d_y, 1)
+        n_terms = _int(name, "n_terms", n_terms, 1)
+        check_range(name, "mu", mu, 0.0, np.inf, low_closed=False, high_closed=False, scalar=True)
+        s = _vector(name, "s", s, d_x)
+        omega = np.ones(d_x) if omega is None else _vector(name, "omega", omega, d_x, positive=True)
+        sigma_f = _noise_level(name, "sigma_f", sigma_f)
+        sigma_g = _noise_level(name, "sigma_g", sigma_g)
+        seed = _int(name, "seed", seed, 0)
+        self.newton_steps = _int(name, "newton_steps", newton_steps, 1)
         rng = np.random.default_rng(seed)
-        s = np.asarray(s, np.float64)
-        if s.shape != (d_x,):
-            raise ValueError(f"{name}: s must have shape ({d_x},); got {s.shape}")
-        omega = np.ones(d_x) if omega is None else np.asarray(omega, np.float64)
         self.c = np.asarray(rng.standard_normal((n_terms, d_y)) / np.sqrt(d_y))
         self.bmat = np.asarray(rng.standard_normal((d_y, d_x)) / np.sqrt(d_y))
         self.mu = np.asarray(float(mu))
         self.s = np.asarray(s)
         self.omega = np.asarray(omega)
-        self.sigma_f = np.asarray(float(sigma_f))
-        self.sigma_g = np.asarray(float(sigma_g))
-        self.newton_steps = int(newton_steps)
-        self.y0 = np.zeros(d_y)
-        with jax.enable_x64(True):
-            y0 = self._solve(jnp.zeros(d_x, jnp.float64), jnp.zeros(d_y, jnp.float64))
-        self.y0 = np.asarray(np.asarray(y0))
+        self.sigma_f = sigma_f
+        self.sigma_g = sigma_g
+        # y*(0) by Newton's method in NumPy (float64): no JAX tracing in the constructor, so that
+        # building the problem never changes what later (float32) programs see
+        y0 = np.zeros(d_y)
+        for _ in range(100):
+            t = self.c @ y0
+            sig = 1.0 / (1.0 + np.exp(-t))
+            grad = self.c.T @ sig + float(mu) * y0
+            hess = (self.c.T * (sig * (1 - sig))) @ self.c + float(mu) * np.eye(d_y)
+            y0 = y0 - np.linalg.solve(hess, grad)
+            if np.linalg.norm(grad) < 1e-15:
+                break
+        self.y0 = y0
 
     @property
     def shape(self):
@@ -509,8 +559,37 @@ class SoftplusBilevel(AbstractBilevel):
 # ------------------------------------------------------------------------------------------------
 
 
+def _digits_features():
+    """scikit-learn's digits: 2×2-average-pooled 4×4 images, standardized, with an intercept;
+    labels +1 for digits ≥ 5, −1 otherwise."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    img = d.images.reshape(-1, 4, 2, 4, 2).mean(axis=(2, 4)).reshape(-1, 16)
+    img = (img - img.mean(0)) / np.maximum(img.std(0), 1e-12)
+    return np.concatenate([img, np.ones((len(img), 1))], axis=1), np.where(d.target >= 5, 1.0, -1.0)
+
+
+def digits_split(n_train: int, n_val: int, corrupt: float, seed: int):
+    """(a, labels, a_val, labels_val, corrupted, a_test, labels_test): a random split of the
+    digits task of [`HyperCleaning.digits`][sde_opt.HyperCleaning.digits] with a fraction
+    ``corrupt`` of the training labels flipped (the test set is the rest, clean)."""
+    name = "HyperCleaning.digits"
+    a, b = _digits_features()
+    n_train, n_val = _int(name, "n_train", n_train, 1), _int(name, "n_val", n_val, 1)
+    if n_train + n_val >= len(b):
+        raise ValueError(f"{name}: n_train + n_val must be < {len(b)} (the digits); got "
+                         f"{n_train + n_val}")
+    check_range(name, "corrupt", corrupt, 0.0, 1.0, scalar=True)
+    rng = np.random.default_rng(_int(name, "seed", seed, 0))
+    perm = rng.permutation(len(b))
+    tr, va, te = perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]
+    flip = rng.uniform(size=n_train) < corrupt
+    return (a[tr], np.where(flip, -b[tr], b[tr]), a[va], b[va], flip, a[te], b[te])
+
+
 class HyperCleaning(AbstractBilevel):
-    r"""Data hyper-cleaning (Franceschi et al. 2017; Ji, Yang & Liang 2021) on generated data.
+    r"""Data hyper-cleaning (Franceschi et al. 2017; Ji, Yang & Liang 2021).
 
     A logistic classifier y ∈ ℝᵈ is trained on n corrupted examples (a fraction of labels
     flipped) with per-example weights σ(xᵢ); the weights x ∈ ℝⁿ are tuned on clean validation data:
@@ -520,12 +599,17 @@ class HyperCleaning(AbstractBilevel):
 
     Stochastic oracles are minibatches with replacement (``batch_size`` examples per call); their
     covariances are exact: (1/b)·(the per-example covariance). y* is computed by Newton's method.
+    The data are generated (a random linear teacher, Gaussian features) unless ``data`` is given;
+    ``digits`` builds the problem on scikit-learn's bundled handwritten digits.
 
     Args:
         n_train, n_val, dim: data sizes; corrupt: fraction of flipped training labels.
         mu: the lower level's ridge μ > 0; lam: the upper level's ridge on x.
         batch_size: examples per stochastic call.
         seed: the data.
+        data: optional ``(a, labels, a_val, labels_val, corrupted)`` arrays (labels ±1;
+            ``corrupted`` marks the flipped training labels); n_train, n_val, dim and corrupt are
+            then read from them.
     """
 
     a: jnp.ndarray
@@ -542,27 +626,57 @@ class HyperCleaning(AbstractBilevel):
     geometry: Euclidean = eqx.field(static=True, default=Euclidean())
 
     def __init__(self, n_train=40, n_val=40, dim=5, corrupt=0.3, mu=0.1, lam=1e-2, *,
-                 batch_size=8, seed=0, newton_steps=25):
+                 batch_size=8, seed=0, newton_steps=25, data=None):
         name = "HyperCleaning"
-        check_range(name, "mu", mu, 0.0, np.inf, low_closed=False, high_closed=False)
-        check_range(name, "corrupt", corrupt, 0.0, 1.0)
-        if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
-            raise ValueError(f"{name}: batch_size must be an integer >= 1; got {batch_size!r}")
-        rng = np.random.default_rng(seed)
-        w = rng.standard_normal(dim)
-        a = rng.standard_normal((n_train, dim))
-        av = rng.standard_normal((n_val, dim))
-        b = np.sign(a @ w + 0.1 * rng.standard_normal(n_train))
-        bv = np.sign(av @ w + 0.1 * rng.standard_normal(n_val))
-        flip = rng.uniform(size=n_train) < corrupt
-        self.a, self.labels = np.asarray(a), np.asarray(np.where(flip, -b, b), np.float64)
-        self.a_val, self.labels_val = np.asarray(av), np.asarray(bv)
-        self.corrupted = np.asarray(flip)
+        if data is not None:
+            a, lab, av, labv, flip = (np.asarray(v) for v in data)
+            n_train, dim = a.shape
+            n_val = av.shape[0]
+        n_train, n_val = _int(name, "n_train", n_train, 1), _int(name, "n_val", n_val, 1)
+        dim = _int(name, "dim", dim, 1)
+        check_range(name, "mu", mu, 0.0, np.inf, low_closed=False, high_closed=False, scalar=True)
+        check_range(name, "lam", lam, 0.0, np.inf, high_closed=False, scalar=True)
+        check_range(name, "corrupt", corrupt, 0.0, 1.0, scalar=True)
+        batch_size = _int(name, "batch_size", batch_size, 1)
+        seed = _int(name, "seed", seed, 0)
+        newton_steps = _int(name, "newton_steps", newton_steps, 1)
+        if data is None:
+            rng = np.random.default_rng(seed)
+            w = rng.standard_normal(dim)
+            a = rng.standard_normal((n_train, dim))
+            av = rng.standard_normal((n_val, dim))
+            b = np.sign(a @ w + 0.1 * rng.standard_normal(n_train))
+            labv = np.sign(av @ w + 0.1 * rng.standard_normal(n_val))
+            flip = rng.uniform(size=n_train) < corrupt
+            lab = np.where(flip, -b, b)
+        else:
+            shapes = {"labels": (lab.shape, (n_train,)), "a_val": (av.shape, (n_val, dim)),
+                      "labels_val": (labv.shape, (n_val,)), "corrupted": (flip.shape, (n_train,))}
+            for key, (got, want) in shapes.items():
+                if got != want:
+                    raise ValueError(f"{name}: data's {key} must have shape {want}; got {got}")
+            for key, v in (("labels", lab), ("labels_val", labv)):
+                if not np.all(np.abs(v) == 1):
+                    raise ValueError(f"{name}: data's {key} must be ±1")
+        self.a, self.labels = np.asarray(a, np.float64), np.asarray(lab, np.float64)
+        self.a_val, self.labels_val = np.asarray(av, np.float64), np.asarray(labv, np.float64)
+        self.corrupted = np.asarray(flip, bool)
         self.mu, self.lam = np.asarray(float(mu)), np.asarray(float(lam))
         self.batch_size = int(batch_size)
         self.newton_steps = int(newton_steps)
         self.sigma_f = np.asarray(0.0)
         self.sigma_g = np.asarray(0.0)
+
+    @classmethod
+    def digits(cls, n_train=100, n_val=100, corrupt=0.3, mu=0.05, lam=1e-2, *, batch_size=8,
+               seed=0, newton_steps=25):
+        """Hyper-cleaning on scikit-learn's bundled 8×8 handwritten digits (no download): the
+        task "digit ≥ 5" (labels ±1), images average-pooled 2×2 to 16 standardized features
+        plus an intercept (d_y = 17), ``n_train`` training examples with a fraction ``corrupt`` of
+        labels flipped, ``n_val`` clean validation examples; the remaining examples are the test
+        set (``digits_test_set``)."""
+        return cls(mu=mu, lam=lam, batch_size=batch_size, seed=seed, newton_steps=newton_steps,
+                   data=digits_split(n_train, n_val, corrupt, seed)[:5])
 
     @property
     def shape(self):
@@ -633,6 +747,13 @@ class HyperCleaning(AbstractBilevel):
     def stochastic_lower_cross(self, x, y, v, idx):
         return jax.vjp(lambda xx: self.stochastic_lower_grad_y(xx, y, idx), x)[1](v)[0]
 
+    def hessian_samples(self, x, y):
+        idx = jnp.arange(self.shape[0])[:, None]
+        hs = jax.vmap(lambda i: jax.hessian(self._lower_batch, argnums=1)(x, y, i))(idx)
+        js = jax.vmap(lambda i: jax.jacfwd(
+            lambda xx: jax.grad(self._lower_batch, argnums=1)(xx, y, i))(x).T)(idx)
+        return hs, js, self.batch_size
+
     def upper_grads_cov(self, x, y):
         per = jax.vmap(jax.grad(lambda yy, i: self._val_terms(yy, i[None])[0]), (None, 0))(
             y, jnp.arange(self.a_val.shape[0]))
@@ -700,6 +821,60 @@ def inner_error_covariances(problem, x, alpha, D: int):
     return back(jnp.diag(ae)), back(we), 0.5 * (s + s.T), back(le)
 
 
+def stocbio_call_moments(problem, x, y, alpha, Q: int):
+    r"""Mean and covariance of one StocBiO estimate ĝ = ∇ₓF − J̃ z at a *given* y (exact).
+
+    z = α Σ_{q=0}^{Q} t_q with t_0 = ∇ᵧF, t_q = (I − αH̃_q) t_{q−1}; the upper draw (∇ₓF, ∇ᵧF),
+    the Q Hessian draws H̃_q and the cross draw J̃ are independent. With exact second derivatives
+    (the additive model) this is M_Q C_F M_Qᵀ. With minibatch second derivatives
+    (``problem.hessian_samples``: b examples per call, with replacement) the second moments follow
+    from E[A M Aᵀ] = Ā M Āᵀ + (α²/b)(meanᵢ HᵢMHᵢ − H̄MH̄) for A = I − αH̃, and the same for J̃:
+
+        T_q = E[t_q t_qᵀ] = E[A T_{q−1} Aᵀ],   C_q = E[s_q t_qᵀ] = C_{q−1}Āᵀ + T_q,
+        S_q = E[s_q s_qᵀ] = S_{q−1} + C_{q−1}Āᵀ + ĀC_{q−1}ᵀ + T_q      (s_q = Σ_{p≤q} t_p),
+
+    E[zzᵀ] = α² S_Q, E[ĝĝᵀ] = E[∇ₓF∇ₓFᵀ] − E[∇ₓF∇ᵧFᵀ] H_Q⁻¹ J̄ᵀ − (·)ᵀ + E[J̃ zzᵀ J̃ᵀ].
+    Dense (a reference for the diffusion limit, not part of the algorithm). Returns (mean, cov).
+    """
+    dx = x.shape[0]
+    gx, gy = problem.upper_grads(x, y)
+    c = problem.upper_grads_cov(x, y)
+    cxx, cxy, cyy = c[:dx, :dx], c[:dx, dx:], c[dx:, dx:]
+    h = problem.lower_hessian(x, y)
+    jm = problem.lower_cross_matrix(x, y)
+    a = jnp.asarray(alpha, h.dtype)
+    abar = jnp.eye(h.shape[0], dtype=h.dtype) - a * h
+    samples = problem.hessian_samples(x, y)
+    if samples is None:
+        second = lambda m: abar @ m @ abar.T  # noqa: E731
+        cross = lambda m: jm @ m @ jm.T  # noqa: E731
+    else:
+        hs, js, b = samples
+        hs, js = hs.astype(h.dtype), js.astype(h.dtype)
+
+        def second(m):
+            spread = jnp.mean(jnp.einsum("nij,jk,nlk->nil", hs, m, hs), 0) - h @ m @ h.T
+            return abar @ m @ abar.T + a**2 / b * spread
+
+        def cross(m):
+            spread = jnp.mean(jnp.einsum("nij,jk,nlk->nil", js, m, js), 0) - jm @ m @ jm.T
+            return jm @ m @ jm.T + spread / b
+
+    t = cyy + jnp.outer(gy, gy)
+    cq, sq = t, t
+    for _ in range(int(Q)):
+        t = second(t)
+        sq = sq + cq @ abar.T + abar @ cq.T + t
+        cq = cq @ abar.T + t
+    hq = neumann_inverse(h, a, Q)
+    exy = cxy + jnp.outer(gx, gy)
+    mid = exy @ hq @ jm.T
+    second_moment = cxx + jnp.outer(gx, gx) - mid - mid.T + cross(a**2 * sq)
+    mean = gx - jm @ (hq @ gy)
+    cov = second_moment - jnp.outer(mean, mean)
+    return mean, 0.5 * (cov + cov.T)
+
+
 def biased_hypergradient(problem, x, y, alpha, Q: int):
     r"""∇ₓf − J H_Q⁻¹ ∇ᵧf at (x, y): the mean of StocBiO's ĝ at that y (exact second derivatives)."""
     gx, gy = problem.upper_grads(x, y)
@@ -713,16 +888,27 @@ class ReducedHypergradient(AbstractProblem):
         field(x) = ∇Φ_Q(x) = ∇ₓf − J H_Q⁻¹ ∇ᵧf at y*(x)   (∇Φ plus the finite-Q bias
                    J (H⁻¹ − H_Q⁻¹) ∇ᵧf; the finite-D bias vanishes at stationarity of the warm
                    start for a quadratic lower level — e has mean 0 — and is O(α σ_g²) otherwise),
-        Σ_Φ(x) = M_Q C_F M_Qᵀ + G_y L G_yᵀ,
+        Σ_Φ(x) = E_e[Σ_call(y* + e)] + G_y L G_yᵀ,
 
-    with M_Q = [I, −J H_Q⁻¹] (the implicit-function map of the upper-gradient noise, covariance
-    C_F), G_y = ∂ĝ/∂y at y* (how an inner error moves ĝ), and L the long-run covariance of the
-    warm-started inner error (``inner_error_covariances``: the errors of successive outer steps
-    are correlated through the warm start, so the diffusion sees Σ_k Cov(e_0, e_k)). Exact for the
+    with Σ_call(y) the exact covariance of one estimate at a given y (``stocbio_call_moments``:
+    the upper-gradient noise through M_Q = [I, −J H_Q⁻¹] and, on minibatch problems, the noise of
+    the sampled Hessian- and Jacobian-vector products), averaged over the stationary inner error e
+    (covariance S) to second order in e by the 2d_y points y* ± √d_y S^{1/2}eᵢ (exact when Σ_call is
+    quadratic in y; Σ_call does not depend on y on the additive quadratic model), G_y = ∂E[ĝ | y]/∂y
+    at y* (how an inner error moves ĝ), and L the long-run covariance of the warm-started inner
+    error (``inner_error_covariances``: the errors of successive outer steps are correlated
+    through the warm start, so the diffusion sees Σ_k Cov(e_0, e_k)). The estimate's own noise is
+    uncorrelated across steps and with the inner errors, so the two parts add. Exact for the
     additive-noise model with g quadratic in y and ∇ᵧf linear in y; neglected: the O(β) lag of the
-    warm start behind y*(x_k), and Hessian-sampling noise (minibatch problems).
+    warm start behind y*(x_k), the covariance of the second-order term of ĝ in e (O(S²)), the
+    multiplicative part of a minibatch ∇ᵧG in the inner recursion, and in the drift the O(S) shift
+    ½∂²ĝ/∂y²:S of a nonlinear lower level.
 
     ``stochastic_grad`` draws N(field, Σ_Φ): the Gaussian oracle of the reduced SDE.
+
+    Args:
+        bilevel: the bilevel problem. alpha: the inner and Neumann step (> 0).
+        D: inner SGD steps (integer ≥ 1). Q: Neumann terms (integer ≥ 1).
     """
 
     bilevel: AbstractBilevel
@@ -732,10 +918,22 @@ class ReducedHypergradient(AbstractProblem):
     geometry: Euclidean = eqx.field(static=True, default=Euclidean())
 
     def __init__(self, bilevel, alpha, D: int, Q: int):
+        owner = "ReducedHypergradient"
+        if not isinstance(bilevel, AbstractBilevel):
+            raise TypeError(f"{owner}: bilevel must be a bilevel problem (an AbstractBilevel); got "
+                            f"{type(bilevel).__name__}")
+        check_range(owner, "alpha", alpha, 0.0, np.inf, low_closed=False, high_closed=False,
+                    scalar=True)
+        if (bilevel.hessian_noise(1) is not None
+                and type(bilevel).hessian_samples is AbstractBilevel.hessian_samples):
+            raise NotImplementedError(
+                f"{owner}: {type(bilevel).__name__} has noisy second derivatives (hessian_noise) "
+                "but no hessian_samples, so the covariance of StocBiO's Neumann estimate — part of "
+                "its diffusion coefficient — cannot be computed; implement hessian_samples(x, y)")
         self.bilevel = bilevel
         self.alpha = jnp.asarray(alpha)
-        self.D = int(D)
-        self.Q = int(Q)
+        self.D = _int(owner, "D", D, 1)
+        self.Q = _int(owner, "Q", Q, 1)
 
     @property
     def shape(self):
@@ -751,26 +949,40 @@ class ReducedHypergradient(AbstractProblem):
         """The drift correction ∇Φ_Q(x) − ∇Φ(x) = J (H⁻¹ − H_Q⁻¹) ∇ᵧf."""
         return self.grad(x) - self.bilevel.grad(x)
 
-    def _maps(self, x):
+    def inner_sensitivity(self, x):
+        """(y*, G_y): the exact inner solution and ∂E[ĝ | y]/∂y there."""
         b = self.bilevel
         y = b.y_star(x)
-        hq = neumann_inverse(b.lower_hessian(x, y), self.alpha, self.Q)
-        m = jnp.concatenate([jnp.eye(self.shape[0], dtype=x.dtype),
-                             -b.lower_cross_matrix(x, y) @ hq], axis=1)
         gy = jax.jacfwd(lambda yy: biased_hypergradient(b, x, yy, self.alpha, self.Q))(y)
-        return y, m, gy
+        return y, gy
+
+    def call_cov(self, x, inner_cov=None):
+        """Σ_call at y*(x) (``stocbio_call_moments``), or its average over an inner error of
+        covariance ``inner_cov`` (the 2d_y symmetric points y* ± √d_y S^{1/2}eᵢ)."""
+        b = self.bilevel
+        y = b.y_star(x)
+        if inner_cov is None:
+            return stocbio_call_moments(b, x, y, self.alpha, self.Q)[1]
+        d = y.shape[0]
+        e, u = jnp.linalg.eigh(inner_cov)
+        root = u * jnp.sqrt(jnp.maximum(e, 0.0) * d)
+        points = jnp.concatenate([y + root.T, y - root.T])
+        # one point at a time (lax.map): a batched eigendecomposition inside the engine's step can
+        # deadlock jaxlib 0.10's CPU thread pool (the engine refuses it)
+        covs = jax.lax.map(lambda yy: stocbio_call_moments(b, x, yy, self.alpha, self.Q)[1], points)
+        return jnp.mean(covs, axis=0)
 
     def grad_noise_cov(self, x):
-        y, m, gy = self._maps(x)
-        _, _, _, long_run = inner_error_covariances(self.bilevel, x, self.alpha, self.D)
-        out = m @ self.bilevel.upper_grads_cov(x, y) @ m.T + gy @ long_run @ gy.T
+        _, gy = self.inner_sensitivity(x)
+        _, _, s, long_run = inner_error_covariances(self.bilevel, x, self.alpha, self.D)
+        out = self.call_cov(x, s) + gy @ long_run @ gy.T
         return 0.5 * (out + out.T)
 
     def one_call_cov(self, x):
         """Cov of one ĝ with the inner error at its stationary law (no autocorrelation)."""
-        y, m, gy = self._maps(x)
+        _, gy = self.inner_sensitivity(x)
         _, _, s, _ = inner_error_covariances(self.bilevel, x, self.alpha, self.D)
-        out = m @ self.bilevel.upper_grads_cov(x, y) @ m.T + gy @ s @ gy.T
+        out = self.call_cov(x, s) + gy @ s @ gy.T
         return 0.5 * (out + out.T)
 
     def stochastic_grad(self, x, noise):

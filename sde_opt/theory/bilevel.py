@@ -31,18 +31,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import check_integer, check_positive, check_range
 from ..problems.bilevel import (
     ReducedHypergradient,
     biased_hypergradient,
     inner_error_covariances,
     neumann_inverse,
+    stocbio_call_moments,
 )
 from ..sde.field import FieldSDE
 from .lyapunov import lyapunov_covariance
 from .saddle_exit import saddle_exit_mean, saddle_exit_mean_em
 
 __all__ = ["ReducedHypergradient", "biased_hypergradient", "inner_error_covariances",
-           "neumann_inverse", "reduced_sde", "gd_contraction", "cg_contraction_bound",
+           "neumann_inverse", "stocbio_call_moments", "reduced_sde", "gd_contraction", "cg_contraction_bound",
            "aid_contraction", "reduced_stationary_covariance", "reduced_saddle_exit_mean",
            "reduced_saddle_exit_mean_em", "perturbed_aid_escape_growth", "reduced_linearization",
            "diffusion_exit_mean_1d", "reduced_unstable_noise"]
@@ -55,13 +57,21 @@ def reduced_sde(problem, alpha, beta, D: int, Q: int) -> FieldSDE:
 
 def gd_contraction(alpha: float, mu: float, ell: float, D: int) -> float:
     """max_{λ ∈ [μ, ℓ]} |1 − αλ|^D: D gradient steps' contraction on a quadratic lower level."""
-    _check_positive(alpha=alpha, mu=mu, ell=ell)
+    owner = "gd_contraction"
+    for name, v in (("alpha", alpha), ("mu", mu), ("ell", ell)):
+        check_positive(owner, name, v, scalar=True)
+    if ell < mu:
+        raise ValueError(f"{owner}: ell (the largest curvature) must be >= mu; got ell={ell!r}, "
+                         f"mu={mu!r}")
+    D = check_integer(owner, "D", D, low=1)
     return max(abs(1 - alpha * mu), abs(1 - alpha * ell)) ** D
 
 
 def cg_contraction_bound(kappa: float, N: int) -> float:
     r"""c_N = 2ϱ^N/(1 + ϱ^{2N}) = 1/T_N((κ+1)/(κ−1)), ϱ = (√κ−1)/(√κ+1): N CG steps' H-norm bound."""
-    _check_positive(kappa=kappa)
+    owner = "cg_contraction_bound"
+    check_range(owner, "kappa", kappa, 1.0, np.inf, high_closed=False, scalar=True)
+    N = check_integer(owner, "N", N, low=1)
     if kappa == 1:
         return 0.0
     rho = (math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)
@@ -75,8 +85,7 @@ def aid_contraction(*, alpha: float, mu: float, ell: float, D: int, N: int) -> d
     "gd" | "cg"}`` (module docstring). "gd" is an exact asymptotic rate, "cg" an upper bound.
     """
     for name, v in (("D", D), ("N", N)):
-        if not (isinstance(v, (int, np.integer)) and v >= 1):
-            raise ValueError(f"aid_contraction: {name} must be an integer >= 1; got {v!r}")
+        check_integer("aid_contraction", name, v, low=1)
     gd = gd_contraction(alpha, mu, ell, D)
     cgb = cg_contraction_bound(ell / mu, N)
     return {"gd": gd, "cg": cgb, "rate": max(gd, cgb), "limited_by": "gd" if gd >= cgb else "cg"}
@@ -126,6 +135,7 @@ def perturbed_aid_escape_growth(problem, x_saddle, beta: float) -> float:
     """1 + β|λ_min(∇²Φ(x_saddle))|: the per-step growth of the unstable component after a kick
     (exact hypergradient; AID's warm-started error adds a perturbation that decays at
     ``aid_contraction``'s rate)."""
+    check_positive("perturbed_aid_escape_growth", "beta", beta, scalar=True)
     with jax.enable_x64(True):  # the Hessian in float64 (without x64 the cast is to float32)
         h = np.asarray(problem.hessian(jnp.asarray(x_saddle, jnp.float64)), np.float64)
     lam = float(np.linalg.eigvalsh(0.5 * (h + h.T)).min())
