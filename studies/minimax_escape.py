@@ -229,8 +229,10 @@ def sosp_point(eps, n, plain=False, seed=0):
     else:
         alg = so.PerturbedGDmax.from_template(game, ell=SOSP["ell"], mu=SOSP["mu"], eps=eps,
                                               rho_phi=rho, delta_phi=delta, delta=SOSP["delta"])
-        # ample: 8 kick intervals per decade the escape has to grow through
-        horizon = 512 * int(math.ceil(8.0 * p["interval"] * math.log(1.0 / p["radius"]) / 512))
+        # ample: 8 kick intervals per decade the escape has to grow through (the kick's length is
+        # η_x·r: the paper's kick x − η_x ξ, ξ ∈ B(0, r))
+        horizon = 512 * int(math.ceil(8.0 * p["interval"]
+                                      * math.log(1.0 / (p["eta_x"] * p["radius"])) / 512))
     res = so.simulate(alg, (jnp.asarray(x0), jnp.asarray(y0)), 41 + seed, n_paths=n,
                       n_steps=horizon, events=[LocalMinimax(game, eps, rho)])
     xf = np.asarray(res.final[0], np.float64)
