@@ -11,12 +11,23 @@ from __future__ import annotations
 import equinox as eqx
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
+
+from ._checks import check_integer
 
 
 class StandardNormal(eqx.Module):
     """z ~ N(0, I) of a fixed shape."""
 
     shape: tuple[int, ...] = eqx.field(static=True)
+
+    def __check_init__(self):
+        ok = isinstance(self.shape, tuple) and all(
+            isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)) and i >= 0
+            for i in self.shape)
+        if not ok:
+            raise TypeError(f"StandardNormal: shape must be a tuple of integers >= 0; got "
+                            f"{self.shape!r} ({type(self.shape).__name__})")
 
     def sample(self, key, dtype=jnp.float32):
         return jr.normal(key, self.shape, dtype)
@@ -27,6 +38,10 @@ class MinibatchIndices(eqx.Module):
 
     n: int = eqx.field(static=True)
     batch_size: int = eqx.field(static=True)
+
+    def __check_init__(self):
+        check_integer("MinibatchIndices", "n", self.n, low=1)
+        check_integer("MinibatchIndices", "batch_size", self.batch_size, low=1)
 
     def sample(self, key, dtype=None):
         return jr.randint(key, (self.batch_size,), 0, self.n)

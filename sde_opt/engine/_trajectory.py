@@ -5,10 +5,13 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
+from .._chain import AbstractChain
+from .._checks import check_array, check_instance, check_integer
 
-@eqx.filter_jit
+
 def trajectory(chain, x0, noise, *, stride: int = 1):
     """Positions of ``chain`` driven by the given noise, for a batch of paths.
 
@@ -21,6 +24,42 @@ def trajectory(chain, x0, noise, *, stride: int = 1):
     Returns:
         ``(n_paths, n_steps // stride + 1, *shape)`` positions, starting with ``x0``.
     """
+    owner = "trajectory"
+    check_instance(owner, "chain", chain, AbstractChain, "a chain (an algorithm, or a scheme "
+                   "such as EulerMaruyama(sde, dt))")
+    stride = check_integer(owner, "stride", stride, low=1)
+    x0 = check_array(owner, "x0", x0, ndim=None)
+    noise = check_array(owner, "noise", noise)
+    if x0.ndim < 1 or noise.ndim < 2:
+        raise ValueError(f"{owner}: x0 must be (n_paths, *shape) and noise (n_paths, n_steps, "
+                         f"*noise_shape); got x0 of shape {x0.shape} and noise of shape "
+                         f"{noise.shape}")
+    shape = getattr(chain, "point_shape", None)
+    if shape is not None and _is_shape(shape) and tuple(x0.shape[1:]) != tuple(shape):
+        raise ValueError(f"{owner}: x0 must have shape (n_paths, *{tuple(shape)}) for this chain; "
+                         f"got {x0.shape}")
+    want = _noise_shape(chain)
+    if want is not None and tuple(noise.shape[2:]) != tuple(want):
+        raise ValueError(f"{owner}: noise must have shape (n_paths, n_steps, *{tuple(want)}) for "
+                         f"this chain; got {noise.shape}")
+    if noise.shape[0] != x0.shape[0]:
+        raise ValueError(f"{owner}: noise must have one row per path (x0 has {x0.shape[0]}); got "
+                         f"noise of shape {noise.shape}")
+    return _trajectory(chain, jnp.asarray(x0), jnp.asarray(noise), stride)
+
+
+def _is_shape(s) -> bool:
+    return isinstance(s, tuple) and all(isinstance(i, (int, np.integer)) for i in s)
+
+
+def _noise_shape(chain):
+    sampler = getattr(chain, "noise", None)
+    shape = getattr(sampler, "shape", None)
+    return tuple(shape) if _is_shape(shape) else None
+
+
+@eqx.filter_jit
+def _trajectory(chain, x0, noise, stride: int):
 
     def one_path(x, zs):
         def body(state, z):
@@ -42,8 +81,12 @@ def coarsen_normals(z, factor: int):
     ``factor``; returns ``(n_paths, n_steps // factor, *noise_shape)`` with
     z_coarse = Σ (factor consecutive z) / √factor (so √(kh) z_coarse = Σ √h z).
     """
+    owner = "coarsen_normals"
+    factor = check_integer(owner, "factor", factor, low=1)
+    z = jnp.asarray(check_array(owner, "z", z, ndim=tuple(range(2, 10))))
     n, k = z.shape[:2]
     if k % factor:
-        raise ValueError(f"coarsen_normals: {k} steps are not divisible by factor {factor}")
+        raise ValueError(f"{owner}: factor must divide the number of steps ({k}, the second axis "
+                         f"of z); got factor={factor}")
     z = z.reshape(n, k // factor, factor, *z.shape[2:])
     return z.sum(axis=2) / jnp.sqrt(jnp.asarray(factor, z.dtype))

@@ -30,8 +30,20 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from .._checks import check_bool, check_choice, check_instance, check_positive
 from ..problems._base import AbstractField
 from ._base import AbstractSDE
+
+
+def _check_pair_field(owner, problem):
+    """A game, or any field on a pair (x, y) of array players."""
+    check_instance(owner, "problem", problem, AbstractField,
+                   "a game (an AbstractGame, or any sde_opt field on a pair (x, y))")
+    shape = problem.shape
+    if not (isinstance(shape, tuple) and len(shape) == 2
+            and all(isinstance(s, tuple) for s in shape)):
+        raise TypeError(f"{owner}: problem must be a game on a pair (x, y) (an AbstractGame); got "
+                        f"{type(problem).__name__}, a field on points of shape {shape!r}")
 
 
 class TwoTimescaleSDE(AbstractSDE):
@@ -50,6 +62,10 @@ class TwoTimescaleSDE(AbstractSDE):
     noisy: bool = eqx.field(static=True)
 
     def __init__(self, problem, eta_x, ratio, noise=True):
+        _check_pair_field("TwoTimescaleSDE", problem)
+        check_positive("TwoTimescaleSDE", "eta_x", eta_x, scalar=True)
+        check_positive("TwoTimescaleSDE", "ratio", ratio, scalar=True)
+        check_bool("TwoTimescaleSDE", "noise", noise)
         self.problem = problem
         self.eta_x = jnp.asarray(eta_x)
         self.ratio = jnp.asarray(ratio)
@@ -98,12 +114,14 @@ class ReducedSDE(AbstractSDE):
     mode: str | None = eqx.field(static=True)
 
     def __init__(self, problem, eta_x, noise="gda"):
-        if noise not in ("gda", "x", None):
-            raise ValueError(f"ReducedSDE: noise must be 'gda', 'x' or None; got {noise!r}")
+        _check_pair_field("ReducedSDE", problem)
+        check_positive("ReducedSDE", "eta_x", eta_x, scalar=True)
+        if noise is not None:
+            check_choice("ReducedSDE", "noise", noise, ("gda", "x"))
         for name in ("phi_grad", "y_star"):
             if not hasattr(problem, name):
-                raise TypeError(f"ReducedSDE: the problem {type(problem).__name__} needs a "
-                                f"closed-form {name} (Φ's gradient and the best response y*)")
+                raise TypeError(f"ReducedSDE: problem must have a closed-form {name} (Φ's "
+                                f"gradient and the best response y*); got {type(problem).__name__}")
         self.problem = problem
         self.eta_x = jnp.asarray(eta_x)
         self.mode = noise

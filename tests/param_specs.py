@@ -1,0 +1,646 @@
+"""The contract every public parameter meets, written independently of the code it checks.
+
+``SPECS`` maps each public callable (qualified name: module of definition + ``__qualname__``) to a
+valid example call and, for each parameter of its signature, a *kind*:
+
+* :class:`Real` — a real number (or, with ``scalar=False``, an array of them) in a range;
+* :class:`Integer` — an integer in a range (never a float, a string or a bool);
+* :class:`Bool` — ``True``/``False`` only (``'no'`` must not become ``True``);
+* :class:`Choice` — one of a few strings;
+* :class:`Array` — a real array with a number of axes / a shape, finite, non-empty, in a range;
+* :class:`Instance` — an object of a kind (problem, game, chain, SDE, geometry, …);
+* :class:`Func` — a callable; :class:`Shape` — a tuple of integers;
+* :class:`Key` — a ``jax.random`` key or integer seed (``"jax"``), or a NumPy seed (``"seed"``);
+* :class:`Text` — a string (a label); :class:`Path` — a file-system path;
+* :class:`Free` — accepts anything, with the reason.
+
+Each kind builds hypothesis strategies of *invalid* values (wrong type, NaN/inf, out of range,
+wrong shape, empty, non-integer where an integer is needed, bool where a number is needed,
+strings) and of *valid* values; ``tests/test_param_checks.py`` runs them. ``RECORDS`` lists the
+public classes that are results or states built by the package (their fields are not user input)
+and the abstract bases (not constructible); ``PENDING_FAMILIES`` lists the specs whose code
+another issue's helper is rewriting (reported as xfail until merged).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable
+
+import numpy as np
+from hypothesis import strategies as st
+
+# --------------------------------------------------------------------------------------------
+# kinds
+# --------------------------------------------------------------------------------------------
+
+_WRONG_TYPES = ("1.0", b"x", 1j, [1.0, "a"], {"a": 1.0})
+
+
+def _cases(*pairs):
+    """A strategy of ``(label, value)`` pairs, one drawn from each labelled strategy."""
+    return st.one_of(*[s.map(lambda v, lab=lab: (lab, v)) for lab, s in pairs])
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    optional: bool = dataclasses.field(default=False, kw_only=True)
+
+    def invalid(self, example):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def valid(self, example):
+        return st.just(example)
+
+    def _none(self):
+        return [] if self.optional else [("None", st.just(None))]
+
+
+def _finite(x):
+    return x is not None and math.isfinite(x)
+
+
+@dataclasses.dataclass(frozen=True)
+class Real(Kind):
+    """A real number in [low, high] (open ends with ``low_closed``/``high_closed`` False).
+
+    ``scalar=False``: an array of such numbers is accepted too. ``sample``: the range valid values
+    are drawn from (default: a moderate part of the allowed range). ``inf_ok``: +inf is valid
+    (e.g. an inverse temperature). ``callable_ok``: a schedule t -> value is valid too."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_closed: bool = True
+    high_closed: bool = True
+    scalar: bool = True
+    sample: tuple | None = None
+    inf_ok: bool = False
+    callable_ok: bool = False
+
+    def _sample_range(self):
+        if self.sample is not None:
+            return self.sample
+        lo = self.low if _finite(self.low) else min(-10.0, self.high - 10.0)
+        hi = self.high if _finite(self.high) else max(lo + 10.0, 10.0)
+        width = hi - lo
+        return (lo + 1e-3 * width if not self.low_closed else lo,
+                hi - 1e-3 * width if not self.high_closed else hi)
+
+    def invalid(self, example):
+        cases = [("wrong type", st.sampled_from(_WRONG_TYPES)),
+                 ("bool", st.booleans()),
+                 ("string number", st.sampled_from(["1", "0.5", "nan"])),
+                 ("nan", st.just(math.nan)),
+                 ("inf", st.sampled_from([-math.inf] + ([] if self.inf_ok else [math.inf]))),
+                 *self._none()]
+        if _finite(self.low):
+            below = st.floats(self.low - 1e6, self.low, exclude_max=not self.low_closed,
+                              allow_nan=False)
+            cases.append(("below range", below))
+            if self.low == int(self.low):
+                cases.append(("below range (int)",
+                              st.integers(int(self.low) - 100,
+                                          int(self.low) - (1 if self.low_closed else 0))))
+        if _finite(self.high):
+            cases.append(("above range", st.floats(self.high, self.high + 1e6,
+                                                   exclude_min=not self.high_closed,
+                                                   allow_nan=False)))
+        if self.scalar:
+            lo, hi = self._sample_range()
+            cases.append(("array for a scalar", st.floats(lo, hi).map(lambda v: np.array([v, v]))))
+        return _cases(*cases)
+
+    def valid(self, example):
+        lo, hi = self._sample_range()
+        draws = st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+        return draws | st.just(math.inf) if self.inf_ok else draws
+
+
+@dataclasses.dataclass(frozen=True)
+class Integer(Kind):
+    """An integer in [low, high] (``None`` = unbounded); ``sample``: the range of valid draws."""
+
+    low: int | None = None
+    high: int | None = None
+    sample: tuple | None = None
+
+    def invalid(self, example):
+        cases = [("non-integer float", st.floats(0.1, 1e3).filter(lambda v: v != int(v))),
+                 ("integral float", st.integers(1, 50).map(float)),
+                 ("string", st.sampled_from(["1", "10", "x"])),
+                 ("bool", st.booleans()),
+                 ("nan/inf", st.sampled_from([math.nan, math.inf])),
+                 ("wrong type", st.sampled_from(_WRONG_TYPES)), *self._none()]
+        if self.low is not None:
+            cases.append(("below range", st.integers(self.low - 1000, self.low - 1)))
+        if self.high is not None:
+            cases.append(("above range", st.integers(self.high + 1, self.high + 1000)))
+        return _cases(*cases)
+
+    def valid(self, example):
+        lo, hi = self.sample or (self.low if self.low is not None else -5,
+                                 self.high if self.high is not None else
+                                 (self.low if self.low is not None else 0) + 10)
+        return st.integers(lo, hi) | st.integers(lo, hi).map(np.int64)
+
+
+@dataclasses.dataclass(frozen=True)
+class Bool(Kind):
+    """``True`` or ``False`` (a NumPy bool too); never a string, a number or ``None``.
+    ``text_ok``: a string (a label) is valid too."""
+
+    text_ok: bool = False
+
+    def invalid(self, example):
+        strings = [] if self.text_ok else [("string", st.sampled_from(["no", "yes", "False", ""]))]
+        return _cases(*strings, ("number", st.sampled_from([0, 1, 0.5, 2])), *self._none())
+
+    def valid(self, example):
+        return st.booleans() | st.text(min_size=1, max_size=8) if self.text_ok else st.booleans()
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice(Kind):
+    """One of ``options`` (strings)."""
+
+    options: tuple = ()
+
+    def invalid(self, example):
+        wrong = st.text(min_size=1, max_size=12).filter(lambda s: s not in self.options)
+        return _cases(("unknown string", wrong),
+                      ("other case", st.sampled_from(
+                          [o.upper() for o in self.options if o.upper() not in self.options]
+                          or ["NONE-OF-THEM"])),
+                      ("not a string", st.sampled_from([1, 1.5, True, b"x"])), *self._none())
+
+    def valid(self, example):
+        return st.sampled_from(self.options)
+
+
+@dataclasses.dataclass(frozen=True)
+class Array(Kind):
+    """A real array.
+
+    ``ndim``: allowed numbers of axes (an int or a tuple); ``same_shape``: exactly the shape of the
+    example (another length is refused); ``low``/``high``: bounds on every entry (``*_closed``);
+    ``finite``: NaN/inf refused; ``nonempty``: an empty array refused; ``valid``: a function
+    example -> strategy of valid arrays (default: the example scaled by a factor in [0.5, 2] when
+    ``scale_ok``, else the example)."""
+
+    ndim: int | tuple | None = None
+    same_shape: bool = False
+    low: float | None = None
+    high: float | None = None
+    low_closed: bool = True
+    high_closed: bool = True
+    finite: bool = True
+    nonempty: bool = True
+    scale_ok: bool = False
+    make_valid: Callable | None = None
+
+    def invalid(self, example):
+        ex = np.asarray(example, dtype=np.float64)
+        cases = [("wrong type", st.sampled_from(["x", b"x", {"a": 1.0}])),
+                 ("ragged", st.just([[1.0, 2.0], [3.0]])),
+                 ("complex", st.just(ex.astype(np.complex128) + 1j)),
+                 ("bool", st.just(True)), *self._none()]
+        if self.finite and ex.size:
+            cases.append(("non-finite entry", st.tuples(
+                st.integers(0, ex.size - 1), st.sampled_from([math.nan, math.inf, -math.inf])
+            ).map(lambda iv: _with_entry(ex, *iv))))
+        if self.nonempty:
+            cases.append(("empty", st.just(np.zeros((0,) * max(ex.ndim, 1)))))
+        allowed = None if self.ndim is None else (
+            (self.ndim,) if isinstance(self.ndim, int) else tuple(self.ndim))
+        if allowed is not None:
+            wrong = [d for d in range(0, 5) if d not in allowed]
+            cases.append(("wrong number of axes",
+                          st.sampled_from(wrong).map(lambda d: np.full((2,) * d, ex.ravel()[0]
+                                                                       if ex.size else 0.0))))
+        if self.same_shape and ex.ndim:
+            cases.append(("wrong shape", st.integers(0, ex.ndim - 1).map(
+                lambda ax: np.concatenate([ex, np.take(ex, [0], axis=ax)], axis=ax))))
+        if self.low is not None and ex.size:
+            lo = st.floats(self.low - 1e3, self.low, exclude_max=not self.low_closed,
+                           allow_nan=False)
+            cases.append(("entry below range", st.tuples(st.integers(0, ex.size - 1), lo).map(
+                lambda iv: _with_entry(ex, *iv))))
+        if self.high is not None and ex.size:
+            hi = st.floats(self.high, self.high + 1e3, exclude_min=not self.high_closed,
+                           allow_nan=False)
+            cases.append(("entry above range", st.tuples(st.integers(0, ex.size - 1), hi).map(
+                lambda iv: _with_entry(ex, *iv))))
+        return _cases(*cases)
+
+    def valid(self, example):
+        if self.make_valid is not None:
+            return self.make_valid(example)
+        if self.scale_ok:
+            return st.floats(0.5, 2.0).map(lambda c: c * np.asarray(example))
+        return st.just(example)
+
+
+def _with_entry(ex, i, v):
+    out = np.array(ex, dtype=np.float64, copy=True)
+    out.reshape(-1)[i] = v
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Instance(Kind):
+    """An object of a kind: ``what`` in words; ``wrong``: names of :data:`WRONG_OBJECTS` that must
+    be refused (e.g. a game where a minimization problem is needed)."""
+
+    what: str = "object"
+    wrong: tuple = ()
+
+    def invalid(self, example):
+        cases = [("wrong type", st.sampled_from(["x", 1.0, (1, 2)])), *self._none()]
+        if self.wrong:
+            cases.append(("wrong kind", st.sampled_from(self.wrong).map(lambda n: WRONG[n]())))
+        return _cases(*cases)
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape(Kind):
+    """A shape: a tuple of integers >= 0."""
+
+    def invalid(self, example):
+        return _cases(("not a tuple", st.sampled_from(["x", 1.0, 3, [2, 3]])),
+                      ("bad entries", st.sampled_from([(1.5,), (-1,), ("a",), (True,)])),
+                      *self._none())
+
+
+@dataclasses.dataclass(frozen=True)
+class Func(Kind):
+    """A callable (function, equinox module with ``__call__``, class)."""
+
+    def invalid(self, example):
+        return _cases(("not callable", st.sampled_from(["f", 1.0, (1, 2)])), *self._none())
+
+
+@dataclasses.dataclass(frozen=True)
+class Key(Kind):
+    """``"jax"``: a ``jax.random`` key or an integer seed; ``"seed"``: an integer seed >= 0 for
+    ``numpy.random.default_rng``."""
+
+    kind: str = "jax"
+
+    def invalid(self, example):
+        cases = [("float", st.floats(0.1, 100).filter(lambda v: v != int(v))),
+                 ("string", st.sampled_from(["0", "x"])), ("bool", st.booleans()),
+                 *self._none()]
+        if self.kind == "seed":
+            cases.append(("negative", st.integers(-1000, -1)))
+        else:
+            cases.append(("float array", st.just(np.zeros(2))))
+        return _cases(*cases)
+
+    def valid(self, example):
+        return st.integers(0, 2**31 - 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Text(Kind):
+    """A string (a label, a note)."""
+
+    def invalid(self, example):
+        return _cases(("not a string", st.sampled_from([1, 1.5, b"x", ["a"]])), *self._none())
+
+    def valid(self, example):
+        return st.text(max_size=20)
+
+
+@dataclasses.dataclass(frozen=True)
+class Path(Kind):
+    """A file-system path (a string or ``os.PathLike``)."""
+
+    def invalid(self, example):
+        return _cases(("not a path", st.sampled_from([1, 1.5, ["a"]])),
+                      ("empty", st.just("")), *self._none())
+
+
+@dataclasses.dataclass(frozen=True)
+class Free(Kind):
+    """Accepts anything; ``why`` says why."""
+
+    why: str = ""
+
+    def invalid(self, example):
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# specs
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """A public callable: a valid example call and a kind for each parameter.
+
+    ``example``: a function returning the keyword arguments of a cheap valid call (``args``: a
+    function returning positional arguments, for positional-only parameters). ``owners``: names
+    an error may give as its owner (default: the callable's name). ``valid_examples``: how many
+    valid draws per parameter (fewer for costly calls). ``call``: how to call it (default: the
+    callable itself)."""
+
+    name: str
+    example: Callable
+    params: dict
+    owners: tuple = ()
+    valid_examples: int | None = None
+    call: Callable | None = None
+
+
+SPECS: dict[str, Spec] = {}
+
+
+def spec(name, example, *, owners=(), valid_examples=None, call=None, **params):
+    if name in SPECS:
+        raise ValueError(f"spec for {name} given twice")
+    SPECS[name] = Spec(name, example, params, tuple(owners), valid_examples, call)
+
+
+RECORDS: dict[str, str] = {}
+
+
+def record(reason, *names):
+    for n in names:
+        RECORDS[n] = reason
+
+
+def cached(fn):
+    return functools.lru_cache(maxsize=None)(fn)
+
+
+# wrong-kind objects, built on first use
+WRONG: dict[str, Callable] = {}
+
+
+# --------------------------------------------------------------------------------------------
+# example objects (built once, on first use)
+# --------------------------------------------------------------------------------------------
+
+X2 = np.array([0.1, 0.0], np.float32)
+
+
+@cached
+def saddle():
+    import sde_opt as so
+    return so.QuadraticSaddle([-1.0, 1.0], 0.1)
+
+
+@cached
+def double_well():
+    import sde_opt as so
+    return so.DoubleWell(noise_std=0.5)
+
+
+@cached
+def msgd():
+    import sde_opt as so
+    return so.MomentumSGD(saddle(), 0.1, 0.5)
+
+
+@cached
+def field_sde():
+    import sde_opt as so
+    return so.FieldSDE(saddle(), 1.0, 0.3)
+
+
+@cached
+def em():
+    import sde_opt as so
+    return so.EulerMaruyama(field_sde(), 0.01)
+
+
+@cached
+def underdamped():
+    import sde_opt as so
+    return so.UnderdampedLangevin(so.DoubleWell(), gamma=1.0, beta=2.0)
+
+
+@cached
+def linear_sde():
+    import sde_opt as so
+    return so.LinearSDE(np.diag([-1.0, -2.0]), 0.5)
+
+
+@cached
+def game():
+    import sde_opt as so
+    return so.QuadraticGame(np.array([[1.0]]), np.array([[0.5]]), np.array([[1.0]]), sigma_x=0.1,
+                            sigma_y=0.1)
+
+
+@cached
+def ou_trace():
+    """An Ornstein-Uhlenbeck trace (1-d, 400 steps of 0.05) from a fixed seed."""
+    rng = np.random.default_rng(0)
+    x = np.zeros(400)
+    for k in range(1, x.size):
+        x[k] = x[k - 1] * np.exp(-0.05) + 0.3 * rng.standard_normal()
+    return x
+
+
+@cached
+def ou_trace_2d():
+    rng = np.random.default_rng(1)
+    x = np.zeros((400, 2))
+    for k in range(1, x.shape[0]):
+        x[k] = x[k - 1] * np.exp(-0.05) + 0.3 * rng.standard_normal(2)
+    return x
+
+
+@cached
+def sim_result():
+    import sde_opt as so
+    return so.simulate(msgd(), X2, 0, n_paths=16, n_steps=50,
+                       events=[so.LeaveBall(np.zeros(2), 0.5)])
+
+
+WRONG.update({
+    "problem": saddle,
+    "game": game,
+    "sde": field_sde,
+    "chain": msgd,
+    "linear sde": linear_sde,
+    "scheme": em,
+})
+
+PROBLEM = Instance(what="a problem", wrong=("sde", "chain"))
+MIN_PROBLEM = Instance(what="a minimization problem", wrong=("game", "sde", "chain"))
+GAME = Instance(what="a game", wrong=("problem", "sde", "chain"))
+CHAIN = Instance(what="a chain", wrong=("problem", "sde"))
+SDE = Instance(what="an SDE", wrong=("problem", "chain"))
+UNDERDAMPED = Instance(what="an UnderdampedLangevin", wrong=("linear sde", "problem", "chain"))
+POS = Real(0.0, low_closed=False, high_closed=False)
+NONNEG = Real(0.0, high_closed=False)
+FINITE = Real(high_closed=False, low_closed=False)
+LEVEL = Real(0.0, 1.0, low_closed=False, high_closed=False, sample=(0.5, 0.99))
+PROB = Real(0.0, 1.0, low_closed=False, high_closed=False)
+
+
+# --------------------------------------------------------------------------------------------
+# engine
+# --------------------------------------------------------------------------------------------
+
+EVENTS = Instance(what="a list of events")
+OBSERVABLES = Instance(what="a dict name -> function", optional=True)
+X0 = Array(same_shape=True, scale_ok=True)
+
+
+def _sim_example():
+    import sde_opt as so
+    return dict(chain=msgd(), x0=X2, key=0, n_paths=4, n_steps=10,
+                events=[so.LeaveBall(np.zeros(2), 1.0)], observables={"x": _first})
+
+
+def _first(x):
+    return x[0]
+
+
+spec("sde_opt.engine._simulate.simulate", _sim_example, valid_examples=2,
+     chain=CHAIN, x0=X0, key=Key(), n_paths=Integer(1, sample=(4, 4)),
+     n_steps=Integer(0, 2**31 - 1 - 4096, sample=(10, 10)),
+     events=EVENTS, observables=OBSERVABLES, stride=Integer(1, sample=(1, 1)),
+     chunk_size=Integer(1, optional=True, sample=(4, 4)), memory_limit=Real(
+         0.0, low_closed=False, high_closed=False, sample=(1e6, 1e9)),
+     progress=Bool(text_ok=True), first_path=Integer(0, sample=(0, 0)))
+spec("sde_opt.engine._stream.simulate_streamed", _sim_example, valid_examples=2,
+     chain=CHAIN, x0=X0, key=Key(), n_paths=Integer(1, sample=(4, 4)),
+     n_steps=Integer(0, sample=(10, 10)), events=EVENTS, observables=OBSERVABLES,
+     stride=Integer(1, sample=(1, 1)), chunk_paths=Integer(1, sample=(4, 64)),
+     bin_width=Integer(1, optional=True, sample=(1, 1)),
+     memory_limit=Real(0.0, low_closed=False, high_closed=False, sample=(1e6, 1e9)),
+     progress=Bool(text_ok=True))
+spec("sde_opt.engine._simulate.use_cpu_cores", lambda: dict(n=None),
+     n=Integer(1, optional=True, sample=(1, 2)))
+spec("sde_opt.engine._trajectory.trajectory",
+     lambda: dict(chain=em(), x0=np.zeros((3, 2), np.float32),
+                  noise=np.zeros((3, 5, 2), np.float32), stride=1),
+     valid_examples=2, chain=CHAIN, x0=Array(ndim=2, same_shape=True, scale_ok=True),
+     noise=Array(ndim=3, same_shape=True, scale_ok=True), stride=Integer(1, sample=(1, 1)))
+spec("sde_opt.engine._trajectory.coarsen_normals",
+     lambda: dict(z=np.ones((2, 6, 3)), factor=2),
+     z=Array(ndim=(2, 3, 4, 5), scale_ok=True), factor=Integer(1, sample=(1, 3)))
+spec("sde_opt.engine.events.LeaveBall", lambda: dict(center=np.zeros(2), radius=1.0),
+     center=Array(scale_ok=True), radius=POS)
+spec("sde_opt.engine.events.EnterBall", lambda: dict(center=np.zeros(2), radius=1.0),
+     center=Array(scale_ok=True), radius=POS)
+spec("sde_opt.engine.events.Threshold", lambda: dict(fn=_first, level=0.5, above=True),
+     fn=Func(), level=FINITE, above=Bool())
+record("a result built by simulate / simulate_streamed; its fields are not user input",
+       "sde_opt.engine._simulate.SimulationResult", "sde_opt.engine._stream.StreamedSummary")
+
+# --------------------------------------------------------------------------------------------
+# chains, noise, geometry
+# --------------------------------------------------------------------------------------------
+
+record("an abstract base class (not constructible); its subclasses' parameters are checked",
+       "sde_opt._chain.AbstractChain", "sde_opt.geometry.AbstractGeometry",
+       "sde_opt.problems._base.AbstractField", "sde_opt.problems._base.AbstractProblem",
+       "sde_opt.problems._base.AbstractGame", "sde_opt.sde._base.AbstractSDE",
+       "sde_opt.algorithms._base.AbstractAlgorithm", "sde_opt.problems.bilevel.AbstractBilevel")
+spec("sde_opt.noise.StandardNormal", lambda: dict(shape=(2, 3)),
+     shape=Shape())
+spec("sde_opt.noise.MinibatchIndices", lambda: dict(n=10, batch_size=3),
+     n=Integer(1), batch_size=Integer(1, sample=(1, 5)))
+spec("sde_opt.geometry.Euclidean", lambda: dict())
+spec("sde_opt.geometry.Sphere", lambda: dict(axis=-1), axis=Integer(sample=(-1, 0)))
+spec("sde_opt.geometry.Oblique", lambda: dict(d=3, k=2), d=Integer(2, optional=True),
+     k=Integer(1, optional=True))
+spec("sde_opt.geometry.Product", lambda: _product_example(),
+     parts=Instance(what="a pytree of geometries"))
+
+
+def _product_example():
+    import sde_opt as so
+    return dict(parts=(so.Sphere(), so.Euclidean()))
+
+PENDING_FAMILIES: list[str] = []
+
+
+# --------------------------------------------------------------------------------------------
+# SDEs and schemes
+# --------------------------------------------------------------------------------------------
+
+SCALE = Real(0.0, low_closed=False, high_closed=False, callable_ok=True)
+NOISE_SCALE = Real(0.0, high_closed=False, callable_ok=True)
+STEP = Real(0.0, low_closed=False, high_closed=False, sample=(1e-3, 0.1))
+STRUCTURE = Choice(options=("auto", "additive", "diagonal", "general"))
+
+spec("sde_opt.sde.field.FieldSDE",
+     lambda: dict(problem=saddle(), drift_scale=1.0, noise_scale=0.3),
+     problem=PROBLEM, drift_scale=SCALE, noise_scale=NOISE_SCALE)
+spec("sde_opt.sde.linear.LinearSDE",
+     lambda: dict(A=np.diag([-1.0, -2.0]), B=np.array([[0.5, 0.0], [0.1, 0.3]]), b=None),
+     A=Array(ndim=(1, 2), same_shape=True, scale_ok=True),
+     B=Array(ndim=(0, 1, 2), scale_ok=True), b=Array(ndim=1, optional=True))
+spec("sde_opt.sde.langevin.OverdampedLangevin",
+     lambda: dict(problem=double_well(), beta=2.0, grad_noise_scale=None),
+     problem=MIN_PROBLEM, beta=Real(0.0, low_closed=False, inf_ok=True),
+     grad_noise_scale=Real(0.0, high_closed=False, optional=True))
+spec("sde_opt.sde.langevin.UnderdampedLangevin",
+     lambda: dict(problem=double_well(), gamma=1.0, beta=2.0, grad_noise_scale=None),
+     problem=MIN_PROBLEM, gamma=POS, beta=Real(0.0, low_closed=False, inf_ok=True),
+     grad_noise_scale=Real(0.0, high_closed=False, optional=True))
+spec("sde_opt.sde.langevin.PhaseSpace", lambda: dict(chain=msgd()), chain=CHAIN)
+spec("sde_opt.sde.euler_maruyama.EulerMaruyama", lambda: dict(sde=field_sde(), dt=0.01, t0=0.0),
+     sde=SDE, dt=STEP, t0=FINITE)
+spec("sde_opt.sde.geodesic_em.GeodesicEulerMaruyama",
+     lambda: dict(sde=field_sde(), dt=0.01, t0=0.0), sde=SDE, dt=STEP, t0=FINITE)
+spec("sde_opt.sde.exact_ou.ExactOU", lambda: dict(sde=underdamped(), dt=0.01),
+     sde=UNDERDAMPED, dt=STEP)
+spec("sde_opt.sde.splitting.BAOAB", lambda: dict(sde=underdamped(), dt=0.01),
+     sde=UNDERDAMPED, dt=STEP)
+spec("sde_opt.sde.splitting.OBABO", lambda: dict(sde=underdamped(), dt=0.01),
+     sde=UNDERDAMPED, dt=STEP)
+spec("sde_opt.sde.schedules.PiecewiseConstant",
+     lambda: dict(values=np.array([1.0, 0.5, 0.25]), boundaries=np.array([1.0, 2.0])),
+     values=Array(ndim=1, same_shape=True, scale_ok=True),
+     boundaries=Array(ndim=1, same_shape=True, scale_ok=True))
+record("a state built by a scheme (the point and the step count); not user input",
+       "sde_opt.sde.euler_maruyama.TimedState")
+
+
+def _brownian():
+    import diffrax
+    import jax.random as jr
+    return diffrax.VirtualBrownianTree(0.0, 1.0, tol=1e-3, shape=(2,), key=jr.key(0))
+
+
+spec("sde_opt.sde.diffrax_bridge.diffrax_terms",
+     lambda: dict(sde=field_sde(), brownian=_brownian(), noise="auto"),
+     sde=SDE, brownian=Instance(what="a diffrax Brownian path"), noise=STRUCTURE)
+spec("sde_opt.sde.diffrax_bridge.solve_diffrax",
+     lambda: dict(sde=field_sde(), x0=X2, t1=0.1, dt=0.01, key=0), valid_examples=1,
+     sde=SDE, x0=X0, t1=Real(sample=(0.1, 0.1)), dt=Real(0.0, low_closed=False,
+                                                        sample=(0.01, 0.01)),
+     key=Key(), t0=Real(sample=(0.0, 0.0)),
+     brownian=Instance(what="'virtual', 'unsafe' or a diffrax Brownian path"),
+     solver=Instance(what="a diffrax solver", optional=True),
+     saveat=Instance(what="a diffrax.SaveAt", optional=True), noise=STRUCTURE,
+     max_steps=Integer(1, optional=True, sample=(11, 11)),
+     kwargs=Free(why="passed on to diffrax.diffeqsolve, which checks them"))
+spec("sde_opt.sde.diffrax_bridge.GridBrownianPath",
+     lambda: dict(increments=np.zeros((5, 2)), dt=0.1, t0=0.0),
+     increments=Array(ndim=(1, 2, 3, 4), scale_ok=True), dt=POS, t0=FINITE)
+spec("sde_opt.sde.torchsde_bridge.to_torchsde",
+     lambda: dict(sde=field_sde(), state_shape=None, noise="auto"),
+     sde=SDE, state_shape=Shape(optional=True), noise=STRUCTURE)
+spec("sde_opt.sde.torchsde_bridge.replay_brownian",
+     lambda: dict(increments=np.zeros((3, 5, 2)), dt=0.1, t0=0.0),
+     increments=Array(ndim=3, scale_ok=True), dt=POS, t0=FINITE)
+spec("sde_opt.sde.torchsde_bridge.replay_brownian_from_normals",
+     lambda: dict(normals=np.zeros((3, 5, 2)), dt=0.1, t0=0.0),
+     normals=Array(ndim=3, scale_ok=True), dt=POS, t0=FINITE)
+spec("sde_opt.sde.two_timescale.TwoTimescaleSDE",
+     lambda: dict(problem=game(), eta_x=0.01, ratio=2.0, noise=True),
+     problem=GAME, eta_x=POS, ratio=POS, noise=Bool())
+spec("sde_opt.sde.two_timescale.ReducedSDE",
+     lambda: dict(problem=game(), eta_x=0.01, noise="gda"),
+     problem=GAME, eta_x=POS, noise=Choice(options=("gda", "x"), optional=True))

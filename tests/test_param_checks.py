@@ -1,0 +1,275 @@
+"""Every public parameter is checked: generated invalid values get a clear error, valid ones run.
+
+The contract is the table in ``tests/param_specs.py`` (written independently of the checks in the
+code). For each public callable and each parameter of its signature:
+
+* an invalid value (drawn by hypothesis from the parameter's kind: wrong type, NaN/inf, out of
+  range, wrong shape, empty, non-integer, bool, string) raises ``TypeError`` or ``ValueError``
+  whose message names the owner and the parameter and says what was given (``got …``; a scalar
+  is shown as given) — never a raw NumPy/JAX/equinox error, a hang or a silent coercion;
+* a valid value (and the example call itself) raises nothing.
+
+A test enumerates the public names (``sde_opt.__all__``, the documented submodules' ``__all__``
+and the members of the modules documented in ``docs/api/*.md``) and fails when a public callable
+or one of its parameters has no spec.
+
+Profiles: the default one is derandomized (the same draws on every run, a handful per parameter);
+``HYPOTHESIS_PROFILE=explore python -m pytest tests/test_param_checks.py`` draws many more.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+import os
+import re
+import signal
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import param_specs as ps
+
+settings.register_profile("default", max_examples=6, deadline=None, derandomize=True,
+                          database=None, suppress_health_check=list(HealthCheck))
+settings.register_profile("explore", max_examples=200, deadline=None,
+                          suppress_health_check=list(HealthCheck))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBMODULES = ("stats", "theory", "fit", "experiment", "geometry", "sde", "problems", "algorithms",
+              "engine", "sweep")
+PENDING_REASON = "owned by issue 18/19/20/23 helper; merged later"
+CALL_TIMEOUT_S = 60  # a call that takes longer than this is a hang
+
+
+# --------------------------------------------------------------------------------------------
+# the public surface
+# --------------------------------------------------------------------------------------------
+
+
+def _defined_here(module):
+    return [n for n, o in vars(module).items() if not n.startswith("_")
+            and getattr(o, "__module__", None) == module.__name__
+            and (inspect.isclass(o) or inspect.isfunction(o))]
+
+
+def _qualified(obj) -> str:
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+def public_callables() -> dict[str, object]:
+    """Qualified name -> object, for every public callable (classes and functions)."""
+    found = {}
+
+    def add(obj):
+        if isinstance(obj, types.ModuleType) or not callable(obj):
+            return
+        if not hasattr(obj, "__qualname__"):
+            return
+        found[_qualified(obj)] = obj
+
+    def add_module(module):
+        names = getattr(module, "__all__", None)
+        for n in _defined_here(module) if names is None else names:
+            obj = getattr(module, n)
+            if isinstance(obj, types.ModuleType):
+                add_module(obj)
+            else:
+                add(obj)
+
+    import sde_opt
+    add_module(sde_opt)
+    for sub in SUBMODULES:
+        add_module(importlib.import_module(f"sde_opt.{sub}"))
+    for page in sorted((ROOT / "docs" / "api").glob("*.md")):
+        for block in re.split(r"\n(?=::: )", page.read_text()):
+            m = re.match(r"::: (\S+)", block)
+            if not m:
+                continue
+            path = m.group(1)
+            members = re.findall(r"^\s+- (\w+)\s*$", block, re.M)
+            try:
+                module = importlib.import_module(path)
+            except ImportError:
+                parent, _, name = path.rpartition(".")
+                add(getattr(importlib.import_module(parent), name))
+                continue
+            for n in members or _defined_here(module):
+                add(getattr(module, n))
+    return found
+
+
+def resolve(name: str):
+    module, _, qual = name.rpartition(".")
+    while True:
+        try:
+            obj = importlib.import_module(module)
+            break
+        except ImportError:
+            module, _, head = module.rpartition(".")
+            qual = f"{head}.{qual}"
+    for part in qual.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def signature_params(obj) -> list[inspect.Parameter]:
+    return [p for p in inspect.signature(obj).parameters.values() if p.name != "self"]
+
+
+PUBLIC = public_callables()
+
+
+def test_every_public_callable_and_parameter_has_a_spec():
+    missing = [n for n in PUBLIC if n not in ps.SPECS and n not in ps.RECORDS]
+    assert not missing, f"public callables without a spec in tests/param_specs.py: {missing}"
+    gaps = []
+    for name, spec in ps.SPECS.items():
+        if name not in PUBLIC:
+            continue
+        params = {p.name for p in signature_params(PUBLIC[name])}
+        gaps += [f"{name}({p})" for p in sorted(params - set(spec.params))]
+        gaps += [f"{name}({p}): not a parameter" for p in sorted(set(spec.params) - params)]
+    assert not gaps, f"parameters without a spec (or specs of no parameter): {gaps}"
+
+
+def test_every_record_is_public_and_every_pending_name_has_a_spec():
+    stale = [n for n in ps.RECORDS if n not in PUBLIC]
+    assert not stale, f"RECORDS names that are not public: {stale}"
+    assert set(ps.PENDING_FAMILIES) <= set(ps.SPECS), sorted(set(ps.PENDING_FAMILIES)
+                                                             - set(ps.SPECS))
+    overlap = set(ps.RECORDS) & set(ps.SPECS)
+    assert not overlap, f"names both in RECORDS and SPECS: {sorted(overlap)}"
+
+
+# --------------------------------------------------------------------------------------------
+# generated inputs
+# --------------------------------------------------------------------------------------------
+
+
+class _Hang(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Hang(f"no answer within {CALL_TIMEOUT_S} s")
+
+
+def _call(spec: ps.Spec, override: dict):
+    fn = spec.call or resolve(spec.name)
+    kwargs = dict(spec.example())
+    kwargs.update(override)
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(CALL_TIMEOUT_S)
+    try:
+        return fn(**kwargs)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _owners(spec: ps.Spec) -> tuple:
+    return spec.owners or (spec.name.rpartition(".")[2],)
+
+
+def _shown(value) -> list[str] | None:
+    """Texts of which one must appear in the message for a scalar value (None: not checked)."""
+    if value is None or isinstance(value, (bool, np.bool_, str)):
+        return [repr(value)]
+    if isinstance(value, (int, np.integer)):
+        return [str(int(value))]
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ["nan"]
+        return [repr(value), str(value), f"{value:g}", f"{value:.6g}", f"{value:.3g}"]
+    return None
+
+
+def assert_clear(err: BaseException, spec: ps.Spec, param: str, value, kind) -> None:
+    msg = str(err)
+    where = f"{spec.name}({param}={value!r:.80}) raised {type(err).__name__}: {msg[:400]}"
+    assert type(err) in (TypeError, ValueError), where
+    assert any(o in msg for o in _owners(spec)), f"owner not named: {where}"
+    assert re.search(rf"(?<![A-Za-z0-9_]){re.escape(param)}(?![A-Za-z0-9_])", msg), \
+        f"parameter not named: {where}"
+    assert "got" in msg, f"the value given is not shown ('got …'): {where}"
+    shown = None if isinstance(kind, (ps.Instance, ps.Func, ps.Array, ps.Path, ps.Shape)) else _shown(value)
+    if shown is not None:
+        assert any(s in msg for s in shown), f"the value {value!r} is not shown: {where}"
+
+
+def _cases():
+    out = []
+    for name, spec in ps.SPECS.items():
+        marks = ([pytest.mark.xfail(reason=PENDING_REASON, strict=False)]
+                 if name in ps.PENDING_FAMILIES else [])
+        for param, kind in spec.params.items():
+            out.append(pytest.param(name, param, marks=marks, id=f"{name}:{param}"))
+    return out
+
+
+CASES = _cases()
+INVALID = [c for c in CASES if not isinstance(ps.SPECS[c.values[0]].params[c.values[1]], ps.Free)]
+
+
+def _pending(name):
+    return [pytest.mark.xfail(reason=PENDING_REASON, strict=False)] \
+        if name in ps.PENDING_FAMILIES else []
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_pending(n), id=n) for n in ps.SPECS])
+def test_example_call_runs(name):
+    _call(ps.SPECS[name], {})
+
+
+@pytest.mark.parametrize("name,param", INVALID)
+def test_invalid_value_gets_a_clear_error(name, param):
+    spec = ps.SPECS[name]
+    kind = spec.params[param]
+    example = spec.example().get(param, _default(name, param))
+
+    @given(kind.invalid(example))
+    def check(case):
+        label, value = case
+        try:
+            _call(spec, {param: value})
+        except (TypeError, ValueError) as err:
+            assert_clear(err, spec, param, value, kind)
+        except _Hang as err:
+            pytest.fail(f"{name}({param}={value!r:.80}) [{label}]: hang: {err}")
+        except Exception as err:  # noqa: BLE001 - the defect reported
+            pytest.fail(f"{name}({param}={value!r:.80}) [{label}]: {type(err).__name__}: "
+                        f"{str(err)[:400]}")
+        else:
+            pytest.fail(f"{name}({param}={value!r:.80}) [{label}] was accepted")
+
+    check()
+
+
+@pytest.mark.parametrize("name,param", CASES)
+def test_valid_value_is_accepted(name, param):
+    spec = ps.SPECS[name]
+    kind = spec.params[param]
+    if isinstance(kind, ps.Free):
+        return
+    example = spec.example().get(param, _default(name, param))
+    n = spec.valid_examples if spec.valid_examples is not None else settings().max_examples
+    if n == 0:
+        return
+
+    @settings(max_examples=n)
+    @given(kind.valid(example))
+    def check(value):
+        _call(spec, {param: value})
+
+    check()
+
+
+def _default(name, param):
+    p = {q.name: q for q in signature_params(resolve(name))}.get(param)
+    return None if p is None or p.default is inspect.Parameter.empty else p.default
