@@ -47,6 +47,14 @@ def _cases(*pairs):
 @dataclasses.dataclass(frozen=True)
 class Kind:
     optional: bool = dataclasses.field(default=False, kw_only=True)
+    valid_from: tuple | None = dataclasses.field(default=None, kw_only=True)
+
+    def valid_strategy(self, example):
+        """Valid draws: ``valid_from`` when given (values valid together with the example call's
+        other arguments), else the kind's own."""
+        if self.valid_from is not None:
+            return st.sampled_from(self.valid_from)
+        return self.valid(example)
 
     def invalid(self, example):  # pragma: no cover - overridden
         raise NotImplementedError
@@ -644,3 +652,146 @@ spec("sde_opt.sde.two_timescale.TwoTimescaleSDE",
 spec("sde_opt.sde.two_timescale.ReducedSDE",
      lambda: dict(problem=game(), eta_x=0.01, noise="gda"),
      problem=GAME, eta_x=POS, noise=Choice(options=("gda", "x"), optional=True))
+
+
+# --------------------------------------------------------------------------------------------
+# problems
+# --------------------------------------------------------------------------------------------
+
+NOISE_COV = Array(ndim=(0, 2), scale_ok=True)
+GEOMETRY = Instance(what="a geometry", optional=True, wrong=("problem", "sde"))
+
+
+def _sq_loss(p, ex):
+    return 0.5 * (p @ ex[:-1] - ex[-1]) ** 2
+
+
+def _finite_sum_data():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((12, 3))
+
+
+spec("sde_opt.problems._base.check_problem",
+     lambda: dict(owner="MyAlgorithm", problem=saddle(), game=False),
+     owners=("MyAlgorithm", "check_problem"), owner=Text(), problem=PROBLEM, game=Bool(optional=True, valid_from=(False, None)))
+spec("sde_opt.problems.finite_sum.FiniteSum",
+     lambda: dict(loss=_sq_loss, data=_finite_sum_data(), params=np.zeros(2, np.float32),
+                  batch_size=4, geometry=None),
+     loss=Func(), data=Array(scale_ok=True),
+     params=Array(finite=False, scale_ok=True), batch_size=Integer(1, sample=(1, 12)),
+     geometry=GEOMETRY)
+spec("sde_opt.problems.quadratic.Quadratic",
+     lambda: dict(eigenvalues=np.array([1.0, 2.0]), noise_cov=0.1),
+     eigenvalues=Array(ndim=1, low=0.0, low_closed=False, scale_ok=True), noise_cov=NOISE_COV)
+spec("sde_opt.problems.quadratic_saddle.QuadraticSaddle",
+     lambda: dict(eigenvalues=np.array([-1.0, 2.0]), noise_cov=0.1),
+     eigenvalues=Array(ndim=1, scale_ok=True), noise_cov=NOISE_COV)
+spec("sde_opt.problems.streaming_pca.StreamingPCA",
+     lambda: dict(spectrum=np.array([3.0, 2.0, 1.0]), dof=None),
+     spectrum=Array(ndim=1, low=0.0, low_closed=False, scale_ok=True),
+     dof=Real(4.0, low_closed=False, high_closed=False, optional=True, sample=(4.5, 50.0)))
+spec("sde_opt.problems.double_well.DoubleWell", lambda: dict(tilt=0.1, noise_std=0.5),
+     tilt=Real(-2 / 27**0.5, 2 / 27**0.5, low_closed=False, high_closed=False), noise_std=NONNEG)
+spec("sde_opt.problems.double_well.DoubleWell2D", lambda: dict(a=1.0, noise_std=0.5),
+     a=NONNEG, noise_std=NONNEG)
+
+
+def _robust_data():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((20, 3)), rng.standard_normal(20)
+
+
+spec("sde_opt.problems.robust_regression.RobustRegression",
+     lambda: dict(features=_robust_data()[0], targets=_robust_data()[1], scale=0.5, ridge=0.01,
+                  batch_size=4),
+     features=Array(ndim=2, same_shape=True, scale_ok=True),
+     targets=Array(ndim=1, same_shape=True, scale_ok=True), scale=POS, ridge=NONNEG,
+     batch_size=Integer(1, sample=(1, 20)))
+spec("sde_opt.problems.matrix_factorization.MatrixFactorization",
+     lambda: dict(M=np.array([3.0, 2.0, 1.0]), noise_std=0.5),
+     M=Array(ndim=(1, 2), low=0.0, low_closed=False, scale_ok=True), noise_std=NONNEG)
+spec("sde_opt.problems.sphere_potential.SphereLinearPotential",
+     lambda: dict(a=np.array([1.0, 0.0, 0.0])), a=Array(ndim=1, scale_ok=True))
+
+# minimax family (issue 18)
+GAME_NOISE = dict(sigma_x=NONNEG, sigma_y=NONNEG, batch_size=Integer(1, sample=(1, 8)))
+spec("sde_opt.problems.games.QuadraticGame",
+     lambda: dict(A=np.array([[1.0]]), B=np.array([[0.5]]), C=np.array([[1.0]]), sigma_x=0.1,
+                  sigma_y=0.1, batch_size=1),
+     A=Array(ndim=(0, 2), scale_ok=True), B=Array(ndim=(0, 2), scale_ok=True),
+     C=Array(ndim=(0, 2), scale_ok=True), **GAME_NOISE)
+spec("sde_opt.problems.games.DoubleWellGame",
+     lambda: dict(d=2, ell=1.0, mu=0.1, c=0.5, coupling="linear", y_radius=None),
+     d=Integer(1, sample=(1, 4)), ell=POS, mu=POS,
+     c=Real(0.0, 1.0, high_closed=False), coupling=Choice(options=("linear", "tanh")),
+     y_radius=Real(0.0, low_closed=False, high_closed=False, optional=True), **GAME_NOISE)
+spec("sde_opt.problems.games.RampGame",
+     lambda: dict(d=1, eps=0.1, ell=1.0, mu=0.1, c=0.5),
+     d=Integer(1, sample=(1, 4)), eps=POS, ell=POS, mu=POS,
+     c=Real(0.0, 1.0, high_closed=False), **GAME_NOISE)
+spec("sde_opt.problems.games.PhiStationary", lambda: dict(problem=game(), eps=0.1),
+     problem=GAME, eps=POS)
+spec("sde_opt.problems.adversarial_logistic.AdversarialLogistic",
+     lambda: dict(n=16, d=2, mu=1.0, lam=0.01, batch_size=4, seed=0),
+     n=Integer(2, sample=(8, 32)), d=Integer(1, sample=(1, 4)), mu=POS, lam=NONNEG,
+     batch_size=Integer(1, sample=(1, 8)), seed=Key(kind="seed"))
+
+# bilevel family (issue 19)
+
+
+@cached
+def quadratic_bilevel():
+    import sde_opt as so
+    return so.QuadraticBilevel(kappa=4.0, d_y=4, sigma_f=0.1, sigma_g=0.1)
+
+
+spec("sde_opt.problems.bilevel.QuadraticBilevel",
+     lambda: dict(kappa=4.0, gamma=(-1.0, 1.0), omega=None, d_y=4, b=None, sigma_f=0.1,
+                  sigma_g=0.1, spread=1.0, seed=0),
+     kappa=Real(1.0, high_closed=False, sample=(1.0, 20.0)),
+     gamma=Array(ndim=1, same_shape=True, scale_ok=True),
+     omega=Array(ndim=1, low=0.0, low_closed=False, optional=True),
+     d_y=Integer(2, sample=(2, 8)), b=Array(ndim=1, optional=True), sigma_f=NONNEG,
+     sigma_g=NONNEG, spread=FINITE, seed=Key(kind="seed"))
+spec("sde_opt.problems.bilevel.SoftplusBilevel",
+     lambda: dict(d_x=2, d_y=3, n_terms=4, mu=0.5, s=(4.0, 0.0), omega=None, sigma_f=0.0,
+                  sigma_g=0.0, seed=0, newton_steps=10),
+     d_x=Integer(1, sample=(2, 2)), d_y=Integer(1, sample=(1, 4)),
+     n_terms=Integer(1, sample=(1, 5)), mu=POS, s=Array(ndim=1, same_shape=True, scale_ok=True),
+     omega=Array(ndim=1, low=0.0, low_closed=False, optional=True), sigma_f=NONNEG,
+     sigma_g=NONNEG, seed=Key(kind="seed"), newton_steps=Integer(1, sample=(5, 20)))
+spec("sde_opt.problems.bilevel.HyperCleaning",
+     lambda: dict(n_train=10, n_val=10, dim=3, corrupt=0.3, mu=0.1, lam=0.01, batch_size=4,
+                  seed=0, newton_steps=5),
+     valid_examples=2, n_train=Integer(1, sample=(4, 12)), n_val=Integer(1, sample=(4, 12)),
+     dim=Integer(1, sample=(1, 4)), corrupt=Real(0.0, 1.0), mu=POS, lam=NONNEG,
+     batch_size=Integer(1, sample=(1, 4)), seed=Key(kind="seed"),
+     newton_steps=Integer(1, sample=(2, 8)))
+spec("sde_opt.problems.bilevel.ReducedHypergradient",
+     lambda: dict(bilevel=quadratic_bilevel(), alpha=0.1, D=5, Q=5),
+     bilevel=Instance(what="a bilevel problem", wrong=("problem", "game")),
+     alpha=POS, D=Integer(1, sample=(1, 10)), Q=Integer(0, sample=(0, 10)))
+spec("sde_opt.problems.bilevel.biased_hypergradient",
+     lambda: dict(problem=quadratic_bilevel(), x=np.zeros(2), y=np.zeros(4), alpha=0.1, Q=5),
+     problem=Instance(what="a bilevel problem", wrong=("problem", "game")),
+     x=Array(ndim=1, same_shape=True, scale_ok=True),
+     y=Array(ndim=1, same_shape=True, scale_ok=True), alpha=POS, Q=Integer(0, sample=(0, 10)))
+spec("sde_opt.problems.bilevel.inner_error_covariances",
+     lambda: dict(problem=quadratic_bilevel(), x=np.zeros(2), alpha=0.1, D=5),
+     problem=Instance(what="a bilevel problem", wrong=("problem", "game")),
+     x=Array(ndim=1, same_shape=True, scale_ok=True), alpha=POS, D=Integer(1, sample=(1, 10)))
+spec("sde_opt.problems.bilevel.neumann_inverse",
+     lambda: dict(h=np.diag([1.0, 2.0]), alpha=0.1, Q=5),
+     h=Array(ndim=2, same_shape=True, scale_ok=True), alpha=POS, Q=Integer(0, sample=(0, 10)))
+
+# neural-collapse family (issue 20)
+spec("sde_opt.problems.normalized_ufm.NormalizedUFM",
+     lambda: dict(k=3, d=3, n=2, tau=1.0, batch_size=None, labels=None),
+     k=Integer(2, sample=(2, 4)), d=Integer(2, sample=(2, 4)), n=Integer(1, sample=(1, 3)),
+     tau=POS, batch_size=Integer(1, optional=True, sample=(1, 6)),
+     labels=Array(ndim=1, optional=True))
+spec("sde_opt.problems.regularized_ufm.RegularizedUFM",
+     lambda: dict(k=3, d=3, n=2, lambda_w=0.005, lambda_h=0.005, batch_size=None, labels=None),
+     k=Integer(2, sample=(2, 4)), d=Integer(2, sample=(2, 4)), n=Integer(1, sample=(1, 3)),
+     lambda_w=NONNEG, lambda_h=NONNEG, batch_size=Integer(1, optional=True, sample=(1, 6)),
+     labels=Array(ndim=1, optional=True))

@@ -263,7 +263,7 @@ def test_valid_value_is_accepted(name, param):
         return
 
     @settings(max_examples=n)
-    @given(kind.valid(example))
+    @given(kind.valid_strategy(example))
     def check(value):
         _call(spec, {param: value})
 

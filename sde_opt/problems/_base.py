@@ -209,6 +209,11 @@ def check_problem(owner: str, problem, *, game: bool | None = None) -> None:
     ``game=False``: a minimization-type algorithm (SGD, momentum, Langevin) refuses a game;
     ``game=True``: a game algorithm (GDA, OGDA, EG) refuses a minimization problem.
     """
+    from .._checks import check_bool, check_text
+
+    check_text("check_problem", "owner", owner)
+    if game is not None:
+        check_bool("check_problem", "game", game)
     if not isinstance(problem, AbstractField):
         raise TypeError(f"{owner}: problem must be an sde_opt problem (an AbstractField, e.g. a "
                         f"subclass of so.AbstractProblem); got {str(problem)[:60]!r} "

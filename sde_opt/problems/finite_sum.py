@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
+from .._checks import check_array, check_callable, check_instance
 from ..geometry import AbstractGeometry, Euclidean
 from ..noise import MinibatchIndices
 from ._base import AbstractProblem
@@ -39,6 +40,35 @@ def _check_int(owner, name, v, low):
     if int(v) < low:
         raise ValueError(f"{owner}: {name} must be an integer >= {low}; got {int(v)}")
     return int(v)
+
+
+def _check_inputs(owner, loss, data, params, geometry):
+    """The loss is callable, the data a non-empty pytree of finite real arrays with at least one
+    example, the point a pytree of real arrays, the geometry a geometry; returns the data as
+    device arrays."""
+    check_callable(owner, "loss", loss, "a function loss(params, example) -> scalar")
+    if geometry is not None:
+        check_instance(owner, "geometry", geometry, AbstractGeometry,
+                       "a geometry (e.g. so.Sphere()) or None for ℝᴰ")
+    leaves = jax.tree_util.tree_leaves_with_path(data)
+    if not leaves:
+        raise ValueError(f"{owner}: data must be a pytree of arrays with a leading example axis; "
+                         f"got {data!r:.60}")
+    for path, leaf in leaves:
+        a = check_array(owner, "data" + jax.tree_util.keystr(path), leaf, nonempty=False)
+        if a.ndim == 0 or a.shape[0] == 0:
+            raise ValueError(f"{owner}: data must have a leading example axis with at least one "
+                             f"example; got data{jax.tree_util.keystr(path)} of shape {a.shape}")
+    point = jax.tree_util.tree_leaves_with_path(params)
+    if not point:
+        raise ValueError(f"{owner}: params must be an array or a pytree of arrays; got "
+                         f"{params!r:.60}")
+    for path, leaf in point:
+        a = check_array(owner, "params" + jax.tree_util.keystr(path), leaf, finite=False)
+        if a.size == 0:
+            raise ValueError(f"{owner}: params must not be empty; got params"
+                             f"{jax.tree_util.keystr(path)} of shape {a.shape}")
+    return jax.tree_util.tree_map(jnp.asarray, data)
 
 
 class FiniteSum(AbstractProblem):
@@ -60,13 +90,8 @@ class FiniteSum(AbstractProblem):
     geometry: AbstractGeometry = eqx.field(static=True, default=Euclidean())
 
     def __init__(self, loss, data, params, *, batch_size: int, geometry: AbstractGeometry | None = None):
+        data = _check_inputs("FiniteSum", loss, data, params, geometry)
         geometry = Euclidean() if geometry is None else geometry
-        if not callable(loss):
-            raise TypeError(f"FiniteSum: loss must be a function loss(params, example); got {loss!r}")
-        leaves = jax.tree_util.tree_leaves(data)
-        if not leaves:
-            raise ValueError("FiniteSum: data must be a pytree of arrays with a leading example axis")
-        data = jax.tree_util.tree_map(jnp.asarray, data)
         ns = {int(a.shape[0]) if a.ndim else -1 for a in jax.tree_util.tree_leaves(data)}
         if len(ns) != 1 or -1 in ns:
             raise ValueError("FiniteSum: every leaf of data needs the same leading (example) axis; "
@@ -82,8 +107,8 @@ class FiniteSum(AbstractProblem):
             out = jax.eval_shape(lambda p: loss(p, jax.tree_util.tree_map(lambda a: a[0], data)),
                                  example)
         except Exception as e:  # noqa: BLE001 - re-raised with context
-            raise ValueError(f"FiniteSum: loss(params, example) failed on one example: "
-                             f"{type(e).__name__}: {e}") from e
+            raise ValueError(f"FiniteSum: loss(params, example) failed on one example (params of "
+                             f"shapes {self.params_shape}); got {type(e).__name__}: {e}") from e
         if out.shape != ():
             raise ValueError(f"FiniteSum: loss must return a scalar per example; got shape {out.shape}")
         self.check(example)

@@ -63,7 +63,8 @@ class StreamingPCA(AbstractProblem):
                 f"StreamingPCA: spectrum must be strictly decreasing (λ₁ > λ₂ > …); got {lam.tolist()}"
             )
         if dof is not None:
-            check_range("StreamingPCA", "dof", dof, 4.0, np.inf, low_closed=False, scalar=True)
+            check_range("StreamingPCA", "dof", dof, 4.0, np.inf, low_closed=False,
+                        high_closed=False, scalar=True)
         self.spectrum = jnp.asarray(lam)
         self.dof = None if dof is None else float(dof)
 
