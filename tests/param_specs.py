@@ -366,10 +366,12 @@ class Spec:
 SPECS: dict[str, Spec] = {}
 
 
-def spec(name, example, *, owners=(), valid_examples=None, call=None, **params):
-    if name in SPECS:
-        raise ValueError(f"spec for {name} given twice")
-    SPECS[name] = Spec(name, example, params, tuple(owners), valid_examples, call)
+def spec(qualname, example, /, *, _owners=(), _valid_examples=None, _call=None, **params):
+    """Register the spec of ``qualname``; ``params`` maps each parameter to its kind (options of
+    the spec itself start with an underscore, so that no parameter name is shadowed)."""
+    if qualname in SPECS:
+        raise ValueError(f"spec for {qualname} given twice")
+    SPECS[qualname] = Spec(qualname, example, params, tuple(_owners), _valid_examples, _call)
 
 
 RECORDS: dict[str, str] = {}
@@ -511,14 +513,14 @@ def _first(x):
     return x[0]
 
 
-spec("sde_opt.engine._simulate.simulate", _sim_example, valid_examples=2,
+spec("sde_opt.engine._simulate.simulate", _sim_example, _valid_examples=2,
      chain=CHAIN, x0=X0, key=Key(), n_paths=Integer(1, sample=(4, 4)),
      n_steps=Integer(0, 2**31 - 1 - 4096, sample=(10, 10)),
      events=EVENTS, observables=OBSERVABLES, stride=Integer(1, sample=(1, 1)),
      chunk_size=Integer(1, optional=True, sample=(4, 4)), memory_limit=Real(
          0.0, low_closed=False, high_closed=False, sample=(1e6, 1e9)),
      progress=Bool(text_ok=True), first_path=Integer(0, sample=(0, 0)))
-spec("sde_opt.engine._stream.simulate_streamed", _sim_example, valid_examples=2,
+spec("sde_opt.engine._stream.simulate_streamed", _sim_example, _valid_examples=2,
      chain=CHAIN, x0=X0, key=Key(), n_paths=Integer(1, sample=(4, 4)),
      n_steps=Integer(0, sample=(10, 10)), events=EVENTS, observables=OBSERVABLES,
      stride=Integer(1, sample=(1, 1)), chunk_paths=Integer(1, sample=(4, 64)),
@@ -530,7 +532,7 @@ spec("sde_opt.engine._simulate.use_cpu_cores", lambda: dict(n=None),
 spec("sde_opt.engine._trajectory.trajectory",
      lambda: dict(chain=em(), x0=np.zeros((3, 2), np.float32),
                   noise=np.zeros((3, 5, 2), np.float32), stride=1),
-     valid_examples=2, chain=CHAIN, x0=Array(ndim=2, same_shape=True, scale_ok=True),
+     _valid_examples=2, chain=CHAIN, x0=Array(ndim=2, same_shape=True, scale_ok=True),
      noise=Array(ndim=3, same_shape=True, scale_ok=True), stride=Integer(1, sample=(1, 1)))
 spec("sde_opt.engine._trajectory.coarsen_normals",
      lambda: dict(z=np.ones((2, 6, 3)), factor=2),
@@ -625,7 +627,7 @@ spec("sde_opt.sde.diffrax_bridge.diffrax_terms",
      lambda: dict(sde=field_sde(), brownian=_brownian(), noise="auto"),
      sde=SDE, brownian=Instance(what="a diffrax Brownian path"), noise=STRUCTURE)
 spec("sde_opt.sde.diffrax_bridge.solve_diffrax",
-     lambda: dict(sde=field_sde(), x0=X2, t1=0.1, dt=0.01, key=0), valid_examples=1,
+     lambda: dict(sde=field_sde(), x0=X2, t1=0.1, dt=0.01, key=0), _valid_examples=1,
      sde=SDE, x0=X0, t1=Real(sample=(0.1, 0.1)), dt=Real(0.0, low_closed=False,
                                                         sample=(0.01, 0.01)),
      key=Key(), t0=Real(sample=(0.0, 0.0)),
@@ -673,7 +675,8 @@ def _finite_sum_data():
 
 spec("sde_opt.problems._base.check_problem",
      lambda: dict(owner="MyAlgorithm", problem=saddle(), game=False),
-     owners=("MyAlgorithm", "check_problem"), owner=Text(), problem=PROBLEM, game=Bool(optional=True, valid_from=(False, None)))
+     _owners=("MyAlgorithm", "check_problem"), owner=Text(), problem=PROBLEM,
+     game=Bool(optional=True, valid_from=(False, None)))
 spec("sde_opt.problems.finite_sum.FiniteSum",
      lambda: dict(loss=_sq_loss, data=_finite_sum_data(), params=np.zeros(2, np.float32),
                   batch_size=4, geometry=None),
@@ -763,7 +766,7 @@ spec("sde_opt.problems.bilevel.SoftplusBilevel",
 spec("sde_opt.problems.bilevel.HyperCleaning",
      lambda: dict(n_train=10, n_val=10, dim=3, corrupt=0.3, mu=0.1, lam=0.01, batch_size=4,
                   seed=0, newton_steps=5),
-     valid_examples=2, n_train=Integer(1, sample=(4, 12)), n_val=Integer(1, sample=(4, 12)),
+     _valid_examples=2, n_train=Integer(1, sample=(4, 12)), n_val=Integer(1, sample=(4, 12)),
      dim=Integer(1, sample=(1, 4)), corrupt=Real(0.0, 1.0), mu=POS, lam=NONNEG,
      batch_size=Integer(1, sample=(1, 4)), seed=Key(kind="seed"),
      newton_steps=Integer(1, sample=(2, 8)))
@@ -795,3 +798,132 @@ spec("sde_opt.problems.regularized_ufm.RegularizedUFM",
      k=Integer(2, sample=(2, 4)), d=Integer(2, sample=(2, 4)), n=Integer(1, sample=(1, 3)),
      lambda_w=NONNEG, lambda_h=NONNEG, batch_size=Integer(1, optional=True, sample=(1, 6)),
      labels=Array(ndim=1, optional=True))
+
+
+# --------------------------------------------------------------------------------------------
+# algorithms
+# --------------------------------------------------------------------------------------------
+
+ETA = Real(0.0, low_closed=False, high_closed=False, sample=(1e-3, 0.5))
+MU = Real(0.0, 1.0, high_closed=False, sample=(0.0, 0.95))
+BETA = Real(0.0, low_closed=False, inf_ok=True, sample=(0.1, 100.0))
+
+record("a chain's state (built by init/step); not user input",
+       "sde_opt.algorithms.momentum_sgd.MomentumState",
+       "sde_opt.algorithms.annealed_momentum_sgd.AnnealedState",
+       "sde_opt.algorithms.gda.GameState", "sde_opt.algorithms.ogda.OGDAState",
+       "sde_opt.algorithms.perturbed_gdmax.PerturbedState",
+       "sde_opt.algorithms.riemannian_momentum.RiemannianMomentumState")
+record("a registry row (NamedTuple); every row of REGISTRY is run by the contract suite "
+       "(tests/test_contract.py, tests/test_valid_inputs_never_crash.py)",
+       "sde_opt.algorithms.Entry")
+
+spec("sde_opt.algorithms.momentum_sgd.MomentumSGD",
+     lambda: dict(problem=saddle(), eta=0.1, mu=0.5), problem=MIN_PROBLEM, eta=ETA, mu=MU)
+spec("sde_opt.algorithms.momentum_sgd.sgd", lambda: dict(problem=saddle(), eta=0.1),
+     _owners=("sgd", "MomentumSGD"), problem=MIN_PROBLEM, eta=ETA)
+spec("sde_opt.algorithms.nesterov.NesterovSGD",
+     lambda: dict(problem=saddle(), eta=0.1, mu=0.5), problem=MIN_PROBLEM, eta=ETA, mu=MU)
+spec("sde_opt.algorithms.annealed_momentum_sgd.AnnealedMomentumSGD",
+     lambda: dict(problem=saddle(), eta=np.array([0.1, 0.05]), mu=np.array([0.5, 0.5]),
+                  boundaries=np.array([10.0])),
+     problem=MIN_PROBLEM,
+     eta=Array(ndim=(0, 1), same_shape=True, low=0.0, low_closed=False, scale_ok=True),
+     mu=Array(ndim=(0, 1), same_shape=True, low=0.0, high=1.0, high_closed=False),
+     boundaries=Array(ndim=(0, 1), same_shape=True, low=1.0, nonempty=False, scale_ok=True))
+spec("sde_opt.algorithms.annealed_momentum_sgd.geometric_schedule",
+     lambda: dict(first=0.1, last=0.01, start=100, n_stages=3, growth=2.0),
+     first=POS, last=POS, start=Integer(1, sample=(1, 1000)), n_stages=Integer(2, sample=(2, 6)),
+     growth=Real(0.0, low_closed=False, high_closed=False, sample=(0.5, 4.0)))
+spec("sde_opt.algorithms.sgld.SGLD", lambda: dict(problem=double_well(), eta=0.05, beta=10.0),
+     problem=MIN_PROBLEM, eta=ETA, beta=BETA)
+spec("sde_opt.algorithms.sghmc1.SGHMC1",
+     lambda: dict(problem=double_well(), eta=0.05, gamma=1.0, beta=10.0, semi_implicit=False),
+     problem=MIN_PROBLEM, eta=ETA, gamma=POS, beta=BETA, semi_implicit=Bool())
+spec("sde_opt.algorithms.sghmc2.SGHMC2",
+     lambda: dict(problem=double_well(), eta=0.05, gamma=1.0, beta=10.0),
+     problem=MIN_PROBLEM, eta=ETA, gamma=POS, beta=BETA)
+spec("sde_opt.algorithms.mappings.msgd_as_sghmc", lambda: dict(msgd=msgd(), beta=math.inf),
+     msgd=Instance(what="a MomentumSGD", wrong=("problem", "scheme")), beta=BETA)
+spec("sde_opt.algorithms.mappings.sghmc_as_msgd", lambda: dict(sghmc=_sghmc_semi()),
+     sghmc=Instance(what="a semi-implicit noiseless SGHMC1", wrong=("chain", "problem")))
+spec("sde_opt.algorithms.mappings.msgd_effective_temperature",
+     lambda: dict(msgd=msgd(), x=np.zeros(2, np.float32)),
+     msgd=Instance(what="a MomentumSGD", wrong=("problem", "scheme")), x=X0)
+spec("sde_opt.algorithms.make", lambda: dict(name="msgd", problem=saddle(), eta=0.1, mu=0.5),
+     _owners=("make", "MomentumSGD"),
+     name=Choice(options=("sgd", "msgd", "nesterov"), valid_from=("msgd", "nesterov")),
+     problem=MIN_PROBLEM,
+     hyperparameters=Free(why="passed to the algorithm's constructor, which checks them"))
+
+
+@cached
+def _sghmc_semi():
+    import sde_opt as so
+    return so.SGHMC1(double_well(), eta=0.1, gamma=2.0, beta=math.inf, semi_implicit=True)
+
+
+# minimax family (issue 18)
+GAME_STEPS = dict(problem=GAME, eta_x=ETA, eta_y=ETA)
+spec("sde_opt.algorithms.gda.GDA",
+     lambda: dict(problem=game(), eta_x=0.02, eta_y=0.2, alternating=False),
+     alternating=Bool(), **GAME_STEPS)
+spec("sde_opt.algorithms.ogda.OGDA", lambda: dict(problem=game(), eta_x=0.02, eta_y=0.2),
+     **GAME_STEPS)
+spec("sde_opt.algorithms.extragradient.Extragradient",
+     lambda: dict(problem=game(), eta_x=0.02, eta_y=0.2), **GAME_STEPS)
+spec("sde_opt.algorithms.gdmax.GDmax",
+     lambda: dict(problem=game(), eta_x=0.02, eta_y=0.2, n_inner=3),
+     n_inner=Integer(1, sample=(1, 5)), **GAME_STEPS)
+spec("sde_opt.algorithms.perturbed_gdmax.PerturbedGDmax",
+     lambda: dict(problem=game(), eta_x=0.02, eta_y=0.2, n_inner=3, radius=0.05, eps=0.1,
+                  threshold=0.5, interval=20),
+     n_inner=Integer(1, sample=(1, 5)), radius=POS, eps=POS, threshold=POS,
+     interval=Integer(1, sample=(1, 50)), **GAME_STEPS)
+spec("sde_opt.algorithms.perturbed_gdmax.perturbed_gdmax_template",
+     lambda: dict(ell=1.0, mu=0.1, eps=0.01, rho_phi=1.0, delta_phi=1.0, d=2),
+     ell=POS, mu=POS, eps=POS, rho_phi=POS, delta_phi=POS, d=Integer(1, sample=(1, 10)),
+     delta=PROB, chi=POS, threshold=POS)
+
+# bilevel family (issue 19)
+BILEVEL = Instance(what="a bilevel problem", wrong=("problem", "game", "sde"))
+BILEVEL_STEPS = dict(problem=BILEVEL, alpha=Real(0.0, low_closed=False, sample=(0.01, 0.2)),
+                     beta=ETA)
+spec("sde_opt.algorithms.aid.AID",
+     lambda: dict(problem=quadratic_bilevel(), alpha=0.1, beta=0.05, D=3, N=3, warm_start=True),
+     D=Integer(1, sample=(1, 5)), N=Integer(1, sample=(1, 5)), warm_start=Bool(),
+     **BILEVEL_STEPS)
+spec("sde_opt.algorithms.perturbed_aid.PerturbedAID",
+     lambda: dict(problem=quadratic_bilevel(), alpha=0.1, beta=0.05, radius=0.05, threshold=1.0,
+                  interval=4, D=3, N=3),
+     radius=POS, threshold=POS, interval=Integer(0, sample=(0, 10)),
+     D=Integer(1, sample=(1, 5)), N=Integer(1, sample=(1, 5)), **BILEVEL_STEPS)
+spec("sde_opt.algorithms.perturbed_aid.perturbed_aid_template",
+     lambda: dict(eps=0.01, L=1.0, rho=1.0, delta_phi=1.0, dim=2),
+     eps=POS, L=POS, rho=POS, delta_phi=POS, dim=Integer(1, sample=(1, 10)), delta=PROB,
+     c=POS, kappa=Real(1.0, high_closed=False, sample=(1.0, 100.0)))
+spec("sde_opt.algorithms.stocbio.StocBiO",
+     lambda: dict(problem=quadratic_bilevel(), alpha=0.1, beta=0.05, D=3, Q=3),
+     D=Integer(1, sample=(1, 5)), Q=Integer(1, sample=(1, 5)), **BILEVEL_STEPS)
+spec("sde_opt.algorithms.stocbio_ineon.StocBiOINEON",
+     lambda: dict(problem=quadratic_bilevel(), alpha=0.1, beta=0.05, radius=0.05, step=0.5,
+                  iterations=8, escape_step=0.2, threshold=0.01, grow=8.0, wait=10, D=3, Q=3),
+     radius=POS, step=POS, iterations=Integer(1, sample=(1, 10)), escape_step=POS,
+     threshold=POS, grow=Real(1.0, low_closed=False, high_closed=False, sample=(1.5, 20.0)),
+     wait=Integer(0, sample=(0, 10)), D=Integer(1, sample=(1, 5)), Q=Integer(1, sample=(1, 5)),
+     **BILEVEL_STEPS)
+
+
+# neural-collapse family (issue 20)
+@cached
+def ufm():
+    import sde_opt as so
+    return so.NormalizedUFM(3, 3, 2)
+
+
+spec("sde_opt.algorithms.riemannian_gd.RiemannianGD", lambda: dict(problem=ufm(), eta=0.05),
+     problem=MIN_PROBLEM, eta=ETA)
+spec("sde_opt.algorithms.riemannian_sgd.RiemannianSGD", lambda: dict(problem=ufm(), eta=0.05),
+     problem=MIN_PROBLEM, eta=ETA)
+spec("sde_opt.algorithms.riemannian_momentum.RiemannianMomentum",
+     lambda: dict(problem=ufm(), eta=0.05, mu=0.5), problem=MIN_PROBLEM, eta=ETA, mu=MU)
