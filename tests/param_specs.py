@@ -927,3 +927,327 @@ spec("sde_opt.algorithms.riemannian_sgd.RiemannianSGD", lambda: dict(problem=ufm
      problem=MIN_PROBLEM, eta=ETA)
 spec("sde_opt.algorithms.riemannian_momentum.RiemannianMomentum",
      lambda: dict(problem=ufm(), eta=0.05, mu=0.5), problem=MIN_PROBLEM, eta=ETA, mu=MU)
+
+
+# --------------------------------------------------------------------------------------------
+# theory
+# --------------------------------------------------------------------------------------------
+
+LAM = Real(0.0, low_closed=False, high_closed=False, sample=(0.1, 5.0))
+SIGMA = Real(0.0, low_closed=False, high_closed=False, sample=(0.01, 1.0))
+RADIUS = Real(0.0, low_closed=False, high_closed=False, sample=(0.5, 2.0))
+TIMES = Array(nonempty=False, scale_ok=True)  # evaluation points: none is fine
+DT_OPT = Real(0.0, low_closed=False, high_closed=False, optional=True, sample=(1e-3, 0.1))
+SPECTRUM = Array(ndim=1, low=0.0, low_closed=False, scale_ok=True)
+MATRIX = Array(ndim=2, same_shape=True, scale_ok=True)
+KURTOSIS = Real(1.0, high_closed=False, sample=(1.0, 3.0))
+METHOD = Choice(options=("gda", "alternating-gda", "ogda", "extragradient"))
+
+record("a result record returned by a theory function; not user input",
+       "sde_opt.theory.heavy_ball.HeavyBallMoments", "sde_opt.theory.local_sde.LocalSDE",
+       "sde_opt.theory.momentum_pca.PCAEscape", "sde_opt.theory.langevin.Linearization",
+       "sde_opt.theory.neural_collapse.SaddleLinearization")
+
+# saddle exit
+EXIT = dict(lam=LAM, sigma=SIGMA, r=RADIUS)
+spec("sde_opt.theory.saddle_exit.saddle_exit_mean",
+     lambda: dict(lam=1.0, sigma=0.1, r=1.0, k=1), k=Integer(1, sample=(1, 4)), **EXIT)
+spec("sde_opt.theory.saddle_exit.saddle_exit_mean_asymptotic",
+     lambda: dict(lam=1.0, sigma=0.1, r=1.0, k=1, correction=True),
+     k=Integer(1, sample=(1, 4)), correction=Bool(), **EXIT)
+spec("sde_opt.theory.saddle_exit.saddle_exit_mean_em",
+     lambda: dict(lam=1.0, sigma=0.1, r=1.0, dt=0.01), dt=STEP, **EXIT)
+spec("sde_opt.theory.saddle_exit.saddle_exit_mean_from",
+     lambda: dict(lam=1.0, sigma=0.1, r=1.0, x0=0.1),
+     lam=LAM, sigma=Real(0.0, high_closed=False, sample=(0.01, 1.0)), r=RADIUS,
+     x0=Real(-1.0, 1.0, low_closed=False, high_closed=False, sample=(-0.4, 0.4)))
+spec("sde_opt.theory.saddle_exit.saddle_exit_cdf",
+     lambda: dict(t=np.array([0.5, 2.0, 5.0]), lam=1.0, sigma=0.1, r=1.0, dt=None),
+     t=TIMES, dt=DT_OPT, **EXIT)
+spec("sde_opt.theory.saddle_exit.saddle_exit_quantile",
+     lambda: dict(p=np.array([0.1, 0.5, 0.9]), lam=1.0, sigma=0.1, r=1.0, dt=None),
+     p=Array(low=0.0, high=1.0, low_closed=False, high_closed=False, nonempty=False), dt=DT_OPT,
+     **EXIT)
+spec("sde_opt.theory.saddle_exit.saddle_exit_variance", lambda: dict(lam=1.0, dt=None),
+     lam=LAM, dt=DT_OPT)
+ESCAPE = dict(lam=LAM, noise_var=Real(0.0, low_closed=False, high_closed=False,
+                                      sample=(0.01, 1.0)),
+              eta=Real(0.0, low_closed=False, high_closed=False, sample=(1e-3, 0.1)),
+              r=RADIUS, mu=Real(0.0, 1.0, high_closed=False, sample=(0.0, 0.9)))
+spec("sde_opt.theory.saddle_exit.heavy_ball_exit_iterations",
+     lambda: dict(lam=1.0, noise_var=0.1, eta=0.01, r=1.0, mu=0.5), **ESCAPE)
+spec("sde_opt.theory.saddle_exit.saddle_exit_iterations",
+     lambda: dict(lam=1.0, noise_var=0.1, eta=0.01, r=1.0, mu=0.5), **ESCAPE)
+
+# heavy ball and Lyapunov
+HB = dict(eta=Real(0.0, low_closed=False, high_closed=False, sample=(1e-3, 0.5)),
+          mu=Real(0.0, 1.0, high_closed=False, sample=(0.0, 0.9)))
+spec("sde_opt.theory.heavy_ball.heavy_ball_stationary_covariance",
+     lambda: dict(hessian=np.diag([1.0, 2.0]), noise_cov=np.eye(2) * 0.1, eta=0.1, mu=0.5),
+     hessian=Array(ndim=(0, 1, 2), scale_ok=True), noise_cov=Array(ndim=(0, 1, 2), scale_ok=True),
+     **HB)
+spec("sde_opt.theory.heavy_ball.heavy_ball_diffusion_covariance",
+     lambda: dict(hessian=np.diag([1.0, 2.0]), noise_cov=np.eye(2) * 0.1, eta=0.1, mu=0.5),
+     hessian=Array(ndim=(0, 1, 2), scale_ok=True), noise_cov=Array(ndim=(0, 1, 2), scale_ok=True),
+     **HB)
+spec("sde_opt.theory.heavy_ball.heavy_ball_transition",
+     lambda: dict(hessian=np.diag([1.0, 2.0]), eta=0.1, mu=0.5),
+     hessian=Array(ndim=(0, 1, 2), scale_ok=True), **HB)
+spec("sde_opt.theory.heavy_ball.heavy_ball_moments",
+     lambda: dict(h=1.0, c=0.1, eta=0.1, mu=0.5),
+     h=Real(0.0, low_closed=False, high_closed=False, sample=(0.1, 2.0)),
+     c=Real(0.0, high_closed=False, sample=(0.0, 1.0)), **HB)
+spec("sde_opt.theory.lyapunov.lyapunov_covariance",
+     lambda: dict(A=np.array([[-1.0, 0.5], [0.0, -2.0]]), B=np.eye(2) * 0.3),
+     A=Array(ndim=(0, 2), same_shape=True, scale_ok=True), B=Array(ndim=(0, 2), scale_ok=True))
+spec("sde_opt.theory.lyapunov.em_stationary_covariance",
+     lambda: dict(A=np.array([[-1.0, 0.5], [0.0, -2.0]]), B=np.eye(2) * 0.3, dt=0.01),
+     A=Array(ndim=(0, 2), same_shape=True, scale_ok=True), B=Array(ndim=(0, 2), scale_ok=True),
+     dt=STEP)
+spec("sde_opt.theory.lyapunov.exact_transition",
+     lambda: dict(A=np.array([[-1.0, 0.5], [0.0, -2.0]]), B=np.eye(2) * 0.3, dt=0.01),
+     A=Array(ndim=(0, 2), same_shape=True, scale_ok=True), B=Array(ndim=(0, 2), scale_ok=True),
+     dt=STEP)
+
+# local SDE
+spec("sde_opt.theory.local_sde.local_sde",
+     lambda: dict(problem=saddle(), point=np.zeros(2), eta=0.01, mu=0.5),
+     problem=MIN_PROBLEM, point=Array(same_shape=True), **HB)
+spec("sde_opt.theory.local_sde.field_jacobian",
+     lambda: dict(problem=saddle(), point=np.zeros(2)),
+     problem=PROBLEM, point=Array(same_shape=True, scale_ok=True))
+
+# momentum on streaming PCA
+PCA = dict(spectrum=Array(ndim=1, low=0.0, low_closed=False),
+           eta=Real(0.0, low_closed=False, high_closed=False, sample=(1e-4, 1e-2)),
+           mu=Real(0.0, 1.0, high_closed=False, sample=(0.0, 0.9)), kurtosis=KURTOSIS)
+PCA_EX = dict(spectrum=np.array([3.0, 2.0, 1.0]), eta=0.001, mu=0.5)
+spec("sde_opt.theory.momentum_pca.noise_moments",
+     lambda: dict(spectrum=np.array([3.0, 2.0, 1.0]), kurtosis=1.0, j=0),
+     spectrum=PCA["spectrum"], kurtosis=KURTOSIS, j=Integer(0, 2, sample=(0, 2)))
+spec("sde_opt.theory.momentum_pca.escape_radius", lambda: dict(level=0.5), level=PROB)
+spec("sde_opt.theory.momentum_pca.pca_escape", lambda: dict(**PCA_EX, saddle=1, level=0.5),
+     saddle=Integer(1, 2, sample=(1, 2)), level=PROB, **PCA)
+spec("sde_opt.theory.momentum_pca.momentum_escape_factor", lambda: dict(**PCA_EX, level=0.5),
+     level=PROB, **PCA)
+spec("sde_opt.theory.momentum_pca.stationary_error", lambda: dict(PCA_EX), **PCA)
+spec("sde_opt.theory.momentum_pca.stationary_error_discrete", lambda: dict(PCA_EX), **PCA)
+spec("sde_opt.theory.momentum_pca.stationary_error_em", lambda: dict(**PCA_EX, substeps=2),
+     substeps=Integer(1, sample=(1, 8)), **PCA)
+spec("sde_opt.theory.momentum_pca.mean_error_curve",
+     lambda: dict(**PCA_EX, iterations=np.array([0, 100, 1000]), saddle=1),
+     iterations=Array(low=0.0, nonempty=False, scale_ok=True), saddle=Integer(1, 2, sample=(1, 2)),
+     **PCA)
+
+# modified equations and minimax escape
+
+
+def _jacobian():
+    return np.array([[1.0, 0.5], [-0.5, 1.0]])
+
+
+MOD = dict(method=METHOD, J=MATRIX, eta_x=Real(0.0, low_closed=False, high_closed=False,
+                                               sample=(1e-3, 0.1)),
+           eta_y=Real(0.0, low_closed=False, high_closed=False, sample=(1e-3, 0.1)),
+           m=Integer(1, 2, sample=(1, 1)))
+MOD_EX = dict(method="gda", J=_jacobian(), eta_x=0.01, eta_y=0.05, m=1)
+spec("sde_opt.theory.modified_equations.iteration_matrix", lambda: dict(**MOD_EX, n_inner=1),
+     n_inner=Integer(1, sample=(1, 5)),
+     **{**MOD, "method": Choice(options=("gda", "alternating-gda", "ogda", "extragradient",
+                                         "gdmax"))})
+spec("sde_opt.theory.modified_equations.modified_log_rate", lambda: dict(**MOD_EX, order=1),
+     order=Integer(0, 1), **MOD)
+spec("sde_opt.theory.modified_equations.exact_log_rate", lambda: dict(MOD_EX), **MOD)
+spec("sde_opt.theory.modified_equations.remainder_bound", lambda: dict(MOD_EX),
+     **{**MOD, "method": Choice(options=("gda", "ogda", "extragradient"))})
+spec("sde_opt.theory.modified_equations.scaled_jacobian",
+     lambda: dict(J=_jacobian(), eta_x=0.01, eta_y=0.05, m=1),
+     **{k: v for k, v in MOD.items() if k != "method"})
+spec("sde_opt.theory.modified_equations.spectral_radius", lambda: dict(matrix=_jacobian()),
+     matrix=MATRIX)
+spec("sde_opt.theory.modified_equations.ModifiedEquation",
+     lambda: dict(problem=game(), method="gda", eta_x=0.01, eta_y=0.05, noise=False),
+     problem=GAME, method=METHOD, eta_x=MOD["eta_x"], eta_y=MOD["eta_y"], noise=Bool())
+
+
+@cached
+def nc_sc_game():
+    import sde_opt as so
+    return so.QuadraticGame(np.array([[-1.0]]), np.array([[1.0]]), np.array([[2.0]]),
+                            sigma_x=0.1, sigma_y=0.1)
+
+
+spec("sde_opt.theory.minimax_escape.unstable_mode",
+     lambda: dict(matrix=np.array([[1.2, 0.1], [0.0, 0.5]])),
+     matrix=Array(ndim=2, same_shape=True, make_valid=lambda ex: st.floats(1.0, 3.0).map(
+         lambda c: c * np.asarray(ex))))
+spec("sde_opt.theory.minimax_escape.gda_saddle",
+     lambda: dict(game=nc_sc_game(), eta_x=0.01, eta_y=0.1),
+     game=Instance(what="a QuadraticGame", wrong=("problem", "sde")),
+     eta_x=MOD["eta_x"], eta_y=MOD["eta_y"])
+spec("sde_opt.theory.minimax_escape.gdmax_kicked_escape",
+     lambda: dict(game=nc_sc_game(), eta_x=0.01, eta_y=0.1, n_inner=5, r=0.01, radius=1.0),
+     game=Instance(what="a QuadraticGame", wrong=("problem", "sde")),
+     eta_x=MOD["eta_x"], eta_y=MOD["eta_y"], n_inner=Integer(1, sample=(1, 10)),
+     r=Real(0.0, low_closed=False, high_closed=False, sample=(0.001, 0.1)), radius=RADIUS)
+
+# kicked escape
+KICK = dict(r=Real(0.0, low_closed=False, high_closed=False, sample=(0.01, 0.5)),
+            radius=RADIUS, dim=Integer(1, sample=(1, 6)),
+            growth=Real(1.0, low_closed=False, high_closed=False, sample=(1.01, 2.0)))
+KICK_EX = dict(r=0.1, radius=1.0, dim=3, growth=1.1)
+spec("sde_opt.theory.kicked_escape.kick_projection_cdf",
+     lambda: dict(a=np.array([0.0, 0.05, 0.2]), r=0.1, dim=3),
+     a=Array(low=0.0, nonempty=False, scale_ok=True), r=KICK["r"], dim=KICK["dim"])
+spec("sde_opt.theory.kicked_escape.kicked_escape_cdf",
+     lambda: dict(k=np.array([0, 10, 50]), **KICK_EX), k=Array(low=0.0, nonempty=False,
+                                                                scale_ok=True), **KICK)
+spec("sde_opt.theory.kicked_escape.kicked_escape_pmf",
+     lambda: dict(k=np.array([0, 10, 50]), **KICK_EX),
+     k=Array(low=0.0, nonempty=False, make_valid=lambda ex: st.just(np.array([0, 3, 7]))),
+     **KICK)
+spec("sde_opt.theory.kicked_escape.kicked_escape_mean", lambda: dict(**KICK_EX, tol=1e-14),
+     tol=Real(0.0, low_closed=False, high_closed=False, sample=(1e-14, 1e-6)), **KICK)
+spec("sde_opt.theory.kicked_escape.kicked_escape_quantile",
+     lambda: dict(p=np.array([0.1, 0.5, 0.9]), **KICK_EX),
+     p=Array(low=0.0, high=1.0, low_closed=False, high_closed=False, nonempty=False), **KICK)
+spec("sde_opt.theory.kicked_escape.kicked_escape_time_cdf",
+     lambda: dict(t=np.array([0.0, 1.0, 5.0]), r=0.1, radius=1.0, dim=3, rate=1.0),
+     t=Array(low=0.0, nonempty=False, scale_ok=True), r=KICK["r"], radius=RADIUS,
+     dim=KICK["dim"], rate=LAM)
+spec("sde_opt.theory.kicked_escape.sample_uniform_ball",
+     lambda: dict(rng=np.random.default_rng(0), n_samples=5, dim=3, r=0.1),
+     rng=Instance(what="a numpy.random.Generator"), n_samples=Integer(0, sample=(0, 10)),
+     dim=KICK["dim"], r=KICK["r"])
+
+
+# Langevin theory
+def _quartic(x):
+    return x**4 / 4 - x**2 / 2
+
+
+@cached
+def baoab_quadratic():
+    import sde_opt as so
+    return so.BAOAB(so.UnderdampedLangevin(so.Quadratic([1.0, 2.0]), 1.0, 2.0), 0.1)
+
+
+HESS = Array(ndim=(0, 1, 2), scale_ok=True)
+spec("sde_opt.theory.langevin.chain_linearization",
+     lambda: dict(chain=baoab_quadratic(), x0=np.zeros(2), check=True, seed=0),
+     chain=CHAIN, x0=X0, check=Bool(), seed=Key(kind="seed"))
+spec("sde_opt.theory.langevin.chain_stationary_covariance",
+     lambda: dict(chain=baoab_quadratic(), x0=np.zeros(2)), chain=CHAIN, x0=X0)
+spec("sde_opt.theory.langevin.chain_relaxation_rate",
+     lambda: dict(chain=baoab_quadratic(), x0=np.zeros(2)), chain=CHAIN, x0=X0)
+spec("sde_opt.theory.langevin.underdamped_quadratic_rate", lambda: dict(m=1.0, gamma=1.0),
+     m=Real(0.0, low_closed=False, high_closed=False, scalar=False), gamma=Real(
+         0.0, low_closed=False, high_closed=False, scalar=False))
+spec("sde_opt.theory.langevin.gibbs_expectations",
+     lambda: dict(potential=_quartic, beta=2.0, fns={"x2": np.square}, lo=-3.0, hi=3.0,
+                  n=2001),
+     potential=Func(), beta=Real(0.0, low_closed=False, high_closed=False, sample=(0.5, 5.0)),
+     fns=Instance(what="a dict name -> function"), lo=Real(sample=(-4.0, -2.0)),
+     hi=Real(sample=(2.0, 4.0)), n=Integer(3, sample=(101, 2001)))
+spec("sde_opt.theory.langevin.mean_first_passage_1d",
+     lambda: dict(potential=_quartic, eps=0.2, x0=-1.0, b=0.0, lo=-3.0, n=4001),
+     potential=Func(), eps=Real(0.0, low_closed=False, high_closed=False, sample=(0.1, 1.0)),
+     x0=Real(sample=(-1.5, -0.5)), b=Real(sample=(0.0, 1.0)), lo=Real(sample=(-4.0, -2.0)),
+     n=Integer(3, sample=(101, 4001)))
+spec("sde_opt.theory.langevin.spectral_gap_1d",
+     lambda: dict(potential=_quartic, eps=0.2, lo=-3.0, hi=3.0, n=400),
+     potential=Func(), eps=Real(0.0, low_closed=False, high_closed=False, sample=(0.1, 1.0)),
+     lo=Real(sample=(-4.0, -2.0)), hi=Real(sample=(2.0, 4.0)), n=Integer(3, sample=(50, 400)))
+KRAMERS = dict(hess_min=HESS, hess_saddle=HESS,
+               barrier=Real(0.0, low_closed=False, high_closed=False, sample=(0.1, 1.0)),
+               eps=Real(0.0, low_closed=False, high_closed=False, sample=(0.05, 1.0)))
+KRAMERS_EX = dict(hess_min=np.array([2.0, 1.0]), hess_saddle=np.array([-1.0, 1.0]),
+                  barrier=0.25, eps=0.1)
+spec("sde_opt.theory.langevin.eyring_kramers_time", lambda: dict(KRAMERS_EX), **KRAMERS)
+spec("sde_opt.theory.langevin.kramers_langer_rate", lambda: dict(**KRAMERS_EX, gamma=1.0),
+     gamma=POS, **KRAMERS)
+spec("sde_opt.theory.langevin.kramers_rate", lambda: dict(**KRAMERS_EX, gamma=None),
+     gamma=Real(0.0, low_closed=False, high_closed=False, optional=True), **KRAMERS)
+spec("sde_opt.theory.langevin.langevin_effective_temperature",
+     lambda: dict(beta=2.0, eta=0.01, oracle_variance=0.5, gamma=None),
+     beta=BETA, eta=ETA, oracle_variance=NONNEG,
+     gamma=Real(0.0, low_closed=False, high_closed=False, optional=True))
+spec("sde_opt.theory.langevin.kramers_langer_lambda_plus",
+     lambda: dict(gamma=1.0, omega_b2=1.0),
+     gamma=Real(0.0, high_closed=False, scalar=False), omega_b2=POS)
+
+# bilevel theory (issue 19)
+ALPHA = Real(0.0, low_closed=False, high_closed=False, sample=(0.01, 0.2))
+spec("sde_opt.theory.bilevel.gd_contraction",
+     lambda: dict(alpha=0.1, mu=1.0, ell=4.0, D=5),
+     alpha=ALPHA, mu=POS, ell=POS, D=Integer(0, sample=(0, 10)))
+spec("sde_opt.theory.bilevel.cg_contraction_bound", lambda: dict(kappa=4.0, N=5),
+     kappa=Real(1.0, high_closed=False, sample=(1.0, 100.0)), N=Integer(0, sample=(0, 10)))
+spec("sde_opt.theory.bilevel.aid_contraction",
+     lambda: dict(alpha=0.1, mu=1.0, ell=4.0, D=5, N=3),
+     alpha=ALPHA, mu=POS, ell=POS, D=Integer(0, sample=(0, 10)), N=Integer(0, sample=(0, 10)))
+spec("sde_opt.theory.bilevel.diffusion_exit_mean_1d",
+     lambda: dict(potential=lambda x: -x**2 / 2 + x**4 / 4, sigma=0.3, radius=0.5, n=2001),
+     potential=Func(), sigma=SIGMA, radius=RADIUS, n=Integer(2, sample=(101, 2001)))
+spec("sde_opt.theory.bilevel.perturbed_aid_escape_growth",
+     lambda: dict(problem=quadratic_bilevel(), x_saddle=np.zeros(2), beta=0.05),
+     problem=BILEVEL, x_saddle=Array(ndim=1, same_shape=True), beta=ETA)
+spec("sde_opt.theory.bilevel.reduced_sde",
+     lambda: dict(problem=quadratic_bilevel(), alpha=0.1, beta=0.05, D=3, Q=3),
+     problem=BILEVEL, alpha=ALPHA, beta=ETA, D=Integer(1, sample=(1, 5)),
+     Q=Integer(0, sample=(0, 5)))
+
+
+@cached
+def reduced_hypergradient():
+    import sde_opt as so
+    return so.problems.ReducedHypergradient(quadratic_bilevel(), 0.1, 3, 3)
+
+
+REDUCED = Instance(what="a ReducedHypergradient", wrong=("problem", "game"))
+spec("sde_opt.theory.bilevel.reduced_linearization",
+     lambda: dict(reduced=reduced_hypergradient(), x=np.zeros(2)),
+     reduced=REDUCED, x=Array(ndim=1, same_shape=True, scale_ok=True))
+spec("sde_opt.theory.bilevel.reduced_saddle_exit_mean",
+     lambda: dict(reduced=reduced_hypergradient(), x_saddle=np.zeros(2), beta=0.05, radius=0.5),
+     reduced=REDUCED, x_saddle=Array(ndim=1, same_shape=True), beta=ETA, radius=RADIUS)
+spec("sde_opt.theory.bilevel.reduced_saddle_exit_mean_em",
+     lambda: dict(reduced=reduced_hypergradient(), x_saddle=np.zeros(2), beta=0.05, radius=0.5),
+     reduced=REDUCED, x_saddle=Array(ndim=1, same_shape=True), beta=ETA, radius=RADIUS)
+spec("sde_opt.theory.bilevel.reduced_stationary_covariance",
+     lambda: dict(reduced=reduced_hypergradient(), x_min=np.array([1.0, 0.0]), beta=0.05),
+     reduced=REDUCED, x_min=Array(ndim=1, same_shape=True), beta=ETA)
+spec("sde_opt.theory.bilevel.reduced_unstable_noise",
+     lambda: dict(reduced=reduced_hypergradient(), x_saddle=np.zeros(2), beta=0.05),
+     reduced=REDUCED, x_saddle=Array(ndim=1, same_shape=True), beta=ETA)
+
+# neural-collapse theory (issue 20)
+NC_KICK = dict(r=KICK["r"], radius=RADIUS, dim=Integer(1, sample=(2, 6)),
+               sub_dim=Integer(1, sample=(1, 2)), growth=KICK["growth"])
+NC_KICK_EX = dict(r=0.1, radius=1.0, dim=4, sub_dim=2, growth=1.1)
+spec("sde_opt.theory.neural_collapse.kicked_subspace_escape_cdf",
+     lambda: dict(k=np.array([0, 10, 50]), **NC_KICK_EX), k=Array(low=0.0, scale_ok=True),
+     **NC_KICK)
+spec("sde_opt.theory.neural_collapse.kicked_subspace_escape_mean",
+     lambda: dict(**NC_KICK_EX, tol=1e-14),
+     tol=Real(0.0, low_closed=False, high_closed=False, sample=(1e-14, 1e-6)), **NC_KICK)
+spec("sde_opt.theory.neural_collapse.saddle_linearization",
+     lambda: dict(problem=ufm(), point=ufm().critical_points()["saddle"][0]
+                  if "saddle" in ufm().critical_points() else ufm().random_point(_key0())),
+     problem=MIN_PROBLEM, point=Instance(what="a point on the problem's geometry"))
+spec("sde_opt.theory.neural_collapse.sphere_bm_factor",
+     lambda: dict(d=3, h=0.01, scheme="projected"),
+     d=Integer(2, sample=(2, 6)), h=STEP, scheme=Choice(options=("projected", "geodesic")))
+spec("sde_opt.theory.neural_collapse.sphere_bm_mean_cosine", lambda: dict(d=3, t=1.0),
+     d=Integer(2, sample=(2, 6)), t=NONNEG)
+spec("sde_opt.theory.neural_collapse.uniform_tangent_kick",
+     lambda: dict(geometry=ufm().geometry, point=ufm().random_point(_key0()), key=_key0(),
+                  radius=0.1, n=4),
+     geometry=Instance(what="a geometry", wrong=("problem",)),
+     point=Instance(what="a point on the geometry"), key=Key(), radius=RADIUS,
+     n=Integer(1, sample=(1, 6)))
+
+
+def _key0():
+    import jax.random as jr
+    return jr.key(0)
