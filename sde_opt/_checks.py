@@ -248,6 +248,23 @@ def check_array(owner: str, name: str, value, *, ndim=None, shape=None, finite: 
     return v
 
 
+def check_mask(owner: str, name: str, value, shape=None) -> np.ndarray:
+    """A boolean array (True/False entries; integer 0/1 arrays too), of ``shape`` when given;
+    anything else (floats, strings, other integers) is refused rather than cast with ``bool``."""
+    try:
+        m = np.asarray(value)
+    except (ValueError, TypeError):
+        raise TypeError(f"{owner}: {name} must be a boolean array; got {_show(value)}") from None
+    if m.dtype != np.bool_:
+        if not (np.issubdtype(m.dtype, np.integer) and np.all((m == 0) | (m == 1))):
+            raise TypeError(f"{owner}: {name} must be a boolean array (True/False); got "
+                            f"{_show(value)} (dtype {m.dtype})")
+        m = m.astype(bool)
+    if shape is not None and m.shape != tuple(shape):
+        raise ValueError(f"{owner}: {name} must have shape {tuple(shape)}; got {m.shape}")
+    return m
+
+
 def check_seed(owner: str, name: str, value) -> int:
     """A seed for ``numpy.random.default_rng``: an integer >= 0."""
     return check_integer(owner, name, value, low=0)

@@ -192,13 +192,13 @@ class Array(Kind):
     """A real array.
 
     ``ndim``: allowed numbers of axes (an int or a tuple); ``same_shape``: exactly the shape of the
-    example (another length is refused); ``low``/``high``: bounds on every entry (``*_closed``);
+    example (another length is refused; a tuple of axes: only those lengths are fixed); ``low``/``high``: bounds on every entry (``*_closed``);
     ``finite``: NaN/inf refused; ``nonempty``: an empty array refused; ``valid``: a function
     example -> strategy of valid arrays (default: the example scaled by a factor in [0.5, 2] when
     ``scale_ok``, else the example)."""
 
     ndim: int | tuple | None = None
-    same_shape: bool = False
+    same_shape: bool | tuple = False
     low: float | None = None
     high: float | None = None
     low_closed: bool = True
@@ -228,7 +228,8 @@ class Array(Kind):
                           st.sampled_from(wrong).map(lambda d: np.full((2,) * d, ex.ravel()[0]
                                                                        if ex.size else 0.0))))
         if self.same_shape and ex.ndim:
-            cases.append(("wrong shape", st.integers(0, ex.ndim - 1).map(
+            axes = (tuple(range(ex.ndim)) if self.same_shape is True else tuple(self.same_shape))
+            cases.append(("wrong shape", st.sampled_from(axes).map(
                 lambda ax: np.concatenate([ex, np.take(ex, [0], axis=ax)], axis=ax))))
         if self.low is not None and ex.size:
             lo = st.floats(self.low - 1e3, self.low, exclude_max=not self.low_closed,
@@ -1251,3 +1252,114 @@ spec("sde_opt.theory.neural_collapse.uniform_tangent_kick",
 def _key0():
     import jax.random as jr
     return jr.key(0)
+
+
+# --------------------------------------------------------------------------------------------
+# statistics
+# --------------------------------------------------------------------------------------------
+
+record("a result record returned by a statistics function; its fields are not user input",
+       "sde_opt.stats._estimate.Estimate", "sde_opt.stats.exit_times.ExitTimeSummary",
+       "sde_opt.stats.fits.SlopeFit", "sde_opt.stats.survival.KaplanMeier",
+       "sde_opt.stats.rates.BootstrapSlope", "sde_opt.stats.rates.RateFit")
+
+
+def _rng_values(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def _exit_times():
+    return np.random.default_rng(0).exponential(1.0, 40)
+
+
+def _observed():
+    return np.arange(40) % 5 != 0
+
+
+BOOL_MASK = Instance(what="a boolean array", optional=True)
+SAMPLES = Array(scale_ok=True)
+spec("sde_opt.stats._estimate.normal_quantile", lambda: dict(level=0.95), level=LEVEL)
+spec("sde_opt.stats._estimate.t_quantile", lambda: dict(level=0.95, df=5), level=LEVEL,
+     df=Integer(1, sample=(1, 100)))
+spec("sde_opt.stats.exit_times.exit_time_summary",
+     lambda: dict(result_or_times=_exit_times(), observed=_observed(), diverged=None,
+                  quantiles=(0.25, 0.5), level=0.9, diverged_as="censored"),
+     result_or_times=Array(ndim=1, low=0.0, scale_ok=True), observed=BOOL_MASK,
+     diverged=BOOL_MASK, unit=Choice(options=("time", "steps")),
+     quantiles=Array(ndim=1, low=0.0, high=1.0, low_closed=False, high_closed=False,
+                     nonempty=False),
+     level=LEVEL, diverged_as=Choice(options=("censored", "exited")))
+spec("sde_opt.stats.fits.slope_fit",
+     lambda: dict(x=np.array([1.0, 2.0, 4.0, 8.0]), y=np.array([1.0, 0.52, 0.26, 0.12]),
+                  y_se=None, log=True, level=0.95),
+     x=Array(ndim=1, same_shape=True, low=0.0, low_closed=False, scale_ok=True),
+     y=Array(ndim=1, same_shape=True, low=0.0, low_closed=False, scale_ok=True),
+     y_se=Array(ndim=1, same_shape=True, low=0.0, low_closed=False, optional=True),
+     log=Bool(), level=LEVEL)
+spec("sde_opt.stats.moments.iid_mean", lambda: dict(x=_rng_values(50, 2), level=0.95),
+     x=SAMPLES, level=LEVEL)
+spec("sde_opt.stats.moments.iid_covariance",
+     lambda: dict(x=_rng_values(50, 2), gaussian=True, level=0.95),
+     x=Array(ndim=2, scale_ok=True), gaussian=Bool(), level=LEVEL)
+spec("sde_opt.stats.quantiles.quantile_ci",
+     lambda: dict(values=_exit_times(), q=0.5, level=0.95, n=None, horizon=None),
+     values=Array(nonempty=False, scale_ok=True), q=PROB, level=LEVEL,
+     n=Integer(40, optional=True, sample=(40, 60)),
+     horizon=Real(optional=True, high_closed=False, sample=(10.0, 20.0)))
+spec("sde_opt.stats.quantiles.quantile_ci_coverage", lambda: dict(n=40, q=0.5, level=0.95),
+     n=Integer(1, sample=(1, 200)), q=PROB, level=LEVEL)
+STAT_PATHS = lambda: _rng_values(4, 100)  # noqa: E731
+spec("sde_opt.stats.stationary.batch_means",
+     lambda: dict(values=STAT_PATHS(), burn_in=10, n_batches=None, level=0.95),
+     values=Array(ndim=(2, 3, 4), scale_ok=True), burn_in=Integer(0, sample=(0, 50)),
+     n_batches=Integer(1, optional=True, sample=(2, 10)), level=LEVEL)
+spec("sde_opt.stats.stationary.integrated_autocorr_time",
+     lambda: dict(values=STAT_PATHS(), burn_in=0, window=5.0),
+     values=Array(ndim=(1, 2, 3, 4), scale_ok=True), burn_in=Integer(0, sample=(0, 50)),
+     window=Real(0.0, low_closed=False, high_closed=False, sample=(1.0, 10.0)))
+spec("sde_opt.stats.stationary.stationary_covariance",
+     lambda: dict(x=_rng_values(4, 100, 2), burn_in=10, n_batches=None, mean=None, level=0.95),
+     x=Array(ndim=3, scale_ok=True), burn_in=Integer(0, sample=(0, 50)),
+     n_batches=Integer(1, optional=True, sample=(2, 10)),
+     mean=Array(ndim=(0, 1), optional=True), level=LEVEL)
+spec("sde_opt.stats.survival.kaplan_meier",
+     lambda: dict(times=_exit_times(), observed=_observed(), level=0.95),
+     times=Array(ndim=1, low=0.0, scale_ok=True), observed=BOOL_MASK, level=LEVEL)
+
+
+def _decay(seed=0):
+    t = np.linspace(0.0, 3.0, 31)
+    rng = np.random.default_rng(seed)
+    return t, np.exp(-t)[None, :] + 0.01 * rng.standard_normal((20, 31))
+
+
+spec("sde_opt.stats.rates.exponential_rate",
+     lambda: dict(t=_decay()[0], per_path=_decay()[1], stationary=0.0, min_signal=6.0,
+                  t_min=0.0, n_boot=20, seed=0),
+     t=Array(ndim=1, same_shape=True), per_path=Array(ndim=2, same_shape=(1,), finite=False),
+     stationary=FINITE, min_signal=Real(0.0, low_closed=False, high_closed=False,
+                                        sample=(2.0, 8.0)),
+     t_min=Real(low_closed=False, high_closed=False, sample=(0.0, 0.5)), n_boot=Integer(2, sample=(2, 30)),
+     seed=Key(kind="seed"))
+spec("sde_opt.stats.rates.exponential_rate_difference",
+     lambda: dict(t=_decay()[0], paths_a=_decay(0)[1], paths_b=-_decay(1)[1], min_signal=6.0,
+                  t_min=0.0, envelope=False, secular=False, n_boot=20, seed=0),
+     t=Array(ndim=1, same_shape=True), paths_a=Array(ndim=2, same_shape=(1,), finite=False),
+     paths_b=Array(ndim=2, same_shape=(1,), finite=False),
+     min_signal=Real(0.0, low_closed=False, high_closed=False, sample=(2.0, 8.0)),
+     t_min=Real(low_closed=False, high_closed=False, sample=(0.0, 0.5)), envelope=Bool(valid_from=(False,)),
+     secular=Bool(), n_boot=Integer(2, sample=(2, 30)), seed=Key(kind="seed"))
+
+
+def _orders():
+    x = np.array([0.1, 0.05, 0.025, 0.0125])
+    rng = np.random.default_rng(0)
+    return x, x[:, None] * (1.0 + 0.1 * rng.standard_normal((4, 30)))
+
+
+spec("sde_opt.stats.rates.loglog_slope",
+     lambda: dict(x=_orders()[0], per_path=_orders()[1], reduce="rms", correction=False,
+                  n_boot=20, seed=0),
+     x=Array(ndim=1, same_shape=True, low=0.0, low_closed=False),
+     per_path=Array(ndim=2, same_shape=(0,), finite=False), reduce=Choice(options=("rms", "mean")),
+     correction=Bool(), n_boot=Integer(2, sample=(2, 30)), seed=Key(kind="seed"))
