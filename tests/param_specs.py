@@ -1363,3 +1363,108 @@ spec("sde_opt.stats.rates.loglog_slope",
      x=Array(ndim=1, same_shape=True, low=0.0, low_closed=False),
      per_path=Array(ndim=2, same_shape=(0,), finite=False), reduce=Choice(options=("rms", "mean")),
      correction=Bool(), n_boot=Integer(2, sample=(2, 30)), seed=Key(kind="seed"))
+
+
+# --------------------------------------------------------------------------------------------
+# fitting diffusions
+# --------------------------------------------------------------------------------------------
+
+record("a result record returned by the fitters; not user input", "sde_opt.fit._result.FitResult")
+
+
+@cached
+def _tmpdir():
+    import tempfile
+    return tempfile.mkdtemp(prefix="sde_opt_param_specs_")
+
+
+@cached
+def trace_file():
+    import os
+
+    import sde_opt.fit as fit
+    path = os.path.join(_tmpdir(), "trace.npz")
+    fit.save_trace(path, ou_trace(), 0.05)
+    return path
+
+
+TRACE = Array(ndim=(1, 2, 3), scale_ok=True)
+DT_TRACE = Real(0.0, low_closed=False, high_closed=False, optional=True, valid_from=(0.05, 0.1))
+spec("sde_opt.fit._trace.Trace", lambda: dict(x=ou_trace_2d()[None], dt=0.05),
+     x=Array(ndim=3, scale_ok=True), dt=POS)
+spec("sde_opt.fit._trace.as_trace",
+     lambda: dict(x=ou_trace(), dt=0.05, t=None, min_steps=3, owner="trace",
+                  allow_constant=True),
+     _owners=("trace", "as_trace"), x=TRACE, dt=DT_TRACE,
+     t=Array(ndim=(1, 2), optional=True, valid_from=(None,)),
+     min_steps=Integer(2, sample=(2, 100)), owner=Text(valid_from=("trace",)),
+     allow_constant=Bool())
+spec("sde_opt.fit._trace.load_trace", lambda: dict(path=trace_file(), dt=None),
+     path=Path(), dt=Real(0.0, low_closed=False, high_closed=False, optional=True,
+                          valid_from=(None, 0.05)))
+spec("sde_opt.fit._trace.save_trace",
+     lambda: dict(path=__import__("os").path.join(_tmpdir(), "saved.npz"), x=ou_trace(),
+                  dt=0.05),
+     path=Path(), x=TRACE, dt=POS)
+spec("sde_opt.fit.ou_mle.fit_ou",
+     lambda: dict(x=ou_trace(), dt=0.05, mean=None, ci="asymptotic", n_boot=20, seed=0,
+                  level=0.95, t=None),
+     x=TRACE, dt=DT_TRACE, mean=Array(ndim=(0, 1), optional=True),
+     ci=Choice(options=("asymptotic", "bootstrap")), n_boot=Integer(2, sample=(2, 30)),
+     seed=Key(kind="seed"), level=LEVEL, t=Array(ndim=(1, 2), optional=True, valid_from=(None,)))
+spec("sde_opt.fit.realized.fit_quadratic_variation",
+     lambda: dict(x=ou_trace(), dt=0.05, drift_matrix=None, mean=None, blocks=None, level=0.95,
+                  t=None),
+     x=TRACE, dt=DT_TRACE, drift_matrix=Array(ndim=(0, 2), optional=True),
+     mean=Array(ndim=(0, 1), optional=True), blocks=Integer(2, optional=True, sample=(2, 20)),
+     level=LEVEL, t=Array(ndim=(1, 2), optional=True, valid_from=(None,)))
+spec("sde_opt.fit.realized.qv_expectation_ou",
+     lambda: dict(A=np.array([[-1.0]]), D=np.array([[0.5]]), dt=0.1),
+     A=Array(ndim=(0, 2), scale_ok=True), D=Array(ndim=(0, 2), scale_ok=True), dt=STEP)
+spec("sde_opt.fit.kramers_moyal.fit_kramers_moyal",
+     lambda: dict(x=ou_trace(), dt=0.05, bins=10, range=[(-2.0, 2.0)], correction="ou",
+                  drift_matrix=None, min_count=5, level=0.95, t=None),
+     x=TRACE, dt=DT_TRACE, bins=Instance(what="an int, ints per axis or bin edges"),
+     range=Array(optional=True, valid_from=(None, [(-2.0, 2.0)], ((-1.0, 3.0),))),
+     correction=Choice(options=("ou", "variance", "none")),
+     drift_matrix=Array(ndim=(0, 2), optional=True), min_count=Integer(2, sample=(2, 20)),
+     level=LEVEL, t=Array(ndim=(1, 2), optional=True, valid_from=(None,)))
+spec("sde_opt.fit.effective_lr.fit_effective_lr",
+     lambda: dict(x=ou_trace_2d(), hessian=np.eye(2), sigma_g=None, center=None, blocks=10,
+                  level=0.95),
+     x=Array(ndim=(2, 3), scale_ok=True), hessian=Array(ndim=2, same_shape=True, scale_ok=True),
+     sigma_g=Array(ndim=2, optional=True), center=Array(ndim=1, optional=True),
+     blocks=Integer(2, sample=(2, 20)), level=LEVEL)
+spec("sde_opt.fit.gradient_noise.gradient_noise_covariance",
+     lambda: dict(grads=_rng_values(50, 3), batch_size=4, minibatch_size=None,
+                  population_size=None, replacement=False, basis=None, level=0.95),
+     grads=Array(ndim=2, scale_ok=True), batch_size=Integer(1, sample=(1, 10)),
+     minibatch_size=Integer(1, optional=True, valid_from=(None,)),
+     population_size=Integer(1, optional=True, valid_from=(None, 100, 1000)),
+     replacement=Bool(), basis=Array(ndim=2, optional=True, valid_from=(None,)), level=LEVEL)
+spec("sde_opt.fit.gradient_noise.predicted_diffusion",
+     lambda: dict(sigma_g=np.eye(2) * 0.1, eta=0.01, mu=0.5, level=0.95),
+     sigma_g=Array(ndim=(0, 2), scale_ok=True), eta=ETA, mu=MU, level=LEVEL)
+HB_TARGET = dict(hessian=Array(ndim=(0, 1, 2), scale_ok=True),
+                 noise_cov=Array(ndim=(0, 1, 2), scale_ok=True),
+                 eta=Real(0.0, low_closed=False, high_closed=False, sample=(1e-3, 0.1)),
+                 mu=Real(0.0, 1.0, high_closed=False, sample=(0.0, 0.9)))
+spec("sde_opt.fit.targets.heavy_ball_chain",
+     lambda: dict(hessian=np.diag([1.0, 2.0]), noise_cov=np.eye(2) * 0.1, eta=0.05, mu=0.5),
+     **HB_TARGET)
+spec("sde_opt.fit.targets.heavy_ball_ou_target",
+     lambda: dict(hessian=np.diag([1.0, 2.0]), noise_cov=np.eye(2) * 0.1, eta=0.05, mu=0.5,
+                  stride=5),
+     stride=Integer(1, sample=(1, 20)), **HB_TARGET)
+
+
+def _ou_fit_target_example():
+    import sde_opt.fit as fit
+    m, n, c, o = fit.heavy_ball_chain(np.diag([1.0, 2.0]), np.eye(2) * 0.1, 0.05, 0.5)
+    return dict(M=m, noise_map=n, noise_cov=c, observe=o, stride=5, dt=0.05)
+
+
+spec("sde_opt.fit.targets.ou_fit_target", _ou_fit_target_example,
+     M=Array(ndim=2, same_shape=True), noise_map=Array(ndim=2, same_shape=True),
+     noise_cov=Array(ndim=2, same_shape=True, scale_ok=True),
+     observe=Array(ndim=2, same_shape=True), stride=Integer(1, sample=(1, 20)), dt=STEP)
