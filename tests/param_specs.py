@@ -76,7 +76,8 @@ class Real(Kind):
 
     ``scalar=False``: an array of such numbers is accepted too. ``sample``: the range valid values
     are drawn from (default: a moderate part of the allowed range). ``inf_ok``: +inf is valid
-    (e.g. an inverse temperature). ``callable_ok``: a schedule t -> value is valid too."""
+    (e.g. an inverse temperature). ``callable_ok``: a schedule t -> value is valid too.
+    ``nonfinite_ok``: NaN and ±inf are valid (a summary value, a failed measurement)."""
 
     low: float = -math.inf
     high: float = math.inf
@@ -86,6 +87,7 @@ class Real(Kind):
     sample: tuple | None = None
     inf_ok: bool = False
     callable_ok: bool = False
+    nonfinite_ok: bool = False
 
     def _sample_range(self):
         if self.sample is not None:
@@ -100,8 +102,9 @@ class Real(Kind):
         cases = [("wrong type", st.sampled_from(_WRONG_TYPES)),
                  ("bool", st.booleans()),
                  ("string number", st.sampled_from(["1", "0.5", "nan"])),
-                 ("nan", st.just(math.nan)),
-                 ("inf", st.sampled_from([-math.inf] + ([] if self.inf_ok else [math.inf]))),
+                 *([] if self.nonfinite_ok else [
+                     ("nan", st.just(math.nan)),
+                     ("inf", st.sampled_from([-math.inf] + ([] if self.inf_ok else [math.inf])))]),
                  *self._none()]
         if _finite(self.low):
             below = st.floats(self.low - 1e6, self.low, exclude_max=not self.low_closed,
@@ -264,9 +267,10 @@ class Instance(Kind):
 
     what: str = "object"
     wrong: tuple = ()
+    bad: tuple = ("x", 1.0, (1, 2))
 
     def invalid(self, example):
-        cases = [("wrong type", st.sampled_from(["x", 1.0, (1, 2)])), *self._none()]
+        cases = [("wrong type", st.sampled_from(self.bad)), *self._none()]
         if self.wrong:
             cases.append(("wrong kind", st.sampled_from(self.wrong).map(lambda n: WRONG[n]())))
         return _cases(*cases)
@@ -1468,3 +1472,147 @@ spec("sde_opt.fit.targets.ou_fit_target", _ou_fit_target_example,
      M=Array(ndim=2, same_shape=True), noise_map=Array(ndim=2, same_shape=True),
      noise_cov=Array(ndim=2, same_shape=True, scale_ok=True),
      observe=Array(ndim=2, same_shape=True), stride=Integer(1, sample=(1, 20)), dt=STEP)
+
+
+# --------------------------------------------------------------------------------------------
+# experiments and sweeps
+# --------------------------------------------------------------------------------------------
+
+record("an exception / a result record; not constructed by users",
+       "sde_opt.experiment.results.ConfigMismatch", "sde_opt.experiment.study.StudyRun",
+       "sde_opt.experiment.verdict.Verdict", "sde_opt.sweep.ComparisonPoint",
+       "sde_opt.sweep.ExitComparison", "sde_opt.sweep.StationaryComparison")
+
+SUMMARY_NUMBER = Real(optional=True, nonfinite_ok=True)
+
+
+@cached
+def _toy_study():
+    import types
+    m = types.ModuleType("toy_study")
+    m.NAME = "toy"
+    m.run = lambda out, quick, progress: {"value": 1.0}
+    return m
+
+
+def _fresh_dir(name):
+    import os
+    import uuid
+    return os.path.join(_tmpdir(), f"{name}-{uuid.uuid4().hex[:8]}")
+
+
+def _verdicts():
+    import sde_opt.experiment as ex
+    return [ex.compare("a", 1.0, 1.01, 0.01), ex.compare("b", 1.0, 2.0, 0.01, kind="engine")]
+
+
+def _rows():
+    from sde_opt.experiment.table import claim
+    return [claim("escape time", 1.0, ci=(0.9, 1.1), theory=1.0, verdict="pass", note="95% CI")]
+
+
+spec("sde_opt.experiment.progress.Progress",
+     lambda: dict(desc="study", parts=["a", "b"], enabled=False, unit="part"),
+     desc=Text(), parts=Instance(what="part names or a count", bad=("x", 1.5, (1, 2), -1)),
+     enabled=Bool(valid_from=(False,)), unit=Text())
+spec("sde_opt.experiment.results.Share", lambda: dict(index=0, count=2, poll=0.5, timeout=10.0),
+     index=Integer(0, 1, sample=(0, 1)), count=Integer(1, sample=(2, 4)), poll=POS,
+     timeout=Real(0.0, low_closed=False, high_closed=False, optional=True))
+spec("sde_opt.experiment.results.ResultsDir",
+     lambda: dict(path=_fresh_dir("results"), share=None, points="points"),
+     path=Path(), share=Instance(what="a Share or None", optional=True),
+     points=Text(valid_from=("points", "points/quick")))
+spec("sde_opt.experiment.study.run_study",
+     lambda: dict(module=_toy_study(), out=_fresh_dir("study"), quick=True, progress=False,
+                  share=None),
+     module=Instance(what="a study module"), out=Path(), quick=Bool(), progress=Bool(),
+     share=Instance(what="a Share or None", optional=True))
+VERDICT_COMMON = dict(claim=Text(), predicted=Real(nonfinite_ok=True),
+                      measured=Real(nonfinite_ok=True), note=Text(), reference=Text(),
+                      bias=Real(0.0, high_closed=False, valid_from=(0.0,)),
+                      bias_source=Text(),
+                      deviation=Instance(what="a Deviation or None", optional=True),
+                      kind=Choice(options=("claim", "engine")))
+spec("sde_opt.experiment.verdict.compare",
+     lambda: dict(claim="mean escape", predicted=1.0, measured=1.01, se=0.01, bias=0.0, z=4.0),
+     se=Real(0.0, nonfinite_ok=True), z=POS, **VERDICT_COMMON)
+spec("sde_opt.experiment.verdict.compare_interval",
+     lambda: dict(claim="slope", predicted=0.5, measured=0.52, ci_low=0.45, ci_high=0.6),
+     ci_low=Real(nonfinite_ok=True, valid_from=(0.45, -math.inf)),
+     ci_high=Real(nonfinite_ok=True, valid_from=(0.6, math.inf)), **VERDICT_COMMON)
+spec("sde_opt.experiment.verdict.Deviation",
+     lambda: dict(reason="drops the O(η) term", holds="the O(η) statement"),
+     reason=Text(), holds=Text())
+spec("sde_opt.experiment.verdict.counts", lambda: dict(verdicts=_verdicts()),
+     verdicts=Instance(what="a list of Verdict", bad=("x", 1.0, (1, 2), [1.0])))
+spec("sde_opt.experiment.verdict.exit_status", lambda: dict(verdicts=_verdicts()),
+     verdicts=Instance(what="a list of Verdict", bad=("x", 1.0, (1, 2), [1.0])))
+CI_PAIR = Instance(what="a pair (low, high) or None", optional=True,
+                   bad=("x", 1.0, (1.0, 2.0, 3.0), ("a", "b")))
+spec("sde_opt.experiment.table.claim",
+     lambda: dict(quantity="escape time", measured=1.0, ci=(0.9, 1.1), theory=1.0,
+                  verdict="pass", note=""),
+     quantity=Text(), measured=SUMMARY_NUMBER, ci=CI_PAIR, theory=SUMMARY_NUMBER,
+     verdict=Choice(options=("pass", "fail", "deviation", "-")), note=Text())
+spec("sde_opt.experiment.table.se_claim",
+     lambda: dict(quantity="escape time", measured=1.0, se=0.01, predicted=1.0, verdict="pass",
+                  z=None, note=""),
+     quantity=Text(), measured=SUMMARY_NUMBER, se=Real(0.0, optional=True, nonfinite_ok=True),
+     predicted=SUMMARY_NUMBER, verdict=Choice(options=("pass", "fail", "deviation", "-")),
+     z=Real(0.0, low_closed=False, high_closed=False, optional=True), note=Text())
+spec("sde_opt.experiment.table.number", lambda: dict(x=1.0), x=SUMMARY_NUMBER)
+spec("sde_opt.experiment.table.fmt", lambda: dict(x=1.0), x=SUMMARY_NUMBER)
+spec("sde_opt.experiment.table.fmt_ci", lambda: dict(ci=(0.9, 1.1)), ci=CI_PAIR)
+ROWS = Instance(what="a list of row dicts", bad=("x", 1.0, (1, 2), {"a": 1}))
+spec("sde_opt.experiment.table.counts", lambda: dict(rows=_rows()), rows=ROWS)
+spec("sde_opt.experiment.table.counts_line", lambda: dict(rows=_rows()), rows=ROWS)
+spec("sde_opt.experiment.table.format_claims", lambda: dict(rows=_rows(), width=100, title=None),
+     rows=ROWS, width=Integer(80, sample=(80, 200)), title=Text(optional=True))
+
+
+def _sweep_example(**extra):
+    import sde_opt as so
+    return dict(make_algorithm=_msgd_factory, points=[{"eta": 0.1}], x0=X2, key=0, n_paths=4,
+                n_steps=8, **extra)
+
+
+def _msgd_factory(eta):
+    import sde_opt as so
+    return so.MomentumSGD(saddle(), eta, 0.5)
+
+
+def _leave():
+    import sde_opt as so
+    return [so.LeaveBall(np.zeros(2), 1.0)]
+
+
+def _sq(x):
+    return x[0] ** 2
+
+
+SWEEP = dict(make_algorithm=Func(), points=Instance(what="a list of parameter dicts",
+                                                     bad=("x", 1.0, {"eta": 0.1}, [1.0])),
+             x0=X0, key=Key(), n_paths=Integer(1, sample=(4, 4)),
+             n_steps=Integer(0, sample=(8, 8)))
+SWEEP_RULES = dict(stride=Integer(1, sample=(1, 1)), limit_substeps=Integer(1, sample=(1, 1)))
+spec("sde_opt.sweep.grid", lambda: dict(eta=[0.1, 0.2], mu=[0.0]),
+     axes=Instance(what="a list of values per axis", bad=("x", 1.0, None),
+                   valid_from=([1, 2], (0.5,), np.arange(3))))
+spec("sde_opt.sweep.compare_with_limit", lambda: _sweep_example(events=_leave()),
+     _valid_examples=1, events=EVENTS, observables=OBSERVABLES, scheme=Func(),
+     store=Instance(what="an object with point(key, compute), or None", optional=True),
+     tag=Text(valid_from=("point",)), progress=Bool(valid_from=(False,)), **SWEEP, **SWEEP_RULES)
+spec("sde_opt.sweep.compare_exit_times", lambda: _sweep_example(events=_leave()),
+     _valid_examples=1, events=EVENTS, theory=Func(optional=True),
+     unit=Choice(options=("iterations", "time", "steps")),
+     quantiles=Array(ndim=1, low=0.0, high=1.0, low_closed=False, high_closed=False,
+                     nonempty=False),
+     level=LEVEL, diverged_as=Choice(options=("censored", "exited")),
+     kwargs=Free(why="passed on to compare_with_limit, which checks them"), **SWEEP)
+spec("sde_opt.sweep.compare_stationary",
+     lambda: {**_sweep_example(observable=_sq, stride=2), "n_steps": 64},
+     _valid_examples=1, observable=Func(), stride=Integer(1, sample=(2, 2)),
+     burn_in=Real(0.0, high_closed=False, valid_from=(0.2, 0.5, 1, 2)),
+     theory=Func(optional=True), level=LEVEL,
+     kwargs=Free(why="passed on to compare_with_limit, which checks them"),
+     **{**SWEEP, "n_steps": Integer(0, sample=(64, 64))})
