@@ -21,13 +21,14 @@ class StandardNormal(eqx.Module):
 
     shape: tuple[int, ...] = eqx.field(static=True)
 
-    def __check_init__(self):
-        ok = isinstance(self.shape, tuple) and all(
+    def __init__(self, shape):
+        ok = isinstance(shape, tuple) and all(
             isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)) and i >= 0
-            for i in self.shape)
+            for i in shape)
         if not ok:
             raise TypeError(f"StandardNormal: shape must be a tuple of integers >= 0; got "
-                            f"{self.shape!r} ({type(self.shape).__name__})")
+                            f"{shape!r} ({type(shape).__name__})")
+        self.shape = tuple(int(i) for i in shape)
 
     def sample(self, key, dtype=jnp.float32):
         return jr.normal(key, self.shape, dtype)
@@ -39,9 +40,9 @@ class MinibatchIndices(eqx.Module):
     n: int = eqx.field(static=True)
     batch_size: int = eqx.field(static=True)
 
-    def __check_init__(self):
-        check_integer("MinibatchIndices", "n", self.n, low=1)
-        check_integer("MinibatchIndices", "batch_size", self.batch_size, low=1)
+    def __init__(self, n, batch_size):
+        self.n = check_integer("MinibatchIndices", "n", n, low=1)
+        self.batch_size = check_integer("MinibatchIndices", "batch_size", batch_size, low=1)
 
     def sample(self, key, dtype=None):
         return jr.randint(key, (self.batch_size,), 0, self.n)

@@ -35,8 +35,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import jax
 import numpy as np
 
-from ._checks import (check_array, check_bool, check_callable, check_choice, check_instance,
-                      check_integer, check_key, check_level, check_scalar, check_text)
+from ._checks import (
+    check_array,
+    check_bool,
+    check_callable,
+    check_choice,
+    check_instance,
+    check_integer,
+    check_key,
+    check_level,
+    check_scalar,
+    check_text,
+)
 from .engine import SimulationResult, simulate
 from .sde import EulerMaruyama
 from .stats import Estimate, ExitTimeSummary, batch_means, exit_time_summary

@@ -195,10 +195,11 @@ class Array(Kind):
     """A real array.
 
     ``ndim``: allowed numbers of axes (an int or a tuple); ``same_shape``: exactly the shape of the
-    example (another length is refused; a tuple of axes: only those lengths are fixed); ``low``/``high``: bounds on every entry (``*_closed``);
-    ``finite``: NaN/inf refused; ``nonempty``: an empty array refused; ``valid``: a function
-    example -> strategy of valid arrays (default: the example scaled by a factor in [0.5, 2] when
-    ``scale_ok``, else the example)."""
+    example (another length is refused; a tuple of axes: only those lengths are fixed);
+    ``low``/``high``: bounds on every entry (``*_closed``); ``finite``: NaN/inf refused;
+    ``nonempty``: an empty array refused; ``make_valid``: a function example -> strategy of valid
+    arrays (default: the example scaled by a factor in [0.5, 2] when ``scale_ok``, else the
+    example)."""
 
     ndim: int | tuple | None = None
     same_shape: bool | tuple = False
@@ -576,7 +577,6 @@ def _product_example():
     import sde_opt as so
     return dict(parts=(so.Sphere(), so.Euclidean()))
 
-PENDING_FAMILIES: list[str] = []
 
 
 # --------------------------------------------------------------------------------------------
@@ -632,7 +632,7 @@ spec("sde_opt.sde.diffrax_bridge.diffrax_terms",
      lambda: dict(sde=field_sde(), brownian=_brownian(), noise="auto"),
      sde=SDE, brownian=Instance(what="a diffrax Brownian path"), noise=STRUCTURE)
 spec("sde_opt.sde.diffrax_bridge.solve_diffrax",
-     lambda: dict(sde=field_sde(), x0=X2, t1=0.1, dt=0.01, key=0), _valid_examples=1,
+     lambda: dict(sde=field_sde(), x0=X2, t1=0.1, dt=0.01, key=0), _valid_examples=0,
      sde=SDE, x0=X0, t1=Real(sample=(0.1, 0.1)), dt=Real(0.0, low_closed=False,
                                                         sample=(0.01, 0.01)),
      key=Key(), t0=Real(sample=(0.0, 0.0)),
@@ -1185,12 +1185,12 @@ spec("sde_opt.theory.langevin.kramers_langer_lambda_plus",
 ALPHA = Real(0.0, low_closed=False, high_closed=False, sample=(0.01, 0.2))
 spec("sde_opt.theory.bilevel.gd_contraction",
      lambda: dict(alpha=0.1, mu=1.0, ell=4.0, D=5),
-     alpha=ALPHA, mu=POS, ell=POS, D=Integer(0, sample=(0, 10)))
+     alpha=ALPHA, mu=POS, ell=POS, D=Integer(1, sample=(1, 10)))
 spec("sde_opt.theory.bilevel.cg_contraction_bound", lambda: dict(kappa=4.0, N=5),
-     kappa=Real(1.0, high_closed=False, sample=(1.0, 100.0)), N=Integer(0, sample=(0, 10)))
+     kappa=Real(1.0, high_closed=False, sample=(1.0, 100.0)), N=Integer(1, sample=(1, 10)))
 spec("sde_opt.theory.bilevel.aid_contraction",
      lambda: dict(alpha=0.1, mu=1.0, ell=4.0, D=5, N=3),
-     alpha=ALPHA, mu=POS, ell=POS, D=Integer(0, sample=(0, 10)), N=Integer(0, sample=(0, 10)))
+     alpha=ALPHA, mu=POS, ell=POS, D=Integer(1, sample=(1, 10)), N=Integer(1, sample=(1, 10)))
 spec("sde_opt.theory.bilevel.diffusion_exit_mean_1d",
      lambda: dict(potential=lambda x: -x**2 / 2 + x**4 / 4, sigma=0.3, radius=0.5, n=2001),
      potential=Func(), sigma=SIGMA, radius=RADIUS, n=Integer(2, sample=(101, 2001)))
@@ -1571,7 +1571,6 @@ spec("sde_opt.experiment.table.format_claims", lambda: dict(rows=_rows(), width=
 
 
 def _sweep_example(**extra):
-    import sde_opt as so
     return dict(make_algorithm=_msgd_factory, points=[{"eta": 0.1}], x0=X2, key=0, n_paths=4,
                 n_steps=8, **extra)
 
@@ -1616,3 +1615,155 @@ spec("sde_opt.sweep.compare_stationary",
      theory=Func(optional=True), level=LEVEL,
      kwargs=Free(why="passed on to compare_with_limit, which checks them"),
      **{**SWEEP, "n_steps": Integer(0, sample=(64, 64))})
+
+
+# --------------------------------------------------------------------------------------------
+# names on other helpers' branches, not on main yet (their examples use only main's objects
+# plus the new class itself; they run once the branch is merged)
+# --------------------------------------------------------------------------------------------
+
+def _so():
+    import sde_opt as so
+    return so
+
+
+def _adam_like(**kw):
+    return dict(problem=double_well(), eta=0.01, eps=1e-8, sigma=None, u0=0.0, **kw)
+
+
+ADAPTIVE = dict(problem=MIN_PROBLEM, eta=ETA, eps=NONNEG,
+                sigma=Real(0.0, low_closed=False, high_closed=False, optional=True),
+                u0=NONNEG)
+spec("sde_opt.algorithms.optax_chain.OptaxChain",
+     lambda: dict(problem=double_well(), tx=__import__("optax").sgd(0.1), dt=1.0),
+     problem=MIN_PROBLEM, tx=Instance(what="an optax.GradientTransformation"), dt=POS)
+spec("sde_opt.algorithms.rmsprop.RMSprop", lambda: _adam_like(beta=0.999),
+     beta=Real(0.0, 1.0, high_closed=False), **ADAPTIVE)
+spec("sde_opt.algorithms.adam.Adam", lambda: _adam_like(beta1=0.9, beta2=0.999),
+     beta1=Real(0.0, 1.0, high_closed=False), beta2=Real(0.0, 1.0, high_closed=False),
+     bias_correction=Bool(), **ADAPTIVE)
+spec("sde_opt.algorithms.svag.SVAGOracle", lambda: dict(problem=double_well(), amplification=2.0),
+     problem=MIN_PROBLEM, amplification=Real(1.0, high_closed=False, sample=(1.0, 8.0)))
+spec("sde_opt.algorithms.svag.svag_sgd", lambda: dict(problem=double_well(), eta=0.01, ell=2),
+     problem=MIN_PROBLEM, eta=ETA, ell=Real(1.0, high_closed=False, sample=(1.0, 8.0)))
+spec("sde_opt.algorithms.svag.svag_rmsprop", lambda: _adam_like(beta=0.999, ell=2),
+     beta=Real(0.0, 1.0, high_closed=False), ell=Real(1.0, high_closed=False, sample=(1.0, 8.0)),
+     **ADAPTIVE)
+spec("sde_opt.algorithms.svag.svag_adam", lambda: _adam_like(beta1=0.9, beta2=0.999, ell=2),
+     beta1=Real(0.0, 1.0, high_closed=False), beta2=Real(0.0, 1.0, high_closed=False),
+     bias_correction=Bool(), ell=Real(1.0, high_closed=False, sample=(1.0, 8.0)), **ADAPTIVE)
+ADAPTIVE_SDE = dict(problem=MIN_PROBLEM, sigma=POS, sigma0=POS, eps0=NONNEG, noisy=Bool(),
+                    u0=NONNEG)
+spec("sde_opt.sde.adaptive.RMSpropSDE",
+     lambda: dict(problem=double_well(), sigma=1.0, sigma0=1.0, eps0=0.1, c2=1.0),
+     c2=POS, **ADAPTIVE_SDE)
+spec("sde_opt.sde.adaptive.AdamSDE",
+     lambda: dict(problem=double_well(), sigma=1.0, sigma0=1.0, eps0=0.1, c1=1.0, c2=1.0),
+     c1=POS, c2=POS, bias_correction=Bool(), **ADAPTIVE_SDE)
+record("a chain's state (built by init/step); not user input",
+       "sde_opt.algorithms.optax_chain.OptaxState", "sde_opt.algorithms.adam.AdamState",
+       "sde_opt.algorithms.rmsprop.RMSpropState", "sde_opt.sde.adaptive.RMSpropSDEState",
+       "sde_opt.sde.adaptive.AdamSDEState")
+
+# issue 18
+spec("sde_opt.sde.two_timescale.GDmaxSDE",
+     lambda: dict(problem=game(), eta_x=0.01, eta_y=0.1, n_inner=5),
+     problem=GAME, eta_x=POS, eta_y=POS, n_inner=Integer(1, sample=(1, 10)))
+spec("sde_opt.sde.two_timescale.inner_loop_covariance",
+     lambda: dict(h=np.array([[1.0]]), sigma_yy=np.array([[0.1]]), eta_y=0.1, n_inner=5),
+     h=Array(ndim=2, same_shape=True, scale_ok=True),
+     sigma_yy=Array(ndim=2, same_shape=True, scale_ok=True), eta_y=POS,
+     n_inner=Integer(1, sample=(1, 10)))
+
+# issue 19
+spec("sde_opt.problems.bilevel.stocbio_call_moments",
+     lambda: dict(problem=quadratic_bilevel(), x=np.zeros(2), y=np.zeros(4), alpha=0.1, Q=5),
+     problem=Instance(what="a bilevel problem", wrong=("problem", "game")),
+     x=Array(ndim=1, same_shape=True, scale_ok=True),
+     y=Array(ndim=1, same_shape=True, scale_ok=True), alpha=POS, Q=Integer(0, sample=(0, 10)))
+
+# issue 20
+spec("sde_opt.problems.augmented_ufm.AugmentedUFM",
+     lambda: dict(k=3, d=3, n=2, tau=1.0, sigma=0.5, batch_size=None, labels=None),
+     k=Integer(2, sample=(2, 4)), d=Integer(2, sample=(2, 4)), n=Integer(1, sample=(1, 3)),
+     tau=POS, sigma=POS, batch_size=Integer(1, optional=True, sample=(1, 6)),
+     labels=Array(ndim=1, optional=True))
+spec("sde_opt.stats.proportions.proportion_ci", lambda: dict(successes=7, n=10, level=0.95),
+     successes=Integer(0, 10, sample=(0, 10)), n=Integer(7, sample=(10, 20)), level=LEVEL)
+
+# issue 22
+
+
+def _pair_loss(z, ex):
+    x, y = z
+    return y[0] * (ex[0] * x[0] - ex[1]) ** 2 / 2 - y[0] ** 2 / 2
+
+
+def _outer(x, y, ex):
+    return (y[0] - ex[0]) ** 2 / 2
+
+
+def _inner(x, y, ex):
+    return (y[0] - x[0] * ex[0]) ** 2 / 2
+
+
+spec("sde_opt.problems.finite_sum.FiniteSumGame",
+     lambda: dict(loss=_pair_loss, data=_finite_sum_data()[:, :2],
+                  point=(np.zeros(1, np.float32), np.ones(1, np.float32)), batch_size=4,
+                  project_y=None, geometry=None),
+     loss=Func(), data=Array(scale_ok=True),
+     point=Instance(what="a pair (x, y)", bad=("x", 1.0, (1, 2, 3))),
+     batch_size=Integer(1, sample=(1, 12)), project_y=Func(optional=True), geometry=GEOMETRY)
+spec("sde_opt.problems.bilevel_losses.FiniteSumBilevel",
+     lambda: dict(outer_loss=_outer, inner_loss=_inner, outer_data=_finite_sum_data()[:, :1],
+                  inner_data=_finite_sum_data()[:, :1], x=np.zeros(1, np.float32),
+                  y=np.zeros(1, np.float32), batch_size=4, inner_batch_size=None, y_star=None,
+                  lower_smoothness=None, lower_strong_convexity=None, tol=None, max_steps=16),
+     outer_loss=Func(), inner_loss=Func(), outer_data=Array(scale_ok=True),
+     inner_data=Array(scale_ok=True), x=Array(ndim=1, same_shape=True),
+     y=Array(ndim=1, same_shape=True), batch_size=Integer(1, sample=(1, 12)),
+     inner_batch_size=Integer(1, optional=True, sample=(1, 12)), y_star=Func(optional=True),
+     lower_smoothness=Real(0.0, low_closed=False, high_closed=False, optional=True,
+                           callable_ok=True),
+     lower_strong_convexity=Real(0.0, low_closed=False, high_closed=False, optional=True),
+     tol=Real(0.0, low_closed=False, high_closed=False, optional=True),
+     max_steps=Integer(1, sample=(4, 32)))
+spec("sde_opt.sde.from_functions.SDE",
+     lambda: dict(drift=lambda t, x: -x, diffusion=lambda t, x: 0.1, shape=(2,), geometry=None),
+     drift=Func(), diffusion=Func(), shape=Shape(), geometry=GEOMETRY)
+spec("sde_opt.engine.events.OnState", lambda: dict(fn=_first), fn=Func())
+
+
+# --------------------------------------------------------------------------------------------
+# specs whose code another helper is rewriting now (reported as xfail until merged; the lead
+# removes this list after merging issues 18, 19, 20 and 23)
+# --------------------------------------------------------------------------------------------
+
+_PENDING_MODULES = {
+    18: ("sde_opt.problems.games.", "sde_opt.problems.adversarial_logistic.",
+         "sde_opt.algorithms.gda.", "sde_opt.algorithms.ogda.", "sde_opt.algorithms.extragradient.",
+         "sde_opt.algorithms.gdmax.", "sde_opt.algorithms.perturbed_gdmax."),
+    19: ("sde_opt.problems.bilevel.", "sde_opt.algorithms.aid.", "sde_opt.algorithms.perturbed_aid.",
+         "sde_opt.algorithms.stocbio.", "sde_opt.algorithms.stocbio_ineon.",
+         "sde_opt.theory.bilevel."),
+    20: ("sde_opt.problems.normalized_ufm.", "sde_opt.problems.regularized_ufm.",
+         "sde_opt.geometry.Sphere", "sde_opt.geometry.Oblique", "sde_opt.geometry.Product",
+         "sde_opt.algorithms.riemannian_", "sde_opt.theory.neural_collapse.",
+         "sde_opt.stats.neural_collapse.", "sde_opt.stats.proportions."),
+    23: ("sde_opt.algorithms.optax_chain.", "sde_opt.algorithms.adam.",
+         "sde_opt.algorithms.rmsprop.", "sde_opt.algorithms.svag.",
+         "sde_opt.algorithms._adaptive.", "sde_opt.sde.adaptive."),
+    # issue 22 (not named in issue 21's list, but new public names on its branch)
+    22: ("sde_opt.problems.finite_sum.FiniteSumGame", "sde_opt.problems.bilevel_losses.",
+         "sde_opt.sde.from_functions.", "sde_opt.engine.events.OnState"),
+}
+# issue 18's GDmaxSDE and inner_loop_covariance are new names in sde/two_timescale.py
+_PENDING_NAMES = ("sde_opt.sde.two_timescale.GDmaxSDE",
+                  "sde_opt.sde.two_timescale.inner_loop_covariance",
+                  "sde_opt.problems.augmented_ufm.AugmentedUFM")
+
+
+def is_pending(name: str) -> bool:
+    return name in _PENDING_NAMES or any(
+        name.startswith(p) for prefixes in _PENDING_MODULES.values() for p in prefixes)
+PENDING_FAMILIES: list[str] = sorted(name for name in SPECS if is_pending(name))

@@ -15,6 +15,8 @@ or one of its parameters has no spec.
 
 Profiles: the default one is derandomized (the same draws on every run, a handful per parameter);
 ``HYPOTHESIS_PROFILE=explore python -m pytest tests/test_param_checks.py`` draws many more.
+``PENDING_FAMILIES`` (code another issue is rewriting) is reported as xfail without running;
+``SDE_OPT_RUN_PENDING=1`` runs it.
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ import types
 from pathlib import Path
 
 import numpy as np
-import pytest
-from hypothesis import HealthCheck, given, settings
-
 import param_specs as ps
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
 
 settings.register_profile("default", max_examples=6, deadline=None, derandomize=True,
-                          database=None, suppress_health_check=list(HealthCheck))
+                          database=None, phases=(Phase.explicit, Phase.generate),
+                          suppress_health_check=list(HealthCheck))
 settings.register_profile("explore", max_examples=200, deadline=None,
                           suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
@@ -43,7 +45,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 ROOT = Path(__file__).resolve().parents[1]
 SUBMODULES = ("stats", "theory", "fit", "experiment", "geometry", "sde", "problems", "algorithms",
               "engine", "sweep")
-PENDING_REASON = "owned by issue 18/19/20/23 helper; merged later"
+PENDING_REASON = "owned by issue 18/19/20/23 helper; merged later"  # (22: new names too)
 CALL_TIMEOUT_S = 60  # a call that takes longer than this is a hang
 
 
@@ -129,6 +131,8 @@ def test_every_public_callable_and_parameter_has_a_spec():
     missing = [n for n in PUBLIC if n not in ps.SPECS and n not in ps.RECORDS]
     assert not missing, f"public callables without a spec in tests/param_specs.py: {missing}"
     gaps = []
+    not_public = [n for n in ps.SPECS if n not in PUBLIC and not ps.is_pending(n)]
+    assert not not_public, f"specs of names that are not public: {not_public}"
     for name, spec in ps.SPECS.items():
         if name not in PUBLIC:
             continue
@@ -139,7 +143,7 @@ def test_every_public_callable_and_parameter_has_a_spec():
 
 
 def test_every_record_is_public_and_every_pending_name_has_a_spec():
-    stale = [n for n in ps.RECORDS if n not in PUBLIC]
+    stale = [n for n in ps.RECORDS if n not in PUBLIC and not ps.is_pending(n)]
     assert not stale, f"RECORDS names that are not public: {stale}"
     assert set(ps.PENDING_FAMILIES) <= set(ps.SPECS), sorted(set(ps.PENDING_FAMILIES)
                                                              - set(ps.SPECS))
@@ -203,23 +207,27 @@ def assert_clear(err: BaseException, spec: ps.Spec, param: str, value, kind) -> 
         assert any(s in msg for s in shown), f"the value {value!r} is not shown: {where}"
 
 
+# The pending families are reported as xfail without running (their code is being rewritten on
+# other branches); SDE_OPT_RUN_PENDING=1 runs them (still xfail, not strict) to see how far they are.
+RUN_PENDING = bool(os.environ.get("SDE_OPT_RUN_PENDING"))
+
+
+def _pending(name):
+    return ([pytest.mark.xfail(reason=PENDING_REASON, strict=False, run=RUN_PENDING)]
+            if name in ps.PENDING_FAMILIES else [])
+
+
 def _cases():
     out = []
     for name, spec in ps.SPECS.items():
-        marks = ([pytest.mark.xfail(reason=PENDING_REASON, strict=False)]
-                 if name in ps.PENDING_FAMILIES else [])
-        for param, kind in spec.params.items():
+        marks = _pending(name)
+        for param in spec.params:
             out.append(pytest.param(name, param, marks=marks, id=f"{name}:{param}"))
     return out
 
 
 CASES = _cases()
 INVALID = [c for c in CASES if not isinstance(ps.SPECS[c.values[0]].params[c.values[1]], ps.Free)]
-
-
-def _pending(name):
-    return [pytest.mark.xfail(reason=PENDING_REASON, strict=False)] \
-        if name in ps.PENDING_FAMILIES else []
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=_pending(n), id=n) for n in ps.SPECS])
@@ -271,5 +279,131 @@ def test_valid_value_is_accepted(name, param):
 
 
 def _default(name, param):
-    p = {q.name: q for q in signature_params(resolve(name))}.get(param)
+    try:
+        p = {q.name: q for q in signature_params(resolve(name))}.get(param)
+    except (ImportError, AttributeError):  # a pending name not on this branch yet
+        return None
     return None if p is None or p.default is inspect.Parameter.empty else p.default
+
+
+# --------------------------------------------------------------------------------------------
+# the examples issue 21 lists, each answered by a clear error
+# --------------------------------------------------------------------------------------------
+
+
+def _streamed(**kw):
+    import sde_opt as so
+    args = dict(n_paths=4, n_steps=10)
+    args.update(kw)
+    return lambda: so.simulate_streamed(ps.msgd(), ps.X2, 0, **args)
+
+
+def _npz_with_object_array(tmp_path):
+    path = tmp_path / "pickled.npz"
+    np.savez(path, x=np.array([{"a": 1}, None], dtype=object), dt=0.1)
+    return path
+
+
+def _csv_header_only(tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text("t,x0\n")
+    return path
+
+
+def _issue_examples():
+    import sde_opt as so
+    from sde_opt.fit import fit_ou, load_trace
+    from sde_opt.theory import bilevel, modified_equations, saddle_exit_mean
+
+    j = np.array([[1.0, 0.5], [-0.5, 1.0]])
+    rows = [
+        ("simulate_streamed n_paths=2.7", _streamed(n_paths=2.7), TypeError,
+         ["simulate_streamed", "n_paths", "integer", "2.7"]),
+        ("simulate_streamed n_steps=2.5", _streamed(n_steps=2.5), TypeError,
+         ["simulate_streamed", "n_steps", "integer", "2.5"]),
+        ("simulate_streamed n_paths=0 names n_paths", _streamed(n_paths=0), ValueError,
+         ["simulate_streamed", "n_paths", "got 0"]),
+        ("TwoTimescaleSDE eta_x=-1", lambda: so.TwoTimescaleSDE(ps.game(), -1.0, 2.0),
+         ValueError, ["TwoTimescaleSDE", "eta_x", "-1.0"]),
+        ("TwoTimescaleSDE ratio=nan", lambda: so.TwoTimescaleSDE(ps.game(), 0.01, math.nan),
+         ValueError, ["TwoTimescaleSDE", "ratio", "nan"]),
+        ("TwoTimescaleSDE of a minimization", lambda: so.TwoTimescaleSDE(ps.saddle(), 0.01, 2.0),
+         TypeError, ["TwoTimescaleSDE", "problem", "QuadraticSaddle"]),
+        ("ReducedSDE eta_x=0", lambda: so.ReducedSDE(ps.game(), 0.0), ValueError,
+         ["ReducedSDE", "eta_x", "0.0"]),
+        ("FieldSDE drift_scale=-1", lambda: so.FieldSDE(ps.saddle(), -1.0, 0.1), ValueError,
+         ["FieldSDE", "drift_scale", "-1.0"]),
+        ("FieldSDE noise_scale=nan", lambda: so.FieldSDE(ps.saddle(), 1.0, math.nan), ValueError,
+         ["FieldSDE", "noise_scale", "nan"]),
+        ("FieldSDE('x')", lambda: so.FieldSDE("x"), TypeError, ["FieldSDE", "problem", "'x'"]),
+        ("saddle_exit_mean k=2.5", lambda: saddle_exit_mean(1.0, 0.1, 1.0, k=2.5), TypeError,
+         ["saddle_exit_mean", "k", "integer", "2.5"]),
+        ("saddle_exit_mean lam='1'", lambda: saddle_exit_mean("1", 0.1, 1.0), TypeError,
+         ["saddle_exit_mean", "lam", "'1'"]),
+        ("iteration_matrix n_inner=0",
+         lambda: modified_equations.iteration_matrix("gdmax", j, 0.01, 0.1, 1, n_inner=0),
+         ValueError, ["iteration_matrix", "n_inner", "got 0"]),
+        ("iteration_matrix n_inner=-1",
+         lambda: modified_equations.iteration_matrix("gdmax", j, 0.01, 0.1, 1, n_inner=-1),
+         ValueError, ["iteration_matrix", "n_inner", "got -1"]),
+        ("iteration_matrix n_inner=2.5",
+         lambda: modified_equations.iteration_matrix("gdmax", j, 0.01, 0.1, 1, n_inner=2.5),
+         TypeError, ["iteration_matrix", "n_inner", "2.5"]),
+        ("FiniteSum without examples",
+         lambda: so.FiniteSum(ps._sq_loss, np.zeros((0, 3)), np.zeros(2), batch_size=1),
+         ValueError, ["FiniteSum", "data", "at least one example"]),
+        ("FiniteSum NaN data",
+         lambda: so.FiniteSum(ps._sq_loss, np.full((4, 3), np.nan), np.zeros(2), batch_size=1),
+         ValueError, ["FiniteSum", "data", "finite"]),
+        ("FiniteSum geometry='sphere'",
+         lambda: so.FiniteSum(ps._sq_loss, np.ones((4, 3)), np.zeros(2), batch_size=1,
+                              geometry="sphere"),
+         TypeError, ["FiniteSum", "geometry", "'sphere'"]),
+        ("fit_ou bootstrap n_boot=0",
+         lambda: fit_ou(ps.ou_trace(), 0.05, ci="bootstrap", n_boot=0), ValueError,
+         ["fit_ou", "n_boot", "got 0"]),
+        ("gd_contraction D=-1", lambda: bilevel.gd_contraction(0.1, 1.0, 4.0, -1), ValueError,
+         ["gd_contraction", "D", "-1"]),
+        ("cg_contraction_bound kappa=0.5", lambda: bilevel.cg_contraction_bound(0.5, 5),
+         ValueError, ["cg_contraction_bound", "kappa", "0.5"]),
+        ("diffusion_exit_mean_1d n=1",
+         lambda: bilevel.diffusion_exit_mean_1d(lambda x: x**2, 0.3, 0.5, n=1), ValueError,
+         ["diffusion_exit_mean_1d", "n", "got 1"]),
+    ]
+    file_rows = [
+        ("npz with a pickled object array", _npz_with_object_array, ValueError,
+         ["load_trace", "pickled.npz", "'x'", "object"]),
+        ("csv with only a header", _csv_header_only, ValueError,
+         ["load_trace", "header.csv", "only the header"]),
+    ]
+    return rows, file_rows, load_trace
+
+
+_PENDING_EXAMPLES = {"gd_contraction D=-1", "cg_contraction_bound kappa=0.5",
+                     "diffusion_exit_mean_1d n=1"}  # theory/bilevel.py: issue 19's helper
+
+
+def _example_ids():
+    import inspect as _inspect  # noqa: F401 - keeps collection cheap
+    rows, file_rows, _ = _issue_examples()
+    return [r[0] for r in rows] + [r[0] for r in file_rows]
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, id=c, marks=[pytest.mark.xfail(reason="owned by issue 19 helper; merged later",
+                                                   strict=False)] if c in _PENDING_EXAMPLES else [])
+    for c in _example_ids()])
+def test_issue_21_examples_get_a_clear_error(case, tmp_path):
+    rows, file_rows, load_trace = _issue_examples()
+    table = {r[0]: r for r in rows}
+    if case in table:
+        _, thunk, exc, fragments = table[case]
+    else:
+        _, make_file, exc, fragments = {r[0]: r for r in file_rows}[case]
+        path = make_file(tmp_path)
+        thunk = lambda: load_trace(path)  # noqa: E731
+    with pytest.raises(exc) as info:
+        thunk()
+    msg = str(info.value)
+    missing = [f for f in fragments if f not in msg]
+    assert not missing, f"{case}: message lacks {missing}: {msg}"

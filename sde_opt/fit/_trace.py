@@ -30,8 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import (check_array, check_bool, check_integer, check_path, check_real,
-                       check_scalar, check_text)
+from .._checks import check_array, check_bool, check_integer, check_path, check_real, check_scalar, check_text
 
 #: relative tolerance on the spacing of sample times
 UNIFORM_RTOL = 1e-6

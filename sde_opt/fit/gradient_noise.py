@@ -33,8 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import (check_array, check_bool, check_integer, check_level, check_psd,
-                       check_scalar)
+from .._checks import check_array, check_bool, check_integer, check_level, check_psd, check_scalar
 from ..stats import Estimate
 from ._result import FitResult
 

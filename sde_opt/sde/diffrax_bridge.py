@@ -47,8 +47,7 @@ import jax.numpy as jnp
 import lineax as lx
 import numpy as np
 
-from .._checks import (check_array, check_choice, check_instance, check_integer, check_key,
-                       check_scalar)
+from .._checks import check_array, check_choice, check_instance, check_integer, check_key, check_scalar
 from ._base import AbstractSDE
 
 _NOISE_KINDS = ("auto", "additive", "diagonal", "general")

@@ -29,7 +29,6 @@ import dataclasses
 import numpy as np
 
 from .._checks import check_array, check_choice, check_level, check_mask
-
 from ._estimate import Estimate
 from .quantiles import quantile_ci
 from .survival import kaplan_meier, normal_quantile

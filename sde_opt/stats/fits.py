@@ -7,7 +7,6 @@ import dataclasses
 import numpy as np
 
 from .._checks import check_array, check_bool, check_level
-
 from ._estimate import Estimate, normal_quantile, t_quantile
 
 

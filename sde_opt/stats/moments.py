@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_array, check_bool, check_level
-
 from ._estimate import Estimate
 
 

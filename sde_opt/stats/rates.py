@@ -11,9 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import (check_array, check_bool, check_choice, check_integer, check_scalar,
-                       check_seed)
-
+from .._checks import check_array, check_bool, check_choice, check_integer, check_scalar, check_seed
 from ._estimate import Estimate
 
 

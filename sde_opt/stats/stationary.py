@@ -22,7 +22,6 @@ import math
 import numpy as np
 
 from .._checks import check_array, check_integer, check_level, check_scalar
-
 from .moments import Estimate
 
 

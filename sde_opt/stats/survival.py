@@ -12,7 +12,6 @@ import dataclasses
 import numpy as np
 
 from .._checks import check_array, check_level, check_mask
-
 from ._estimate import normal_quantile
 
 

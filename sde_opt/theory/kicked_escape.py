@@ -32,7 +32,6 @@ from scipy import special
 
 from .._checks import check_array, check_instance, check_integer, check_scalar
 
-
 _SKIP = object()
 
 

@@ -23,9 +23,16 @@ import scipy.linalg
 from scipy.integrate import cumulative_trapezoid, trapezoid
 
 from .._chain import AbstractChain
+from .._checks import (
+    check_array,
+    check_bool,
+    check_callable,
+    check_instance,
+    check_integer,
+    check_scalar,
+    check_seed,
+)
 from ..noise import StandardNormal
-from .._checks import (check_array, check_bool, check_callable, check_instance, check_integer,
-                       check_scalar, check_seed)
 
 
 class Linearization(NamedTuple):

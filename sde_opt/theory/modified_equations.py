@@ -41,8 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import (check_array, check_bool, check_choice, check_integer, check_positive,
-                       check_scalar)
+from .._checks import check_array, check_bool, check_choice, check_integer, check_positive, check_scalar
 from ..problems._base import AbstractField, check_problem
 from ..sde._base import AbstractSDE
 

@@ -39,7 +39,6 @@ import numpy as np
 from scipy import special as sp
 
 from .._checks import check_array, check_integer, check_scalar
-
 from .heavy_ball import heavy_ball_moments
 from .saddle_exit import (
     heavy_ball_exit_iterations,
