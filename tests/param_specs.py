@@ -77,7 +77,8 @@ class Real(Kind):
     ``scalar=False``: an array of such numbers is accepted too. ``sample``: the range valid values
     are drawn from (default: a moderate part of the allowed range). ``inf_ok``: +inf is valid
     (e.g. an inverse temperature). ``callable_ok``: a schedule t -> value is valid too.
-    ``nonfinite_ok``: NaN and ±inf are valid (a summary value, a failed measurement)."""
+    ``nonfinite_ok``: NaN and ±inf are valid (a summary value, a failed measurement; JSON's
+    "nan"/"inf" strings are then valid too where a summary is read)."""
 
     low: float = -math.inf
     high: float = math.inf
@@ -101,23 +102,24 @@ class Real(Kind):
     def invalid(self, example):
         cases = [("wrong type", st.sampled_from(_WRONG_TYPES)),
                  ("bool", st.booleans()),
-                 ("string number", st.sampled_from(["1", "0.5", "nan"])),
+                 ("string number", st.sampled_from(
+                     ["1", "0.5"] + ([] if self.nonfinite_ok else ["nan"]))),
                  *([] if self.nonfinite_ok else [
                      ("nan", st.just(math.nan)),
                      ("inf", st.sampled_from([-math.inf] + ([] if self.inf_ok else [math.inf])))]),
                  *self._none()]
         if _finite(self.low):
-            below = st.floats(self.low - 1e6, self.low, exclude_max=not self.low_closed,
-                              allow_nan=False)
+            below = st.floats(self.low - 1e6, self.low, allow_nan=False).filter(
+                lambda v: v < self.low if self.low_closed else v <= self.low)
             cases.append(("below range", below))
             if self.low == int(self.low):
                 cases.append(("below range (int)",
                               st.integers(int(self.low) - 100,
                                           int(self.low) - (1 if self.low_closed else 0))))
         if _finite(self.high):
-            cases.append(("above range", st.floats(self.high, self.high + 1e6,
-                                                   exclude_min=not self.high_closed,
-                                                   allow_nan=False)))
+            cases.append(("above range", st.floats(self.high, self.high + 1e6, allow_nan=False)
+                          .filter(lambda v: v > self.high if self.high_closed
+                                  else v >= self.high)))
         if self.scalar:
             lo, hi = self._sample_range()
             cases.append(("array for a scalar", st.floats(lo, hi).map(lambda v: np.array([v, v]))))
@@ -236,13 +238,13 @@ class Array(Kind):
             cases.append(("wrong shape", st.sampled_from(axes).map(
                 lambda ax: np.concatenate([ex, np.take(ex, [0], axis=ax)], axis=ax))))
         if self.low is not None and ex.size:
-            lo = st.floats(self.low - 1e3, self.low, exclude_max=not self.low_closed,
-                           allow_nan=False)
+            lo = st.floats(self.low - 1e3, self.low, allow_nan=False).filter(
+                lambda v: v < self.low if self.low_closed else v <= self.low)
             cases.append(("entry below range", st.tuples(st.integers(0, ex.size - 1), lo).map(
                 lambda iv: _with_entry(ex, *iv))))
         if self.high is not None and ex.size:
-            hi = st.floats(self.high, self.high + 1e3, exclude_min=not self.high_closed,
-                           allow_nan=False)
+            hi = st.floats(self.high, self.high + 1e3, allow_nan=False).filter(
+                lambda v: v > self.high if self.high_closed else v >= self.high)
             cases.append(("entry above range", st.tuples(st.integers(0, ex.size - 1), hi).map(
                 lambda iv: _with_entry(ex, *iv))))
         return _cases(*cases)
@@ -712,7 +714,7 @@ def _robust_data():
 spec("sde_opt.problems.robust_regression.RobustRegression",
      lambda: dict(features=_robust_data()[0], targets=_robust_data()[1], scale=0.5, ridge=0.01,
                   batch_size=4),
-     features=Array(ndim=2, same_shape=True, scale_ok=True),
+     features=Array(ndim=2, same_shape=(0,), scale_ok=True),
      targets=Array(ndim=1, same_shape=True, scale_ok=True), scale=POS, ridge=NONNEG,
      batch_size=Integer(1, sample=(1, 20)))
 spec("sde_opt.problems.matrix_factorization.MatrixFactorization",
@@ -1314,7 +1316,7 @@ spec("sde_opt.stats.quantiles.quantile_ci_coverage", lambda: dict(n=40, q=0.5, l
      n=Integer(1, sample=(1, 200)), q=PROB, level=LEVEL)
 STAT_PATHS = lambda: _rng_values(4, 100)  # noqa: E731
 spec("sde_opt.stats.stationary.batch_means",
-     lambda: dict(values=STAT_PATHS(), burn_in=10, n_batches=None, level=0.95),
+     lambda: dict(values=STAT_PATHS(), burn_in=0, n_batches=None, level=0.95),
      values=Array(ndim=(2, 3, 4), scale_ok=True), burn_in=Integer(0, sample=(0, 50)),
      n_batches=Integer(1, optional=True, sample=(2, 10)), level=LEVEL)
 spec("sde_opt.stats.stationary.integrated_autocorr_time",
@@ -1322,7 +1324,7 @@ spec("sde_opt.stats.stationary.integrated_autocorr_time",
      values=Array(ndim=(1, 2, 3, 4), scale_ok=True), burn_in=Integer(0, sample=(0, 50)),
      window=Real(0.0, low_closed=False, high_closed=False, sample=(1.0, 10.0)))
 spec("sde_opt.stats.stationary.stationary_covariance",
-     lambda: dict(x=_rng_values(4, 100, 2), burn_in=10, n_batches=None, mean=None, level=0.95),
+     lambda: dict(x=_rng_values(4, 100, 2), burn_in=0, n_batches=None, mean=None, level=0.95),
      x=Array(ndim=3, scale_ok=True), burn_in=Integer(0, sample=(0, 50)),
      n_batches=Integer(1, optional=True, sample=(2, 10)),
      mean=Array(ndim=(0, 1), optional=True), level=LEVEL)
@@ -1436,7 +1438,8 @@ spec("sde_opt.fit.kramers_moyal.fit_kramers_moyal",
 spec("sde_opt.fit.effective_lr.fit_effective_lr",
      lambda: dict(x=ou_trace_2d(), hessian=np.eye(2), sigma_g=None, center=None, blocks=10,
                   level=0.95),
-     x=Array(ndim=(2, 3), scale_ok=True), hessian=Array(ndim=2, same_shape=True, scale_ok=True),
+     x=Array(ndim=(1, 2, 3), scale_ok=True),
+     hessian=Array(ndim=2, same_shape=True, scale_ok=True),
      sigma_g=Array(ndim=2, optional=True), center=Array(ndim=1, optional=True),
      blocks=Integer(2, sample=(2, 20)), level=LEVEL)
 spec("sde_opt.fit.gradient_noise.gradient_noise_covariance",

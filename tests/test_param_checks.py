@@ -164,7 +164,18 @@ def _alarm(signum, frame):
     raise _Hang(f"no answer within {CALL_TIMEOUT_S} s")
 
 
-def _call(spec: ps.Spec, override: dict):
+# SDE_OPT_PARAM_COUNT=path: write the number of calls made per test kind to ``path`` (JSON) at
+# exit — how many invalid and valid inputs one run generates.
+CALLS = {"invalid": 0, "valid": 0, "example": 0}
+if os.environ.get("SDE_OPT_PARAM_COUNT"):
+    import atexit
+    import json
+
+    atexit.register(lambda: Path(os.environ["SDE_OPT_PARAM_COUNT"]).write_text(json.dumps(CALLS)))
+
+
+def _call(spec: ps.Spec, override: dict, what: str = "example"):
+    CALLS[what] += 1
     fn = spec.call or resolve(spec.name)
     kwargs = dict(spec.example())
     kwargs.update(override)
@@ -245,7 +256,7 @@ def test_invalid_value_gets_a_clear_error(name, param):
     def check(case):
         label, value = case
         try:
-            _call(spec, {param: value})
+            _call(spec, {param: value}, "invalid")
         except (TypeError, ValueError) as err:
             assert_clear(err, spec, param, value, kind)
         except _Hang as err:
@@ -273,7 +284,7 @@ def test_valid_value_is_accepted(name, param):
     @settings(max_examples=n)
     @given(kind.valid_strategy(example))
     def check(value):
-        _call(spec, {param: value})
+        _call(spec, {param: value}, "valid")
 
     check()
 

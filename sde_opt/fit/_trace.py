@@ -340,8 +340,8 @@ def matrix_arg(owner: str, name: str, a, d: int) -> np.ndarray:
     if m.ndim == 0 and d == 1:
         m = m.reshape(1, 1)
     if m.shape != (d, d):
-        raise ValueError(f"{owner}: {name} must have shape ({d}, {d}) (the trace's dimension); "
-                         f"got {m.shape}")
+        raise ValueError(f"{owner}: {name} must have shape ({d}, {d}) (d = {d}, the dimension of "
+                         f"the trace x); got {m.shape}")
     return m
 
 
@@ -351,6 +351,6 @@ def vector_arg(owner: str, name: str, v, d: int) -> np.ndarray:
     if a.ndim == 0 and d == 1:
         a = a.reshape(1)
     if a.shape != (d,):
-        raise ValueError(f"{owner}: {name} must have shape ({d},) (the trace's dimension); got "
-                         f"{a.shape}")
+        raise ValueError(f"{owner}: {name} must have shape ({d},) (d = {d}, the dimension of the "
+                         f"trace x); got {a.shape}")
     return a

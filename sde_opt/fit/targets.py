@@ -49,7 +49,8 @@ def ou_fit_target(M, noise_map, noise_cov, observe, stride: int, dt: float) -> d
     m = N.shape[1]
     C = np.atleast_2d(check_array(owner, "noise_cov", noise_cov, ndim=(0, 2)).astype(np.float64))
     if C.shape != (m, m):
-        raise ValueError(f"{owner}: noise_cov must have shape ({m}, {m}); got {C.shape}")
+        raise ValueError(f"{owner}: noise_cov must have shape ({m}, {m}) (m = {m}, the columns of "
+                         f"noise_map); got {C.shape}")
     check_psd(owner, "noise_cov", C)
     O = np.atleast_2d(check_array(owner, "observe", observe, ndim=(1, 2)).astype(np.float64))
     if O.shape[1] != n:

@@ -52,7 +52,7 @@ class RobustRegression(AbstractProblem):
                 f"RobustRegression: targets must have shape ({a.shape[0]},) (one per row of "
                 f"features); got {y.shape}")
         check_positive("RobustRegression", "scale", scale, scalar=True)
-        check_range("RobustRegression", "ridge", ridge, 0.0, scalar=True)
+        check_range("RobustRegression", "ridge", ridge, 0.0, np.inf, high_closed=False, scalar=True)
         check_integer("RobustRegression", "batch_size", batch_size, low=1)
         self.features = jnp.asarray(a)
         self.targets = jnp.asarray(y)

@@ -96,6 +96,7 @@ def stationary_covariance(x, *, burn_in: int = 0, n_batches: int | None = None, 
     centred at the origin) to estimate the second moment about it instead.
     """
     name = "stationary_covariance"
+    check_array(name, "x", x, ndim=3, finite=False)
     v = _check_values(name, x, burn_in, level, "x")
     if v.ndim != 3:
         raise ValueError(f"{name}: x must have shape (n_paths, n_saves, d); got {np.shape(x)}")
