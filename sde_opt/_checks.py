@@ -238,6 +238,8 @@ def check_array(owner: str, name: str, value, *, ndim=None, shape=None, finite: 
     if low is not None or high is not None:
         lo = -np.inf if low is None else low
         hi = np.inf if high is None else high
+        low_closed = low_closed and np.isfinite(lo)
+        high_closed = high_closed and np.isfinite(hi)
         ok = (v >= lo) if low_closed else (v > lo)
         ok &= (v <= hi) if high_closed else (v < hi)
         ok |= np.isnan(v) & (not finite)

@@ -1172,9 +1172,9 @@ KRAMERS_EX = dict(hess_min=np.array([2.0, 1.0]), hess_saddle=np.array([-1.0, 1.0
                   barrier=0.25, eps=0.1)
 spec("sde_opt.theory.langevin.eyring_kramers_time", lambda: dict(KRAMERS_EX), **KRAMERS)
 spec("sde_opt.theory.langevin.kramers_langer_rate", lambda: dict(**KRAMERS_EX, gamma=1.0),
-     gamma=POS, **KRAMERS)
+     gamma=NONNEG, **KRAMERS)
 spec("sde_opt.theory.langevin.kramers_rate", lambda: dict(**KRAMERS_EX, gamma=None),
-     gamma=Real(0.0, low_closed=False, high_closed=False, optional=True), **KRAMERS)
+     gamma=Real(0.0, high_closed=False, optional=True), **KRAMERS)
 spec("sde_opt.theory.langevin.langevin_effective_temperature",
      lambda: dict(beta=2.0, eta=0.01, oracle_variance=0.5, gamma=None),
      beta=BETA, eta=ETA, oracle_variance=NONNEG,

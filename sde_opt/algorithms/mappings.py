@@ -39,7 +39,7 @@ def msgd_as_sghmc(msgd: MomentumSGD, beta=jnp.inf) -> SGHMC1:
     check_instance("msgd_as_sghmc", "msgd", msgd, MomentumSGD)
     check_range("msgd_as_sghmc", "beta", beta, 0.0, np.inf, low_closed=False, scalar=True)
     if not msgd.problem.geometry.is_flat:
-        raise ValueError("msgd_as_sghmc: msgd must run in ℝᵈ (the mapping holds there only); got "
+        raise ValueError("msgd_as_sghmc: msgd must run in ℝᵈ (the mapping holds in ℝᵈ only); got "
                          f"a problem on {type(msgd.problem.geometry).__name__}")
     h = jnp.sqrt(msgd.eta)
     return SGHMC1(msgd.problem, eta=h, gamma=(1.0 - msgd.mu) / h, beta=beta, semi_implicit=True)

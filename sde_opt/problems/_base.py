@@ -221,7 +221,7 @@ def check_problem(owner: str, problem, *, game: bool | None = None) -> None:
     if game is False and problem.is_game:
         raise TypeError(f"{owner}: problem must be a minimization problem ({owner} minimizes — use "
                         f"a game algorithm: GDA, OGDA, extragradient); got "
-                        f"{type(problem).__name__}, a game (min_x max_y)")
+                        f"{type(problem).__name__}, which is a game (min_x max_y)")
     if game is True and not problem.is_game:
         raise TypeError(f"{owner}: problem must be a game min_x max_y f(x, y) (an AbstractGame); "
-                        f"got {type(problem).__name__}, a minimization problem")
+                        f"got {type(problem).__name__}, which is a minimization problem")

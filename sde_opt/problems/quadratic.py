@@ -128,6 +128,6 @@ class Quadratic(DiagonalQuadratic):
     def _check_eigenvalues(cls, lam):
         if not np.all(lam > 0):
             raise ValueError(
-                "Quadratic: every entry of eigenvalues must be > 0 (strongly convex); "
-                f"got {lam.tolist()}"
+                "Quadratic: every Hessian eigenvalue must be > 0 (strongly convex); "
+                f"got eigenvalues {lam.tolist()}"
             )

@@ -25,6 +25,6 @@ class QuadraticSaddle(DiagonalQuadratic):
     def _check_eigenvalues(cls, lam):
         if not np.any(lam < 0):
             raise ValueError(
-                "QuadraticSaddle: at least one entry of eigenvalues must be negative "
-                f"(a strict saddle); got {lam.tolist()}"
+                "QuadraticSaddle: at least one Hessian eigenvalue must be negative "
+                f"(a strict saddle); got eigenvalues {lam.tolist()}"
             )

@@ -30,7 +30,7 @@ def _check_euclidean(owner, problem):
     check_problem(owner, problem, game=False)
     if not problem.geometry.is_flat:
         raise ValueError(f"{owner}: problem must live on ℝᵈ (Langevin dynamics are implemented "
-                         f"there only); got a problem on {type(problem.geometry).__name__}")
+                         f"on ℝᵈ only); got a problem on {type(problem.geometry).__name__}")
     shape = problem.shape
     if not (isinstance(shape, tuple) and all(isinstance(n, int) for n in shape)):
         raise TypeError(f"{owner}: problem must have array points (the state stacks x and v); "

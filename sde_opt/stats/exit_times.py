@@ -207,6 +207,6 @@ def _unpack(obj, observed, diverged, unit):
            else check_mask(owner, "diverged", diverged, times.shape))
     if np.any(exited & div):
         raise ValueError("exit_time_summary: diverged must not overlap observed (a path cannot "
-                         f"be both exited and diverged); got {int(np.sum(exited & div))} paths "
-                         "in both")
+                         f"be both observed (exited) and diverged); got {int(np.sum(exited & div))} "
+                         "paths in both")
     return times, exited, div, ""

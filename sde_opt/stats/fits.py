@@ -78,11 +78,15 @@ def slope_fit(x, y, *, y_se=None, log: bool = True, level: float = 0.95) -> Slop
     owner = "slope_fit"
     log = check_bool(owner, "log", log)
     level = check_level(owner, level)
-    low = 0.0 if log else None
-    x = check_array(owner, "x", x, ndim=1, low=low, low_closed=False).astype(float)
-    y = check_array(owner, "y", y, ndim=1, low=low, low_closed=False).astype(float)
+    x = check_array(owner, "x", x, ndim=1).astype(float)
+    y = check_array(owner, "y", y, ndim=1).astype(float)
+    for name, a in (("x", x), ("y", y)):
+        if log and np.any(a <= 0):
+            raise ValueError(f"slope_fit: {name} must be > 0 for a log-log fit (log=True needs "
+                             f"x > 0 and y > 0); got {name} = {a[a <= 0][0]!r}")
     if x.shape != y.shape:
         raise ValueError(f"slope_fit: y must have the shape of x {x.shape}; got {y.shape}")
+    if log:
         u, w = np.log(x), np.log(y)
     else:
         u, w = x, y

@@ -36,8 +36,8 @@ def _check_values(name, values, burn_in, level=0.95, label="values"):
     v = v[:, burn_in:]
     bad = ~np.all(np.isfinite(v.reshape(v.shape[0], -1)), axis=1)
     if bad.any():
-        raise ValueError(f"{name}: {label} must hold finite values; got {int(bad.sum())} of "
-                         f"{v.shape[0]} paths with non-finite values (stopped or diverged); they "
+        raise ValueError(f"{name}: {label} must hold finite values; got: {int(bad.sum())} of "
+                         f"{v.shape[0]} paths contain non-finite values (stopped or diverged); they "
                          "are not dropped silently — pass only complete paths (e.g. "
                          "values[result.censored])")
     return v

@@ -64,8 +64,8 @@ def _linearization(owner, chain, x0, check=True, seed=0) -> Linearization:
     if isinstance(shape, tuple) and x0.shape != shape:
         raise ValueError(f"{owner}: x0 must be a point of shape {shape}; got shape {x0.shape}")
     if not isinstance(chain.noise, StandardNormal):
-        raise ValueError(f"{owner}: chain must draw StandardNormal noise; got a chain whose noise "
-                         f"is {type(chain.noise).__name__}")
+        raise ValueError(f"{owner}: chain's noise must be a StandardNormal; got a chain whose "
+                         f"noise is {type(chain.noise).__name__}")
     with jax.enable_x64(True):
         s0 = jnp.asarray(chain.init(jnp.asarray(x0, jnp.float64)), jnp.float64)
         shape = s0.shape
@@ -237,8 +237,7 @@ def kramers_langer_rate(hess_min, hess_saddle, barrier: float, eps: float, gamma
     (underdamped, spatial-diffusion regime γ I_b/ε ≫ 1; validation-theory §4.2). Mean time 1/k."""
     hm, hs, lam1 = _hessians("kramers_langer_rate", hess_min, hess_saddle)
     barrier, eps = _barrier_eps("kramers_langer_rate", barrier, eps)
-    gamma = check_scalar("kramers_langer_rate", "gamma", gamma, 0.0, math.inf, low_closed=False,
-                         high_closed=False)
+    gamma = check_scalar("kramers_langer_rate", "gamma", gamma, 0.0, math.inf, high_closed=False)
     lam_plus = -gamma / 2 + math.sqrt(gamma**2 / 4 + abs(lam1))
     pref = lam_plus / (2 * math.pi) * math.sqrt(np.linalg.det(hm) / abs(np.linalg.det(hs)))
     return pref * math.exp(-barrier / eps)
@@ -259,8 +258,7 @@ def kramers_rate(hess_min, hess_saddle, barrier: float, eps: float, gamma=None) 
     hm, hs, lam1 = _hessians("kramers_rate", hess_min, hess_saddle)
     barrier, eps = _barrier_eps("kramers_rate", barrier, eps)
     if gamma is not None:
-        gamma = check_scalar("kramers_rate", "gamma", gamma, 0.0, math.inf, low_closed=False,
-                             high_closed=False)
+        gamma = check_scalar("kramers_rate", "gamma", gamma, 0.0, math.inf, high_closed=False)
     lam = abs(lam1) if gamma is None else float(kramers_langer_lambda_plus(gamma, abs(lam1)))
     return lam / (2 * math.pi) * math.sqrt(np.linalg.det(hm) / abs(np.linalg.det(hs))) \
         * math.exp(-barrier / eps)

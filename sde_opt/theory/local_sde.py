@@ -237,8 +237,8 @@ def local_sde(problem, point, eta, mu=0.0) -> LocalSDE:
     g = _flat(problem.field(xj)) @ basis
     scale = max(1.0, float(np.abs(jac).max()))
     if np.linalg.norm(g) > 1e-6 * scale:
-        raise ValueError(f"local_sde: point must be a critical point; got a tangent gradient of "
-                         f"norm {np.linalg.norm(g):.3g}")
+        raise ValueError(f"local_sde: point must be a critical point; got a point that is not a "
+                         f"critical point (tangent gradient norm {np.linalg.norm(g):.3g})")
     h = basis.T @ jac @ basis
     curv, vecs = np.linalg.eigh(0.5 * (h + h.T))
     directions = basis @ vecs
