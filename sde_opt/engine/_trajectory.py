@@ -28,24 +28,33 @@ def trajectory(chain, x0, noise, *, stride: int = 1):
     check_instance(owner, "chain", chain, AbstractChain, "a chain (an algorithm, or a scheme "
                    "such as EulerMaruyama(sde, dt))")
     stride = check_integer(owner, "stride", stride, low=1)
-    x0 = check_array(owner, "x0", x0, ndim=None)
+    # x0: an array or a pytree of arrays (a pytree point), each with a leading n_paths axis
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(x0)
+    if not leaves:
+        raise TypeError(f"{owner}: x0 must be an array (n_paths, *shape) or a pytree of them; got "
+                        f"{x0!r:.60}")
+    arrays = [check_array(owner, "x0" + jax.tree_util.keystr(p), a) for p, a in leaves]
     noise = check_array(owner, "noise", noise)
-    if x0.ndim < 1 or noise.ndim < 2:
+    if any(a.ndim < 1 for a in arrays) or noise.ndim < 2:
         raise ValueError(f"{owner}: x0 must be (n_paths, *shape) and noise (n_paths, n_steps, "
-                         f"*noise_shape); got x0 of shape {x0.shape} and noise of shape "
-                         f"{noise.shape}")
+                         f"*noise_shape); got x0 of shape {[a.shape for a in arrays]} and noise of "
+                         f"shape {noise.shape}")
+    n_paths = {a.shape[0] for a in arrays}
+    if len(n_paths) != 1 or noise.shape[0] not in n_paths:
+        raise ValueError(f"{owner}: x0 and noise must have one row per path (the same leading "
+                         f"axis); got x0 {[a.shape for a in arrays]} and noise {noise.shape}")
     shape = getattr(chain, "point_shape", None)
-    if shape is not None and _is_shape(shape) and tuple(x0.shape[1:]) != tuple(shape):
+    if shape is not None and _is_shape(shape) and len(arrays) == 1 \
+            and tuple(arrays[0].shape[1:]) != tuple(shape):
         raise ValueError(f"{owner}: x0 must have shape (n_paths, *{tuple(shape)}) for this chain; "
-                         f"got {x0.shape}")
+                         f"got {arrays[0].shape}")
     want = _noise_shape(chain)
     if want is not None and tuple(noise.shape[2:]) != tuple(want):
         raise ValueError(f"{owner}: noise must have shape (n_paths, n_steps, *{tuple(want)}) for "
                          f"this chain; got {noise.shape}")
-    if noise.shape[0] != x0.shape[0]:
-        raise ValueError(f"{owner}: noise must have one row per path (x0 has {x0.shape[0]}); got "
-                         f"noise of shape {noise.shape}")
-    return _trajectory(chain, jnp.asarray(x0), jnp.asarray(noise), stride)
+    x0 = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(x0),
+                                      [jnp.asarray(a) for a in arrays])
+    return _trajectory(chain, x0, jnp.asarray(noise), stride)
 
 
 def _is_shape(s) -> bool:
