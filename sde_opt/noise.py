@@ -11,12 +11,24 @@ from __future__ import annotations
 import equinox as eqx
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
+
+from ._checks import check_integer
 
 
 class StandardNormal(eqx.Module):
     """z ~ N(0, I) of a fixed shape."""
 
     shape: tuple[int, ...] = eqx.field(static=True)
+
+    def __init__(self, shape):
+        ok = isinstance(shape, tuple) and all(
+            isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)) and i >= 0
+            for i in shape)
+        if not ok:
+            raise TypeError(f"StandardNormal: shape must be a tuple of integers >= 0; got "
+                            f"{shape!r} ({type(shape).__name__})")
+        self.shape = tuple(int(i) for i in shape)
 
     def sample(self, key, dtype=jnp.float32):
         return jr.normal(key, self.shape, dtype)
@@ -27,6 +39,10 @@ class MinibatchIndices(eqx.Module):
 
     n: int = eqx.field(static=True)
     batch_size: int = eqx.field(static=True)
+
+    def __init__(self, n, batch_size):
+        self.n = check_integer("MinibatchIndices", "n", n, low=1)
+        self.batch_size = check_integer("MinibatchIndices", "batch_size", batch_size, low=1)
 
     def sample(self, key, dtype=None):
         return jr.randint(key, (self.batch_size,), 0, self.n)

@@ -32,8 +32,21 @@ import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+import jax
 import numpy as np
 
+from ._checks import (
+    check_array,
+    check_bool,
+    check_callable,
+    check_choice,
+    check_instance,
+    check_integer,
+    check_key,
+    check_level,
+    check_scalar,
+    check_text,
+)
 from .engine import SimulationResult, simulate
 from .sde import EulerMaruyama
 from .stats import Estimate, ExitTimeSummary, batch_means, exit_time_summary
@@ -41,6 +54,10 @@ from .stats import Estimate, ExitTimeSummary, batch_means, exit_time_summary
 
 def grid(**axes: Sequence) -> list[dict]:
     """The Cartesian product of the named axes, as a list of dicts (first axis slowest)."""
+    for name, values in axes.items():
+        if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+            raise TypeError(f"grid: axis {name} must be a list of values; got {values!r:.60} "
+                            f"({type(values).__name__})")
     names = list(axes)
     return [dict(zip(names, values)) for values in itertools.product(*(axes[n] for n in names))]
 
@@ -99,6 +116,64 @@ def compare_with_limit(
     Returns:
         One ``ComparisonPoint`` per grid point, in order.
     """
+    return _compare("compare_with_limit", make_algorithm, points, x0, key, n_paths=n_paths,
+                    n_steps=n_steps, events=events, observables=observables, stride=stride,
+                    limit_substeps=limit_substeps, scheme=scheme, store=store, tag=tag,
+                    progress=progress)
+
+
+def _int_or_rule(owner, name, value, low):
+    """An integer >= ``low``, or a function of a point's params returning one."""
+    if callable(value):
+        return value
+    return check_integer(owner, name, value, low=low)
+
+
+def _check_sweep(owner, make_algorithm, points, x0, key, n_paths, n_steps, events, observables,
+                 stride, limit_substeps, scheme, store, tag, progress):
+    """Every argument of a sweep, checked before the first simulation; returns the points."""
+    check_callable(owner, "make_algorithm", make_algorithm, "a function (**params) -> algorithm")
+    if isinstance(points, (str, bytes, Mapping)) or not isinstance(points, Iterable):
+        raise TypeError(f"{owner}: points must be a list of parameter dicts (e.g. grid(...)); got "
+                        f"{type(points).__name__}")
+    points = list(points)
+    for i, p in enumerate(points):
+        if not isinstance(p, Mapping):
+            raise TypeError(f"{owner}: points[{i}] must be a dict of parameters; got "
+                            f"{type(p).__name__}")
+    for path, leaf in jax.tree_util.tree_flatten_with_path(x0)[0]:
+        check_array(owner, "x0" + jax.tree_util.keystr(path), leaf)
+    check_key(owner, "key", key)
+    check_integer(owner, "n_paths", n_paths, low=1)
+    _int_or_rule(owner, "n_steps", n_steps, 0)
+    _int_or_rule(owner, "stride", stride, 1)
+    _int_or_rule(owner, "limit_substeps", limit_substeps, 1)
+    if callable(events) or isinstance(events, (str, bytes)) or not isinstance(events, Sequence):
+        raise TypeError(f"{owner}: events must be a list of functions position -> bool; got "
+                        f"{type(events).__name__}")
+    for i, ev in enumerate(events):
+        check_callable(owner, f"events[{i}]", ev, "a function position -> bool")
+    if observables is not None:
+        check_instance(owner, "observables", observables, Mapping, "a dict name -> function")
+        for name, fn in observables.items():
+            check_callable(owner, f"observables[{name!r}]", fn, "a function position -> array")
+    check_callable(owner, "scheme", scheme, "a scheme class such as EulerMaruyama")
+    if store is not None and not callable(getattr(store, "point", None)):
+        raise TypeError(f"{owner}: store must have a point(key, compute) method (e.g. a "
+                        f"ResultsDir) or be None; got {type(store).__name__}")
+    check_text(owner, "tag", tag)
+    check_bool(owner, "progress", progress)
+    if points:  # the start must fit the chain: checked on the first point's algorithm
+        from .engine._simulate import _prepare_x0
+        _prepare_x0(make_algorithm(**dict(points[0])), x0, n_paths, owner)
+    return points
+
+
+def _compare(owner, make_algorithm, points, x0, key, *, n_paths, n_steps, events=(),
+             observables=None, stride=1, limit_substeps=1, scheme=EulerMaruyama, store=None,
+             tag="point", progress=False):
+    points = _check_sweep(owner, make_algorithm, points, x0, key, n_paths, n_steps, events,
+                          observables, stride, limit_substeps, scheme, store, tag, progress)
     out = []
     for params in points:
         params = dict(params)
@@ -226,12 +301,19 @@ def compare_exit_times(
     Returns:
         One ``ExitComparison`` per grid point, in order.
     """
-    if unit not in ("iterations", "time", "steps"):
-        raise ValueError(f"compare_exit_times: unit must be 'iterations', 'time' or 'steps'; got {unit!r}")
-    if not events:
-        raise ValueError("compare_exit_times: give at least one event (otherwise nothing exits)")
-    pts = compare_with_limit(make_algorithm, points, x0, key, n_paths=n_paths, n_steps=n_steps,
-                             events=events, **kwargs)
+    owner = "compare_exit_times"
+    check_choice(owner, "unit", unit, ("iterations", "time", "steps"))
+    if isinstance(events, Sequence) and not isinstance(events, (str, bytes)) and not events:
+        raise ValueError(f"{owner}: events must hold at least one event (otherwise nothing "
+                         f"exits); got {events!r}")
+    if theory is not None:
+        check_callable(owner, "theory", theory, "a function params -> dict or number")
+    check_array(owner, "quantiles", quantiles, ndim=1, nonempty=False, low=0.0, high=1.0,
+                low_closed=False, high_closed=False)
+    check_level(owner, level)
+    check_choice(owner, "diverged_as", diverged_as, ("censored", "exited"))
+    pts = _compare(owner, make_algorithm, points, x0, key, n_paths=n_paths, n_steps=n_steps,
+                   events=events, **kwargs)
     kw = dict(quantiles=quantiles, level=level, diverged_as=diverged_as)
     out = []
     for p in pts:
@@ -319,8 +401,17 @@ def compare_stationary(
         theory: ``params -> dict`` (or a number), attached to each row.
         Other arguments: as in ``compare_with_limit``.
     """
-    pts = compare_with_limit(make_algorithm, points, x0, key, n_paths=n_paths, n_steps=n_steps,
-                             observables={"value": observable}, stride=stride, **kwargs)
+    owner = "compare_stationary"
+    check_callable(owner, "observable", observable, "a function position -> array")
+    if theory is not None:
+        check_callable(owner, "theory", theory, "a function params -> dict or number")
+    burn_in = check_scalar(owner, "burn_in", burn_in, 0.0, np.inf, high_closed=False)
+    if burn_in >= 1 and burn_in != int(burn_in):
+        raise ValueError(f"{owner}: burn_in must be a fraction of the saves (< 1) or a whole "
+                         f"number of saves (>= 1); got {burn_in!r}")
+    check_level(owner, level)
+    pts = _compare(owner, make_algorithm, points, x0, key, n_paths=n_paths, n_steps=n_steps,
+                   observables={"value": observable}, stride=stride, **kwargs)
     out = []
     for p in pts:
         d, cd = _stationary(p.discrete, burn_in, level)

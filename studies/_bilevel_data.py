@@ -1,6 +1,6 @@
 """The real-data part of the bilevel-escape study: data hyper-cleaning on scikit-learn's bundled
-handwritten digits (:meth:`sde_opt.HyperCleaning.digits`; a logistic lower level, minibatch
-oracles), with AID, StocBiO and their limits."""
+handwritten digits ([`sde_opt.HyperCleaning.digits`][sde_opt.HyperCleaning.digits]; a logistic
+lower level, minibatch oracles), with AID, StocBiO and their limits."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ point against κ (C) and ε (D), StocBiO + iNEON against StocBiO at equal oracle
 StocBiO + iNEON's complexity against ε and κ (F).
 
 The predictions of C and D come from an independent NumPy implementation of Jin et al.'s
-perturbed gradient descent with the *exact* ∇Φ of :class:`~sde_opt.QuadraticBilevel` (closed
+perturbed gradient descent with the *exact* ∇Φ of [`QuadraticBilevel`][sde_opt.QuadraticBilevel] (closed
 form; the kick drawn from its own generator), and from closed forms of Φ's spectrum.
 """
 
@@ -51,7 +51,7 @@ def several_saddles(kappa: float = 10.0) -> so.QuadraticBilevel:
 
 
 def smoothness(problem) -> tuple[float, float]:
-    """(L_Φ, ρ_Φ) on the ball of radius :data:`BALL`."""
+    """(L_Φ, ρ_Φ) on the ball of radius ``BALL``."""
     return problem.gradient_lipschitz(BALL), problem.hessian_lipschitz(BALL)
 
 
@@ -75,7 +75,7 @@ class SOSP(eqx.Module):
 
 
 def sosp_mask(problem, x, eps, rho):
-    """NumPy version of :class:`SOSP` for points ``x`` of shape (M, d)."""
+    """NumPy version of ``SOSP`` for points ``x`` of shape (M, d)."""
     w, g = np.asarray(problem.omega), np.asarray(problem.gamma)
     grad = w * x**3 + g * x
     lam = np.min(3 * w * x**2 + g, axis=1)
@@ -107,7 +107,7 @@ def perturbed_aid_sosp(problem, eps, x0, *, n_paths, n_steps, seed):
 
 def reference_perturbed_gd(problem, eps, x0, *, max_steps, seed, kick_scale=1.0):
     """Jin et al.'s perturbed GD with the exact ∇Φ = ωx³ + γx, in NumPy (float64), with the
-    paper's template and the rule of :mod:`sde_opt.algorithms._perturbation` — an independent
+    paper's template and the rule of ``sde_opt.algorithms._perturbation`` — an independent
     implementation, its kicks from its own generator. Returns the step of the first ε-SOSP per
     start (−1 if none within ``max_steps``). ``x0``: (M, d) starts. ``kick_scale`` multiplies the
     kick (1/β gives the pre-fix kick of length r instead of βr: a deliberately wrong reference)."""
@@ -278,7 +278,7 @@ def ineon_template(problem, eps, sigma):
 
 
 def ineon_sosp(problem_fn, eps, sigma, *, n_paths, n_steps, seed):
-    """StocBiO + iNEON (:func:`ineon_template`) from the saddle until the first ε-SOSP: (steps,
+    """StocBiO + iNEON (``ineon_template``) from the saddle until the first ε-SOSP: (steps,
     upper calls, lower calls, observed, template). ``problem_fn(sigma_f, sigma_g)`` builds the
     problem with the minibatch noise σ/√S."""
     base = problem_fn(0.0, 0.0)

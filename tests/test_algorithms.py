@@ -74,7 +74,7 @@ def test_registry_make_and_unknown_name():
     p = so.QuadraticSaddle([-1.0, 1.0], 0.1)
     alg = so.algorithms.make("msgd", p, eta=0.1, mu=0.5)
     assert isinstance(alg, so.MomentumSGD)
-    with pytest.raises(ValueError, match="unknown algorithm"):
+    with pytest.raises(ValueError, match="name must be one of"):
         so.algorithms.make("adamw", p, eta=0.1)
 
 

@@ -276,7 +276,7 @@ CASES += [
     ("fit dt 0", lambda: fit_ou(X_TRACE, 0.0), ValueError, ["dt", "(0, inf)", "0.0"]),
     ("fit dt missing", lambda: fit_ou(X_TRACE), ValueError, ["dt", "required"]),
     ("fit x nan", lambda: fit_ou(np.r_[X_TRACE, np.nan], 1.0), ValueError, ["NaN", "step 500"]),
-    ("fit x str", lambda: fit_ou(np.array(["a", "b", "c"]), 1.0), ValueError, ["numeric", "<U1"]),
+    ("fit x str", lambda: fit_ou(np.array(["a", "b", "c"]), 1.0), TypeError, ["x", "real", "<U1"]),
     ("fit x 4-D", lambda: fit_ou(np.zeros((2, 2, 2, 2)), 1.0), ValueError,
      ["(n_steps,)", "(2, 2, 2, 2)"]),
     ("fit ci", lambda: fit_ou(X_TRACE, 1.0, ci="exact"), ValueError, ["ci", "'exact'"]),

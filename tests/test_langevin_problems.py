@@ -52,7 +52,7 @@ def test_double_well_2d_hessians_differ_at_saddle_and_minima():
 @pytest.mark.parametrize("make, message", [
     (lambda: so.DoubleWell(tilt=0.5), "DoubleWell: tilt must lie in"),
     (lambda: so.DoubleWell(noise_std=-1.0), "DoubleWell: noise_std must lie in"),
-    (lambda: so.DoubleWell2D(a=-0.5), "DoubleWell2D: a must lie in [0.0, inf]"),
+    (lambda: so.DoubleWell2D(a=-0.5), "DoubleWell2D: a must lie in [0.0, inf)"),
     (lambda: so.Quadratic([1.0], noise_cov=-1.0), "noise_cov must be >= 0"),
     (lambda: so.Quadratic([1.0, 2.0], noise_cov=np.eye(3)), "noise_cov must have shape (2, 2)"),
 ])

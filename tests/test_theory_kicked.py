@@ -26,7 +26,7 @@ def test_law_matches_monte_carlo_of_the_kick(dim):
 
 
 def test_bad_input_is_named():
-    with pytest.raises(ValueError, match="kick radius r"):
+    with pytest.raises(ValueError, match=r"kicked_escape_cdf: r must lie in \(0.0, inf\); got 0.0"):
         kicked_escape_cdf(3, r=0.0, radius=1.0, dim=2, growth=1.1)
-    with pytest.raises(ValueError, match="growth factor"):
+    with pytest.raises(ValueError, match=r"kicked_escape_cdf: growth must lie in \(1.0, inf\); got 1.0"):
         kicked_escape_cdf(3, r=0.1, radius=1.0, dim=2, growth=1.0)

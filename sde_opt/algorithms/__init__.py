@@ -167,10 +167,9 @@ REGISTRY: dict[str, Entry] = {
 
 def make(name: str, problem, **hyperparameters):
     """Build a registered algorithm by name, e.g. ``make("msgd", problem, eta=0.01, mu=0.9)``."""
-    try:
-        factory = REGISTRY[name].factory
-    except KeyError:
-        raise ValueError(f"unknown algorithm {name!r}; registered: {sorted(REGISTRY)}") from None
+    from .._checks import check_choice
+
+    factory = REGISTRY[check_choice("make", "name", name, tuple(sorted(REGISTRY)))].factory
     return factory(problem, **hyperparameters)
 
 

@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import tree_map
 
-from .._checks import check_positive, check_range
-from ..problems._base import AbstractProblem
+from .._checks import check_array, check_integer, check_positive, check_range, check_scalar
+from ..problems._base import AbstractProblem, check_problem
 from ..sde.gradient import GradientSDE
 from ..sde.schedules import PiecewiseConstant
 from ._base import AbstractAlgorithm
@@ -65,10 +65,12 @@ class AnnealedMomentumSGD(AbstractAlgorithm):
 
     def __init__(self, problem: AbstractProblem, eta, mu=0.0, boundaries=()):
         name = "AnnealedMomentumSGD"
-        b = np.asarray(boundaries, dtype=np.float64).reshape(-1)
+        check_problem(name, problem, game=False)
+        b = check_array(name, "boundaries", boundaries, ndim=(0, 1), nonempty=False)
+        b = b.astype(np.float64).reshape(-1)
         n_stages = b.size + 1
-        eta_a = np.asarray(eta, dtype=np.float64)
-        mu_a = np.asarray(mu, dtype=np.float64)
+        eta_a = check_array(name, "eta", eta, ndim=(0, 1)).astype(np.float64)
+        mu_a = check_array(name, "mu", mu, ndim=(0, 1)).astype(np.float64)
         for pname, a in (("eta", eta_a), ("mu", mu_a)):
             if a.ndim > 1 or (a.ndim == 1 and a.size not in (1, n_stages)):
                 raise ValueError(f"{name}: {pname} must be a scalar or have one value per stage "
@@ -149,10 +151,13 @@ def geometric_schedule(first: float, last: float, start: int, n_stages: int,
     its relaxation time ∝ 1/η_s. Returns ``(values, boundaries)`` for
     [`AnnealedMomentumSGD`][sde_opt.AnnealedMomentumSGD].
     """
-    if n_stages < 2:
-        raise ValueError(f"geometric_schedule: n_stages must be >= 2; got {n_stages}")
-    if not (start >= 1 and growth > 0):
-        raise ValueError(f"geometric_schedule: need start >= 1 and growth > 0; got {start}, {growth}")
+    owner = "geometric_schedule"
+    first = check_scalar(owner, "first", first, 0.0, np.inf, low_closed=False, high_closed=False)
+    last = check_scalar(owner, "last", last, 0.0, np.inf, low_closed=False, high_closed=False)
+    start = check_integer(owner, "start", start, low=1)
+    n_stages = check_integer(owner, "n_stages", n_stages, low=2)
+    growth = check_scalar(owner, "growth", growth, 0.0, np.inf, low_closed=False,
+                          high_closed=False)
     s = np.arange(n_stages)
     values = first * (last / first) ** (s / (n_stages - 1))
     lengths = start * growth ** np.arange(n_stages - 2)

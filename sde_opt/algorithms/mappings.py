@@ -24,6 +24,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import check_array, check_instance, check_range
 from .momentum_sgd import MomentumSGD
 from .sghmc1 import SGHMC1
 
@@ -35,11 +36,11 @@ def msgd_as_sghmc(msgd: MomentumSGD, beta=jnp.inf) -> SGHMC1:
     with the default β = ∞ no noise is injected and the identity is exact (MSGD's displacement
     m_k equals h·V_k). A finite ``beta`` adds Langevin noise on top of the oracle's.
     """
-    if not isinstance(msgd, MomentumSGD):
-        raise TypeError(f"msgd_as_sghmc: expected a MomentumSGD; got {type(msgd).__name__}")
+    check_instance("msgd_as_sghmc", "msgd", msgd, MomentumSGD)
+    check_range("msgd_as_sghmc", "beta", beta, 0.0, np.inf, low_closed=False, scalar=True)
     if not msgd.problem.geometry.is_flat:
-        raise ValueError("msgd_as_sghmc: the mapping holds in ℝᵈ only; the problem lives on "
-                         f"{type(msgd.problem.geometry).__name__}")
+        raise ValueError("msgd_as_sghmc: msgd must run in ℝᵈ (the mapping holds in ℝᵈ only); got "
+                         f"a problem on {type(msgd.problem.geometry).__name__}")
     h = jnp.sqrt(msgd.eta)
     return SGHMC1(msgd.problem, eta=h, gamma=(1.0 - msgd.mu) / h, beta=beta, semi_implicit=True)
 
@@ -47,15 +48,17 @@ def msgd_as_sghmc(msgd: MomentumSGD, beta=jnp.inf) -> SGHMC1:
 def sghmc_as_msgd(sghmc: SGHMC1) -> MomentumSGD:
     """The inverse map: semi-implicit, noiseless (β = ∞) SGHMC1 with 0 < γη ≤ 1 as MomentumSGD
     (η_M = η², μ = 1 − γη)."""
-    if not (isinstance(sghmc, SGHMC1) and sghmc.semi_implicit):
-        raise ValueError("sghmc_as_msgd: only a semi-implicit SGHMC1 is heavy-ball momentum SGD")
+    check_instance("sghmc_as_msgd", "sghmc", sghmc, SGHMC1)
+    if not sghmc.semi_implicit:
+        raise ValueError("sghmc_as_msgd: sghmc must be semi-implicit (only that SGHMC1 is "
+                         "heavy-ball momentum SGD); got semi_implicit=False")
     if np.isfinite(float(sghmc.beta)):
-        raise ValueError("sghmc_as_msgd: beta must be inf (MSGD injects no noise); got "
-                         f"{float(sghmc.beta)!r}")
+        raise ValueError("sghmc_as_msgd: sghmc must have beta = inf (MSGD injects no noise); got "
+                         f"beta={float(sghmc.beta)!r}")
     mu = 1.0 - sghmc.gamma * sghmc.eta
     if not 0.0 <= float(mu) < 1.0:
-        raise ValueError(f"sghmc_as_msgd: need 0 < γη ≤ 1 so that μ = 1 − γη ∈ [0, 1); got "
-                         f"γη = {float(sghmc.gamma * sghmc.eta)!r}")
+        raise ValueError(f"sghmc_as_msgd: sghmc must have 0 < γη ≤ 1 so that μ = 1 − γη ∈ [0, 1); "
+                         f"got γη = {float(sghmc.gamma * sghmc.eta)!r}")
     return MomentumSGD(sghmc.problem, sghmc.eta**2, mu)
 
 
@@ -63,4 +66,10 @@ def msgd_effective_temperature(msgd: MomentumSGD, x):
     """1/β_eff = η_M Σ_g(x) / (2(1 − μ)) as a ``(D, D)`` matrix (a scalar times I for isotropic
     additive noise): the temperature at which MSGD's gradient noise acts as SGHMC's injected
     noise."""
-    return msgd.eta * msgd.problem.grad_noise_cov(x) / (2.0 * (1.0 - msgd.mu))
+    owner = "msgd_effective_temperature"
+    check_instance(owner, "msgd", msgd, MomentumSGD)
+    x = check_array(owner, "x", x)
+    shape = msgd.problem.shape
+    if isinstance(shape, tuple) and x.shape != shape:
+        raise ValueError(f"{owner}: x must be a point of shape {shape}; got shape {x.shape}")
+    return msgd.eta * msgd.problem.grad_noise_cov(jnp.asarray(x)) / (2.0 * (1.0 - msgd.mu))

@@ -46,7 +46,7 @@ def stocbio_estimate(problem, x, y, alpha, Q: int, upper, hess=None):
     r"""The Neumann-series hypergradient at a given y: ĝ = ∇ₓF − ∇²ₓᵧG z,
     z = α Σ_{q=0}^{Q} Π_{j≤q}(I − α∇²ᵧG_j) ∇ᵧF (Q HVPs). ``upper``: one upper-oracle draw;
     ``hess``: Q + 1 second-derivative draws (``None``: exact second derivatives). Its mean and
-    covariance are :func:`~sde_opt.problems.bilevel.stocbio_call_moments`."""
+    covariance are ``stocbio_call_moments``."""
     gx, gy = problem.stochastic_upper_grads(x, y, upper)
     if hess is not None:
         z = neumann(lambda u, nz: problem.stochastic_lower_hvp(x, y, u, nz), gy, alpha, Q, hess[:Q])
@@ -58,7 +58,7 @@ def stocbio_estimate(problem, x, y, alpha, Q: int, upper, hess=None):
 def stocbio_hypergradient(problem, x, y, alpha, D: int, Q: int, draws):
     r"""One stochastic hypergradient from the warm start y: returns (ĝ, y_D, counts added).
 
-        y_D = D SGD steps y ← y − α∇ᵧG(x, y; ζ_t);   ĝ = :func:`stocbio_estimate` at (x, y_D).
+        y_D = D SGD steps y ← y − α∇ᵧG(x, y; ζ_t);   ĝ = ``stocbio_estimate`` at (x, y_D).
     """
     lower, upper, *hess = draws
     y = inner_sgd(problem, x, y, alpha, lower)

@@ -39,6 +39,7 @@ import numpy as np
 from jax import lax
 
 from .._chain import AbstractChain
+from .._checks import check_integer, check_positive
 from ..noise import StandardNormal
 from ._rng import epoch_window, path_step_keys, standard_normals
 from .events import OnState
@@ -157,6 +158,8 @@ def use_cpu_cores(n: int | None = None) -> int:
     Must be called before JAX creates its CPU backend (before the first computation). Returns the
     number of devices then available.
     """
+    if n is not None:
+        n = check_integer("use_cpu_cores", "n", n, low=1)
     n = n or len(os.sched_getaffinity(0))
     try:
         jax.config.update("jax_num_cpu_devices", int(n))
@@ -165,37 +168,12 @@ def use_cpu_cores(n: int | None = None) -> int:
     return len(jax.local_devices())
 
 
-def _as_key(key):
-    """A single ``jax.random`` key from a key or an integer seed of any integer type.
+def _as_key(key, owner: str = "simulate"):
+    """A single ``jax.random`` key from a key or an integer seed (see
+    ``sde_opt._checks.check_key``)."""
+    from .._checks import check_key
 
-    Accepted: a typed key of shape ``()`` (``jax.random.key``), raw key data of shape ``(2,)``
-    (``jax.random.PRNGKey``), or an integer (``int``, ``np.int64``, a 0-d integer array). Refused,
-    with the value named: strings, ``None``, floats, booleans and batches of keys.
-    """
-    how = ("give an integer seed or one jax.random key (jax.random.key(0)); for several "
-           "independent runs, call simulate once per key")
-    if isinstance(key, (bool, np.bool_)) or key is None or isinstance(key, (str, bytes, float)):
-        raise TypeError(f"simulate: key must be an integer seed or a jax.random key; got "
-                        f"{key!r} ({type(key).__name__}); {how}")
-    if isinstance(key, (int, np.integer)):
-        return jr.key(int(key))
-    dtype = getattr(key, "dtype", None)
-    shape = tuple(getattr(key, "shape", ()))
-    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
-        if shape != ():
-            raise ValueError(f"simulate: key must be one key (shape ()); got a batch of keys of "
-                             f"shape {shape}; {how}")
-        return key
-    if dtype is not None and np.issubdtype(dtype, np.integer):
-        if shape == ():
-            return jr.key(int(key))
-        if shape == (2,):
-            return jr.wrap_key_data(jnp.asarray(key, jnp.uint32))
-        raise ValueError(f"simulate: key must be one key (an integer, or raw key data of shape "
-                         f"(2,)); got integer data of shape {shape}; {how}")
-    raise TypeError(f"simulate: key must be an integer seed or a jax.random key; got "
-                    f"{str(key)[:60]!r} ({type(key).__name__}"
-                    f"{'' if dtype is None else ', dtype ' + str(dtype)}); {how}")
+    return check_key(owner, "key", key)
 
 
 def _bcast(mask, leaf):
@@ -499,38 +477,38 @@ def _is_shape(s) -> bool:
     return isinstance(s, tuple) and all(isinstance(i, (int, np.integer)) for i in s)
 
 
-def _prepare_x0(chain, x0, n_paths):
+def _prepare_x0(chain, x0, n_paths, owner="simulate"):
     """Validate ``x0`` against the chain's point shape and geometry.
 
     Returns ``(x0 as a pytree of device arrays, the point's (pytree of) shape(s), per_path)``.
     """
     flat, treedef = jax.tree_util.tree_flatten_with_path(x0)
     if not flat:
-        raise ValueError(f"simulate: x0 must be an array or a pytree of arrays; got {x0!r}")
+        raise ValueError(f"{owner}: x0 must be an array or a pytree of arrays; got {x0!r}")
     leaves = []
     for path, leaf in flat:
         name = "x0" + jax.tree_util.keystr(path)
         a = jnp.asarray(leaf)
         if jnp.issubdtype(a.dtype, jnp.complexfloating):
-            raise TypeError(f"simulate: {name} must be real; got dtype {a.dtype}")
+            raise TypeError(f"{owner}: {name} must be real; got dtype {a.dtype}")
         if not jnp.issubdtype(a.dtype, jnp.floating):
             a = a.astype(jnp.float32)
         leaves.append((name, a))
     dtypes = {a.dtype for _, a in leaves}
     if len(dtypes) > 1:
-        raise TypeError(f"simulate: every leaf of x0 must have one floating dtype; got "
+        raise TypeError(f"{owner}: every leaf of x0 must have one floating dtype; got "
                         f"{ {n: str(a.dtype) for n, a in leaves} }")
     want = chain.point_shape
     if want is None:  # the chain does not know its point shape: a leading n_paths axis is per path
         a = leaves[0][1]
         if a.ndim == 0:
-            raise ValueError("simulate: x0 must be an array of shape (*shape) or (n_paths, *shape)")
+            raise ValueError(f"{owner}: x0 must be an array of shape (*shape) or (n_paths, *shape)")
         per_path = a.ndim > 1 and a.shape[0] == n_paths
         shapes = [tuple(b.shape[1:]) if per_path else tuple(b.shape) for _, b in leaves]
     else:
         want_def = jax.tree_util.tree_structure(want, is_leaf=_is_shape)
         if want_def != treedef:
-            raise ValueError(f"simulate: x0 must be a pytree with the structure of the chain's point "
+            raise ValueError(f"{owner}: x0 must be a pytree with the structure of the chain's point "
                              f"{want_def} (shapes {want}); got {treedef}")
         wants = [tuple(w) for w in jax.tree_util.tree_leaves(want, is_leaf=_is_shape)]
         kinds, shapes = set(), []
@@ -540,12 +518,12 @@ def _prepare_x0(chain, x0, n_paths):
             elif a.shape == (n_paths, *w):
                 kinds.add(True)
             else:
-                raise ValueError(f"simulate: {name} must have shape {w} (one start shared by all "
+                raise ValueError(f"{owner}: {name} must have shape {w} (one start shared by all "
                                  f"paths) or {(n_paths, *w)} (one start per path, n_paths={n_paths}); "
                                  f"got {tuple(a.shape)}")
             shapes.append(w)
         if len(kinds) > 1:
-            raise ValueError("simulate: either every leaf of x0 has a leading n_paths axis (one "
+            raise ValueError(f"{owner}: either every leaf of x0 has a leading n_paths axis (one "
                              "start per path) or none has")
         per_path = kinds.pop()
     x0 = jax.tree_util.tree_unflatten(treedef, [a for _, a in leaves])
@@ -557,13 +535,13 @@ def _prepare_x0(chain, x0, n_paths):
                       zip(jax.tree_util.tree_leaves(x0), jax.tree_util.tree_leaves(back), strict=True))
             for name, a in leaves:
                 if not bool(jnp.all(jnp.isfinite(a))):
-                    raise ValueError(f"simulate: {name} must be finite; got non-finite entries")
+                    raise ValueError(f"{owner}: {name} must be finite; got non-finite entries")
             if off > 1e-4:
-                raise ValueError(f"simulate: every start in x0 must lie on the chain's geometry "
+                raise ValueError(f"{owner}: every start in x0 must lie on the chain's geometry "
                                  f"({type(geometry).__name__}); the largest distance to it is "
                                  f"{off:.3g}. Map the starts onto it first (geometry.retract).")
         else:
-            geometry.check_point(x0, "x0", "simulate")
+            geometry.check_point(x0, "x0", owner)
     shape = jax.tree_util.tree_unflatten(treedef, shapes)
     return x0, shape, per_path
 
@@ -572,25 +550,24 @@ _MAX_STEPS = 2**31 - 1 - 4096  # the int32 step counter, with room for the last 
 _MAX_PATH_ID = 2**32  # path ids are uint32 in the counter-based generator
 
 
-def _check_scale(n_paths, n_steps, first_path, memory_limit) -> None:
+def _check_scale(n_paths, n_steps, first_path, memory_limit, owner="simulate") -> None:
     """Refuse, before any work, a horizon the step counter cannot hold, path ids the generator
     cannot address, and a memory limit that is not a positive number of bytes."""
     if n_steps > _MAX_STEPS:
-        raise ValueError(f"simulate: n_steps must be <= {_MAX_STEPS} (the engine's int32 step "
+        raise ValueError(f"{owner}: n_steps must be <= {_MAX_STEPS} (the engine's int32 step "
                          f"counter); got {n_steps}")
-    if isinstance(first_path, bool) or not isinstance(first_path, (int, np.integer)) or first_path < 0:
-        raise ValueError(f"simulate: first_path must be an integer >= 0; got {first_path!r}")
+    first_path = check_integer(owner, "first_path", first_path, low=0)
     if int(first_path) + n_paths > _MAX_PATH_ID:
-        raise ValueError(f"simulate: first_path + n_paths must be <= 2**32 (path ids are uint32); "
+        raise ValueError(f"{owner}: first_path + n_paths must be <= 2**32 (path ids are uint32); "
                          f"got {int(first_path) + n_paths}")
     if isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, float, np.integer,
                                                                        np.floating)) \
             or not math.isfinite(memory_limit) or memory_limit <= 0:
-        raise ValueError(f"simulate: memory_limit must be a positive finite number of bytes; got "
+        raise ValueError(f"{owner}: memory_limit must be a positive finite number of bytes; got "
                          f"{memory_limit!r}")
 
 
-def _check_geometries(chain) -> None:
+def _check_geometries(chain, owner="simulate") -> None:
     """A chain, its SDE and their problem must agree on where points live."""
     owners = [("chain", chain)]
     sde = getattr(chain, "sde", None)
@@ -606,11 +583,11 @@ def _check_geometries(chain) -> None:
             seen.append((f"{label}.problem", problem.geometry))
     for (la, ga), (lb, gb) in zip(seen, seen[1:], strict=False):
         if ga != gb:
-            raise ValueError(f"simulate: the geometries disagree: {la} lives on {ga!r} but {lb} on "
+            raise ValueError(f"{owner}: the geometries disagree: {la} lives on {ga!r} but {lb} on "
                              f"{gb!r}; build the chain from the problem's geometry")
 
 
-def _check_callbacks(events, observables, point, state=None) -> None:
+def _check_callbacks(events, observables, point, state=None, owner="simulate") -> None:
     """Events must return a boolean scalar and observables one array, for a position ``point``
     (for the chain's abstract ``state`` where the function is an ``OnState``)."""
     def given(fn):
@@ -622,30 +599,30 @@ def _check_callbacks(events, observables, point, state=None) -> None:
     for i, ev in enumerate(events):
         label = f"events[{i}] ({type(ev).__name__})"
         if not callable(ev):
-            raise TypeError(f"simulate: {label} must be a function position -> bool; got {ev!r}")
+            raise TypeError(f"{owner}: {label} must be a function position -> bool; got {ev!r}")
         arg, what = given(ev)
         try:
             out = jax.eval_shape(ev, arg)
         except Exception as e:  # noqa: BLE001 - re-raised with the event's name
-            raise TypeError(f"simulate: {label} failed on {what}: "
+            raise TypeError(f"{owner}: {label} failed on {what}: "
                             f"{type(e).__name__}: {e}") from e
         if not (isinstance(out, jax.ShapeDtypeStruct) and out.shape == () and out.dtype == jnp.bool_):
             got = (f"{out.dtype}{list(out.shape)}" if isinstance(out, jax.ShapeDtypeStruct)
                    else type(out).__name__)
-            raise TypeError(f"simulate: {label} must return a boolean scalar (e.g. "
+            raise TypeError(f"{owner}: {label} must return a boolean scalar (e.g. "
                             f"jnp.linalg.norm(x) >= r); got {got}")
     for name, fn in observables.items():
         if not callable(fn):
-            raise TypeError(f"simulate: observables[{name!r}] must be a function position -> array; "
+            raise TypeError(f"{owner}: observables[{name!r}] must be a function position -> array; "
                             f"got {fn!r}")
         arg, what = given(fn)
         try:
             out = jax.eval_shape(fn, arg)
         except Exception as e:  # noqa: BLE001
-            raise TypeError(f"simulate: observables[{name!r}] failed on {what}: "
+            raise TypeError(f"{owner}: observables[{name!r}] failed on {what}: "
                             f"{type(e).__name__}: {e}") from e
         if not isinstance(out, jax.ShapeDtypeStruct):
-            raise TypeError(f"simulate: observables[{name!r}] must return one array; got "
+            raise TypeError(f"{owner}: observables[{name!r}] must return one array; got "
                             f"{jax.tree_util.tree_structure(out)}")
 
 
@@ -668,6 +645,63 @@ def _as_float(fn, point, state, dtype):
     if isinstance(fn, OnState):
         return OnState(_FloatObservable(fn.fn, jnp.dtype(dtype)))
     return _FloatObservable(fn, jnp.dtype(dtype))
+
+
+def _check_arguments(owner, chain, x0, key, n_paths, n_steps, events, observables, stride,
+                     memory_limit, progress, first_path):
+    """The checks [`simulate`][sde_opt.simulate] and [`simulate_streamed`][sde_opt.simulate_streamed]
+    share, with the caller's name in the messages; returns the arguments normalized, the point's
+    shape and the chain's abstract state."""
+    n_paths = check_integer(owner, "n_paths", n_paths, low=1)
+    n_steps = check_integer(owner, "n_steps", n_steps, low=0)
+    stride = check_integer(owner, "stride", stride, low=1)
+    if stride > max(n_steps, 1):
+        raise ValueError(f"{owner}: stride must be <= n_steps (observables are saved every stride "
+                         f"steps); got stride={stride} with n_steps={n_steps}")
+    check_positive(owner, "memory_limit", memory_limit, scalar=True)
+    if progress is not None and not isinstance(progress, (bool, np.bool_, str)):
+        raise TypeError(f"{owner}: progress must be True/False/None or a label string; got "
+                        f"{progress!r} ({type(progress).__name__})")
+    if not isinstance(chain, AbstractChain):
+        raise TypeError(f"{owner}: chain must be an AbstractChain (an algorithm, or a scheme such "
+                        f"as EulerMaruyama(sde, dt)); got {type(chain).__name__}")
+    if callable(events) or isinstance(events, (str, bytes)) or not isinstance(events, Sequence):
+        raise TypeError(f"{owner}: events must be a list of functions position -> bool; got "
+                        f"{type(events).__name__} (wrap a single event in a list: events=[ev])")
+    if observables is not None and not isinstance(observables, Mapping):
+        raise TypeError(f"{owner}: observables must be a dict name -> function; got "
+                        f"{type(observables).__name__}")
+    for path, leaf in jax.tree_util.tree_flatten_with_path(x0)[0]:
+        if isinstance(leaf, (str, bytes, bool, np.bool_)) or not (
+                hasattr(leaf, "dtype") or isinstance(leaf, (int, float, complex))):
+            raise TypeError(f"{owner}: x0{jax.tree_util.keystr(path)} must be a real array; got "
+                            f"{leaf!r} ({type(leaf).__name__})")
+    observables = dict(observables or {})
+    events = tuple(events)
+    key = _as_key(key, owner)
+
+    _check_scale(n_paths, n_steps, first_path, memory_limit, owner)
+    _check_geometries(chain, owner)
+    x0, shape, per_path = _prepare_x0(chain, x0, n_paths, owner)
+    chain.check_start(x0, per_path=per_path)  # e.g. a game's y outside a bounded Y
+    if per_path and getattr(chain, "geometry", None) is not None:
+        # a start with no projection onto the geometry (the zero vector on a sphere) retracts to NaN
+        back = jax.vmap(chain.geometry.retract)(x0)
+        bad = ~jax.vmap(_all_finite)(back)
+        if bool(jnp.any(bad)):
+            raise ValueError(f"{owner}: every start in x0 must lie on the chain's geometry "
+                             f"({type(chain.geometry).__name__}); start(s) "
+                             f"{np.flatnonzero(np.asarray(bad))[:5].tolist()} cannot be mapped onto "
+                             f"it (e.g. the zero vector on a sphere); got x0 of shape "
+                             f"{np.shape(jax.tree_util.tree_leaves(x0)[0])}")
+    dtype = jax.tree_util.tree_leaves(x0)[0].dtype
+    point = jax.tree_util.tree_map(lambda s_: jax.ShapeDtypeStruct(s_, dtype), shape, is_leaf=_is_shape)
+    abstract_state = jax.eval_shape(chain.init, point)
+    _check_callbacks(events, observables, point, abstract_state, owner)
+    observables = {name: _as_float(fn, point, abstract_state, dtype)
+                   for name, fn in observables.items()}
+    return (n_paths, n_steps, stride, events, observables, key, x0, shape, per_path, point,
+            abstract_state)
 
 
 def simulate(
@@ -720,57 +754,15 @@ def simulate(
         A [`SimulationResult`][sde_opt.SimulationResult] with per-path steps, status, event, final position
         and the saved observables.
     """
-    from .._checks import check_integer, check_positive
-
-    n_paths = check_integer("simulate", "n_paths", n_paths, low=1)
-    n_steps = check_integer("simulate", "n_steps", n_steps, low=0)
-    stride = check_integer("simulate", "stride", stride, low=1)
-    if stride > max(n_steps, 1):
-        raise ValueError(f"simulate: stride must be <= n_steps (observables are saved every stride "
-                         f"steps); got stride={stride} with n_steps={n_steps}")
+    n_paths, n_steps, stride, events, observables, key, x0, shape, per_path, point, abstract_state = \
+        _check_arguments("simulate", chain, x0, key, n_paths, n_steps, events, observables, stride,
+                         memory_limit, progress, first_path)
+    if not isinstance(final_state, (bool, np.bool_)):
+        raise TypeError(f"simulate: final_state must be True or False; got {final_state!r}")
     if chunk_size is not None:
         chunk_size = check_integer("simulate", "chunk_size", chunk_size, low=1)
-    check_positive("simulate", "memory_limit", memory_limit, scalar=True)
-    if progress is not None and not isinstance(progress, (bool, str)):
-        raise TypeError(f"simulate: progress must be True/False/None or a label string; got "
-                        f"{progress!r} ({type(progress).__name__})")
-    if not isinstance(chain, AbstractChain):
-        raise TypeError(f"simulate: chain must be an AbstractChain; got {type(chain).__name__}")
-    if callable(events) or isinstance(events, (str, bytes)) or not isinstance(events, Sequence):
-        raise TypeError(f"simulate: events must be a list of functions position -> bool; got "
-                        f"{type(events).__name__} (wrap a single event in a list: events=[ev])")
-    if observables is not None and not isinstance(observables, Mapping):
-        raise TypeError(f"simulate: observables must be a dict name -> function; got "
-                        f"{type(observables).__name__}")
-    for path, leaf in jax.tree_util.tree_flatten_with_path(x0)[0]:
-        if isinstance(leaf, (str, bytes, bool, np.bool_)) or not (
-                hasattr(leaf, "dtype") or isinstance(leaf, (int, float, complex))):
-            raise TypeError(f"simulate: x0{jax.tree_util.keystr(path)} must be a real array; got "
-                            f"{leaf!r} ({type(leaf).__name__})")
-    observables = dict(observables or {})
-    events = tuple(events)
-    key = _as_key(key)
-
-    _check_scale(n_paths, n_steps, first_path, memory_limit)
-    _check_geometries(chain)
-    x0, shape, per_path = _prepare_x0(chain, x0, n_paths)
-    chain.check_start(x0, per_path=per_path)  # e.g. a game's y outside a bounded Y
-    if per_path and getattr(chain, "geometry", None) is not None:
-        # a start with no projection onto the geometry (the zero vector on a sphere) retracts to NaN
-        back = jax.vmap(chain.geometry.retract)(x0)
-        bad = ~jax.vmap(_all_finite)(back)
-        if bool(jnp.any(bad)):
-            raise ValueError(f"simulate: every start in x0 must lie on the chain's geometry "
-                             f"({type(chain.geometry).__name__}); start(s) "
-                             f"{np.flatnonzero(np.asarray(bad))[:5].tolist()} cannot be mapped onto "
-                             f"it (e.g. the zero vector on a sphere)")
     x0_all = x0 if per_path else None
     dtype = jax.tree_util.tree_leaves(x0)[0].dtype
-    point = jax.tree_util.tree_map(lambda s_: jax.ShapeDtypeStruct(s_, dtype), shape, is_leaf=_is_shape)
-    abstract_state = jax.eval_shape(chain.init, point)
-    _check_callbacks(events, observables, point, abstract_state)
-    observables = {name: _as_float(fn, point, abstract_state, dtype)
-                   for name, fn in observables.items()}
 
     seg_len = _segment_length(_SEG_EVENTS if events else _SEG_FIXED, n_steps)
     if chunk_size is None:

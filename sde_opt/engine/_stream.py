@@ -39,7 +39,16 @@ from typing import TYPE_CHECKING
 import jax
 import numpy as np
 
-from ._simulate import AUTO_PROGRESS_DELAY, CENSORED, DIVERGED, EXITED, SimulationResult, simulate
+from .._checks import check_integer
+from ._simulate import (
+    AUTO_PROGRESS_DELAY,
+    CENSORED,
+    DIVERGED,
+    EXITED,
+    SimulationResult,
+    _check_arguments,
+    simulate,
+)
 
 if TYPE_CHECKING:
     from ..stats import Estimate
@@ -233,12 +242,17 @@ def simulate_streamed(chain, x0, key, *, n_paths: int, n_steps: int, events=(), 
     ``jax.distributed`` (``jax.process_count() > 1``) the chunks are spread over the processes
     and the result, identical on every process, equals a one-process run bit for bit.
     """
-    n_paths, n_steps = int(n_paths), int(n_steps)
-    if isinstance(chunk_paths, bool) or not isinstance(chunk_paths, (int, np.integer)) or chunk_paths < 1:
-        raise ValueError(f"simulate_streamed: chunk_paths must be an integer >= 1; got {chunk_paths!r}")
+    owner = "simulate_streamed"
+    n_paths, n_steps, *_, per_path, _, _ = _check_arguments(
+        owner, chain, x0, key, n_paths, n_steps, events, observables, stride, memory_limit,
+        progress, 0)
+    if per_path:
+        raise ValueError(f"{owner}: x0 must be one start shared by all paths (use simulate for "
+                         f"one start per path); got x0 with a leading axis of n_paths={n_paths}")
+    chunk_paths = check_integer(owner, "chunk_paths", chunk_paths, low=1)
+    if bin_width is not None:
+        bin_width = check_integer(owner, "bin_width", bin_width, low=1)
     w = bin_width if bin_width is not None else max(1, math.ceil(max(n_steps, 1) / _MAX_BINS))
-    if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1:
-        raise ValueError(f"simulate_streamed: bin_width must be an integer >= 1; got {bin_width!r}")
     if _n_bins(n_steps, int(w)) > _MAX_BINS:
         raise ValueError(f"simulate_streamed: bin_width={w} gives more than {_MAX_BINS} bins for "
                          f"{n_steps} steps; use bin_width >= {math.ceil(n_steps / _MAX_BINS)}")

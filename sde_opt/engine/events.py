@@ -14,15 +14,13 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_range, check_real, is_concrete
+from .._checks import check_array, check_bool, check_callable, check_range, check_real, is_concrete
 
 
 def _check_center(owner, center):
     if not is_concrete(center):
         return center
-    c = check_real(owner, "center", center)
-    if not np.all(np.isfinite(c)):
-        raise ValueError(f"{owner}: center must be finite; got {c.tolist()}")
+    check_array(owner, "center", center)
     return center
 
 
@@ -103,17 +101,14 @@ class Threshold(eqx.Module):
     above: bool = eqx.field(static=True, default=True)
 
     def __init__(self, fn, level, above: bool = True):
-        if not callable(fn):
-            raise TypeError(f"Threshold: fn must be a function position -> scalar; got {fn!r}")
+        check_callable("Threshold", "fn", fn, "a function position -> scalar")
         lv = check_real("Threshold", "level", level, scalar=True)
         if is_concrete(level) and not np.isfinite(lv):
             raise ValueError(f"Threshold: level must be a finite real number (a NaN or infinite "
                              f"level never fires); got {float(lv)!r}")
-        if not isinstance(above, (bool, np.bool_)):
-            raise TypeError(f"Threshold: above must be True or False; got {above!r}")
         self.fn = fn
         self.level = jnp.asarray(level)
-        self.above = bool(above)
+        self.above = check_bool("Threshold", "above", above)
 
     def __call__(self, x):
         v = self.fn(x)

@@ -17,6 +17,10 @@ import contextlib
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 
+import numpy as np
+
+from .._checks import check_bool, check_integer, check_text
+
 
 class Progress:
     """Progress over a known list of parts (``parts``) or a count (``total``); inert when
@@ -24,8 +28,17 @@ class Progress:
 
     def __init__(self, desc: str, parts: Sequence[str] | int, *, enabled: bool = True,
                  unit: str = "part"):
-        total = parts if isinstance(parts, int) else len(parts)
-        self.enabled = bool(enabled)
+        check_text("Progress", "desc", desc)
+        check_text("Progress", "unit", unit)
+        if isinstance(parts, (int, np.integer)) and not isinstance(parts, (bool, np.bool_)):
+            total = check_integer("Progress", "parts", parts, low=0)
+        elif isinstance(parts, Sequence) and not isinstance(parts, (str, bytes)) and all(
+                isinstance(p, str) for p in parts):
+            total = len(parts)
+        else:
+            raise TypeError(f"Progress: parts must be a list of part names or a count; got "
+                            f"{parts!r:.60} ({type(parts).__name__})")
+        self.enabled = check_bool("Progress", "enabled", enabled)
         self._bar = None
         if self.enabled:
             from tqdm.auto import tqdm

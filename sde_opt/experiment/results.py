@@ -165,19 +165,18 @@ class Share:
     timeout: float | None = 3600.0
 
     def __post_init__(self):
-        for name in ("index", "count"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise TypeError(f"Share: {name} must be an integer; got {v!r}")
-        if self.count < 1:
-            raise ValueError(f"Share: count must be >= 1; got {self.count}")
+        from .._checks import check_integer, check_scalar
+
+        check_integer("Share", "count", self.count, low=1)
+        check_integer("Share", "index", self.index)
         if not 0 <= self.index < self.count:
             raise ValueError(f"Share: index must be in 0 … count − 1 = {self.count - 1}; got "
                              f"{self.index}")
-        if not self.poll > 0:
-            raise ValueError(f"Share: poll must be > 0 seconds; got {self.poll!r}")
-        if self.timeout is not None and not self.timeout > 0:
-            raise ValueError(f"Share: timeout must be > 0 seconds or None; got {self.timeout!r}")
+        check_scalar("Share", "poll", self.poll, 0.0, float("inf"), low_closed=False,
+                     high_closed=False)
+        if self.timeout is not None:
+            check_scalar("Share", "timeout", self.timeout, 0.0, float("inf"), low_closed=False,
+                         high_closed=False)
 
     @classmethod
     def parse(cls, text: str) -> Share:
@@ -205,8 +204,11 @@ class ResultsDir:
     """
 
     def __init__(self, path, share: Share | None = None, points: str = "points"):
+        from .._checks import check_path
+
         if share is not None and not isinstance(share, Share):
             raise TypeError(f"ResultsDir: share must be a Share or None; got {share!r}")
+        check_path("ResultsDir", "path", path)
         if not str(path).strip():
             raise ValueError(f"ResultsDir: path must name a folder; got {str(path)!r}")
         self.path = Path(path)
@@ -241,8 +243,8 @@ class ResultsDir:
     def use_points_folder(self, name: str) -> None:
         """Keep this run's points in ``name`` (relative to the folder), e.g. ``points/quick``."""
         if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in Path(name).parts:
-            raise ValueError(f"ResultsDir: the points folder must be a relative folder name inside "
-                             f"the results folder; got {name!r}")
+            raise ValueError(f"ResultsDir: points must be a relative folder name inside the "
+                             f"results folder; got {name!r}")
         self.points_folder = self.path / name
 
     def record_config(self, **fields) -> Path:

@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+from .._checks import check_bool, check_instance, check_path
 from .environment import versions
 from .results import ResultsDir, Share, _jsonable
 
@@ -95,8 +96,17 @@ def run_study(module: ModuleType, out, *, quick: bool = False, progress: bool = 
     """
     from .. import __version__
 
+    owner = "run_study"
+    if not (hasattr(module, "NAME") and callable(getattr(module, "run", None))):
+        raise TypeError(f"{owner}: module must be a study module (with NAME and run(out, quick, "
+                        f"progress)); got {type(module).__name__}")
+    quick = check_bool(owner, "quick", quick)
+    progress = check_bool(owner, "progress", progress)
     if share is not None:
+        check_instance(owner, "share", share, Share, "a Share or None")
         _check_share_against_runtime(share)
+    if not isinstance(out, ResultsDir):
+        check_path(owner, "out", out)
     if isinstance(out, ResultsDir):
         if share is not None and out.share != share:
             raise ValueError(f"run_study: share={share} but the ResultsDir has share={out.share}")

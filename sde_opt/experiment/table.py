@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 import textwrap
 
+from .._checks import check_choice, check_integer, check_real, check_scalar, check_text
+
 VERDICTS = ("pass", "fail", "deviation", "-")
 DASH = "—"
 HEAD = ("quantity", "measured", "CI", "theory", "verdict")
@@ -30,22 +32,48 @@ HEAD = ("quantity", "measured", "CI", "theory", "verdict")
 def claim(quantity: str, measured, *, ci=None, theory=None, verdict: str = "-",
           note: str = "") -> dict:
     """One row (see the module docstring); numbers are converted with ``number``."""
-    if verdict not in VERDICTS:
-        raise ValueError(f"verdict must be one of {VERDICTS}; got {verdict!r}")
-    row = {"quantity": str(quantity), "measured": number(measured),
-           "ci": None if ci is None else [number(ci[0]), number(ci[1])],
-           "theory": number(theory), "verdict": verdict}
+    return _claim("claim", quantity, measured, ci, theory, verdict, note)
+
+
+def _claim(owner, quantity, measured, ci, theory, verdict, note) -> dict:
+    check_text(owner, "quantity", quantity)
+    check_choice(owner, "verdict", verdict, VERDICTS)
+    check_text(owner, "note", note)
+    ci = _pair(owner, ci)
+    row = {"quantity": quantity, "measured": _number(owner, "measured", measured),
+           "ci": None if ci is None else [_number(owner, "ci[0]", ci[0]),
+                                          _number(owner, "ci[1]", ci[1])],
+           "theory": _number(owner, "theory", theory), "verdict": verdict}
     if note:
-        row["note"] = str(note)
+        row["note"] = note
     return row
+
+
+def _pair(owner, ci):
+    if ci is not None and (isinstance(ci, (str, bytes, dict)) or not hasattr(ci, "__len__")
+                           or len(ci) != 2):
+        raise TypeError(f"{owner}: ci must be a pair (low, high) or None; got {ci!r:.60}")
+    return ci
 
 
 def number(x) -> float | None:
     """A summary value as a float: ``None`` stays ``None``; JSON's ``"inf"``/``"-inf"`` strings
     (how ``summary.json`` writes infinities) become ±inf."""
+    return _number("number", "x", x)
+
+
+_NONFINITE = ("inf", "-inf", "nan", "Infinity", "-Infinity", "NaN")
+
+
+def _number(owner: str, name: str, x) -> float | None:
     if x is None:
         return None
-    return float(x)  # float("inf") / float("-inf") read JSON's strings
+    if isinstance(x, str):
+        if x not in _NONFINITE:
+            raise ValueError(f"{owner}: {name} must be a number, None or one of JSON's "
+                             f"non-finite strings {_NONFINITE}; got {x!r}")
+        return float(x)
+    return float(check_real(owner, name, x, scalar=True))
 
 
 def se_claim(quantity: str, measured, se, predicted, verdict: str, *, z: float | None = None,
@@ -56,12 +84,18 @@ def se_claim(quantity: str, measured, se, predicted, verdict: str, *, z: float |
     pass."""
     from .verdict import Z_DEFAULT
 
-    z = Z_DEFAULT if z is None else float(z)
-    m, s = number(measured), number(se)
+    owner = "se_claim"
+    z = Z_DEFAULT if z is None else check_scalar(owner, "z", z, 0.0, math.inf, low_closed=False,
+                                                 high_closed=False)
+    m, s = _number(owner, "measured", measured), _number(owner, "se", se)
+    if s is not None and s < 0:
+        raise ValueError(f"{owner}: se must be >= 0 (or NaN/None for none); got {s!r}")
+    _number(owner, "predicted", predicted)
+    check_text(owner, "note", note)
     ci = None if m is None or s is None else [m - z * s, m + z * s]
     text = f"acceptance interval ±{z:g} SE"
-    return claim(quantity, m, ci=ci, theory=predicted, verdict=verdict,
-                 note=f"{text}; {note}" if note else text)
+    return _claim(owner, quantity, m, ci, predicted, verdict,
+                  f"{text}; {note}" if note else text)
 
 
 def verdict_claim(v, quantity: str | None = None, *, note: str = "") -> dict:
@@ -85,7 +119,7 @@ def verdict_claim(v, quantity: str | None = None, *, note: str = "") -> dict:
 
 def fmt(x) -> str:
     """A number with 4 significant digits ("—" for ``None``)."""
-    x = number(x)
+    x = _number("fmt", "x", x)
     if x is None:
         return DASH
     if math.isnan(x):
@@ -97,13 +131,15 @@ def fmt(x) -> str:
 
 def fmt_ci(ci) -> str:
     """``[lo, hi]`` with 4 significant digits each ("—" for no interval)."""
-    if ci is None:
+    if _pair("fmt_ci", ci) is None:
         return DASH
-    return f"[{fmt(ci[0])}, {fmt(ci[1])}]"
+    lo, hi = (_number("fmt_ci", f"ci[{i}]", ci[i]) for i in (0, 1))
+    return f"[{fmt(lo)}, {fmt(hi)}]"
 
 
 def counts(rows) -> dict:
     """Rows per verdict: ``{"pass": n, "fail": n, "deviation": n, "-": n, "total": n}``."""
+    rows = _rows("counts", rows)
     out = {v: sum(r.get("verdict", "-") == v for r in rows) for v in VERDICTS}
     out["total"] = len(rows)
     return out
@@ -111,7 +147,7 @@ def counts(rows) -> dict:
 
 def counts_line(rows) -> str:
     """The closing line, e.g. ``7 claims: 3 pass, 1 fail, 0 deviation, 3 without verdict``."""
-    c = counts(rows)
+    c = counts(_rows("counts_line", rows))
     noun = "claim" if c["total"] == 1 else "claims"
     return (f"{c['total']} {noun}: {c['pass']} pass, {c['fail']} fail, {c['deviation']} "
             f"deviation, {c['-']} without verdict")
@@ -124,7 +160,9 @@ def format_claims(rows, width: int = 120, title: str | None = None) -> str:
     a row's note follows on line(s) indented by 4; the last line counts the rows per verdict
     (``counts_line``).
     """
-    rows = list(rows)
+    rows = _rows("format_claims", rows)
+    width = check_integer("format_claims", "width", width, low=80)
+    check_text("format_claims", "title", title, optional=True)
     for r in rows:
         if r.get("verdict", "-") not in VERDICTS:
             raise ValueError(f"row {r.get('quantity')!r}: verdict must be one of {VERDICTS}; "
@@ -151,6 +189,17 @@ def format_claims(rows, width: int = 120, title: str | None = None) -> str:
                                        subsequent_indent="    "))
     lines.append(counts_line(rows))
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _rows(owner, rows) -> list:
+    if isinstance(rows, (str, bytes, dict)) or not hasattr(rows, "__iter__"):
+        raise TypeError(f"{owner}: rows must be a list of row dicts; got {type(rows).__name__}")
+    rows = list(rows)
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict):
+            raise TypeError(f"{owner}: rows[{i}] must be a row dict (see claim()); got "
+                            f"{type(r).__name__}")
+    return rows
 
 
 def _line(quantity: str, cells, q_w: int, widths) -> str:

@@ -29,6 +29,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from .._checks import check_choice, check_instance, check_real, check_scalar, check_text
+
 Z_DEFAULT = 4.0
 VERDICTS = ("pass", "fail", "deviation")
 
@@ -43,6 +45,10 @@ class Deviation:
 
     reason: str
     holds: str
+
+    def __post_init__(self):
+        check_text("Deviation", "reason", self.reason)
+        check_text("Deviation", "holds", self.holds)
 
     def __str__(self) -> str:
         return f"{self.reason} — what holds: {self.holds}"
@@ -95,10 +101,24 @@ def _decide(ok: bool, deviation) -> tuple[str, str, str]:
     return "deviation", text, ""
 
 
-def _check_kind(kind: str) -> str:
-    if kind not in ("claim", "engine"):
-        raise ValueError(f"verdict kind must be 'claim' or 'engine'; got {kind!r}")
-    return kind
+def _check_kind(kind: str, owner: str = "compare") -> str:
+    return check_choice(owner, "kind", kind, ("claim", "engine"))
+
+
+def _check_common(owner, claim, predicted, measured, note, reference, bias, bias_source,
+                  deviation, kind):
+    """The arguments compare and compare_interval share. ``predicted`` and ``measured`` may be
+    NaN or infinite (a failed measurement is a failed claim, not an error)."""
+    check_text(owner, "claim", claim)
+    for name, v in (("predicted", predicted), ("measured", measured)):
+        check_real(owner, name, v, scalar=True)
+    for name, v in (("note", note), ("reference", reference), ("bias_source", bias_source)):
+        check_text(owner, name, v)
+    bias = check_scalar(owner, "bias", bias, 0.0, math.inf, high_closed=False)
+    if deviation is not None:
+        check_instance(owner, "deviation", deviation, Deviation, "a Deviation or None")
+    _check_kind(kind, owner)
+    return bias
 
 
 def compare(claim: str, predicted: float, measured: float, se: float, *, bias: float = 0.0,
@@ -108,9 +128,15 @@ def compare(claim: str, predicted: float, measured: float, se: float, *, bias: f
 
     ``bias`` must come with ``bias_source`` (its derivation) when it is nonzero.
     """
-    bias = abs(float(bias))
+    bias = _check_common("compare", claim, predicted, measured, note, reference, bias,
+                         bias_source, deviation, kind)
+    z = check_scalar("compare", "z", z, 0.0, math.inf, low_closed=False, high_closed=False)
+    check_real("compare", "se", se, scalar=True)
+    if float(se) < 0:
+        raise ValueError(f"compare: se must be >= 0 (or NaN for none); got {float(se)!r}")
     if bias > 0 and not bias_source:
-        raise ValueError(f"compare({claim!r}): a nonzero bias allowance needs its bias_source")
+        raise ValueError(f"compare({claim!r}): bias_source must derive a nonzero bias allowance; "
+                         f"got bias={bias!r} with bias_source=''")
     half = z * float(se) + bias
     lo, hi = float(measured) - half, float(measured) + half
     ok = math.isfinite(measured) and lo <= float(predicted) <= hi
@@ -130,18 +156,26 @@ def compare_interval(claim: str, predicted: float, measured: float, ci_low: floa
 
     ``bias`` (with its ``bias_source``) is only recorded: it must already be inside the interval.
     """
+    bias = _check_common("compare_interval", claim, predicted, measured, note, reference, bias,
+                         bias_source, deviation, kind)
+    for name, v in (("ci_low", ci_low), ("ci_high", ci_high)):
+        check_real("compare_interval", name, v, scalar=True)
+    if float(ci_high) < float(ci_low):
+        raise ValueError(f"compare_interval: ci_high must be >= ci_low = {float(ci_low)!r}; got "
+                         f"{float(ci_high)!r}")
     ok = ci_low <= predicted <= ci_high
     verdict, dev, extra = _decide(ok, deviation)
     if extra:
         note = f"{note}; {extra}" if note else extra
     return Verdict(claim, float(predicted), float(measured), float(ci_low), float(ci_high),
-                   verdict, note, reference=reference, bias=abs(float(bias)),
+                   verdict, note, reference=reference, bias=bias,
                    bias_source=bias_source, deviation=dev, kind=_check_kind(kind))
 
 
 def counts(verdicts) -> dict:
     """Counts per verdict among the claims, and of the engine checks: ``{"claims": {...},
     "engine": {...}}`` with keys pass/fail/deviation and total."""
+    verdicts = _verdict_list("counts", verdicts)
     out = {}
     for kind in ("claim", "engine"):
         vs = [v for v in verdicts if v.kind == kind]
@@ -153,4 +187,15 @@ def counts(verdicts) -> dict:
 
 def exit_status(verdicts) -> int:
     """0 when every claim and engine check passes or is a documented deviation; 1 on any fail."""
+    verdicts = _verdict_list("exit_status", verdicts)
     return 1 if any(v.verdict == "fail" for v in verdicts) else 0
+
+
+def _verdict_list(owner, verdicts) -> list:
+    if isinstance(verdicts, (str, bytes)) or not hasattr(verdicts, "__iter__"):
+        raise TypeError(f"{owner}: verdicts must be a list of Verdict; got "
+                        f"{type(verdicts).__name__}")
+    verdicts = list(verdicts)
+    for i, v in enumerate(verdicts):
+        check_instance(owner, f"verdicts[{i}]", v, Verdict, "a Verdict (from compare)")
+    return verdicts

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import check_array, check_bool, check_integer, check_path, check_real, check_scalar, check_text
+
 #: relative tolerance on the spacing of sample times
 UNIFORM_RTOL = 1e-6
 
@@ -40,6 +42,16 @@ class Trace:
 
     x: np.ndarray
     dt: float
+
+    def __post_init__(self):
+        x = check_array("Trace", "x", self.x, ndim=3)
+        if 0 in x.shape:
+            raise ValueError(f"Trace: x must be (n_traces, n_steps, d) with no empty axis; got "
+                             f"shape {x.shape}")
+        dt = check_scalar("Trace", "dt", self.dt, 0.0, np.inf, low_closed=False,
+                          high_closed=False)
+        object.__setattr__(self, "x", x.astype(np.float64))
+        object.__setattr__(self, "dt", dt)
 
     @property
     def n_traces(self) -> int:
@@ -78,13 +90,14 @@ def _dt_from_times(t: np.ndarray, owner: str) -> float:
     if t.ndim == 1:
         t = t[None]
     if t.shape[-1] < 2:
-        raise ValueError(f"{owner}: need at least 2 sample times to infer dt; got {t.shape[-1]}")
+        raise ValueError(f"{owner}: t must hold at least 2 sample times to infer dt; got "
+                         f"{t.shape[-1]}")
     if not np.all(np.isfinite(t)):
-        raise ValueError(f"{owner}: the sample times t contain NaN or inf")
+        raise ValueError(f"{owner}: t must be finite; got NaN or inf sample times")
     steps = np.diff(t, axis=-1)
     dt = float(np.mean(steps))
     if not dt > 0:
-        raise ValueError(f"{owner}: sample times must increase; the mean spacing is {dt:g}")
+        raise ValueError(f"{owner}: t must increase; got a mean spacing of {dt:g}")
     dev = float(np.max(np.abs(steps - dt))) / dt
     if dev > UNIFORM_RTOL:
         i = np.unravel_index(np.argmax(np.abs(steps - dt)), steps.shape)
@@ -115,14 +128,19 @@ def as_trace(x, dt=None, *, t=None, min_steps: int = 3, owner: str = "trace",
             length differs from the number of samples, non-uniform ``t``, or ``dt`` and ``t``
             that disagree.
     """
+    check_text("as_trace", "owner", owner)
+    min_steps = check_integer(owner, "min_steps", min_steps, low=1)
+    allow_constant = check_bool(owner, "allow_constant", allow_constant)
+    if dt is not None:
+        if np.ndim(dt) != 0:
+            raise ValueError(f"{owner}: dt must be one number (the sampling interval); got an "
+                             f"array of shape {np.shape(dt)} — for per-sample times give t instead")
+        dt = check_scalar(owner, "dt", dt, 0, np.inf, low_closed=False, high_closed=False)
     if isinstance(x, Trace):
         if dt is not None and not np.isclose(float(dt), x.dt, rtol=UNIFORM_RTOL):
-            raise ValueError(f"{owner}: dt={dt!r} disagrees with the trace's dt={x.dt!r}")
+            raise ValueError(f"{owner}: dt disagrees with the trace's dt={x.dt!r}; got {dt!r}")
         dt, x = x.dt, x.x
-    x = np.asarray(x)
-    if x.dtype == object or not np.issubdtype(x.dtype, np.number):
-        raise ValueError(f"{owner}: x must be a numeric array; got dtype {x.dtype}")
-    x = x.astype(np.float64)
+    x = check_real(owner, "x", x).astype(np.float64)
     if x.ndim == 1:
         x = x[None, :, None]
     elif x.ndim == 2:
@@ -133,33 +151,33 @@ def as_trace(x, dt=None, *, t=None, min_steps: int = 3, owner: str = "trace",
             f"got {x.shape}"
         )
     if x.shape[0] < 1 or x.shape[2] < 1:
-        raise ValueError(f"{owner}: x is empty (shape {x.shape})")
+        raise ValueError(f"{owner}: x must not be empty; got shape {x.shape}")
     bad = ~np.isfinite(x)
     if bad.any():
         i = np.argwhere(bad)[0]
         raise ValueError(
-            f"{owner}: x contains {int(bad.sum())} NaN/inf values (first at trace {i[0]}, step "
-            f"{i[1]}, coordinate {i[2]}); drop or split diverged paths before fitting"
+            f"{owner}: x must be finite; got {int(bad.sum())} NaN/inf values (first at trace "
+            f"{i[0]}, step {i[1]}, coordinate {i[2]}); drop or split diverged paths before "
+            "fitting"
         )
     if x.shape[1] < min_steps:
         raise ValueError(
-            f"{owner}: the trace is too short: {x.shape[1]} samples per path, need at least "
-            f"{min_steps}"
+            f"{owner}: x must have at least {min_steps} samples per path (the trace is too "
+            f"short); got {x.shape[1]} samples"
         )
     if not allow_constant and x.shape[1] >= 2:
         still = np.all(np.diff(x, axis=1) == 0, axis=(0, 1))
         if still.any():
             which = np.flatnonzero(still).tolist()
             raise ValueError(
-                f"{owner}: the trace is degenerate: coordinate(s) {which} never move (every "
+                f"{owner}: x must move in every coordinate; got a degenerate trace: "
+                f"coordinate(s) {which} never move (every "
                 f"increment is 0, e.g. the constant value {x[0, 0, which[0]]:g}), so there is no "
                 "diffusion to estimate and the drift is not identifiable; drop those coordinates "
                 "or check how the trace was recorded"
             )
     if t is not None:
-        t = np.asarray(t)
-        if t.dtype == object or not np.issubdtype(t.dtype, np.number):
-            raise ValueError(f"{owner}: t must be numeric sample times; got dtype {t.dtype}")
+        t = check_array(owner, "t", t)
         if t.ndim not in (1, 2) or t.shape[-1] != x.shape[1] or (
                 t.ndim == 2 and t.shape[0] not in (1, x.shape[0])):
             raise ValueError(
@@ -169,21 +187,13 @@ def as_trace(x, dt=None, *, t=None, min_steps: int = 3, owner: str = "trace",
             )
         dt_t = _dt_from_times(t, owner)
         if dt is not None and not np.isclose(float(dt), dt_t, rtol=1e-6):
-            raise ValueError(f"{owner}: dt={float(dt):g} disagrees with the spacing {dt_t:g} of t")
+            raise ValueError(f"{owner}: dt disagrees with the spacing {dt_t:g} of t; got "
+                             f"dt={float(dt):g}")
         dt = dt_t
     if dt is None:
-        raise ValueError(f"{owner}: the sampling interval dt is required (give dt= or t=)")
-    dt_a = np.asarray(dt)
-    if dt_a.size != 1 or dt_a.dtype == object or not np.issubdtype(dt_a.dtype, np.number):
-        raise ValueError(
-            f"{owner}: dt must be one number (the sampling interval); got "
-            f"{'an array of shape ' + str(dt_a.shape) if dt_a.size != 1 else repr(dt)}"
-            " — for per-sample times give t instead"
-        )
-    dt = float(dt_a.reshape(()))
-    if not (np.isfinite(dt) and dt > 0):
-        raise ValueError(f"{owner}: dt must lie in (0, inf); got {dt!r}")
-    return Trace(x, dt)
+        raise ValueError(f"{owner}: dt is required (the sampling interval: give dt= or t=); got "
+                         "dt=None")
+    return Trace(x, float(dt))
 
 
 def _read_csv(path: Path):
@@ -191,7 +201,8 @@ def _read_csv(path: Path):
         rows = list(csv.reader(f))
     rows = [r for r in rows if r and any(c.strip() for c in r)]
     if not rows:
-        raise ValueError(f"load_trace: {path} is empty")
+        raise ValueError(f"load_trace: path must hold a header row and data rows; got an empty "
+                         f"file {path}")
     header = [h.strip() for h in rows[0]]
     try:
         [float(h) for h in header]
@@ -204,6 +215,9 @@ def _read_csv(path: Path):
             "(t, trace, x0, x1, … — t and trace optional)"
         )
     body = rows[1:]
+    if not body:
+        raise ValueError(f"load_trace: path must hold data rows after the header; got only the "
+                         f"header ({','.join(header)}) in {path}")
     for i, r in enumerate(body):
         if len(r) != len(header):
             raise ValueError(
@@ -227,7 +241,10 @@ def load_trace(path, dt=None) -> Trace:
         dt: the sampling interval, if the file has neither ``dt`` nor ``t``; if it has, the two
             must agree.
     """
-    path = Path(path)
+    path = Path(check_path("load_trace", "path", path))
+    if dt is not None:
+        dt = check_scalar("load_trace", "dt", dt, 0, np.inf, low_closed=False,
+                          high_closed=False)
     if not path.exists():
         raise FileNotFoundError(f"load_trace: no such file: {path}")
     suffix = path.suffix.lower()
@@ -240,9 +257,7 @@ def load_trace(path, dt=None) -> Trace:
             with np.load(path, allow_pickle=False) as f:
                 if "x" not in f.files:
                     raise ValueError(f"{owner}: the .npz file needs a key 'x'; found {f.files}")
-                x = f["x"]
-                t = f["t"] if "t" in f.files else None
-                file_dt = f["dt"] if "dt" in f.files else None
+                x, t, file_dt = (_npz_key(f, k, owner, path) for k in ("x", "t", "dt"))
         except (zipfile.BadZipFile, OSError, EOFError) as e:
             raise ValueError(f"{owner}: cannot read {path} as a .npz archive: {e}") from None
         if file_dt is not None:
@@ -254,7 +269,8 @@ def load_trace(path, dt=None) -> Trace:
                 )
             file_dt = float(file_dt.reshape(()))
         if file_dt is not None and dt is not None and not np.isclose(file_dt, float(dt)):
-            raise ValueError(f"{owner}: dt={float(dt):g} disagrees with the file's dt={file_dt:g}")
+            raise ValueError(f"{owner}: dt disagrees with the file's dt={file_dt:g}; got "
+                             f"dt={float(dt):g}")
         dt = file_dt if file_dt is not None else dt
         return as_trace(x, dt, t=t, owner=owner)
     if suffix == ".csv":
@@ -278,13 +294,31 @@ def load_trace(path, dt=None) -> Trace:
         if t is not None:
             t = np.stack(np.split(t, change))
         return as_trace(xs, dt, t=t, owner=owner)
-    raise ValueError(f"load_trace: unsupported file type {suffix!r} (use .npz or .csv)")
+    raise ValueError(f"load_trace: unsupported file type {suffix!r}: path must end in .npz or "
+                     f".csv; got {str(path)!r}")
+
+
+def _npz_key(f, key, owner, path):
+    """``f[key]`` (None when absent); a pickled object array is named with its file and key."""
+    if key not in f.files:
+        return None
+    try:
+        return f[key]
+    except ValueError as e:
+        raise ValueError(f"{owner}: key {key!r} of {path} must hold a numeric array; got an "
+                         f"object array that needs pickle ({e}); save plain numbers "
+                         "(numpy.savez with float arrays)") from None
 
 
 def save_trace(path, x, dt) -> Path:
     """Write a trace in the layout [`load_trace`][sde_opt.fit.load_trace] reads (``.npz`` or ``.csv``)."""
+    path = Path(check_path("save_trace", "path", path))
+    if path.suffix.lower() not in (".npz", ".csv"):
+        raise ValueError(f"save_trace: unsupported file type {path.suffix!r}: path must end in "
+                         f".npz or .csv; got {str(path)!r}")
+    if dt is None:
+        raise TypeError("save_trace: dt must be the sampling interval (a number > 0); got None")
     tr = as_trace(x, dt, min_steps=1, owner="save_trace")
-    path = Path(path)
     if path.suffix.lower() == ".npz":
         np.savez(path, x=tr.x if tr.n_traces > 1 else tr.x[0], dt=tr.dt)
     elif path.suffix.lower() == ".csv":
@@ -298,3 +332,25 @@ def save_trace(path, x, dt) -> Path:
     else:
         raise ValueError(f"save_trace: unsupported file type {path.suffix!r} (use .npz or .csv)")
     return path
+
+
+def matrix_arg(owner: str, name: str, a, d: int) -> np.ndarray:
+    """A finite ``(d, d)`` matrix argument (a scalar when d = 1), as float64."""
+    m = check_array(owner, name, a, ndim=(0, 2)).astype(np.float64)
+    if m.ndim == 0 and d == 1:
+        m = m.reshape(1, 1)
+    if m.shape != (d, d):
+        raise ValueError(f"{owner}: {name} must have shape ({d}, {d}) (d = {d}, the dimension of "
+                         f"the trace x); got {m.shape}")
+    return m
+
+
+def vector_arg(owner: str, name: str, v, d: int) -> np.ndarray:
+    """A finite ``(d,)`` vector argument (a scalar when d = 1), as float64."""
+    a = check_array(owner, name, v, ndim=(0, 1)).astype(np.float64)
+    if a.ndim == 0 and d == 1:
+        a = a.reshape(1)
+    if a.shape != (d,):
+        raise ValueError(f"{owner}: {name} must have shape ({d},) (d = {d}, the dimension of the "
+                         f"trace x); got {a.shape}")
+    return a

@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_integer, check_level
 from ..stats import Estimate
 from ._result import FitResult
 from ._stats import mean_se
-from ._trace import Trace, as_trace
+from ._trace import Trace, as_trace, matrix_arg, vector_arg
 
 
 def fit_effective_lr(x, hessian, sigma_g=None, *, center=None, blocks: int = 20,
@@ -62,26 +63,24 @@ def fit_effective_lr(x, hessian, sigma_g=None, *, center=None, blocks: int = 20,
         ``temperature`` and ``stationary_covariance`` (Ŝ, batch-means SE).
     """
     owner = "fit_effective_lr"
+    level = check_level(owner, level)
     tr = x if isinstance(x, Trace) else as_trace(x, 1.0, min_steps=2, owner=owner)
     d = tr.dim
-    H = np.asarray(hessian, dtype=np.float64)
-    if H.shape != (d, d):
-        raise ValueError(f"{owner}: hessian must have shape ({d}, {d}); got {H.shape}")
+    H = matrix_arg(owner, "hessian", hessian, d)
     if sigma_g is not None:
         if isinstance(sigma_g, FitResult):
             sigma_g = sigma_g["covariance"]
         if isinstance(sigma_g, Estimate):
             sigma_g = sigma_g.value
-        sigma_g = np.asarray(sigma_g, dtype=np.float64)
-        if sigma_g.shape != (d, d):
-            raise ValueError(f"{owner}: sigma_g must have shape ({d}, {d}); got {sigma_g.shape}")
+        sigma_g = matrix_arg(owner, "sigma_g", sigma_g, d)
         if not np.any(sigma_g):
-            raise ValueError(f"{owner}: sigma_g is zero")
-    blocks = int(blocks)
-    if blocks < 1 or tr.n_traces * blocks < 2 or blocks > tr.n_steps:
+            raise ValueError(f"{owner}: sigma_g must be nonzero; got a zero matrix")
+    blocks = check_integer(owner, "blocks", blocks, low=1)
+    if tr.n_traces * blocks < 2 or blocks > tr.n_steps:
         raise ValueError(f"{owner}: blocks must lie in [1, {tr.n_steps}] with n_traces·blocks >= "
                          f"2; got {blocks}")
-    c = tr.x.reshape(-1, d).mean(axis=0) if center is None else np.asarray(center, float)
+    c = tr.x.reshape(-1, d).mean(axis=0) if center is None else vector_arg(owner, "center",
+                                                                           center, d)
     y = tr.x - c
     outer = y[..., :, None] * y[..., None, :]  # (n_traces, n_steps, d, d)
     # Per-sample values of the linear functionals; batch means of them give the SEs.

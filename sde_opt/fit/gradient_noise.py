@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_array, check_bool, check_integer, check_level, check_psd, check_scalar
 from ..stats import Estimate
 from ._result import FitResult
 
@@ -72,24 +73,24 @@ def gradient_noise_covariance(grads, batch_size: int = 1, *, minibatch_size: int
         ``extras["mean"]``, the mean gradient (≈ ∇f(θ); ≈ 0 at a minimum).
     """
     owner = "gradient_noise_covariance"
-    g = np.asarray(grads, dtype=np.float64)
+    level = check_level(owner, level)
+    g = check_array(owner, "grads", grads, ndim=(1, 2)).astype(np.float64)
     if g.ndim == 1:
         g = g[:, None]
-    if g.ndim != 2:
-        raise ValueError(f"{owner}: grads must have shape (n, D); got {g.shape}")
-    if not np.all(np.isfinite(g)):
-        raise ValueError(f"{owner}: grads contain {int((~np.isfinite(g)).sum())} NaN/inf values")
     n = g.shape[0]
     if n < 3:
-        raise ValueError(f"{owner}: need at least 3 gradient samples; got {n}")
-    b = int(batch_size)
-    if b < 1:
-        raise ValueError(f"{owner}: batch_size must be >= 1; got {batch_size}")
+        raise ValueError(f"{owner}: grads must hold at least 3 gradient samples; got {n}")
+    b = check_integer(owner, "batch_size", batch_size, low=1)
+    replacement = check_bool(owner, "replacement", replacement)
+    if population_size is not None:
+        population_size = check_integer(owner, "population_size", population_size, low=1)
+    if minibatch_size is not None:
+        minibatch_size = check_integer(owner, "minibatch_size", minibatch_size, low=1)
     if population_size is not None and not replacement and not (b <= int(population_size)):
         raise ValueError(f"{owner}: batch_size must lie in [1, population_size={population_size}]; "
                          f"got {b}")
     if basis is not None:
-        basis = np.asarray(basis, dtype=np.float64)
+        basis = check_array(owner, "basis", basis, ndim=(1, 2)).astype(np.float64)
         if basis.ndim == 1:
             basis = basis[:, None]
         if basis.shape[0] != g.shape[1]:
@@ -109,11 +110,9 @@ def gradient_noise_covariance(grads, batch_size: int = 1, *, minibatch_size: int
         source = "per-example gradients" + (" (whole dataset: exact)" if full else "")
     else:
         b0 = int(minibatch_size)
-        if b0 < 1:
-            raise ValueError(f"{owner}: minibatch_size must be >= 1; got {minibatch_size}")
         if population_size is not None and not replacement and b0 >= int(population_size):
-            raise ValueError(f"{owner}: full-batch gradients (minibatch_size >= population_size) "
-                             "carry no gradient noise")
+            raise ValueError(f"{owner}: minibatch_size must be < population_size (full-batch "
+                             f"gradients carry no gradient noise); got {b0} >= {population_size}")
         f0 = _batch_factor(b0, population_size, replacement)
         per_sample, se_ps = cov / f0, se / f0
         source = f"gradients of independent minibatches of size {b0}"
@@ -155,17 +154,16 @@ def predicted_diffusion(sigma_g, eta, mu=0.0, *, level: float = 0.95) -> Estimat
         eta: step size η > 0.
         mu: momentum μ ∈ [0, 1).
     """
-    eta = float(eta)
-    mu = float(mu)
-    if not eta > 0:
-        raise ValueError(f"predicted_diffusion: eta must lie in (0, inf); got {eta}")
-    if not 0.0 <= mu < 1.0:
-        raise ValueError(f"predicted_diffusion: mu must lie in [0, 1); got {mu}")
+    owner = "predicted_diffusion"
+    eta = check_scalar(owner, "eta", eta, 0.0, np.inf, low_closed=False, high_closed=False)
+    mu = check_scalar(owner, "mu", mu, 0.0, 1.0, high_closed=False)
+    level = check_level(owner, level)
     if isinstance(sigma_g, FitResult):
         sigma_g = sigma_g["covariance"]
     factor = eta / (1.0 - mu) ** 2
     if isinstance(sigma_g, Estimate):
         return sigma_g.scaled(factor, "predicted_diffusion")
-    s = np.asarray(sigma_g, dtype=np.float64)
+    s = check_array(owner, "sigma_g", sigma_g, ndim=(0, 2)).astype(np.float64)
+    check_psd(owner, "sigma_g", np.atleast_2d(s))
     return Estimate.normal("predicted_diffusion", s * factor, np.zeros_like(s), level,
                            "eta Sigma/(1-mu)^2 (Sigma given exactly)")

@@ -48,12 +48,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_level
+from .._checks import check_array, check_choice, check_integer, check_level
 from ..stats import Estimate
 from ._linear import innovation_operator, ou_transition
 from ._result import FitResult
 from ._stats import single_threaded_blas
-from ._trace import as_trace
+from ._trace import as_trace, matrix_arg
 
 CORRECTIONS = ("none", "variance", "ou")
 MAX_DIM = 3
@@ -61,27 +61,33 @@ MAX_DIM = 3
 
 def _edges(start, bins, range_, owner):
     d = start.shape[1]
-    if isinstance(bins, (int, np.integer)):
+    if isinstance(bins, (int, np.integer)) and not isinstance(bins, (bool, np.bool_)):
         bins = [int(bins)] * d
+    if not isinstance(bins, (list, tuple, np.ndarray)):
+        raise TypeError(f"{owner}: bins must be an int, one int per axis or bin edges per axis; "
+                        f"got {bins!r:.60} ({type(bins).__name__})")
     bins = list(bins)
     if len(bins) != d:
         raise ValueError(f"{owner}: bins must give one entry per coordinate ({d}); got {len(bins)}")
     if range_ is not None:
-        range_ = np.asarray(range_, dtype=np.float64).reshape(d, 2)
+        r = check_array(owner, "range", range_).astype(np.float64)
+        if r.size != 2 * d or np.any(r.reshape(d, 2)[:, 1] <= r.reshape(d, 2)[:, 0]):
+            raise ValueError(f"{owner}: range must be [(lo, hi)] per axis ({d} axes) with lo < hi; "
+                             f"got {r.tolist()}")
+        range_ = r.reshape(d, 2)
     out = []
     for i, b in enumerate(bins):
         if np.ndim(b) == 0:
-            b = int(b)
-            if b < 1:
-                raise ValueError(f"{owner}: bins must be >= 1; got {b}")
+            b = check_integer(owner, "bins", b, low=1)
             lo, hi = (start[:, i].min(), start[:, i].max()) if range_ is None else range_[i]
             if not hi > lo:
                 lo, hi = lo - 0.5, hi + 0.5
             out.append(np.linspace(lo, hi, b + 1))
         else:
-            e = np.asarray(b, dtype=np.float64)
+            e = check_array(owner, "bins", b).astype(np.float64)
             if e.ndim != 1 or e.size < 2 or np.any(np.diff(e) <= 0):
-                raise ValueError(f"{owner}: explicit bin edges must be increasing, >= 2 of them")
+                raise ValueError(f"{owner}: bins given as edges must be increasing, >= 2 of them; "
+                                 f"got {e.tolist()}")
             out.append(e)
     return out
 
@@ -138,8 +144,8 @@ def fit_kramers_moyal(x, dt=None, *, bins=30, range=None, correction: str = "ou"
     """
     owner = "fit_kramers_moyal"
     level = check_level(owner, level)
-    if correction not in CORRECTIONS:
-        raise ValueError(f"{owner}: correction must be one of {CORRECTIONS}; got {correction!r}")
+    check_choice(owner, "correction", correction, CORRECTIONS)
+    min_count = check_integer(owner, "min_count", min_count, low=2)
     tr = as_trace(x, dt, t=t, min_steps=3, owner=owner, allow_constant=False)
     d, dt = tr.dim, tr.dt
     if d > MAX_DIM:
@@ -147,8 +153,8 @@ def fit_kramers_moyal(x, dt=None, *, bins=30, range=None, correction: str = "ou"
             f"{owner}: binning works in dimension <= {MAX_DIM}; got d = {d} "
             "(project the trace on a few coordinates or eigendirections first)"
         )
-    if int(min_count) < 2:
-        raise ValueError(f"{owner}: min_count must be >= 2; got {min_count}")
+    if drift_matrix is not None:
+        drift_matrix = matrix_arg(owner, "drift_matrix", drift_matrix, d)
     with single_threaded_blas():
         return _fit_km(tr, bins, range, correction, drift_matrix, int(min_count), level, owner)
 
@@ -175,7 +181,7 @@ def _fit_km(tr, bins, range_, correction, drift_matrix, min_count, level, owner)
             info["drift_matrix_source"] = "fit_ou on the same trace"
         else:
             info["drift_matrix_source"] = "given"
-        A = np.asarray(drift_matrix, dtype=np.float64).reshape(d, d)
+        A = np.asarray(drift_matrix, dtype=np.float64)
         phi, _ = ou_transition(A, np.zeros((d, d)), dt)
         M = A @ np.linalg.inv(phi - np.eye(d))
         Ginv = np.linalg.inv(innovation_operator(A, dt))

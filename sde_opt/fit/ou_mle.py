@@ -44,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
-from .._checks import check_level
+from .._checks import check_choice, check_integer, check_level, check_seed
 from ..stats import Estimate
 from ._linear import (
     diffusion_from_innovation,
@@ -56,7 +56,7 @@ from ._linear import (
 )
 from ._result import FitResult
 from ._stats import single_threaded_blas
-from ._trace import as_trace
+from ._trace import as_trace, vector_arg
 
 
 def _regress(x, mean):
@@ -191,19 +191,20 @@ def fit_ou(x, dt=None, *, mean=None, ci: str = "asymptotic", n_boot: int = 200, 
 def _fit_ou(x, dt, mean, ci, n_boot, seed, level, t) -> FitResult:
     owner = "fit_ou"
     level = check_level(owner, level)
-    if ci not in ("asymptotic", "bootstrap"):
-        raise ValueError(f"{owner}: ci must be 'asymptotic' or 'bootstrap'; got {ci!r}")
+    check_choice(owner, "ci", ci, ("asymptotic", "bootstrap"))
+    n_boot = check_integer(owner, "n_boot", n_boot, low=2)
+    seed = check_seed(owner, "seed", seed)
     tr = as_trace(x, dt, t=t, min_steps=3, owner=owner, allow_constant=False)
     d, dt = tr.dim, tr.dt
     need = 5 * (d + 2)
     if tr.n_increments < need:
         raise ValueError(
-            f"{owner}: the trace is too short: {tr.n_increments} transitions for a "
-            f"{d}-dimensional OU fit, need at least {need}"
+            f"{owner}: x must have at least {need} transitions for a {d}-dimensional OU fit "
+            f"(the trace is too short); got {tr.n_increments} transitions"
         )
     with_mean = mean is None
     if mean is not None:
-        mean = np.asarray(mean, dtype=np.float64).reshape(d)
+        mean = vector_arg(owner, "mean", mean, d)
     A, m, D, phi, Q, resid, ZtZ_inv = _point(tr.x, dt, mean, owner)
     c = (np.eye(d) - phi) @ m
     n = resid.shape[0]
@@ -285,8 +286,9 @@ def _fit_ou(x, dt, mean, ci, n_boot, seed, level, t) -> FitResult:
     info["n_boot"] = n_boot
     info["n_boot_failed"] = failed
     if len(reps["drift"]) < 20:
-        raise ValueError(f"{owner}: only {len(reps['drift'])} of {n_boot} bootstrap refits "
-                         "succeeded; use ci='asymptotic' or a longer trace")
+        raise ValueError(f"{owner}: n_boot must leave at least 20 successful bootstrap refits; "
+                         f"got {len(reps['drift'])} of n_boot={n_boot} (use more replicates, "
+                         "ci='asymptotic' or a longer trace)")
     point = {"drift": A, "mean": m, "diffusion": D, "transition": phi, "innovation_cov": Q,
              "stationary_covariance": S}
     alpha = 1.0 - level

@@ -39,12 +39,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_level
+from .._checks import check_array, check_integer, check_level, check_psd, check_scalar
 from ..stats import Estimate
 from ._linear import innovation_operator, ou_transition
 from ._result import FitResult
 from ._stats import mean_se
-from ._trace import as_trace
+from ._trace import as_trace, matrix_arg, vector_arg
 
 
 def fit_quadratic_variation(x, dt=None, *, drift_matrix=None, mean=None, blocks: int | None = None,
@@ -64,10 +64,20 @@ def fit_quadratic_variation(x, dt=None, *, drift_matrix=None, mean=None, blocks:
     Returns:
         FitResult with estimate ``diffusion`` ``(d, d)``.
     """
-    level = check_level("fit_quadratic_variation", level)
-    tr = as_trace(x, dt, t=t, min_steps=3, owner="fit_quadratic_variation",
-                  allow_constant=False)
+    owner = "fit_quadratic_variation"
+    level = check_level(owner, level)
+    tr = as_trace(x, dt, t=t, min_steps=3, owner=owner, allow_constant=False)
     d, dt = tr.dim, tr.dt
+    if drift_matrix is not None:
+        drift_matrix = matrix_arg(owner, "drift_matrix", drift_matrix, d)
+    if mean is not None:
+        mean = vector_arg(owner, "mean", mean, d)
+    if blocks is not None:
+        blocks = check_integer(owner, "blocks", blocks, low=1, high=tr.n_steps - 1)
+        if tr.n_traces * blocks < 2:
+            raise ValueError(f"{owner}: blocks must give at least 2 blocks in all "
+                             f"(n_traces · blocks >= 2); got blocks={blocks} with "
+                             f"{tr.n_traces} trace(s)")
     start, dx = tr.increments()
     prods = dx[:, :, None] * dx[:, None, :] / dt
     info = {"dt": dt, "n_traces": tr.n_traces, "n_steps": tr.n_steps, "dim": d,
@@ -77,8 +87,8 @@ def fit_quadratic_variation(x, dt=None, *, drift_matrix=None, mean=None, blocks:
                         "scalar sigma^2 (1 - exp(-theta dt))/(theta dt)")
         method = "realized covariance of increments"
     else:
-        A = np.asarray(drift_matrix, dtype=np.float64).reshape(d, d)
-        m = tr.x.reshape(-1, d).mean(axis=0) if mean is None else np.asarray(mean, float).reshape(d)
+        A = drift_matrix
+        m = tr.x.reshape(-1, d).mean(axis=0) if mean is None else mean
         phi, _ = ou_transition(A, np.zeros((d, d)), dt)
         r = (start - m) @ (phi - np.eye(d)).T
         q = (dx[:, :, None] * dx[:, None, :] - r[:, :, None] * r[:, None, :]).reshape(-1, d * d)
@@ -101,8 +111,17 @@ def qv_expectation_ou(A, D, dt) -> np.ndarray:
     """
     from ._linear import stationary_covariance
 
-    A = np.atleast_2d(np.asarray(A, dtype=np.float64))
-    D = np.atleast_2d(np.asarray(D, dtype=np.float64))
+    owner = "qv_expectation_ou"
+    A = np.atleast_2d(check_array(owner, "A", A, ndim=(0, 2)).astype(np.float64))
+    if A.shape[0] != A.shape[1]:
+        raise ValueError(f"{owner}: A must be a square matrix; got shape {A.shape}")
+    D = matrix_arg(owner, "D", D, A.shape[0])
+    check_psd(owner, "D", D)
+    dt = check_scalar(owner, "dt", dt, 0.0, np.inf, low_closed=False, high_closed=False)
+    top = float(np.max(np.linalg.eigvals(A).real))
+    if not top < 0:
+        raise ValueError(f"{owner}: A must be stable (a stationary OU); got an eigenvalue with "
+                         f"real part {top:.4g}")
     S = stationary_covariance(A, D)
     phi, _ = ou_transition(A, D, dt)
     return (2 * S - phi @ S - S @ phi.T) / dt

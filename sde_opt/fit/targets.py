@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
+from .._checks import check_array, check_integer, check_psd, check_scalar
 from ._linear import diffusion_from_innovation, real_logm
 
 
@@ -37,13 +38,31 @@ def ou_fit_target(M, noise_map, noise_cov, observe, stride: int, dt: float) -> d
         dict with ``drift`` (A), ``diffusion`` (D), ``stationary_covariance`` (Γ₀),
         ``transition`` (Φ), ``innovation_cov`` (Q), ``chain_covariance`` (P).
     """
-    M = np.asarray(M, dtype=np.float64)
-    N = np.atleast_2d(np.asarray(noise_map, dtype=np.float64))
-    C = np.atleast_2d(np.asarray(noise_cov, dtype=np.float64))
-    O = np.atleast_2d(np.asarray(observe, dtype=np.float64))
+    owner = "ou_fit_target"
+    M = check_array(owner, "M", M, ndim=2).astype(np.float64)
+    n = M.shape[0]
+    if M.shape != (n, n):
+        raise ValueError(f"{owner}: M must be a square matrix; got shape {M.shape}")
+    N = np.atleast_2d(check_array(owner, "noise_map", noise_map, ndim=(1, 2)).astype(np.float64))
+    if N.shape[0] != n:
+        raise ValueError(f"{owner}: noise_map must have shape ({n}, m); got {N.shape}")
+    m = N.shape[1]
+    C = np.atleast_2d(check_array(owner, "noise_cov", noise_cov, ndim=(0, 2)).astype(np.float64))
+    if C.shape != (m, m):
+        raise ValueError(f"{owner}: noise_cov must have shape ({m}, {m}) (m = {m}, the columns of "
+                         f"noise_map); got {C.shape}")
+    check_psd(owner, "noise_cov", C)
+    O = np.atleast_2d(check_array(owner, "observe", observe, ndim=(1, 2)).astype(np.float64))
+    if O.shape[1] != n:
+        raise ValueError(f"{owner}: observe must have shape (d, {n}); got {O.shape}")
+    if np.linalg.matrix_rank(O) < O.shape[0]:
+        raise ValueError(f"{owner}: observe must have full row rank (independent observed "
+                         f"coordinates); got rank {np.linalg.matrix_rank(O)} of {O.shape[0]} rows")
+    stride = check_integer(owner, "stride", stride, low=1)
+    dt = check_scalar(owner, "dt", dt, 0.0, np.inf, low_closed=False, high_closed=False)
     rho = float(np.max(np.abs(np.linalg.eigvals(M))))
     if not rho < 1:
-        raise ValueError(f"ou_fit_target: the chain is not stable (spectral radius {rho:.4g} >= 1)")
+        raise ValueError(f"{owner}: M must be stable (spectral radius < 1); got {rho:.4g}")
     P = linalg.solve_discrete_lyapunov(M, N @ C @ N.T)
     P = 0.5 * (P + P.T)
     g0 = O @ P @ O.T
@@ -58,6 +77,29 @@ def ou_fit_target(M, noise_map, noise_cov, observe, stride: int, dt: float) -> d
             "chain_covariance": P}
 
 
+def _square(owner, name, a, d=None):
+    """A scalar (times I), a vector (the diagonal) or a square matrix, as a (d, d) array."""
+    a = check_array(owner, name, a, ndim=(0, 1, 2)).astype(np.float64)
+    if a.ndim == 0:
+        a = a * np.eye(1 if d is None else d)
+    elif a.ndim == 1:
+        a = np.diag(a)
+    if a.shape[0] != a.shape[1] or (d is not None and a.shape[0] != d):
+        want = "a square matrix" if d is None else f"({d}, {d})"
+        raise ValueError(f"{owner}: {name} must be {want} (or a scalar or diagonal); got shape "
+                         f"{a.shape}")
+    return a
+
+
+def _heavy_ball_args(owner, hessian, noise_cov, eta, mu):
+    H = _square(owner, "hessian", hessian)
+    C = _square(owner, "noise_cov", noise_cov, H.shape[0])
+    check_psd(owner, "noise_cov", C)
+    eta = check_scalar(owner, "eta", eta, 0.0, np.inf, low_closed=False, high_closed=False)
+    mu = check_scalar(owner, "mu", mu, 0.0, 1.0, high_closed=False)
+    return H, C, eta, mu
+
+
 def heavy_ball_chain(hessian, noise_cov, eta: float, mu: float):
     """(M, N, C, O) of heavy-ball SGD on f = ½ θᵀHθ with g = Hθ + ξ, ξ ~ (0, C).
 
@@ -66,8 +108,7 @@ def heavy_ball_chain(hessian, noise_cov, eta: float, mu: float):
 
         M = [[I − ηH, μI], [−ηH, μI]],   N = [[−ηI], [−ηI]],   O = [I, 0].
     """
-    H = np.atleast_2d(np.asarray(hessian, dtype=np.float64))
-    C = np.atleast_2d(np.asarray(noise_cov, dtype=np.float64))
+    H, C, eta, mu = _heavy_ball_args("heavy_ball_chain", hessian, noise_cov, eta, mu)
     d = H.shape[0]
     eye = np.eye(d)
     M = np.block([[eye - eta * H, mu * eye], [-eta * H, mu * eye]])
@@ -84,8 +125,8 @@ def heavy_ball_ou_target(hessian, noise_cov, eta: float, mu: float, stride: int)
     ``limit_diffusion`` = η C/(1 − μ)², and ``limit_stationary_covariance`` (H S + S H =
     η C/(1 − μ)).
     """
-    H = np.atleast_2d(np.asarray(hessian, dtype=np.float64))
-    C = np.atleast_2d(np.asarray(noise_cov, dtype=np.float64))
+    H, C, eta, mu = _heavy_ball_args("heavy_ball_ou_target", hessian, noise_cov, eta, mu)
+    stride = check_integer("heavy_ball_ou_target", "stride", stride, low=1)
     M, N, C, O = heavy_ball_chain(H, C, eta, mu)
     out = ou_fit_target(M, N, C, O, stride, eta)
     out["limit_drift"] = -H / (1 - mu)

@@ -239,15 +239,22 @@ def check_problem(owner: str, problem, *, game: bool | None = None) -> None:
     ``game=False``: a minimization-type algorithm (SGD, momentum, Langevin) refuses a game;
     ``game=True``: a game algorithm (GDA, OGDA, EG) refuses a minimization problem.
     """
+    from .._checks import check_bool, check_text
+
+    check_text("check_problem", "owner", owner)
+    if game is not None:
+        check_bool("check_problem", "game", game)
     if not isinstance(problem, AbstractField):
         raise TypeError(f"{owner}: problem must be an sde_opt problem (an AbstractField, e.g. a "
-                        f"subclass of so.AbstractProblem); got {type(problem).__name__}")
+                        f"subclass of so.AbstractProblem); got {str(problem)[:60]!r} "
+                        f"({type(problem).__name__})")
     if game is False and problem.is_game:
-        raise TypeError(f"{owner}: {type(problem).__name__} is a game (min_x max_y); {owner} "
-                        "minimizes — use a game algorithm (GDA, OGDA, extragradient)")
+        raise TypeError(f"{owner}: problem must be a minimization problem ({owner} minimizes — use "
+                        f"a game algorithm: GDA, OGDA, extragradient); got "
+                        f"{type(problem).__name__}, which is a game (min_x max_y)")
     if game is True and not problem.is_game:
-        raise TypeError(f"{owner}: {type(problem).__name__} is a minimization problem; {owner} "
-                        "needs a game min_x max_y f(x, y) (an AbstractGame)")
+        raise TypeError(f"{owner}: problem must be a game min_x max_y f(x, y) (an AbstractGame); "
+                        f"got {type(problem).__name__}, which is a minimization problem")
     check_oracle(owner, problem)
 
 

@@ -33,7 +33,7 @@ class DoubleWell(AbstractProblem):
     def __init__(self, tilt=0.0, noise_std=0.0):
         check_range("DoubleWell", "tilt", tilt, -2 / (3 * np.sqrt(3)), 2 / (3 * np.sqrt(3)),
                     low_closed=False, high_closed=False, scalar=True)
-        check_range("DoubleWell", "noise_std", noise_std, 0.0, scalar=True)
+        check_range("DoubleWell", "noise_std", noise_std, 0.0, np.inf, high_closed=False, scalar=True)
         self.tilt = jnp.asarray(tilt)
         self.noise_std = jnp.asarray(noise_std)
 
@@ -94,8 +94,9 @@ class DoubleWell2D(AbstractProblem):
     additive_noise: ClassVar[bool] = True
 
     def __init__(self, a=1.0, noise_std=0.0):
-        check_range("DoubleWell2D", "a", a, 0.0, scalar=True)
-        check_range("DoubleWell2D", "noise_std", noise_std, 0.0, scalar=True)
+        check_range("DoubleWell2D", "a", a, 0.0, np.inf, high_closed=False, scalar=True)
+        check_range("DoubleWell2D", "noise_std", noise_std, 0.0, np.inf, high_closed=False,
+                    scalar=True)
         self.a = jnp.asarray(a)
         self.noise_std = jnp.asarray(noise_std)
 

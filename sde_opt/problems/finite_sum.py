@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._checks import check_integer, is_concrete
+from .._checks import check_array, check_callable, check_instance, check_integer, is_concrete
 from ..geometry import AbstractGeometry, Euclidean
 from ..noise import MinibatchIndices
 from ._base import AbstractField, AbstractGame, AbstractProblem
@@ -52,6 +52,33 @@ def mean_factor(rows, w, batch_size: int):
     exactly, with no eigendecomposition."""
     c = rows - jnp.mean(rows, axis=0)
     return (w.reshape(-1) @ c) / jnp.sqrt(jnp.asarray(rows.shape[0] * batch_size, c.dtype))
+def _check_inputs(owner, loss, data, params, geometry, point_name="params"):
+    """The loss is callable, the data a non-empty pytree of finite real arrays with at least one
+    example, the point a pytree of real arrays, the geometry a geometry; returns the data as
+    device arrays."""
+    check_callable(owner, "loss", loss, "a function loss(params, example) -> scalar")
+    if geometry is not None:
+        check_instance(owner, "geometry", geometry, AbstractGeometry,
+                       "a geometry (e.g. so.Sphere()) or None for ℝᴰ")
+    leaves = jax.tree_util.tree_leaves_with_path(data)
+    if not leaves:
+        raise ValueError(f"{owner}: data must be a pytree of arrays with a leading example axis; "
+                         f"got {data!r:.60}")
+    for path, leaf in leaves:
+        a = check_array(owner, "data" + jax.tree_util.keystr(path), leaf, nonempty=False)
+        if a.ndim == 0 or a.shape[0] == 0:
+            raise ValueError(f"{owner}: data must have a leading example axis with at least one "
+                             f"example; got data{jax.tree_util.keystr(path)} of shape {a.shape}")
+    point = jax.tree_util.tree_leaves_with_path(params)
+    if not point:
+        raise ValueError(f"{owner}: {point_name} must be an array or a pytree of arrays; got "
+                         f"{params!r:.60}")
+    for path, leaf in point:
+        a = check_array(owner, point_name + jax.tree_util.keystr(path), leaf, finite=False)
+        if a.size == 0:
+            raise ValueError(f"{owner}: {point_name} must not be empty; got {point_name}"
+                             f"{jax.tree_util.keystr(path)} of shape {a.shape}")
+    return jax.tree_util.tree_map(jnp.asarray, data)
 
 
 def check_examples(owner: str, name: str, data):
@@ -88,11 +115,9 @@ class AbstractFiniteSum(AbstractField):
     batch_size: int = eqx.field(static=True)
     n: int = eqx.field(static=True)
 
-    def _setup(self, owner, loss, data, point, batch_size, geometry) -> None:
+    def _setup(self, owner, loss, data, point, batch_size, geometry, point_name="params") -> None:
         """Check and store the loss, data and batch size; run the loss once, abstractly."""
-        if not callable(loss):
-            raise TypeError(f"{owner}: loss must be a function loss(point, example) -> scalar; got "
-                            f"{loss!r}")
+        data = _check_inputs(owner, loss, data, point, geometry, point_name)
         data, self.n = check_examples(owner, "data", data)
         self.batch_size = check_integer(owner, "batch_size", batch_size, low=1)
         self.loss = loss
@@ -226,7 +251,7 @@ class FiniteSumGame(AbstractFiniteSum, AbstractGame):
             raise TypeError(f"{owner}: project_y must be a function y -> P_Y(y) (or None); got "
                             f"{project_y!r}")
         self.projection = project_y
-        self._setup(owner, loss, data, tuple(point), batch_size, geometry)
+        self._setup(owner, loss, data, tuple(point), batch_size, geometry, "point")
 
     def example_field(self, z, example):
         """Vᵢ = (∇ₓℓ, −∇ᵧℓ) for one example."""

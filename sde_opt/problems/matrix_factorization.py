@@ -6,7 +6,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_range, check_shape
+from .._checks import check_array, check_range, check_shape
 from ..noise import StandardNormal
 from ._base import AbstractProblem
 from .geometry import Euclidean
@@ -48,7 +48,7 @@ class MatrixFactorization(AbstractProblem):
 
     def __init__(self, M, noise_std=1.0):
         name = "MatrixFactorization"
-        m = np.asarray(M, dtype=np.float64)
+        m = check_array(name, "M", M, ndim=(1, 2)).astype(np.float64)
         if m.ndim == 1:
             m = np.diag(m)
         if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 2:
@@ -56,16 +56,17 @@ class MatrixFactorization(AbstractProblem):
                              f"n >= 2; got shape {np.shape(M)}")
         check_shape(name, "M", m, (m.shape[0], m.shape[0]))
         if not np.allclose(m, m.T, atol=1e-12 * max(1.0, np.abs(m).max())):
-            raise ValueError(f"{name}: M must be symmetric")
+            raise ValueError(f"{name}: M must be symmetric; got M[i, j] != M[j, i] (largest "
+                             f"difference {np.abs(m - m.T).max():.3g})")
         w, v = np.linalg.eigh(0.5 * (m + m.T))
         w, v = w[::-1], v[:, ::-1]
         if not w[-1] > 0:
-            raise ValueError(f"{name}: M must be positive definite; its smallest eigenvalue is "
+            raise ValueError(f"{name}: M must be positive definite; got a smallest eigenvalue of "
                              f"{w[-1]:.4g}")
         if not np.all(np.diff(w) < -1e-12 * w[0]):
             raise ValueError(f"{name}: M must have distinct eigenvalues (isolated critical "
                              f"points); got {w.tolist()}")
-        check_range(name, "noise_std", noise_std, 0.0, np.inf)
+        check_range(name, "noise_std", noise_std, 0.0, np.inf, high_closed=False, scalar=True)
         # fix the sign of each eigenvector: largest entry positive (so u_i = e_i for diagonal M)
         v = v * np.sign(v[np.argmax(np.abs(v), axis=0), np.arange(v.shape[1])])
         self.target = jnp.asarray(m)

@@ -129,5 +129,5 @@ class Quadratic(DiagonalQuadratic):
         if not np.all(lam > 0):
             raise ValueError(
                 "Quadratic: every Hessian eigenvalue must be > 0 (strongly convex); "
-                f"got {lam.tolist()}"
+                f"got eigenvalues {lam.tolist()}"
             )

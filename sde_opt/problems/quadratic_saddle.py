@@ -26,5 +26,5 @@ class QuadraticSaddle(DiagonalQuadratic):
         if not np.any(lam < 0):
             raise ValueError(
                 "QuadraticSaddle: at least one Hessian eigenvalue must be negative "
-                f"(a strict saddle); got {lam.tolist()}"
+                f"(a strict saddle); got eigenvalues {lam.tolist()}"
             )

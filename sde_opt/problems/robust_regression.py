@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_integer, check_positive, check_range, check_real
+from .._checks import check_array, check_integer, check_positive, check_range
 from ..noise import MinibatchIndices
 from ._base import AbstractProblem
 from .geometry import Euclidean
@@ -43,15 +43,16 @@ class RobustRegression(AbstractProblem):
     geometry: Euclidean = eqx.field(static=True, default=Euclidean())
 
     def __init__(self, features, targets, scale=0.5, ridge=0.01, batch_size=16):
-        a = check_real("RobustRegression", "features", features).astype(np.float64)
-        y = check_real("RobustRegression", "targets", targets).astype(np.float64)
+        a = check_array("RobustRegression", "features", features).astype(np.float64)
+        y = check_array("RobustRegression", "targets", targets).astype(np.float64)
         if a.ndim != 2 or a.shape[0] < 1:
             raise ValueError(f"RobustRegression: features must have shape (n, d); got {a.shape}")
         if y.shape != (a.shape[0],):
             raise ValueError(
-                f"RobustRegression: targets must have shape ({a.shape[0]},); got {y.shape}")
+                f"RobustRegression: targets must have shape ({a.shape[0]},) (one per row of "
+                f"features); got {y.shape}")
         check_positive("RobustRegression", "scale", scale, scalar=True)
-        check_range("RobustRegression", "ridge", ridge, 0.0, scalar=True)
+        check_range("RobustRegression", "ridge", ridge, 0.0, np.inf, high_closed=False, scalar=True)
         check_integer("RobustRegression", "batch_size", batch_size, low=1)
         self.features = jnp.asarray(a)
         self.targets = jnp.asarray(y)

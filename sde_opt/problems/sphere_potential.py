@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import special
 
+from .._checks import check_array
 from ..geometry import Sphere
 from ..noise import StandardNormal
 from ._base import AbstractProblem
@@ -35,7 +36,7 @@ class SphereLinearPotential(AbstractProblem):
     additive_noise = True
 
     def __init__(self, a):
-        a = np.asarray(a, dtype=np.float64)
+        a = check_array("SphereLinearPotential", "a", a).astype(np.float64)
         if a.ndim != 1 or a.size < 2:
             raise ValueError(f"SphereLinearPotential: a must be a vector of length d >= 2; got "
                              f"shape {a.shape}")

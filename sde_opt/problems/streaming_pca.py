@@ -57,13 +57,14 @@ class StreamingPCA(AbstractProblem):
         lam = check_real("StreamingPCA", "spectrum", spectrum).astype(np.float64)
         if lam.ndim != 1 or lam.size < 2:
             raise ValueError(f"StreamingPCA: spectrum must be 1-D with d >= 2; got shape {lam.shape}")
-        check_range("StreamingPCA", "spectrum", lam, 0.0, np.inf, low_closed=False)
+        check_range("StreamingPCA", "spectrum", lam, 0.0, np.inf, low_closed=False, high_closed=False)
         if not np.all(np.diff(lam) < 0):
             raise ValueError(
                 f"StreamingPCA: spectrum must be strictly decreasing (λ₁ > λ₂ > …); got {lam.tolist()}"
             )
         if dof is not None:
-            check_range("StreamingPCA", "dof", dof, 4.0, np.inf, low_closed=False, scalar=True)
+            check_range("StreamingPCA", "dof", dof, 4.0, np.inf, low_closed=False,
+                        high_closed=False, scalar=True)
         self.spectrum = jnp.asarray(lam)
         self.dof = None if dof is None else float(dof)
 

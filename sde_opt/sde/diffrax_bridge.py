@@ -45,15 +45,16 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
+import numpy as np
 
+from .._checks import check_array, check_choice, check_instance, check_integer, check_key, check_scalar
 from ._base import AbstractSDE
 
 _NOISE_KINDS = ("auto", "additive", "diagonal", "general")
 
 
-def _noise_kind(sde: AbstractSDE, noise: str) -> str:
-    if noise not in _NOISE_KINDS:
-        raise ValueError(f"noise must be one of {_NOISE_KINDS}; got {noise!r}")
+def _noise_kind(sde: AbstractSDE, noise: str, owner: str = "diffrax_terms") -> str:
+    check_choice(owner, "noise", noise, _NOISE_KINDS)
     if noise == "auto":
         return "additive" if sde.additive else "general"
     return noise
@@ -103,6 +104,10 @@ def diffrax_terms(sde: AbstractSDE, brownian: diffrax.AbstractBrownianPath, *,
         brownian: a diffrax Brownian path whose shape is ``sde.noise_shape``.
         noise: ``"auto"``, ``"additive"``, ``"diagonal"`` or ``"general"`` (module docstring).
     """
+    check_instance("diffrax_terms", "sde", sde, AbstractSDE, "an AbstractSDE (e.g. alg.limit())")
+    check_instance("diffrax_terms", "brownian", brownian, diffrax.AbstractBrownianPath,
+                   "a diffrax Brownian path (e.g. diffrax.VirtualBrownianTree)")
+    _noise_kind(sde, noise)
     drift = diffrax.ODETerm(drift_vector_field(sde))
     diffusion = diffrax.ControlTerm(diffusion_vector_field(sde, noise), brownian)
     return diffrax.MultiTerm(drift, diffusion)
@@ -129,16 +134,16 @@ class GridBrownianPath(diffrax.AbstractBrownianPath):
     levy_area: type = eqx.field(static=True, default=diffrax.BrownianIncrement)
 
     def __init__(self, increments, dt, t0: float = 0.0):
-        increments = jnp.asarray(increments)
-        if increments.ndim < 1:
-            raise ValueError("GridBrownianPath: increments must have shape (n_steps, *noise_shape)")
+        owner = "GridBrownianPath"
+        increments = jnp.asarray(check_array(owner, "increments", increments,
+                                             ndim=tuple(range(1, 10))))
+        dt = check_scalar(owner, "dt", dt, 0.0, np.inf, low_closed=False, high_closed=False)
+        t0 = check_scalar(owner, "t0", t0, low_closed=False, high_closed=False)
         self.increments = increments
         zero = jnp.zeros_like(increments[:1])
         self.cumulative = jnp.concatenate([zero, jnp.cumsum(increments, axis=0)], axis=0)
         self.grid_t0 = float(t0)
         self.grid_dt = float(dt)
-        if not self.grid_dt > 0:
-            raise ValueError(f"GridBrownianPath: dt must be > 0; got {dt!r}")
         self.levy_area = diffrax.BrownianIncrement
 
     @classmethod
@@ -215,11 +220,33 @@ def solve_diffrax(sde: AbstractSDE, x0, t1: float, dt: float, key=None, *, t0: f
 
     Note: diffrax does not retract onto a sphere; see the module docstring.
     """
-    y0 = sde.init(jnp.asarray(x0))
-    if not dt > 0:
-        raise ValueError(f"solve_diffrax: dt must be > 0; got {dt!r}")
+    owner = "solve_diffrax"
+    check_instance(owner, "sde", sde, AbstractSDE, "an AbstractSDE (e.g. alg.limit())")
+    x0 = check_array(owner, "x0", x0)
+    shape = getattr(sde, "point_shape", None)
+    if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape) \
+            and tuple(np.shape(x0)) != shape:
+        raise ValueError(f"{owner}: x0 must be one point of shape {shape}; got shape "
+                         f"{tuple(np.shape(x0))}")
+    t0 = check_scalar(owner, "t0", t0, low_closed=False, high_closed=False)
+    t1 = check_scalar(owner, "t1", t1, low_closed=False, high_closed=False)
+    dt = check_scalar(owner, "dt", dt, 0.0, np.inf, low_closed=False, high_closed=False)
     if not t1 > t0:
-        raise ValueError(f"solve_diffrax: t1 must be > t0 = {t0}; got {t1!r}")
+        raise ValueError(f"{owner}: t1 must be > t0 = {t0}; got {t1!r}")
+    _noise_kind(sde, noise, owner)
+    if isinstance(brownian, str):
+        check_choice(owner, "brownian", brownian, ("virtual", "unsafe"))
+        key = check_key(owner, "key", key)
+    elif not isinstance(brownian, diffrax.AbstractBrownianPath):
+        raise TypeError(f"{owner}: brownian must be 'virtual', 'unsafe' or a diffrax Brownian "
+                        f"path; got {type(brownian).__name__}")
+    if solver is not None:
+        check_instance(owner, "solver", solver, diffrax.AbstractSolver, "a diffrax solver")
+    if saveat is not None:
+        check_instance(owner, "saveat", saveat, diffrax.SaveAt, "a diffrax.SaveAt")
+    if max_steps is not None:
+        max_steps = check_integer(owner, "max_steps", max_steps, low=1)
+    y0 = sde.init(jnp.asarray(x0))
     if isinstance(brownian, str):
         brownian = brownian_path(brownian, sde, y0.dtype, key, t0=t0, t1=t1, dt=dt)
     if isinstance(brownian, diffrax.UnsafeBrownianPath):

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from .._chain import AbstractChain
-from .._checks import check_positive, check_real
+from .._checks import check_instance, check_positive, check_scalar
 from ..noise import StandardNormal
 from ._base import AbstractSDE
 
@@ -46,11 +46,10 @@ class EulerMaruyama(AbstractChain):
     weak_order = 1.0
 
     def __init__(self, sde: AbstractSDE, dt, t0=0.0):
-        if not isinstance(sde, AbstractSDE):
-            raise TypeError(f"EulerMaruyama: sde must be an AbstractSDE (e.g. alg.limit()); got "
-                            f"{type(sde).__name__}")
-        check_positive("EulerMaruyama", "dt", dt, scalar=True)
-        check_real("EulerMaruyama", "t0", t0, scalar=True)
+        owner = type(self).__name__
+        check_instance(owner, "sde", sde, AbstractSDE, "an AbstractSDE (e.g. alg.limit())")
+        check_positive(owner, "dt", dt, scalar=True)
+        check_scalar(owner, "t0", t0, low_closed=False, high_closed=False)
         self.sde = sde
         self.dt = jnp.asarray(dt)
         self.t0 = jnp.asarray(t0)

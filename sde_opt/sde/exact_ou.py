@@ -135,7 +135,7 @@ class ExactOU(AbstractChain):
         if not isinstance(sde, UnderdampedLangevin):
             raise TypeError(
                 f"ExactOU: sde must be an UnderdampedLangevin; got {type(sde).__name__}")
-        check_positive("ExactOU", "dt", dt)
+        check_positive("ExactOU", "dt", dt, scalar=True)
         self.sde = sde
         self.dt = jnp.asarray(dt)
 

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from .._checks import check_instance, check_scalar
 from ..problems._base import AbstractField
 from ._base import AbstractSDE, ambient_drift
 
@@ -49,6 +51,13 @@ class FieldSDE(AbstractSDE):
     noise_scale: object
 
     def __init__(self, problem, drift_scale=1.0, noise_scale=0.0):
+        check_instance("FieldSDE", "problem", problem, AbstractField,
+                       "an sde_opt problem (an AbstractField: a minimization or a game)")
+        if not callable(drift_scale):
+            check_scalar("FieldSDE", "drift_scale", drift_scale, 0.0, np.inf, low_closed=False,
+                         high_closed=False)
+        if not callable(noise_scale):
+            check_scalar("FieldSDE", "noise_scale", noise_scale, 0.0, np.inf, high_closed=False)
         self.problem = problem
         self.drift_scale = drift_scale if callable(drift_scale) else jnp.asarray(drift_scale)
         self.noise_scale = noise_scale if callable(noise_scale) else jnp.asarray(noise_scale)

@@ -20,7 +20,7 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from .._chain import AbstractChain
-from .._checks import check_positive, check_range
+from .._checks import check_instance, check_positive, check_range, is_concrete
 from ..problems._base import AbstractProblem, check_problem
 from ..problems.geometry import Euclidean
 from ._base import AbstractSDE
@@ -29,13 +29,21 @@ from ._base import AbstractSDE
 def _check_euclidean(owner, problem):
     check_problem(owner, problem, game=False)
     if not problem.geometry.is_flat:
-        raise ValueError(f"{owner}: Langevin dynamics are implemented on ℝᵈ only; the problem "
-                         f"lives on {type(problem.geometry).__name__}")
+        raise ValueError(f"{owner}: problem must live on ℝᵈ (Langevin dynamics are implemented "
+                         f"on ℝᵈ only); got a problem on {type(problem.geometry).__name__}")
     shape = problem.shape
     if not (isinstance(shape, tuple) and all(isinstance(n, int) for n in shape)):
-        raise TypeError(f"{owner}: Langevin dynamics take array points (the state stacks x and v); "
-                        f"the problem's points are a pytree of shapes {shape!r}. Write the loss over "
+        raise TypeError(f"{owner}: problem must have array points (the state stacks x and v); "
+                        f"got points that are a pytree of shapes {shape!r}. Write the loss over "
                         f"one flat array (jax.flatten_util.ravel_pytree gives the map)")
+
+
+def _with_grad_noise(owner, scale) -> bool:
+    """Whether a gradient-noise term is present (``None`` or a concrete 0: none)."""
+    if scale is None:
+        return False
+    check_range(owner, "grad_noise_scale", scale, 0.0, math.inf, high_closed=False, scalar=True)
+    return not (is_concrete(scale) and float(scale) == 0.0)
 
 
 def check_beta(owner, beta):
@@ -110,10 +118,7 @@ class OverdampedLangevin(_LangevinNoise, AbstractSDE):
         check_beta("OverdampedLangevin", beta)
         self.problem = problem
         self.beta = jnp.asarray(beta)
-        self.with_grad_noise = grad_noise_scale is not None and not (
-            isinstance(grad_noise_scale, (int, float)) and grad_noise_scale == 0)
-        if self.with_grad_noise:
-            check_range("OverdampedLangevin", "grad_noise_scale", grad_noise_scale, 0.0)
+        self.with_grad_noise = _with_grad_noise("OverdampedLangevin", grad_noise_scale)
         self.grad_noise_scale = jnp.asarray(0.0 if grad_noise_scale is None else grad_noise_scale)
 
     @property
@@ -156,15 +161,12 @@ class UnderdampedLangevin(_LangevinNoise, AbstractSDE):
 
     def __init__(self, problem, gamma=1.0, beta=1.0, grad_noise_scale=None):
         _check_euclidean("UnderdampedLangevin", problem)
-        check_positive("UnderdampedLangevin", "gamma", gamma)
+        check_positive("UnderdampedLangevin", "gamma", gamma, scalar=True)
         check_beta("UnderdampedLangevin", beta)
         self.problem = problem
         self.gamma = jnp.asarray(gamma)
         self.beta = jnp.asarray(beta)
-        self.with_grad_noise = grad_noise_scale is not None and not (
-            isinstance(grad_noise_scale, (int, float)) and grad_noise_scale == 0)
-        if self.with_grad_noise:
-            check_range("UnderdampedLangevin", "grad_noise_scale", grad_noise_scale, 0.0)
+        self.with_grad_noise = _with_grad_noise("UnderdampedLangevin", grad_noise_scale)
         self.grad_noise_scale = jnp.asarray(0.0 if grad_noise_scale is None else grad_noise_scale)
 
     @property
@@ -218,6 +220,8 @@ class PhaseSpace(AbstractChain):
     chain: AbstractChain
 
     def __init__(self, chain: AbstractChain):
+        check_instance("PhaseSpace", "chain", chain, AbstractChain,
+                       "a chain (e.g. BAOAB(sde, dt) or an algorithm)")
         self.chain = chain
 
     @property

@@ -6,7 +6,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_real, check_shape
+from .._checks import check_array, check_shape
 from ..problems.geometry import Euclidean
 from ._base import AbstractSDE
 
@@ -32,14 +32,14 @@ class LinearSDE(AbstractSDE):
     geometry: Euclidean = eqx.field(static=True, default=Euclidean())
 
     def __init__(self, A, B, b=None):
-        A = check_real("LinearSDE", "A", A).astype(np.float64)
+        A = check_array("LinearSDE", "A", A, ndim=(1, 2)).astype(np.float64)
         if A.ndim not in (1, 2) or (A.ndim == 2 and A.shape[0] != A.shape[1]):
             raise ValueError(f"LinearSDE: A must be (d, d) or a diagonal (d,); got shape {A.shape}")
         d = A.shape[0]
-        B = check_real("LinearSDE", "B", B).astype(np.float64)
+        B = check_array("LinearSDE", "B", B, ndim=(0, 1, 2)).astype(np.float64)
         if B.ndim > 2 or (B.ndim >= 1 and B.shape[0] != d):
             raise ValueError(f"LinearSDE: B must be a scalar, ({d},) or ({d}, m); got {B.shape}")
-        b = np.zeros(d) if b is None else check_real("LinearSDE", "b", b).astype(np.float64)
+        b = np.zeros(d) if b is None else check_array("LinearSDE", "b", b).astype(np.float64)
         check_shape("LinearSDE", "b", b, (d,))
         if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B)) and np.all(np.isfinite(b))):
             bad = [n for n, m in (("A", A), ("B", B), ("b", b)) if not np.all(np.isfinite(m))]

@@ -6,6 +6,8 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import check_array
+
 
 class PiecewiseConstant(eqx.Module):
     r"""v(t) = values[s] for boundaries[s−1] ≤ t < boundaries[s] (s = 0 … S−1).
@@ -19,8 +21,9 @@ class PiecewiseConstant(eqx.Module):
     boundaries: jnp.ndarray
 
     def __init__(self, values, boundaries):
-        v = jnp.asarray(values)
-        b = jnp.asarray(boundaries)
+        v = jnp.asarray(check_array("PiecewiseConstant", "values", values, ndim=1))
+        b = jnp.asarray(check_array("PiecewiseConstant", "boundaries", boundaries, ndim=1,
+                                    nonempty=False))
         if v.ndim != 1 or b.ndim != 1 or b.shape[0] != v.shape[0] - 1:
             raise ValueError("PiecewiseConstant: values must be (S,) and boundaries (S - 1,); got "
                              f"shapes {v.shape} and {b.shape}")

@@ -39,7 +39,7 @@ class _Splitting(AbstractChain):
         name = type(self).__name__
         if not isinstance(sde, UnderdampedLangevin):
             raise TypeError(f"{name}: sde must be an UnderdampedLangevin; got {type(sde).__name__}")
-        check_positive(name, "dt", dt)
+        check_positive(name, "dt", dt, scalar=True)
         self.sde = sde
         self.dt = jnp.asarray(dt)
 

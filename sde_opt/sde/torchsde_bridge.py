@@ -1,10 +1,10 @@
-r"""Bridge to torchsde (the ``sde_opt[torch]`` extra): any [`AbstractSDE`][sde_opt.AbstractSDE] as a torchsde
-SDE.
+r"""Bridge to torchsde (the ``sde_opt[torch]`` extra): any [`AbstractSDE`][sde_opt.AbstractSDE]
+as a torchsde SDE.
 
-[`to_torchsde`][sde_opt.sde.torchsde_bridge.to_torchsde] wraps an SDE dX = a(X) dt + B(X) dW as the duck-typed
-module torchsde expects (``sde_type = "ito"``; ``f(t, y)`` and ``g(t, y)`` on ``(batch, D)`` tensors, D = prod
-of the state shape). ``f`` and ``g`` call the JAX functions (jit-compiled and vmapped over the batch) and copy
-through NumPy: this adapter is a correctness reference, not a fast path. The noise type is
+[`to_torchsde`][sde_opt.sde.to_torchsde] wraps an SDE dX = a(X) dt + B(X) dW as the duck-typed module torchsde
+expects (``sde_type = "ito"``; ``f(t, y)`` and ``g(t, y)`` on ``(batch, D)`` tensors, D = prod of the state
+shape). ``f`` and ``g`` call the JAX functions (jit-compiled and vmapped over the batch) and copy through
+NumPy: this adapter is a correctness reference, not a fast path. The noise type is
 
 * ``"additive"`` when ``sde.additive`` (``g`` returns the constant ``(batch, D, M)`` matrix),
 * ``"diagonal"`` when asked for (``g`` returns ``(batch, D)``: b(x) = B(x) 1, noise shape = state
@@ -198,9 +198,17 @@ def to_torchsde(sde, state_shape=None, *, noise: str = "auto"):
         noise: ``"auto"`` (``"additive"`` if ``sde.additive`` else ``"general"``),
             ``"additive"``, ``"diagonal"`` or ``"general"``.
     """
-    kinds = ("auto", "additive", "diagonal", "general")
-    if noise not in kinds:
-        raise ValueError(f"to_torchsde: noise must be one of {kinds}; got {noise!r}")
+    from .._checks import check_choice, check_instance
+    from ._base import AbstractSDE
+
+    check_instance("to_torchsde", "sde", sde, AbstractSDE, "an AbstractSDE (e.g. alg.limit())")
+    check_choice("to_torchsde", "noise", noise, ("auto", "additive", "diagonal", "general"))
+    if state_shape is not None:
+        ok = isinstance(state_shape, tuple) and all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in state_shape)
+        if not ok:
+            raise TypeError(f"to_torchsde: state_shape must be a tuple of positive integers; got "
+                            f"{state_shape!r} ({type(state_shape).__name__})")
     if noise == "auto":
         noise = "additive" if sde.additive else "general"
     if state_shape is None:
@@ -210,10 +218,19 @@ def to_torchsde(sde, state_shape=None, *, noise: str = "auto"):
 
 def replay_brownian(increments, dt, t0: float = 0.0):
     """A torchsde Brownian motion replaying ``increments`` ``(batch, n_steps, M)`` on a grid."""
+    _check_grid("replay_brownian", "increments", increments, dt, t0)
     return _classes()["ReplayBrownian"](increments, dt, t0)
 
 
 def replay_brownian_from_normals(normals, dt, t0: float = 0.0):
-    """Like [`replay_brownian`][sde_opt.sde.torchsde_bridge.replay_brownian], from standard normals z
-    (increments √dt · z)."""
+    """Like [`replay_brownian`][sde_opt.sde.replay_brownian], from standard normals z (increments √dt · z)."""
+    _check_grid("replay_brownian_from_normals", "normals", normals, dt, t0)
     return _classes()["ReplayBrownian"].from_normals(normals, dt, t0)
+
+
+def _check_grid(owner, name, values, dt, t0):
+    from .._checks import check_array, check_scalar
+
+    check_array(owner, name, values, ndim=3)
+    check_scalar(owner, "dt", dt, 0.0, math.inf, low_closed=False, high_closed=False)
+    check_scalar(owner, "t0", t0, low_closed=False, high_closed=False)

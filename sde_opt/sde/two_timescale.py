@@ -67,7 +67,7 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jax.tree_util import tree_leaves, tree_map
 
-from .._checks import check_integer, check_positive
+from .._checks import check_bool, check_choice, check_instance, check_integer, check_positive
 from ..problems._base import AbstractField, tree_size, zeros_like_shape
 from ._base import AbstractSDE
 
@@ -102,6 +102,16 @@ def inner_loop_covariance(h, sigma_yy, eta_y, n_inner: int):
     return jnp.where(stable, u @ lt @ u.T, jnp.nan)
 
 
+def _check_pair_field(owner, problem):
+    """The problem must be a game on a pair (x, y) (each player an array or a pytree)."""
+    check_instance(owner, "problem", problem, AbstractField,
+                   "a game (an AbstractGame, or any sde_opt field on a pair (x, y))")
+    shape = problem.shape
+    if not (isinstance(shape, (tuple, list)) and len(shape) == 2 and problem.is_game):
+        raise TypeError(f"{owner}: problem must be a game on a pair (x, y) (an AbstractGame); got "
+                        f"{type(problem).__name__}, a field on points of shape {shape!r}")
+
+
 class TwoTimescaleSDE(AbstractSDE):
     r"""dX = −Vₓ dt − √η_x (B dW)ₓ,  dY = −r V_y dt − r√η_x (B dW)_y  (module docstring).
 
@@ -118,8 +128,10 @@ class TwoTimescaleSDE(AbstractSDE):
     noisy: bool = eqx.field(static=True)
 
     def __init__(self, problem, eta_x, ratio, noise=True):
+        _check_pair_field("TwoTimescaleSDE", problem)
         check_positive("TwoTimescaleSDE", "eta_x", eta_x, scalar=True)
         check_positive("TwoTimescaleSDE", "ratio", ratio, scalar=True)
+        check_bool("TwoTimescaleSDE", "noise", noise)
         self.problem = problem
         self.eta_x = jnp.asarray(eta_x)
         self.ratio = jnp.asarray(ratio)
@@ -172,13 +184,15 @@ class ReducedSDE(AbstractSDE):
     mode: str | None = eqx.field(static=True)
 
     def __init__(self, problem, eta_x, noise="gda"):
-        if noise not in ("gda", "x", None):
-            raise ValueError(f"ReducedSDE: noise must be 'gda', 'x' or None; got {noise!r}")
-        check_positive(type(self).__name__, "eta_x", eta_x, scalar=True)
+        owner = type(self).__name__
+        _check_pair_field(owner, problem)
+        check_positive(owner, "eta_x", eta_x, scalar=True)
+        if noise is not None:
+            check_choice(owner, "noise", noise, ("gda", "x"))
         for name in ("phi_grad", "y_star"):
             if not hasattr(problem, name):
-                raise TypeError(f"ReducedSDE: the problem {type(problem).__name__} needs a "
-                                f"closed-form {name} (Φ's gradient and the best response y*)")
+                raise TypeError(f"{owner}: problem must have a closed-form {name} (Φ's gradient and "
+                                f"the best response y*); got {type(problem).__name__}")
         # Φ and y* may not exist (a merely concave quadratic game): refuse now, not mid-simulation
         point = zeros_like_shape(problem.shape[0])
         jax.eval_shape(problem.y_star, point)

@@ -8,18 +8,19 @@ import math
 import numpy as np
 from scipy import stats
 
+from .._checks import check_integer, check_level
+
 
 def normal_quantile(level: float) -> float:
     """z with P(|Z| ≤ z) = level: 1.96 for ``level = 0.95``."""
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must lie in (0, 1); got {level!r}")
+    level = check_level("normal_quantile", level)
     return float(stats.norm.ppf(0.5 + level / 2.0))
 
 
 def t_quantile(level: float, df: int) -> float:
     """Two-sided Student-t quantile with ``df`` degrees of freedom."""
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must lie in (0, 1); got {level!r}")
+    level = check_level("t_quantile", level)
+    df = check_integer("t_quantile", "df", df, low=1)
     return float(stats.t.ppf(0.5 + level / 2.0, df))
 
 

@@ -28,6 +28,7 @@ import dataclasses
 
 import numpy as np
 
+from .._checks import check_array, check_choice, check_level, check_mask
 from ._estimate import Estimate
 from .quantiles import quantile_ci
 from .survival import kaplan_meier, normal_quantile
@@ -144,9 +145,12 @@ def exit_time_summary(
         level: confidence level.
         diverged_as: ``"censored"`` (default) or ``"exited"`` — see the module docstring.
     """
-    if diverged_as not in _DIVERGED_AS:
-        raise ValueError(f"exit_time_summary: diverged_as must be one of {_DIVERGED_AS}; "
-                         f"got {diverged_as!r}")
+    owner = "exit_time_summary"
+    check_choice(owner, "diverged_as", diverged_as, _DIVERGED_AS)
+    check_choice(owner, "unit", unit, ("time", "steps"))
+    level = check_level(owner, level)
+    quantiles = check_array(owner, "quantiles", quantiles, ndim=1, nonempty=False, low=0.0,
+                            high=1.0, low_closed=False, high_closed=False)
     times, exited, div, unit = _unpack(result_or_times, observed, diverged, unit)
     n = times.size
     n_exit, n_div = int(exited.sum()), int(div.sum())
@@ -186,26 +190,23 @@ def exit_time_summary(
 def _unpack(obj, observed, diverged, unit):
     if hasattr(obj, "status") and hasattr(obj, "steps"):
         if observed is not None or diverged is not None:
-            raise ValueError("exit_time_summary: observed/diverged come from the SimulationResult; "
-                             "do not pass them too")
-        if unit not in ("time", "steps"):
-            raise ValueError(f"exit_time_summary: unit must be 'time' or 'steps'; got {unit!r}")
+            raise ValueError("exit_time_summary: observed/diverged must be None with a "
+                             "SimulationResult (they come from it); got "
+                             f"observed={type(observed).__name__}, "
+                             f"diverged={type(diverged).__name__}")
         times = np.asarray(obj.times if unit == "time" else obj.steps, dtype=float)
         return times, np.asarray(obj.exited), np.asarray(obj.diverged), unit
-    times = np.asarray(obj, dtype=float).ravel()
-    if times.size == 0:
-        raise ValueError("exit_time_summary: no times given")
-    if not np.all(np.isfinite(times)):
-        raise ValueError("exit_time_summary: times must be finite (flag diverged paths with "
-                         "`diverged=` and give the time they diverged)")
+    owner = "exit_time_summary"
+    if not hasattr(obj, "dtype") and not isinstance(obj, (list, tuple)):
+        raise TypeError(f"{owner}: result_or_times must be a SimulationResult or an array of "
+                        f"times; got {type(obj).__name__}")
+    times = check_array(owner, "result_or_times", obj, ndim=1, low=0.0).astype(float)
     exited = (np.ones(times.size, bool) if observed is None
-              else np.asarray(observed, dtype=bool).ravel())
+              else check_mask(owner, "observed", observed, times.shape))
     div = (np.zeros(times.size, bool) if diverged is None
-           else np.asarray(diverged, dtype=bool).ravel())
-    for name, a in (("observed", exited), ("diverged", div)):
-        if a.shape != times.shape:
-            raise ValueError(f"exit_time_summary: {name} must have shape {times.shape}; "
-                             f"got {a.shape}")
+           else check_mask(owner, "diverged", diverged, times.shape))
     if np.any(exited & div):
-        raise ValueError("exit_time_summary: a path cannot be both observed (exited) and diverged")
+        raise ValueError("exit_time_summary: diverged must not overlap observed (a path cannot "
+                         f"be both observed (exited) and diverged); got {int(np.sum(exited & div))} "
+                         "paths in both")
     return times, exited, div, ""

@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 
+from .._checks import check_array, check_bool, check_level
 from ._estimate import Estimate, normal_quantile, t_quantile
 
 
@@ -74,13 +75,18 @@ def slope_fit(x, y, *, y_se=None, log: bool = True, level: float = 0.95) -> Slop
 
     Typical use: strong order of a scheme, ``slope_fit(h, mean_abs_error, y_se=se)``.
     """
-    x = np.asarray(x, dtype=float).ravel()
-    y = np.asarray(y, dtype=float).ravel()
+    owner = "slope_fit"
+    log = check_bool(owner, "log", log)
+    level = check_level(owner, level)
+    x = check_array(owner, "x", x, ndim=1).astype(float)
+    y = check_array(owner, "y", y, ndim=1).astype(float)
+    for name, a in (("x", x), ("y", y)):
+        if log and np.any(a <= 0):
+            raise ValueError(f"slope_fit: {name} must be > 0 for a log-log fit (log=True needs "
+                             f"x > 0 and y > 0); got {name} = {a[a <= 0][0]!r}")
     if x.shape != y.shape:
-        raise ValueError(f"slope_fit: x {x.shape} and y {y.shape} differ")
+        raise ValueError(f"slope_fit: y must have the shape of x {x.shape}; got {y.shape}")
     if log:
-        if np.any(x <= 0) or np.any(y <= 0):
-            raise ValueError("slope_fit: a log-log fit needs x > 0 and y > 0")
         u, w = np.log(x), np.log(y)
     else:
         u, w = x, y
@@ -96,9 +102,10 @@ def slope_fit(x, y, *, y_se=None, log: bool = True, level: float = 0.95) -> Slop
         q = t_quantile(level, n - 2)
         method, chi2 = "ols", rss
     else:
-        se = np.asarray(y_se, dtype=float).ravel()
-        if se.shape != y.shape or np.any(se <= 0):
-            raise ValueError("slope_fit: y_se must be positive with the shape of y")
+        se = check_array(owner, "y_se", y_se, ndim=1, low=0.0, low_closed=False).astype(float)
+        if se.shape != y.shape:
+            raise ValueError(f"slope_fit: y_se must have the shape of y {y.shape}; got "
+                             f"{se.shape}")
         if n < 2:
             raise ValueError(f"slope_fit: a weighted fit needs >= 2 points; got {n}")
         s = se / y if log else se

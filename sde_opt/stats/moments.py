@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_array, check_bool, check_level
 from ._estimate import Estimate
 
 
-def _finite_rows(name: str, x) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
+def _finite_rows(name: str, x, level) -> np.ndarray:
+    check_level(name, level)
+    x = check_array(name, "x", x, finite=False).astype(np.float64)
     if x.ndim < 1 or x.shape[0] < 2:
-        raise ValueError(f"{name}: need at least 2 samples along axis 0; got shape {x.shape}")
+        raise ValueError(f"{name}: x must have at least 2 samples along axis 0; got shape {x.shape}")
     bad = ~np.all(np.isfinite(x.reshape(x.shape[0], -1)), axis=1)
     if bad.any():
-        raise ValueError(f"{name}: {int(bad.sum())} of {x.shape[0]} samples are not finite "
-                         "(stopped or diverged paths); they are not dropped silently — select "
-                         "the paths to use explicitly")
+        raise ValueError(f"{name}: x must hold finite samples; got {int(bad.sum())} of "
+                         f"{x.shape[0]} samples not finite (stopped or diverged paths); they are "
+                         "not dropped silently — select the paths to use explicitly")
     return x
 
 
 def iid_mean(x, *, level: float = 0.95) -> Estimate:
     """Mean over axis 0 of i.i.d. samples ``(N, …)``, with SE = sd/√N."""
-    x = _finite_rows("iid_mean", x)
+    x = _finite_rows("iid_mean", x, level)
     n = x.shape[0]
     return Estimate.normal("mean", x.mean(axis=0), x.std(axis=0, ddof=1) / np.sqrt(n), level,
                            "i.i.d. samples: sd/√N", n=n)
@@ -35,7 +37,8 @@ def iid_covariance(x, *, gaussian: bool = True, level: float = 0.95) -> Estimate
     centred products, SE(S_ij) = sd((x_i − x̄_i)(x_j − x̄_j))/√N, valid for any law with fourth
     moments.
     """
-    x = _finite_rows("iid_covariance", x)
+    x = _finite_rows("iid_covariance", x, level)
+    gaussian = check_bool("iid_covariance", "gaussian", gaussian)
     if x.ndim != 2:
         raise ValueError(f"iid_covariance: x must have shape (N, d); got {x.shape}")
     n = x.shape[0]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as sps
 
+from .._checks import check_array, check_integer, check_level, check_scalar
+
 
 def quantile_ci(values, q: float, *, level: float = 0.95, n: int | None = None,
                 horizon: float | None = None):
@@ -32,13 +34,14 @@ def quantile_ci(values, q: float, *, level: float = 0.95, n: int | None = None,
         n: total sample size (default ``len(values)``); must be ≥ ``len(values)``.
         horizon: the common censoring value (with ``n > len(values)``).
     """
-    x = np.sort(np.asarray(values, dtype=float).ravel())
+    owner = "quantile_ci"
+    x = np.sort(check_array(owner, "values", values, nonempty=False).astype(float).ravel())
     n_obs = x.size
-    n = n_obs if n is None else int(n)
-    if not 0.0 < q < 1.0:
-        raise ValueError(f"quantile_ci: q must lie in (0, 1); got {q!r}")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"quantile_ci: level must lie in (0, 1); got {level!r}")
+    n = n_obs if n is None else check_integer(owner, "n", n, low=1)
+    q = check_scalar(owner, "q", q, 0.0, 1.0, low_closed=False, high_closed=False)
+    level = check_level(owner, level)
+    if horizon is not None:
+        horizon = check_scalar(owner, "horizon", horizon, low_closed=False, high_closed=False)
     if n < max(n_obs, 1):
         raise ValueError(f"quantile_ci: n must be >= the number of values ({n_obs}); got {n}")
     alpha = 1.0 - level
@@ -56,8 +59,12 @@ def quantile_ci(values, q: float, *, level: float = 0.95, n: int | None = None,
 
 
 def quantile_ci_coverage(n: int, q: float, *, level: float = 0.95) -> float:
-    """The exact coverage B(u − 1) − B(l − 1) of [`quantile_ci`][sde_opt.stats.quantile_ci] for sample size
-    ``n``."""
+    """The exact coverage B(u − 1) − B(l − 1) of [`quantile_ci`][sde_opt.stats.quantile_ci] for
+    sample size ``n``."""
+    owner = "quantile_ci_coverage"
+    n = check_integer(owner, "n", n, low=1)
+    q = check_scalar(owner, "q", q, 0.0, 1.0, low_closed=False, high_closed=False)
+    level = check_level(owner, level)
     alpha = 1.0 - level
     lo_idx = int(sps.binom.ppf(alpha / 2.0, n, q))
     hi_idx = int(sps.binom.ppf(1.0 - alpha / 2.0, n, q)) + 1

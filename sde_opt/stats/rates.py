@@ -6,10 +6,12 @@ Means, exit-time summaries and weighted least-squares slopes live in ``sde_opt.s
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 
+from .._checks import check_array, check_bool, check_choice, check_integer, check_scalar, check_seed
 from ._estimate import Estimate
 
 
@@ -39,8 +41,19 @@ def loglog_slope(x, per_path, *, reduce="rms", correction: bool = False, n_boot:
     pre-asymptotic correction of an error expansion y = C xᵖ (1 + D x + …), so that p is the
     asymptotic order rather than the average slope over the levels (needs ≥ 4 levels).
     """
-    x = np.asarray(x, float)
-    e = np.asarray(per_path, float)
+    owner = "loglog_slope"
+    x = check_array(owner, "x", x, ndim=1, low=0.0, low_closed=False).astype(float)
+    e = check_array(owner, "per_path", per_path, ndim=2, finite=False).astype(float)
+    if e.shape[0] != x.size or e.shape[1] < 2:
+        raise ValueError(f"{owner}: per_path must have shape ({x.size}, n_paths) with n_paths >= 2 "
+                         f"(one row per level of x); got {e.shape}")
+    check_choice(owner, "reduce", reduce, ("rms", "mean"))
+    correction = check_bool(owner, "correction", correction)
+    if x.size < (4 if correction else 2):
+        raise ValueError(f"{owner}: x must have at least {4 if correction else 2} levels"
+                         f"{' with correction=True' if correction else ''}; got {x.size}")
+    n_boot = check_integer(owner, "n_boot", n_boot, low=2)
+    seed = check_seed(owner, "seed", seed)
 
     def red(a):
         return np.sqrt(np.mean(a**2, axis=-1)) if reduce == "rms" else np.mean(a, axis=-1)
@@ -84,8 +97,11 @@ def exponential_rate(t, per_path, stationary: float, *, min_signal: float = 6.0,
     before the signal first drops below ``min_signal`` standard errors (where the curve is still
     resolved), with the paths resampled for the standard error.
     """
-    t = np.asarray(t, float)
-    a = np.asarray(per_path, float)
+    owner = "exponential_rate"
+    t, (a,) = _check_curves(owner, t, per_path=per_path)
+    stationary = check_scalar(owner, "stationary", stationary, low_closed=False,
+                              high_closed=False)
+    min_signal, t_min, n_boot, seed = _check_fit(owner, min_signal, t_min, n_boot, seed)
     n = a.shape[0]
 
     def window(m, se):
@@ -116,6 +132,33 @@ def exponential_rate(t, per_path, stationary: float, *, min_signal: float = 6.0,
                    stop - start)
 
 
+def _check_curves(owner, t, **paths):
+    """Times ``(n_times,)`` (finite, increasing) and for each set of paths an
+    ``(n_paths >= 2, n_times)`` array (NaN allowed: a stopped path)."""
+    t = check_array(owner, "t", t, ndim=1).astype(float)
+    if t.size > 1 and not np.all(np.diff(t) > 0):
+        raise ValueError(f"{owner}: t must be strictly increasing; got {t[:6].tolist()}...")
+    out = []
+    for name, p in paths.items():
+        a = check_array(owner, name, p, ndim=2, finite=False).astype(float)
+        if np.any(np.isinf(a)):
+            raise ValueError(f"{owner}: {name} must not contain inf (NaN marks a stopped path); "
+                             f"got {int(np.sum(np.isinf(a)))} infinite entries")
+        if a.shape[1] != t.size or a.shape[0] < 2:
+            raise ValueError(f"{owner}: {name} must have shape (n_paths >= 2, {t.size}) (one "
+                             f"column per time); got {a.shape}")
+        out.append(a)
+    return t, out
+
+
+def _check_fit(owner, min_signal, t_min, n_boot, seed):
+    return (check_scalar(owner, "min_signal", min_signal, 0.0, math.inf, low_closed=False,
+                         high_closed=False),
+            check_scalar(owner, "t_min", t_min, low_closed=False, high_closed=False),
+            check_integer(owner, "n_boot", n_boot, low=2),
+            check_seed(owner, "seed", seed))
+
+
 def _peaks(t, g):
     """Times and values of the local maxima of |g| (an oscillating decay's envelope)."""
     a = np.abs(g)
@@ -135,8 +178,11 @@ def exponential_rate_difference(t, paths_a, paths_b, *, min_signal: float = 6.0,
     ``secular=True`` fits |D| = A (1 + b t) e^{−λt}, b ≥ 0: the form at a degenerate (critically
     damped) eigenvalue, where a straight line in log |D| would under-estimate λ by ≈ 1/t.
     Each set is resampled independently for the standard error."""
-    t = np.asarray(t, float)
-    a, b = np.asarray(paths_a, float), np.asarray(paths_b, float)
+    owner = "exponential_rate_difference"
+    t, (a, b) = _check_curves(owner, t, paths_a=paths_a, paths_b=paths_b)
+    min_signal, t_min, n_boot, seed = _check_fit(owner, min_signal, t_min, n_boot, seed)
+    envelope = check_bool(owner, "envelope", envelope)
+    secular = check_bool(owner, "secular", secular)
 
     def curve(aa, bb):
         return np.nanmean(aa, axis=0) - np.nanmean(bb, axis=0)

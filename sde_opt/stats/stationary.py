@@ -21,22 +21,25 @@ import math
 
 import numpy as np
 
+from .._checks import check_array, check_integer, check_level, check_scalar
 from .moments import Estimate
 
 
-def _check_values(name, values, burn_in):
-    v = np.asarray(values, dtype=np.float64)
+def _check_values(name, values, burn_in, level=0.95, label="values"):
+    check_level(name, level)
+    v = check_array(name, label, values, finite=False).astype(np.float64)
     if v.ndim < 2:
-        raise ValueError(f"{name}: values must have shape (n_paths, n_saves, ...); got {v.shape}")
-    burn_in = int(burn_in)
+        raise ValueError(f"{name}: {label} must have shape (n_paths, n_saves, ...); got {v.shape}")
+    burn_in = check_integer(name, "burn_in", burn_in, low=0)
     if not 0 <= burn_in < v.shape[1]:
         raise ValueError(f"{name}: burn_in must lie in [0, {v.shape[1]}) saves; got {burn_in}")
     v = v[:, burn_in:]
     bad = ~np.all(np.isfinite(v.reshape(v.shape[0], -1)), axis=1)
     if bad.any():
-        raise ValueError(f"{name}: {int(bad.sum())} of {v.shape[0]} paths contain non-finite "
-                         "values (stopped or diverged); they are not dropped silently — pass "
-                         "only complete paths (e.g. values[result.censored])")
+        raise ValueError(f"{name}: {label} must hold finite values; got: {int(bad.sum())} of "
+                         f"{v.shape[0]} paths contain non-finite values (stopped or diverged); they "
+                         "are not dropped silently — pass only complete paths (e.g. "
+                         "values[result.censored])")
     return v
 
 
@@ -45,12 +48,12 @@ def _batches(name, v, n_batches):
     p, m = v.shape[:2]
     if n_batches is None:
         n_batches = max(1, math.ceil(30 / p))
-    n_batches = int(n_batches)
+    n_batches = check_integer(name, "n_batches", n_batches, low=1)
     if not 1 <= n_batches <= m:
         raise ValueError(f"{name}: n_batches must lie in [1, {m}]; got {n_batches}")
     if p * n_batches < 2:
-        raise ValueError(f"{name}: need at least 2 batches in total (use n_batches >= 2 with a "
-                         "single path)")
+        raise ValueError(f"{name}: n_batches must give at least 2 batches in total (use "
+                         f"n_batches >= 2 with a single path); got n_batches={n_batches}")
     length = m // n_batches
     v = v[:, m - length * n_batches:]
     return v.reshape(p, n_batches, length, *v.shape[2:])
@@ -78,7 +81,7 @@ def batch_means(values, *, burn_in: int = 0, n_batches: int | None = None,
     Returns:
         An [`Estimate`][sde_opt.stats.Estimate] with the shape of one value.
     """
-    v = _check_values("batch_means", values, burn_in)
+    v = _check_values("batch_means", values, burn_in, level)
     return _pooled(_batches("batch_means", v, n_batches).mean(axis=2), level)
 
 
@@ -93,11 +96,16 @@ def stationary_covariance(x, *, burn_in: int = 0, n_batches: int | None = None, 
     second moment about it instead.
     """
     name = "stationary_covariance"
-    v = _check_values(name, x, burn_in)
+    check_array(name, "x", x, ndim=3, finite=False)
+    v = _check_values(name, x, burn_in, level, "x")
     if v.ndim != 3:
         raise ValueError(f"{name}: x must have shape (n_paths, n_saves, d); got {np.shape(x)}")
-    m = v.mean(axis=(0, 1)) if mean is None else np.broadcast_to(np.asarray(mean, float),
-                                                                    v.shape[-1:])
+    if mean is not None:
+        mean = check_array(name, "mean", mean, ndim=(0, 1)).astype(float)
+        if mean.ndim and mean.shape != v.shape[-1:]:
+            raise ValueError(f"{name}: mean must be a scalar or have shape {v.shape[-1:]}; got "
+                             f"{mean.shape}")
+    m = v.mean(axis=(0, 1)) if mean is None else np.broadcast_to(mean, v.shape[-1:])
     c = _batches(name, v - m, n_batches)
     products = np.einsum("pbli,pblj->pbij", c, c, optimize=True) / c.shape[2]
     return _pooled(products, level)
@@ -120,10 +128,13 @@ def integrated_autocorr_time(values, *, burn_in: int = 0, window: float = 5.0):
     Returns:
         τ with the shape of one value (a float for scalar observables).
     """
-    v = np.asarray(values, dtype=np.float64)
+    owner = "integrated_autocorr_time"
+    window = check_scalar(owner, "window", window, 0.0, math.inf, low_closed=False,
+                          high_closed=False)
+    v = check_array(owner, "values", values, finite=False)
     if v.ndim == 1:
         v = v[None]
-    v = _check_values("integrated_autocorr_time", v, burn_in)
+    v = _check_values(owner, v, burn_in)
     p, n = v.shape[:2]
     if n < 4:
         raise ValueError(f"integrated_autocorr_time: need at least 4 saves after burn-in; got {n}")

@@ -11,6 +11,7 @@ import dataclasses
 
 import numpy as np
 
+from .._checks import check_array, check_level, check_mask
 from ._estimate import normal_quantile
 
 
@@ -115,15 +116,11 @@ def kaplan_meier(times, observed=None, *, level: float = 0.95) -> KaplanMeier:
     At tied times, events are counted before censorings (the usual convention: a path censored
     at t was at risk at t).
     """
-    times = np.asarray(times, dtype=float).ravel()
+    owner = "kaplan_meier"
+    level = check_level(owner, level)
+    times = check_array(owner, "times", times, ndim=1, low=0.0).astype(float)
     observed = (np.ones(times.shape, bool) if observed is None
-                else np.asarray(observed, dtype=bool).ravel())
-    if times.shape != observed.shape:
-        raise ValueError(f"kaplan_meier: times {times.shape} and observed {observed.shape} differ")
-    if times.size == 0:
-        raise ValueError("kaplan_meier: no times given")
-    if not np.all(np.isfinite(times)):
-        raise ValueError("kaplan_meier: times must be finite")
+                else check_mask(owner, "observed", observed, times.shape))
     z = normal_quantile(level)
 
     order = np.argsort(times, kind="stable")

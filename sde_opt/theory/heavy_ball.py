@@ -33,6 +33,8 @@ from typing import NamedTuple
 import numpy as np
 import scipy.linalg as sla
 
+from .._checks import check_array, check_psd, check_scalar
+
 
 class HeavyBallMoments(NamedTuple):
     """Stationary moments of heavy ball along one eigen-direction (sde_opt's (x, m) convention)."""
@@ -48,12 +50,14 @@ class HeavyBallMoments(NamedTuple):
         return {k: float(v) for k, v in self._asdict().items()}
 
 
+def _step_and_momentum(name: str, eta, mu) -> tuple[float, float]:
+    eta = check_scalar(name, "eta", eta, 0.0, np.inf, low_closed=False, high_closed=False)
+    mu = check_scalar(name, "mu", mu, 0.0, 1.0, high_closed=False)
+    return eta, mu
+
+
 def _check_stable(name: str, curvatures, eta, mu) -> None:
-    eta, mu = float(eta), float(mu)
-    if not eta > 0:
-        raise ValueError(f"{name}: eta must be > 0; got {eta!r}")
-    if not 0.0 <= mu < 1.0:
-        raise ValueError(f"{name}: mu must lie in [0, 1); got {mu!r}")
+    eta, mu = _step_and_momentum(name, eta, mu)
     eh = eta * np.atleast_1d(np.asarray(curvatures, dtype=np.float64))
     bound = 2.0 * (1.0 + mu)
     bad = ~((eh > 0) & (eh < bound))
@@ -83,8 +87,10 @@ def heavy_ball_moments(h, c, eta, mu) -> HeavyBallMoments:
     Raises:
         ValueError: outside the stability region 0 < ηh < 2(1 + μ), 0 ≤ μ < 1.
     """
+    h = check_scalar("heavy_ball_moments", "h", h, 0.0, np.inf, low_closed=False, high_closed=False)
+    c = check_scalar("heavy_ball_moments", "c", c, 0.0, np.inf, high_closed=False)
     _check_stable("heavy_ball_moments", h, eta, mu)
-    h, c, eta, mu = float(h), float(c), float(eta), float(mu)
+    eta, mu = float(eta), float(mu)
     d = (1.0 - mu) * (2.0 * (1.0 + mu) - eta * h)
     var_x = eta * c * (1.0 + mu) / (h * d)
     eta_eff = eta / (1.0 - mu)
@@ -100,7 +106,8 @@ def heavy_ball_moments(h, c, eta, mu) -> HeavyBallMoments:
 
 
 def _as_matrix(name: str, a, d: int | None = None) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64)
+    owner, _, pname = name.partition(": ")
+    a = check_array(owner, pname, a, ndim=(0, 1, 2)).astype(np.float64)
     if a.ndim == 0:
         return a * np.eye(1 if d is None else d)
     if a.ndim == 1:
@@ -119,13 +126,16 @@ def _hessian_and_noise(name: str, hessian, noise_cov):
         raise ValueError(f"{name}: noise_cov must be ({d}, {d}) to match the Hessian; "
                          f"got {C.shape}")
     if not np.allclose(H, H.T):
-        raise ValueError(f"{name}: hessian must be symmetric")
+        raise ValueError(f"{name}: hessian must be symmetric; got a largest asymmetry "
+                         f"|H - Hᵀ| of {np.abs(H - H.T).max():.3g}")
+    check_psd(name, "noise_cov", C)
     return H, C
 
 
 def heavy_ball_transition(hessian, eta, mu) -> tuple[np.ndarray, np.ndarray]:
     """``(M, G)`` of the linear chain z' = M z + G ξ for z = (x, m) (module docstring)."""
     H = _as_matrix("heavy_ball_transition: hessian", hessian)
+    eta, mu = _step_and_momentum("heavy_ball_transition", eta, mu)
     d = H.shape[0]
     eye = np.eye(d)
     M = np.block([[eye - eta * H, mu * eye], [-eta * H, mu * eye]])
@@ -175,10 +185,8 @@ def heavy_ball_diffusion_covariance(hessian, noise_cov, eta, mu) -> np.ndarray:
     H, C = _hessian_and_noise(name, hessian, noise_cov)
     low = float(np.linalg.eigvalsh(H).min())
     if not low > 0:
-        raise ValueError(f"{name}: the Hessian must be positive definite for a stationary law; "
-                         f"its smallest eigenvalue is {low:.4g}")
-    mu = float(mu)
-    if not 0.0 <= mu < 1.0:
-        raise ValueError(f"{name}: mu must lie in [0, 1); got {mu!r}")
+        raise ValueError(f"{name}: hessian must be positive definite for a stationary law; "
+                         f"got a smallest eigenvalue of {low:.4g}")
+    eta, mu = _step_and_momentum(name, eta, mu)
     S = sla.solve_continuous_lyapunov(H, float(eta) * C / (1.0 - mu))
     return 0.5 * (S + S.T)

@@ -30,21 +30,32 @@ import math
 import numpy as np
 from scipy import special
 
+from .._checks import check_array, check_instance, check_integer, check_scalar
 
-def _check(r, radius, dim, growth):
-    if not r > 0:
-        raise ValueError(f"kicked escape: kick radius r must be > 0; got {r!r}")
-    if not radius > 0:
-        raise ValueError(f"kicked escape: escape radius R must be > 0; got {radius!r}")
-    if not (isinstance(dim, (int, np.integer)) and dim >= 1):
-        raise ValueError(f"kicked escape: dim must be an integer >= 1; got {dim!r}")
-    if not growth > 1:
-        raise ValueError(f"kicked escape: growth factor rho must be > 1 (an unstable direction); "
-                         f"got {growth!r}")
+_SKIP = object()
+
+
+def _check(owner, r, radius, dim, growth=_SKIP):
+    """The kick radius r > 0, the escape radius R > 0, the ball's dimension (an integer >= 1) and
+    the growth factor ρ > 1 (skipped when ``None``); returned as (float, float, int, float)."""
+    r = check_scalar(owner, "r", r, 0.0, math.inf, low_closed=False, high_closed=False)
+    radius = None if radius is _SKIP else check_scalar(
+        owner, "radius", radius, 0.0, math.inf, low_closed=False, high_closed=False)
+    dim = check_integer(owner, "dim", dim, low=1)
+    if growth is not _SKIP:
+        growth = check_scalar(owner, "growth", growth, 1.0, math.inf, low_closed=False,
+                              high_closed=False)
+    return r, radius, dim, growth
 
 
 def kick_projection_cdf(a, r: float, dim: int):
     """P(|⟨ξ, v⟩| ≤ a) for ξ uniform in the ball of radius ``r`` in ℝ^dim and a unit v."""
+    r, _, dim, _ = _check("kick_projection_cdf", r, _SKIP, dim)
+    a = check_array("kick_projection_cdf", "a", a, nonempty=False, low=0.0)
+    return _projection_cdf(a, r, dim)
+
+
+def _projection_cdf(a, r, dim):
     s = np.clip(np.asarray(a, dtype=np.float64) / r, 0.0, 1.0) ** 2
     return special.betainc(0.5, (dim + 1) / 2.0, s)
 
@@ -59,29 +70,38 @@ def kicked_escape_cdf(k, *, r: float, radius: float, dim: int, growth: float):
         dim: dimension n of the ball the kick is drawn from.
         growth: ρ > 1, the per-iteration growth factor of the unstable component.
     """
-    _check(r, radius, dim, growth)
-    k = np.asarray(k, dtype=np.float64)
+    r, radius, dim, growth = _check("kicked_escape_cdf", r, radius, dim, growth)
+    k = check_array("kicked_escape_cdf", "k", k, nonempty=False, low=0.0).astype(np.float64)
+    return _cdf(k, r, radius, dim, growth)
+
+
+def _cdf(k, r, radius, dim, growth):
     threshold = radius * growth ** (-np.floor(k))
-    return 1.0 - kick_projection_cdf(threshold, r, dim)
+    return 1.0 - _projection_cdf(threshold, r, dim)
 
 
 def kicked_escape_pmf(k, *, r: float, radius: float, dim: int, growth: float):
     """P(K = k) for integer k ≥ 0."""
-    k = np.asarray(k)
-    hi = kicked_escape_cdf(k, r=r, radius=radius, dim=dim, growth=growth)
-    lo = np.where(k >= 1, kicked_escape_cdf(np.maximum(k - 1, 0), r=r, radius=radius, dim=dim,
-                                            growth=growth), 0.0)
+    r, radius, dim, growth = _check("kicked_escape_pmf", r, radius, dim, growth)
+    k = check_array("kicked_escape_pmf", "k", k, nonempty=False, low=0.0)
+    if not np.all(k == np.floor(k)):
+        raise ValueError(f"kicked_escape_pmf: k must hold integers (iteration counts); got "
+                         f"{k[k != np.floor(k)].ravel()[0]!r}")
+    hi = _cdf(k, r, radius, dim, growth)
+    lo = np.where(k >= 1, _cdf(np.maximum(k - 1, 0), r, radius, dim, growth), 0.0)
     return hi - lo
 
 
 def kicked_escape_mean(*, r: float, radius: float, dim: int, growth: float, tol: float = 1e-14) -> float:
     """E K = Σ_{k ≥ 0} P(K > k) (summed until the tail is below ``tol``)."""
-    _check(r, radius, dim, growth)
+    r, radius, dim, growth = _check("kicked_escape_mean", r, radius, dim, growth)
+    tol = check_scalar("kicked_escape_mean", "tol", tol, 0.0, math.inf, low_closed=False,
+                       high_closed=False)
     total, k = 0.0, 0
     # P(K > k) ≈ c ρ^{−k} for large k: the sum converges geometrically
     k_max = int(math.ceil(math.log(max(radius / r, 1.0) * 1e16) / math.log(growth))) + 10
     while k <= k_max:
-        tail = 1.0 - float(kicked_escape_cdf(k, r=r, radius=radius, dim=dim, growth=growth))
+        tail = 1.0 - float(_cdf(np.float64(k), r, radius, dim, growth))
         total += tail
         if tail < tol and radius * growth ** (-k) <= r:
             break
@@ -91,10 +111,9 @@ def kicked_escape_mean(*, r: float, radius: float, dim: int, growth: float, tol:
 
 def kicked_escape_quantile(p, *, r: float, radius: float, dim: int, growth: float):
     """The smallest integer k with P(K ≤ k) ≥ p (p in (0, 1))."""
-    _check(r, radius, dim, growth)
-    p = np.asarray(p, dtype=np.float64)
-    if np.any((p <= 0) | (p >= 1)):
-        raise ValueError(f"kicked_escape_quantile: p must lie in (0, 1); got {p}")
+    r, radius, dim, growth = _check("kicked_escape_quantile", r, radius, dim, growth)
+    p = check_array("kicked_escape_quantile", "p", p, nonempty=False, low=0.0, high=1.0,
+                    low_closed=False, high_closed=False).astype(np.float64)
     # |u₀| at quantile: P(|u₀| ≥ a) = p  ⇔  a = r·sqrt(I⁻¹(1 − p))
     a = r * np.sqrt(special.betaincinv(0.5, (dim + 1) / 2.0, 1.0 - p))
     k = np.ceil(np.log(radius / a) / math.log(growth))
@@ -103,15 +122,19 @@ def kicked_escape_quantile(p, *, r: float, radius: float, dim: int, growth: floa
 
 def kicked_escape_time_cdf(t, *, r: float, radius: float, dim: int, rate: float):
     """Continuous time: P(T ≤ t) with growth e^{λt} (``rate`` = λ > 0)."""
-    if not rate > 0:
-        raise ValueError(f"kicked_escape_time_cdf: rate must be > 0; got {rate!r}")
-    _check(r, radius, dim, math.e)
-    t = np.asarray(t, dtype=np.float64)
-    return 1.0 - kick_projection_cdf(radius * np.exp(-rate * t), r, dim)
+    r, radius, dim, _ = _check("kicked_escape_time_cdf", r, radius, dim)
+    rate = check_scalar("kicked_escape_time_cdf", "rate", rate, 0.0, math.inf, low_closed=False,
+                        high_closed=False)
+    t = check_array("kicked_escape_time_cdf", "t", t, nonempty=False, low=0.0).astype(np.float64)
+    return 1.0 - _projection_cdf(radius * np.exp(-rate * t), r, dim)
 
 
 def sample_uniform_ball(rng: np.random.Generator, n_samples: int, dim: int, r: float) -> np.ndarray:
     """Independent points uniform in the ball of radius ``r`` in ℝ^dim (for tests, numpy)."""
+    check_instance("sample_uniform_ball", "rng", rng, np.random.Generator,
+                   "a numpy.random.Generator (np.random.default_rng(seed))")
+    n_samples = check_integer("sample_uniform_ball", "n_samples", n_samples, low=0)
+    r, _, dim, _ = _check("sample_uniform_ball", r, _SKIP, dim)
     g = rng.standard_normal((n_samples, dim))
     g /= np.linalg.norm(g, axis=1, keepdims=True)
     return r * g * rng.uniform(size=(n_samples, 1)) ** (1.0 / dim)

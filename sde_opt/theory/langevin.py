@@ -22,6 +22,18 @@ import numpy as np
 import scipy.linalg
 from scipy.integrate import cumulative_trapezoid, trapezoid
 
+from .._chain import AbstractChain
+from .._checks import (
+    check_array,
+    check_bool,
+    check_callable,
+    check_instance,
+    check_integer,
+    check_scalar,
+    check_seed,
+)
+from ..noise import StandardNormal
+
 
 class Linearization(NamedTuple):
     """state' = M state + N noise + c, on the flattened state (``shape`` its original shape)."""
@@ -39,11 +51,21 @@ def chain_linearization(chain, x0, *, check: bool = True, seed: int = 0) -> Line
     verified to be affine (at random states and noises) and a ``ValueError`` is raised otherwise:
     the result is exact only for linear chains (a scheme on a quadratic with additive noise).
     """
-    from ..noise import StandardNormal
+    return _linearization("chain_linearization", chain, x0, check, seed)
 
+
+def _linearization(owner, chain, x0, check=True, seed=0) -> Linearization:
+    check_instance(owner, "chain", chain, AbstractChain,
+                   "a chain (a scheme such as BAOAB(sde, dt), or an algorithm)")
+    check = check_bool(owner, "check", check)
+    seed = check_seed(owner, "seed", seed)
+    x0 = check_array(owner, "x0", x0)
+    shape = getattr(chain, "point_shape", None)
+    if isinstance(shape, tuple) and x0.shape != shape:
+        raise ValueError(f"{owner}: x0 must be a point of shape {shape}; got shape {x0.shape}")
     if not isinstance(chain.noise, StandardNormal):
-        raise ValueError("chain_linearization: the chain's noise must be a StandardNormal; got "
-                         f"{type(chain.noise).__name__}")
+        raise ValueError(f"{owner}: chain's noise must be a StandardNormal; got a chain whose "
+                         f"noise is {type(chain.noise).__name__}")
     with jax.enable_x64(True):
         s0 = jnp.asarray(chain.init(jnp.asarray(x0, jnp.float64)), jnp.float64)
         shape = s0.shape
@@ -64,9 +86,66 @@ def chain_linearization(chain, x0, *, check: bool = True, seed: int = 0) -> Line
                 got = np.asarray(f(jnp.asarray(s), jnp.asarray(z)))
                 want = M @ s + N @ z + c
                 if not np.allclose(got, want, rtol=1e-9, atol=1e-9 * (1 + np.abs(want).max())):
-                    raise ValueError("chain_linearization: the chain's step is not affine in "
-                                     "(state, noise); the discrete Lyapunov law would not be exact")
+                    raise ValueError(f"{owner}: chain must have a step affine in (state, noise) "
+                                     "(the discrete Lyapunov law would not be exact); got a "
+                                     "nonlinear step")
     return Linearization(M, N, c, tuple(shape))
+
+
+def _grid(owner, lo_name, lo, hi_name, hi, n):
+    lo = check_scalar(owner, lo_name, lo, low_closed=False, high_closed=False)
+    hi = check_scalar(owner, hi_name, hi, lo, math.inf, low_closed=False, high_closed=False)
+    n = check_integer(owner, "n", n, low=3)
+    return lo, hi, n
+
+
+def _potential(owner, potential, x):
+    """potential(x) on a grid: a callable returning finite values of the grid's shape."""
+    check_callable(owner, "potential", potential, "a function V(x) of a NumPy array")
+    v = np.asarray(potential(x), dtype=float)
+    if v.shape != x.shape or not np.all(np.isfinite(v)):
+        bad = "of shape " + str(v.shape) if v.shape != x.shape else "non-finite values"
+        raise ValueError(f"{owner}: potential must return finite values of the grid's shape "
+                         f"{x.shape}; got {bad}")
+    return v
+
+
+def _hessian(owner, name, h) -> np.ndarray:
+    """A Hessian: a scalar (1-D), its eigenvalues (a vector: the diagonal) or a symmetric
+    square matrix."""
+    h = check_array(owner, name, h, ndim=(0, 1, 2)).astype(float)
+    if h.ndim == 1:
+        h = np.diag(h)
+    h = np.atleast_2d(h)
+    if h.shape[0] != h.shape[1] or not np.allclose(h, h.T):
+        raise ValueError(f"{owner}: {name} must be a symmetric square matrix (or its eigenvalues); "
+                         f"got shape {h.shape}")
+    return h
+
+
+def _hessians(owner, hess_min, hess_saddle):
+    """(H_min, H_saddle, λ₁(H_saddle)): H_min positive definite, H_saddle with one negative
+    eigenvalue, of the same size."""
+    hm = _hessian(owner, "hess_min", hess_min)
+    hs = _hessian(owner, "hess_saddle", hess_saddle)
+    if hs.shape != hm.shape:
+        raise ValueError(f"{owner}: hess_saddle must have the shape of hess_min {hm.shape}; got "
+                         f"{hs.shape}")
+    low = float(np.linalg.eigvalsh(hm).min())
+    if not low > 0:
+        raise ValueError(f"{owner}: hess_min must be positive definite (a minimum); got a "
+                         f"smallest eigenvalue of {low:.4g}")
+    e = np.linalg.eigvalsh(hs)
+    if not (e[0] < 0 and (e.size == 1 or e[1] > 0)):
+        raise ValueError(f"{owner}: hess_saddle must have exactly one negative eigenvalue (an "
+                         f"index-1 saddle); got eigenvalues {np.round(e, 6).tolist()}")
+    return hm, hs, float(e[0])
+
+
+def _barrier_eps(owner, barrier, eps):
+    return (check_scalar(owner, "barrier", barrier, 0.0, math.inf, low_closed=False,
+                         high_closed=False),
+            check_scalar(owner, "eps", eps, 0.0, math.inf, low_closed=False, high_closed=False))
 
 
 def chain_stationary_covariance(chain, x0):
@@ -75,10 +154,11 @@ def chain_stationary_covariance(chain, x0):
     Solves P = M P Mᵀ + N Nᵀ (``scipy.linalg.solve_discrete_lyapunov``) and m = (I − M)⁻¹ c;
     raises if the chain is unstable (spectral radius of M ≥ 1).
     """
-    lin = chain_linearization(chain, x0)
+    lin = _linearization("chain_stationary_covariance", chain, x0)
     rho = float(np.max(np.abs(np.linalg.eigvals(lin.M))))
     if rho >= 1.0:
-        raise ValueError(f"chain_stationary_covariance: the chain is unstable (ρ(M) = {rho:.6g})")
+        raise ValueError(f"chain_stationary_covariance: chain must be stable; got ρ(M) = "
+                         f"{rho:.6g}")
     P = scipy.linalg.solve_discrete_lyapunov(lin.M, lin.N @ lin.N.T)
     mean = np.linalg.solve(np.eye(lin.M.shape[0]) - lin.M, lin.c)
     return mean, 0.5 * (P + P.T)
@@ -86,22 +166,30 @@ def chain_stationary_covariance(chain, x0):
 
 def chain_relaxation_rate(chain, x0) -> float:
     """−log ρ(M) / dt: the exact exponential rate at which a linear chain forgets its start."""
-    lin = chain_linearization(chain, x0)
+    lin = _linearization("chain_relaxation_rate", chain, x0)
     rho = float(np.max(np.abs(np.linalg.eigvals(lin.M))))
     return -math.log(rho) / float(chain.dt)
 
 
 def underdamped_quadratic_rate(m, gamma):
     """Slowest decay rate of dX = V dt, dV = −(mX + γV) dt: (γ − Re√(γ² − 4m))/2; √m at γ = 2√m."""
-    m, gamma = np.asarray(m, float), np.asarray(gamma, float)
+    m = check_array("underdamped_quadratic_rate", "m", m, low=0.0, low_closed=False)
+    gamma = check_array("underdamped_quadratic_rate", "gamma", gamma, low=0.0, low_closed=False)
+    m, gamma = m.astype(float), gamma.astype(float)
     return 0.5 * (gamma - np.real(np.sqrt((gamma**2 - 4 * m).astype(complex))))
 
 
 def gibbs_expectations(potential, beta: float, fns: dict, lo: float, hi: float,
                        n: int = 200_001) -> dict:
     """E_π f for π ∝ e^{−βV} on [lo, hi] (1-D), trapezoidal quadrature in float64."""
+    owner = "gibbs_expectations"
+    beta = check_scalar(owner, "beta", beta, 0.0, math.inf, low_closed=False, high_closed=False)
+    lo, hi, n = _grid(owner, "lo", lo, "hi", hi, n)
+    check_instance(owner, "fns", fns, dict, "a dict name -> function")
+    for name, fn in fns.items():
+        check_callable(owner, f"fns[{name!r}]", fn)
     x = np.linspace(lo, hi, n)
-    v = potential(x)
+    v = _potential(owner, potential, x)
     w = np.exp(-beta * (v - v.min()))
     z = trapezoid(w, x)
     return {name: float(trapezoid(w * fn(x), x) / z) for name, fn in fns.items()}
@@ -115,10 +203,14 @@ def mean_first_passage_1d(potential, eps: float, x0: float, b: float, lo: float,
     Evaluated on one grid (cumulative trapezoid, float64, exponents shifted to avoid overflow);
     the error is O(grid²), below 1e-7 relative for the default grid on the quartic double well.
     """
-    if not lo < x0 < b:
-        raise ValueError(f"mean_first_passage_1d: need lo < x0 < b; got {lo}, {x0}, {b}")
+    owner = "mean_first_passage_1d"
+    eps = check_scalar(owner, "eps", eps, 0.0, math.inf, low_closed=False, high_closed=False)
+    x0 = check_scalar(owner, "x0", x0, low_closed=False, high_closed=False)
+    b = check_scalar(owner, "b", b, x0, math.inf, low_closed=False, high_closed=False)
+    lo = check_scalar(owner, "lo", lo, -math.inf, x0, low_closed=False, high_closed=False)
+    n = check_integer(owner, "n", n, low=3)
     y = np.linspace(lo, b, n)
-    v = potential(y)
+    v = _potential(owner, potential, y)
     inner = cumulative_trapezoid(np.exp(-(v - v.min()) / eps), y, initial=0.0)
     with np.errstate(divide="ignore"):
         log_outer = (v - v.min()) / eps + np.log(inner)
@@ -134,11 +226,8 @@ def mean_first_passage_1d(potential, eps: float, x0: float, b: float, lo: float,
 def eyring_kramers_time(hess_min, hess_saddle, barrier: float, eps: float) -> float:
     r"""E τ ≈ 2π/|λ₁(z)| · √(|det ∇²V(z)| / det ∇²V(x)) · e^{ΔV/ε} (overdamped; validation-theory
     §4.1)."""
-    hm = np.atleast_2d(np.asarray(hess_min, float))
-    hs = np.atleast_2d(np.asarray(hess_saddle, float))
-    lam1 = float(np.linalg.eigvalsh(hs).min())
-    if lam1 >= 0:
-        raise ValueError("eyring_kramers_time: the saddle Hessian must have a negative eigenvalue")
+    hm, hs, lam1 = _hessians("eyring_kramers_time", hess_min, hess_saddle)
+    barrier, eps = _barrier_eps("eyring_kramers_time", barrier, eps)
     pref = 2 * math.pi / abs(lam1) * math.sqrt(abs(np.linalg.det(hs)) / np.linalg.det(hm))
     return pref * math.exp(barrier / eps)
 
@@ -146,9 +235,9 @@ def eyring_kramers_time(hess_min, hess_saddle, barrier: float, eps: float) -> fl
 def kramers_langer_rate(hess_min, hess_saddle, barrier: float, eps: float, gamma: float) -> float:
     r"""k = (λ₊/2π) √(det ∇²U(x)/|det ∇²U(z)|) e^{−ΔU/ε}, λ₊ = −γ/2 + √(γ²/4 + |λ₁(z)|)
     (underdamped, spatial-diffusion regime γ I_b/ε ≫ 1; validation-theory §4.2). Mean time 1/k."""
-    hm = np.atleast_2d(np.asarray(hess_min, float))
-    hs = np.atleast_2d(np.asarray(hess_saddle, float))
-    lam1 = float(np.linalg.eigvalsh(hs).min())
+    hm, hs, lam1 = _hessians("kramers_langer_rate", hess_min, hess_saddle)
+    barrier, eps = _barrier_eps("kramers_langer_rate", barrier, eps)
+    gamma = check_scalar("kramers_langer_rate", "gamma", gamma, 0.0, math.inf, high_closed=False)
     lam_plus = -gamma / 2 + math.sqrt(gamma**2 / 4 + abs(lam1))
     pref = lam_plus / (2 * math.pi) * math.sqrt(np.linalg.det(hm) / abs(np.linalg.det(hs)))
     return pref * math.exp(-barrier / eps)
@@ -166,11 +255,10 @@ def kramers_rate(hess_min, hess_saddle, barrier: float, eps: float, gamma=None) 
     Arrhenius exponent ΔV/ε is the same. A two-well system relaxes at k₁₂ + k₂₁ (sum over the
     two minima, the spectral gap to the same order).
     """
-    hm = np.atleast_2d(np.asarray(hess_min, float))
-    hs = np.atleast_2d(np.asarray(hess_saddle, float))
-    lam1 = float(np.linalg.eigvalsh(hs).min())
-    if lam1 >= 0:
-        raise ValueError("kramers_rate: the saddle Hessian must have a negative eigenvalue")
+    hm, hs, lam1 = _hessians("kramers_rate", hess_min, hess_saddle)
+    barrier, eps = _barrier_eps("kramers_rate", barrier, eps)
+    if gamma is not None:
+        gamma = check_scalar("kramers_rate", "gamma", gamma, 0.0, math.inf, high_closed=False)
     lam = abs(lam1) if gamma is None else float(kramers_langer_lambda_plus(gamma, abs(lam1)))
     return lam / (2 * math.pi) * math.sqrt(np.linalg.det(hm) / abs(np.linalg.det(hs))) \
         * math.exp(-barrier / eps)
@@ -186,12 +274,22 @@ def langevin_effective_temperature(beta: float, eta: float, oracle_variance: flo
     per-step variance η²σ² adds to the injected 2η/β; in SGHMC it enters the momentum, whose
     fluctuation–dissipation balance divides it by the friction γ. Time is t = kη.
     """
+    owner = "langevin_effective_temperature"
+    beta = check_scalar(owner, "beta", beta, 0.0, math.inf, low_closed=False)
+    eta = check_scalar(owner, "eta", eta, 0.0, math.inf, low_closed=False, high_closed=False)
+    oracle_variance = check_scalar(owner, "oracle_variance", oracle_variance, 0.0, math.inf,
+                                   high_closed=False)
+    if gamma is not None:
+        gamma = check_scalar(owner, "gamma", gamma, 0.0, math.inf, low_closed=False,
+                             high_closed=False)
     return 1 / beta + eta * oracle_variance / (2 * (1.0 if gamma is None else gamma))
 
 
 def kramers_langer_lambda_plus(gamma, omega_b2: float = 1.0):
     """λ₊(γ) = −γ/2 + √(γ²/4 + ω_b²): the ratio τ(γ₁)/τ(γ₂) → λ₊(γ₂)/λ₊(γ₁)."""
-    gamma = np.asarray(gamma, float)
+    gamma = check_array("kramers_langer_lambda_plus", "gamma", gamma, low=0.0).astype(float)
+    omega_b2 = check_scalar("kramers_langer_lambda_plus", "omega_b2", omega_b2, 0.0, math.inf,
+                            low_closed=False, high_closed=False)
     return -gamma / 2 + np.sqrt(gamma**2 / 4 + omega_b2)
 
 
@@ -207,10 +305,13 @@ def spectral_gap_1d(potential, eps: float, lo: float, hi: float, n: int = 4000) 
     """
     from scipy.linalg import eigh_tridiagonal
 
+    owner = "spectral_gap_1d"
+    eps = check_scalar(owner, "eps", eps, 0.0, math.inf, low_closed=False, high_closed=False)
+    lo, hi, n = _grid(owner, "lo", lo, "hi", hi, n)
     x = np.linspace(lo, hi, n + 1)
     dx = x[1] - x[0]
-    v = potential(x)
-    vm = potential(0.5 * (x[:-1] + x[1:]))
+    v = _potential(owner, potential, x)
+    vm = _potential(owner, potential, 0.5 * (x[:-1] + x[1:]))
     f = np.ones(n + 1)
     f[0] = f[-1] = 0.5
     up = eps / dx**2 * np.exp(-(vm - v[:-1]) / eps) / f[:-1]     # i → i+1

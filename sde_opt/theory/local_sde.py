@@ -32,6 +32,8 @@ import jax
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .._checks import check_array, check_scalar
+from ..problems._base import check_problem
 from ..sde.linear import LinearSDE
 from .heavy_ball import heavy_ball_stationary_covariance
 from .lyapunov import lyapunov_covariance
@@ -54,6 +56,21 @@ def _flat(tree) -> np.ndarray:
     return np.asarray(ravel_pytree(tree)[0], dtype=np.float64)
 
 
+def _check_point(owner, problem, point):
+    """A finite real point (array or pytree) of the problem's shape, as float64 NumPy arrays."""
+    leaves = jax.tree_util.tree_leaves_with_path(point)
+    if not leaves:
+        raise TypeError(f"{owner}: point must be an array (or a pytree of arrays); got {point!r:.60}")
+    x = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(point), [
+        check_array(owner, "point" + jax.tree_util.keystr(p), a).astype(np.float64)
+        for p, a in leaves])
+    want = problem.shape
+    have = jax.tree_util.tree_map(lambda a: tuple(np.shape(a)), x)
+    if have != want:
+        raise ValueError(f"{owner}: point must have shape {want}; got {have}")
+    return x
+
+
 def field_jacobian(problem, point) -> np.ndarray:
     r"""The Riemannian Jacobian of the field V at ``point``, ``(D, D)`` in ambient flattened
     coordinates: ∇V − diag(w) with w = ``geometry.weingarten(point, V)`` (to be restricted to the
@@ -61,8 +78,9 @@ def field_jacobian(problem, point) -> np.ndarray:
     sphere, symmetrized (it is symmetric on the tangent space); for a game it keeps its rotational
     (antisymmetric) part.
     """
-    flat, unravel = ravel_pytree(jax.numpy.asarray(point) if not isinstance(point, (dict, tuple, list))
-                                 else point)
+    check_problem("field_jacobian", problem)
+    point = _check_point("field_jacobian", problem, point)
+    flat, unravel = ravel_pytree(jax.tree_util.tree_map(jax.numpy.asarray, point))
     z = unravel(flat)
     w = _flat(problem.geometry.weingarten(z, problem.field(z)))
     if hasattr(problem, "hessian") and not problem.is_game:
@@ -209,24 +227,18 @@ def local_sde(problem, point, eta, mu=0.0) -> LocalSDE:
         ValueError: if ``point`` is not critical (gradient, projected on the tangent space, larger
             than 1e-6 relative), or for η ≤ 0, μ ∉ [0, 1).
     """
-    eta, mu = float(eta), float(mu)
-    if not eta > 0:
-        raise ValueError(f"local_sde: eta must be > 0; got {eta!r}")
-    if not 0.0 <= mu < 1.0:
-        raise ValueError(f"local_sde: mu must lie in [0, 1); got {mu!r}")
-    x = jax.tree_util.tree_map(lambda a: np.asarray(a, dtype=np.float64), point)
-    want = problem.shape
-    have = jax.tree_util.tree_map(lambda a: tuple(np.shape(a)), x)
-    if have != want:
-        raise ValueError(f"local_sde: point must have shape {want}; got {have}")
+    check_problem("local_sde", problem, game=False)
+    eta = check_scalar("local_sde", "eta", eta, 0.0, math.inf, low_closed=False, high_closed=False)
+    mu = check_scalar("local_sde", "mu", mu, 0.0, 1.0, high_closed=False)
+    x = _check_point("local_sde", problem, point)
     xj = jax.tree_util.tree_map(jax.numpy.asarray, x)
     basis = problem.geometry.tangent_basis(xj)
     jac = field_jacobian(problem, xj)
     g = _flat(problem.field(xj)) @ basis
     scale = max(1.0, float(np.abs(jac).max()))
     if np.linalg.norm(g) > 1e-6 * scale:
-        raise ValueError(f"local_sde: point is not a critical point (tangent gradient norm "
-                         f"{np.linalg.norm(g):.3g})")
+        raise ValueError(f"local_sde: point must be a critical point; got a point that is not a "
+                         f"critical point (tangent gradient norm {np.linalg.norm(g):.3g})")
     h = basis.T @ jac @ basis
     curv, vecs = np.linalg.eigh(0.5 * (h + h.T))
     directions = basis @ vecs

@@ -14,13 +14,15 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
+from .._checks import check_array, check_scalar
+
 
 def _matrices(name: str, A, B):
-    A = np.atleast_2d(np.asarray(A, dtype=np.float64))
+    A = np.atleast_2d(check_array(name, "A", A, ndim=(0, 2)).astype(np.float64))
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise ValueError(f"{name}: A must be a square matrix; got shape {A.shape}")
     d = A.shape[0]
-    B = np.asarray(B, dtype=np.float64)
+    B = check_array(name, "B", B, ndim=(0, 1, 2)).astype(np.float64)
     if B.ndim == 0:
         B = float(B) * np.eye(d)
     if B.ndim == 1 and d == 1:
@@ -71,9 +73,8 @@ def em_stationary_covariance(A, B, dt) -> np.ndarray:
             0 < ah < 2).
     """
     A, bbt = _matrices("em_stationary_covariance", A, B)
-    h = float(dt)
-    if not h > 0:
-        raise ValueError(f"em_stationary_covariance: dt must be > 0; got {dt!r}")
+    h = check_scalar("em_stationary_covariance", "dt", dt, 0.0, np.inf, low_closed=False,
+                     high_closed=False)
     m = np.eye(A.shape[0]) + h * A
     radius = float(np.max(np.abs(np.linalg.eigvals(m))))
     if not radius < 1:
@@ -95,9 +96,8 @@ def exact_transition(A, B, dt) -> tuple[np.ndarray, np.ndarray]:
         ``(Phi, Q)``, both ``(d, d)``.
     """
     A, bbt = _matrices("exact_transition", A, B)
-    h = float(dt)
-    if not h > 0:
-        raise ValueError(f"exact_transition: dt must be > 0; got {dt!r}")
+    h = check_scalar("exact_transition", "dt", dt, 0.0, np.inf, low_closed=False,
+                     high_closed=False)
     d = A.shape[0]
     block = np.zeros((2 * d, 2 * d))
     block[:d, :d] = -A

@@ -13,10 +13,10 @@ of Φ. Let ρ > 1 be T's top eigenvalue (real, simple) and w its left eigenvecto
 * **Stochastic GDA** [derived here]: u is an AR(1) chain u⁺ = ρu + e, Var e = wᵀDΣDw (D =
   diag(η_x I, η_y I)), i.e. Euler–Maruyama of du = λ̃u dt + σ̃ dW with h = η_x, λ̃ = (ρ − 1)/η_x,
   σ̃² = Var e/η_x, whose mean exit iteration from |u| < R is
-  [`sde_opt.theory.saddle_exit_mean_em`][sde_opt.theory.saddle_exit_mean_em]/h. As r = η_y/η_x → ∞ (and η_x →
-  0), λ̃ → λ_Φ (the negative curvature of Φ) and σ̃² → η_x vᵀCv, C = [I, −K]Σ[I, −K]ᵀ — the reduced slow SDE
-  dX = −∇Φ dt + √η_x C^{1/2} dW ([`ReducedSDE`][sde_opt.ReducedSDE]) along the unstable eigenvector v of ∇²Φ,
-  whose exit time is the Dawson integral
+  [`sde_opt.theory.saddle_exit_mean_em`][sde_opt.theory.saddle_exit_mean_em]/h. As
+  r = η_y/η_x → ∞ (and η_x → 0), λ̃ → λ_Φ (the negative curvature of Φ) and σ̃² → η_x vᵀCv,
+  C = [I, −K]Σ[I, −K]ᵀ — the reduced slow SDE dX = −∇Φ dt + √η_x C^{1/2} dW
+  ([`ReducedSDE`][sde_opt.ReducedSDE]) along the unstable eigenvector v of ∇²Φ, whose exit time is the Dawson integral
   ([`sde_opt.theory.saddle_exit_mean`][sde_opt.theory.saddle_exit_mean]).
 """
 
@@ -27,6 +27,8 @@ import math
 
 import numpy as np
 
+from .._checks import check_array, check_instance, check_integer, check_scalar
+from ..problems.games import QuadraticGame
 from .kicked_escape import kicked_escape_cdf, kicked_escape_mean
 from .modified_equations import iteration_matrix
 from .saddle_exit import saddle_exit_mean, saddle_exit_mean_em
@@ -35,13 +37,15 @@ from .saddle_exit import saddle_exit_mean, saddle_exit_mean_em
 def unstable_mode(matrix):
     """(ρ, w, v): the top eigenvalue of a real matrix (must be real and > 1), its unit left
     eigenvector w and its right eigenvector v normalized so that ⟨w, v⟩ = 1."""
-    m = np.asarray(matrix, np.float64)
+    m = check_array("unstable_mode", "matrix", matrix, ndim=2).astype(np.float64)
+    if m.shape[0] != m.shape[1]:
+        raise ValueError(f"unstable_mode: matrix must be square; got shape {m.shape}")
     vals, right = np.linalg.eig(m)
     i = int(np.argmax(np.abs(vals)))
     rho = vals[i]
     if abs(rho.imag) > 1e-10 * abs(rho) or rho.real <= 1.0:
-        raise ValueError(f"unstable_mode: the top eigenvalue must be real and > 1 (a strict saddle); "
-                         f"got {rho}")
+        raise ValueError(f"unstable_mode: matrix must have a real top eigenvalue > 1 (a strict "
+                         f"saddle); got {rho}")
     lvals, left = np.linalg.eig(m.T)
     j = int(np.argmin(np.abs(lvals - rho)))
     w = np.real(left[:, j])
@@ -51,7 +55,9 @@ def unstable_mode(matrix):
     return float(rho.real), w, v
 
 
-def _game_matrices(game):
+def _game_matrices(game, owner):
+    check_instance(owner, "game", game, QuadraticGame,
+                   "a QuadraticGame (the closed forms need a quadratic game)")
     J = game.jacobian()
     m = game.dims[0]
     return J, m
@@ -80,9 +86,32 @@ class KickedEscape:
 
 def gdmax_kicked_escape(game, eta_x, eta_y, n_inner, *, r, radius) -> KickedEscape:
     """The kicked-linear escape law of perturbed GDmax on a [`QuadraticGame`][sde_opt.QuadraticGame]."""
-    J, m = _game_matrices(game)
-    rho, w, _ = unstable_mode(iteration_matrix("gdmax", J, eta_x, eta_y, m, n_inner=n_inner))
-    return KickedEscape(rho, w, float(np.linalg.norm(w[:m])), float(r), float(radius), m)
+    owner = "gdmax_kicked_escape"
+    J, m = _game_matrices(game, owner)
+    eta_x, eta_y = _steps(owner, eta_x, eta_y)
+    n_inner = check_integer(owner, "n_inner", n_inner, low=1)
+    r = check_scalar(owner, "r", r, 0.0, math.inf, low_closed=False, high_closed=False)
+    radius = check_scalar(owner, "radius", radius, 0.0, math.inf, low_closed=False,
+                          high_closed=False)
+    rho, w, _ = _unstable(owner, iteration_matrix("gdmax", J, eta_x, eta_y, m, n_inner=n_inner))
+    return KickedEscape(rho, w, float(np.linalg.norm(w[:m])), r, radius, m)
+
+
+def _steps(owner, eta_x, eta_y):
+    return (check_scalar(owner, "eta_x", eta_x, 0.0, math.inf, low_closed=False,
+                         high_closed=False),
+            check_scalar(owner, "eta_y", eta_y, 0.0, math.inf, low_closed=False,
+                         high_closed=False))
+
+
+def _unstable(owner, matrix):
+    """unstable_mode of the iteration matrix, its error told in the terms of the caller's
+    arguments (the steps decide whether the iteration has a growing mode)."""
+    try:
+        return unstable_mode(matrix)
+    except ValueError as e:
+        raise ValueError(f"{owner}: game and steps eta_x, eta_y must give the iteration a real "
+                         f"growing mode (a strict saddle); got {e}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,9 +147,11 @@ class GDASaddle:
 
 def gda_saddle(game, eta_x, eta_y) -> GDASaddle:
     """``GDASaddle`` for a [`QuadraticGame`][sde_opt.QuadraticGame] with C ≻ 0 and an indefinite Φ."""
-    J, m = _game_matrices(game)
+    owner = "gda_saddle"
+    J, m = _game_matrices(game, owner)
+    eta_x, eta_y = _steps(owner, eta_x, eta_y)
     n = J.shape[0] - m
-    rho, w, _ = unstable_mode(iteration_matrix("gda", J, eta_x, eta_y, m))
+    rho, w, _ = _unstable(owner, iteration_matrix("gda", J, eta_x, eta_y, m))
     d = np.diag(np.concatenate([np.full(m, float(eta_x)), np.full(n, float(eta_y))]))
     import jax
 
@@ -130,7 +161,8 @@ def gda_saddle(game, eta_x, eta_y) -> GDASaddle:
     hphi = game.phi_matrix()
     e, vecs = np.linalg.eigh(hphi)
     if not e[0] < 0:
-        raise ValueError("gda_saddle: Φ has no negative curvature at 0 (not a strict saddle)")
+        raise ValueError(f"gda_saddle: game must have a strict saddle of Φ at 0; got λ_min(∇²Φ) = "
+                         f"{e[0]:.4g}")
     v = vecs[:, 0]
     b, c = np.asarray(game.B, np.float64), np.asarray(game.C, np.float64)
     k = b @ np.linalg.inv(c)

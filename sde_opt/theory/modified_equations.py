@@ -41,26 +41,29 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..problems._base import AbstractField
+from .._checks import check_array, check_bool, check_choice, check_integer, check_positive, check_scalar
+from ..problems._base import AbstractField, check_problem
 from ..sde._base import AbstractSDE
 
 METHODS = ("gda", "alternating-gda", "ogda", "extragradient")
 
 
-def _check_method(method):
-    if method not in METHODS:
-        raise ValueError(f"modified equations: method must be one of {METHODS}; got {method!r}")
+def _check_method(method, owner="modified equations", options=METHODS):
+    return check_choice(owner, "method", method, options)
 
 
-def _steps(J, eta_x, eta_y, m):
-    J = np.asarray(J, dtype=np.float64)
-    if J.ndim != 2 or J.shape[0] != J.shape[1]:
-        raise ValueError(f"iteration_matrix: J must be square; got shape {J.shape}")
-    if not (0 < m <= J.shape[0]):
-        raise ValueError(f"iteration_matrix: m (the size of x) must lie in [1, {J.shape[0]}]; got {m}")
-    for name, v in (("eta_x", eta_x), ("eta_y", eta_y)):
-        if not v > 0:
-            raise ValueError(f"iteration_matrix: {name} must be > 0; got {v!r}")
+def _square(owner, name, matrix) -> np.ndarray:
+    a = check_array(owner, name, matrix, ndim=2).astype(np.float64)
+    if a.shape[0] != a.shape[1]:
+        raise ValueError(f"{owner}: {name} must be a square matrix; got shape {a.shape}")
+    return a
+
+
+def _steps(J, eta_x, eta_y, m, owner="iteration_matrix"):
+    J = _square(owner, "J", J)
+    m = check_integer(owner, "m", m, low=1, high=J.shape[0])
+    eta_x = check_scalar(owner, "eta_x", eta_x, 0.0, np.inf, low_closed=False, high_closed=False)
+    eta_y = check_scalar(owner, "eta_y", eta_y, 0.0, np.inf, low_closed=False, high_closed=False)
     n = J.shape[0] - m
     d = np.diag(np.concatenate([np.full(m, float(eta_x)), np.full(n, float(eta_y))]))
     return J, d, n
@@ -76,6 +79,8 @@ def iteration_matrix(method, J, eta_x, eta_y, m, n_inner: int = 1) -> np.ndarray
     * GDmax (``"gdmax"``, N = ``n_inner`` inner steps, G = I − η_yJᵧᵧ):
       y_N = Gᴺy − Σ_{j<N}Gʲ η_yJᵧₓ x, x⁺ = x − η_x(Jₓₓx + JₓᵧY_N), on (x, y) → (x⁺, y_N).
     """
+    _check_method(method, "iteration_matrix", METHODS + ("gdmax",))
+    n_inner = check_integer("iteration_matrix", "n_inner", n_inner, low=1)
     J, d, n = _steps(J, eta_x, eta_y, m)
     size = J.shape[0]
     eye = np.eye(size)
@@ -104,12 +109,16 @@ def iteration_matrix(method, J, eta_x, eta_y, m, n_inner: int = 1) -> np.ndarray
 
 def spectral_radius(matrix) -> float:
     """max |eig(M)|."""
-    return float(np.max(np.abs(np.linalg.eigvals(np.asarray(matrix, np.float64)))))
+    return float(np.max(np.abs(np.linalg.eigvals(_square("spectral_radius", "matrix", matrix)))))
 
 
 def scaled_jacobian(J, eta_x, eta_y, m) -> np.ndarray:
     """J̃ = (D/η_x) J: the Jacobian of F̃ = (Vₓ, rV_y)."""
-    J, d, _ = _steps(J, eta_x, eta_y, m)
+    return _scaled_jacobian(J, eta_x, eta_y, m, "scaled_jacobian")
+
+
+def _scaled_jacobian(J, eta_x, eta_y, m, owner):
+    J, d, _ = _steps(J, eta_x, eta_y, m, owner)
     return (d / float(eta_x)) @ J
 
 
@@ -119,8 +128,9 @@ def modified_log_rate(method, J, eta_x, eta_y, m, *, order: int = 1) -> float:
     ``order=1``: the O(η) modified equation (module docstring); ``order=0``: the shared first-order
     ODE ż = −F̃ (A = −J̃).
     """
-    _check_method(method)
-    jt = scaled_jacobian(J, eta_x, eta_y, m)
+    _check_method(method, "modified_log_rate")
+    order = check_integer("modified_log_rate", "order", order, low=0, high=1)
+    jt = _scaled_jacobian(J, eta_x, eta_y, m, "modified_log_rate")
     eta = float(eta_x)
     if order == 0:
         a = -jt
@@ -138,6 +148,8 @@ def modified_log_rate(method, J, eta_x, eta_y, m, *, order: int = 1) -> float:
 
 def exact_log_rate(method, J, eta_x, eta_y, m) -> float:
     """log of the spectral radius of the exact iteration matrix."""
+    _check_method(method, "exact_log_rate")
+    _steps(J, eta_x, eta_y, m, "exact_log_rate")
     return math.log(spectral_radius(iteration_matrix(method, J, eta_x, eta_y, m)))
 
 
@@ -145,12 +157,12 @@ def remainder_bound(method, J, eta_x, eta_y, m) -> float:
     r"""max_i |R(u_i)|, u_i = η_x·eig(J̃): the bound on |log ρ(exact) − log ρ(modified)| of the module
     docstring (GDA, EG, OGDA; valid for max|u| ≤ 1/4). Alternating GDA has no closed-form bound
     here (its iteration is not a polynomial in J̃): use the O(η³) slope instead."""
-    _check_method(method)
-    if method == "alternating-gda":
-        raise ValueError("remainder_bound: no closed-form bound for alternating GDA")
-    u = np.abs(float(eta_x) * np.linalg.eigvals(scaled_jacobian(J, eta_x, eta_y, m)))
+    _check_method(method, "remainder_bound", ("gda", "ogda", "extragradient"))
+    jt = _scaled_jacobian(J, eta_x, eta_y, m, "remainder_bound")
+    u = np.abs(float(eta_x) * np.linalg.eigvals(jt))
     if np.max(u) > 0.25:
-        raise ValueError(f"remainder_bound: needs max|η·eig(J̃)| <= 1/4; got {np.max(u):.3g}")
+        raise ValueError(f"remainder_bound: eta_x must keep max|η·eig(J̃)| <= 1/4; got "
+                         f"{np.max(u):.3g}")
     gda = u**3 / (3.0 * (1.0 - u))
     if method == "gda":
         return float(np.max(gda))
@@ -178,7 +190,11 @@ class ModifiedEquation(AbstractSDE):
     noisy: bool = eqx.field(static=True)
 
     def __init__(self, problem, method, eta_x, eta_y, noise=False):
-        _check_method(method)
+        _check_method(method, "ModifiedEquation")
+        check_problem("ModifiedEquation", problem, game=True)
+        check_positive("ModifiedEquation", "eta_x", eta_x, scalar=True)
+        check_positive("ModifiedEquation", "eta_y", eta_y, scalar=True)
+        check_bool("ModifiedEquation", "noise", noise)
         self.problem = problem
         self.method = method
         self.eta_x = jnp.asarray(eta_x)

@@ -38,6 +38,7 @@ import math
 import numpy as np
 from scipy import special as sp
 
+from .._checks import check_array, check_integer, check_scalar
 from .heavy_ball import heavy_ball_moments
 from .saddle_exit import (
     heavy_ball_exit_iterations,
@@ -49,33 +50,51 @@ from .saddle_exit import (
 )
 
 
-def _spectrum(spectrum) -> np.ndarray:
-    lam = np.asarray(spectrum, dtype=np.float64)
-    if lam.ndim != 1 or lam.size < 2 or not np.all(np.diff(lam) < 0) or not lam[-1] > 0:
-        raise ValueError("momentum_pca: spectrum must be 1-D, positive and strictly decreasing; "
-                         f"got {lam.tolist()}")
+def _spectrum(spectrum, owner: str = "momentum_pca") -> np.ndarray:
+    lam = check_array(owner, "spectrum", spectrum, ndim=1).astype(np.float64)
+    if lam.size < 2 or not np.all(np.diff(lam) < 0) or not lam[-1] > 0:
+        raise ValueError(f"{owner}: spectrum must be 1-D, positive and strictly decreasing "
+                         f"(d >= 2); got {lam.tolist()}")
     return lam
 
 
 def _eta_mu(name: str, eta, mu) -> tuple[float, float]:
-    eta, mu = float(eta), float(mu)
-    if not eta > 0:
-        raise ValueError(f"{name}: eta must be > 0; got {eta!r}")
-    if not 0.0 <= mu < 1.0:
-        raise ValueError(f"{name}: mu must lie in [0, 1); got {mu!r}")
+    eta = check_scalar(name, "eta", eta, 0.0, math.inf, low_closed=False, high_closed=False)
+    mu = check_scalar(name, "mu", mu, 0.0, 1.0, high_closed=False)
     return eta, mu
+
+
+def _kurtosis(name: str, kurtosis) -> float:
+    return check_scalar(name, "kurtosis", kurtosis, 1.0, math.inf, high_closed=False)
+
+
+def _level(name: str, level) -> float:
+    return check_scalar(name, "level", level, 0.0, 1.0, low_closed=False, high_closed=False)
+
+
+def _saddle(name: str, saddle, d: int) -> int:
+    return check_integer(name, "saddle", saddle, low=1, high=d - 1)
+
+
+def _check_pca(name: str, spectrum, eta, mu, kurtosis, level=0.5, saddle=1):
+    """Every argument of the Phase-I predictions, checked with ``name`` as the owner."""
+    lam = _spectrum(spectrum, name)
+    eta, mu = _eta_mu(name, eta, mu)
+    return lam, eta, mu, _kurtosis(name, kurtosis), _level(name, level), \
+        _saddle(name, saddle, lam.size)
 
 
 def noise_moments(spectrum, kurtosis: float = 1.0, j: int = 0) -> np.ndarray:
     """α_ij² = κ λ_i λ_j for every i (the i = j entry is returned too but is not a tangent noise)."""
-    lam = _spectrum(spectrum)
-    return float(kurtosis) * lam * lam[j]
+    lam = _spectrum(spectrum, "noise_moments")
+    kurtosis = _kurtosis("noise_moments", kurtosis)
+    j = check_integer("noise_moments", "j", j, low=0, high=lam.size - 1)
+    return kurtosis * lam * lam[j]
 
 
 def escape_radius(level: float = 0.5) -> float:
     """r with cos²(w, e₁) ≥ ``level`` ⟺ |w₁/w_s| ≥ r (near the saddle): r = √(ℓ/(1 − ℓ))."""
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"escape_radius: level must lie in (0, 1); got {level!r}")
+    level = _level("escape_radius", level)
     return math.sqrt(level / (1.0 - level))
 
 
@@ -247,10 +266,8 @@ def pca_escape(spectrum, eta, mu=0.0, *, kurtosis: float = 1.0, saddle: int = 1,
         saddle: 0-based index s of the starting saddle e_s (default 1: e₂).
         level: escape when cos²(w, e₁) ≥ ``level``.
     """
-    lam = _spectrum(spectrum)
-    eta, mu = _eta_mu("pca_escape", eta, mu)
-    if not 1 <= saddle < lam.size:
-        raise ValueError(f"pca_escape: saddle must lie in [1, {lam.size - 1}]; got {saddle}")
+    lam, eta, mu, kurtosis, level, saddle = _check_pca("pca_escape", spectrum, eta, mu, kurtosis,
+                                                       level, saddle)
     gap = float(lam[0] - lam[saddle])
     a2 = float(noise_moments(lam, kurtosis, saddle)[0])
     others = tuple(float(x) for j, x in enumerate(lam) if j not in (0, saddle) and x < lam[saddle])
@@ -262,6 +279,7 @@ def pca_escape(spectrum, eta, mu=0.0, *, kurtosis: float = 1.0, saddle: int = 1,
 
 def momentum_escape_factor(spectrum, eta, mu, *, kurtosis: float = 1.0, level: float = 0.5) -> float:
     """E N(η, μ)/E N(η, 0) of the linearized limit — the paper's '(1 − μ)' with its log correction."""
+    _check_pca("momentum_escape_factor", spectrum, eta, mu, kurtosis, level)
     a = pca_escape(spectrum, eta, mu, kurtosis=kurtosis, level=level).mean
     b = pca_escape(spectrum, eta, 0.0, kurtosis=kurtosis, level=level).mean
     return a / b
@@ -269,8 +287,7 @@ def momentum_escape_factor(spectrum, eta, mu, *, kurtosis: float = 1.0, level: f
 
 def stationary_error(spectrum, eta, mu=0.0, *, kurtosis: float = 1.0) -> float:
     """The floor (η/(2(1 − μ))) Σ_{i≥2} α_1i²/(λ₁ − λ_i) of E[1 − (e₁ᵀw)²] (diffusion limit)."""
-    lam = _spectrum(spectrum)
-    eta, mu = _eta_mu("stationary_error", eta, mu)
+    lam, eta, mu, kurtosis, *_ = _check_pca("stationary_error", spectrum, eta, mu, kurtosis)
     a2 = noise_moments(lam, kurtosis, 0)[1:]
     return eta / (2.0 * (1.0 - mu)) * float(np.sum(a2 / (lam[0] - lam[1:])))
 
@@ -282,8 +299,8 @@ def stationary_error_discrete(spectrum, eta, mu=0.0, *, kurtosis: float = 1.0) -
     it exceeds [`stationary_error`][sde_opt.theory.pca_stationary_error] by the relative amount ≈ ηh/(2(1 +
     μ)).
     """
-    lam = _spectrum(spectrum)
-    eta, mu = _eta_mu("stationary_error_discrete", eta, mu)
+    lam, eta, mu, kurtosis, *_ = _check_pca("stationary_error_discrete", spectrum, eta, mu,
+                                            kurtosis)
     a2 = noise_moments(lam, kurtosis, 0)[1:]
     return float(sum(heavy_ball_moments(lam[0] - li, c, eta, mu).var_x
                      for li, c in zip(lam[1:], a2)))
@@ -295,15 +312,16 @@ def stationary_error_em(spectrum, eta, mu=0.0, *, kurtosis: float = 1.0, substep
     Per direction an OU process with a = h/(1−μ), s² = ηc/(1−μ)²; EM's variance is
     s²/(a(2 − a·dt)) (validation-theory.md §1.2), relative bias ≈ a·dt/2 = η h/(2(1−μ)·substeps).
     """
-    lam = _spectrum(spectrum)
-    eta, mu = _eta_mu("stationary_error_em", eta, mu)
+    lam, eta, mu, kurtosis, *_ = _check_pca("stationary_error_em", spectrum, eta, mu, kurtosis)
+    substeps = check_integer("stationary_error_em", "substeps", substeps, low=1)
     a2 = noise_moments(lam, kurtosis, 0)[1:]
     h = lam[0] - lam[1:]
     a = h / (1.0 - mu)
     s2 = eta * a2 / (1.0 - mu) ** 2
     dt = eta / substeps
     if np.any(a * dt >= 2.0):
-        raise ValueError("stationary_error_em: Euler–Maruyama is unstable at this step")
+        raise ValueError(f"stationary_error_em: eta/substeps must keep Euler–Maruyama stable "
+                         f"(a·dt < 2 in every direction); got a·dt up to {float(np.max(a * dt)):.3g}")
     return float(np.sum(s2 / (a * (2.0 - a * dt))))
 
 
@@ -318,8 +336,10 @@ def mean_error_curve(spectrum, eta, mu, iterations, *, kurtosis: float = 1.0,
     during
     Phases I–II.
     """
+    _check_pca("mean_error_curve", spectrum, eta, mu, kurtosis, 0.5, saddle)
+    iterations = check_array("mean_error_curve", "iterations", iterations, nonempty=False, low=0.0)
     esc = pca_escape(spectrum, eta, mu, kurtosis=kurtosis, saddle=saddle)
-    t = np.asarray(iterations, dtype=np.float64) * esc.eta
+    t = iterations.astype(np.float64) * esc.eta
     # exponent capped where V is astronomically large (p is then 0 to double precision)
     var = esc.noise**2 * np.expm1(np.minimum(2.0 * esc.rate * t, 700.0)) / (2.0 * esc.rate)
     safe = np.where(var > 0, var, 1.0)

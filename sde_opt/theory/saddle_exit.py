@@ -23,13 +23,20 @@ import numpy as np
 from scipy import integrate, special
 from scipy import special as sp
 
+from .._checks import check_array, check_bool, check_integer, check_scalar
+
 EULER_GAMMA = float(np.euler_gamma)
 
 
-def _positive(name: str, **values) -> None:
-    for k, v in values.items():
-        if not np.all(np.asarray(v, dtype=float) > 0):
-            raise ValueError(f"{name}: {k} must be > 0; got {v!r}")
+def _positive(name: str, **values) -> list[float]:
+    """Each value a finite real scalar > 0 (a clear error naming it otherwise); returned as
+    floats in order."""
+    return [check_scalar(name, k, v, 0.0, math.inf, low_closed=False, high_closed=False)
+            for k, v in values.items()]
+
+
+def _momentum(name: str, mu) -> float:
+    return check_scalar(name, "mu", mu, 0.0, 1.0, high_closed=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -71,8 +78,8 @@ def saddle_exit_mean(lam, sigma, r, *, k: int = 1) -> float:
         r: exit radius r > 0.
         k: number of unstable directions sharing λ.
     """
-    _positive("saddle_exit_mean", lam=lam, sigma=sigma, r=r, k=k)
-    lam, sigma, r, k = float(lam), float(sigma), float(r), int(k)
+    lam, sigma, r = _positive("saddle_exit_mean", lam=lam, sigma=sigma, r=r)
+    k = check_integer("saddle_exit_mean", "k", k, low=1)
     big_r = r * math.sqrt(lam) / sigma
     val, _ = integrate.quad(lambda u: _radial_integrand(u, k), 0.0, big_r, epsabs=1e-13,
                             epsrel=1e-11, limit=500)
@@ -89,16 +96,14 @@ def saddle_exit_mean_from(lam, sigma, r, x0) -> float:
     as σ → 0 (noise vanishing along the unstable direction) it tends to the deterministic
     growth time log(r/|x0|)/λ, which is returned for σ = 0.
     """
-    _positive("saddle_exit_mean_from", lam=lam, r=r)
-    lam, sigma, r, x0 = float(lam), float(sigma), float(r), abs(float(x0))
-    if not sigma >= 0:
-        raise ValueError(f"saddle_exit_mean_from: sigma must be >= 0; got {sigma!r}")
-    if not x0 < r:
-        raise ValueError(f"saddle_exit_mean_from: the start |x0| = {x0} must lie inside r = {r}")
+    owner = "saddle_exit_mean_from"
+    lam, r = _positive(owner, lam=lam, r=r)
+    sigma = check_scalar(owner, "sigma", sigma, 0.0, math.inf, high_closed=False)
+    x0 = abs(check_scalar(owner, "x0", x0, -r, r, low_closed=False, high_closed=False))
     if sigma == 0:
         if x0 == 0:
-            raise ValueError("saddle_exit_mean_from: with sigma = 0 a path started at 0 never "
-                             "leaves; give a nonzero start offset x0")
+            raise ValueError("saddle_exit_mean_from: x0 must be nonzero when sigma = 0 (a path "
+                             "started at 0 never leaves); got x0=0.0")
         return math.log(r / x0) / lam
     lo, hi = x0 * math.sqrt(lam) / sigma, r * math.sqrt(lam) / sigma
     val, _ = integrate.quad(special.dawsn, lo, hi, epsabs=1e-13, epsrel=1e-11, limit=500)
@@ -119,8 +124,9 @@ def saddle_exit_mean_asymptotic(lam, sigma, r, *, k: int = 1, correction: bool =
 
     ψ the digamma function; k = 1 gives the line above. ``correction=False`` drops the σ² term.
     """
-    _positive("saddle_exit_mean_asymptotic", lam=lam, sigma=sigma, r=r, k=k)
-    lam, sigma, r, k = float(lam), float(sigma), float(r), int(k)
+    lam, sigma, r = _positive("saddle_exit_mean_asymptotic", lam=lam, sigma=sigma, r=r)
+    k = check_integer("saddle_exit_mean_asymptotic", "k", k, low=1)
+    correction = check_bool("saddle_exit_mean_asymptotic", "correction", correction)
     lead = (math.log(2.0 * lam * r * r / sigma**2) - float(sp.digamma(k / 2.0))
             - math.log(2.0)) / (2.0 * lam)
     return lead + ((k - 2) * sigma**2 / (4.0 * lam**2 * r**2) if correction else 0.0)
@@ -147,12 +153,12 @@ def saddle_exit_cdf(t, lam, sigma, r, *, dt=None):
     a step function of t (evaluate it at multiples of h; between grid points this returns the
     smooth interpolation).
     """
-    _positive("saddle_exit_cdf", lam=lam, sigma=sigma, r=r)
-    t = np.asarray(t, dtype=float)
+    lam, sigma, r = _positive("saddle_exit_cdf", lam=lam, sigma=sigma, r=r)
+    t = check_array("saddle_exit_cdf", "t", t, nonempty=False).astype(float)
     if dt is None:
         arg = r * math.sqrt(lam) / sigma * np.exp(-lam * t)
     else:
-        _positive("saddle_exit_cdf", dt=dt)
+        (dt,) = _positive("saddle_exit_cdf", dt=dt)
         rho, v = _em_growth(float(lam), float(dt))
         arg = r * np.exp(-np.log(rho) * t / dt) / math.sqrt(2.0 * v * sigma**2)
     return sp.erfc(arg)
@@ -165,10 +171,11 @@ def saddle_exit_quantile(p, lam, sigma, r, *, dt=None):
     validation-theory.md §3). With ``dt = h`` the EM law is inverted instead (continuous in t;
     the grid quantile is the next multiple of h).
     """
-    _positive("saddle_exit_quantile", lam=lam, sigma=sigma, r=r)
-    p = np.asarray(p, dtype=float)
-    if np.any((p <= 0) | (p >= 1)):
-        raise ValueError(f"saddle_exit_quantile: p must lie in (0, 1); got {p!r}")
+    lam, sigma, r = _positive("saddle_exit_quantile", lam=lam, sigma=sigma, r=r)
+    p = check_array("saddle_exit_quantile", "p", p, nonempty=False, low=0.0, high=1.0,
+                    low_closed=False, high_closed=False).astype(float)
+    if dt is not None:
+        (dt,) = _positive("saddle_exit_quantile", dt=dt)
     a = sp.erfcinv(p)
     if dt is None:
         return np.log(r * math.sqrt(lam) / (sigma * a)) / lam
@@ -182,7 +189,9 @@ def saddle_exit_variance(lam, *, dt=None) -> float:
     π²/8 = Var ln|Z| (validation-theory.md §3, [derived]). With ``dt = h`` (EM on its grid):
     h² [π²/(8 ln²(1 + λh)) + 1/12], the 1/12 from rounding up to the grid [derived here].
     """
-    _positive("saddle_exit_variance", lam=lam)
+    (lam,) = _positive("saddle_exit_variance", lam=lam)
+    if dt is not None:
+        (dt,) = _positive("saddle_exit_variance", dt=dt)
     if dt is None:
         return math.pi**2 / (8.0 * float(lam) ** 2)
     rho = 1.0 + float(lam) * float(dt)
@@ -269,10 +278,9 @@ def heavy_ball_exit_iterations(lam, noise_var, eta, r, *, mu=0.0) -> float:
         r: exit radius.
         mu: momentum μ ∈ [0, 1).
     """
-    _positive("heavy_ball_exit_iterations", lam=lam, noise_var=noise_var, eta=eta, r=r)
-    lam, c, eta, r, mu = float(lam), float(noise_var), float(eta), float(r), float(mu)
-    if not 0.0 <= mu < 1.0:
-        raise ValueError(f"heavy_ball_exit_iterations: mu must lie in [0, 1); got {mu!r}")
+    lam, c, eta, r = _positive("heavy_ball_exit_iterations", lam=lam, noise_var=noise_var,
+                               eta=eta, r=r)
+    mu = _momentum("heavy_ball_exit_iterations", mu)
     b = 1.0 + mu + eta * lam
     rho = 0.5 * (b + math.sqrt(b * b - 4.0 * mu))
     rho2 = mu / rho
@@ -295,9 +303,7 @@ def saddle_exit_iterations(lam, noise_var, eta, r, *, mu=0.0) -> float:
     The exact mean of the diffusion limit is ``saddle_exit_mean(λ/(1−μ), √(ηc)/(1−μ), r) / η``.
     """
     _positive("saddle_exit_iterations", lam=lam, noise_var=noise_var, eta=eta, r=r)
-    mu = float(mu)
-    if not 0.0 <= mu < 1.0:
-        raise ValueError(f"saddle_exit_iterations: mu must lie in [0, 1); got {mu!r}")
+    mu = _momentum("saddle_exit_iterations", mu)
     eta_eff = float(eta) / (1.0 - mu)
     lam, c, r = float(lam), float(noise_var), float(r)
     return (math.log(4.0 * lam * r * r / (eta_eff * c)) + EULER_GAMMA) / (2.0 * eta_eff * lam)
