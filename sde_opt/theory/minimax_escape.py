@@ -16,8 +16,8 @@ of Φ. Let ρ > 1 be T's top eigenvalue (real, simple) and w its left eigenvecto
   [`sde_opt.theory.saddle_exit_mean_em`][sde_opt.theory.saddle_exit_mean_em]/h. As
   r = η_y/η_x → ∞ (and η_x → 0), λ̃ → λ_Φ (the negative curvature of Φ) and σ̃² → η_x vᵀCv,
   C = [I, −K]Σ[I, −K]ᵀ — the reduced slow SDE dX = −∇Φ dt + √η_x C^{1/2} dW
-  ([`ReducedSDE`][sde_opt.ReducedSDE]) along the unstable eigenvector v of ∇²Φ, whose exit time is the Dawson integral
-  ([`sde_opt.theory.saddle_exit_mean`][sde_opt.theory.saddle_exit_mean]).
+  ([`ReducedSDE`][sde_opt.ReducedSDE]) along the unstable eigenvector v of ∇²Φ, whose exit time
+  is the Dawson integral ([`sde_opt.theory.saddle_exit_mean`][sde_opt.theory.saddle_exit_mean]).
 """
 
 from __future__ import annotations
