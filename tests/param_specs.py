@@ -1743,27 +1743,12 @@ spec("sde_opt.engine.events.OnState", lambda: dict(fn=_first), fn=Func())
 # --------------------------------------------------------------------------------------------
 
 _PENDING_MODULES = {
-    18: ("sde_opt.problems.games.", "sde_opt.problems.adversarial_logistic.",
-         "sde_opt.algorithms.gda.", "sde_opt.algorithms.ogda.", "sde_opt.algorithms.extragradient.",
-         "sde_opt.algorithms.gdmax.", "sde_opt.algorithms.perturbed_gdmax."),
-    19: ("sde_opt.problems.bilevel.", "sde_opt.algorithms.aid.", "sde_opt.algorithms.perturbed_aid.",
-         "sde_opt.algorithms.stocbio.", "sde_opt.algorithms.stocbio_ineon.",
-         "sde_opt.theory.bilevel."),
     20: ("sde_opt.problems.normalized_ufm.", "sde_opt.problems.regularized_ufm.",
          "sde_opt.geometry.Sphere", "sde_opt.geometry.Oblique", "sde_opt.geometry.Product",
          "sde_opt.algorithms.riemannian_", "sde_opt.theory.neural_collapse.",
          "sde_opt.stats.neural_collapse.", "sde_opt.stats.proportions."),
-    23: ("sde_opt.algorithms.optax_chain.", "sde_opt.algorithms.adam.",
-         "sde_opt.algorithms.rmsprop.", "sde_opt.algorithms.svag.",
-         "sde_opt.algorithms._adaptive.", "sde_opt.sde.adaptive."),
-    # issue 22 (not named in issue 21's list, but new public names on its branch)
-    22: ("sde_opt.problems.finite_sum.FiniteSumGame", "sde_opt.problems.bilevel_losses.",
-         "sde_opt.sde.from_functions.", "sde_opt.engine.events.OnState"),
 }
-# issue 18's GDmaxSDE and inner_loop_covariance are new names in sde/two_timescale.py
-_PENDING_NAMES = ("sde_opt.sde.two_timescale.GDmaxSDE",
-                  "sde_opt.sde.two_timescale.inner_loop_covariance",
-                  "sde_opt.problems.augmented_ufm.AugmentedUFM")
+_PENDING_NAMES = ("sde_opt.problems.augmented_ufm.AugmentedUFM",)
 
 
 def is_pending(name: str) -> bool:
