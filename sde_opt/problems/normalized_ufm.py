@@ -45,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._checks import check_positive
+from .._checks import check_integer, check_positive
 from ..geometry import Oblique, Product
 from ..noise import MinibatchIndices
 from ._base import AbstractProblem
@@ -74,7 +74,9 @@ def check_labels(owner: str, labels, k: int, n: int) -> np.ndarray:
 
 def optimal_value(k, tau) -> float:
     """f* = log(1 + (K − 1) exp(−τK/(K − 1))) (papers.md §5.4; requires d ≥ K − 1)."""
-    k, tau = int(k), float(tau)
+    k = check_integer("optimal_value", "K", k, low=2)
+    check_positive("optimal_value", "tau", tau, scalar=True)
+    tau = float(tau)
     return math.log1p((k - 1) * math.exp(-tau * k / (k - 1)))
 
 
@@ -83,6 +85,8 @@ def simplex_etf(k: int, d: int, rotation=None) -> np.ndarray:
 
     ``rotation``: an optional d×d orthogonal matrix applied on the left.
     """
+    k = check_integer("simplex_etf", "K", k, low=2)
+    d = check_integer("simplex_etf", "d", d, low=1)
     if d < k - 1:
         raise ValueError(f"simplex_etf: a K-simplex ETF needs d >= K - 1 = {k - 1}; got d={d}")
     m = math.sqrt(k / (k - 1)) * (np.eye(k) - np.ones((k, k)) / k)  # K×K, rank K−1

@@ -12,7 +12,8 @@
   :func:`integrated_autocorr_time` (time averages along paths), :func:`iid_mean`,
   :func:`iid_covariance` (one sample per path);
 * fits — :func:`slope_fit` (weighted least squares with CIs), :func:`loglog_slope` (strong orders
-  with a path bootstrap), :func:`exponential_rate` (relaxation rates).
+  with a path bootstrap), :func:`exponential_rate` (relaxation rates);
+* fractions of runs — :func:`proportion_ci` (Clopper–Pearson, always within [0, 1]).
 """
 
 from ._estimate import Estimate as Estimate
@@ -23,6 +24,7 @@ from .fits import SlopeFit as SlopeFit
 from .fits import slope_fit as slope_fit
 from .moments import iid_covariance as iid_covariance
 from .moments import iid_mean as iid_mean
+from .proportions import proportion_ci as proportion_ci
 from .quantiles import quantile_ci as quantile_ci
 from .quantiles import quantile_ci_coverage as quantile_ci_coverage
 from .rates import BootstrapSlope as BootstrapSlope
@@ -40,5 +42,5 @@ __all__ = [
     "ExitTimeSummary", "exit_time_summary", "SlopeFit", "slope_fit", "Estimate", "iid_covariance",
     "iid_mean", "quantile_ci", "quantile_ci_coverage", "batch_means", "integrated_autocorr_time",
     "stationary_covariance", "KaplanMeier", "kaplan_meier", "normal_quantile", "BootstrapSlope",
-    "RateFit", "exponential_rate", "exponential_rate_difference", "loglog_slope",
+    "RateFit", "exponential_rate", "exponential_rate_difference", "loglog_slope", "proportion_ci",
 ]

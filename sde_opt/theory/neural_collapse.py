@@ -40,6 +40,8 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from scipy import integrate, special, stats
 
+from .._checks import check_integer, check_positive, check_range
+
 
 @dataclasses.dataclass(frozen=True)
 class SaddleLinearization:
@@ -171,6 +173,8 @@ def _chi_expectation(fn, dof: int) -> float:
 
 def sphere_bm_factor(d: int, h: float, scheme: str = "projected") -> float:
     """m_h: one step's factor on E⟨X, x₀⟩ for Brownian motion on S^{d−1} (module docstring)."""
+    d = check_integer("sphere_bm_factor", "d", d, low=2)
+    check_positive("sphere_bm_factor", "h", h, scalar=True)
     if scheme == "projected":
         return _chi_expectation(lambda r: 1.0 / math.sqrt(1.0 + h * r * r), d - 1)
     if scheme == "geodesic":
@@ -180,6 +184,8 @@ def sphere_bm_factor(d: int, h: float, scheme: str = "projected") -> float:
 
 def sphere_bm_mean_cosine(d: int, t: float) -> float:
     """E⟨X_t, x₀⟩ = e^{−(d−1)t/2} for Brownian motion on S^{d−1} with generator ½Δ."""
+    d = check_integer("sphere_bm_mean_cosine", "d", d, low=2)
+    check_range("sphere_bm_mean_cosine", "t", t, 0.0, scalar=True)
     return math.exp(-(d - 1) * t / 2.0)
 
 
