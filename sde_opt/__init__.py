@@ -47,6 +47,7 @@ from .problems import (
     AbstractGeometry,
     AbstractProblem,
     AdversarialLogistic,
+    AugmentedUFM,
     DoubleWell,
     DoubleWell2D,
     DoubleWellGame,
@@ -112,5 +113,5 @@ __all__ = [
     "PhaseSpace", "ExactOU", "BAOAB", "OBABO",
     # neural collapse on a product of spheres
     "RiemannianGD", "RiemannianSGD", "RiemannianMomentum", "NormalizedUFM", "RegularizedUFM",
-    "SphereLinearPotential", "GeodesicEulerMaruyama",
+    "SphereLinearPotential", "GeodesicEulerMaruyama", "AugmentedUFM",
 ]
