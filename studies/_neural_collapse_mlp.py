@@ -16,8 +16,9 @@ on the features the classifier sees: τh/‖h‖ for the normalized network; NC1
 and NC2/NC3 normalized); and on the held-out test set: accuracy and NC1–NC3 of the test features
 (class means of the test features; W as trained).
 
-All runs of one arm — seeds and hyperparameters — are one compiled, vmapped program: a
-``lax.scan`` over epochs and minibatches, per-run shuffling from the run's key.
+All runs — both arms, seeds and hyperparameters — share one compiled, vmapped program per
+epoch (``lax.scan`` over the minibatches, per-run shuffling from the run's key); the NC metrics
+are computed on the host in float64 from the returned features.
 """
 
 from __future__ import annotations
@@ -101,18 +102,21 @@ def _features(params, x):
 
 
 def _logits(params, x, normalized, tau):
+    """Logits and the features the classifier sees; ``normalized`` is a (traced) 0/1 switch, so
+    both arms share one compiled program."""
     h = _features(params, x)
-    if normalized:
-        h = tau * h / jnp.linalg.norm(h, axis=1, keepdims=True)
+    # the norm of ones in the weight-decayed arm: dead features (h = 0) must not give a NaN
+    # gradient through the branch that is not taken
+    nrm = jnp.linalg.norm(jnp.where(normalized, h, jnp.ones_like(h)), axis=1, keepdims=True)
+    h = jnp.where(normalized, tau * h / nrm, h)
     return h @ params["W"] + params["bias"], h
 
 
 def _loss(params, x, y, normalized, tau, lam):
     z, h = _logits(params, x, normalized, tau)
     ce = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(z, y))
-    if normalized:
-        return ce
-    return ce + 0.5 * lam * jnp.sum(params["W"] ** 2) + 0.5 * lam * jnp.sum(h**2)
+    decay = 0.5 * lam * jnp.sum(params["W"] ** 2) + 0.5 * lam * jnp.sum(h**2)
+    return ce + jnp.where(normalized, 0.0, decay)
 
 
 def _evaluate(params, data, normalized, tau, k):
@@ -171,9 +175,9 @@ def _run_epoch(carry, lr, tau, lam, data, *, normalized, batch, momentum, k):
         g = jax.grad(_loss)(params, xtr[idx], ytr[idx], normalized, tau, lam)
         upd, state = opt.update(g, state, params)
         params = optax.apply_updates(params, upd)
-        if normalized:
-            params = dict(params, W=params["W"] / jnp.linalg.norm(params["W"], axis=0,
-                                                                  keepdims=True))
+        w = params["W"]
+        params = dict(params, W=jnp.where(normalized, w / jnp.linalg.norm(w, axis=0,
+                                                                          keepdims=True), w))
         return (params, state), None
 
     perm = jax.random.permutation(ekey, n_train)[: n_batches * batch]
@@ -182,31 +186,31 @@ def _run_epoch(carry, lr, tau, lam, data, *, normalized, batch, momentum, k):
 
 
 
-@functools.partial(jax.jit, static_argnames=("width", "d", "k", "normalized"))
-def _init_batched(keys, lr, tau, data, *, width, d, k, momentum, normalized):
-    return jax.vmap(lambda kk, l, t: _run_init(kk, l, data, width=width, d=d, k=k,
-                                               momentum=momentum, normalized=normalized, tau=t))(
-        keys, lr, tau)
+@functools.partial(jax.jit, static_argnames=("width", "d", "k"))
+def _init_batched(keys, lr, tau, normalized, data, *, width, d, k, momentum):
+    return jax.vmap(lambda kk, l, t, nz: _run_init(kk, l, data, width=width, d=d, k=k,
+                                                   momentum=momentum, normalized=nz, tau=t))(
+        keys, lr, tau, normalized)
 
 
-@functools.partial(jax.jit, static_argnames=("normalized", "batch", "k"))
-def _epoch_batched(carry, lr, tau, lam, data, *, normalized, batch, momentum, k):
-    return jax.vmap(lambda c, l, t, m: _run_epoch(c, l, t, m, data, normalized=normalized,
-                                                  batch=batch, momentum=momentum, k=k))(
-        carry, lr, tau, lam)
+@functools.partial(jax.jit, static_argnames=("batch", "k"))
+def _epoch_batched(carry, lr, tau, lam, normalized, data, *, batch, momentum, k):
+    return jax.vmap(lambda c, l, t, m, nz: _run_epoch(c, l, t, m, data, normalized=nz,
+                                                      batch=batch, momentum=momentum, k=k))(
+        carry, lr, tau, lam, normalized)
 
 
 def _train_batched(keys, lr, tau, lam, data, *, normalized, epochs, width, d, batch, momentum, k):
     """All runs of a chunk, epoch by epoch: one compiled call per epoch; returns (runs,
     epochs + 1, len(METRICS)) with the NC metrics computed on the host."""
-    carry, ev = _init_batched(keys, lr, tau, data, width=width, d=d, k=k, momentum=momentum,
-                              normalized=normalized)
+    nz = jnp.full(lr.shape, bool(normalized))
+    carry, ev = _init_batched(keys, lr, tau, nz, data, width=width, d=d, k=k, momentum=momentum)
     ytr, yte = np.asarray(data[1]), np.asarray(data[3])
     rows = []
     for epoch in range(epochs + 1):
         if epoch:
-            carry, ev = _epoch_batched(carry, lr, tau, lam, data, normalized=normalized,
-                                       batch=batch, momentum=momentum, k=k)
+            carry, ev = _epoch_batched(carry, lr, tau, lam, nz, data, batch=batch,
+                                       momentum=momentum, k=k)
         scalars, h, ht, w = (np.asarray(a) for a in ev)
         per_run = []
         for r in range(scalars.shape[0]):

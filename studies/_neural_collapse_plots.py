@@ -204,7 +204,8 @@ def race(out, summary, curves):
     axes[0].set_ylabel("median iterations to joint collapse (tuning seeds)")
     axes[0].set_title("tuning: every arm over the same η grid", fontsize=10)
     axes[0].grid(alpha=0.3, which="both")
-    axes[0].legend(fontsize=7, ncol=2)
+    axes[0].legend(fontsize=7, ncol=2, loc="upper right", bbox_to_anchor=(1.0, 0.94),
+                   framealpha=0.9)
     pairs = summary["pairs"]
     taus = sorted({p["tau"] for p in pairs})
     lams = sorted({p["lambda"] for p in pairs})
