@@ -99,11 +99,12 @@ def census(out, points, summary):
                     for lab, c in zip(cases, colors, strict=True)]
     kind_handles = [Line2D([], [], color="k", marker=mk, ls="", label=kind)
                     for kind, mk in markers.items()]
+    # both legends inside, in the empty band between f = f* and the saddles' values
     first = ax.legend(handles=case_handles, fontsize=7, title="case", title_fontsize=7,
-                      loc="upper left", bbox_to_anchor=(1.01, 1.0))
+                      loc="upper center", ncol=2, framealpha=0.9)
     ax.add_artist(first)
     ax.legend(handles=kind_handles, fontsize=7, title="class", title_fontsize=7,
-              loc="lower left", bbox_to_anchor=(1.01, 0.0))
+              loc="center", framealpha=0.9)
     fig.tight_layout()
     out.savefig(fig, "critical_point_census.png")
 
@@ -129,7 +130,7 @@ def escape_ecdf(out, ecdfs, lin, e):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
     fig.suptitle(f"Escape from the fully collapsed saddle (K={e['k']}, d={e['d']}, n={e['n']}, "
-                 f"τ={e['tau']:g}; λ = τ/(K√n) = {lin.lam:.3f}, unstable multiplicity "
+                 f"τ={e['tau']:g}; λ = τ/(K√n) = {lin.lam:.3f},\nunstable multiplicity "
                  f"{lin.multiplicity} of {lin.tangent_dim}) after a uniform tangent kick of radius "
                  f"{e['kick']:g}, η = {e['eta']:g}", fontsize=10)
     fig.tight_layout()

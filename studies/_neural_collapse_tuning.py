@@ -105,6 +105,18 @@ def evaluate(out, tag, problem, eta, x0, n_steps, seed=23):
                      lambda: hit_iterations(problem, eta, x0, seed, n_steps))
 
 
+def tune_and_evaluate(out, tag, problem, etas, *, tune_runs, eval_runs, n_steps, seeds):
+    """:func:`tune` on ``tune_runs`` starts (seed ``seeds[0]``), then :func:`evaluate` the best
+    step size on ``eval_runs`` fresh starts (seed ``seeds[1]``); no step size collapses → every
+    evaluation run censored. Returns (best η or None, per-run hits, :func:`summarize` dict)."""
+    best, rows = tune(out, tag, problem, etas, starts(problem, tune_runs, seeds[0]), n_steps)
+    if best is None:
+        ev = {"hit": np.full(eval_runs, np.inf), "status": np.zeros(eval_runs)}
+    else:
+        ev = evaluate(out, tag, problem, best, starts(problem, eval_runs, seeds[1]), n_steps)
+    return best, ev["hit"], summarize(ev["hit"], ev["status"], best, etas, rows, n_steps)
+
+
 def summarize(hit, status, eta, etas, rows, n_steps) -> dict:
     """Counts, the fraction collapsed (Clopper–Pearson) and the median iteration (order-statistic
     CI; runs censored at the budget ``n_steps`` enter as unknown values beyond it) of one

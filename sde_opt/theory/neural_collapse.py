@@ -273,17 +273,23 @@ class CriticalPoint:
     nc: dict
 
 
-def classify_critical_point(problem, x, *, grad_tol=1e-9, curvature_tol=1e-6, value_tol=1e-9,
-                            f_star=None) -> CriticalPoint:
-    """Classify ``x`` (float64 arrays) by ‖grad f‖, the Riemannian-Hessian spectrum and f − f*."""
+@eqx.filter_jit
+def _measures(problem, points):
+    """‖grad f‖, f, NC1–NC3 and the spectrum of the ambient Riemannian Hessian (its tangent
+    eigenvalues and a 0 for every normal direction) at every point (leading axis)."""
     from sde_opt.stats.neural_collapse import nc_metrics
 
-    x = jax.tree_util.tree_map(jnp.asarray, x)
-    gn = float(jnp.linalg.norm(ravel_pytree(problem.riemannian_grad(x))[0]))
-    f = float(problem.objective(x))
-    fstar = problem.optimal_value() if f_star is None else float(f_star)
-    h, _ = problem.riemannian_hessian(x)
-    e = np.linalg.eigvalsh(h)
+    def one(x):
+        g = ravel_pytree(problem.riemannian_grad(x))[0]
+        return (jnp.linalg.norm(g), problem.objective(x),
+                jnp.linalg.eigvalsh(_ambient_hessian(problem, x)),
+                nc_metrics(x, problem.labels, problem.k))
+
+    return jax.vmap(one)(points)
+
+
+def _classify(gn, f, eigs, nc, fstar, grad_tol, curvature_tol, value_tol) -> CriticalPoint:
+    e = np.asarray(eigs, np.float64)
     scale = max(1.0, float(np.max(np.abs(e))))
     lam = float(e[0])
     nneg = int(np.sum(e < -curvature_tol * scale))
@@ -295,14 +301,28 @@ def classify_critical_point(problem, x, *, grad_tol=1e-9, curvature_tol=1e-6, va
         kind = "global minimizer"
     else:
         kind = "neither"
-    nc = {m: float(v) for m, v in nc_metrics(x, problem.labels, problem.k).items()}
-    return CriticalPoint(f, gn, lam, nneg, kind, nc)
+    return CriticalPoint(float(f), float(gn), lam, nneg, kind, {k: float(v) for k, v in nc.items()})
+
+
+def classify_critical_point(problem, x, *, grad_tol=1e-9, curvature_tol=1e-6, value_tol=1e-9,
+                            f_star=None) -> CriticalPoint:
+    """Classify ``x`` by ‖grad f‖, the Riemannian-Hessian spectrum and f − f* (use float64).
+
+    ``lambda_min`` is the smallest eigenvalue of the ambient matrix P(∇²f − diag(w))P, i.e.
+    min(λ_min of the tangent Hessian, 0): the normal directions add zeros, which cannot turn a
+    saddle into a minimum or back.
+    """
+    points = jax.tree_util.tree_map(lambda a: jnp.asarray(a)[None], x)
+    gn, f, e, nc = _measures(problem, points)
+    fstar = problem.optimal_value() if f_star is None else float(f_star)
+    return _classify(float(gn[0]), float(f[0]), e[0], {k: v[0] for k, v in nc.items()}, fstar,
+                     grad_tol, curvature_tol, value_tol)
 
 
 def critical_point_census(problem, starts, *, n_iter: int = 80, grad_tol=1e-9,
                           curvature_tol=1e-6, value_tol=1e-9) -> dict:
     """Find critical points from every start (:func:`find_critical_points`, float64) and classify
-    each (:func:`classify_critical_point`).
+    each (:func:`classify_critical_point`, all points in one compiled call).
 
     Returns ``{"points": [CriticalPoint, …], "counts": {kind: n}, "values": {rounded f: n}}``;
     ``values`` counts the distinct critical values found among converged points (6 digits).
@@ -310,11 +330,11 @@ def critical_point_census(problem, starts, *, n_iter: int = 80, grad_tol=1e-9,
     with jax.enable_x64(True):
         starts = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), starts)
         pts, _ = find_critical_points(problem, starts, n_iter=n_iter)
-        n = jax.tree_util.tree_leaves(pts)[0].shape[0]
+        gn, f, e, nc = (np.asarray(a) if not isinstance(a, dict) else
+                        {k: np.asarray(v) for k, v in a.items()} for a in _measures(problem, pts))
         fstar = problem.optimal_value()
-        out = [classify_critical_point(problem, jax.tree_util.tree_map(lambda a, i=i: a[i], pts),
-                                       grad_tol=grad_tol, curvature_tol=curvature_tol,
-                                       value_tol=value_tol, f_star=fstar) for i in range(n)]
+        out = [_classify(float(gn[i]), float(f[i]), e[i], {k: v[i] for k, v in nc.items()},
+                         fstar, grad_tol, curvature_tol, value_tol) for i in range(gn.shape[0])]
     kinds = ("global minimizer", "strict saddle", "neither", "not converged")
     counts = {k: sum(p.kind == k for p in out) for k in kinds}
     values: dict = {}
@@ -323,7 +343,6 @@ def critical_point_census(problem, starts, *, n_iter: int = 80, grad_tol=1e-9,
             key = f"{p.loss:.6f}"
             values[key] = values.get(key, 0) + 1
     return {"points": out, "counts": counts, "values": dict(sorted(values.items()))}
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -420,7 +439,7 @@ def reference_hessian_eigenvalues(problem, x) -> np.ndarray:
             return jnp.mean(logsumexp(z, axis=0) - z[labels, jnp.arange(z.shape[1])])
 
         dim = dw + sum(b.shape[1] for b in bh)
-        hess = np.asarray(jax.hessian(pulled_back)(jnp.zeros(dim)), np.float64)
+        hess = np.asarray(jax.jit(jax.hessian(pulled_back))(jnp.zeros(dim)), np.float64)
     return np.linalg.eigvalsh(0.5 * (hess + hess.T))
 
 
