@@ -274,11 +274,14 @@ _SCORE_SCALE = {"nc1": 1e-3, "nc2": 1e-2, "nc3": 1e-2, "train_err": 1e-3}
 
 
 def joint_score(curves) -> np.ndarray:
-    """J per run at the last epoch (``SCORE_NOTE``)."""
-    parts = [curves["nc1"][:, -1] / _SCORE_SCALE["nc1"], curves["nc2"][:, -1] / _SCORE_SCALE["nc2"],
-             curves["nc3"][:, -1] / _SCORE_SCALE["nc3"],
-             (1.0 - curves["train_acc"][:, -1]) / _SCORE_SCALE["train_err"]]
-    return np.max(np.stack(parts), axis=0)
+    """J per run at the last epoch (``SCORE_NOTE``); +∞ for a run whose training diverged (a NaN
+    anywhere in its last epoch), so such a run can never look collapsed."""
+    parts = np.stack([curves["nc1"][:, -1] / _SCORE_SCALE["nc1"],
+                      curves["nc2"][:, -1] / _SCORE_SCALE["nc2"],
+                      curves["nc3"][:, -1] / _SCORE_SCALE["nc3"],
+                      (1.0 - curves["train_acc"][:, -1]) / _SCORE_SCALE["train_err"]])
+    bad = ~np.all(np.isfinite(parts), axis=0) | ~np.isfinite(curves["loss"][:, -1])
+    return np.where(bad, np.inf, np.max(np.where(np.isfinite(parts), parts, np.inf), axis=0))
 
 
 def _t_interval(v, level=0.95):
@@ -331,6 +334,18 @@ def compare_arms(normalized, decayed, level=0.95) -> dict:
     from scipy import stats as sps
 
     a, b = np.log(joint_score(normalized)), np.log(joint_score(decayed))
+    diverged = {"normalized": int(np.sum(~np.isfinite(a))),
+                "weight-decayed": int(np.sum(~np.isfinite(b)))}
+    extra = {"seeds": int(min(a.size, b.size)), "diverged_seeds": diverged,
+             "test_acc": {"normalized": float(np.mean(normalized["test_acc"][:, -1])),
+                          "weight-decayed": float(np.mean(decayed["test_acc"][:, -1]))}}
+    if any(diverged.values()):
+        # a diverged seed has J = ∞: no interval, and "normalized collapses more" holds only if
+        # the weight-decayed arm is the one that diverged
+        value = float(np.mean(b) - np.mean(a)) if np.isfinite(np.mean(a)) else -math.inf
+        return {"log_score_difference": {"value": value, "ci_low": None, "ci_high": None,
+                                         "level": level, "method": "diverged seeds: no interval"},
+                "verdict": "pass" if diverged["normalized"] == 0 else "fail", **extra}
     diff = float(b.mean() - a.mean())
     va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
     se = math.sqrt(va + vb)
@@ -339,8 +354,6 @@ def compare_arms(normalized, decayed, level=0.95) -> dict:
     est = {"value": diff, "se": se, "ci_low": diff - q * se, "ci_high": diff + q * se,
            "level": level, "method": "Welch t over seeds", "df": float(df)}
     return {"log_score_difference": est, "verdict": "pass" if est["ci_low"] > 0 else "fail",
-            "seeds": int(min(a.size, b.size)),
-            "test_acc": {"normalized": float(normalized["test_acc"][:, -1].mean()),
-                         "weight-decayed": float(decayed["test_acc"][:, -1].mean())},
+            **extra,
             "test_nc1": {"normalized": float(np.exp(np.log(normalized["test_nc1"][:, -1]).mean())),
                          "weight-decayed": float(np.exp(np.log(decayed["test_nc1"][:, -1]).mean()))}}
