@@ -753,6 +753,11 @@ def run(out: ResultsDir, quick: bool = False, progress: bool = True) -> dict:
 RUN_TIMES = {"quick": "≈ 2 min on 2 cores", "full": "≈ 12 min on 2 cores"}
 
 
+def _grid(xs) -> str:
+    """A grid as ``[a, b, …]`` (element by element, so the summary's list items are read)."""
+    return "[" + ", ".join(f"{x:g}" for x in xs) + "]"
+
+
 def _ci(e: dict):
     """The interval of an estimate as the summary writes it (``None`` without one)."""
     return [e["ci_low"], e["ci_high"]] if e and "ci_low" in e and e["ci_low"] is not None else None
@@ -826,7 +831,7 @@ def headline_claims(summary: dict) -> list[dict]:
         "the mean escape time in η", o["slope"], ci=[o["ci_low"], o["ci_high"]]
         if o["slope"] is not None else None, theory=1.0, verdict=o["verdict"],
         note=f"acceptance interval ±4 SE of the log-log slope over η = "
-             f"{[x['eta'] for x in ne['rows']]}; RGD left the exact saddle on "
+             f"{_grid(x['eta'] for x in ne['rows'])}; RGD left the exact saddle on "
              f"{ne['rgd_from_exact_saddle']['exited']}/{ne['rgd_from_exact_saddle']['paths']} "
              f"paths, RSGD on {ne['rows'][-1]['rsgd_exited']}"))
     race = summary["normalized_vs_regularized"]
@@ -842,8 +847,8 @@ def headline_claims(summary: dict) -> list[dict]:
         f"iterations to joint collapse (NC1–3, loss gap), weight-decayed GD / normalized RGD, "
         f"best of each grid (τ={h['tau']:g}, λ={h['lambda']:g})", h["value"],
         ci=[h["ci_low"], h["ci_high"]], verdict=h["verdict"],
-        note=f"bootstrap 95%; pass iff CI > 1 (normalized faster); both tuned over η ∈ {g['etas']} "
-             f"× τ ∈ {g['taus']} / λ ∈ {g['lambdas']}; {spread}"))
+        note=f"bootstrap 95%; pass iff CI > 1 (normalized faster); both tuned over η ∈ "
+             f"{_grid(g['etas'])} × τ ∈ {_grid(g['taus'])} / λ ∈ {_grid(g['lambdas'])}; {spread}"))
     temps = sorted(summary["temperature"]["rows"], key=lambda t: t["tau"])
     for t in temps[:1] + temps[-1:] if len(temps) > 1 else temps:
         f = t["fraction_collapsed"]
@@ -852,7 +857,7 @@ def headline_claims(summary: dict) -> list[dict]:
             f"{summary['temperature']['budget']} iterations", f["value"], ci=_ci(f), theory=1.0,
             verdict=t["verdict"],
             note=f"Clopper–Pearson 95%; {t['collapsed']}/{t['runs']}; best ητ = "
-                 f"{t['best_eta_tau']} of {t['eta_tau_grid']}"
+                 f"{t['best_eta_tau']} of {_grid(t['eta_tau_grid'])}"
                  + ("; documented deviation (large τ, see deviations)" if t["deviation"] else "")))
     comp = summary["mlp"]["comparison"]
     s = comp["log_score_difference"]
