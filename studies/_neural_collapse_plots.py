@@ -66,7 +66,9 @@ def nc_curves(out, curves, cfg):
         ax.set_title(LABELS[name], fontsize=10)
         ax.grid(alpha=0.3, which="both")
     axes[0].set_ylabel("median over random starts (band: quartiles)")
-    axes[0].legend(fontsize=7, loc="upper right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="upper center", ncol=4,
+               bbox_to_anchor=(0.5, 0.0))
     fig.suptitle(f"Spherical UFM, Riemannian GD (η = {cfg['table_eta']:g}, float64) from "
                  f"{cfg['table_runs']} uniform random starts per case: f → f* and NC1–NC3 → 0 "
                  "for d = K−1, d = K, d > K (grey: float64 resolution; smaller values, exact "
@@ -190,7 +192,7 @@ def noise_escape(out, summary, ecdfs):
 
 
 def race(out, summary, curves):
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.3))
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
     arms = summary["arms"]
     etas = summary["grid"]["etas"]
     norm = [a for a in arms if a["kind"] == "normalized"]
@@ -223,11 +225,15 @@ def race(out, summary, curves):
         v = np.array([p["value"] for p in sel])
         lo = np.array([p["ci_low"] for p in sel])
         hi = np.array([p["ci_high"] for p in sel])
-        fin = np.isfinite(v) & np.isfinite(lo) & np.isfinite(hi)
+        fin = (v > 0) & np.isfinite(v) & (lo > 0) & np.isfinite(hi)
         axes[1].errorbar(x[fin], v[fin], yerr=[v[fin] - lo[fin], hi[fin] - v[fin]], fmt="o",
                          capsize=3, label=f"λ = {lam:g}")
-        if (~fin).any():
-            axes[1].plot(x[~fin], np.ones((~fin).sum()), "x", color="k")
+    for i, tau in enumerate(taus):
+        sel = [p for p in pairs if p["tau"] == tau]
+        if all(not 0 < p["value"] < np.inf for p in sel):
+            who = "normalized" if all(p["value"] == 0 for p in sel) else "an arm"
+            axes[1].text(i, 1.0, f"{who}: no joint\ncollapse within\nthe budget", ha="center",
+                         va="center", fontsize=7, color="0.3")
     axes[1].axhline(1.0, color="k", lw=0.8, ls=":")
     axes[1].set_xticks(np.arange(len(taus)), [f"τ = {t:g}" for t in taus])
     axes[1].set_yscale("log")
@@ -255,7 +261,7 @@ def race(out, summary, curves):
     axes[2].set_ylabel("median over evaluation seeds")
     axes[2].set_title("the two tuned configurations (dotted grey: joint thresholds)", fontsize=9)
     axes[2].grid(alpha=0.3, which="both")
-    axes[2].legend(fontsize=6, ncol=2)
+    axes[2].legend(fontsize=6, ncol=2, loc="lower left")
     fig.suptitle("Normalized (RGD on spheres) vs weight-decayed (GD) UFM: iterations to joint "
                  "collapse NC1 < 1e-3, NC2 < 1e-2, NC3 < 1e-2, (f − f*)/(log K − f*) < 1e-3",
                  fontsize=10)

@@ -129,6 +129,7 @@ def test_the_axis_error_also_fires_under_jit():
         jax.jit(so.Sphere(axis=2).retract)(jnp.ones((2, 3)))
 
 
+@pytest.mark.slow
 def test_momentum_buffer_is_transported_and_geoopt_starts_its_buffer_at_the_gradient():
     """Our buffer starts at 0 and is carried by geometry.transport (= P_y); geoopt's default
     buffer starts at the Euclidean gradient, so the first steps differ (documented), by exactly
