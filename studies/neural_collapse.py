@@ -58,7 +58,7 @@ from . import _neural_collapse_plots as plots
 from . import _neural_collapse_tuning as tuning
 
 NAME = "neural-collapse"
-DESCRIPTION = ("Normalized-feature UFM on a product of spheres: per-run attainment of f* and "
+DESCRIPTION = ("The UFM with normalized features on a product of spheres: per-run attainment of f* and "
                "NC1–NC3 (d = K−1, K, >K); saddle curvature against an independent Hessian and a "
                "critical-point census; kicked and noise-driven escape (RSGD vs its manifold SDE); "
                "normalized vs weight-decayed collapse speed by a joint criterion at equal tuning; "
