@@ -93,8 +93,10 @@ def _config(quick: bool) -> dict:
                      "n_steps": 400, "timing_repeats": 0, "timing_steps": 50, "curves": False},
             "temperature": {"case": (4, 8, 5), "taus": [0.1, 30.0], "eta_tau": [1.0, 4.0, 16.0],
                             "tune_runs": 16, "eval_runs": 16, "n_steps": 400},
-            "mlp": {"seeds": 5, "tune_seeds": 1, "epochs": 8, "lrs": [0.05, 0.2],
-                    "taus": [2.0, 8.0], "lambdas": [1e-4, 1e-3], "tau_sweep": [1.0, 4.0, 16.0]},
+            # a 2 × 2 sub-grid of the full grids, the same size for both arms, containing each
+            # arm's full-mode optimum
+            "mlp": {"seeds": 5, "tune_seeds": 1, "epochs": 12, "lrs": [0.2, 1.0],
+                    "taus": [1.0, 4.0], "lambdas": [5e-4, 2e-3], "tau_sweep": [1.0, 4.0, 16.0]},
         }
     return {
         "table": [(4, 3, 5, 2.0), (4, 4, 5, 2.0), (4, 8, 5, 2.0), (6, 5, 4, 2.0), (6, 10, 4, 5.0),
