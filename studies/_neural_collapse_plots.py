@@ -191,8 +191,28 @@ def noise_escape(out, summary, ecdfs):
     out.savefig(fig, "noise_driven_escape.png")
 
 
+def _race_curves(ax, curves):
+    colors = ["tab:blue", "tab:red"]
+    for (label, c), col in zip(curves.items(), colors, strict=False):
+        x = np.asarray(c["save_steps"], np.float64)
+        for m, ls in (("nc1", "-"), ("nc2", "--"), ("nc3", "-."), ("rel_gap", ":")):
+            v = np.maximum(np.median(np.asarray(c[m], np.float64), axis=0), 1e-12)
+            ax.plot(x, v, ls, color=col, lw=1.3,
+                    label=f"{label} (η = {c['eta']:g}): {m}" if m == "nc1" else f"{m}")
+    for thr in (1e-3, 1e-2):
+        ax.axhline(thr, color="gray", lw=0.6, ls=":")
+    _iteration_axis(ax)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=1e-6)
+    ax.set_ylabel("median over evaluation seeds")
+    ax.set_title("the two tuned configurations (dotted grey: joint thresholds)", fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=6, ncol=2, loc="lower left")
+
+
 def race(out, summary, curves):
-    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
+    # the third panel (curves of the two tuned configurations) is drawn in full mode only
+    fig, axes = plt.subplots(1, 3 if curves else 2, figsize=(17 if curves else 11.5, 5.2))
     arms = summary["arms"]
     etas = summary["grid"]["etas"]
     norm = [a for a in arms if a["kind"] == "normalized"]
@@ -243,25 +263,8 @@ def race(out, summary, curves):
                       f"{h['value']:.2f} [{h['ci_low']:.2f}, {h['ci_high']:.2f}]", fontsize=9)
     axes[1].grid(alpha=0.3, which="both")
     axes[1].legend(fontsize=7)
-    colors = ["tab:blue", "tab:red"]
-    if not curves:
-        axes[2].text(0.5, 0.5, "curves of the tuned configurations:\nfull mode only",
-                     ha="center", va="center", transform=axes[2].transAxes)
-    for (label, c), col in zip(curves.items(), colors, strict=False):
-        x = np.asarray(c["save_steps"], np.float64)
-        for m, ls in (("nc1", "-"), ("nc2", "--"), ("nc3", "-."), ("rel_gap", ":")):
-            v = np.maximum(np.median(np.asarray(c[m], np.float64), axis=0), 1e-12)
-            axes[2].plot(x, v, ls, color=col, lw=1.3,
-                         label=f"{label} (η = {c['eta']:g}): {m}" if m == "nc1" else f"{m}")
-    for thr in (1e-3, 1e-2):
-        axes[2].axhline(thr, color="gray", lw=0.6, ls=":")
-    _iteration_axis(axes[2])
-    axes[2].set_yscale("log")
-    axes[2].set_ylim(bottom=1e-6)
-    axes[2].set_ylabel("median over evaluation seeds")
-    axes[2].set_title("the two tuned configurations (dotted grey: joint thresholds)", fontsize=9)
-    axes[2].grid(alpha=0.3, which="both")
-    axes[2].legend(fontsize=6, ncol=2, loc="lower left")
+    if curves:
+        _race_curves(axes[2], curves)
     fig.suptitle("Normalized (RGD on spheres) vs weight-decayed (GD) UFM: iterations to joint "
                  "collapse NC1 < 1e-3, NC2 < 1e-2, NC3 < 1e-2, (f − f*)/(log K − f*) < 1e-3",
                  fontsize=10)
