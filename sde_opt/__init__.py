@@ -54,6 +54,7 @@ from .problems import (
     AbstractGeometry,
     AbstractProblem,
     AdversarialLogistic,
+    AugmentedUFM,
     DoubleWell,
     DoubleWell2D,
     DoubleWellGame,
@@ -124,7 +125,7 @@ __all__ = [
     "PhaseSpace", "ExactOU", "BAOAB", "OBABO",
     # neural collapse on a product of spheres
     "RiemannianGD", "RiemannianSGD", "RiemannianMomentum", "NormalizedUFM", "RegularizedUFM",
-    "SphereLinearPotential", "GeodesicEulerMaruyama",
+    "SphereLinearPotential", "GeodesicEulerMaruyama", "AugmentedUFM",
     # your own game, bilevel problem or SDE
     "FiniteSumGame", "FiniteSumBilevel", "SDE", "AbstractSDE", "OnState",
     # any optax optimizer; RMSprop and Adam with their SDEs (Malladi et al. 2022); SVAG

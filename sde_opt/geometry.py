@@ -8,7 +8,12 @@ geometry it has. A geometry acts on a point ``x`` (an array, or a pytree of arra
 * ``project(x, v)`` — the orthogonal projection P_x v of an ambient vector onto the tangent space;
 * ``radial_scale(x)`` / ``retract(x)`` — the factor that maps an ambient point back onto the
   manifold, and the metric-projection retraction R(x) = radial_scale(x)·x (R_x(v) = R(x + v));
-* ``exp(x, v)`` — the exponential map, where it has a closed form;
+* ``exp(x, v)`` — the exponential map, where it has a closed form; ``log(x, y)`` — its inverse,
+  the tangent vector at ``x`` pointing along the minimizing geodesic to ``y`` with length
+  ``dist(x, y)``, the geodesic distance (product metric: √(Σ per-factor distances²));
+* ``transport(x, y, v)`` — a vector transport from T_x to T_y: the projection P_y v (what geoopt's
+  ``retr_transp`` and Manopt's ``transp`` use on spheres; the identity in ℝᵈ), which carries a
+  momentum buffer to the next iterate's tangent space;
 * ``ito_correction(x, jac)`` — the drift c(x) that keeps an embedded Itô SDE on the manifold. For
   dX = P_X a dt + P_X B dW on a unit sphere, d‖X‖² = 2⟨X, dX⟩ + tr(P B Bᵀ P) dt, so the ambient Itô
   SDE that stays on the sphere is
@@ -46,6 +51,8 @@ import jax.random as jr
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from ._checks import check_integer, is_concrete
+
 
 class AbstractGeometry(eqx.Module):
     """The contract of a geometry (see the module docstring)."""
@@ -70,6 +77,20 @@ class AbstractGeometry(eqx.Module):
     @abc.abstractmethod
     def exp(self, x, v):
         """The exponential map at ``x`` applied to the tangent vector ``v``."""
+
+    @abc.abstractmethod
+    def log(self, x, y):
+        """The logarithm map: the tangent vector v at ``x`` with exp_x(v) = ``y`` and ‖v‖ = dist(x, y)."""
+
+    @abc.abstractmethod
+    def dist(self, x, y):
+        """The geodesic distance between ``x`` and ``y`` (a scalar for the whole point)."""
+
+    def transport(self, x, y, v):
+        """Vector transport of the tangent vector ``v`` at ``x`` to the tangent space at ``y``:
+        the projection P_y v (a transport for any embedded manifold; exact parallel transport
+        only in ℝᵈ)."""
+        return self.project(y, v)
 
     @abc.abstractmethod
     def ito_correction(self, x, jac):
@@ -125,6 +146,16 @@ class Euclidean(AbstractGeometry):
     def exp(self, x, v):
         return jax.tree_util.tree_map(jnp.add, x, v)
 
+    def log(self, x, y):
+        return jax.tree_util.tree_map(jnp.subtract, y, x)
+
+    def dist(self, x, y):
+        return jnp.sqrt(sum(jnp.sum((b - a) ** 2) for a, b in
+                            zip(jax.tree_util.tree_leaves(x), jax.tree_util.tree_leaves(y), strict=True)))
+
+    def transport(self, x, y, v):
+        return v
+
     def ito_correction(self, x, jac):
         return jax.tree_util.tree_map(jnp.zeros_like, x)
 
@@ -151,14 +182,37 @@ class Sphere(AbstractGeometry):
 
     axis: int = eqx.field(static=True, default=-1)
 
+    def __init__(self, axis: int = -1):
+        self.axis = check_integer("Sphere", "axis", axis)
+
+    def _axis(self, x) -> int:
+        """The sphere axis of ``x`` as a non-negative index; a clear error for a scalar point or
+        an axis the point does not have (shapes are static, so this also runs under ``jit``)."""
+        nd = jnp.ndim(x)
+        if nd == 0:
+            raise ValueError(f"{type(self).__name__}: a point must be an array with a sphere axis "
+                             f"(axis={self.axis}); got a scalar {_scalar_repr(x)}")
+        if not -nd <= self.axis < nd:
+            raise ValueError(f"{type(self).__name__}: axis={self.axis} is out of range for a point "
+                             f"of shape {tuple(jnp.shape(x))} ({nd} axes; axis must lie in "
+                             f"[{-nd}, {nd - 1}])")
+        return self.axis % nd
+
     def _dot(self, a, b):
-        return jnp.sum(a * b, self.axis, keepdims=True)
+        return jnp.sum(a * b, self._axis(a), keepdims=True)
 
     def project(self, x, v):
         return v - (self._dot(x, v) / self._dot(x, x)) * x
 
     def radial_scale(self, x):
-        return 1.0 / jnp.linalg.norm(x, axis=self.axis, keepdims=True)
+        axis = self._axis(x)
+        if is_concrete(x):
+            norms = np.linalg.norm(np.asarray(x, np.float64), axis=axis)
+            if np.any(norms == 0):
+                raise ValueError(f"{type(self).__name__}: cannot map a zero vector onto the sphere "
+                                 f"(norm 0 along axis {self.axis} at {int(np.sum(norms == 0))} of "
+                                 f"{norms.size} spheres)")
+        return 1.0 / jnp.linalg.norm(x, axis=axis, keepdims=True)
 
     def retract(self, x):
         return x * self.radial_scale(x)
@@ -168,10 +222,33 @@ class Sphere(AbstractGeometry):
         safe = jnp.where(n > 0, n, 1.0)
         # for tiny steps fall back to the retraction (geoopt's expmap does the same)
         moved = jnp.cos(n) * x + jnp.sin(n) * v / safe
-        return jnp.where(n > 1e-12, moved, self.retract(x + v))
+        return jnp.where(n > 1e-12, moved, (x + v) / jnp.sqrt(self._dot(x + v, x + v)))
+
+    def _angle(self, x, y):
+        """(θ, u): the angle between x and y per sphere and u = P_x y (‖u‖ = sin θ).
+
+        θ = atan2(‖P_x y‖, ⟨x, y⟩) is accurate at every angle (arccos loses half the digits near 0).
+        """
+        u = self.project(x, y)
+        return jnp.arctan2(jnp.sqrt(self._dot(u, u)), self._dot(x, y)), u
+
+    def log(self, x, y):
+        r"""log_x(y) = θ u/‖u‖ per sphere, u = P_x y, θ the angle between x and y.
+
+        At y = −x (the cut locus) every direction is a minimizing geodesic; the zero vector is
+        returned there, as geoopt's ``logmap`` does.
+        """
+        theta, u = self._angle(x, y)
+        nu = jnp.sqrt(self._dot(u, u))
+        return jnp.where(nu > 0, theta / jnp.where(nu > 0, nu, 1.0), 0.0) * u
+
+    def dist(self, x, y):
+        """√(Σ θᵢ²) over the spheres of the point (θᵢ ∈ [0, π] the great-circle distance)."""
+        theta, _ = self._angle(x, y)
+        return jnp.sqrt(jnp.sum(theta**2))
 
     def ito_correction(self, x, jac):
-        axis = self.axis % x.ndim
+        axis = self._axis(x)
         pj = jax.vmap(lambda c: self.project(x, c), in_axes=-1, out_axes=-1)(jac)
         tr = jnp.sum(pj * pj, axis=(axis, pj.ndim - 1))
         return -0.5 * jnp.expand_dims(tr, axis) * x / self._dot(x, x)
@@ -188,6 +265,7 @@ class Sphere(AbstractGeometry):
         a = np.asarray(x, dtype=np.float64)
         if a.ndim == 0:
             raise ValueError(f"{owner}: {name} must be an array with a sphere axis; got a scalar")
+        self._axis(a)
         norms = np.linalg.norm(a, axis=self.axis)
         bad = np.abs(norms - 1.0) > tol * max(1.0, math.sqrt(a.shape[self.axis]))
         if np.any(bad):
@@ -197,8 +275,11 @@ class Sphere(AbstractGeometry):
                 f"e.g. with geometry.retract({name}).")
 
     def tangent_basis(self, x) -> np.ndarray:
+        axis = self._axis(x)
         a = np.asarray(x, dtype=np.float64)
-        axis = self.axis % a.ndim
+        if np.any(np.linalg.norm(a, axis=axis) == 0):
+            raise ValueError(f"{type(self).__name__}.tangent_basis: x has a zero vector along axis "
+                             f"{self.axis}, which is on no sphere")
         d = a.shape[axis]
         idx = np.moveaxis(np.arange(a.size).reshape(a.shape), axis, -1).reshape(-1, d)
         spheres = np.moveaxis(a, axis, -1).reshape(-1, d)
@@ -296,6 +377,17 @@ class Product(AbstractGeometry):
     def exp(self, x, v):
         return self._map(lambda g, a, b: g.exp(a, b), x, v)
 
+    def log(self, x, y):
+        return self._map(lambda g, a, b: g.log(a, b), x, y)
+
+    def dist(self, x, y):
+        """√(Σ dist_i²) over the factors (the product metric)."""
+        d = self._map(lambda g, a, b: g.dist(a, b), x, y)
+        return jnp.sqrt(sum(v**2 for v in jax.tree_util.tree_leaves(d)))
+
+    def transport(self, x, y, v):
+        return self._map(lambda g, a, b, c: g.transport(a, b, c), x, y, v)
+
     def ito_correction(self, x, jac):
         return self._map(lambda g, a, j: g.ito_correction(a, j), x, jac)
 
@@ -339,6 +431,10 @@ def _few(a) -> str:
     a = np.asarray(a).ravel()
     shown = ", ".join(f"{v:.6g}" for v in a[:4])
     return f"[{shown}{', …' if a.size > 4 else ''}]"
+
+
+def _scalar_repr(x) -> str:
+    return repr(x) if is_concrete(x) else "(traced)"
 
 
 def _check_finite(x, name, owner):

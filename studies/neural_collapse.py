@@ -1,23 +1,38 @@
 """Neural collapse with normalized features (Yaras, Wang, Zhu, Balzano & Qu, NeurIPS 2022).
 
-What is measured (papers.md §5):
+What is measured (papers.md §5), each part with a verdict that can fail:
 
-1. **Global optimality.** Riemannian GD on the spherical UFM from uniform random starts, for
-   (K, d, n, τ) with d = K − 1, d = K and d > K: the attained loss against the closed form
-   f* = log(1 + (K − 1)e^{−τK/(K−1)}) and NC1–NC3 (the authors' definitions) against iterations.
-2. **Landscape.** At constructed non-global critical points (classes collapsed onto one vector or
-   onto antipodal groups, features flipped against their classifier) the most negative
-   Riemannian-Hessian eigenvalue (closed form −τ/(K√n) at the fully collapsed point) and the
-   minibatch noise along it (exactly 0); Riemannian GD/SGD escape after a tangent kick against the
-   kicked law of the linearized manifold dynamics (sde_opt.theory.neural_collapse), as ECDFs.
-3. **Normalized vs regularized ("faster").** Iterations and wall time until NC1 falls below a
-   target, Riemannian GD on the spherical UFM against GD on the weight-decayed UFM, each at the
-   step size of a grid that reaches the target first (median over seeds), with CIs over seeds.
-4. **Temperature.** The attained loss against f*(τ) over τ, and where collapse fails within a
-   fixed iteration budget.
-5. **A real network.** An equinox MLP on scikit-learn's digits, optax SGD + momentum, with
-   normalized vs weight-decayed penultimate features: NC1–NC3, training loss and test accuracy
-   against epochs, with CIs over seeds.
+1. **Global optimality, per run.** Riemannian GD (float64) on the spherical UFM from uniform
+   random starts, for (K, d, n, τ) with d = K − 1, d = K and d > K. A run *reaches f\\** when its
+   final ‖grad f‖ ≤ 1e-6 and its loss gap and NC1–NC3 lie below per-run bounds from its own
+   gradient (``sde_opt.theory.neural_collapse.attainment``); the claim "every run" is the
+   fraction of runs with a Clopper–Pearson interval, and passes only when no run fails (a run
+   stuck at a saddle has ‖grad f‖ = 0 and f = log K: it fails).
+2. **Landscape.** At constructed saddles (classes collapsed onto one vector or onto ETF groups,
+   features flipped against their classifier) the smallest Riemannian-Hessian eigenvalue against
+   an independent reference — the autodiff Hessian of f∘exp_x in a tangent basis built
+   separately, then ``eigvalsh`` — which must be negative, equal the package's value (minimality,
+   not a second difference along the package's own eigenvector) and, at the fully collapsed
+   point, equal −τ/(K√n). A **census**: Levenberg–Marquardt on grad f from many starts across
+   (K, d, n, τ) finds critical points of every index; every point found is classified (global
+   minimizer, strict saddle, neither — a finding — or not converged).
+3. **Escape.** From the fully collapsed saddle the minibatch noise vanishes: Riemannian GD/SGD
+   leave it only after a kick, as the kicked law of the linearization predicts. On the
+   feature-augmented UFM ([`AugmentedUFM`][sde_opt.AugmentedUFM]) the noise does not vanish
+   there: Riemannian SGD escapes the *exact* saddle, and its escape-time law is compared with that
+   of its manifold SDE (projected Euler–Maruyama, step η/4) over η: the relative difference of
+   the mean escape iteration must shrink like η (weak order 1).
+4. **Normalized vs weight-decayed ("faster").** Iterations until *joint* collapse (NC1, NC2,
+   NC3 and the loss gap; studies/_neural_collapse_tuning.py), Riemannian GD on the spherical UFM
+   at several τ against GD on the weight-decayed UFM at several λ, each arm tuned over the same
+   grid of step sizes on tuning seeds and evaluated on fresh seeds; the ratio of medians with a
+   bootstrap CI for every (τ, λ) pair and for the best of each full grid.
+5. **Temperature.** For every τ the step size is tuned (grid of ητ) by the same joint criterion;
+   the fraction of runs that collapse within the budget, with its interval.
+6. **A real network.** An MLP with a classifier bias on scikit-learn's digits (optax SGD +
+   momentum), normalized vs weight-decayed penultimate features at equal tuning budgets (lr × τ
+   against lr × λ) by a joint collapse score, ≥ 5 evaluation seeds; test-set NC1–NC3 and accuracy;
+   a τ sweep.
 """
 
 from __future__ import annotations
@@ -34,49 +49,79 @@ from jax.flatten_util import ravel_pytree
 import sde_opt as so
 from sde_opt import stats
 from sde_opt.experiment import ResultsDir
+from sde_opt.experiment.verdict import Deviation
 from sde_opt.stats.neural_collapse import nc_observables
 from sde_opt.theory import neural_collapse as nct
 
+from . import _neural_collapse_mlp as mlp
 from . import _neural_collapse_plots as plots
-from ._neural_collapse_mlp import load_digits_split, train
+from . import _neural_collapse_tuning as tuning
 
 NAME = "neural-collapse"
-DESCRIPTION = ("Normalized-feature UFM on a product of spheres: Riemannian GD reaches f* and NC1–NC3 "
-               "→ 0 (d = K−1, K, >K), negative curvature and kicked escape at constructed saddles vs "
-               "the linearized manifold dynamics, normalized vs weight-decayed collapse speed over "
-               "seeds, the τ sweep against f*(τ), and an MLP on sklearn digits.")
+DESCRIPTION = ("The UFM with normalized features on a product of spheres: per-run attainment of f* and "
+               "NC1–NC3 (d = K−1, K, >K); saddle curvature against an independent Hessian and a "
+               "critical-point census; kicked and noise-driven escape (RSGD vs its manifold SDE); "
+               "normalized vs weight-decayed collapse speed by a joint criterion at equal tuning; "
+               "the τ sweep with η tuned per τ; an MLP on sklearn digits.")
 
 METRICS = ("nc1", "nc2", "nc3")
+GRAD_TOL = 1e-6          # a run has converged when its final ‖grad f‖ is below this (float64)
+LARGE_TAU = 10.0         # from here on, joint collapse within the budget is a documented deviation
+LARGE_TAU_DEVIATION = Deviation(
+    reason=("at large τ every separating configuration has a loss within e^(−cτ) of f*, so the "
+            "gradient that would pull the classifiers to a simplex ETF vanishes exponentially in "
+            "τ; no step size of the grid reaches NC2 < 1e-2 within the budget"),
+    holds=("the loss still reaches f*(τ) (relative gap < 1e-3) in every run, and the landscape "
+           "statement (every non-collapsed critical point is a strict saddle) is checked by the "
+           "census, not by this budget"))
 
 
 def _config(quick: bool) -> dict:
     if quick:
         return {
-            "table": [(4, 3, 5, 2.0), (4, 4, 5, 2.0), (4, 8, 5, 2.0)],
-            "table_runs": 8, "table_steps": 250, "table_stride": 25, "table_eta": 1.0,
+            "table": [(4, 3, 5, 2.0), (4, 8, 5, 2.0)],
+            "table_runs": 32, "table_steps": 400, "table_stride": 20, "table_eta": 2.0,
             "saddle_cases": [(3, 3, 2, 2.0)],
+            "census": {"cases": [(3, 2, 2, 2.0)], "starts": 32, "n_iter": 60},
             "escape": {"k": 3, "d": 3, "n": 2, "tau": 2.0, "batch_size": 6, "eta": 0.05,
                        "kick": 1e-3, "radii": [0.02], "n_paths": 512, "n_steps": 600},
-            "race": {"k": 4, "d": 8, "n": 5, "tau": 2.0, "lambda": 5e-3, "etas": [2.0],
-                     "runs": 32, "n_steps": 120, "targets": [1e-1, 1e-2], "timing_repeats": 1,
-                     "timing_steps": 20},
-            "taus": [0.1, 1.0, 5.0], "tau_case": (4, 8, 5), "tau_runs": 8, "tau_steps": 250,
-            "mlp": {"seeds": 2, "epochs": 3, "tau": 1.0, "lambda": 1e-4},
+            "noise_escape": {"k": 3, "d": 3, "n": 2, "tau": 2.0, "sigma": 0.5, "batch_size": 4,
+                             "radius": 0.3, "etas": [0.2, 0.1], "n_paths": 1000,
+                             "horizon": 20.0, "substeps": 4},
+            "race": {"k": 4, "d": 8, "n": 5, "taus": [1.0, 2.0], "lambdas": [1e-2, 2e-2],
+                     "etas": [4.0, 8.0, 16.0], "tune_runs": 16, "eval_runs": 16,
+                     "n_steps": 400, "timing_repeats": 0, "timing_steps": 50, "curves": False},
+            "temperature": {"case": (4, 8, 5), "taus": [0.1, 30.0], "eta_tau": [1.0, 4.0, 16.0],
+                            "tune_runs": 16, "eval_runs": 16, "n_steps": 400},
+            # a 2 × 2 sub-grid of the full grids, the same size for both arms, containing each
+            # arm's full-mode optimum
+            "mlp": {"seeds": 5, "tune_seeds": 1, "epochs": 12, "lrs": [0.2, 1.0],
+                    "taus": [1.0, 4.0], "lambdas": [5e-4, 2e-3], "tau_sweep": [1.0, 4.0, 16.0]},
         }
     return {
         "table": [(4, 3, 5, 2.0), (4, 4, 5, 2.0), (4, 8, 5, 2.0), (6, 5, 4, 2.0), (6, 10, 4, 5.0),
                   (10, 9, 3, 2.0), (10, 16, 3, 2.0)],
-        "table_runs": 32, "table_steps": 3000, "table_stride": 25, "table_eta": 1.0,
+        "table_runs": 32, "table_steps": 3000, "table_stride": 25, "table_eta": 2.0,
         "saddle_cases": [(3, 3, 2, 2.0), (4, 5, 3, 1.0), (5, 4, 4, 10.0), (10, 12, 2, 2.0)],
+        "census": {"cases": [(3, 2, 2, 2.0), (3, 3, 2, 1.0), (3, 4, 3, 2.0), (4, 3, 2, 1.0),
+                             (4, 4, 2, 2.0), (4, 5, 2, 5.0), (5, 4, 2, 2.0)],
+                   "starts": 64, "n_iter": 100},
         "escape": {"k": 3, "d": 3, "n": 2, "tau": 2.0, "batch_size": 6, "eta": 0.05,
                    "kick": 1e-3, "radii": [0.01, 0.02, 0.05], "n_paths": 4000, "n_steps": 4000},
-        "race": {"k": 4, "d": 8, "n": 5, "tau": 2.0, "lambda": 5e-3,
-                 "etas": [0.5, 1.0, 2.0, 4.0, 8.0, 16.0], "runs": 32, "n_steps": 1500,
-                 "targets": [1e-1, 1e-2, 1e-3], "timing_repeats": 3,
-                 "timing_steps": 200},
-        "taus": [0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0], "tau_case": (4, 8, 5),
-        "tau_runs": 32, "tau_steps": 3000,
-        "mlp": {"seeds": 6, "epochs": 40, "tau": 1.0, "lambda": 1e-4},
+        "noise_escape": {"k": 3, "d": 3, "n": 2, "tau": 2.0, "sigma": 0.5, "batch_size": 4,
+                         "radius": 0.3, "etas": [0.2, 0.1, 0.05], "n_paths": 4000,
+                         "horizon": 20.0, "substeps": 4},
+        "race": {"k": 4, "d": 8, "n": 5, "taus": [1.0, 2.0, 5.0, 10.0],
+                 "lambdas": [2e-3, 5e-3, 1e-2, 2e-2],
+                 "etas": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
+                 "tune_runs": 32, "eval_runs": 32, "n_steps": 1500, "timing_repeats": 5,
+                 "timing_steps": 200, "curves": True},
+        "temperature": {"case": (4, 8, 5), "taus": [0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0],
+                        "eta_tau": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
+                        "tune_runs": 32, "eval_runs": 32, "n_steps": 3000},
+        "mlp": {"seeds": 6, "tune_seeds": 2, "epochs": 40, "lrs": [0.05, 0.2, 0.5, 1.0],
+                "taus": [1.0, 4.0, 16.0], "lambdas": [1e-4, 5e-4, 2e-3],
+                "tau_sweep": [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0]},
     }
 
 
@@ -99,24 +144,27 @@ def _grad_norm_of(problem, x):
                         jax.tree_util.tree_leaves(problem.riemannian_grad(x))))
 
 
-def _grad_norm(problem):
-    """‖grad f(x)‖ as an observable: a Partial (a pytree), so compiled programs are reused."""
-    return jax.tree_util.Partial(_grad_norm_of, problem)
+def _self_dual_distance(labels, x):
+    """dist(H, W[:, y]) on the oblique manifold: the geodesic distance of the features from their
+    classes' classifiers, 0 exactly at self-duality (rotation invariant)."""
+    return so.Oblique().dist(x["H"], x["W"][:, labels])
 
 
 def _observables(problem):
     obs = dict(nc_observables(problem.labels, problem.k))
     obs["loss"] = jax.tree_util.Partial(type(problem).objective, problem)
+    obs["grad_norm"] = jax.tree_util.Partial(_grad_norm_of, problem)
+    obs["self_dual_dist"] = jax.tree_util.Partial(_self_dual_distance, problem.labels)
     return obs
 
 
-def _starts(problem, n, seed, **kw):
-    keys = jax.random.split(jax.random.key(seed), n)
-    return jax.jit(jax.vmap(lambda k: problem.random_point(k, **kw)))(keys)  # one compile, not one per op
+def _log(progress, text):
+    if progress:
+        print(f"  {text}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
-# 1. global optimality table
+# 1. global optimality, judged per run
 # ---------------------------------------------------------------------------------------------
 
 
@@ -126,39 +174,79 @@ def _table(out: ResultsDir, cfg, quick, progress):
         p = so.NormalizedUFM(k, d, n, tau)
 
         def compute(p=p):
-            obs = _observables(p)
-            obs["grad_norm"] = _grad_norm(p)
-            res = so.simulate(so.RiemannianGD(p, cfg["table_eta"]), _starts(p, cfg["table_runs"], 0),
-                              0, n_paths=cfg["table_runs"], n_steps=cfg["table_steps"],
-                              observables=obs, stride=cfg["table_stride"])
+            with jax.enable_x64(True):
+                keys = jax.random.split(jax.random.key(0), cfg["table_runs"])
+                x0 = jax.jit(jax.vmap(lambda kk: p.random_point(kk, jnp.float64)))(keys)
+                res = so.simulate(so.RiemannianGD(p, cfg["table_eta"]), x0, 0,
+                                  n_paths=cfg["table_runs"], n_steps=cfg["table_steps"],
+                                  observables=_observables(p), stride=cfg["table_stride"])
             return {"save_steps": res.save_steps, "status": res.status,
                     **{f"obs_{m}": v for m, v in res.observables.items()}}
 
         label = f"K={k},d={d},n={n},tau={tau:g}"
-        if progress:
-            print(f"  table {label}", file=sys.stderr, flush=True)
-        arr = out.point(f"{_tag(quick)}_table_{label}", compute)
+        _log(progress, f"table {label}")
+        arr = out.point(f"{_tag(quick)}_table64v2_{label}_eta={cfg['table_eta']:g}_"
+                        f"steps={cfg['table_steps']}", compute)
         fstar = p.optimal_value()
-        final = {m: arr[f"obs_{m}"][:, -1] for m in ("loss", "grad_norm", *METRICS)}
-        gap = final["loss"] - fstar
+        final = {m: arr[f"obs_{m}"][:, -1] for m in ("loss", "grad_norm", "self_dual_dist",
+                                                      *METRICS)}
+        att = nct.attainment(p, final["loss"], final["grad_norm"], final["nc1"], final["nc2"],
+                             final["nc3"], eps=float(np.finfo(np.float64).eps), grad_tol=GRAD_TOL)
+        reached = att["reached"]
+        frac = stats.proportion_ci(int(reached.sum()), int(reached.size))
         rows.append({
             "K": k, "d": d, "n": n, "tau": tau, "regime": "d=K-1" if d == k - 1 else
             ("d=K" if d == k else ("d>K" if d > k else "d<K-1")),
-            "f_star": fstar, "final_loss": _est(final["loss"]),
-            "final_gap_max": float(gap.max()),
-            "runs_within_1e-4_of_f_star": int(np.sum(gap < 1e-4)), "runs": int(gap.size),
+            "f_star": fstar, "runs": int(reached.size), "reached": int(reached.sum()),
+            "fraction_reached": frac.as_dict(),
+            "failed_runs": {"grad_above_tol": int(np.sum(final["grad_norm"] > GRAD_TOL)),
+                            "gap_above_bound": int(np.sum(~att["gap_ok"])),
+                            **{f"{m}_above_bound": int(np.sum(~att[f"{m}_ok"])) for m in METRICS}},
             "diverged": int(np.sum(arr["status"] == 2)),
-            **{f"final_{m}": _est(final[m]) for m in METRICS},
-            "final_nc_max": {m: float(final[m].max()) for m in METRICS},
+            "final_gap_max": float(np.max(final["loss"] - fstar)),
+            "final_gap_min": float(np.min(final["loss"] - fstar)),
             "final_grad_norm_max": float(final["grad_norm"].max()),
+            **{f"final_{m}_max": float(final[m].max()) for m in METRICS},
+            "final_self_dual_distance_max": float(final["self_dual_dist"].max()),
+            "min_positive_curvature": att["mu_plus"],
         })
         curves[label] = {"steps": arr["save_steps"], "f_star": fstar,
                          **{m: arr[f"obs_{m}"] for m in ("loss", *METRICS)}}
     return rows, curves
 
 
+def _table_verdict(rows) -> dict:
+    runs = sum(r["runs"] for r in rows)
+    reached = sum(r["reached"] for r in rows)
+    frac = stats.proportion_ci(reached, runs)
+    return {"runs": runs, "reached": reached, "fraction": frac.as_dict(),
+            "verdict": "pass" if reached == runs else "fail",
+            "rule": "pass iff every run reaches f* (per-run criterion); 1 lies in the "
+                    "Clopper–Pearson interval exactly then"}
+
+
+def _saddle_claims(saddles) -> dict:
+    """The two curvature claims of the headline: the fully collapsed saddle's reference λ_min
+    against −τ/(K√n) (acceptance interval ± tolerance), and sign and minimality at every saddle."""
+    out = {}
+    collapsed = [s for s in saddles if s.get("groups") == 1]
+    if collapsed:
+        s = collapsed[0]
+        out["collapsed"] = {k: s[k] for k in ("K", "d", "n", "tau", "lambda_min_reference",
+                                             "closed_form", "closed_form_verdict", "multiplicity",
+                                             "tangent_dim", "tolerance")}
+        out["collapsed"]["acceptance_interval"] = [s["lambda_min_reference"] - s["tolerance"],
+                                                   s["lambda_min_reference"] + s["tolerance"]]
+    failed = sum(not (s["sign_ok"] and s["minimality_ok"]) for s in saddles)
+    out["all"] = {"saddles": len(saddles), "failed": failed,
+                  "max_abs_difference": max(abs(s["lambda_min_package"] - s["lambda_min_reference"])
+                                            for s in saddles),
+                  "verdict": "pass" if failed == 0 else "fail"}
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
-# 2. landscape: curvature at saddles and kicked escape
+# 2. landscape: curvature at saddles against an independent Hessian; the census
 # ---------------------------------------------------------------------------------------------
 
 
@@ -173,18 +261,90 @@ def _saddles(cfg):
             for kind, kw in kinds:
                 x = {a: jnp.asarray(b) for a, b in p.saddle(kind, **kw).items()}
                 lin = nct.saddle_linearization(p, x)
-                gn = float(jnp.linalg.norm(ravel_pytree(p.riemannian_grad(x))[0]))
+                ref = nct.reference_hessian_eigenvalues(p, x)
                 rows.append({
                     "K": k, "d": d, "n": n, "tau": tau, "kind": kind, **kw,
                     "loss": float(p.objective(x)), "f_star": p.optimal_value(),
-                    "grad_norm": gn, "lambda_min": -lin.lam,
-                    "closed_form": p.collapsed_curvature() if kw.get("groups") == 1 else None,
+                    "grad_norm": float(jnp.linalg.norm(ravel_pytree(p.riemannian_grad(x))[0])),
+                    **nct.curvature_verdict(lin.curvatures, ref,
+                                            p.collapsed_curvature() if kw.get("groups") == 1
+                                            else None),
                     "multiplicity": lin.multiplicity, "tangent_dim": lin.tangent_dim,
                     "noise_along_escape_direction": lin.noise_along,
                     "tangent_noise_trace": lin.noise_trace,
-                    "n_negative": int(np.sum(lin.curvatures < -1e-9)),
                 })
     return rows
+
+
+def _census_starts(p, n, seed):
+    """Half uniform random points, half points after a few Riemannian GD steps from uniform ones
+    (so that Newton-type steps also start near descent paths and find minimizers)."""
+    with jax.enable_x64(True):
+        keys = jax.random.split(jax.random.key(seed), n)
+        x0 = jax.jit(jax.vmap(lambda kk: p.random_point(kk, jnp.float64)))(keys)
+        half = n // 2
+        warm = jax.tree_util.tree_map(lambda a: a[half:], x0)
+        steps = so.simulate(so.RiemannianGD(p, 0.5), warm, seed, n_paths=n - half, n_steps=40)
+        return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[:half], b]), x0,
+                                      steps.final)
+
+
+def _census(out: ResultsDir, cfg, quick, progress):
+    c = cfg["census"]
+    rows, points = [], {}
+    for k, d, n, tau in c["cases"]:
+        p = so.NormalizedUFM(k, d, n, tau)
+        label = f"K={k},d={d},n={n},tau={tau:g}"
+        _log(progress, f"census {label}")
+
+        def compute(p=p):
+            res = nct.critical_point_census(p, _census_starts(p, c["starts"], 5),
+                                            n_iter=c["n_iter"])
+            pts = res["points"]
+            kinds = np.array([q.kind for q in pts])
+            return {"kind": kinds.astype("U16"), "loss": np.array([q.loss for q in pts]),
+                    "grad_norm": np.array([q.grad_norm for q in pts]),
+                    "lambda_min": np.array([q.lambda_min for q in pts]),
+                    "n_negative": np.array([q.n_negative for q in pts]),
+                    "nc2": np.array([q.nc["nc2"] for q in pts])}
+
+        arr = out.point(f"{_tag(quick)}_census2_{label}_starts={c['starts']}_iter={c['n_iter']}",
+                        compute)
+        kinds = arr["kind"].astype(str)
+        counts = {kd: int(np.sum(kinds == kd)) for kd in
+                  ("global minimizer", "strict saddle", "neither", "not converged")}
+        conv = kinds != "not converged"
+        sad = kinds == "strict saddle"
+        mins = kinds == "global minimizer"
+        fstar = p.optimal_value()
+        rows.append({
+            "K": k, "d": d, "n": n, "tau": tau, "starts": int(kinds.size), "counts": counts,
+            "distinct_critical_values": int(np.unique(np.round(arr["loss"][conv], 6)).size),
+            "saddle_lambda_min_max": float(arr["lambda_min"][sad].max()) if sad.any() else None,
+            "minimizer_gap_max": float(np.max(arr["loss"][mins] - fstar)) if mins.any() else None,
+            "minimizer_nc2_max": float(np.max(arr["nc2"][mins])) if mins.any() else None,
+            "not_converged_grad_norm_min": (float(arr["grad_norm"][~conv].min())
+                                            if (~conv).any() else None),
+            "collapsed_saddles_found": int(np.sum(sad & (np.abs(arr["loss"] - math.log(k))
+                                                         < 1e-9))),
+        })
+        points[label] = {"f_star": fstar, **{a: arr[a] for a in ("kind", "loss", "lambda_min")}}
+    totals = {kd: sum(r["counts"][kd] for r in rows) for kd in rows[0]["counts"]}
+    classified = totals["global minimizer"] + totals["strict saddle"]
+    converged = classified + totals["neither"]
+    frac = stats.proportion_ci(classified, max(converged, 1)) if converged else None
+    return {"rows": rows, "totals": totals, "converged": converged, "classified": classified,
+            "fraction_classified": frac.as_dict() if frac else None,
+            "verdict": "pass" if converged and totals["neither"] == 0 else "fail",
+            "rule": ("pass iff every converged critical point is a global minimizer or a strict "
+                     "saddle (no 'neither'); not-converged starts are counted, not classified"),
+            "tolerances": {"grad": 1e-9, "curvature": "1e-6 × max(1, ‖Hess‖)",
+                           "value": "1e-9 × max(1, f*)"}}, points
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. escape: kicked (noise vanishes at the saddle) and noise-driven (augmented UFM)
+# ---------------------------------------------------------------------------------------------
 
 
 def _escape(out: ResultsDir, cfg, quick, progress):
@@ -194,192 +354,301 @@ def _escape(out: ResultsDir, cfg, quick, progress):
         lin = nct.saddle_linearization(p, {a: jnp.asarray(b) for a, b in
                                            p.saddle("collapsed").items()})
     xs = {a: jnp.asarray(b, jnp.float32) for a, b in p.saddle("collapsed").items()}
-    xf = ravel_pytree(xs)[0]
-    basis = jnp.asarray(lin.unstable_basis, jnp.float32)
+    event = nct.UnstableExit(xs, lin.unstable_basis, 1.0)
     starts, _ = nct.uniform_tangent_kick(p.geometry, xs, jax.random.key(1), e["kick"], e["n_paths"])
     rows, ecdfs = [], {}
     for radius in e["radii"]:
-        event = lambda x, r=radius: jnp.linalg.norm((ravel_pytree(x)[0] - xf)
-                                                    @ basis) >= r
+        ev = nct.UnstableExit(xs, lin.unstable_basis, radius)
         pred = lin.kicked_escape_mean(e["eta"], e["kick"], radius)
         for name, alg in (("RGD", so.RiemannianGD(p, e["eta"])),
                           ("RSGD", so.RiemannianSGD(p, e["eta"]))):
-            def compute(alg=alg, event=event):
+            def compute(alg=alg, ev=ev):
                 res = so.simulate(alg, starts, 3, n_paths=e["n_paths"], n_steps=e["n_steps"],
-                                  events=[event])
+                                  events=[ev])
                 return {"steps": res.steps, "status": res.status}
 
-            if progress:
-                print(f"  escape {name} R={radius:g}", file=sys.stderr, flush=True)
-            arr = out.point(f"{_tag(quick)}_escape_{name}_R={radius:g}", compute)
+            _log(progress, f"escape {name} R={radius:g}")
+            arr = out.point(f"{_tag(quick)}_escape_{name}_R={radius:g}_paths={e['n_paths']}",
+                            compute)
             exited = arr["status"] == 1
             k = arr["steps"][exited].astype(np.float64)
             est = stats.iid_mean(k)
             z = (est.value - pred) / est.se
             rows.append({"algorithm": name, "radius": radius, "predicted_mean": pred,
                          "measured_mean": est.as_dict(), "z": float(z),
+                         "acceptance_interval": [est.value - 4 * est.se, est.value + 4 * est.se],
+                         "verdict": "pass" if abs(z) <= 4.0 else "fail",
                          "exited": int(exited.sum()), "censored": int(np.sum(arr["status"] == 3)),
                          "diverged": int(np.sum(arr["status"] == 2)),
                          "median": stats.quantile_ci(k, 0.5, n=exited.size),
                          "predicted_median": float(lin.kicked_escape_quantile(0.5, e["eta"],
                                                                               e["kick"], radius))})
             ecdfs[(name, radius)] = k
+    del event
     theory = {"lambda": lin.lam, "closed_form_lambda": -p.collapsed_curvature(),
               "multiplicity": lin.multiplicity, "tangent_dim": lin.tangent_dim,
               "growth_per_iteration": lin.growth(e["eta"]),
               "noise_along_escape_direction": lin.noise_along,
               "tangent_noise_trace_at_saddle": lin.noise_trace}
-    return {"rows": rows, "theory": theory}, ecdfs, lin
+    top = max(e["radii"])
+    headline = next(r for r in rows if r["algorithm"] == "RGD" and r["radius"] == top)
+    return {"rows": rows, "theory": theory, "headline": headline}, ecdfs, lin
+
+
+def _noise_escape(out: ResultsDir, cfg, quick, progress):
+    """RSGD from the exact collapsed saddle of the augmented UFM against its manifold SDE."""
+    from sde_opt.sweep import compare_exit_times
+
+    c = cfg["noise_escape"]
+    p = so.AugmentedUFM(c["k"], c["d"], c["n"], c["tau"], c["sigma"], batch_size=c["batch_size"])
+    with jax.enable_x64(True):
+        x64 = {a: jnp.asarray(b) for a, b in p.saddle("collapsed").items()}
+        lin = nct.saddle_linearization(p, x64)
+        noise_u = float(np.trace(lin.unstable_basis.T @ np.asarray(p.grad_noise_cov(x64))
+                                 @ lin.unstable_basis))
+    xs = {a: jnp.asarray(b, jnp.float32) for a, b in p.saddle("collapsed").items()}
+    ev = nct.UnstableExit(xs, lin.unstable_basis, c["radius"])
+    _log(progress, f"noise-driven escape, η in {c['etas']}")
+    rows = compare_exit_times(
+        lambda eta: so.RiemannianSGD(p, eta), [{"eta": e} for e in c["etas"]], xs, 9,
+        events=[ev], n_paths=c["n_paths"], n_steps=lambda q: int(round(c["horizon"] / q["eta"])),
+        limit_substeps=c["substeps"], store=out,
+        tag=f"{_tag(quick)}_noise_escape_paths={c['n_paths']}")
+    # Riemannian GD from the same exact saddle: no noise, so it never leaves
+    gd = out.point(f"{_tag(quick)}_noise_escape_RGD", lambda: {
+        "status": so.simulate(so.RiemannianGD(p, c["etas"][-1]), xs, 0, n_paths=8,
+                              n_steps=int(round(c["horizon"] / c["etas"][-1])), events=[ev]).status})
+    table, ecdfs = [], {}
+    for r in rows:
+        a, b = r.discrete.estimate(), r.limit.estimate()
+        d = a.ratio(b) - 1.0
+        ks = _ks(r.point.discrete.steps[r.point.discrete.exited],
+                 r.point.limit.times[r.point.limit.exited] / r.params["eta"])
+        table.append({"eta": r.params["eta"], "rsgd_mean": a.as_dict(), "sde_mean": b.as_dict(),
+                      "relative_difference": d.as_dict(),
+                      "paths": int(r.discrete.n), "rsgd_exited": int(r.discrete.exited),
+                      "sde_exited": int(r.limit.exited),
+                      "mean_kind": [r.discrete.mean_kind, r.limit.mean_kind],
+                      "ks_distance": ks[0], "ks_pvalue": ks[1]})
+        ecdfs[r.params["eta"]] = (r.point.discrete.steps[r.point.discrete.exited] * r.params["eta"],
+                                  r.point.limit.times[r.point.limit.exited])
+    order = tuning.weak_order_fit([t["eta"] for t in table],
+                           [t["relative_difference"]["value"] for t in table],
+                           [t["relative_difference"]["se"] for t in table])
+    return {"rows": table, "order": order,
+            "rgd_from_exact_saddle": {"paths": int(gd["status"].size),
+                                      "exited": int(np.sum(gd["status"] == 1))},
+            "saddle": {"lambda": lin.lam, "multiplicity": lin.multiplicity,
+                       "tangent_dim": lin.tangent_dim,
+                       "noise_on_unstable_space": noise_u,
+                       "noise_along_escape_direction": lin.noise_along},
+            "setting": {k: c[k] for k in ("k", "d", "n", "tau", "sigma", "batch_size", "radius",
+                                          "substeps")}}, ecdfs
+
+
+def _ks(a, b):
+    from scipy import stats as sps
+
+    res = sps.ks_2samp(np.asarray(a, float), np.asarray(b, float))
+    return float(res.statistic), float(res.pvalue)
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. normalized vs regularized
+# 4. normalized vs weight-decayed, joint criterion, equal tuning
 # ---------------------------------------------------------------------------------------------
-
-
-def _first_below(curve, target):
-    """First saved step index where the curve is below target (−1 if never)."""
-    hit = curve < target
-    return np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
-
-
-def _time_per_iteration(chain, x0, n_paths, n_steps=100, seed=5, repeats=3):
-    so.simulate(chain, x0, seed, n_paths=n_paths, n_steps=n_steps)  # compile
-    best = math.inf
-    for _ in range(repeats):
-        t = time.perf_counter()
-        so.simulate(chain, x0, seed, n_paths=n_paths, n_steps=n_steps)
-        best = min(best, time.perf_counter() - t)
-    return best / n_steps
 
 
 def _race(out: ResultsDir, cfg, quick, progress):
     r = cfg["race"]
     k, d, n = r["k"], r["d"], r["n"]
-    problems = {"normalized (RGD)": so.NormalizedUFM(k, d, n, r["tau"]),
-                "regularized (GD)": so.RegularizedUFM(k, d, n, r["lambda"], r["lambda"])}
-    out_rows, curves = [], {}
-    for label, p in problems.items():
-        normalized = isinstance(p, so.NormalizedUFM)
-        x0 = _starts(p, r["runs"], 7) if normalized else _starts(p, r["runs"], 7,
-                                                                   scale=1 / math.sqrt(d))
-        by_eta = {}
-        for eta in r["etas"]:
-            chain = so.RiemannianGD(p, eta)  # plain GD on the flat geometry of RegularizedUFM
+    arms = ([("normalized", tau, so.NormalizedUFM(k, d, n, tau)) for tau in r["taus"]]
+            + [("weight-decayed", lam, so.RegularizedUFM(k, d, n, lam, lam))
+               for lam in r["lambdas"]])
+    tag = f"{_tag(quick)}_race_steps={r['n_steps']}"
+    results = {}
+    for kind, param, p in arms:
+        name = f"{kind} {'τ' if kind == 'normalized' else 'λ'}={param:g}"
+        _log(progress, f"race {name}")
+        _, hit, summary = tuning.tune_and_evaluate(
+            out, f"{tag}_{kind}_{param:g}", p, r["etas"], tune_runs=r["tune_runs"],
+            eval_runs=r["eval_runs"], n_steps=r["n_steps"], seeds=(101, 202))
+        results[(kind, param)] = {"name": name, "kind": kind, "param": param, "problem": p,
+                                  "hit": hit, **summary}
+    norm = [v for v in results.values() if v["kind"] == "normalized"]
+    wd = [v for v in results.values() if v["kind"] == "weight-decayed"]
 
-            def compute(chain=chain):
-                res = so.simulate(chain, x0, 7, n_paths=r["runs"], n_steps=r["n_steps"],
-                                  observables={"nc1": _observables(p)["nc1"],
-                                               "loss": p.objective}, stride=1)
-                return {"nc1": res.observables["nc1"], "loss": res.observables["loss"],
-                        "status": res.status, "save_steps": res.save_steps}
+    def tuned_score(v):
+        return min((t["score"] for t in v["tuning"]), default=math.inf)
 
-            if progress:
-                print(f"  race {label} eta={eta:g}", file=sys.stderr, flush=True)
-            by_eta[eta] = out.point(f"{_tag(quick)}_race_{label.split()[0]}_eta={eta:g}", compute)
-        # the step size that reaches the hardest target first (median over seeds); diverged runs
-        # disqualify a step size
-        target = r["targets"][-1]
+    best_n = min(norm, key=tuned_score)
+    best_w = min(wd, key=tuned_score)
+    pairs = []
+    for a in norm:
+        for b in wd:
+            q = tuning.ratio_of_medians(a["hit"], b["hit"])
+            pairs.append({"tau": a["param"], "lambda": b["param"], **q})
+    head = tuning.ratio_of_medians(best_n["hit"], best_w["hit"])
+    faster = head["ci_low"] > 1.0
+    head.update({"tau": best_n["param"], "lambda": best_w["param"],
+                 "eta_normalized": best_n["eta"], "eta_weight_decayed": best_w["eta"],
+                 "verdict": "pass" if faster else "fail",
+                 "rule": "the paper's 'normalized collapses faster' passes iff the CI lies above 1"})
+    # interleaved timing of the two tuned best configurations (iterations are the headline)
+    timing = None  # iterations are the headline; wall time only interleaved, and not in quick mode
+    if r["timing_repeats"] and best_n["eta"] is not None and best_w["eta"] is not None:
+        chains = {"normalized": so.RiemannianGD(best_n["problem"], best_n["eta"]),
+                  "weight-decayed": so.RiemannianGD(best_w["problem"], best_w["eta"])}
+        x0s = {"normalized": tuning.starts(best_n["problem"], r["eval_runs"], 202),
+               "weight-decayed": tuning.starts(best_w["problem"], r["eval_runs"], 202)}
+        timing = tuning.interleaved_seconds_per_iteration(chains, x0s, r["eval_runs"],
+                                                          r["timing_steps"], r["timing_repeats"])
+        s = timing["seconds_per_iteration"]
+        timing["ratio_weight_decayed_over_normalized"] = s["weight-decayed"] / s["normalized"]
+    curves = _race_curves(out, tag, best_n, best_w, r) if r["curves"] else {}
+    arms_out = [{k2: v for k2, v in res.items() if k2 not in ("problem", "hit")}
+                for res in results.values()]
+    return {"grid": {"etas": r["etas"], "taus": r["taus"], "lambdas": r["lambdas"],
+                     "tune_runs": r["tune_runs"], "eval_runs": r["eval_runs"],
+                     "n_steps": r["n_steps"], "criterion": tuning.JOINT},
+            "arms": arms_out, "pairs": pairs, "best_of_grid": head,
+            "timing_interleaved": timing}, curves
 
-        def score(eta):
-            a = by_eta[eta]
-            if np.any(a["status"] == 2):
-                return math.inf
-            hits = _first_below(np.nan_to_num(a["nc1"], nan=np.inf), target)
-            return float(np.median(np.where(hits < 0, np.inf, hits)))
 
-        best = min(r["etas"], key=score)
-        a = by_eta[best]
-        chain = so.RiemannianGD(p, best)
-        per_iter = _time_per_iteration(chain, x0, r["runs"], n_steps=r["timing_steps"],
-                                       repeats=r["timing_repeats"])
-        row = {"method": label, "best_eta": best, "eta_grid": r["etas"],
-               "diverged_at_best": int(np.sum(a["status"] == 2)),
-               "seconds_per_iteration_batched": per_iter, "targets": {}}
-        for t in r["targets"]:
-            hits = _first_below(np.nan_to_num(a["nc1"], nan=np.inf), t).astype(np.float64)
-            reached = hits >= 0
-            iters = np.where(reached, hits, np.nan)  # save index = iteration (stride 1)
-            row["targets"][f"{t:g}"] = {
-                "reached": int(reached.sum()), "runs": int(reached.size),
-                "iterations_mean": _est(iters[reached]) if reached.sum() >= 2 else None,
-                "iterations_median": stats.quantile_ci(iters[reached], 0.5, n=reached.size),
-                "wall_seconds_mean": (_est(iters[reached] * per_iter)
-                                      if reached.sum() >= 2 else None),
-            }
-        out_rows.append(row)
-        curves[label] = {"steps": a["save_steps"], "nc1": a["nc1"], "loss": a["loss"],
-                         "eta": best, "f_star": p.optimal_value()}
-    # the ratio of mean iterations (delta method) at each target
-    ratios = {}
-    for t in r["targets"]:
-        a, b = (row["targets"][f"{t:g}"]["iterations_mean"] for row in out_rows)
-        if a and b:
-            ra = b["value"] / a["value"]
-            se = ra * math.sqrt((a["se"] / a["value"]) ** 2 + (b["se"] / b["value"]) ** 2)
-            ratios[f"{t:g}"] = {"value": ra, "se": se, "ci_low": ra - 1.96 * se,
-                                "ci_high": ra + 1.96 * se,
-                                "method": "regularized / normalized mean iterations; delta method"}
-    return {"rows": out_rows, "iteration_ratio_regularized_over_normalized": ratios,
-            "note": ("each method at the step size of its grid that reaches NC1 < "
-                     f"{r['targets'][-1]:g} first (median over seeds); wall time = iterations × "
-                     "the batched engine's seconds per iteration (all seeds at once, best of "
-                     f"{r['timing_repeats']})")}, curves
+def _race_curves(out, tag, best_n, best_w, r):
+    """NC1–NC3 and the relative gap along the way for the two tuned configurations (figure)."""
+    curves = {}
+    for v in (best_n, best_w):
+        if v["eta"] is None:
+            continue
+        p = v["problem"]
+        ev = tuning.JointCollapse(p)
+        finite = v["hit"][np.isfinite(v["hit"])]
+        steps = int(min(r["n_steps"], max(20, 2 * (np.max(finite) if finite.size else 50))))
+
+        def compute(p=p, ev=ev, eta=v["eta"], steps=steps):
+            obs = {m: jax.tree_util.Partial(_metric_of, ev, m) for m in ("nc1", "nc2", "nc3",
+                                                                        "rel_gap")}
+            res = so.simulate(so.RiemannianGD(p, eta), tuning.starts(p, r["eval_runs"], 202), 202,
+                              n_paths=r["eval_runs"], n_steps=steps, observables=obs, stride=1)
+            return {"save_steps": res.save_steps, **res.observables}
+
+        arr = out.point(f"{tag}_curves_{v['kind']}_{v['param']:g}_eta={v['eta']:g}", compute)
+        curves[v["name"]] = {"eta": v["eta"], **arr}
+    return curves
+
+
+def _metric_of(event, name, x):
+    return event.metrics(x)[name]
 
 
 # ---------------------------------------------------------------------------------------------
-# 4. temperature
+# 5. temperature, η tuned per τ
 # ---------------------------------------------------------------------------------------------
 
 
 def _temperature(out: ResultsDir, cfg, quick, progress):
-    k, d, n = cfg["tau_case"]
+    t = cfg["temperature"]
+    k, d, n = t["case"]
     rows = []
-    for tau in cfg["taus"]:
+    for tau in t["taus"]:
         p = so.NormalizedUFM(k, d, n, tau)
+        etas = [c / tau for c in t["eta_tau"]]
+        _log(progress, f"τ={tau:g}")
+        sub = f"{_tag(quick)}_tau={tau:g}_steps={t['n_steps']}"
+        best, _, s = tuning.tune_and_evaluate(out, sub, p, etas, tune_runs=t["tune_runs"],
+                                              eval_runs=t["eval_runs"], n_steps=t["n_steps"],
+                                              seeds=(301, 302))
+        eta_final = best if best is not None else etas[len(etas) // 2]
+        final = out.point(f"{sub}_final_eta={eta_final:g}",
+                          lambda p=p, eta=eta_final: _final_metrics(
+                              p, eta, tuning.starts(p, t["eval_runs"], 302), t["n_steps"]))
+        large = tau >= LARGE_TAU
+        every = s["collapsed"] == s["runs"]
+        # the deviation's "what holds": every run's loss at f*(τ) (relative gap < 1e-3)
+        loss_holds = bool(np.max(final["rel_gap"]) < tuning.JOINT["rel_gap"])
+        if large:
+            verdict = "fail" if every or not loss_holds else "deviation"
+        else:
+            verdict = "pass" if every else "fail"
+        rows.append({"tau": tau, "f_star": p.optimal_value(),
+                     "eta_tau_grid": t["eta_tau"], "best_eta_tau": None if best is None
+                     else best * tau, **s,
+                     "final_at_budget": {m: _quantiles(final[m]) for m in final},
+                     "loss_reaches_f_star_in_every_run": loss_holds,
+                     "verdict": verdict, "deviation": str(LARGE_TAU_DEVIATION) if large else ""})
+    return {"rows": rows, "budget": t["n_steps"], "criterion": tuning.JOINT}
 
-        def compute(p=p):
-            res = so.simulate(so.RiemannianGD(p, 1.0), _starts(p, cfg["tau_runs"], 1), 1,
-                              n_paths=cfg["tau_runs"], n_steps=cfg["tau_steps"],
-                              observables=_observables(p), stride=cfg["tau_steps"])
-            return {m: res.observables[m][:, -1] for m in ("loss", *METRICS)}
 
-        if progress:
-            print(f"  tau={tau:g}", file=sys.stderr, flush=True)
-        arr = out.point(f"{_tag(quick)}_tau={tau:g}", compute)
-        fstar = p.optimal_value()
-        rows.append({"tau": tau, "f_star": fstar, "final_loss": _est(arr["loss"]),
-                     "final_gap": _est(arr["loss"] - fstar),
-                     **{f"final_{m}": _est(arr[m]) for m in METRICS},
-                     "collapsed_runs_nc1_below_1e-3": int(np.sum(arr["nc1"] < 1e-3)),
-                     "runs": int(arr["loss"].size)})
-    return rows
+def _final_metrics(p, eta, x0, n_steps):
+    """NC1–NC3 and the relative loss gap after the whole budget (no stopping)."""
+    ev = tuning.JointCollapse(p)
+    obs = {m: jax.tree_util.Partial(_metric_of, ev, m) for m in ("nc1", "nc2", "nc3", "rel_gap")}
+    res = so.simulate(so.RiemannianGD(p, eta), x0, 1, n_paths=jax.tree_util.tree_leaves(x0)[0]
+                      .shape[0], n_steps=n_steps, observables=obs, stride=n_steps)
+    return {m: np.asarray(v[:, -1], np.float64) for m, v in res.observables.items()}
+
+
+def _quantiles(v):
+    v = np.asarray(v, np.float64)
+    return {"median": float(np.median(v)), "max": float(np.max(v)), "min": float(np.min(v))}
 
 
 # ---------------------------------------------------------------------------------------------
-# 5. MLP on digits
+# 6. MLP on digits
 # ---------------------------------------------------------------------------------------------
 
 
 def _mlp(out: ResultsDir, cfg, quick, progress):
     m = cfg["mlp"]
-    data = load_digits_split()
-    curves = {}
-    for label, normalized in (("normalized", True), ("weight-decayed", False)):
-        runs = []
-        for seed in range(m["seeds"]):
-            if progress:
-                print(f"  mlp {label} seed {seed}", file=sys.stderr, flush=True)
-            runs.append(out.point(f"{_tag(quick)}_mlp_{label}_seed={seed}",
-                                  lambda s=seed, nz=normalized: train(
-                                      s, normalized=nz, epochs=m["epochs"], tau=m["tau"],
-                                      lam=m["lambda"], data=data)))
-        curves[label] = {name: np.stack([r[name] for r in runs]) for name in runs[0]}
-    summary = {}
-    for label, c in curves.items():
-        summary[label] = {name: _est(v[:, -1]) for name, v in c.items()}
-        summary[label]["epochs"] = m["epochs"]
-    return summary, curves
+    data = mlp.load_digits_split()
+    tag = f"{_tag(quick)}_mlp_epochs={m['epochs']}"
+    arms = {"normalized": ("tau", m["taus"]), "weight-decayed": ("lam", m["lambdas"])}
+    result, curves = {}, {}
+    for label, (hp, values) in arms.items():
+        normalized = label == "normalized"
+        grid = [(lr, v) for lr in m["lrs"] for v in values]
+        _log(progress, f"mlp {label}: tuning {len(grid)} configurations")
+        seeds = np.arange(len(grid) * m["tune_seeds"]) + 1000
+        lr = np.repeat([g[0] for g in grid], m["tune_seeds"])
+        hv = np.repeat([g[1] for g in grid], m["tune_seeds"])
+        tuned = out.point(f"{tag}_{label}_tune_grid={len(grid)}x{m['tune_seeds']}",
+                          lambda nz=normalized, lr=lr, hv=hv, hp=hp, seeds=seeds: mlp.train_many(
+                              seeds, normalized=nz, epochs=m["epochs"], lr=lr, data=data,
+                              **{hp: hv}))
+        # mean J over tuning seeds; a diverged seed (J = ∞) disqualifies its configuration
+        scores = mlp.joint_score(tuned).reshape(len(grid), m["tune_seeds"]).mean(1)
+        best = grid[int(np.argmin(scores))] if np.any(np.isfinite(scores)) else grid[0]
+        _log(progress, f"mlp {label}: {m['seeds']} seeds at lr={best[0]:g}, {hp}={best[1]:g}")
+        ev = out.point(f"{tag}_{label}_eval_lr={best[0]:g}_{hp}={best[1]:g}_seeds={m['seeds']}",
+                       lambda nz=normalized, best=best, hp=hp: mlp.train_many(
+                           np.arange(m["seeds"]), normalized=nz, epochs=m["epochs"],
+                           lr=best[0], data=data, **{hp: best[1]}))
+        curves[label] = ev
+        result[label] = {
+            "tuning": [{"lr": g[0], hp: g[1], "mean_joint_score": float(s),
+                        "diverged": not bool(np.isfinite(s))}
+                       for g, s in zip(grid, scores, strict=True)],
+            "best": {"lr": best[0], hp: best[1]},
+            "best_at_grid_edge": bool(best[0] in (min(m["lrs"]), max(m["lrs"]))
+                                      or best[1] in (min(values), max(values))),
+            "final": mlp.final_summary(ev), "seeds": m["seeds"]}
+    comp = mlp.compare_arms(curves["normalized"], curves["weight-decayed"])
+    # τ sweep of the normalized network at its tuned learning rate
+    lr_n = result["normalized"]["best"]["lr"]
+    taus = np.asarray(m["tau_sweep"], np.float64)
+    _log(progress, f"mlp τ sweep {m['tau_sweep']}")
+    sw = out.point(f"{tag}_tau_sweep_lr={lr_n:g}_taus={len(taus)}_seeds={m['seeds']}",
+                   lambda: mlp.train_many(np.tile(np.arange(m["seeds"]), taus.size),
+                                          normalized=True, epochs=m["epochs"], lr=lr_n,
+                                          tau=np.repeat(taus, m["seeds"]), data=data))
+    sweep = []
+    for i, tau in enumerate(taus):
+        sl = slice(i * m["seeds"], (i + 1) * m["seeds"])
+        sweep.append({"tau": float(tau),
+                      **mlp.final_summary({kk: v[sl] for kk, v in sw.items()})})
+    return {"arms": result, "comparison": comp, "tau_sweep": sweep, "epochs": m["epochs"],
+            "grids": {"lrs": m["lrs"], "taus": m["taus"], "lambdas": m["lambdas"]},
+            "score": mlp.SCORE_NOTE}, curves, sweep
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,69 +680,70 @@ class _Clock:
 
 def run(out: ResultsDir, quick: bool = False, progress: bool = True) -> dict:
     cfg = _config(quick)
+    out.record_config(parameters=cfg)
     clock = _Clock()
-    clock.start("1/5 global optimality table", progress)
+    clock.start("1/7 global optimality table (per run)", progress)
     table, table_curves = _table(out, cfg, quick, progress)
-    plots.nc_curves(out, table_curves)
-    clock.start("2/5 landscape", progress)
+    plots.nc_curves(out, table_curves, cfg)
+    clock.start("2/7 saddle curvature and critical-point census", progress)
     saddles = _saddles(cfg)
+    census, census_points = _census(out, cfg, quick, progress)
+    plots.census(out, census_points, census)
+    clock.start("3/7 kicked escape", progress)
     escape, ecdfs, lin = _escape(out, cfg, quick, progress)
     plots.escape_ecdf(out, ecdfs, lin, cfg["escape"])
-    clock.start("3/5 normalized vs regularized", progress)
+    clock.start("4/7 noise-driven escape (augmented UFM)", progress)
+    noise, noise_ecdfs = _noise_escape(out, cfg, quick, progress)
+    plots.noise_escape(out, noise, noise_ecdfs)
+    clock.start("5/7 normalized vs weight-decayed", progress)
     race, race_curves = _race(out, cfg, quick, progress)
-    plots.race(out, race_curves, cfg["race"])
-    clock.start("4/5 temperature", progress)
+    plots.race(out, race, race_curves)
+    clock.start("6/7 temperature", progress)
     temps = _temperature(out, cfg, quick, progress)
-    plots.temperature(out, temps, cfg["tau_case"])
-    clock.start("5/5 MLP on digits", progress)
-    mlp, mlp_curves = _mlp(out, cfg, quick, progress)
-    plots.mlp(out, mlp_curves, cfg["mlp"])
+    plots.temperature(out, temps, cfg["temperature"])
+    clock.start("7/7 MLP on digits", progress)
+    mlp_summary, mlp_curves, sweep = _mlp(out, cfg, quick, progress)
+    plots.mlp(out, mlp_curves, sweep, mlp_summary, cfg["mlp"])
     sections = clock.done()
     out.save_npz("arrays.npz",
-                 table_final_loss=np.array([r["final_loss"]["value"] for r in table]),
-                 table_f_star=np.array([r["f_star"] for r in table]),
-                 saddle_lambda=np.array([r["lambda_min"] for r in saddles]),
-                 tau=np.array([r["tau"] for r in temps]),
-                 tau_f_star=np.array([r["f_star"] for r in temps]),
-                 tau_final_loss=np.array([r["final_loss"]["value"] for r in temps]),
+                 saddle_lambda_reference=np.array([r["lambda_min_reference"] for r in saddles]),
+                 saddle_lambda_package=np.array([r["lambda_min_package"] for r in saddles]),
+                 tau=np.array([r["tau"] for r in temps["rows"]]),
                  **{f"escape_{a}_R{r:g}": v for (a, r), v in ecdfs.items()})
     return {
         "config": cfg,
         "what_is_checked": (
-            "f* closed form and NC1–NC3 → 0 under Riemannian GD from random starts; Hessian "
-            "curvature at constructed saddles (closed form at the fully collapsed point); kicked "
-            "escape vs the linearized manifold dynamics; normalized vs weight-decayed collapse "
-            "speed; the τ sweep; an MLP on sklearn digits."),
+            "per-run attainment of f* and NC1–NC3 → 0 under Riemannian GD from random starts; the "
+            "smallest Riemannian-Hessian eigenvalue at constructed saddles against an independent "
+            "autodiff Hessian of f∘exp (sign, minimality, closed form); a census of critical "
+            "points found by Levenberg–Marquardt on grad f, each classified; kicked escape vs the "
+            "linearized law; noise-driven escape of RSGD vs its manifold SDE on a UFM with feature "
+            "augmentation; normalized vs weight-decayed joint collapse at equal tuning; the τ "
+            "sweep with η tuned per τ; an MLP on digits with test-set NC metrics."),
         "deviations": [
             "Minibatch noise vanishes along the unstable eigenspace at every constructed saddle "
-            "(c = vᵀΣv = 0; at the fully collapsed point the whole tangent noise is 0), so the "
-            "additive-noise saddle law (Dawson mean) predicts no escape from the exact saddle; "
-            "the escape is measured after a uniform tangent kick and compared with the kicked "
-            "law of the linearization instead.",
+            "of the plain UFM (at the fully collapsed point the whole tangent noise is 0), so the "
+            "additive-noise saddle law does not apply there; the escape is measured after a "
+            "uniform tangent kick. With feature augmentation (AugmentedUFM) the noise does not "
+            "vanish and RSGD escapes the exact saddle; no label-only noise can do that at the "
+            "fully collapsed point (all logits are equal whatever the label).",
             "NC1 is 0 at a fully collapsed point (Σ_B = 0 so Σ_B^† = 0): the authors' NC1 cannot "
-            "tell that saddle from a collapsed minimum; NC2/NC3 can.",
+            "tell that saddle from a collapsed minimum; NC2/NC3 and the loss can, hence the joint "
+            "criterion.",
+            str(LARGE_TAU_DEVIATION),
             "The authors' regularized baseline renormalizes the classifier (papers.md §5.8 bug 4); "
             "ours does not.",
         ],
-        "headline": {
-            "table": [{k: r[k] for k in ("K", "d", "n", "tau", "regime", "f_star", "final_loss",
-                                         "runs_within_1e-4_of_f_star", "runs", "final_nc1",
-                                         "final_nc2", "final_nc3")} for r in table],
-            "collapsed_saddle_curvature": [{k: r[k] for k in ("K", "d", "n", "tau", "lambda_min",
-                                                              "closed_form", "multiplicity")}
-                                           for r in saddles if r.get("groups") == 1],
-            "escape": escape["rows"],
-            "normalized_vs_regularized": race["iteration_ratio_regularized_over_normalized"],
-            "temperature": [{k: r[k] for k in ("tau", "f_star", "final_loss", "final_nc1")}
-                            for r in temps],
-            "mlp_final": mlp,
-        },
         "table": table,
+        "table_claim": _table_verdict(table),
         "saddles": saddles,
+        "saddle_claims": _saddle_claims(saddles),
+        "census": census,
         "escape": escape,
+        "noise_escape": noise,
         "normalized_vs_regularized": race,
         "temperature": temps,
-        "mlp": mlp,
+        "mlp": mlp_summary,
         "timing": {"sections": sections},
     }
 
@@ -482,75 +752,123 @@ def run(out: ResultsDir, quick: bool = False, progress: bool = True) -> dict:
 # The table printed at the end (sde-opt study): read from the summary only
 # ---------------------------------------------------------------------------------------------
 
-RUN_TIMES = {"quick": "≈ 86 s on 2 idle cores", "full": "≈ 3.7 min on 2 idle cores"}
+RUN_TIMES = {"quick": "≈ 100 s (CPU) on 2 cores", "full": "≈ 8.5 min (CPU) on 2 cores"}
+
+
+def _grid(xs) -> str:
+    """A grid as ``[a, b, …]`` (element by element, so the summary's list items are read)."""
+    return "[" + ", ".join(f"{x:g}" for x in xs) + "]"
 
 
 def _ci(e: dict):
     """The interval of an estimate as the summary writes it (``None`` without one)."""
-    return [e["ci_low"], e["ci_high"]] if "ci_low" in e else None
+    return [e["ci_low"], e["ci_high"]] if e and "ci_low" in e and e["ci_low"] is not None else None
 
 
 def headline_claims(summary: dict) -> list[dict]:
-    """The rows of the closing table, each read from ``summary``; no verdicts (the summary has
-    none; its intervals are 95% Student-t or normal intervals, not acceptance intervals):
+    """The rows of the closing table, each read from ``summary``, each with the study's verdict:
 
-    * global optimality — for each regime (d = K − 1, d = K, d > K; its largest K), the largest
-      final loss − f* over the random starts of Riemannian GD (f* the closed form), against 0;
-      the note gives how many runs came within 1e-4 of f* and the final NC1;
-    * landscape — the most negative Riemannian-Hessian eigenvalue at the fully collapsed point
-      against its closed form −τ/(K√n), and the kicked escape's mean iteration (largest
-      radius, RGD and RSGD) against the linearized manifold dynamics' kicked law;
-    * normalized vs regularized — mean iterations until NC1 < the hardest target, weight-decayed
-      GD over normalized RGD (no prediction);
-    * temperature — the mean final loss − f*(τ) at the smallest and the largest τ, against 0;
-    * MLP on digits — the final NC1, normalized and weight-decayed features (test accuracy in
-      the note).
+    * global optimality — the fraction of runs (all table cases) that reach f* and collapse by
+      the per-run criterion, Clopper–Pearson 95%; pass iff every run does (theory 1);
+    * curvature — the fully collapsed saddle's smallest eigenvalue of the independent reference
+      Hessian against −τ/(K√n) (acceptance interval: eigen round-off); and every constructed
+      saddle: reference λ_min < 0 and the package's λ_min equals it (count of failures);
+    * census — the fraction of converged critical points that are global minimizers or strict
+      saddles; pass iff no point is neither;
+    * kicked escape — RGD's mean escape iteration against the kicked law (±4 SE);
+    * noise-driven escape — the weak-order slope of RSGD's escape time against its manifold SDE
+      (±4 SE around the fitted slope; pass iff 1 lies in it);
+    * normalized vs weight-decayed — the ratio of median iterations to joint collapse at the best
+      configuration of each full grid, bootstrap 95% CI; pass iff above 1 (the paper's "faster");
+    * temperature — the fraction of runs collapsing jointly within the budget at the smallest and
+      the largest τ, η tuned per τ; pass iff every run (at τ ≥ 10 a documented deviation);
+    * MLP — the difference of the joint collapse score (log scale) between the arms at equal
+      tuning budgets, t-interval over seeds; and the test accuracy difference.
     """
     from sde_opt.experiment.table import claim
 
     rows = []
-    for regime in ("d=K-1", "d=K", "d>K"):
-        cases = [r for r in summary["table"] if r["regime"] == regime]
-        if not cases:
-            continue
-        r = max(cases, key=lambda r: (r["K"], r["d"]))
-        rows.append(claim(f"RGD, K={r['K']}, d={r['d']}, n={r['n']}, τ={r['tau']:g} ({regime}): "
-                          "largest final loss − f*", r["final_gap_max"], theory=0.0,
-                          note=f"over {r['runs']} random starts, {r['runs_within_1e-4_of_f_star']} "
-                               f"within 1e-4; f* = {r['f_star']:.6g}; mean final NC1 "
-                               f"{r['final_nc1']['value']:.2g}"))
-    collapsed = [s for s in summary["saddles"] if s.get("groups") == 1]
-    if collapsed:
-        s = collapsed[0]
-        rows.append(claim(f"collapsed saddle, K={s['K']}, d={s['d']}, n={s['n']}: λ_min of the "
-                          "Riemannian Hessian", s["lambda_min"], theory=s["closed_form"],
-                          note=f"theory: −τ/(K√n); multiplicity {s['multiplicity']}; minibatch "
-                               f"noise along it {s['noise_along_escape_direction']:.2g}"))
-    esc = summary["escape"]["rows"]
-    if esc:
-        top = max(r["radius"] for r in esc)
-        for r in (r for r in esc if r["radius"] == top):
-            m = r["measured_mean"]
-            rows.append(claim(f"kicked escape from the collapsed saddle, {r['algorithm']}, "
-                              f"R={top:g}: mean iteration", m["value"], ci=_ci(m), theory=r["predicted_mean"],
-                              note=f"95% CI; theory: the linearized dynamics' kicked law; "
-                                   f"z = {r['z']:.2f}"))
-    ratios = summary["normalized_vs_regularized"]["iteration_ratio_regularized_over_normalized"]
-    if ratios:
-        target = min(ratios, key=float)
-        q = ratios[target]
-        rows.append(claim(f"iterations to NC1 < {target}: weight-decayed GD / normalized RGD",
-                          q["value"], ci=_ci(q), note="95% CI (delta method); each at its best "
-                                                      "step size; no prediction"))
-    temps = sorted(summary["temperature"], key=lambda t: t["tau"])
+    tc = summary["table_claim"]
+    regimes = sorted({r["regime"] for r in summary["table"]})
+    rows.append(claim(
+        f"RGD from random starts, {len(summary['table'])} cases ({', '.join(regimes)}): "
+        "fraction of runs reaching f* and collapse (per-run criterion)",
+        tc["fraction"]["value"], ci=_ci(tc["fraction"]), theory=1.0, verdict=tc["verdict"],
+        note=f"{tc['reached']}/{tc['runs']} runs; Clopper–Pearson 95%; per run: ‖grad f‖ ≤ "
+             f"{GRAD_TOL:g} and gap, NC1–NC3 below bounds from its own gradient (float64)"))
+    sc = summary["saddle_claims"]
+    if "collapsed" in sc:
+        s = sc["collapsed"]
+        rows.append(claim(
+            f"collapsed saddle, K={s['K']}, d={s['d']}, n={s['n']}, τ={s['tau']:g}: λ_min of an "
+            "independent Hessian (autodiff of f∘R, eigvalsh)", s["lambda_min_reference"],
+            ci=s["acceptance_interval"], theory=s["closed_form"], verdict=s["closed_form_verdict"],
+            note=f"acceptance interval ± eigen round-off allowance; theory −τ/(K√n); multiplicity "
+                 f"{s['multiplicity']} of {s['tangent_dim']}"))
+    a = sc["all"]
+    rows.append(claim(
+        f"all {a['saddles']} constructed saddles: largest |λ_min(package) − λ_min(reference)|",
+        a["max_abs_difference"], verdict=a["verdict"],
+        note=f"pass iff every saddle has reference λ_min < −tolerance and the package's smallest "
+             f"eigenvalue equals the reference's (sign and minimality); {a['failed']} failed"))
+    c = summary["census"]
+    t = c["totals"]
+    rows.append(claim(
+        f"critical-point census over {len(c['rows'])} (K, d, n, τ): fraction of converged points "
+        "that are global minimizers or strict saddles", c["fraction_classified"]["value"]
+        if c["fraction_classified"] else None, ci=_ci(c["fraction_classified"]), theory=1.0,
+        verdict=c["verdict"],
+        note=f"Clopper–Pearson 95%; {t['global minimizer']} minimizers, {t['strict saddle']} "
+             f"strict saddles, {t['neither']} neither, {t['not converged']} starts not converged"))
+    r = summary["escape"]["headline"]
+    rows.append(claim(
+        f"kicked escape from the collapsed saddle, RGD, R={r['radius']:g}: mean iteration",
+        r["measured_mean"]["value"], ci=r["acceptance_interval"], theory=r["predicted_mean"],
+        verdict=r["verdict"], note="acceptance interval ±4 SE; theory: the linearization's kicked "
+                                    "law (the noise vanishes at this saddle)"))
+    o = summary["noise_escape"]["order"]
+    ne = summary["noise_escape"]
+    rows.append(claim(
+        "augmented UFM, RSGD from the exact collapsed saddle vs its manifold SDE: weak order of "
+        "the mean escape time in η", o["slope"], ci=[o["ci_low"], o["ci_high"]]
+        if o["slope"] is not None else None, theory=1.0, verdict=o["verdict"],
+        note=f"acceptance interval ±4 SE of the log-log slope over η = "
+             f"{_grid(x['eta'] for x in ne['rows'])}; RGD left the exact saddle on "
+             f"{ne['rgd_from_exact_saddle']['exited']}/{ne['rgd_from_exact_saddle']['paths']} "
+             f"paths, RSGD on {ne['rows'][-1]['rsgd_exited']}"))
+    race = summary["normalized_vs_regularized"]
+    h = race["best_of_grid"]
+    g = race["grid"]
+    finite = [p["value"] for p in race["pairs"] if 0 < p["value"] < math.inf]
+    never = sum(not 0 < p["value"] < math.inf for p in race["pairs"])
+    spread = (f"ratio over the {len(finite)} pairs where both arms collapse {min(finite):.3g}–"
+              f"{max(finite):.3g}" if finite else "no pair where both arms collapse")
+    if never:
+        spread += f"; {never} pairs where an arm never collapses"
+    rows.append(claim(
+        f"iterations to joint collapse (NC1–3, loss gap), weight-decayed GD / normalized RGD, "
+        f"best of each grid (τ={h['tau']:g}, λ={h['lambda']:g})", h["value"],
+        ci=[h["ci_low"], h["ci_high"]], verdict=h["verdict"],
+        note=f"bootstrap 95%; pass iff CI > 1 (normalized faster); both tuned over η ∈ "
+             f"{_grid(g['etas'])} × τ ∈ {_grid(g['taus'])} / λ ∈ {_grid(g['lambdas'])}; {spread}"))
+    temps = sorted(summary["temperature"]["rows"], key=lambda t: t["tau"])
     for t in temps[:1] + temps[-1:] if len(temps) > 1 else temps:
-        rows.append(claim(f"temperature τ={t['tau']:g}: mean final loss − f*(τ)",
-                          t["final_gap"]["value"], ci=_ci(t["final_gap"]), theory=0.0,
-                          note=f"95% CI (Student t); f*(τ) = {t['f_star']:.4g}; NC1 < 1e-3 in "
-                               f"{t['collapsed_runs_nc1_below_1e-3']}/{t['runs']} runs"))
-    for label, m in summary["mlp"].items():
-        rows.append(claim(f"MLP on digits, {label} features: final NC1 ({m['epochs']} epochs)",
-                          m["nc1"]["value"], ci=_ci(m["nc1"]),
-                          note=f"95% CI (Student t over seeds); test accuracy "
-                               f"{m['test_acc']['value']:.3g}"))
+        f = t["fraction_collapsed"]
+        rows.append(claim(
+            f"τ={t['tau']:g}, η tuned per τ: fraction of runs in joint collapse within "
+            f"{summary['temperature']['budget']} iterations", f["value"], ci=_ci(f), theory=1.0,
+            verdict=t["verdict"],
+            note=f"Clopper–Pearson 95%; {t['collapsed']}/{t['runs']}; best ητ = "
+                 f"{t['best_eta_tau']} of {_grid(t['eta_tau_grid'])}"
+                 + ("; documented deviation (large τ, see deviations)" if t["deviation"] else "")))
+    comp = summary["mlp"]["comparison"]
+    s = comp["log_score_difference"]
+    div = comp.get("diverged_seeds", {})
+    rows.append(claim(
+        f"MLP on digits ({summary['mlp']['epochs']} epochs, equal tuning): log joint collapse "
+        "score, weight-decayed − normalized", s["value"], ci=_ci(s), verdict=comp["verdict"],
+        note=f"Welch-t 95% over {comp['seeds']} seeds; pass iff CI > 0 (normalized collapses "
+             f"more); test accuracy {comp['test_acc']['normalized']:.3f} vs "
+             f"{comp['test_acc']['weight-decayed']:.3f}"
+             + (f"; diverged seeds {div}" if any(div.values()) else "")))
     return rows

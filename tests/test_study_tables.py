@@ -178,20 +178,33 @@ EXPECTED = {
         + [(P(["digits", k, m]), P(["digits", k, "acceptance"]), P(["digits", k, "verdict"]))
            for k, m in (("diffusion", "measured_trace"), ("contraction", "measured_rate"))]),
     "neural-collapse": (
-        [(P(["table", i, "final_gap_max"]), None, None) for i in range(3)]
-        + [(P(["saddles", 0, "lambda_min"]), None, None)]
-        + [(P(["escape", "rows", i, "measured_mean", "value"]),
-            (P(["escape", "rows", i, "measured_mean", "ci_low"]),
-             P(["escape", "rows", i, "measured_mean", "ci_high"])), None) for i in (0, 1)]
-        + [(P([NVR, "iteration_ratio_regularized_over_normalized", "0.01", "value"]),
-            (P([NVR, "iteration_ratio_regularized_over_normalized", "0.01", "ci_low"]),
-             P([NVR, "iteration_ratio_regularized_over_normalized", "0.01", "ci_high"])), None)]
-        + [(P(["temperature", i, "final_gap", "value"]),
-            (P(["temperature", i, "final_gap", "ci_low"]),
-             P(["temperature", i, "final_gap", "ci_high"])), None) for i in (0, 2)]
-        + [(P(["mlp", lab, "nc1", "value"]),
-            (P(["mlp", lab, "nc1", "ci_low"]), P(["mlp", lab, "nc1", "ci_high"])), None)
-           for lab in ("normalized", "weight-decayed")]),
+        [(P(["table_claim", "fraction", "value"]),
+          (P(["table_claim", "fraction", "ci_low"]), P(["table_claim", "fraction", "ci_high"])),
+          P(["table_claim", "verdict"])),
+         (P(["saddle_claims", "collapsed", "lambda_min_reference"]),
+          P(["saddle_claims", "collapsed", "acceptance_interval"]),
+          P(["saddle_claims", "collapsed", "closed_form_verdict"])),
+         (P(["saddle_claims", "all", "max_abs_difference"]), None,
+          P(["saddle_claims", "all", "verdict"])),
+         (P(["census", "fraction_classified", "value"]),
+          (P(["census", "fraction_classified", "ci_low"]),
+           P(["census", "fraction_classified", "ci_high"])), P(["census", "verdict"])),
+         (P(["escape", "headline", "measured_mean", "value"]),
+          P(["escape", "headline", "acceptance_interval"]), P(["escape", "headline", "verdict"])),
+         (P(["noise_escape", "order", "slope"]),
+          (P(["noise_escape", "order", "ci_low"]), P(["noise_escape", "order", "ci_high"])),
+          P(["noise_escape", "order", "verdict"])),
+         (P([NVR, "best_of_grid", "value"]),
+          (P([NVR, "best_of_grid", "ci_low"]), P([NVR, "best_of_grid", "ci_high"])),
+          P([NVR, "best_of_grid", "verdict"]))]
+        + [(P(["temperature", "rows", i, "fraction_collapsed", "value"]),
+            (P(["temperature", "rows", i, "fraction_collapsed", "ci_low"]),
+             P(["temperature", "rows", i, "fraction_collapsed", "ci_high"])),
+            P(["temperature", "rows", i, "verdict"])) for i in (0, -1)]
+        + [(P(["mlp", "comparison", "log_score_difference", "value"]),
+            (P(["mlp", "comparison", "log_score_difference", "ci_low"]),
+             P(["mlp", "comparison", "log_score_difference", "ci_high"])),
+            P(["mlp", "comparison", "verdict"]))]),
     "adaptive-sde": (
         [(P(["headline", "one_step", "max_normalized"]), None,
           P(["headline", "one_step", "verdict"]))]

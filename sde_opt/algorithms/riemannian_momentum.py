@@ -1,4 +1,4 @@
-r"""Riemannian heavy-ball momentum: the momentum is transported by projection onto the new tangent space."""
+r"""Riemannian heavy-ball momentum: the buffer is carried to the new tangent space by a vector transport."""
 
 from __future__ import annotations
 
@@ -15,20 +15,28 @@ from .riemannian_sgd import retracted_step
 
 
 class RiemannianMomentumState(NamedTuple):
-    """``x``: the iterate; ``m``: the momentum buffer (a tangent vector at ``x``)."""
+    """``x``: the iterate; ``m``: the momentum buffer, already transported to the tangent space at
+    ``x``."""
 
     x: object
     m: object
 
 
 class RiemannianMomentum(AbstractAlgorithm):
-    r"""m_{k+1} = μ P_{x_k} m_k + P_{x_k} ĝ(x_k),   x_{k+1} = R_{x_k}(−η m_{k+1}).
+    r"""m_{k+1} = μ m_k + P_{x_k} ĝ(x_k),  x_{k+1} = R_{x_k}(−η m_{k+1}),  m_{k+1} ← T_{x_k→x_{k+1}} m_{k+1}.
 
-    The buffer m is a tangent vector; it is carried to the next tangent space by the projection
-    P_{x_{k+1}} (a vector transport), applied here at the start of the next step. This is
-    geoopt's ``RiemannianSGD(momentum=μ, dampening=0)`` (``retr_transp`` with the projection
-    transport). Time per step t = kη. Diffusion limit for fixed μ, η → 0 (Liu, Chen, Zhou & Zhao
-    2021 in ℝᵈ; the same on the manifold, with the Itô correction):
+    The buffer m is a tangent vector at the current iterate: after the retraction it is carried
+    to the new tangent space by the geometry's vector transport T_{x→y} v = P_y v
+    (``geometry.transport``: the projection transport of geoopt's ``retr_transp`` and Manopt; the
+    identity in ℝᵈ, where this is heavy-ball SGD). It starts at zero, m_0 = 0. This is geoopt's
+    ``RiemannianSGD(momentum=μ, dampening=0)`` with one difference in the first step: geoopt
+    creates its buffer at the first step as the Euclidean (unprojected) gradient ∇f and then
+    applies m ← μm + grad f, so its first step moves along μ∇f + grad f (about (1 + μ) times our
+    first step, plus a normal part that the retraction turns into a rescaling). With
+    geoopt's buffer pre-set to zero the two agree to rounding (tests/test_neural_collapse_algorithms.py);
+    left as geoopt starts, they differ by O(μη‖∇f‖) after the first step (e.g. 0.03 after 50
+    steps on a small UFM). Time per step t = kη. Diffusion limit for fixed μ, η → 0 (Liu, Chen,
+    Zhou & Zhao 2021 in ℝᵈ; the same on the manifold, with the Itô correction):
 
         dX = −(1/(1−μ)) P_X ∇f(X) dt − (√η/(1−μ)) P_X Σ(X)^{1/2} dW,
 
@@ -64,9 +72,9 @@ class RiemannianMomentum(AbstractAlgorithm):
         x, m = state
         geom = self.problem.geometry
         g = geom.project(x, self.problem.stochastic_grad(x, noise))
-        m = tree_map(lambda mi, gi: self.mu.astype(gi.dtype) * mi + gi, geom.project(x, m), g)
-        x = retracted_step(geom, x, tree_map(lambda a: -self.eta.astype(a.dtype) * a, m))
-        return RiemannianMomentumState(x, m)
+        m = tree_map(lambda mi, gi: self.mu.astype(gi.dtype) * mi + gi, m, g)
+        x_new = retracted_step(geom, x, tree_map(lambda a: -self.eta.astype(a.dtype) * a, m))
+        return RiemannianMomentumState(x_new, geom.transport(x, x_new, m))
 
     def position(self, state):
         return state.x

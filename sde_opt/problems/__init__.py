@@ -11,6 +11,7 @@ from ._base import AbstractGame as AbstractGame
 from ._base import AbstractProblem as AbstractProblem
 from ._base import check_problem as check_problem
 from .adversarial_logistic import AdversarialLogistic as AdversarialLogistic
+from .augmented_ufm import AugmentedUFM as AugmentedUFM
 from .bilevel import AbstractBilevel as AbstractBilevel
 from .bilevel import HyperCleaning as HyperCleaning
 from .bilevel import QuadraticBilevel as QuadraticBilevel
@@ -43,4 +44,4 @@ __all__ = ["AbstractField", "AbstractGame", "AbstractProblem", "check_problem", 
            "PhiStationary", "AbstractBilevel", "QuadraticBilevel", "SoftplusBilevel", "HyperCleaning",
            "ReducedHypergradient",
            "NormalizedUFM", "RegularizedUFM", "SphereLinearPotential", "ConcaveWellGame", "MomentGAN",
-           "FiniteSumGame", "FiniteSumBilevel"]
+           "FiniteSumGame", "FiniteSumBilevel", "AugmentedUFM"]

@@ -45,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._checks import check_positive
+from .._checks import check_integer, check_positive
 from ..geometry import Oblique, Product
 from ..noise import MinibatchIndices
 from ._base import AbstractProblem
@@ -74,7 +74,9 @@ def check_labels(owner: str, labels, k: int, n: int) -> np.ndarray:
 
 def optimal_value(k, tau) -> float:
     """f* = log(1 + (K − 1) exp(−τK/(K − 1))) (papers.md §5.4; requires d ≥ K − 1)."""
-    k, tau = int(k), float(tau)
+    k = check_integer("optimal_value", "K", k, low=2)
+    check_positive("optimal_value", "tau", tau, scalar=True)
+    tau = float(tau)
     return math.log1p((k - 1) * math.exp(-tau * k / (k - 1)))
 
 
@@ -83,6 +85,8 @@ def simplex_etf(k: int, d: int, rotation=None) -> np.ndarray:
 
     ``rotation``: an optional d×d orthogonal matrix applied on the left.
     """
+    k = check_integer("simplex_etf", "K", k, low=2)
+    d = check_integer("simplex_etf", "d", d, low=1)
     if d < k - 1:
         raise ValueError(f"simplex_etf: a K-simplex ETF needs d >= K - 1 = {k - 1}; got d={d}")
     m = math.sqrt(k / (k - 1)) * (np.eye(k) - np.ones((k, k)) / k)  # K×K, rank K−1
@@ -105,7 +109,15 @@ def _hessian_columns(problem, x, basis_rows):
 class CrossEntropyUFM(AbstractProblem):
     r"""Shared part of the UFMs: logits τWᵀH, cross-entropy with mean reduction, minibatch oracle.
 
-    Subclasses set the geometry (and may add a regularizer through ``_penalty_grad``).
+    Subclasses set the geometry (and may add a regularizer through ``_penalty_grad``). A
+    subclass may also augment every sample in feature space (``_shifts``): with shifts
+    s_1 … s_A (the columns of a d×A matrix S) the loss is the mean over the M = N·A pairs (i, a)
+
+        f(W, H) = (1/M) Σ_{i,a} CE(τWᵀ(h_i + s_a), y_i),
+
+    ∇_W f = (τ/M) Σ_{i,a} (h_i + s_a) r_{ia}ᵀ and ∇_{h_i} f = (τ/M) Σ_a W r_{ia} with
+    r_{ia} = softmax(τWᵀ(h_i + s_a)) − e_{y_i}; the oracle draws pairs. Without shifts (A = 1,
+    S = 0) this is the plain UFM.
     """
 
     k: eqx.AbstractVar[int]
@@ -121,11 +133,26 @@ class CrossEntropyUFM(AbstractProblem):
     def _penalty_grad(self, x):
         return jax.tree_util.tree_map(jnp.zeros_like, x)
 
+    def _shifts(self, dtype):
+        """S (d×A), the feature-space augmentations; ``None`` for none (A = 1)."""
+        return None
+
     # -- shapes, objective, gradients -------------------------------------------------------
 
     @property
     def n_samples(self) -> int:
         return self.k * self.n
+
+    @property
+    def n_augmentations(self) -> int:
+        """A, the augmentations per sample (1 without augmentation)."""
+        s = self._shifts(jnp.float32)
+        return 1 if s is None else int(s.shape[1])
+
+    @property
+    def n_pairs(self) -> int:
+        """M = N·A, the (sample, augmentation) pairs the oracle draws from."""
+        return self.n_samples * self.n_augmentations
 
     @property
     def shape(self):
@@ -135,24 +162,41 @@ class CrossEntropyUFM(AbstractProblem):
         return jax.nn.one_hot(self.labels, self.k, dtype=dtype).T  # K×N
 
     def logits(self, x):
-        return self.tau.astype(x["W"].dtype) * x["W"].T @ x["H"]
+        """τWᵀ(h_i + s_a) as a K×N×A array (A = 1 without augmentation)."""
+        w = x["W"]
+        z = (self.tau.astype(w.dtype) * w.T @ x["H"])[:, :, None]
+        s = self._shifts(w.dtype)
+        return z if s is None else z + (self.tau.astype(w.dtype) * w.T @ s)[:, None, :]
 
     def objective(self, x):
         z = self.logits(x)
-        true = jnp.take_along_axis(z, self.labels[None, :], axis=0)[0]
+        true = jnp.take_along_axis(z, self.labels[None, :, None], axis=0)[0]
         return jnp.mean(jax.nn.logsumexp(z, axis=0) - true) + self._penalty(x)
 
     def residual(self, x):
-        """P − Y (K×N)."""
+        """r_{ia} = softmax − one-hot, K×N×A."""
         z = self.logits(x)
-        return jax.nn.softmax(z, axis=0) - self._onehot(z.dtype)
+        return jax.nn.softmax(z, axis=0) - self._onehot(z.dtype)[:, :, None]
+
+    def _weighted(self, x, c):
+        """Σ_{i,a} c_{ia} ∇ℓ_{ia} (c of length M in (i, a) order; ℓ_{ia} includes the penalty)."""
+        w = x["W"]
+        q = self.residual(x) * c.reshape(self.n_samples, -1)[None]
+        qi = jnp.sum(q, axis=2)  # K×N
+        tau = self.tau.astype(w.dtype)
+        gw = tau * x["H"] @ qi.T
+        s = self._shifts(w.dtype)
+        if s is not None:
+            gw = gw + tau * s @ jnp.sum(q, axis=1).T
+        ce = {"H": tau * w @ qi, "W": gw}
+        total = jnp.sum(c)
+        return jax.tree_util.tree_map(lambda a, r: a + total * r, ce, self._penalty_grad(x))
 
     def grad(self, x):
-        """Closed form: ∇_W f = (τ/N) H (P − Y)ᵀ, ∇_H f = (τ/N) W (P − Y)."""
-        g = self.residual(x)
-        c = self.tau.astype(g.dtype) / self.n_samples
-        ce = {"H": c * x["W"] @ g, "W": c * x["H"] @ g.T}
-        return jax.tree_util.tree_map(jnp.add, ce, self._penalty_grad(x))
+        """Closed form (class docstring): (1/M) Σ_{i,a} ∇ℓ_{ia}."""
+        dtype = x["W"].dtype
+        m = self.n_pairs
+        return jax.tree_util.tree_map(lambda a: a / m, self._weighted(x, jnp.ones(m, dtype)))
 
     def riemannian_grad(self, x):
         """grad f = P_X ∇f, column by column."""
@@ -188,39 +232,31 @@ class CrossEntropyUFM(AbstractProblem):
 
     @property
     def noise(self):
-        return MinibatchIndices(self.n_samples, self.batch_size)
+        return MinibatchIndices(self.n_pairs, self.batch_size)
 
     @property
     def factor_shape(self):
-        return (self.n_samples,)
-
-    def _weighted(self, x, c):
-        """Σ_i c_i ∇ℓ_i (per-sample gradients weighted by c, length N; ℓ_i includes the penalty)."""
-        g = self.residual(x)
-        tau = self.tau.astype(g.dtype)
-        ce = {"H": tau * x["W"] @ (g * c[None, :]), "W": tau * (x["H"] * c[None, :]) @ g.T}
-        total = jnp.sum(c)
-        return jax.tree_util.tree_map(lambda a, r: a + total * r, ce, self._penalty_grad(x))
+        return (self.n_pairs,)
 
     def stochastic_grad(self, x, noise):
         dtype = x["W"].dtype
-        counts = jnp.zeros(self.n_samples, dtype).at[noise].add(1.0)
+        counts = jnp.zeros(self.n_pairs, dtype).at[noise].add(1.0)
         return jax.tree_util.tree_map(lambda a: a / self.batch_size, self._weighted(x, counts))
 
     def per_sample_grads(self, x):
-        """gᵢ = ∇ℓ_i flattened (``ravel_pytree`` order), shape (N, D)."""
-        eye = jnp.eye(self.n_samples, dtype=x["W"].dtype)
+        """gₘ = ∇ℓₘ flattened (``ravel_pytree`` order), one row per pair m = (i, a): (M, D)."""
+        eye = jnp.eye(self.n_pairs, dtype=x["W"].dtype)
         return jax.vmap(lambda c: ravel_pytree(self._weighted(x, c))[0])(eye)
 
     def grad_noise_cov(self, x):
         g = self.per_sample_grads(x)
         c = g - jnp.mean(g, axis=0)
-        return (c.T @ c) / (self.n_samples * self.batch_size)
+        return (c.T @ c) / (self.n_pairs * self.batch_size)
 
     def grad_noise_factor(self, x, w):
         w = w.reshape(-1)
-        s = jnp.sqrt(jnp.asarray(self.n_samples * self.batch_size, w.dtype))
-        full = self._weighted(x, jnp.ones_like(w))  # N ∇f
+        s = jnp.sqrt(jnp.asarray(self.n_pairs * self.batch_size, w.dtype))
+        full = self._weighted(x, jnp.ones_like(w))  # M ∇f
         part = self._weighted(x, w)
         mean_w = jnp.mean(w)
         return jax.tree_util.tree_map(lambda p, f: (p - mean_w * f) / s, part, full)
