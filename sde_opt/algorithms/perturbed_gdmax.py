@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._checks import check_positive, check_range
+from .._checks import check_integer, check_positive, check_range
 from ..noise import StandardNormal, joint, unjoin
 from ..problems._base import AbstractGame
 from ..sde.two_timescale import GDmaxSDE, ReducedSDE
@@ -177,6 +177,7 @@ def perturbed_gdmax_template(*, ell, mu, eps, rho_phi, delta_phi, d, delta=0.1, 
     kappa = ell / mu
     check_range(owner, "kappa (= ell/mu)", kappa, 1.0, float("inf"), high_closed=False)
     check_positive(owner, "threshold", threshold, scalar=True)
+    d = check_integer(owner, "d", d, low=1)
     l_phi = (1.0 + kappa) * ell
     t = perturbed_gd_template(owner, eps=eps, L=l_phi, rho=rho_phi, delta_phi=delta_phi, dim=d,
                               delta=delta, c=chi)
