@@ -37,6 +37,14 @@ def test_kappa_exponent_rejects_the_pre_fix_kick():
 
 
 @pytest.mark.slow
+def test_kappa_exponent_rejects_an_aid_whose_inner_loops_do_not_grow_with_kappa():
+    """The κ-exponent of iterations is the template's (β = 1/L_Φ) in both arms; what the claim
+    tests is the inner loops: AID with D = N = 1 instead of ⌈κι⌉, ⌈√κι⌉ takes other iteration
+    counts (fewer: its lagging y acts like momentum) and another κ-exponent (review of issue 19)."""
+    assert vb.kappa_exponent_verdict(n=32, inner=(1, 1)).verdict == "fail"
+
+
+@pytest.mark.slow
 def test_eps_slope_rejects_a_wrong_curvature_at_the_minima():
     assert vb.eps_slope_verdict(n=64).verdict == "pass"
     assert vb.eps_slope_verdict(n=64, curvature=1.0).verdict == "fail"
