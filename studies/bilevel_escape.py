@@ -694,7 +694,8 @@ def headline_claims(summary: dict) -> list[dict]:
                            "contraction at the minima (∇²Φ = 2I)" + (
                                "; every path equals the NumPy reference step for step (no kick "
                                "was drawn: AID's linear convergence, the saddles never approached)"
-                               if all(r["agree"] == 1.0 for r in e["table"]) else "")))
+                               if e.get("table") and all(r.get("agree") == 1.0 for r in e["table"])
+                               else "")))
     for key, r in summary["ineon"]["by_sigma"].items():
         med = r["median"]
         rows.append(claim(f"E. StocBiO+iNEON / StocBiO: mean oracle calls to escape, σ = {key} "
