@@ -224,8 +224,8 @@ def digits(out, tr, final, d):
     fig.suptitle(f"hyper-cleaning on scikit-learn's digits (d_x = 100 weights, 30% of the training "
                  f"labels flipped); β = {d['beta']:g}, D = {d['D']}, Q = {d['Q']}, batch 8",
                  fontsize=10, y=1.02)
-    axes[1].set_title("the AID path follows its limit; StocBiO's spread is the diffusion's",
-                      fontsize=9)
+    axes[1].set_title("the AID path follows its limit (the gradient flow of Φ);\nStocBiO's "
+                      "spread: its diffusion is checked at x = 0 only (row H)", fontsize=9)
     axes[0].set_title("StocBiO's noise (batch 8) keeps its mean above the flows", fontsize=9)
     axes[2].set_title("corrupted examples lose weight, clean ones gain", fontsize=9)
     fig.tight_layout()

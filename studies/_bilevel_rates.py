@@ -96,9 +96,12 @@ def template(problem, eps, kappa=None):
 # ---------------------------------------------------------------------------------------------
 
 
-def perturbed_aid_sosp(problem, eps, x0, *, n_paths, n_steps, seed):
-    """Steps of perturbed AID (the paper's template, α = 1/ℓ) until the first ε-SOSP."""
+def perturbed_aid_sosp(problem, eps, x0, *, n_paths, n_steps, seed, inner=None):
+    """Steps of perturbed AID (the paper's template, α = 1/ℓ) until the first ε-SOSP;
+    ``inner`` = (D, N) replaces the template's inner loops (a power test's inexact AID)."""
     t, _, rho = template(problem, eps)
+    if inner is not None:
+        t = dict(t, D=inner[0], N=inner[1])
     alg = so.PerturbedAID(problem, alpha=1.0 / problem.lower_smoothness, **t)
     res = so.simulate(alg, jnp.asarray(x0, jnp.float32), seed, n_paths=n_paths, n_steps=n_steps,
                       events=[SOSP(problem, eps, rho)])

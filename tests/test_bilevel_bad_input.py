@@ -114,6 +114,25 @@ def test_algorithms():
         so.AID(p, 0.05, 0.1).init(jnp.zeros(2), jnp.zeros(3))
     with pytest.raises(ValueError, match=r"y0 .* must have shape \(4,\)"):
         so.StocBiO(p, 0.05, 0.1).init(jnp.zeros(2), jnp.zeros((4, 1)))
+    # a wrongly shaped x0 (review of issue 19: a raw broadcasting error before)
+    for alg in (so.AID(p, 0.05, 0.1), so.StocBiO(p, 0.05, 0.1),
+                so.PerturbedAID(p, 0.05, 0.1, radius=0.1, threshold=0.1),
+                so.StocBiOINEON(p, 0.05, 0.1, iterations=3, **common)):
+        with pytest.raises(ValueError, match=r"x0 \(the upper-level start\) must have shape "
+                                             r"\(2,\); got \(3,\)"):
+            alg.init(jnp.zeros(3))
+
+
+def test_hyper_cleaning_data_must_be_finite():
+    a, lab = np.ones((4, 2)), np.array([1.0, -1.0, 1.0, -1.0])
+    av, labv = np.ones((3, 2)), np.array([1.0, -1.0, 1.0])
+    so.HyperCleaning(data=(a, lab, av, labv, np.zeros(4, bool)))
+    bad = a.copy()
+    bad[1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"data's a \(the features\) must be finite; got 1 "):
+        so.HyperCleaning(data=(bad, lab, av, labv, np.zeros(4, bool)))
+    with pytest.raises(ValueError, match=r"data's a_val .* must be finite"):
+        so.HyperCleaning(data=(a, lab, np.full((3, 2), np.inf), labv, np.zeros(4, bool)))
 
 
 def test_theory():

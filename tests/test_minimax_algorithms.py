@@ -317,7 +317,8 @@ def test_perturbed_gdmax_template_defaults():
 
 
 @pytest.mark.parametrize("kw, err, match", [
-    ({"d": 0}, ValueError, "dim"), ({"d": 2.5}, TypeError, "dim"),
+    ({"d": 0}, ValueError, r"template: d must lie in \[1, inf\)"),
+    ({"d": 2.5}, TypeError, "template: d must be an integer"),
     ({"mu": 2.0}, ValueError, "kappa"), ({"eps": -1.0}, ValueError, "eps"),
     ({"delta": 1.5}, ValueError, "delta")])
 def test_perturbed_gdmax_template_bad_input(kw, err, match):

@@ -37,6 +37,14 @@ def test_kappa_exponent_rejects_the_pre_fix_kick():
 
 
 @pytest.mark.slow
+def test_kappa_exponent_rejects_an_aid_whose_inner_loops_do_not_grow_with_kappa():
+    """The κ-exponent of iterations is the template's (β = 1/L_Φ) in both arms; what the claim
+    tests is the inner loops: AID with D = N = 1 instead of ⌈κι⌉, ⌈√κι⌉ takes other iteration
+    counts (fewer: its lagging y acts like momentum) and another κ-exponent (review of issue 19)."""
+    assert vb.kappa_exponent_verdict(n=32, inner=(1, 1)).verdict == "fail"
+
+
+@pytest.mark.slow
 def test_eps_slope_rejects_a_wrong_curvature_at_the_minima():
     assert vb.eps_slope_verdict(n=64).verdict == "pass"
     assert vb.eps_slope_verdict(n=64, curvature=1.0).verdict == "fail"
@@ -72,3 +80,12 @@ def test_softplus_rate_rejects_a_wrong_inner_loop_length():
     p, x, alpha = vb.softplus_setup()
     assert vb.contraction_verdict(p, x, alpha, 2, p.y_shape[0], 120).verdict == "pass"
     assert vb.contraction_verdict(p, x, alpha, 2, p.y_shape[0], 120, D_predicted=3).verdict == "fail"
+
+
+@pytest.mark.slow
+def test_stationary_covariance_rejects_the_one_call_noise_model():
+    """The diffusion is the long-run covariance of ĝ along the warm-started inner chain; the
+    covariance of one call (successive hypergradients taken as uncorrelated) predicts a stationary
+    variance ~2.6× too small and is rejected (review of issue 19)."""
+    assert [v.verdict for v in vb.stationary_verdicts(n=1024)] == ["pass", "pass"]
+    assert [v.verdict for v in vb.stationary_verdicts(n=1024, one_call=True)] == ["fail", "fail"]

@@ -60,7 +60,9 @@ def check_flag(owner: str, name: str, value) -> bool:
 
 def start_y(owner: str, problem, x0, y0):
     """The inner start: zeros of y's shape, or ``y0`` checked for its shape and for positive
-    curvature of the lower level there (``check_lower_curvature``)."""
+    curvature of the lower level there (``check_lower_curvature``); ``x0`` is checked for
+    the problem's x shape."""
+    check_shape(owner, "x0 (the upper-level start)", x0, tuple(problem.shape))
     if y0 is None:
         y0 = jnp.zeros(problem.y_shape, x0.dtype)
     else:

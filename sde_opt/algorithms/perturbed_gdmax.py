@@ -6,15 +6,27 @@ import math
 from typing import NamedTuple
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
 
-from .._checks import check_positive, check_range
+from .._checks import check_integer, check_positive, check_range
 from ..noise import StandardNormal, joint, unjoin
 from ..problems._base import AbstractGame
 from ..sde.two_timescale import GDmaxSDE, ReducedSDE
 from ._game import GameAlgorithm, add_calls, check_game, check_int, check_start, draw, repeat_noise
 from ._perturbation import KickState, check_kick, freeze, kick_init, kick_step, perturbed_gd_template
 from .gdmax import inner_ascent
+
+
+def x_size(problem) -> int:
+    """d_x, the number of entries of the game's x (an array or a pytree of arrays: the kick is
+    drawn in the flattened x, in ``ravel_pytree`` order)."""
+    shapes = jax.tree_util.tree_leaves(problem.shape[0],
+                                       is_leaf=lambda s: isinstance(s, tuple) and all(
+                                           isinstance(n, (int, np.integer)) for n in s))
+    return int(sum(int(np.prod(s)) for s in shapes))
 
 
 class PerturbedState(NamedTuple):
@@ -92,7 +104,7 @@ class PerturbedGDmax(GameAlgorithm):
         """Perturbed GDmax with the papers' parameter template
         ([`perturbed_gdmax_template`][sde_opt.algorithms.perturbed_gdmax_template]), the termination
         rule included."""
-        d = problem.shape[0][0]
+        d = x_size(problem)
         return cls(problem, **perturbed_gdmax_template(
             ell=ell, mu=mu, eps=eps, rho_phi=rho_phi, delta_phi=delta_phi, d=d, delta=delta,
             chi=chi, threshold=threshold))
@@ -108,7 +120,7 @@ class PerturbedGDmax(GameAlgorithm):
     @property
     def _parts(self):
         return (repeat_noise(self.problem.noise, self.n_inner + 1),
-                StandardNormal((self.problem.shape[0][0] + 1,)))
+                StandardNormal((x_size(self.problem) + 1,)))
 
     @property
     def noise(self):
@@ -117,18 +129,24 @@ class PerturbedGDmax(GameAlgorithm):
     def init(self, z0):
         check_start(self.problem, z0, "PerturbedGDmax")
         i = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
-        return PerturbedState(tuple(z0), i(0), kick_init(z0[0], self.interval), i(-1), i(0))
+        return PerturbedState(tuple(z0), i(0), kick_init(ravel_pytree(z0[0])[0], self.interval),
+                              i(-1), i(0))
 
     def step(self, state, noise):
         oracle, kick_normals = unjoin(self._parts, noise)
         (x, y), calls, ks, first, k = state
         y = inner_ascent(self.problem, x, y, oracle, self.eta_y, self.n_inner)
         g = self.problem.stochastic_field((x, y), draw(oracle, self.n_inner))[0]
+        # the kick acts on the flattened x (a pytree x, such as a dict of generator weights, is
+        # raveled and the result unraveled: the ball is the Euclidean ball of all of x's entries)
+        flat_x, unravel = ravel_pytree(x)
         value = (self.problem.objective((x, y)) if self.decrease is not None
-                 else jnp.zeros((), x.dtype))
-        x_next, ks_next = kick_step(ks, x, g, value, kick_normals, step=self.eta_x,
-                                    radius=self.radius, threshold=self.threshold * self.eps,
-                                    interval=self.interval, decrease=self.decrease)
+                 else jnp.zeros((), flat_x.dtype))
+        flat_next, ks_next = kick_step(ks, flat_x, ravel_pytree(g)[0], value, kick_normals,
+                                       step=self.eta_x, radius=self.radius,
+                                       threshold=self.threshold * self.eps,
+                                       interval=self.interval, decrease=self.decrease)
+        x_next = unravel(flat_next)
         kicked = ks_next.kicks > ks.kicks
         new = PerturbedState((x_next, y), add_calls(calls, self.n_inner + 1), ks_next,
                              jnp.where(kicked & (first < 0), k, first).astype(jnp.int32), k + 1)
@@ -159,6 +177,7 @@ def perturbed_gdmax_template(*, ell, mu, eps, rho_phi, delta_phi, d, delta=0.1, 
     kappa = ell / mu
     check_range(owner, "kappa (= ell/mu)", kappa, 1.0, float("inf"), high_closed=False)
     check_positive(owner, "threshold", threshold, scalar=True)
+    d = check_integer(owner, "d", d, low=1)
     l_phi = (1.0 + kappa) * ell
     t = perturbed_gd_template(owner, eps=eps, L=l_phi, rho=rho_phi, delta_phi=delta_phi, dim=d,
                               delta=delta, c=chi)

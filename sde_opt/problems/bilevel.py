@@ -658,6 +658,10 @@ class HyperCleaning(AbstractBilevel):
             for key, v in (("labels", lab), ("labels_val", labv)):
                 if not np.all(np.abs(v) == 1):
                     raise ValueError(f"{name}: data's {key} must be ±1")
+            for key, v in (("a", a), ("a_val", av)):
+                if not np.all(np.isfinite(v)):
+                    raise ValueError(f"{name}: data's {key} (the features) must be finite; got "
+                                     f"{int(np.sum(~np.isfinite(v)))} non-finite entries")
         self.a, self.labels = np.asarray(a, np.float64), np.asarray(lab, np.float64)
         self.a_val, self.labels_val = np.asarray(av, np.float64), np.asarray(labv, np.float64)
         self.corrupted = np.asarray(flip, bool)
