@@ -1,4 +1,5 @@
 import jax
+import pytest
 
 # Two CPU devices, so every engine test also exercises sharding of the path axis.
 try:
@@ -16,3 +17,13 @@ def pytest_collection_finish(session):
             "jax_enable_x64 was switched on while collecting the tests; switch it on inside a "
             "test or a fixture (`with jax.enable_x64(True):`) instead of at module level"
         )
+
+
+@pytest.fixture(autouse=True)
+def _no_float64_left_on():
+    """A test that leaves ``jax_enable_x64`` on fails itself (at teardown), instead of a float32
+    test that happens to run after it; the flag is switched back off for the rest of the suite."""
+    yield
+    if jax.config.jax_enable_x64:
+        jax.config.update("jax_enable_x64", False)
+        pytest.fail("this test left jax_enable_x64 switched on; use `with jax.enable_x64(True):`")
