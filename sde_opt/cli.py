@@ -10,6 +10,9 @@ from pathlib import Path
 
 
 def _study(args) -> int:
+    from .experiment.compile_cache import enable_compile_cache
+
+    enable_compile_cache()  # before anything compiles (SDE_OPT_COMPILE_CACHE=off switches it off)
     from . import studies
     from .experiment import ConfigMismatch, run_study
 
@@ -66,8 +69,10 @@ def _move_aside(folder: Path) -> Path:
 
 def _validate(args) -> int:
     from . import validation
+    from .experiment.compile_cache import enable_compile_cache
     from .experiment.verdict import counts, exit_status
 
+    enable_compile_cache()
     validation.load_all()
     try:
         rows = validation.run_checks(args.select, progress=not args.json and not args.quiet)

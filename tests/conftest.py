@@ -1,5 +1,11 @@
+import os
+
 import jax
 import pytest
+
+# The command line's persistent compilation cache stays off in tests that call it in-process
+# (tests/test_compile_cache.py switches it on in its own processes).
+os.environ.setdefault("SDE_OPT_COMPILE_CACHE", "off")
 
 # Two CPU devices, so every engine test also exercises sharding of the path axis.
 try:
