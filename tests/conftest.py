@@ -7,6 +7,15 @@ import pytest
 # (tests/test_compile_cache.py switches it on in its own processes).
 os.environ.setdefault("SDE_OPT_COMPILE_CACHE", "off")
 
+# pymanopt switches float64 on for the whole process when its manifolds are first imported
+# (`jax.config.update("jax_enable_x64", True)` at import): import it once here and switch it back
+# off, so the tests that use it as a reference do not turn every later float32 test into float64.
+try:
+    import pymanopt.manifolds  # noqa: F401
+except ImportError:
+    pass
+jax.config.update("jax_enable_x64", False)
+
 # Two CPU devices, so every engine test also exercises sharding of the path axis.
 try:
     jax.config.update("jax_num_cpu_devices", 2)
@@ -25,11 +34,13 @@ def pytest_collection_finish(session):
         )
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _no_float64_left_on():
-    """A test that leaves ``jax_enable_x64`` on fails itself (at teardown), instead of a float32
-    test that happens to run after it; the flag is switched back off for the rest of the suite."""
+    """A test module that leaves ``jax_enable_x64`` on fails (at its teardown: a module may switch
+    it on for itself with a module-scoped ``with jax.enable_x64(True):`` fixture), instead of a
+    float32 test that happens to run after it; the flag is switched back off for the rest."""
     yield
     if jax.config.jax_enable_x64:
         jax.config.update("jax_enable_x64", False)
-        pytest.fail("this test left jax_enable_x64 switched on; use `with jax.enable_x64(True):`")
+        pytest.fail("this test module left jax_enable_x64 switched on; use "
+                    "`with jax.enable_x64(True):`")
