@@ -150,6 +150,22 @@ def ratio_of_medians(a, b, *, n_boot=2000, seed=0, level=0.95) -> dict:
             "method": f"ratio of medians; percentile bootstrap over runs ({n_boot} resamples)"}
 
 
+FASTER_RULE = ("the paper's 'normalized collapses faster' passes iff the ratio's CI lies above 1, "
+               "fails iff it does not; no verdict ('-') where the arm that lost has its best "
+               "configuration (τ or λ, or η) at an edge of its grid: a wider grid might reverse it")
+
+
+def faster_verdict(ratio: dict, edges: dict) -> str:
+    """The verdict on "normalized collapses faster" from the ratio of medians (weight-decayed /
+    normalized, ``ratio_of_medians``) of the two best configurations and ``edges`` (which best
+    parameter lies at an edge of its grid): ``FASTER_RULE``. A pass rests on the weight-decayed
+    arm having been given its best chance, a fail on the normalized arm: an edge optimum of the
+    losing arm means the grid, not the method, may have decided."""
+    if ratio["ci_low"] > 1.0:
+        return "-" if edges["lambda"] or edges["eta_weight_decayed"] else "pass"
+    return "-" if edges["tau"] or edges["eta_normalized"] else "fail"
+
+
 def interleaved_seconds_per_iteration(chains, x0s, n_paths, n_steps, repeats) -> dict:
     """Wall seconds per iteration of each chain, timed *interleaved* (A, B, A, B, …) in one run
     after one compile each, so machine load hits both alike; the median over ``repeats``."""
