@@ -208,6 +208,21 @@ def test_ratio_of_medians_and_the_faster_verdict_can_fail():
     assert math.isinf(cens["value"])
 
 
+def test_faster_verdict_withholds_where_the_losing_arm_sits_at_a_grid_edge():
+    none = {"tau": False, "lambda": False, "eta_normalized": False, "eta_weight_decayed": False}
+    above, across = {"ci_low": 1.03, "ci_high": 1.3}, {"ci_low": 0.9, "ci_high": 1.2}
+    assert tuning.faster_verdict(above, none) == "pass"
+    assert tuning.faster_verdict(across, none) == "fail"
+    # normalized wins, but the weight-decayed optimum is at the edge of the λ (or η) grid
+    assert tuning.faster_verdict(above, dict(none, **{"lambda": True})) == "-"
+    assert tuning.faster_verdict(above, dict(none, eta_weight_decayed=True)) == "-"
+    # ... an edge of the winner's grid does not matter
+    assert tuning.faster_verdict(above, dict(none, tau=True, eta_normalized=True)) == "pass"
+    # normalized loses with its optimum at an edge: no verdict; the other arm's edge: a fail
+    assert tuning.faster_verdict(across, dict(none, tau=True)) == "-"
+    assert tuning.faster_verdict(across, dict(none, **{"lambda": True})) == "fail"
+
+
 def test_tuning_disqualifies_a_diverging_step_and_scores_by_the_median():
     assert tuning.score({"hit": np.array([1.0, 2, 3]), "status": np.array([1, 1, 2])}) == math.inf
     assert tuning.score({"hit": np.array([1.0, 2, np.inf]), "status": np.ones(3)}) == 2.0

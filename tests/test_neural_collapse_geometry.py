@@ -118,7 +118,7 @@ def test_distance_to_the_collapse_configuration():
     (lambda: so.Sphere().tangent_basis(np.zeros(3)), "zero vector"),
     (lambda: so.Sphere().dist(jnp.array([1.0, 0, 0]), jnp.zeros(3)), "y has a zero vector"),
     (lambda: so.Sphere().log(jnp.zeros(3), jnp.array([1.0, 0, 0])), "x has a zero vector"),
-    (lambda: so.Oblique().dist(jnp.eye(3), jnp.zeros((3, 3))), "zero vector .* at 3 of 3"),
+    (lambda: so.Oblique().dist(jnp.eye(3), jnp.zeros((3, 3))), "zero vector.* at 3 of 3"),
     (lambda: so.Sphere(axis="a"), "axis must be an integer"),
     (lambda: so.Sphere(axis=1.5), "axis must be an integer"),
 ])
