@@ -306,6 +306,10 @@ def test_census_points_are_critical_and_classified_like_pymanopt_sees_them():
     from pymanopt.manifolds import Oblique, Product
     from pymanopt.optimizers import TrustRegions
 
+    # pymanopt's jax backend switches jax_enable_x64 on globally when it is imported: back off
+    # (this test's x64 comes from the fixture's context)
+    jax.config.update("jax_enable_x64", False)
+
     p = so.NormalizedUFM(3, 2, 2, 2.0)
     labels = np.asarray(p.labels)
     man = Product([Oblique(2, 3), Oblique(2, 6)])
