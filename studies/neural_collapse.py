@@ -908,7 +908,8 @@ def headline_claims(summary: dict) -> list[dict]:
             f"{summary['temperature']['budget']} iterations", f["value"], ci=_ci(f), theory=1.0,
             verdict=t["verdict"],
             note=f"Clopper–Pearson 95%; {t['collapsed']}/{t['runs']}; best ητ = "
-                 f"{t['best_eta_tau']} of {_grid(t['eta_tau_grid'])}"
+                 + ("none (no ητ collapses a run)" if t["best_eta_tau"] is None
+                    else f"{t['best_eta_tau']:g}") + f" of {_grid(t['eta_tau_grid'])}"
                  + ("; documented deviation (large τ, see deviations)" if t["deviation"] else "")))
     comp = summary["mlp"]["comparison"]
     mg, ma = summary["mlp"]["grids"], summary["mlp"]["arms"]
@@ -918,7 +919,8 @@ def headline_claims(summary: dict) -> list[dict]:
         f"MLP on digits ({summary['mlp']['epochs']} epochs, equal tuning): log joint collapse "
         "score, weight-decayed − normalized", s["value"], ci=_ci(s), verdict=comp["verdict"],
         note=f"Welch-t 95% over {comp['seeds']} seeds; pass iff CI > 0 (normalized collapses "
-             f"more), '-' if the losing arm's best lies at an edge of its grid; tuned over lr ∈ {_grid(mg['lrs'])} × τ ∈ {_grid(mg['taus'])} / λ ∈ "
+             f"more), '-' if the losing arm's best lies at an edge of its grid; tuned over lr ∈ "
+             f"{_grid(mg['lrs'])} × τ ∈ {_grid(mg['taus'])} / λ ∈ "
              f"{_grid(mg['lambdas'])}, best {_mlp_best(ma['normalized'])} / "
              f"{_mlp_best(ma['weight-decayed'])}; test accuracy {comp['test_acc']['normalized']:.3f} vs "
              f"{comp['test_acc']['weight-decayed']:.3f}"
