@@ -414,6 +414,9 @@ def mlp(out, curves, sweep, summary, m):
     fig.suptitle(f"MLP with classifier bias on sklearn digits, {m['epochs']} epochs, SGD + momentum "
                  f"0.9: normalized (lr × τ grid) vs weight decay (lr × λ grid), equal tuning budgets "
                  f"by the joint score J; log J (weight-decayed) − log J (normalized) = "
-                 f"{comp['value']:.2f}{ci}", fontsize=10)
+                 f"{comp['value']:.2f}{ci}; verdict: "
+                 + ("none (the losing arm's best at a grid edge)"
+                    if summary["comparison"]["verdict"] == "-" else summary["comparison"]["verdict"]),
+                 fontsize=10)
     fig.tight_layout()
     out.savefig(fig, "mlp_digits.png")
