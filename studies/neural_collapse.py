@@ -878,7 +878,7 @@ def headline_claims(summary: dict) -> list[dict]:
         "augmented UFM, RSGD from the exact collapsed saddle vs its manifold SDE: weak order of "
         "the mean escape time in η", o["slope"], ci=[o["ci_low"], o["ci_high"]]
         if o["slope"] is not None else None, theory=1.0, verdict=o["verdict"],
-        note=f"acceptance interval ±4 SE of the log-log slope over η = "
+        note=f"CI = acceptance interval ±4 SE (99.994% if normal) of the log-log slope over η = "
              f"{_grid(x['eta'] for x in ne['rows'])}; pass iff 1 is inside and 0 is not ('-': "
              f"too few paths or η to tell order 1 from 0); RGD left the exact saddle on "
              f"{ne['rgd_from_exact_saddle']['exited']}/{ne['rgd_from_exact_saddle']['paths']} "
