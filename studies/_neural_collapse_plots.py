@@ -413,7 +413,7 @@ def mlp(out, curves, sweep, summary, m):
           else f" [{comp['ci_low']:.2f}, {comp['ci_high']:.2f}]")
     fig.suptitle(f"MLP with classifier bias on sklearn digits, {m['epochs']} epochs, SGD + momentum "
                  f"0.9: normalized (lr × τ grid) vs weight decay (lr × λ grid), equal tuning budgets "
-                 f"by the joint score J; log J (weight-decayed) − log J (normalized) = "
+                 f"by the joint score J;\nlog J (weight-decayed) − log J (normalized) = "
                  f"{comp['value']:.2f}{ci}; verdict: "
                  + ("none (the losing arm's best at a grid edge)"
                     if summary["comparison"]["verdict"] == "-" else summary["comparison"]["verdict"]),
