@@ -204,14 +204,19 @@ class Sphere(AbstractGeometry):
     def project(self, x, v):
         return v - (self._dot(x, v) / self._dot(x, x)) * x
 
-    def radial_scale(self, x):
+    def _refuse_zero(self, x, what):
+        """A clear error when a concrete ``x`` has a zero vector along the sphere axis (no
+        direction, so no point of the sphere); traced values pass (shapes only under ``jit``)."""
         axis = self._axis(x)
         if is_concrete(x):
             norms = np.linalg.norm(np.asarray(x, np.float64), axis=axis)
             if np.any(norms == 0):
-                raise ValueError(f"{type(self).__name__}: cannot map a zero vector onto the sphere "
-                                 f"(norm 0 along axis {self.axis} at {int(np.sum(norms == 0))} of "
-                                 f"{norms.size} spheres)")
+                raise ValueError(f"{type(self).__name__}: {what} (norm 0 along axis {self.axis} "
+                                 f"at {int(np.sum(norms == 0))} of {norms.size} spheres)")
+        return axis
+
+    def radial_scale(self, x):
+        axis = self._refuse_zero(x, "cannot map a zero vector onto the sphere")
         return 1.0 / jnp.linalg.norm(x, axis=axis, keepdims=True)
 
     def retract(self, x):
@@ -229,6 +234,8 @@ class Sphere(AbstractGeometry):
 
         θ = atan2(‖P_x y‖, ⟨x, y⟩) is accurate at every angle (arccos loses half the digits near 0).
         """
+        for name, a in (("x", x), ("y", y)):
+            self._refuse_zero(a, f"log/dist: {name} has a zero vector, which is on no sphere")
         u = self.project(x, y)
         return jnp.arctan2(jnp.sqrt(self._dot(u, u)), self._dot(x, y)), u
 

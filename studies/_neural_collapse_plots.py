@@ -43,6 +43,16 @@ def _band(ax, x, values, color, label, floor=None):
     ax.fill_between(x, lo, hi, color=color, alpha=0.25, lw=0)
 
 
+def _regimes(cases) -> str:
+    """The regimes of d against K that the cases cover, in words (only those run)."""
+    names = []
+    for k, d, *_ in cases:
+        r = "d = K−1" if d == k - 1 else "d = K" if d == k else "d > K" if d > k else "d < K−1"
+        if r not in names:
+            names.append(r)
+    return ", ".join(names)
+
+
 def nc_curves(out, curves, cfg):
     fig, axes = plt.subplots(1, 4, figsize=(17, 3.9))
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(curves)))
@@ -61,7 +71,7 @@ def nc_curves(out, curves, cfg):
         ax.axhspan(1e-300, NC_FLOOR[m], color="gray", alpha=0.25, lw=0)
         ax.set_ylim(bottom=NC_FLOOR[m] / 10)
     for ax, name in zip(axes, ("gap", "nc1", "nc2", "nc3"), strict=True):
-        _iteration_axis(ax, "Riemannian GD iteration")
+        _iteration_axis(ax, f"Riemannian GD iteration, saved every {cfg['table_stride']}")
         ax.set_yscale("log")
         ax.set_title(LABELS[name], fontsize=10)
         ax.grid(alpha=0.3, which="both")
@@ -71,7 +81,7 @@ def nc_curves(out, curves, cfg):
                bbox_to_anchor=(0.5, 0.0))
     fig.suptitle(f"Spherical UFM, Riemannian GD (η = {cfg['table_eta']:g}, float64) from "
                  f"{cfg['table_runs']} uniform random starts per case: f → f* and NC1–NC3 → 0 "
-                 "for d = K−1, d = K, d > K (grey: float64 resolution; smaller values, exact "
+                 f"for {_regimes(cfg['table'])} (grey: float64 resolution; smaller values, exact "
                  "zeros included, are drawn on its edge)", fontsize=10)
     fig.tight_layout()
     out.savefig(fig, "nc_vs_iterations.png")
@@ -99,6 +109,10 @@ def census(out, points, summary):
     ax.axhline(0, color="gray", lw=0.8)
     ax.set_xlabel("f − f* at the point found (symlog, linear below 1e-6)")
     ax.set_ylabel("λ_min of the Riemannian Hessian (symlog)")
+    ax.text(0.01, 0.02, "global minimizers sit at λ_min = 0: the rotations H, W → QH, QW are "
+            "flat directions;\nclass: ‖grad f‖ ≤ 1e-9, then λ_min < −tol → strict saddle, else "
+            "f = f* → global minimizer, else neither", transform=ax.transAxes, fontsize=7,
+            va="bottom", color="0.3")
     t = summary["totals"]
     ax.set_title(f"Critical points found by Levenberg–Marquardt on grad f: {t['global minimizer']} "
                  f"global minimizers, {t['strict saddle']} strict saddles, {t['neither']} neither, "
@@ -156,7 +170,8 @@ def noise_escape(out, summary, ecdfs):
             s = np.sort(np.asarray(v, np.float64))
             axes[0].step(s, np.arange(1, s.size + 1) / s.size, where="post", color=col, ls=ls,
                          lw=1.3, label=f"{who}, η = {eta:g} ({s.size} paths)")
-    axes[0].set_xlabel("escape time t = kη (continuous time)")
+    axes[0].set_xlabel("escape time t = kη (continuous time; the SDE's noise is √η P Σ^½, one "
+                       "SDE per η)")
     axes[0].set_ylabel("P(escaped by t)")
     axes[0].grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="lower right")
@@ -171,7 +186,10 @@ def noise_escape(out, summary, ecdfs):
         c = np.exp(np.mean(np.log(np.abs(d)) - o["slope"] * np.log(x)))
         g = np.geomspace(x.min() / 1.3, x.max() * 1.3, 50)
         axes[1].plot(g, c * g ** o["slope"], "-", color="tab:blue", lw=1,
-                     label=f"fit: slope {o['slope']:.2f} [{o['ci_low']:.2f}, {o['ci_high']:.2f}]")
+                     label=f"fit: slope {o['slope']:.2f}, ±4 SE [{o['ci_low']:.2f}, "
+                           f"{o['ci_high']:.2f}]: "
+                           + ("no verdict (0 inside too: underpowered)" if o["verdict"] == "-"
+                              else o["verdict"]))
         axes[1].plot(g, c * g[-1] ** (o["slope"] - 1) * g, ":", color="k", lw=1,
                      label="slope 1 (weak order 1)")
     axes[1].set_xscale("log")
@@ -217,6 +235,8 @@ def race(out, summary, curves):
     etas = summary["grid"]["etas"]
     norm = [a for a in arms if a["kind"] == "normalized"]
     wd = [a for a in arms if a["kind"] == "weight-decayed"]
+    n_arms = len(arms)
+    i_arm = 0
     for group, cmap, mark in ((norm, plt.cm.Blues, "o-"), (wd, plt.cm.Reds, "s--")):
         cols = cmap(np.linspace(0.45, 0.95, len(group)))
         for a, col in zip(group, cols, strict=True):
@@ -224,8 +244,11 @@ def race(out, summary, curves):
             ok = np.isfinite(sc)
             axes[0].plot(np.asarray(etas)[ok], sc[ok], mark, color=col, ms=4, label=a["name"])
             if (~ok).any():
-                axes[0].plot(np.asarray(etas)[~ok], np.full((~ok).sum(), summary["grid"]["n_steps"]),
-                             "x", color=col, ms=6)
+                # side by side (×2^±0.05 per arm), so that every arm's × is seen
+                shift = 2.0 ** (0.1 * (i_arm - (n_arms - 1) / 2))
+                axes[0].plot(np.asarray(etas)[~ok] * shift,
+                             np.full((~ok).sum(), summary["grid"]["n_steps"]), "x", color=col, ms=6)
+            i_arm += 1
     axes[0].axhline(summary["grid"]["n_steps"], color="gray", lw=0.8, ls=":",
                     label="budget (×: no joint collapse or a diverged run)")
     axes[0].set_xscale("log", base=2)
@@ -301,15 +324,19 @@ def temperature(out, temps, t):
                    ("rel_gap", "tab:red")):
         vals = np.array([r["final_at_budget"][m]["median"] for r in rows])
         axes[2].plot(taus, np.maximum(vals, 1e-12), "o-", color=col, label=m)
+    axes[2].axhspan(1e-13, 1e-12, color="gray", alpha=0.25, lw=0)
+    axes[2].set_ylim(bottom=1e-13)
     axes[2].set_yscale("log")
     axes[2].set_ylabel(f"median after {temps['budget']} iterations (no stopping)")
-    axes[2].set_title("float32 runs: values below 1e-12 are drawn at 1e-12", fontsize=9)
+    axes[2].set_title("float32, at the tuned η (the grid's middle where none collapses): values "
+                      "below 1e-12 drawn at 1e-12 (grey)", fontsize=8)
     axes[2].legend(fontsize=8)
     for ax in axes:
         ax.set_xscale("log")
         ax.set_xlabel("τ (logit scale)")
         ax.grid(alpha=0.3, which="both")
-    best = ", ".join(f"{r['tau']:g}: {r['best_eta_tau']}" for r in rows)
+    best = ", ".join(f"{r['tau']:g}: " + ("none collapses" if r["best_eta_tau"] is None
+                                          else f"{r['best_eta_tau']:g}") for r in rows)
     fig.suptitle(f"Temperature sweep, K={t['case'][0]}, d={t['case'][1]}, n={t['case'][2]}: η "
                  f"tuned per τ over ητ ∈ {t['eta_tau']} (best ητ — {best})", fontsize=9)
     fig.tight_layout()
@@ -365,7 +392,10 @@ def mlp(out, curves, sweep, summary, m):
     _tau_axis(flat[6], taus)
     flat[6].set_yscale("log")
     flat[6].set_xlabel("τ")
-    flat[6].set_title("normalized: NC at the last epoch vs τ (95% log-t CI)", fontsize=10)
+    lr_n = summary["arms"]["normalized"]["best"]["lr"]
+    tau_n = summary["arms"]["normalized"]["best"]["tau"]
+    flat[6].set_title(f"normalized, lr = {lr_n:g} (tuned at τ = {tau_n:g}, not per τ): last-epoch "
+                      "NC vs τ (95% log-t CI)", fontsize=9)
     flat[6].grid(alpha=0.3, which="both")
     flat[6].legend(fontsize=7)
     v = np.array([s["test_acc"]["logit_mean"] for s in sweep])
@@ -375,14 +405,18 @@ def mlp(out, curves, sweep, summary, m):
     _tau_axis(flat[7], taus)
     flat[7].set_ylim(max(0.0, lo.min() - 0.02), 1.0)
     flat[7].set_xlabel("τ")
-    flat[7].set_title("normalized: test accuracy vs τ (95% logit-t CI, inside [0, 1])", fontsize=10)
+    flat[7].set_title(f"normalized, lr = {lr_n:g}: test accuracy vs τ (95% logit-t CI, inside "
+                      "[0, 1])", fontsize=9)
     flat[7].grid(alpha=0.3, which="both")
     comp = summary["comparison"]["log_score_difference"]
     ci = ("" if comp["ci_low"] is None
           else f" [{comp['ci_low']:.2f}, {comp['ci_high']:.2f}]")
     fig.suptitle(f"MLP with classifier bias on sklearn digits, {m['epochs']} epochs, SGD + momentum "
                  f"0.9: normalized (lr × τ grid) vs weight decay (lr × λ grid), equal tuning budgets "
-                 f"by the joint score J; log J (weight-decayed) − log J (normalized) = "
-                 f"{comp['value']:.2f}{ci}", fontsize=10)
+                 f"by the joint score J;\nlog J (weight-decayed) − log J (normalized) = "
+                 f"{comp['value']:.2f}{ci}; verdict: "
+                 + ("none (the losing arm's best at a grid edge)"
+                    if summary["comparison"]["verdict"] == "-" else summary["comparison"]["verdict"]),
+                 fontsize=10)
     fig.tight_layout()
     out.savefig(fig, "mlp_digits.png")

@@ -67,6 +67,67 @@ def test_every_run_claim_passes_at_minimizers_and_fails_with_two_stuck_runs_of_3
     assert v.ci_high < 1.0
 
 
+def test_study_headline_row_fails_with_two_stuck_runs_of_32():
+    """The study's own path (``judge_runs`` → ``_table_verdict`` → the headline row), not only
+    the validation check: 30 runs at minimizers and 2 at the collapsed saddle make it fail."""
+    import copy
+    import json
+    from pathlib import Path
+
+    from sde_opt.studies import neural_collapse as study
+
+    p = so.NormalizedUFM(4, 4, 3, 2.0)
+    good = _finals_at_minimizers(p, 32)
+    saddle = {a: jnp.asarray(b) for a, b in p.saddle("collapsed").items()}
+    summary = json.loads((Path(__file__).parent / "data" / "study_summaries" /
+                          "neural-collapse.json").read_text())
+    verdicts = []
+    for finals in (good, good[:30] + [saddle, saddle]):
+        row = study.judge_runs(p, _finals(p, finals))
+        s = copy.deepcopy(summary)
+        s["table"] = [row]
+        s["table_claim"] = study._table_verdict([row])
+        head = study.headline_claims(s)[0]
+        assert head["quantity"].startswith("RGD from random starts")
+        verdicts.append((head["verdict"], head["measured"], row["failed_runs"]))
+    assert verdicts[0][0] == "pass" and verdicts[0][1] == 1.0, verdicts
+    assert verdicts[1][0] == "fail" and verdicts[1][1] == pytest.approx(30 / 32), verdicts
+    # the stuck runs are caught (at least) by the loss gap: f = log K there, ‖grad f‖ = 0
+    assert verdicts[1][2]["gap_above_bound"] == 2 and verdicts[1][2]["grad_above_tol"] == 0
+
+
+def test_kicked_escape_row_rejects_a_curvature_without_sqrt_n():
+    """The kicked-escape headline row (stored quick summary: RGD's measured mean, ±4 SE) passes
+    with the law at λ = τ/(K√n) — recomputed here from the linearization — and fails with the
+    law at λ = τ/K (√n dropped)."""
+    import copy
+    import json
+    from pathlib import Path
+
+    from sde_opt.studies import neural_collapse as study
+
+    summary = json.loads((Path(__file__).parent / "data" / "study_summaries" /
+                          "neural-collapse.json").read_text())
+    e = study._config(True)["escape"]
+    p = so.NormalizedUFM(e["k"], e["d"], e["n"], e["tau"], batch_size=e["batch_size"])
+    lin = nct.saddle_linearization(p, {a: jnp.asarray(b) for a, b in p.saddle("collapsed").items()})
+    radius = summary["escape"]["headline"]["radius"]
+    law = dict(r=e["kick"], radius=radius, dim=lin.tangent_dim, sub_dim=lin.multiplicity)
+    right = nct.kicked_subspace_escape_mean(**law, growth=1 + e["eta"] * lin.lam)
+    assert right == pytest.approx(summary["escape"]["headline"]["predicted_mean"], rel=1e-9)
+    wrong = nct.kicked_subspace_escape_mean(**law, growth=1 + e["eta"] * e["tau"] / e["k"])
+
+    def row(pred):
+        s = copy.deepcopy(summary)
+        h = s["escape"]["headline"]
+        lo, hi = h["acceptance_interval"]
+        h.update(predicted_mean=pred, **study.mean_against_law(h["measured_mean"]["value"],
+                                                              (hi - lo) / 8, pred))
+        return next(r for r in study.headline_claims(s) if r["quantity"].startswith("kicked"))
+
+    assert row(right)["verdict"] == "pass" and row(wrong)["verdict"] == "fail"
+
+
 def test_attainment_refuses_a_run_that_has_not_converged():
     p = so.NormalizedUFM(3, 3, 2, 2.0)
     rng = np.random.default_rng(1)
@@ -147,6 +208,21 @@ def test_ratio_of_medians_and_the_faster_verdict_can_fail():
     assert math.isinf(cens["value"])
 
 
+def test_faster_verdict_withholds_where_the_losing_arm_sits_at_a_grid_edge():
+    none = {"tau": False, "lambda": False, "eta_normalized": False, "eta_weight_decayed": False}
+    above, across = {"ci_low": 1.03, "ci_high": 1.3}, {"ci_low": 0.9, "ci_high": 1.2}
+    assert tuning.faster_verdict(above, none) == "pass"
+    assert tuning.faster_verdict(across, none) == "fail"
+    # normalized wins, but the weight-decayed optimum is at the edge of the λ (or η) grid
+    assert tuning.faster_verdict(above, dict(none, **{"lambda": True})) == "-"
+    assert tuning.faster_verdict(above, dict(none, eta_weight_decayed=True)) == "-"
+    # ... an edge of the winner's grid does not matter
+    assert tuning.faster_verdict(above, dict(none, tau=True, eta_normalized=True)) == "pass"
+    # normalized loses with its optimum at an edge: no verdict; the other arm's edge: a fail
+    assert tuning.faster_verdict(across, dict(none, tau=True)) == "-"
+    assert tuning.faster_verdict(across, dict(none, **{"lambda": True})) == "fail"
+
+
 def test_tuning_disqualifies_a_diverging_step_and_scores_by_the_median():
     assert tuning.score({"hit": np.array([1.0, 2, 3]), "status": np.array([1, 1, 2])}) == math.inf
     assert tuning.score({"hit": np.array([1.0, 2, np.inf]), "status": np.ones(3)}) == 2.0
@@ -173,6 +249,12 @@ def test_weak_order_fit_passes_order_one_and_rejects_a_constant_gap():
     # a limit with the wrong noise leaves the relative gap at a constant
     bad = tuning.weak_order_fit(etas, [0.11, 0.10, 0.105], [0.004, 0.004, 0.004])
     assert bad["verdict"] == "fail"
+    # two step sizes with wide SEs: the interval holds 1 and 0 alike, so no verdict (a constant
+    # difference, slope 0, could not be rejected either)
+    wide = tuning.weak_order_fit([0.2, 0.1], [0.06, 0.035], [0.01, 0.01])
+    assert wide["ci_low"] < 0 < 1 < wide["ci_high"] and wide["verdict"] == "-"
+    flat = tuning.weak_order_fit([0.2, 0.1], [0.06, 0.06], [0.01, 0.01])
+    assert flat["ci_low"] < 0 < 1 < flat["ci_high"] and flat["verdict"] == "-"
 
 
 @pytest.mark.slow
@@ -223,6 +305,10 @@ def test_census_points_are_critical_and_classified_like_pymanopt_sees_them():
     import pymanopt
     from pymanopt.manifolds import Oblique, Product
     from pymanopt.optimizers import TrustRegions
+
+    # pymanopt's jax backend switches jax_enable_x64 on globally when it is imported: back off
+    # (this test's x64 comes from the fixture's context)
+    jax.config.update("jax_enable_x64", False)
 
     p = so.NormalizedUFM(3, 2, 2, 2.0)
     labels = np.asarray(p.labels)

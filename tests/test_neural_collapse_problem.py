@@ -247,3 +247,6 @@ def test_bad_input_errors_name_the_parameter():
         so.simulate(so.RiemannianSGD(p, 0.1), bad, 0, n_paths=2, n_steps=2)
     with pytest.raises(ValueError, match="d >= K - 1"):
         so.NormalizedUFM(5, 2, 1).optimal_value()
+    # the subclass names itself, not its parent
+    with pytest.raises(ValueError, match="^AugmentedUFM: K must be an integer >= 2"):
+        so.AugmentedUFM(1, 3, 2)

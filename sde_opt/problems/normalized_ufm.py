@@ -285,7 +285,7 @@ class NormalizedUFM(CrossEntropyUFM):
     geometry: Product = eqx.field(static=True)
 
     def __init__(self, k, d, n, tau=1.0, *, batch_size=None, labels=None):
-        owner = "NormalizedUFM"
+        owner = type(self).__name__  # AugmentedUFM's errors name AugmentedUFM
         self.k = _int_at_least(owner, "K", k, 2, " (classes)")
         self.d = _int_at_least(owner, "d", d, 2, " (feature dimension)")
         self.n = _int_at_least(owner, "n", n, 1, " (samples per class)")
