@@ -164,3 +164,24 @@ def test_fit_help_says_what_each_model_estimates(capsys):
     out = capsys.readouterr().out
     assert "ou  (default)" in out and "qv  realized quadratic variation" in out
     assert "km  Kramers–Moyal" in out
+
+
+def test_a_pytree_final_point_is_stored_without_pickle(tmp_path):
+    """A result whose final point is a pytree (the {W, H} point of a UFM) is written leaf by leaf
+    and read back with allow_pickle=False (it was an object array, which a resumed study could
+    not load: its points were moved aside as corrupt and recomputed)."""
+    import numpy as np
+
+    import sde_opt as so
+
+    n = 3
+    final = {"W": np.arange(n * 4.0).reshape(n, 2, 2), "H": (np.ones((n, 2)), np.zeros((n, 1)))}
+    r = so.SimulationResult(steps=np.arange(n), status=np.zeros(n, np.int8),
+                            event=np.full(n, -1), final=final, observables={"e": np.ones((n, 2))},
+                            save_steps=np.array([0, 1]), dt=0.1, n_steps=2)
+    np.savez(tmp_path / "p.npz", **r.to_arrays("limit:"))
+    with np.load(tmp_path / "p.npz", allow_pickle=False) as f:
+        back = so.SimulationResult.from_arrays(dict(f), "limit:")
+    np.testing.assert_array_equal(back.final["W"], final["W"])
+    np.testing.assert_array_equal(back.final["H"][0], final["H"][0])
+    np.testing.assert_array_equal(back.final["H"][1], final["H"][1])

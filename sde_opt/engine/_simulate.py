@@ -125,10 +125,14 @@ class SimulationResult:
         return {name: int(np.sum(self.status == code)) for code, name in STATUS_NAMES.items()}
 
     def to_arrays(self, prefix: str = "") -> dict:
-        """Flat ``{name: array}`` for ``np.savez`` (observables as ``obs:NAME``)."""
+        """Flat ``{name: array}`` for ``np.savez`` (observables as ``obs:NAME``). A pytree ``final``
+        (dicts, lists and tuples of arrays, e.g. the ``{"W", "H"}`` point of a UFM) is stored leaf
+        by leaf as ``final/d:KEY/s:INDEX…``, so the file holds no object array and loads with
+        ``allow_pickle=False``."""
         out = {"steps": self.steps, "status": self.status, "event": self.event,
-               "final": self.final, "save_steps": self.save_steps,
+               "save_steps": self.save_steps,
                "dt": np.asarray(self.dt), "n_steps": np.asarray(self.n_steps)}
+        out.update(_flat_final(self.final))
         out.update({f"obs:{k}": v for k, v in self.observables.items()})
         return {prefix + k: v for k, v in out.items()}
 
@@ -138,8 +142,13 @@ class SimulationResult:
         get = lambda k: np.asarray(arrays[prefix + k])
         obs = {k[len(prefix) + 4:]: np.asarray(v) for k, v in arrays.items()
                if k.startswith(prefix + "obs:")}
+        if prefix + "final" in arrays:
+            final = get("final")
+        else:
+            final = _unflat_final({k[len(prefix) + 6:]: np.asarray(v) for k, v in arrays.items()
+                                   if k.startswith(prefix + "final/")})
         return cls(steps=get("steps"), status=get("status"), event=get("event"),
-                   final=get("final"), observables=obs, save_steps=get("save_steps"),
+                   final=final, observables=obs, save_steps=get("save_steps"),
                    dt=float(get("dt")), n_steps=int(get("n_steps")))
 
     def __repr__(self) -> str:
@@ -149,6 +158,43 @@ class SimulationResult:
             f"exited={c['exited']}, censored={c['censored']}, diverged={c['diverged']}, "
             f"observables={sorted(self.observables)})"
         )
+
+
+def _flat_final(final) -> dict:
+    """``{"final": array}``, or one entry per leaf of a dict/list/tuple pytree, named by its path
+    (``final/d:W``, ``final/s:0``); any other container is refused by name (it could not be
+    rebuilt from the file)."""
+    if not isinstance(final, (dict, list, tuple)):
+        return {"final": np.asarray(final)}
+    out = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(final)[0]:
+        parts = []
+        for k in path:
+            if isinstance(k, jax.tree_util.DictKey) and isinstance(k.key, str) and "/" not in k.key:
+                parts.append(f"d:{k.key}")
+            elif isinstance(k, jax.tree_util.SequenceKey):
+                parts.append(f"s:{k.idx}")
+            else:
+                raise TypeError(f"SimulationResult.to_arrays: final must be an array or nested "
+                                f"dicts (string keys without '/'), lists and tuples of arrays; got "
+                                f"a {type(final).__name__} with path entry {k!r}")
+        out["final/" + "/".join(parts)] = np.asarray(leaf)
+    return out
+
+
+def _unflat_final(leaves: dict):
+    """Inverse of :func:`_flat_final` for a pytree ``final`` (sequences come back as tuples)."""
+    def build(items):
+        if list(items) == [()]:
+            return items[()]
+        heads = {}
+        for path, v in items.items():
+            heads.setdefault(path[0], {})[path[1:]] = v
+        if all(h.startswith("s:") for h in heads):
+            return tuple(build(heads[h]) for h in sorted(heads, key=lambda h: int(h[2:])))
+        return {h[2:]: build(v) for h, v in heads.items()}
+
+    return build({tuple(k.split("/")): v for k, v in leaves.items()})
 
 
 def use_cpu_cores(n: int | None = None) -> int:
