@@ -304,8 +304,10 @@ def augmented_one_step() -> list[Verdict]:
 def noise_driven_escape() -> list[Verdict]:
     """Riemannian SGD from the *exact* fully collapsed saddle of the augmented UFM (K = d = 3,
     n = 2, τ = 2, σ = 0.5, batch 4) until |P_U(x − x*)| ≥ 0.3, against projected EM of its manifold
-    SDE (step η/4), η ∈ {0.2, 0.1, 0.05}, 2000 paths: the relative difference of the mean escape
-    times shrinks like η (log-log slope, ±4 SE, contains 1); Riemannian GD never leaves."""
+    SDE (step η/4), η ∈ {0.4, 0.2, 0.1, 0.05}, 2000 paths: the relative difference of the mean
+    escape times shrinks like η (log-log slope, ±4 SE, contains 1 and excludes 0 — a limit with
+    the wrong noise leaves a constant difference, slope 0; an interval holding both 0 and 1 shows
+    nothing and fails); Riemannian GD never leaves."""
     from sde_opt.studies._neural_collapse_tuning import weak_order_fit
     from sde_opt.sweep import compare_exit_times
 
@@ -315,19 +317,24 @@ def noise_driven_escape() -> list[Verdict]:
                                            p.saddle("collapsed").items()})
     xs = {a: jnp.asarray(b, jnp.float32) for a, b in p.saddle("collapsed").items()}
     ev = nct.UnstableExit(xs, lin.unstable_basis, 0.3)
-    etas = (0.2, 0.1, 0.05)
+    etas = (0.4, 0.2, 0.1, 0.05)
     rows = compare_exit_times(lambda eta: so.RiemannianSGD(p, eta), [{"eta": e} for e in etas],
                               xs, 9, events=[ev], n_paths=2000,
                               n_steps=lambda q: int(round(20.0 / q["eta"])), limit_substeps=4)
     d = [r.discrete.estimate().ratio(r.limit.estimate()) - 1.0 for r in rows]
     o = weak_order_fit(etas, [float(x.value) for x in d], [float(x.se) for x in d])
     gd = so.simulate(so.RiemannianGD(p, 0.05), xs, 0, n_paths=4, n_steps=400, events=[ev])
-    return [compare_interval(
+    claim = compare_interval(
         "augmented UFM: RSGD's escape time from the exact collapsed saddle approaches its manifold "
         "SDE's at weak order 1 (slope of |E N_RSGD/E N_SDE − 1| against η)", 1.0,
         o["slope"], o["ci_low"], o["ci_high"],
         note=f"relative differences {[round(float(x.value), 4) for x in d]} ± "
              f"{[round(float(x.se), 4) for x in d]} at η = {list(etas)}; acceptance ±4 SE of the "
-             f"slope; RGD from the same point left on {int(gd.exited.sum())}/4 paths; noise on the "
-             f"unstable space tr UᵀΣU > 0 (c along the top direction {lin.noise_along:.2e})",
-        reference="weak order 1 of the SME (Li, Tai & E 2017) on the manifold")]
+             f"slope, which must also exclude 0 (order 0: a wrong noise); RGD from the same point "
+             f"left on {int(gd.exited.sum())}/4 paths; noise on the unstable space tr UᵀΣU > 0 (c "
+             f"along the top direction {lin.noise_along:.2e})",
+        reference="weak order 1 of the SME (Li, Tai & E 2017) on the manifold")
+    if o["verdict"] != "pass" and claim.verdict == "pass":  # 1 and 0 both inside: nothing shown
+        claim = dataclasses.replace(claim, verdict="fail",
+                                    note=claim.note + "; FAIL: the interval also holds 0")
+    return [claim]
