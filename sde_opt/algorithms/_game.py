@@ -10,6 +10,8 @@ per iteration). Each player, x and y, may be an array or a pytree of arrays (a G
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -80,12 +82,21 @@ class GameAlgorithm(AbstractAlgorithm):
         check_start(self.problem, x0, type(self).__name__)
 
 
-class DescentAscent(GameAlgorithm):
-    r"""A descent–ascent method with steps (η_x, η_y) on a game: GDA, OGDA and extragradient.
+class GameState(NamedTuple):
+    """``z``: the iterate (x, y) (each player an array or a pytree); ``calls``: oracle calls
+    made so far (int32)."""
 
-    Time per step t = kη_x; the state has the iterate z = (x, y) as ``z``; the first-order
-    diffusion limit, shared by the three, is [`TwoTimescaleSDE`][sde_opt.TwoTimescaleSDE] with
-    ratio r = η_y/η_x. Subclasses give ``init``, ``step``, ``noise`` and ``calls_per_step``.
+    z: tuple
+    calls: jnp.ndarray
+
+
+class DescentAscent(GameAlgorithm):
+    r"""A descent–ascent method with steps (η_x, η_y) on a game: GDA, OGDA, extragradient, GDmax.
+
+    Time per step t = kη_x; the state has the iterate z = (x, y) as ``z`` (by default a
+    ``GameState`` started with no calls); the first-order diffusion limit of GDA, OGDA and
+    extragradient is [`TwoTimescaleSDE`][sde_opt.TwoTimescaleSDE] with ratio r = η_y/η_x (GDmax
+    overrides it). Subclasses give ``step``, ``noise`` and ``calls_per_step``.
     """
 
     problem: AbstractGame
@@ -101,6 +112,10 @@ class DescentAscent(GameAlgorithm):
     @property
     def dt(self):
         return self.eta_x
+
+    def init(self, z0):
+        check_start(self.problem, z0, type(self).__name__)
+        return GameState(tuple(z0), jnp.zeros((), jnp.int32))
 
     def position(self, state):
         return state.z

@@ -2,10 +2,7 @@ r"""Extragradient (Korpelevich 1976) with two step sizes, for NC-SC minimax."""
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
-from ._game import DescentAscent, add_calls, check_start, draw, gda_move, repeat_noise
-from .gda import GameState
+from ._game import DescentAscent, GameState, add_calls, draw, gda_move, repeat_noise
 
 
 class Extragradient(DescentAscent):
@@ -31,10 +28,6 @@ class Extragradient(DescentAscent):
     @property
     def noise(self):
         return repeat_noise(self.problem.noise, 2)
-
-    def init(self, z0):
-        check_start(self.problem, z0, "Extragradient")
-        return GameState(tuple(z0), jnp.zeros((), jnp.int32))
 
     def step(self, state, noise):
         z, calls = state

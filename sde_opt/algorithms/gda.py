@@ -2,20 +2,9 @@ r"""Gradient descent–ascent (simultaneous and alternating), the baseline of NC
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import equinox as eqx
-import jax.numpy as jnp
 
-from ._game import DescentAscent, add_calls, check_flag, check_start, draw, gda_move, repeat_noise
-
-
-class GameState(NamedTuple):
-    """``z``: the iterate (x, y) (each player an array or a pytree); ``calls``: oracle calls
-    made so far (int32)."""
-
-    z: tuple
-    calls: jnp.ndarray
+from ._game import DescentAscent, GameState, add_calls, check_flag, draw, gda_move, repeat_noise
 
 
 class GDA(DescentAscent):
@@ -55,10 +44,6 @@ class GDA(DescentAscent):
     @property
     def noise(self):
         return repeat_noise(self.problem.noise, self.calls_per_step)
-
-    def init(self, z0):
-        check_start(self.problem, z0, "GDA")
-        return GameState(tuple(z0), jnp.zeros((), jnp.int32))
 
     def step(self, state, noise):
         z, calls = state
