@@ -13,7 +13,7 @@ from sde_opt import theory as th  # noqa: E402
 from sde_opt.stats import normal_quantile  # noqa: E402
 from sde_opt.theory import momentum_pca as mp  # noqa: E402
 
-from ._style import curve_span, marker_legend  # noqa: E402
+from ._style import columns, curve_span, marker_legend  # noqa: E402
 
 MU_COLORS = {0.0: "tab:blue", 0.5: "tab:green", 0.9: "tab:orange", 0.99: "tab:red"}
 DIST_MARKERS = {"gaussian": "o", "student-t": "s", "matrix-factorization": "D"}
@@ -214,10 +214,7 @@ def weak_error(out, weak):
         mu = w["mu"]
         col = _color(mu)
         rows = w["escape_mean"]
-        eta = np.array([t["eta"] for t in rows])
-        d = np.array([t["mean_rel_diff"] for t in rows])
-        se = np.array([t["se"] for t in rows])
-        pred = np.array([t["predicted_linear"] for t in rows])
+        eta, d, se, pred = columns(rows, "eta", "mean_rel_diff", "se", "predicted_linear")
         fit = w["escape_order_fit"]
         lab = f"μ = {mu:g}"
         if fit.get("order") is not None:
@@ -231,10 +228,7 @@ def weak_error(out, weak):
             a.plot(eta[pred > 0], pred[pred > 0], "--", color=col, lw=1)
         frows = w["floor"]
         if frows:
-            fe = np.array([t["eta"] for t in frows])
-            fd = np.array([t["rel_diff"] for t in frows])
-            fse = np.array([t["se"] for t in frows])
-            fp = np.array([t["predicted_linear"] for t in frows])
+            fe, fd, fse, fp = columns(frows, "eta", "rel_diff", "se", "predicted_linear")
             ff = w["floor_order_fit"]
             flab = f"μ = {mu:g}"
             if ff.get("order") is not None:
