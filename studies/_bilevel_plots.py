@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ._style import grid_log_axis  # noqa: E402  (the shared figure style)
+from ._style import grid_log_axis, loglog_panel  # noqa: E402  (the shared figure style)
 
 
 def contraction(out, curves, rounds):
@@ -253,13 +253,8 @@ def sde(out, rows, stat):
                     label=f"Lyapunov, long-run Σ_Φ (x{i + 1})")
             ax.plot(bs, [s["var_pred_one_call"][i] for s in stat], color=c, ls=":", marker="+", ms=9,
                     label=f"Lyapunov, one-call Σ (x{i + 1})")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("outer step β")
-        ax.set_ylabel("stationary variance at the minimum")
-        ax.set_title("the warm start correlates successive hypergradients:\nthe long-run covariance "
-                     "is the diffusion's", fontsize=9)
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3, which="both")
+        loglog_panel(ax, "outer step β", "stationary variance at the minimum",
+                     "the warm start correlates successive hypergradients:\nthe long-run covariance "
+                     "is the diffusion's", title_size=9)
     fig.tight_layout()
     out.savefig(fig, "reduced_sde.png")

@@ -67,3 +67,15 @@ def grid_log_axis(ax, values, base: float = 10):
 def columns(rows, *keys):
     """The values of each key over ``rows`` (a list of dicts), one NumPy array per key."""
     return tuple(np.array([r[k] for r in rows]) for k in keys)
+
+
+def loglog_panel(ax, xlabel, ylabel, title, title_size: float = 10):
+    """Finish a log–log panel: both axes logarithmic, the labels, the title, the legend and the
+    major and minor grid."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=title_size)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, which="both")
