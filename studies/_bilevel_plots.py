@@ -8,15 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from . import _style  # noqa: E402,F401  (the shared figure style)
-
-
-def _plain_log_ticks(ax, values):
-    """Log x-axis with the grid values as plain tick labels (no 2×10⁰)."""
-    ax.set_xscale("log")
-    ax.set_xticks(list(values))
-    ax.set_xticklabels([f"{v:g}" for v in values])
-    ax.minorticks_off()
+from ._style import grid_log_axis, loglog_panel  # noqa: E402  (the shared figure style)
 
 
 def contraction(out, curves, rounds):
@@ -76,7 +68,7 @@ def kappa_rate(out, table, measured, reference, l_slope, call_fits):
             label=f"perturbed GD, exact ∇Φ (reference): slope {reference['slope']:.3f}")
     ax.plot(kap, mean[0] * (kap / kap[0]) ** 3, color="C3", ls=":",
             label="κ³ from the first point (the paper's bound, L_Φ = O(κ³))")
-    _plain_log_ticks(ax, kap)
+    grid_log_axis(ax, kap)
     ax.set_yscale("log")
     ax.set_xlabel("condition number κ of the lower level")
     ax.set_ylabel("iterations to an ε-SOSP (ε = 0.01)")
@@ -86,7 +78,7 @@ def kappa_rate(out, table, measured, reference, l_slope, call_fits):
     ax.grid(alpha=0.3, which="both")
     ax = axes[1]
     ax.plot(kap, mean / L, marker="o", color="C0", label="iterations × β = iterations / L_Φ")
-    _plain_log_ticks(ax, kap)
+    grid_log_axis(ax, kap)
     ax.set_xlabel("condition number κ")
     ax.set_ylabel("continuous time t = Kβ to an ε-SOSP")
     ax.set_title("κ enters only through β = 1/L_Φ: the time Kβ grows like log L_Φ\n"
@@ -183,7 +175,7 @@ def complexity(out, table, fits, bounds):
             if b is not None:
                 ax.plot(x, y[0] * (x / x[0]) ** b, color=color, ls=":", lw=1,
                         label=f"the paper's bound's exponent {b:g} (from the first point)")
-        _plain_log_ticks(ax, x)
+        grid_log_axis(ax, x)
         ax.set_yscale("log")
         if axis == "eps":
             ax.invert_xaxis()
@@ -243,7 +235,7 @@ def sde(out, rows, stat):
     ax.errorbar(b, mean, yerr=[mean - lo, hi - mean], marker="o", capsize=3, label="StocBiO (95% CI)")
     ax.plot(b, pred, "k--", marker="x", ms=8, label="reduced SDE (exact 1-D exit time)")
     ax.plot(b, [r["em_linear"] for r in rows], color="C3", ls=":", label="linear EM chain (O(β) scale)")
-    _plain_log_ticks(ax, sorted(b))
+    grid_log_axis(ax, sorted(b))
     ax.set_xlabel("outer step β")
     ax.set_ylabel("mean escape time kβ to |x₁| ≥ 0.3")
     ax.set_title("StocBiO's escape from the saddle vs its reduced SDE", fontsize=9)
@@ -261,13 +253,8 @@ def sde(out, rows, stat):
                     label=f"Lyapunov, long-run Σ_Φ (x{i + 1})")
             ax.plot(bs, [s["var_pred_one_call"][i] for s in stat], color=c, ls=":", marker="+", ms=9,
                     label=f"Lyapunov, one-call Σ (x{i + 1})")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("outer step β")
-        ax.set_ylabel("stationary variance at the minimum")
-        ax.set_title("the warm start correlates successive hypergradients:\nthe long-run covariance "
-                     "is the diffusion's", fontsize=9)
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3, which="both")
+        loglog_panel(ax, "outer step β", "stationary variance at the minimum",
+                     "the warm start correlates successive hypergradients:\nthe long-run covariance "
+                     "is the diffusion's", title_size=9)
     fig.tight_layout()
     out.savefig(fig, "reduced_sde.png")

@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from . import _style  # noqa: E402,F401  (the shared figure style)
+from ._style import columns  # noqa: E402  (the shared figure style)
 
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 MARK = {"GDA": "o", "OGDA": "s", "EG": "^"}
@@ -311,8 +311,7 @@ def _gda_ratio(out, gda):
     r = np.asarray([x["ratio"] for x in rows])
     fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.3))
     ax = axes[0]
-    m = np.asarray([x["mean_iter_w"] for x in rows])
-    ci = np.asarray([x["mean_iter_w_ci"] for x in rows])
+    m, ci = columns(rows, "mean_iter_w", "mean_iter_w_ci")
     ax.errorbar(r, m, yerr=[m - ci[:, 0], ci[:, 1] - m], fmt="o", capsize=3,
                 label="stochastic GDA (95% CI)")
     ax.plot(r, [x["ar1_mean_iter_w"] for x in rows], "x", color="C3", ms=8,
@@ -323,8 +322,7 @@ def _gda_ratio(out, gda):
     ax.set_title("the unstable coordinate w (left eigenvector on (x, y))", fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     ax = axes[1]
-    m = np.asarray([x["mean_time_v"] for x in rows])
-    ci = np.asarray([x["mean_time_v_ci"] for x in rows])
+    m, ci = columns(rows, "mean_time_v", "mean_time_v_ci")
     ax.errorbar(r, m, yerr=[m - ci[:, 0], ci[:, 1] - m], fmt="s", color="C1", capsize=3,
                 label="stochastic GDA (95% CI)")
     ax.axhline(gda["dawson_mean_time"], color="k", ls="--", lw=1,

@@ -13,7 +13,7 @@ from sde_opt import theory as th  # noqa: E402
 from sde_opt.stats import normal_quantile  # noqa: E402
 from sde_opt.theory import momentum_pca as mp  # noqa: E402
 
-from ._style import curve_span, marker_legend  # noqa: E402
+from ._style import columns, curve_span, loglog_panel, marker_legend  # noqa: E402
 
 MU_COLORS = {0.0: "tab:blue", 0.5: "tab:green", 0.9: "tab:orange", 0.99: "tab:red"}
 DIST_MARKERS = {"gaussian": "o", "student-t": "s", "matrix-factorization": "D"}
@@ -116,13 +116,8 @@ def collapse(out, escape, spectrum, kurtosis):
             continue
         b.plot(effs, [e * mp.pca_escape(spectrum, e * (1 - mu), mu).discrete for e in effs], ":",
                color=_color(mu), lw=1.2, label=f"heavy-ball AR(2), μ = {mu:g}, Gaussian")
-    a.set_xscale("log")
-    a.set_yscale("log")
-    a.set_xlabel("step size η")
-    a.set_ylabel("mean escape iterations E N (95% CI)")
-    a.set_title("At fixed η, momentum shortens the escape (Gaussian samples)", fontsize=10)
-    a.legend(fontsize=7)
-    a.grid(alpha=0.3, which="both")
+    loglog_panel(a, "step size η", "mean escape iterations E N (95% CI)",
+                 "At fixed η, momentum shortens the escape (Gaussian samples)")
     b.set_xscale("log")
     b.set_xlabel("effective step η/(1 − μ)")
     b.set_ylabel("rescaled escape time (η/(1−μ))·E N")
@@ -214,10 +209,7 @@ def weak_error(out, weak):
         mu = w["mu"]
         col = _color(mu)
         rows = w["escape_mean"]
-        eta = np.array([t["eta"] for t in rows])
-        d = np.array([t["mean_rel_diff"] for t in rows])
-        se = np.array([t["se"] for t in rows])
-        pred = np.array([t["predicted_linear"] for t in rows])
+        eta, d, se, pred = columns(rows, "eta", "mean_rel_diff", "se", "predicted_linear")
         fit = w["escape_order_fit"]
         lab = f"μ = {mu:g}"
         if fit.get("order") is not None:
@@ -231,10 +223,7 @@ def weak_error(out, weak):
             a.plot(eta[pred > 0], pred[pred > 0], "--", color=col, lw=1)
         frows = w["floor"]
         if frows:
-            fe = np.array([t["eta"] for t in frows])
-            fd = np.array([t["rel_diff"] for t in frows])
-            fse = np.array([t["se"] for t in frows])
-            fp = np.array([t["predicted_linear"] for t in frows])
+            fe, fd, fse, fp = columns(frows, "eta", "rel_diff", "se", "predicted_linear")
             ff = w["floor_order_fit"]
             flab = f"μ = {mu:g}"
             if ff.get("order") is not None:
@@ -243,13 +232,8 @@ def weak_error(out, weak):
             b.plot(fe, fp, "--", color=col, lw=1)
     a.plot([], [], "k--", lw=1, label="linear theory (heavy-ball AR(2) vs EM of the limit)")
     a.plot([], [], "o", color="k", mfc="white", label="not resolved (|d| < 2 SE)")
-    a.set_xscale("log")
-    a.set_yscale("log")
-    a.set_xlabel("step size η (μ fixed)")
-    a.set_ylabel("|E N_MSGD / E N_limit − 1| (95% CI)")
-    a.set_title("Discrete vs diffusion: mean escape iterations", fontsize=10)
-    a.legend(fontsize=7)
-    a.grid(alpha=0.3, which="both")
+    loglog_panel(a, "step size η (μ fixed)", "|E N_MSGD / E N_limit − 1| (95% CI)",
+                 "Discrete vs diffusion: mean escape iterations")
     b.axhline(0.0, color="k", lw=0.8)
     b.plot([], [], "k--", lw=1, label="linear theory (heavy-ball AR(2) vs EM of the limit)")
     b.set_xscale("log")
@@ -275,14 +259,9 @@ def annealing(out, ann):
         c = v["curve"]
         a.plot(np.maximum(c["steps"], 1), c["mean"], ls, color=col, lw=1.3, label=name)
     a.axhline(ann["target_error"], color="k", lw=0.8, ls=":", label=f"target ε = {ann['target_error']:g}")
-    a.set_xscale("log")
-    a.set_yscale("log")
-    a.set_xlabel("iteration k")
-    a.set_ylabel("mean error 1 − (e₁ᵀw)²")
-    a.set_title("Annealing keeps the fast escape and removes the floor\n(constants: μ = 0.9; the two "
-                "schedules share their η/(1−μ) trajectory)", fontsize=10)
-    a.legend(fontsize=7)
-    a.grid(alpha=0.3, which="both")
+    loglog_panel(a, "iteration k", "mean error 1 − (e₁ᵀw)²",
+                 "Annealing keeps the fast escape and removes the floor\n(constants: μ = 0.9; the two "
+                 "schedules share their η/(1−μ) trajectory)")
     finite = [n for n in names if np.isfinite(runs[n]["iterations_to_target"])]
     y = np.arange(len(finite))
     for i, n in enumerate(finite):

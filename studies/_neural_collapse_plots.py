@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from . import _style  # noqa: E402,F401  (the shared figure style)
+from ._style import grid_log_axis  # noqa: E402  (the shared figure style)
 
 LABELS = {"nc1": "NC1 = tr(Σ_W Σ_B†)/K", "nc2": "NC2 (classifier ETF distance)",
           "nc3": "NC3 (self-duality + ETF)", "gap": "f − f* (float64)",
@@ -343,12 +343,6 @@ def temperature(out, temps, t):
     out.savefig(fig, "temperature.png")
 
 
-def _tau_axis(ax, taus):
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(taus, [f"{t:g}" for t in taus])
-    ax.minorticks_off()
-
-
 def mlp(out, curves, sweep, summary, m):
     names = ("nc1", "nc2", "nc3", "test_nc1", "train_acc", "test_acc")
     titles = {"nc1": "NC1 (train)", "nc2": "NC2", "nc3": "NC3 (train)", "test_nc1": "NC1 (test)",
@@ -389,7 +383,7 @@ def mlp(out, curves, sweep, summary, m):
         hi = np.array([s[key]["ci_high"] for s in sweep])
         flat[6].errorbar(taus, v, yerr=[v - lo, hi - v], fmt="o-", color=col, capsize=3, ms=4,
                          label=key.replace("_", " "))
-    _tau_axis(flat[6], taus)
+    grid_log_axis(flat[6], taus, base=2)
     flat[6].set_yscale("log")
     flat[6].set_xlabel("τ")
     lr_n = summary["arms"]["normalized"]["best"]["lr"]
@@ -402,7 +396,7 @@ def mlp(out, curves, sweep, summary, m):
     lo = np.array([s["test_acc"]["ci_low"] for s in sweep])
     hi = np.array([s["test_acc"]["ci_high"] for s in sweep])
     flat[7].errorbar(taus, v, yerr=[v - lo, hi - v], fmt="o-", color="k", capsize=3, ms=4)
-    _tau_axis(flat[7], taus)
+    grid_log_axis(flat[7], taus, base=2)
     flat[7].set_ylim(max(0.0, lo.min() - 0.02), 1.0)
     flat[7].set_xlabel("τ")
     flat[7].set_title(f"normalized, lr = {lr_n:g}: test accuracy vs τ (95% logit-t CI, inside "

@@ -53,3 +53,29 @@ def curve_span(xs, lo: float, hi: float, n: int = 60, min_points: int = 3, pad: 
     if xs.size >= min_points:
         return np.logspace(np.log10(lo), np.log10(hi), n)
     return np.logspace(np.log10(xs.min() / pad), np.log10(xs.max() * pad), n)
+
+
+def grid_log_axis(ax, values, base: float = 10):
+    """A log x axis with ticks at the grid's ``values`` only, labelled plainly (no 2×10⁰), and no
+    minor ticks (a log axis over a short range crowds or drops its labels otherwise)."""
+    values = list(values)
+    ax.set_xscale("log", base=base)
+    ax.set_xticks(values, [f"{v:g}" for v in values])
+    ax.minorticks_off()
+
+
+def columns(rows, *keys):
+    """The values of each key over ``rows`` (a list of dicts), one NumPy array per key."""
+    return tuple(np.array([r[k] for r in rows]) for k in keys)
+
+
+def loglog_panel(ax, xlabel, ylabel, title, title_size: float = 10):
+    """Finish a log–log panel: both axes logarithmic, the labels, the title, the legend and the
+    major and minor grid."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=title_size)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, which="both")

@@ -816,9 +816,9 @@ MU = Real(0.0, 1.0, high_closed=False, sample=(0.0, 0.95))
 BETA = Real(0.0, low_closed=False, inf_ok=True, sample=(0.1, 100.0))
 
 record("a chain's state (built by init/step); not user input",
-       "sde_opt.algorithms.momentum_sgd.MomentumState",
+       "sde_opt.algorithms._kinetic.MomentumState",
        "sde_opt.algorithms.annealed_momentum_sgd.AnnealedState",
-       "sde_opt.algorithms.gda.GameState", "sde_opt.algorithms.ogda.OGDAState",
+       "sde_opt.algorithms._game.GameState", "sde_opt.algorithms.ogda.OGDAState",
        "sde_opt.algorithms.perturbed_gdmax.PerturbedState",
        "sde_opt.algorithms.riemannian_momentum.RiemannianMomentumState")
 record("a registry row (NamedTuple); every row of REGISTRY is run by the contract suite "

@@ -11,17 +11,9 @@ from ..problems._base import AbstractField
 from ..sde._base import AbstractSDE
 
 
-class AbstractAlgorithm(AbstractChain):
-    """A stochastic optimizer on a problem.
-
-    Besides the chain contract (``init``, ``step``, ``position``, ``dt`` = continuous time per
-    iteration, ``noise`` = the problem's oracle noise), an algorithm returns
-
-    * ``limit()`` — its diffusion approximation, an [`AbstractSDE`][sde_opt.AbstractSDE] in the same
-      time variable (``t = k·dt``), so that simulating ``EulerMaruyama(alg.limit(), alg.dt)`` with
-      the same key is a pathwise comparison;
-    * ``ode_limit()`` — the deterministic (law of large numbers) limit.
-    """
+class ProblemChain(AbstractChain):
+    """A chain driven by a problem's oracle: its noise, point shape and geometry are the
+    problem's (an algorithm, or an optax optimizer run as a chain)."""
 
     problem: eqx.AbstractVar[AbstractField]
 
@@ -36,6 +28,19 @@ class AbstractAlgorithm(AbstractChain):
     @property
     def geometry(self):
         return self.problem.geometry
+
+
+class AbstractAlgorithm(ProblemChain):
+    """A stochastic optimizer on a problem.
+
+    Besides the chain contract (``init``, ``step``, ``position``, ``dt`` = continuous time per
+    iteration, ``noise`` = the problem's oracle noise), an algorithm returns
+
+    * ``limit()`` — its diffusion approximation, an [`AbstractSDE`][sde_opt.AbstractSDE] in the same
+      time variable (``t = k·dt``), so that simulating ``EulerMaruyama(alg.limit(), alg.dt)`` with
+      the same key is a pathwise comparison;
+    * ``ode_limit()`` — the deterministic (law of large numbers) limit.
+    """
 
     @abc.abstractmethod
     def limit(self) -> AbstractSDE:

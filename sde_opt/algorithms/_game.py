@@ -1,12 +1,16 @@
 """What the game algorithms (GDA, OGDA, extragradient, GDmax, perturbed GDmax) share.
 
-Checks of the two step sizes, the projected descent–ascent move on z = (x, y), oracle calls
-repeated within one step, and the gradient-call counter kept in every state (so rates can be
-reported per oracle call as well as per iteration). Each player, x and y, may be an array or a
-pytree of arrays (a GAN generator ``{"a": …, "b": …}``): every update is a ``tree_map``.
+Checks of the two step sizes, the descent–ascent base ``DescentAscent`` (parameters, time
+t = kη_x, position and the first-order limit that GDA, OGDA and extragradient share), the
+projected descent–ascent move on z = (x, y), oracle calls repeated within one step, and the
+gradient-call counter kept in every state (so rates can be reported per oracle call as well as
+per iteration). Each player, x and y, may be an array or a pytree of arrays (a GAN generator
+``{"a": …, "b": …}``): every update is a ``tree_map``.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -17,7 +21,8 @@ from numpy import bool_ as np_bool
 
 from .._checks import check_integer, check_positive
 from ..noise import StandardNormal
-from ..problems._base import check_problem
+from ..problems._base import AbstractGame, check_problem
+from ..sde.two_timescale import TwoTimescaleSDE
 from ._base import AbstractAlgorithm
 
 
@@ -75,6 +80,51 @@ class GameAlgorithm(AbstractAlgorithm):
 
     def check_start(self, x0, *, per_path: bool = False) -> None:
         check_start(self.problem, x0, type(self).__name__)
+
+
+class GameState(NamedTuple):
+    """``z``: the iterate (x, y) (each player an array or a pytree); ``calls``: oracle calls
+    made so far (int32)."""
+
+    z: tuple
+    calls: jnp.ndarray
+
+
+class DescentAscent(GameAlgorithm):
+    r"""A descent–ascent method with steps (η_x, η_y) on a game: GDA, OGDA, extragradient, GDmax.
+
+    Time per step t = kη_x; the state has the iterate z = (x, y) as ``z`` (by default a
+    ``GameState`` started with no calls); the first-order diffusion limit of GDA, OGDA and
+    extragradient is [`TwoTimescaleSDE`][sde_opt.TwoTimescaleSDE] with ratio r = η_y/η_x (GDmax
+    overrides it). Subclasses give ``step``, ``noise`` and ``calls_per_step``.
+    """
+
+    problem: AbstractGame
+    eta_x: jnp.ndarray
+    eta_y: jnp.ndarray
+
+    def __init__(self, problem, eta_x, eta_y):
+        check_game(type(self).__name__, problem, eta_x, eta_y)
+        self.problem = problem
+        self.eta_x = jnp.asarray(eta_x)
+        self.eta_y = jnp.asarray(eta_y)
+
+    @property
+    def dt(self):
+        return self.eta_x
+
+    def init(self, z0):
+        check_start(self.problem, z0, type(self).__name__)
+        return GameState(tuple(z0), jnp.zeros((), jnp.int32))
+
+    def position(self, state):
+        return state.z
+
+    def limit(self):
+        return TwoTimescaleSDE(self.problem, self.eta_x, self.eta_y / self.eta_x)
+
+    def ode_limit(self):
+        return TwoTimescaleSDE(self.problem, self.eta_x, self.eta_y / self.eta_x, noise=False)
 
 
 class Repeated(eqx.Module):

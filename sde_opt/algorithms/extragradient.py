@@ -2,15 +2,10 @@ r"""Extragradient (Korpelevich 1976) with two step sizes, for NC-SC minimax."""
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
-from ..problems._base import AbstractGame
-from ..sde.two_timescale import TwoTimescaleSDE
-from ._game import GameAlgorithm, add_calls, check_game, check_start, draw, gda_move, repeat_noise
-from .gda import GameState
+from ._game import DescentAscent, GameState, add_calls, draw, gda_move, repeat_noise
 
 
-class Extragradient(GameAlgorithm):
+class Extragradient(DescentAscent):
     r"""Stochastic extragradient, two oracle calls per step (papers.md §4.3):
 
         z_{t+½} = Π(z_t − D V̂(z_t)),    z_{t+1} = Π(z_t − D V̂(z_{t+½})),
@@ -28,29 +23,11 @@ class Extragradient(GameAlgorithm):
         eta_x, eta_y: scalar step sizes > 0.
     """
 
-    problem: AbstractGame
-    eta_x: jnp.ndarray
-    eta_y: jnp.ndarray
-
-    def __init__(self, problem, eta_x, eta_y):
-        check_game("Extragradient", problem, eta_x, eta_y)
-        self.problem = problem
-        self.eta_x = jnp.asarray(eta_x)
-        self.eta_y = jnp.asarray(eta_y)
-
-    @property
-    def dt(self):
-        return self.eta_x
-
     calls_per_step = 2
 
     @property
     def noise(self):
         return repeat_noise(self.problem.noise, 2)
-
-    def init(self, z0):
-        check_start(self.problem, z0, "Extragradient")
-        return GameState(tuple(z0), jnp.zeros((), jnp.int32))
 
     def step(self, state, noise):
         z, calls = state
@@ -59,12 +36,3 @@ class Extragradient(GameAlgorithm):
         new = gda_move(self.problem, z, self.problem.stochastic_field(half, draw(noise, 1)),
                        self.eta_x, self.eta_y)
         return GameState(new, add_calls(calls, 2))
-
-    def position(self, state):
-        return state.z
-
-    def limit(self):
-        return TwoTimescaleSDE(self.problem, self.eta_x, self.eta_y / self.eta_x)
-
-    def ode_limit(self):
-        return TwoTimescaleSDE(self.problem, self.eta_x, self.eta_y / self.eta_x, noise=False)

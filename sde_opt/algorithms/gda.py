@@ -2,25 +2,12 @@ r"""Gradient descent–ascent (simultaneous and alternating), the baseline of NC
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import equinox as eqx
-import jax.numpy as jnp
 
-from ..problems._base import AbstractGame
-from ..sde.two_timescale import TwoTimescaleSDE
-from ._game import GameAlgorithm, add_calls, check_flag, check_game, check_start, draw, gda_move, repeat_noise
+from ._game import DescentAscent, GameState, add_calls, check_flag, draw, gda_move, repeat_noise
 
 
-class GameState(NamedTuple):
-    """``z``: the iterate (x, y) (each player an array or a pytree); ``calls``: oracle calls
-    made so far (int32)."""
-
-    z: tuple
-    calls: jnp.ndarray
-
-
-class GDA(GameAlgorithm):
+class GDA(DescentAscent):
     r"""Stochastic gradient descent–ascent with two step sizes (papers.md §4.3).
 
     Simultaneous (default), one oracle call per step:
@@ -44,21 +31,11 @@ class GDA(GameAlgorithm):
         alternating: ``True`` for the alternating (Gauss–Seidel) update.
     """
 
-    problem: AbstractGame
-    eta_x: jnp.ndarray
-    eta_y: jnp.ndarray
     alternating: bool = eqx.field(static=True)
 
     def __init__(self, problem, eta_x, eta_y, alternating=False):
-        check_game("GDA", problem, eta_x, eta_y)
-        self.problem = problem
-        self.eta_x = jnp.asarray(eta_x)
-        self.eta_y = jnp.asarray(eta_y)
+        super().__init__(problem, eta_x, eta_y)
         self.alternating = check_flag("GDA", "alternating", alternating)
-
-    @property
-    def dt(self):
-        return self.eta_x
 
     @property
     def calls_per_step(self) -> int:
@@ -67,10 +44,6 @@ class GDA(GameAlgorithm):
     @property
     def noise(self):
         return repeat_noise(self.problem.noise, self.calls_per_step)
-
-    def init(self, z0):
-        check_start(self.problem, z0, "GDA")
-        return GameState(tuple(z0), jnp.zeros((), jnp.int32))
 
     def step(self, state, noise):
         z, calls = state
@@ -82,12 +55,3 @@ class GDA(GameAlgorithm):
         v2 = self.problem.stochastic_field((x_new, z[1]), draw(noise, 1))
         _, y_new = gda_move(self.problem, (x_new, z[1]), v2, self.eta_x, self.eta_y)
         return GameState((x_new, y_new), add_calls(calls, 2))
-
-    def position(self, state):
-        return state.z
-
-    def limit(self):
-        return TwoTimescaleSDE(self.problem, self.eta_x, self.eta_y / self.eta_x)
-
-    def ode_limit(self):
-        return TwoTimescaleSDE(self.problem, self.eta_x, self.eta_y / self.eta_x, noise=False)

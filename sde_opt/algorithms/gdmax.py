@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 from jax import lax
 
-from ..problems._base import AbstractGame
 from ..sde.two_timescale import GDmaxSDE, ReducedSDE
-from ._game import (
-    GameAlgorithm,
-    add_calls,
-    axpy,
-    check_game,
-    check_int,
-    check_start,
-    draw,
-    project_y,
-    repeat_noise,
-)
-from .gda import GameState
+from ._game import DescentAscent, GameState, add_calls, axpy, check_int, draw, project_y, repeat_noise
 
 
 def inner_ascent(problem, x, y, noise, eta_y, n_inner: int):
@@ -36,7 +23,7 @@ def inner_ascent(problem, x, y, noise, eta_y, n_inner: int):
     return y
 
 
-class GDmax(GameAlgorithm):
+class GDmax(DescentAscent):
     r"""GDmax (papers.md §3.7 without the perturbation), N + 1 oracle calls per step:
 
         y_k⁰ = y_{k−1}^N (warm start),  y_k^t = P_Y(y_k^{t−1} + η_y ĝ_y(x_k, y_k^{t−1})), t = 1..N,
@@ -66,21 +53,11 @@ class GDmax(GameAlgorithm):
         n_inner: N ≥ 1 ascent steps per descent step.
     """
 
-    problem: AbstractGame
-    eta_x: jnp.ndarray
-    eta_y: jnp.ndarray
     n_inner: int = eqx.field(static=True)
 
     def __init__(self, problem, eta_x, eta_y, n_inner=10):
-        check_game("GDmax", problem, eta_x, eta_y)
-        self.n_inner = check_int("GDmax", "n_inner", n_inner, 1)
-        self.problem = problem
-        self.eta_x = jnp.asarray(eta_x)
-        self.eta_y = jnp.asarray(eta_y)
-
-    @property
-    def dt(self):
-        return self.eta_x
+        super().__init__(problem, eta_x, eta_y)
+        self.n_inner = check_int(type(self).__name__, "n_inner", n_inner, 1)
 
     @property
     def calls_per_step(self) -> int:
@@ -90,18 +67,11 @@ class GDmax(GameAlgorithm):
     def noise(self):
         return repeat_noise(self.problem.noise, self.n_inner + 1)
 
-    def init(self, z0):
-        check_start(self.problem, z0, "GDmax")
-        return GameState(tuple(z0), jnp.zeros((), jnp.int32))
-
     def step(self, state, noise):
         (x, y), calls = state
         y = inner_ascent(self.problem, x, y, noise, self.eta_y, self.n_inner)
         gx = self.problem.stochastic_field((x, y), draw(noise, self.n_inner))[0]
         return GameState((axpy(-self.eta_x, gx, x), y), add_calls(calls, self.n_inner + 1))
-
-    def position(self, state):
-        return state.z
 
     def limit(self):
         return GDmaxSDE(self.problem, self.eta_x, self.eta_y, self.n_inner)

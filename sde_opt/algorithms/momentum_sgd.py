@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-import jax.numpy as jnp
-from jax.tree_util import tree_map
-
-from .._checks import check_positive, check_range
+from .._checks import check_positive
 from ..problems._base import AbstractProblem, check_problem
-from ..sde.gradient import GradientSDE
-from ._base import AbstractAlgorithm
+from ._kinetic import MomentumMethod, MomentumState, heavy_ball_move
 
 
-class MomentumState(NamedTuple):
-    """``x``: the iterate θ_k; ``m``: the last displacement θ_k − θ_{k−1} (not divided by η: the
-    usual phase-space pair (θ_{k−1}, (θ_k − θ_{k−1})/η) is (x − m, m/η); see
-    [`PhaseSpace`][sde_opt.PhaseSpace])."""
-
-    x: jnp.ndarray
-    m: jnp.ndarray
-
-
-class MomentumSGD(AbstractAlgorithm):
+class MomentumSGD(MomentumMethod):
     r"""Heavy-ball momentum SGD:  θ_{k+1} = θ_k − η P g(θ_k) + μ (θ_k − θ_{k−1}).
 
     Written with the displacement m_k = θ_k − θ_{k−1}:  m_{k+1} = μ m_k − η P g(θ_k),
@@ -45,49 +30,18 @@ class MomentumSGD(AbstractAlgorithm):
         mu: momentum μ ∈ [0, 1).
     """
 
-    problem: AbstractProblem
-    eta: jnp.ndarray
-    mu: jnp.ndarray
-
     def __init__(self, problem: AbstractProblem, eta, mu=0.0):
-        check_problem("MomentumSGD", problem, game=False)
-        check_positive("MomentumSGD", "eta", eta, scalar=True)
-        check_range("MomentumSGD", "mu", mu, 0.0, 1.0, high_closed=False, scalar=True)
-        self.problem = problem
-        self.eta = jnp.asarray(eta)
-        self.mu = jnp.asarray(mu)
-
-    @property
-    def dt(self):
-        return self.eta
-
-    def init(self, x0):
-        x0 = self.problem.geometry.retract(x0)
-        return MomentumState(x0, tree_map(jnp.zeros_like, x0))
+        super().__init__(problem, eta, mu)
 
     def step(self, state, noise):
         x, m = state
         return MomentumState(*heavy_ball_update(self.problem, x, m, noise, self.eta, self.mu))
 
-    def position(self, state):
-        return state.x
-
-    def limit(self):
-        c = 1.0 / (1.0 - self.mu)
-        return GradientSDE(self.problem, c, jnp.sqrt(self.eta) * c)
-
-    def ode_limit(self):
-        return GradientSDE(self.problem, 1.0 / (1.0 - self.mu), 0.0)
-
 
 def heavy_ball_update(problem, x, m, noise, eta, mu):
     """One heavy-ball step on any geometry and pytree point: (x, m) → (x⁺, m⁺) (see MomentumSGD)."""
     geom = problem.geometry
-    g = geom.project(x, problem.stochastic_field(x, noise))
-    m = tree_map(lambda mi, gi: mu.astype(gi.dtype) * mi - eta.astype(gi.dtype) * gi, m, g)
-    x = tree_map(jnp.add, x, m)
-    scale = geom.radial_scale(x)
-    return tree_map(jnp.multiply, x, scale), tree_map(jnp.multiply, m, scale)
+    return heavy_ball_move(geom, x, m, geom.project(x, problem.stochastic_field(x, noise)), eta, mu)
 
 
 def sgd(problem: AbstractProblem, eta) -> MomentumSGD:

@@ -7,9 +7,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 from jax.tree_util import tree_map
 
-from ..problems._base import AbstractGame
-from ..sde.two_timescale import TwoTimescaleSDE
-from ._game import GameAlgorithm, add_calls, check_game, check_start, gda_move
+from ._game import DescentAscent, add_calls, check_start, gda_move
 
 
 class OGDAState(NamedTuple):
@@ -21,7 +19,7 @@ class OGDAState(NamedTuple):
     calls: jnp.ndarray
 
 
-class OGDA(GameAlgorithm):
+class OGDA(DescentAscent):
     r"""Single-call OGDA (papers.md §4.3), one oracle call per step:
 
         z_{t+½} = Π(z_t − D ĝ_{t−½}),   ĝ_{t+½} = V̂(z_{t+½}),   z_{t+1} = Π(z_t − D ĝ_{t+½}),
@@ -53,20 +51,6 @@ class OGDA(GameAlgorithm):
         eta_x, eta_y: scalar step sizes > 0.
     """
 
-    problem: AbstractGame
-    eta_x: jnp.ndarray
-    eta_y: jnp.ndarray
-
-    def __init__(self, problem, eta_x, eta_y):
-        check_game("OGDA", problem, eta_x, eta_y)
-        self.problem = problem
-        self.eta_x = jnp.asarray(eta_x)
-        self.eta_y = jnp.asarray(eta_y)
-
-    @property
-    def dt(self):
-        return self.eta_x
-
     calls_per_step = 1
 
     @property
@@ -85,15 +69,6 @@ class OGDA(GameAlgorithm):
         return OGDAState(gda_move(self.problem, z, g, self.eta_x, self.eta_y), g,
                          add_calls(calls, 1))
 
-    def position(self, state):
-        return state.z
-
     def extrapolated(self, state):
         """z_{t+½} = Π(z_t − D ĝ_{t−½}), the point the next oracle call is made at."""
         return gda_move(self.problem, state.z, state.g_prev, self.eta_x, self.eta_y)
-
-    def limit(self):
-        return TwoTimescaleSDE(self.problem, self.eta_x, self.eta_y / self.eta_x)
-
-    def ode_limit(self):
-        return TwoTimescaleSDE(self.problem, self.eta_x, self.eta_y / self.eta_x, noise=False)

@@ -41,9 +41,9 @@ from typing import NamedTuple
 import equinox as eqx
 import jax.numpy as jnp
 
-from .._chain import AbstractChain
 from .._checks import check_positive
 from ..problems._base import AbstractProblem, check_problem
+from ._base import ProblemChain
 
 
 class OptaxState(NamedTuple):
@@ -59,7 +59,7 @@ def _is_transformation(tx) -> bool:
     return isinstance(tx, optax.GradientTransformation)
 
 
-class OptaxChain(AbstractChain):
+class OptaxChain(ProblemChain):
     """An ``optax.GradientTransformation`` driven by a problem's stochastic-gradient oracle (see the
     module docstring for the update and the conventions).
 
@@ -88,18 +88,6 @@ class OptaxChain(AbstractChain):
         self.problem = problem
         self.tx = tx
         self.dt = jnp.asarray(dt)
-
-    @property
-    def noise(self):
-        return self.problem.noise
-
-    @property
-    def point_shape(self):
-        return self.problem.shape
-
-    @property
-    def geometry(self):
-        return self.problem.geometry
 
     def init(self, x0):
         return OptaxState(x0, self.tx.init(x0))

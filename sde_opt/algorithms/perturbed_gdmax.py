@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,11 +12,9 @@ from jax.flatten_util import ravel_pytree
 
 from .._checks import check_integer, check_positive, check_range
 from ..noise import StandardNormal, joint, unjoin
-from ..problems._base import AbstractGame
-from ..sde.two_timescale import GDmaxSDE, ReducedSDE
-from ._game import GameAlgorithm, add_calls, check_game, check_int, check_start, draw, repeat_noise
+from ._game import add_calls, check_start, draw, repeat_noise
 from ._perturbation import KickState, check_kick, freeze, kick_init, kick_step, perturbed_gd_template
-from .gdmax import inner_ascent
+from .gdmax import GDmax, inner_ascent
 
 
 def x_size(problem) -> int:
@@ -42,7 +39,7 @@ class PerturbedState(NamedTuple):
     k: jnp.ndarray
 
 
-class PerturbedGDmax(GameAlgorithm):
+class PerturbedGDmax(GDmax):
     r"""Perturbed GDmax (papers.md §3.7), N + 1 oracle calls per step:
 
         y_k^N ← N warm-started ascent steps at x_k (as [`GDmax`][sde_opt.GDmax]),   g_k = ĝₓ(x_k, y_k^N),
@@ -74,25 +71,18 @@ class PerturbedGDmax(GameAlgorithm):
         decrease: F > 0 for the termination rule, or ``None`` (no termination).
     """
 
-    problem: AbstractGame
-    eta_x: jnp.ndarray
-    eta_y: jnp.ndarray
     radius: jnp.ndarray
     eps: jnp.ndarray
     threshold: jnp.ndarray
     interval: jnp.ndarray
     decrease: jnp.ndarray | None
-    n_inner: int = eqx.field(static=True)
 
     def __init__(self, problem, eta_x, eta_y, n_inner=10, *, radius, eps, threshold=0.5,
                  interval=100, decrease=None):
         owner = "PerturbedGDmax"
-        check_game(owner, problem, eta_x, eta_y)
-        self.n_inner = check_int(owner, "n_inner", n_inner, 1)
+        super().__init__(problem, eta_x, eta_y, n_inner)
         check_positive(owner, "eps", eps, scalar=True)
         interval = check_kick(owner, radius, threshold, interval, decrease)
-        self.problem = problem
-        self.eta_x, self.eta_y = jnp.asarray(eta_x), jnp.asarray(eta_y)
         self.radius, self.eps = jnp.asarray(radius), jnp.asarray(eps)
         self.threshold = jnp.asarray(threshold)
         self.interval = jnp.asarray(interval, jnp.int32)
@@ -108,14 +98,6 @@ class PerturbedGDmax(GameAlgorithm):
         return cls(problem, **perturbed_gdmax_template(
             ell=ell, mu=mu, eps=eps, rho_phi=rho_phi, delta_phi=delta_phi, d=d, delta=delta,
             chi=chi, threshold=threshold))
-
-    @property
-    def dt(self):
-        return self.eta_x
-
-    @property
-    def calls_per_step(self) -> int:
-        return self.n_inner + 1
 
     @property
     def _parts(self):
@@ -151,15 +133,6 @@ class PerturbedGDmax(GameAlgorithm):
         new = PerturbedState((x_next, y), add_calls(calls, self.n_inner + 1), ks_next,
                              jnp.where(kicked & (first < 0), k, first).astype(jnp.int32), k + 1)
         return freeze(ks.done, state, new)
-
-    def position(self, state):
-        return state.z
-
-    def limit(self):
-        return GDmaxSDE(self.problem, self.eta_x, self.eta_y, self.n_inner)
-
-    def ode_limit(self):
-        return ReducedSDE(self.problem, self.eta_x, noise=None)
 
 
 def perturbed_gdmax_template(*, ell, mu, eps, rho_phi, delta_phi, d, delta=0.1, chi=1.0,

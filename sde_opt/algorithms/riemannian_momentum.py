@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax.numpy as jnp
 from jax.tree_util import tree_map
 
-from .._checks import check_positive, check_range
-from ..problems._base import AbstractProblem, check_problem
-from ..sde.field import FieldSDE
-from ._base import AbstractAlgorithm
+from ._kinetic import MomentumMethod
 from .riemannian_sgd import retracted_step
 
 
@@ -22,7 +18,7 @@ class RiemannianMomentumState(NamedTuple):
     m: object
 
 
-class RiemannianMomentum(AbstractAlgorithm):
+class RiemannianMomentum(MomentumMethod):
     r"""m_{k+1} = μ m_k + P_{x_k} ĝ(x_k),  x_{k+1} = R_{x_k}(−η m_{k+1}),  m_{k+1} ← T_{x_k→x_{k+1}} m_{k+1}.
 
     The buffer m is a tangent vector at the current iterate: after the retraction it is carried
@@ -48,25 +44,7 @@ class RiemannianMomentum(AbstractAlgorithm):
         mu: momentum μ ∈ [0, 1).
     """
 
-    problem: AbstractProblem
-    eta: jnp.ndarray
-    mu: jnp.ndarray
-
-    def __init__(self, problem: AbstractProblem, eta, mu=0.9):
-        check_problem("RiemannianMomentum", problem, game=False)
-        check_positive("RiemannianMomentum", "eta", eta)
-        check_range("RiemannianMomentum", "mu", mu, 0.0, 1.0, high_closed=False)
-        self.problem = problem
-        self.eta = jnp.asarray(eta)
-        self.mu = jnp.asarray(mu)
-
-    @property
-    def dt(self):
-        return self.eta
-
-    def init(self, x0):
-        x0 = self.problem.geometry.retract(x0)
-        return RiemannianMomentumState(x0, tree_map(jnp.zeros_like, x0))
+    state_type = RiemannianMomentumState
 
     def step(self, state, noise):
         x, m = state
@@ -75,13 +53,3 @@ class RiemannianMomentum(AbstractAlgorithm):
         m = tree_map(lambda mi, gi: self.mu.astype(gi.dtype) * mi + gi, m, g)
         x_new = retracted_step(geom, x, tree_map(lambda a: -self.eta.astype(a.dtype) * a, m))
         return RiemannianMomentumState(x_new, geom.transport(x, x_new, m))
-
-    def position(self, state):
-        return state.x
-
-    def limit(self):
-        c = 1.0 / (1.0 - self.mu)
-        return FieldSDE(self.problem, c, jnp.sqrt(self.eta) * c)
-
-    def ode_limit(self):
-        return FieldSDE(self.problem, 1.0 / (1.0 - self.mu), 0.0)

@@ -16,6 +16,12 @@ def retracted_step(geometry, x, v):
     return geometry.retract(tree_map(jnp.add, x, v))
 
 
+def riemannian_gradient_step(geometry, x, grad, eta):
+    """R_x(−η P_x g): the retracted step along the projected (Euclidean) gradient g."""
+    g = geometry.project(x, grad)
+    return retracted_step(geometry, x, tree_map(lambda a: -eta.astype(a.dtype) * a, g))
+
+
 class RiemannianSGD(AbstractAlgorithm):
     r"""x_{k+1} = R_{x_k}(−η P_{x_k} ĝ(x_k)),  ĝ one stochastic (e.g. minibatch) gradient.
 
@@ -39,8 +45,8 @@ class RiemannianSGD(AbstractAlgorithm):
     eta: jnp.ndarray
 
     def __init__(self, problem: AbstractProblem, eta):
-        check_problem("RiemannianSGD", problem, game=False)
-        check_positive("RiemannianSGD", "eta", eta)
+        check_problem(type(self).__name__, problem, game=False)
+        check_positive(type(self).__name__, "eta", eta)
         self.problem = problem
         self.eta = jnp.asarray(eta)
 
@@ -52,9 +58,8 @@ class RiemannianSGD(AbstractAlgorithm):
         return self.problem.geometry.retract(x0)
 
     def step(self, state, noise):
-        geom = self.problem.geometry
-        g = geom.project(state, self.problem.stochastic_grad(state, noise))
-        return retracted_step(geom, state, tree_map(lambda a: -self.eta.astype(a.dtype) * a, g))
+        return riemannian_gradient_step(self.problem.geometry, state,
+                                        self.problem.stochastic_grad(state, noise), self.eta)
 
     def limit(self):
         return FieldSDE(self.problem, 1.0, jnp.sqrt(self.eta))

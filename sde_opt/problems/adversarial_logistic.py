@@ -14,8 +14,9 @@ so hard examples get more weight. Closed forms:
 Written as a finite sum f = (1/n) Σᵢ fᵢ with fᵢ(x, y) = yᵢℓᵢ(x) − (nμ/2)(yᵢ − 1)² + (λ/2)‖x‖², the
 minibatch oracle draws b indices uniformly with replacement and averages the per-example fields
 Vᵢ = (∇ₓfᵢ, −∇ᵧfᵢ) (∇ᵧfᵢ is supported on coordinate i). Its covariance is exact:
-Σ(z) = (1/b)[(1/n)Σᵢ VᵢVᵢᵀ − V̄V̄ᵀ], with the factor B w = (1/√(bn)) Σᵢ wᵢ(Vᵢ − V̄) (as
-[`FiniteSum`][sde_opt.FiniteSum], for a game).
+Σ(z) = (1/b)[(1/n)Σᵢ VᵢVᵢᵀ − V̄V̄ᵀ], with the factor B w = (1/√(bn)) Σᵢ wᵢ(Vᵢ − V̄): the game
+is a [`FiniteSumGame`][sde_opt.FiniteSumGame] on the examples (aᵢ, bᵢ, i), with the per-example
+field Vᵢ and the objective written out by hand.
 
 The y-part of one minibatch call is sparse: a drawn coordinate i moves with weight n/b, so a
 stochastic ascent step on y is stable per coordinate only for η_y·nμ/b < 1 (the deterministic
@@ -24,19 +25,35 @@ bound is η_y·μ < 2).
 
 from __future__ import annotations
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
 from .._checks import check_integer, check_positive, check_range
 from ..geometry import Euclidean, Product
-from ..noise import MinibatchIndices
-from ._base import AbstractGame
+from .finite_sum import FiniteSumGame
 
 
-class AdversarialLogistic(AbstractGame):
+@dataclasses.dataclass(frozen=True)
+class _ExampleLoss:
+    """fᵢ(x, y) = yᵢℓᵢ(x) − (nμ/2)(yᵢ − 1)² + (λ/2)‖x‖² for one example {"a", "b", "i"} (equal
+    for equal (n, μ, λ), so equal games share compiled code)."""
+
+    n: int
+    mu: float
+    lam: float
+
+    def __call__(self, z, ex):
+        x, y = z
+        yi = y[ex["i"]]
+        li = jnp.logaddexp(0.0, -ex["b"].astype(x.dtype) * (ex["a"].astype(x.dtype) @ x))
+        return yi * li - self.n * self.mu * (yi - 1.0) ** 2 / 2 + self.lam * x @ x / 2
+
+
+class AdversarialLogistic(FiniteSumGame):
     """Logistic regression with adversarial sample weights (module docstring).
 
     Args:
@@ -48,14 +65,9 @@ class AdversarialLogistic(AbstractGame):
         seed: data seed.
     """
 
-    features: jnp.ndarray
-    labels: jnp.ndarray
     mu: float = eqx.field(static=True)
     lam: float = eqx.field(static=True)
-    batch_size: int = eqx.field(static=True)
-    n: int = eqx.field(static=True)
     d: int = eqx.field(static=True)
-    geometry: Product = eqx.field(static=True)
 
     def __init__(self, n=64, d=4, *, mu=1.0, lam=0.01, batch_size=8, seed=0):
         owner = "AdversarialLogistic"
@@ -70,23 +82,22 @@ class AdversarialLogistic(AbstractGame):
                                      n_redundant=0, n_repeated=0, n_clusters_per_class=1,
                                      flip_y=0.1, random_state=seed)
         a = (a - a.mean(0)) / a.std(0)
-        self.features = jnp.asarray(a, jnp.float32)
-        self.labels = jnp.asarray(2.0 * lab - 1.0, jnp.float32)
-        self.mu, self.lam = float(mu), float(lam)
-        self.batch_size, self.n, self.d = int(batch_size), int(n), int(d)
-        self.geometry = Product((Euclidean(), Euclidean()))
+        data = {"a": jnp.asarray(a, jnp.float32), "b": jnp.asarray(2.0 * lab - 1.0, jnp.float32),
+                "i": jnp.arange(int(n))}
+        self.mu, self.lam, self.d = float(mu), float(lam), int(d)
+        super().__init__(_ExampleLoss(int(n), self.mu, self.lam), data,
+                         (jnp.zeros(int(d)), jnp.ones(int(n))), batch_size=batch_size,
+                         geometry=Product((Euclidean(), Euclidean())))
 
     @property
-    def shape(self):
-        return ((self.d,), (self.n,))
+    def features(self):
+        """The examples' features aᵢ, shape (n, d)."""
+        return self.data["a"]
 
     @property
-    def noise(self):
-        return MinibatchIndices(self.n, self.batch_size)
-
-    @property
-    def factor_shape(self):
-        return (self.n,)
+    def labels(self):
+        """The labels bᵢ ∈ {−1, 1}, shape (n,)."""
+        return self.data["b"]
 
     def losses(self, x):
         """ℓᵢ(x) for every example, shape (n,)."""
@@ -99,36 +110,17 @@ class AdversarialLogistic(AbstractGame):
         return (jnp.mean(y * self.losses(x)) - 0.5 * mu * jnp.sum((y - 1.0) ** 2)
                 + 0.5 * lam * x @ x)
 
-    def example_field(self, z, i):
-        """Vᵢ(z) = (∇ₓfᵢ, −∇ᵧfᵢ) for example i."""
+    def example_field(self, z, example):
+        """Vᵢ(z) = (∇ₓfᵢ, −∇ᵧfᵢ) for one example {"a": aᵢ, "b": bᵢ, "i": i}, by hand."""
         x, y = z
-        a, b = self.features[i].astype(x.dtype), self.labels[i].astype(x.dtype)
+        i = example["i"]
+        a, b = example["a"].astype(x.dtype), example["b"].astype(x.dtype)
         margin = b * (a @ x)
         li = jnp.logaddexp(0.0, -margin)
         dli = -b * jax.nn.sigmoid(-margin) * a
         gx = y[i] * dli + jnp.asarray(self.lam, x.dtype) * x
         gy = jnp.zeros_like(y).at[i].set(-(li - self.n * jnp.asarray(self.mu, x.dtype) * (y[i] - 1.0)))
         return (gx, gy)
-
-    def per_example_fields(self, z):
-        return jax.vmap(lambda i: self.example_field(z, i))(jnp.arange(self.n))
-
-    def stochastic_field(self, z, noise):
-        fields = jax.vmap(lambda i: self.example_field(z, i))(noise)
-        return jax.tree_util.tree_map(lambda g: jnp.mean(g, axis=0), fields)
-
-    def _centred(self, z):
-        g = jax.vmap(lambda gi: ravel_pytree(gi)[0])(self.per_example_fields(z))
-        return g - jnp.mean(g, axis=0)
-
-    def noise_cov(self, z):
-        c = self._centred(z)
-        return (c.T @ c) / (self.n * self.batch_size)
-
-    def noise_factor(self, z, w):
-        c = self._centred(z)
-        unravel = ravel_pytree(z)[1]
-        return unravel((w.reshape(-1) @ c) / jnp.sqrt(jnp.asarray(self.n * self.batch_size, c.dtype)))
 
     # ----- Φ in closed form -----
     def y_star(self, x):
@@ -144,14 +136,6 @@ class AdversarialLogistic(AbstractGame):
 
     def phi_hessian(self, x):
         return jax.hessian(self.phi)(x)
-
-    def project_y(self, y):
-        return y
-
-    y_bounded = False
-
-    def check_start(self, z, owner="game"):
-        return None
 
     def grad_norm_phi(self, z):
         g = self.phi_grad(z[0])

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from .._chain import AbstractChain
 from ..geometry import AbstractGeometry
+
+if TYPE_CHECKING:
+    from ..problems._base import AbstractField
 
 
 class AbstractSDE(eqx.Module):
@@ -73,6 +77,40 @@ class AbstractSDE(eqx.Module):
         dtype = jax.tree_util.tree_leaves(x)[0].dtype
         z = jnp.zeros(self.noise_shape, dtype)
         return jax.jacfwd(lambda zz: self.diffusion(x, zz, **t))(z)
+
+
+class ProblemSDE(AbstractSDE):
+    """An SDE built on a problem (a field and its oracle noise): its geometry and point shape are
+    the problem's, and dW has the shape of the problem's noise factor (``factor_shape``)."""
+
+    problem: eqx.AbstractVar[AbstractField]
+
+    @property
+    def geometry(self):
+        return self.problem.geometry
+
+    @property
+    def noise_shape(self):
+        return self.problem.factor_shape
+
+    @property
+    def point_shape(self):
+        return self.problem.shape
+
+
+class AbstractScheme(AbstractChain):
+    """A discretization of an SDE as a chain with step ``dt``: its positions have the SDE's
+    shape and geometry."""
+
+    sde: eqx.AbstractVar[AbstractSDE]
+
+    @property
+    def point_shape(self):
+        return self.sde.point_shape
+
+    @property
+    def geometry(self):
+        return self.sde.geometry
 
 
 def ambient_drift(sde: AbstractSDE, x, tangent, **t):

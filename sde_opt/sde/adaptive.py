@@ -53,7 +53,7 @@ from jax.flatten_util import ravel_pytree
 from jax.tree_util import tree_map
 
 from ..problems._base import AbstractProblem, zeros_like_shape
-from ._base import AbstractSDE
+from ._base import ProblemSDE
 
 
 class RMSpropSDEState(NamedTuple):
@@ -101,7 +101,7 @@ def _sqrt_pos(u):
     return jnp.sqrt(jnp.maximum(u, 0))
 
 
-class RMSpropSDE(AbstractSDE):
+class RMSpropSDE(ProblemSDE):
     r"""dθ = −P⁻¹(∇f dt + σ₀ Σ^{1/2} dW), du = c₂(diag Σ − u) dt, P = σ₀√u + ε₀ (module docstring).
 
     Args:
@@ -125,18 +125,6 @@ class RMSpropSDE(AbstractSDE):
         self.sigma, self.sigma0 = jnp.asarray(sigma), jnp.asarray(sigma0)
         self.eps0, self.c2, self.u0 = jnp.asarray(eps0), jnp.asarray(c2), jnp.asarray(u0)
         self.noisy = bool(noisy)
-
-    @property
-    def geometry(self):
-        return self.problem.geometry
-
-    @property
-    def noise_shape(self):
-        return self.problem.factor_shape
-
-    @property
-    def point_shape(self):
-        return self.problem.shape
 
     def init(self, x0):
         return RMSpropSDEState(x0, tree_map(lambda a: jnp.full_like(a, self.u0), x0))
@@ -172,7 +160,7 @@ class RMSpropSDE(AbstractSDE):
                                tree_map(jnp.zeros_like, u))
 
 
-class AdamSDE(AbstractSDE):
+class AdamSDE(ProblemSDE):
     r"""The Adam SDE on (θ, m, u) (module docstring); time-dependent with bias correction.
 
     Args:
@@ -206,18 +194,6 @@ class AdamSDE(AbstractSDE):
     @property
     def time_dependent(self) -> bool:
         return self.bias_correction
-
-    @property
-    def geometry(self):
-        return self.problem.geometry
-
-    @property
-    def noise_shape(self):
-        return self.problem.factor_shape
-
-    @property
-    def point_shape(self):
-        return self.problem.shape
 
     def init(self, x0):
         zeros = tree_map(jnp.zeros_like, x0)

@@ -7,10 +7,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .._chain import AbstractChain
 from .._checks import check_instance, check_positive, check_scalar
 from ..noise import StandardNormal
-from ._base import AbstractSDE
+from ._base import AbstractScheme, AbstractSDE
 
 
 class TimedState(NamedTuple):
@@ -21,7 +20,7 @@ class TimedState(NamedTuple):
     k: jnp.ndarray
 
 
-class EulerMaruyama(AbstractChain):
+class EulerMaruyama(AbstractScheme):
     r"""X_{k+1} = R( X_k + a(X_k, t_k) h + B(X_k, t_k) √h Z_k ),  Z_k ~ N(0, I), t_k = t0 + k h.
 
     R is the geometry's retraction (the identity in ℝᵈ) and a the SDE's *tangent* drift: on a
@@ -57,14 +56,6 @@ class EulerMaruyama(AbstractChain):
     @property
     def noise(self):
         return StandardNormal(self.sde.noise_shape)
-
-    @property
-    def point_shape(self):
-        return self.sde.point_shape
-
-    @property
-    def geometry(self):
-        return self.sde.geometry
 
     def init(self, x0):
         x = self.sde.geometry.retract(self.sde.init(x0))

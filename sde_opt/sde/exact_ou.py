@@ -26,10 +26,8 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from .._chain import AbstractChain
-from .._checks import check_positive
 from ..noise import StandardNormal
-from .langevin import UnderdampedLangevin
+from .splitting import LangevinScheme
 
 _SERIES_BELOW = 0.5
 _N_TERMS = 24
@@ -108,7 +106,7 @@ def exact_ou_update(x, v, force, w1, w2, c: ExactOUCoefficients):
     return x_new, v_new
 
 
-class ExactOU(AbstractChain):
+class ExactOU(LangevinScheme):
     r"""The exact-OU scheme for underdamped Langevin: SGHMC2's integrator with the exact force.
 
     One step of size h integrates the dynamics exactly with ∇F frozen at X_k (module docstring).
@@ -125,37 +123,11 @@ class ExactOU(AbstractChain):
         dt: step h > 0.
     """
 
-    sde: UnderdampedLangevin
-    dt: jnp.ndarray
-
-    strong_order = 1.0
     weak_order = 1.0
-
-    def __init__(self, sde, dt):
-        if not isinstance(sde, UnderdampedLangevin):
-            raise TypeError(
-                f"ExactOU: sde must be an UnderdampedLangevin; got {type(sde).__name__}")
-        check_positive("ExactOU", "dt", dt, scalar=True)
-        self.sde = sde
-        self.dt = jnp.asarray(dt)
 
     @property
     def noise(self):
         return StandardNormal((2, *self.sde.noise_shape))
-
-    @property
-    def point_shape(self):
-        return self.sde.point_shape
-
-    @property
-    def geometry(self):
-        return self.sde.geometry
-
-    def init(self, x0):
-        return self.sde.init(x0)
-
-    def position(self, state):
-        return state[0]
 
     def step(self, state, noise):
         x, v = state[0], state[1]

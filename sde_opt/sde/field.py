@@ -26,7 +26,7 @@ import numpy as np
 
 from .._checks import check_instance, check_scalar
 from ..problems._base import AbstractField
-from ._base import AbstractSDE, ambient_drift
+from ._base import ProblemSDE, ambient_drift
 
 
 def _at(scale, t, dtype):
@@ -37,7 +37,7 @@ def _dtype(x):
     return jax.tree_util.tree_leaves(x)[0].dtype
 
 
-class FieldSDE(AbstractSDE):
+class FieldSDE(ProblemSDE):
     r"""dZ = (−c P V(Z) + c_Itô(Z)) dt − s P B(Z) dW (see the module docstring).
 
     Args:
@@ -65,18 +65,6 @@ class FieldSDE(AbstractSDE):
     @property
     def time_dependent(self) -> bool:
         return callable(self.drift_scale) or callable(self.noise_scale)
-
-    @property
-    def geometry(self):
-        return self.problem.geometry
-
-    @property
-    def noise_shape(self):
-        return self.problem.factor_shape
-
-    @property
-    def point_shape(self):
-        return self.problem.shape
 
     @property
     def additive(self) -> bool:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from .._chain import AbstractChain
 from .._checks import check_positive
 from ..noise import StandardNormal
+from ._base import AbstractScheme
 from .langevin import UnderdampedLangevin
 
 
@@ -28,7 +28,11 @@ def _o_coefficients(gamma, tau):
     return jnp.exp(-gamma * tau), jnp.sqrt(-jnp.expm1(-2 * gamma * tau) / (2 * gamma))
 
 
-class _Splitting(AbstractChain):
+class LangevinScheme(AbstractScheme):
+    """A scheme for underdamped Langevin (BAOAB, OBABO, ExactOU): its SDE, the step h > 0, the
+    state (X, V) of ``sde.init`` and the position X. Strong order 1, weak order 2 unless a
+    subclass says otherwise."""
+
     sde: UnderdampedLangevin
     dt: jnp.ndarray
 
@@ -43,14 +47,6 @@ class _Splitting(AbstractChain):
         self.sde = sde
         self.dt = jnp.asarray(dt)
 
-    @property
-    def point_shape(self):
-        return self.sde.point_shape
-
-    @property
-    def geometry(self):
-        return self.sde.geometry
-
     def init(self, x0):
         return self.sde.init(x0)
 
@@ -58,7 +54,7 @@ class _Splitting(AbstractChain):
         return state[0]
 
 
-class BAOAB(_Splitting):
+class BAOAB(LangevinScheme):
     r"""B(h/2) A(h/2) O(h) A(h/2) B(h/2).
 
     Noise per step: ``sde.noise_shape`` (one normal, ≈ ΔW/√h). Strong order 1, weak order 2;
@@ -85,7 +81,7 @@ class BAOAB(_Splitting):
         return jnp.stack([x, v])
 
 
-class OBABO(_Splitting):
+class OBABO(LangevinScheme):
     r"""O(h/2) B(h/2) A(h) B(h/2) O(h/2).
 
     Noise per step: ``(2, *sde.noise_shape)`` = (a, b) with a ≈ ΔW/√h the Brownian increment of

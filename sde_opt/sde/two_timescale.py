@@ -69,7 +69,7 @@ from jax.tree_util import tree_leaves, tree_map
 
 from .._checks import check_bool, check_choice, check_instance, check_integer, check_positive
 from ..problems._base import AbstractField, tree_size, zeros_like_shape
-from ._base import AbstractSDE
+from ._base import ProblemSDE
 
 
 def _geometric_sums(q, n: int):
@@ -112,7 +112,7 @@ def _check_pair_field(owner, problem):
                         f"{type(problem).__name__}, a field on points of shape {shape!r}")
 
 
-class TwoTimescaleSDE(AbstractSDE):
+class TwoTimescaleSDE(ProblemSDE):
     r"""dX = −Vₓ dt − √η_x (B dW)ₓ,  dY = −r V_y dt − r√η_x (B dW)_y  (module docstring).
 
     Args:
@@ -138,18 +138,6 @@ class TwoTimescaleSDE(AbstractSDE):
         self.noisy = bool(noise)
 
     @property
-    def geometry(self):
-        return self.problem.geometry
-
-    @property
-    def noise_shape(self):
-        return self.problem.factor_shape
-
-    @property
-    def point_shape(self):
-        return self.problem.shape
-
-    @property
     def additive(self) -> bool:
         return self.problem.additive_noise
 
@@ -165,7 +153,7 @@ class TwoTimescaleSDE(AbstractSDE):
         return (tree_map(lambda b: -s * b, bx), tree_map(lambda b: -s * r * b, by))
 
 
-class ReducedSDE(AbstractSDE):
+class ReducedSDE(ProblemSDE):
     r"""dX = −∇Φ(X) dt − √η_x C(X)^{1/2} dW, Y = y*(X) carried along (module docstring).
 
     x and y may be pytrees; C is a matrix in ``ravel_pytree`` order of x.
@@ -202,16 +190,8 @@ class ReducedSDE(AbstractSDE):
         self.mode = noise
 
     @property
-    def geometry(self):
-        return self.problem.geometry
-
-    @property
     def noise_shape(self):
         return (tree_size(self.problem.shape[0]),)
-
-    @property
-    def point_shape(self):
-        return self.problem.shape
 
     def _blocks(self, x):
         """(Σ, H, ∇²_yx f) at (x, y*(x)), flat (``ravel_pytree`` order): the oracle covariance

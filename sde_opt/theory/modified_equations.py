@@ -43,7 +43,7 @@ import numpy as np
 
 from .._checks import check_array, check_bool, check_choice, check_integer, check_positive, check_scalar
 from ..problems._base import AbstractField, check_problem
-from ..sde._base import AbstractSDE
+from ..sde._base import ProblemSDE
 
 METHODS = ("gda", "alternating-gda", "ogda", "extragradient")
 
@@ -173,7 +173,7 @@ def remainder_bound(method, J, eta_x, eta_y, m) -> float:
     return float(np.max(eg + delta / (1.0 - delta)))
 
 
-class ModifiedEquation(AbstractSDE):
+class ModifiedEquation(ProblemSDE):
     r"""The O(η) modified equation of a method as an SDE on z = (x, y) (module docstring):
 
         dZ = (−F̃ + s(η/2)J̃F̃ [+ ηJ̃_L F̃]) dt − √η_x diag(I, rI) B dW,
@@ -200,18 +200,6 @@ class ModifiedEquation(AbstractSDE):
         self.eta_x = jnp.asarray(eta_x)
         self.ratio = jnp.asarray(eta_y) / jnp.asarray(eta_x)
         self.noisy = bool(noise)
-
-    @property
-    def geometry(self):
-        return self.problem.geometry
-
-    @property
-    def noise_shape(self):
-        return self.problem.factor_shape
-
-    @property
-    def point_shape(self):
-        return self.problem.shape
 
     def _ftilde(self, z):
         vx, vy = self.problem.field(z)
