@@ -26,7 +26,11 @@ Claims and their independent references:
 * a non-quadratic lower level (softplus): AID's warm-start rate = max|1 − αλᵢ(∇²ᵧg(x, y*))|^D, and
   StocBiO's long-run covariance of ĝ = the limit's Σ_Φ;
 * a minibatch oracle (hyper-cleaning): StocBiO's long-run covariance of ĝ = the limit's Σ_Φ,
-  which includes the noise of the sampled Hessian- and Jacobian-vector products.
+  which includes the noise of the sampled Hessian- and Jacobian-vector products;
+* StocBiO's drift (softplus with σ_g = 1, hyper-cleaning): the mean of ĝ along the warm-started
+  inner chain at a frozen x = the limit's ∇Φ_Q + s, read along the inner shift s (reference: the
+  Taylor expansion of E[ḡ(y* + e)] over the chain's stationary law; bias: its fourth-order terms
+  from the sigma-point evaluation).
 """
 
 from __future__ import annotations
