@@ -308,3 +308,35 @@ def second_order_allowance(reduced, x) -> float:
             return jnp.abs(jnp.trace(v - gy @ s @ gy.T)) * jnp.trace(long_run) / jnp.trace(s)
 
         return float(jax.jit(value)(jnp.asarray(x, jnp.float64)))
+
+
+def sigma_point_shift(reduced, x) -> np.ndarray:
+    r"""The inner shift of ``ReducedHypergradient.inner_shift`` evaluated on the 2d_y symmetric
+    points y* ± √d_y S^{1/2}eᵢ instead of by second derivatives: equal to it to O(S) and differing
+    by the fourth-order terms — its gap to ``inner_shift`` sizes what the second-order shift
+    neglects (the bias allowance of the drift claim)."""
+    from sde_opt.problems.bilevel import biased_hypergradient, inner_error_covariances
+
+    p = reduced.bilevel
+    with jax.enable_x64(True):
+        def value(z):
+            _, _, s, _ = inner_error_covariances(p, z, reduced.alpha, reduced.D)
+            y = p.y_star(z)
+            e, u = jnp.linalg.eigh(s)
+            root = u * jnp.sqrt(jnp.maximum(e, 0.0) * y.shape[0])
+            pts = jnp.concatenate([y + root.T, y - root.T])
+            gbar = lambda yy: biased_hypergradient(p, z, yy, reduced.alpha, reduced.Q)  # noqa: E731
+            curv = jnp.mean(jax.lax.map(gbar, pts), 0) - gbar(y)
+            mg = jnp.mean(jax.lax.map(lambda yy: p.lower_grad_y(z, yy), pts), 0)
+            mean_e = -jnp.linalg.solve(p.lower_hessian(z, y), mg)
+            return jax.jacfwd(gbar)(y) @ mean_e + curv
+
+        return np.asarray(jax.jit(value)(jnp.asarray(x, jnp.float64)))
+
+
+def drift_along(means, origin, direction) -> tuple[float, float]:
+    """(mean, SE) of ⟨m − origin, u⟩ over per-path means m of ĝ (``frozen_hypergradients``; the
+    path means carry the chain's autocorrelation, so their spread gives the SE)."""
+    u = np.asarray(direction, np.float64)
+    proj = (np.asarray(means, np.float64) - np.asarray(origin, np.float64)) @ u
+    return float(proj.mean()), float(proj.std(ddof=1) / np.sqrt(proj.size))

@@ -73,7 +73,8 @@ def kappa_rate(out, table, measured, reference, l_slope, call_fits):
     ax.set_xlabel("condition number κ of the lower level")
     ax.set_ylabel("iterations to an ε-SOSP (ε = 0.01)")
     ax.set_title("perturbed AID with the paper's template, from the saddle\n"
-                 f"instance with L_Φ ∝ κ^{l_slope:.2f} (β = 1/L_Φ)", fontsize=9)
+                 f"instance with L_Φ = κ^(4/3) + 6.75 (log-log slope {l_slope:.2f} here; "
+                 "β = 1/L_Φ)", fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
     ax.grid(alpha=0.3, which="both")
     ax = axes[1]
@@ -200,7 +201,8 @@ def digits(out, tr, final, d):
                         alpha=0.25, label="StocBiO, 10–90% of paths")
         ax.plot(t, np.nanmean(s, 0), color="C1", label="StocBiO, mean")
         ax.plot(t, tr[f"flow_q/{obs}"][0], color="C1", ls="--",
-                label="flow of −∇Φ_Q, the drift of StocBiO's limit (not the SDE's mean)")
+                label="flow of −(∇Φ_Q + s), the drift of StocBiO's limit (s: inner shift; not "
+                      "the SDE's mean)")
         ax.plot(t, tr[f"aid/{obs}"][0], color="C0", label="AID (warm start)")
         ax.plot(t, tr[f"flow/{obs}"][0], color="k", ls=":", label="gradient flow of Φ (AID's limit)")
         if obs == "weight_corrupted":

@@ -90,3 +90,35 @@ def test_perturbed_aid_template_by_hand():
     assert t["interval"] == math.ceil(5.75 / math.sqrt(9e-2) * iota)
     assert t["threshold"] == pytest.approx(5e-3)
     assert (t["D"], t["N"]) == (math.ceil(10 * iota), math.ceil(math.sqrt(10) * iota))
+
+
+def test_inner_shift_by_hand_in_one_dimension_and_zero_on_a_quadratic():
+    """The drift of StocBiO's limit includes the inner shift s = G_y m + ½ ḡ''S (the mean of ĝ
+    over the inner SGD chain's stationary law). Reference for d_y = 1, by hand: S = ασ²/(h(2 −
+    αh)) (the AR(1) stationary variance of SGD), m = −½ g'''S/h, and ḡ'', g''' by central finite
+    differences (no nested autodiff). On a quadratic lower level with ∇ᵧf linear in y the shift is
+    exactly zero and the field is ∇Φ_Q bit for bit."""
+    from sde_opt.problems.bilevel import biased_hypergradient
+
+    p = so.SoftplusBilevel(d_x=1, d_y=1, n_terms=2, s=(1.0,), sigma_f=0.1, sigma_g=0.7, seed=3)
+    alpha, Q = 0.5 / p.lower_smoothness, 6
+    red = so.problems.ReducedHypergradient(p, alpha, 4, Q)
+    x = jnp.array([0.4])
+    y = p.y_star(x)
+    h = float(p.lower_hessian(x, y)[0, 0])
+    s = alpha * 0.49 / (h * (2 - alpha * h))
+    d = 1e-3
+    gb = lambda t: float(biased_hypergradient(p, x, y + t, alpha, Q)[0])  # noqa: E731
+    gy = lambda t: float(p.lower_grad_y(x, y + t)[0])  # noqa: E731
+    g2 = (gb(d) - 2 * gb(0.0) + gb(-d)) / d**2
+    g1 = (gb(d) - gb(-d)) / (2 * d)
+    third = (gy(d) - 2 * gy(0.0) + gy(-d)) / d**2
+    expected = g1 * (-0.5 * third * s / h) + 0.5 * g2 * s
+    assert abs(expected) > 1e-3                          # the check has something to see
+    np.testing.assert_allclose(float(red.inner_shift(x)[0]), expected, rtol=1e-5)
+    np.testing.assert_allclose(float(red.grad(x)[0]), gb(0.0) + expected, rtol=1e-6)
+    q = so.QuadraticBilevel(kappa=5.0, d_y=6, sigma_f=0.2, sigma_g=0.5)
+    rq = so.problems.ReducedHypergradient(q, 0.1, 5, 3)
+    xq = jnp.array([0.4, -0.2])
+    assert np.all(np.asarray(rq.inner_shift(xq)) == 0.0)
+    assert np.array_equal(rq.grad(xq), biased_hypergradient(q, xq, q.y_star(xq), 0.1, 3))

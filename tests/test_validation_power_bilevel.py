@@ -89,3 +89,17 @@ def test_stationary_covariance_rejects_the_one_call_noise_model():
     variance ~2.6× too small and is rejected (review of issue 19)."""
     assert [v.verdict for v in vb.stationary_verdicts(n=1024)] == ["pass", "pass"]
     assert [v.verdict for v in vb.stationary_verdicts(n=1024, one_call=True)] == ["fail", "fail"]
+
+
+@pytest.mark.slow
+def test_drift_rejects_the_limit_without_the_inner_shift():
+    """StocBiO's mean x-update at a frozen x, with the inner chain at its stationary law, includes
+    the inner shift s (G_y E[e] + ½∂²ḡ:S; review of issue 19): on a softplus lower level (σ_g = 1)
+    and on hyper-cleaning (batch 4, α = 0.8/ℓ) the limit's drift ∇Φ_Q + s passes, and ∇Φ_Q alone
+    (the limit before, predicting 0 along s) is rejected (‖s‖ ≈ 10 SE)."""
+    p, x, alpha = vb.drift_softplus_setup()
+    h, xh, _ = vb.minibatch_setup()
+    for alg, xx in ((so.StocBiO(p, alpha, 0.01, D=4, Q=6), x),
+                    (so.StocBiO(h, 0.8 / h.lower_smoothness, 0.01, D=4, Q=6), xh)):
+        assert vb.drift_verdict(alg, xx, n_paths=200).verdict == "pass"
+        assert vb.drift_verdict(alg, xx, n_paths=200, without_shift=True).verdict == "fail"

@@ -889,9 +889,11 @@ def biased_hypergradient(problem, x, y, alpha, Q: int):
 class ReducedHypergradient(AbstractProblem):
     r"""The reduced problem StocBiO's diffusion limit is written on (one SDE for Φ):
 
-        field(x) = ∇Φ_Q(x) = ∇ₓf − J H_Q⁻¹ ∇ᵧf at y*(x)   (∇Φ plus the finite-Q bias
-                   J (H⁻¹ − H_Q⁻¹) ∇ᵧf; the finite-D bias vanishes at stationarity of the warm
-                   start for a quadratic lower level — e has mean 0 — and is O(α σ_g²) otherwise),
+        field(x) = E[ĝ] = ∇Φ_Q(x) + s(x),   ∇Φ_Q = ∇ₓf − J H_Q⁻¹ ∇ᵧf at y*(x)
+                   (∇Φ plus the finite-Q bias J (H⁻¹ − H_Q⁻¹) ∇ᵧf), s the inner shift
+                   (``inner_shift``: the mean of ĝ over the warm-started inner chain's stationary
+                   law beyond its value at y*, G_y E[e] + ½ ∂²ḡ/∂y²:S = O(α·noise), zero when the
+                   lower level is quadratic and ∇ᵧf linear in y),
         Σ_Φ(x) = E_e[Σ_call(y* + e)] + G_y L G_yᵀ,
 
     with Σ_call(y) the exact covariance of one estimate at a given y (``stocbio_call_moments``:
@@ -905,8 +907,8 @@ class ReducedHypergradient(AbstractProblem):
     uncorrelated across steps and with the inner errors, so the two parts add. Exact for the
     additive-noise model with g quadratic in y and ∇ᵧf linear in y; neglected: the O(β) lag of the
     warm start behind y*(x_k), the covariance of the second-order term of ĝ in e (O(S²)), the
-    multiplicative part of a minibatch ∇ᵧG in the inner recursion, and in the drift the O(S) shift
-    ½∂²ĝ/∂y²:S of a nonlinear lower level.
+    multiplicative part of a minibatch ∇ᵧG in the inner recursion, and in the drift the terms of
+    third and higher order in e (O(S²); ``inner_shift``).
 
     ``stochastic_grad`` draws N(field, Σ_Φ): the Gaussian oracle of the reduced SDE.
 
@@ -947,11 +949,46 @@ class ReducedHypergradient(AbstractProblem):
         return self.bilevel.objective(x)
 
     def grad(self, x):
-        return biased_hypergradient(self.bilevel, x, self.bilevel.y_star(x), self.alpha, self.Q)
+        """E[ĝ] at x with the inner chain at its stationary law: ∇Φ_Q(x) + ``inner_shift(x)``."""
+        y = self.bilevel.y_star(x)
+        return biased_hypergradient(self.bilevel, x, y, self.alpha, self.Q) + self.inner_shift(x)
 
     def bias(self, x):
-        """The drift correction ∇Φ_Q(x) − ∇Φ(x) = J (H⁻¹ − H_Q⁻¹) ∇ᵧf."""
+        """The drift correction: field − ∇Φ = J (H⁻¹ − H_Q⁻¹) ∇ᵧf (finite Q) + the inner shift."""
         return self.grad(x) - self.bilevel.grad(x)
+
+    def inner_shift(self, x):
+        r"""s(x) = E[ḡ(y* + e)] − ḡ(y*) to second order in the stationary inner error e, with
+        ḡ(y) = E[ĝ | y] = ∇ₓf − J H_Q⁻¹ ∇ᵧf at (x, y) (exact: the Neumann, Jacobian and upper
+        draws are independent of each other and of y, so E of their product is the product of
+        their means):
+
+            s = G_y m + ½ ∂²ḡ/∂y²:S,      m = E[e] = −½ H⁻¹ (∂³ᵧg:S),
+
+        S the stationary covariance of the inner SGD chain at x (``inner_error_covariances``;
+        the same for every D) and m its stationary mean: at stationarity E[∇ᵧg(y* + e)] = 0
+        (the oracle is unbiased given y), whose second-order expansion gives m. O(α·noise): on a
+        non-quadratic lower level or upper level it does not vanish as β → 0 at fixed α, so it is
+        part of the limit's drift; exactly zero (autodiff's symbolic zeros) when g is quadratic
+        and ∇ᵧf linear in y. Neglected: O(S²) (third and higher moments of e). The bilinear
+        forms are ½ Σᵢ D²h(y*)[eᵢ, S eᵢ] = ½ tr(∇²h S): nested JVPs, no square root of S."""
+        b = self.bilevel
+        y = b.y_star(x)
+        _, _, s, _ = inner_error_covariances(b, x, self.alpha, self.D)
+        basis = jnp.eye(y.shape[0], dtype=y.dtype)
+
+        def gbar(yy):
+            return biased_hypergradient(b, x, yy, self.alpha, self.Q)
+
+        def half_trace(h):
+            # one direction at a time (lax.map), as in call_cov: no batched eigendecomposition
+            d2 = jax.lax.map(lambda pair: jax.jvp(lambda yy: jax.jvp(h, (yy,), (pair[0],))[1],
+                                                  (y,), (pair[1],))[1], (basis, s))
+            return 0.5 * jnp.sum(d2, axis=0)
+
+        mean_e = -jnp.linalg.solve(b.lower_hessian(x, y),
+                                   half_trace(lambda yy: b.lower_grad_y(x, yy)))
+        return jax.jacfwd(gbar)(y) @ mean_e + half_trace(gbar)
 
     def inner_sensitivity(self, x):
         """(y*, G_y): the exact inner solution and ∂E[ĝ | y]/∂y there."""
