@@ -64,3 +64,23 @@ def test_gradient_floor_rejects_a_ten_percent_wrong_noise_level(sigma, verdict):
     vs = gradient_floor_verdicts(game_for, batches=(1,), n=32, n_steps=20480, burn_in=2048)
     assert vs[0].verdict == verdict, vs[0]
     assert np.isfinite(vs[0].se)
+
+
+class _KappaScaledGDA(so.GDA):
+    """GDA whose x-step is κ times the one it is given (on Q_κ with ℓ = 1, C = μI = I/κ): its
+    stable ratio falls like κ⁻², not Θ(κ⁻¹)."""
+
+    def __init__(self, problem, eta_x, eta_y):
+        super().__init__(problem, eta_x / float(np.asarray(problem.C)[0, 0]), eta_y)
+
+
+@pytest.mark.slow
+def test_simulated_step_ratio_rejects_a_gda_whose_threshold_falls_like_kappa_squared():
+    from sde_opt.studies.minimax_rates import li_exponent, li_row, simulated_critical_ratio
+
+    kappas = (8.0, 32.0)
+    for cls, verdict in ((so.GDA, "pass"), (_KappaScaledGDA, "fail")):
+        ratios = [float(simulated_critical_ratio(cls, k)["ratio"]) for k in kappas]
+        li = {**li_exponent(kappas, ratios), "kappas": list(kappas), "ratios": ratios,
+              "exact": ratios}
+        assert li_row(li)["verdict"] == verdict, (cls, li)
