@@ -52,7 +52,6 @@ from ._minimax_common import (
     fraction_verdict,
     loglog_slope,
     no_verdict_row,
-    one_sided_row,
     se_verdict,
     table_rows,
     verdict_row,
@@ -177,7 +176,8 @@ class _Coordinate:
 # Part 2: perturbed GDmax from generic starts to an ε-local minimax point
 # ---------------------------------------------------------------------------------------------
 
-SOSP = {"ell": 1.0, "mu": 0.5, "c": 0.3, "box": 1.5, "delta": 0.1, "horizon_plain": 2048}
+SOSP = {"ell": 1.0, "mu": 0.5, "c": 0.3, "box": 1.5, "delta": 0.1, "horizon_plain": 2048,
+        "draws": 1000}
 MANIFOLD = "manifold x₁ = 0"
 
 
@@ -239,7 +239,20 @@ def sosp_point(eps, n, plain=False, seed=0):
     res = so.simulate(alg, (jnp.asarray(x0), jnp.asarray(y0)), 41 + seed, n_paths=n,
                       n_steps=horizon, events=[LocalMinimax(game, eps, rho)])
     xf = np.asarray(res.final[0], np.float64)
+    ref = np.full((n, 3), np.nan)
+    if not plain:
+        r = mx.perturbed_gd_double_well_steps(
+            x0, c=SOSP["c"], ell=SOSP["ell"], mu=SOSP["mu"], eps=eps, rho_phi=rho,
+            eta_x=p["eta_x"], radius=p["radius"], interval=p["interval"], decrease=p["decrease"],
+            threshold=0.5, horizon=horizon, n_draws=SOSP["draws"], seed=seed + 17)
+        fin = np.isfinite(r)
+        m = fin.sum(1)
+        mean = np.where(m > 0, np.where(fin, r, 0).sum(1) / np.maximum(m, 1), np.nan)
+        var = np.where(m > 1, (np.where(fin, (r - mean[:, None]) ** 2, 0)).sum(1)
+                       / np.maximum(m - 1, 1), np.nan)
+        ref = np.stack([mean, fin.mean(1), np.sqrt(var / np.maximum(m, 1))], 1)
     return {"steps": res.steps, "status": res.status, "final_x1": xf[:, 0],
+            "reference": ref,
             "horizon": np.asarray(horizon), "template": np.asarray(
                 [p["eta_x"], p["eta_y"], p["n_inner"], p["radius"], p["interval"]], float),
             "rho_phi": np.asarray(rho), "delta_phi": np.asarray(delta)}
@@ -280,8 +293,39 @@ def sosp_part(out, cfg):
     if len(cfg.sosp_epsilons) >= 2 and ok.sum() >= 2:
         s, se = loglog_slope(cfg.sosp_epsilons, steps[:, ok])
         fit = {"eps_exponent": s, "eps_se": se, "paths": int(ok.sum())}
+    refs = np.array([pts[(e, False)]["reference"][fams[MANIFOLD]] for e in cfg.sosp_epsilons])
     return {"rows": rows, "manifold_fit": fit, "steps": steps, "status": st,
-            "epsilons": list(cfg.sosp_epsilons)}
+            "epsilons": list(cfg.sosp_epsilons),
+            "increment": sosp_increment(cfg.sosp_epsilons, steps, st, refs,
+                                        [r["template"] for r in rows])}
+
+
+def sosp_increment(epsilons, steps, status, refs, templates) -> dict:
+    """From the largest to the smallest ε, per run from the manifold that reached the target at
+    both: (its iterations at ε_min − at ε_max) − (the reference's conditional means, same start),
+    and the bias of GDmax's inner loop against the exact y*: per step the growth's relative error is
+    ≤ η_x c²ℓ q^N (b·q^N(b/μ), b² = c²ℓμ), so over K iterations the count moves by
+    ≤ K η_x c²ℓ q^N / ln ρ, ρ = 1 + η_x ℓ(1 − c²) the escape's growth."""
+    i, j = int(np.argmax(epsilons)), int(np.argmin(epsilons))
+    both = (status[i] == EXITED) & (status[j] == EXITED) & np.isfinite(refs[i, :, 0]) \
+        & np.isfinite(refs[j, :, 0])
+    meas = steps[j] - steps[i]
+    pred = refs[j, :, 0] - refs[i, :, 0]
+    d = (meas - pred)[both]
+    bias = 0.0
+    for t, k, st in zip(templates, steps, status, strict=True):
+        q = (1.0 - t["eta_y"] * SOSP["mu"]) ** t["n_inner"]
+        rho = 1.0 + t["eta_x"] * SOSP["ell"] * (1 - SOSP["c"] ** 2)
+        k_max = float(np.max(k[st == EXITED], initial=0.0))
+        bias = max(bias, k_max * t["eta_x"] * SOSP["c"] ** 2 * SOSP["ell"] * q / math.log(rho))
+    n = int(both.sum())
+    return {"eps_from": float(epsilons[i]), "eps_to": float(epsilons[j]), "n": n,
+            "measured": float(meas[both].mean()) if n else None,
+            "predicted": float(pred[both].mean()) if n else None,
+            "difference": float(d.mean()) if n else None,
+            "se": float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else None,
+            "bias": 2 * bias,
+            "reference_exit_fraction": [float(np.nanmean(r[:, 1])) for r in refs]}
 
 
 def _runs(c):
@@ -311,15 +355,24 @@ def sosp_rows(part) -> list[dict]:
         why="x₁ = 0 is invariant under GDmax on this game (an identity the tests check), so the "
             "fraction is 0 by construction; shown as the contrast to the row above",
         note=f"horizon {part['rows'][0]['horizon_gdmax']} iterations"))
-    f = part["manifold_fit"]
-    if f is not None:
-        rows.append(one_sided_row(
-            f"perturbed GDmax from the {MANIFOLD}: fitted ε-exponent of the iterations to an "
-            "ε-local minimax point vs the papers' Õ(ε⁻²) (one-sided: fails only if steeper)",
-            -2.0, f["eps_exponent"], f["eps_se"], at_least=True, units="exponent",
-            note=f"bootstrap SE over {f['paths']} runs; ε = {part['epsilons']}",
-            reference="papers.md §3.5/§3.7: Õ(ε⁻²) iterations (verified for perturbed AID, "
-                      "recalled for GDmax)"))
+    f, inc = part["manifold_fit"], part.get("increment", {})
+    if inc.get("se") is not None:
+        fit = (f"; fitted ε-exponent {f['eps_exponent']:.3f} ± {f['eps_se']:.3f} (the papers' "
+               "Õ(ε⁻²) is a worst case: here every phase is linear, so K grows like log(1/ε))"
+               if f is not None else "")
+        rows.append(se_verdict(
+            f"perturbed GDmax from the {MANIFOLD}, ε = {inc['eps_from']:g} → {inc['eps_to']:g}: "
+            "increase of the iterations to an ε-local minimax point vs the rule's float64 "
+            "recursion on the closed-form Φ, paired by start", inc["predicted"],
+            inc["measured"], inc["se"], bias=inc["bias"], units="iterations",
+            note=f"{inc['n']} runs reaching the target at both ε; ε enters through the kick "
+                 "threshold ‖∇Φ‖ ≤ ε/2 (approach), the kick radius r ∝ ε/ι³ (escape), the stop "
+                 "rule's T and F, and the target (descent); could fail if any of them did not "
+                 "follow ε as the template says; the reference's exit fractions "
+                 f"{[round(x, 3) for x in inc['reference_exit_fraction']]}{fit}",
+            reference="theory.perturbed_gd_double_well_steps: the rule's statement as a NumPy "
+                      "recursion, its own kick draws",
+            bias_source="GDmax's y_N against the exact y*: ≤ K η_x c²ℓ q^N / ln ρ per ε, twice"))
     return rows
 
 
@@ -528,7 +581,7 @@ RUN_TIMES = {"quick": "≈ 35 s CPU on 2 cores", "full": "≈ 1.4 min CPU on 2 c
 
 def headline_claims(summary: dict) -> list[dict]:
     """Every row of ``summary["claims"]``, in order (kicked law, local minimax points from generic
-    starts, stochastic GDA; GDmax's tracking is an identity, tested, not a row): each with what is compared, its units, its interval
-    (the verdict's acceptance interval, or a 95% CI for rows without one) and the verdict or the
-    reason for none."""
+    starts, stochastic GDA; GDmax's tracking is an identity, tested, not a row): each with what is
+    compared, its units, its interval (the verdict's acceptance interval, or a 95% CI for rows
+    without one) and the verdict or the reason for none."""
     return table_rows(summary.get("claims", []))

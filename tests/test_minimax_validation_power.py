@@ -84,3 +84,45 @@ def test_simulated_step_ratio_rejects_a_gda_whose_threshold_falls_like_kappa_squ
         li = {**li_exponent(kappas, ratios), "kappas": list(kappas), "ratios": ratios,
               "exact": ratios}
         assert li_row(li)["verdict"] == verdict, (cls, li)
+
+
+def _sosp_increment(n=64, epsilons=(0.08, 0.02)):
+    from sde_opt.studies import minimax_escape as me
+
+    pts = [me.sosp_point(e, n) for e in epsilons]
+    man = slice(n // 2, n)
+    steps = np.array([p["steps"][man] for p in pts], float)
+    status = np.array([p["status"][man] for p in pts])
+    refs = np.array([p["reference"][man] for p in pts])
+    t = [dict(zip(("eta_x", "eta_y", "n_inner", "radius", "interval"), p["template"],
+                  strict=True)) for p in pts]
+    inc = me.sosp_increment(list(epsilons), steps, status, refs, t)
+    z = 4.0
+    return inc, abs(inc["measured"] - inc["predicted"]) <= z * inc["se"] + inc["bias"]
+
+
+@pytest.mark.slow
+def test_escape_eps_row_rejects_a_kick_radius_that_ignores_eps(monkeypatch):
+    """The minimax-escape ε row (increase of the iterations from ε = 0.08 to 0.02 against the
+    rule's NumPy recursion): passes for the template, fails when the algorithm's kick radius stays
+    at its ε = 0.08 value (ε then enters only through the thresholds, the escape is ≈ 8
+    iterations shorter)."""
+    from sde_opt.algorithms import perturbed_gdmax as pg
+
+    inc, ok = _sosp_increment()
+    assert ok, inc
+    real = pg.perturbed_gdmax_template
+
+    def fixed_radius(**kw):
+        out = real(**kw)
+        out["radius"] = real(**{**kw, "eps": 0.08})["radius"]
+        return out
+
+    monkeypatch.setattr(pg, "perturbed_gdmax_template", fixed_radius)
+    import sde_opt.studies.minimax_escape as me
+
+    # the study reads the template for its reference from the same name: keep the reference's
+    # radius the template's own (only the algorithm's kick is wrong)
+    monkeypatch.setattr(me, "perturbed_gdmax_template", real)
+    inc, ok = _sosp_increment()
+    assert not ok, inc
