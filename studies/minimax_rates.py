@@ -66,7 +66,6 @@ from ._minimax_common import (
     fraction_verdict,
     loglog_slope,
     no_verdict_row,
-    one_sided_row,
     se_verdict,
     table_rows,
     verdict_row,
@@ -657,6 +656,29 @@ def ncc_starts(game, lam, n, seed=0):
     return keep[:n].astype(np.float32)
 
 
+def gd_on_phi_steps(x0, eta_x, eps, horizon, stride):
+    """Iterations of gradient descent on the closed-form Φ = φ + β‖x‖ of the NC-C game (its
+    module docstring; β = bR, x ≠ 0 on every path used) at the step ``eta_x`` until
+    ‖∇Φ_λ(x)‖ ≤ ε, checked every ``stride`` iterations as the study checks the runs: a float64
+    NumPy recursion written from the formula, not the package's step (inf if never within
+    ``horizon``)."""
+    game = ncc_game()
+    ell, beta = NCC["ell"], game.beta
+    x = np.asarray(x0, float).copy()
+    saved = [x]
+    for k in range(1, horizon + 1):
+        r = np.linalg.norm(x, axis=1, keepdims=True)
+        g = ell * np.stack([-x[:, 0] + x[:, 0] ** 3, x[:, 1]], 1) + beta * x / np.maximum(r, 1e-300)
+        x = x - eta_x * g
+        if k % stride == 0:
+            saved.append(x)
+    xs = np.stack(saved, 1)
+    gm = game.moreau_gradient_norm(xs.reshape(-1, 2), game.moreau_lambda(NCC["region"]),
+                                   radius=NCC["region"]).reshape(xs.shape[:2])
+    hit = gm <= eps
+    return np.where(hit.any(1), hit.argmax(1) * float(stride), np.inf)
+
+
 def ncc_point(method, eps, n, seed=0):
     """Iterations to ‖∇Φ_λ(x)‖ ≤ ε (first saved iterate, stride ≤ 1% of the horizon) per run;
     ‖∇Φ(x)‖ there (it stays ≈ β near the kink)."""
@@ -680,8 +702,10 @@ def ncc_point(method, eps, n, seed=0):
         [np.asarray(game.phi_grad(jnp.asarray(x))) for x in xf]), axis=1)
     status = np.where(first >= 0, EXITED, 3)
     status = np.where(np.isfinite(xs).all(axis=(1, 2)), status, 2)
+    gd = gd_on_phi_steps(x0, eta_x, eps, horizon, stride)
     return {"steps": steps.astype(float), "status": status, "grad_phi_at_hit": gphi,
-            "x_at_hit": xf, "eta_x": np.asarray(eta_x), "stride": np.asarray(stride)}
+            "x_at_hit": xf, "eta_x": np.asarray(eta_x), "stride": np.asarray(stride),
+            "gd_on_phi": gd}
 
 
 def ncc_part(out, cfg):
@@ -696,6 +720,8 @@ def ncc_part(out, cfg):
         kink = np.array([np.linalg.norm(pts[(m, e)]["x_at_hit"], axis=1) < 0.05
                          for e in cfg.ncc_epsilons])
         res["methods"][m] = {"steps": steps, "status": status, "at_kink": kink,
+                             "gd_on_phi": np.array([pts[(m, e)]["gd_on_phi"]
+                                                    for e in cfg.ncc_epsilons]),
                              "grad_phi_at_hit": np.array([pts[(m, e)]["grad_phi_at_hit"]
                                                           for e in cfg.ncc_epsilons]),
                              "eta_x": [float(pts[(m, e)]["eta_x"]) for e in cfg.ncc_epsilons],
@@ -708,12 +734,24 @@ def summarize_ncc(part, cfg) -> dict:
     out = {"epsilons": eps, "steps_eta_x": [float(x) for x in part["methods"]["GDA"]["eta_x"]],
            "methods": {}}
     gda = part["methods"]["GDA"]
+    ell_f = ncc_game().smoothness(NCC["region"])
     for m, d in part["methods"].items():
         ok = (d["status"] == EXITED).all(axis=0)  # paths that reached ε at every ε
+        # per run: |K − K_GD| ≤ stride + 1 + K_GD·η_x·ℓ_f (module docstring, part 4)
+        eta = np.asarray(d["eta_x"])[:, None]
+        stride = np.asarray(d["stride"], float)[:, None]
+        gd_k = d["gd_on_phi"]
+        allow = stride + 1.0 + gd_k * eta * ell_f
+        within = (d["status"] == EXITED) & np.isfinite(gd_k) & (np.abs(d["steps"] - gd_k) <= allow)
         entry = {"counts": counts(d["status"]), "paths_used": int(ok.sum()),
                  "mean_iterations": [float(d["steps"][i][ok].mean()) if ok.any() else None
                                      for i in range(len(eps))],
                  "runs_at_kink": [int(k.sum()) for k in d["at_kink"]],
+                 "runs_as_gd_on_phi": int(within.sum()), "runs": int(within.size),
+                 "max_abs_difference_to_gd": float(np.max(np.abs(d["steps"] - gd_k)[within]))
+                 if within.any() else None,
+                 "max_allowance": float(np.max(allow)),
+                 "gd_mean_iterations": [float(np.mean(g)) for g in gd_k],
                  "max_grad_phi_at_kink_hits": float(np.max(d["grad_phi_at_hit"][d["at_kink"]]))
                  if d["at_kink"].any() else None}
         if ok.sum() >= 2:
@@ -730,51 +768,50 @@ def summarize_ncc(part, cfg) -> dict:
 
 
 def ncc_rows(s) -> list[dict]:
+    """Row 1 (per run): each method's iterations to ‖∇Φ_λ(x)‖ ≤ ε against gradient descent on the
+    closed-form Φ at the same η_x — the mechanism of the papers' O(ε⁻⁶) = (η_x ∝ ε⁴) × (GD's
+    O(ε⁻²) time on a weakly convex Φ); a run that did not reach ε counts as a failure. Row 2: the
+    fitted ε-exponent, shown against the papers' −6 without a verdict (a one-sided bound that
+    this instance cannot reach)."""
     rows = []
-    fitted = {m: d for m, d in s["methods"].items() if "eps_exponent" in d}
-    # the exponent is fitted on runs that reached ε at every ε: a run that did not (censored or
-    # diverged) — or a method left without a fit — must fail the row, not drop out of it
-    runs = {m: sum(d["counts"].values()) for m, d in s["methods"].items()}
-    reached = {m: d["counts"]["exited"] for m, d in s["methods"].items()}
-    if sum(reached.values()) < sum(runs.values()) or len(fitted) < len(s["methods"]):
-        rows.append(verdict_row(fraction_verdict(
-            "NC-C, GDA/OGDA/EG: fraction of runs reaching ‖∇Φ_λ(x)‖ ≤ ε within the horizon "
-            f"{NCC['time']:g}/η_x (the ε-exponent row needs every run)",
-            sum(reached.values()), sum(runs.values()),
-            note="; ".join(f"{m} {reached[m]}/{runs[m]} {s['methods'][m]['counts']}"
-                           for m in s["methods"])
-                 + f"; without a fit (fewer than 2 runs reaching every ε): "
-                   f"{sorted(set(s['methods']) - set(fitted)) or 'none'}",
-            reference="papers.md §4.4: GDA/OGDA/EG reach an ε-stationary point of Φ_λ"),
-            "fraction of runs"))
-    elif fitted:
+    ms = s["methods"]
+    k = sum(d.get("runs_as_gd_on_phi", 0) for d in ms.values())
+    n = sum(d.get("runs", sum(d["counts"].values())) for d in ms.values())
+    parts = "; ".join(
+        f"{m} {d.get('runs_as_gd_on_phi', 0)}/{d.get('runs', sum(d['counts'].values()))} "
+        f"(max |ΔK| {d.get('max_abs_difference_to_gd')}) {d['counts']}" for m, d in ms.items())
+    gd = ms.get("GDA", {})
+    rows.append(verdict_row(fraction_verdict(
+        "NC-C, GDA/OGDA/EG at η_x = ε⁴/(ℓD²): fraction of runs whose iterations to ‖∇Φ_λ(x)‖ ≤ ε "
+        "equal gradient descent's on the closed-form Φ = φ + bR‖x‖ (same start and η_x) within "
+        "stride + 1 + K_GD·η_x·ℓ_f", k, n,
+        note=f"ε = {s['epsilons']}; {parts}; allowance ≤ "
+             f"{max(d.get('max_allowance', 0.0) for d in ms.values()):.3g} iterations (the "
+             "detection stride, the crossing's integer, and the O(η_xℓ_f) per-step gap of OGDA/"
+             "EG's extrapolation and of GDA's lag of y behind y*(x) = Rx/‖x‖); GD on Φ takes "
+             f"{[round(x, 1) for x in gd.get('gd_mean_iterations', [])]} iterations on average; "
+             "could fail if a method's x-step, its y-tracking or the stationarity measure "
+             "differed from what the papers' analysis assumes (a run that did not reach ε "
+             "fails the row)",
+        reference="Φ = φ + bR‖x‖ (ConcaveWellGame docstring) and GD on it as a float64 NumPy "
+                  "recursion (gd_on_phi_steps); papers.md §4.4"), "fraction of runs"))
+    fitted = {m: d for m, d in ms.items() if "eps_exponent" in d}
+    if fitted:
         m, d = min(fitted.items(), key=lambda kv: kv[1]["eps_exponent"])  # the steepest
-        rows.append(one_sided_row(
-            f"NC-C, steepest of GDA/OGDA/EG ({m}): fitted ε-exponent of the iterations to "
-            "‖∇Φ_λ(x)‖ ≤ ε vs the papers' upper bound O(ε⁻⁶) (one-sided: fails only if steeper)",
-            -6.0, d["eps_exponent"], d["eps_se"], at_least=True, units="exponent",
-            note="; ".join(f"{k} {v['eps_exponent']:.3f} ± {v['eps_se']:.3f}"
-                           for k, v in fitted.items())
-                 + " (bootstrap SE over runs); −4 of it is the step η_x ∝ ε⁴, so the slow time "
-                   f"Kη_x grows like ε^{d['eps_exponent'] + 4:.2f} and the row fails only if that "
-                   "time grew faster than ε⁻²; every run reached ε; runs ending at the kink "
-                   f"x = 0: {sum(sum(v['runs_at_kink']) for v in fitted.values())}",
-            reference="papers.md §4.4 (recalled, unverified): O(ε⁻⁶) for GDA (Lin et al.) and "
-                      "OGDA/EG (Mahdavinia et al.)"))
-    d, o = s["methods"].get("EG", {}), s["methods"].get("OGDA", {})
-    if "ratio_eps_exponent" in d:
         z = 1.959963984540054
-        ogda = (f"; OGDA/GDA: {o['ratio_eps_exponent']:.4f} ± {o['ratio_eps_se']:.4f}"
-                if "ratio_eps_exponent" in o else "")
         rows.append(no_verdict_row(
-            "NC-C, EG/GDA: ε-exponent of the iteration ratio, paired by start",
-            d["ratio_eps_exponent"], "exponent",
-            ci=[d["ratio_eps_exponent"] - z * d["ratio_eps_se"],
-                d["ratio_eps_exponent"] + z * d["ratio_eps_se"]],
-            why="the papers give OGDA/EG the same order as GDA; their O(η) gap on a finite ε grid "
-                "(η_x ∝ ε⁴ changes 16-fold) has no derived bound here",
-            note=f"95% bootstrap CI; mean ratios {np.round(d['ratio_to_gda'], 4).tolist()} at "
-                 f"ε = {s['epsilons']}{ogda}"))
+            f"NC-C, steepest of GDA/OGDA/EG ({m}): fitted ε-exponent of the iterations to "
+            "‖∇Φ_λ(x)‖ ≤ ε beside the papers' upper bound O(ε⁻⁶)", d["eps_exponent"], "exponent",
+            ci=[d["eps_exponent"] - z * d["eps_se"], d["eps_exponent"] + z * d["eps_se"]],
+            predicted=-6.0,
+            why="−4 of it is the step η_x ∝ ε⁴ (the design's), and the slow time Kη_x to a "
+                "smooth minimum of Φ grows like log(1/ε), far inside the bound's ε⁻²: a one-sided "
+                "test could not fail here; the row above carries the verdict",
+            note="95% CI (bootstrap SE over runs); "
+                 + "; ".join(f"{k_} {v['eps_exponent']:.3f} ± {v['eps_se']:.3f}"
+                             for k_, v in fitted.items())
+                 + f"; runs ending at the kink x = 0: "
+                   f"{sum(sum(v['runs_at_kink']) for v in fitted.values())}"))
     return rows
 
 
