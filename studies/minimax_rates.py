@@ -966,7 +966,7 @@ def run(out, quick: bool = False, progress: bool = True) -> dict:
                          + batch_rows(summary["best_batch"])
                          + ncc_rows(summary["nonconvex_concave"])
                          + gan_rows(summary["gan"]))
-    plots.rates(out, ratio, ramp, batch, ncc, gan, summary, cfg)
+    plots.rates(out, ratio, ramp, batch, ncc, gan, summary, cfg, li)
     out.save_npz("arrays.npz", **{f"ramp:{m}:{reg}:{k}": np.asarray(v)
                                   for (m, reg), g in ramp.items() for k, v in g.items()
                                   if k in ("steps", "status", "lower", "theory")})
