@@ -281,6 +281,10 @@ def _sosp(out, sosp):
         ax.plot(1 / eps, [np.nan if m is None else m for m in means], "o-", color=COLORS[i],
                 label=f"perturbed GDmax, starts: {fam} (reached: "
                       f"{', '.join(f'{a}/{b}' for a, b in zip(reached, runs))})")
+        refm = [r["families"][fam].get("reference_mean_iterations") for r in sosp["rows"]]
+        if all(m is not None for m in refm):
+            ax.plot(1 / eps, refm, "x", color="k", ms=7,
+                    label="the rule's NumPy recursion on Φ (same starts)" if i == 0 else None)
     st, steps = sosp["status"], sosp["steps"]
     ok = (st == 1).all(axis=0)
     if ok.any():

@@ -284,6 +284,7 @@ def sosp_part(out, cfg):
                               "mean_iterations": float(pert["steps"][sl][ok].mean())
                               if ok.any() else None},
                 "gdmax": counts(plain["status"][sl]),
+                "reference_mean_iterations": _finite_mean(pert["reference"][sl, 0]),
                 "gdmax_max_abs_final_x1": float(np.max(np.abs(plain["final_x1"][sl])))}
         rows.append(row)
     steps = np.array([pts[(e, False)]["steps"][fams[MANIFOLD]] for e in cfg.sosp_epsilons], float)
@@ -326,6 +327,11 @@ def sosp_increment(epsilons, steps, status, refs, templates) -> dict:
             "se": float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else None,
             "bias": 2 * bias,
             "reference_exit_fraction": [float(np.nanmean(r[:, 1])) for r in refs]}
+
+
+def _finite_mean(v):
+    v = np.asarray(v, float)
+    return float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else None
 
 
 def _runs(c):
