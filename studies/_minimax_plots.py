@@ -24,7 +24,7 @@ def rates(out, ratio, ramp, batch, ncc, gan, summary, cfg, li=None):
 
 def _step_ratio(out, ratio, li=None):
     fig, ax = plt.subplots(figsize=(6.0, 4.3))
-    kap = np.asarray(ratio["kappas"], float)
+    kap = mk = np.asarray(ratio["kappas"], float)  # the matrix thresholds' κ; kap: every κ drawn
     if li is not None:
         lk = np.asarray(li["kappas"], float)
         lo, hi = np.asarray(li["brackets"], float).T
@@ -37,11 +37,11 @@ def _step_ratio(out, ratio, li=None):
         crit = np.array([r["critical_eta_x"] for r in d["rows"]])
         ok_lo = [r["contracted_below"] == r["n"] for r in d["rows"]]
         ok_hi = [r["grew_above"] == r["n"] for r in d["rows"]]
-        ax.plot(kap, crit, "-", marker=MARK[m], color=COLORS[i], ms=5,
+        ax.plot(mk, crit, "-", marker=MARK[m], color=COLORS[i], ms=5,
                 label=f"{m}: exact threshold (κ-exponent {d['critical_exponent']:.2f})")
         lo, hi = 0.8 * crit, 1.25 * crit
-        ax.plot(kap[ok_lo], lo[ok_lo], "v", color=COLORS[i], ms=4, mfc="none")
-        ax.plot(kap[ok_hi], hi[ok_hi], "^", color=COLORS[i], ms=4, mfc="none")
+        ax.plot(mk[ok_lo], lo[ok_lo], "v", color=COLORS[i], ms=4, mfc="none")
+        ax.plot(mk[ok_hi], hi[ok_hi], "^", color=COLORS[i], ms=4, mfc="none")
     ax.plot(kap, 1.0 / kap**2, "k--", lw=1, label="the papers' regime η_x/η_y = 1/κ²")
     ax.plot(kap, 1.0 / kap, "k:", lw=1, label="η_x/η_y = 1/κ (Li et al.'s Θ(κ); part 2's regime)")
     ax.plot([], [], "v", color="gray", mfc="none", ms=4, label="0.8×: every run contracted")
