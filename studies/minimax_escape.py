@@ -376,7 +376,7 @@ def sosp_rows(part) -> list[dict]:
                  "rule's T and F, and the target (descent); could fail if any of them did not "
                  "follow ε as the template says; the reference's exit fractions "
                  f"{[round(x, 3) for x in inc['reference_exit_fraction']]}{fit}",
-            reference="theory.perturbed_gd_double_well_steps: the rule's statement as a NumPy "
+            reference="theory.minimax_escape.perturbed_gd_double_well_steps: the rule's statement as a NumPy "
                       "recursion, its own kick draws",
             bias_source="GDmax's y_N against the exact y*: ≤ K η_x c²ℓ q^N / ln ρ per ε, twice"))
     return rows
