@@ -29,7 +29,9 @@ Parts (each row of the closing table says what is compared, its units, and its v
    oracle calls to the papers' stochastic criterion (the running mean of ‖∇Φ(x_k)‖² ≤ ε²), found
    by search over M, against the papers' M and against the derived M* = F₁/(u*ε²) (the discrete
    Lyapunov floor F₁ of minibatch GDA at the ramp's tip, ``
-   best_batch``). σ is not varied: with a Gaussian oracle only σ²/M enters, so σ² ∝ M* would hold
+   best_batch``); and the same search on an instance with the coupling at the smoothness bound
+   (the ramp's coupling decides that its best batch shrinks with κ) against the derived
+   M* = 2F₁/ε². σ is not varied: with a Gaussian oracle only σ²/M enters, so σ² ∝ M* would hold
    by construction.
 4. **NC-C** ([`ConcaveWellGame`][sde_opt.problems.ConcaveWellGame]: Y a ball, f linear in
    y, Φ with a kink): iterations of GDA, OGDA, EG to ‖∇Φ_λ(x)‖ ≤ ε (Moreau envelope, λ = 1/(2ℓ))
