@@ -14,28 +14,36 @@ COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 MARK = {"GDA": "o", "OGDA": "s", "EG": "^"}
 
 
-def rates(out, ratio, ramp, batch, ncc, gan, summary, cfg):
-    _step_ratio(out, ratio)
+def rates(out, ratio, ramp, batch, ncc, gan, summary, cfg, li=None):
+    _step_ratio(out, ratio, li)
     _lower_bound(out, ramp, summary["lower_bound_instance"])
     _best_batch(out, batch)
     _ncc(out, ncc, summary["nonconvex_concave"])
     _gan(out, gan, cfg)
 
 
-def _step_ratio(out, ratio):
+def _step_ratio(out, ratio, li=None):
     fig, ax = plt.subplots(figsize=(6.0, 4.3))
-    kap = np.asarray(ratio["kappas"], float)
+    kap = mk = np.asarray(ratio["kappas"], float)  # the matrix thresholds' κ; kap: every κ drawn
+    if li is not None:
+        lk = np.asarray(li["kappas"], float)
+        lo, hi = np.asarray(li["brackets"], float).T
+        mid = np.asarray(li["ratios"], float)
+        ax.errorbar(lk, mid, yerr=[mid - lo, hi - mid], fmt="s", color="k", ms=4, capsize=3,
+                    mfc="none", label=f"GDA from runs alone (bisection bracket): κ-exponent "
+                                      f"{li['exponent']:.3f}")
+        kap = np.union1d(kap, lk)
     for i, (m, d) in enumerate(ratio["methods"].items()):
         crit = np.array([r["critical_eta_x"] for r in d["rows"]])
         ok_lo = [r["contracted_below"] == r["n"] for r in d["rows"]]
         ok_hi = [r["grew_above"] == r["n"] for r in d["rows"]]
-        ax.plot(kap, crit, "-", marker=MARK[m], color=COLORS[i], ms=5,
+        ax.plot(mk, crit, "-", marker=MARK[m], color=COLORS[i], ms=5,
                 label=f"{m}: exact threshold (κ-exponent {d['critical_exponent']:.2f})")
         lo, hi = 0.8 * crit, 1.25 * crit
-        ax.plot(kap[ok_lo], lo[ok_lo], "v", color=COLORS[i], ms=4, mfc="none")
-        ax.plot(kap[ok_hi], hi[ok_hi], "^", color=COLORS[i], ms=4, mfc="none")
+        ax.plot(mk[ok_lo], lo[ok_lo], "v", color=COLORS[i], ms=4, mfc="none")
+        ax.plot(mk[ok_hi], hi[ok_hi], "^", color=COLORS[i], ms=4, mfc="none")
     ax.plot(kap, 1.0 / kap**2, "k--", lw=1, label="the papers' regime η_x/η_y = 1/κ²")
-    ax.plot(kap, 1.0 / kap, "k:", lw=1, label="η_x/η_y = 1/κ (part 2's second regime)")
+    ax.plot(kap, 1.0 / kap, "k:", lw=1, label="η_x/η_y = 1/κ (Li et al.'s Θ(κ); part 2's regime)")
     ax.plot([], [], "v", color="gray", mfc="none", ms=4, label="0.8×: every run contracted")
     ax.plot([], [], "^", color="gray", mfc="none", ms=4, label="1.25×: every run grew")
     ax.set_xscale("log")
@@ -43,7 +51,8 @@ def _step_ratio(out, ratio):
     _value_ticks(ax, kap)
     ax.set_xlabel("κ = ℓ/μ")
     ax.set_ylabel("largest stable step ratio η_x/η_y  (η_y = 1/ℓ)")
-    ax.set_title("Stability threshold on the NC-SC quadratics Q_κ: it falls like 1/κ, not 1/κ²",
+    ax.set_title("Stability threshold on the NC-SC quadratics Q_κ: it falls like 1/κ, not 1/κ²\n"
+                 "(lines: exact thresholds of the iteration matrices; squares: found from runs)",
                  fontsize=9)
     ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
@@ -169,6 +178,10 @@ def _ncc(out, ncc, summ):
         ax.errorbar(1 / eps * (1 + 0.02 * (i - 1)), mean, yerr=[mean - lo, hi - mean],
                     fmt=MARK[m], color=COLORS[i], ms=5, capsize=2,
                     label=f"{m}: exponent {s:.2f}" if s is not None else m)
+    gd = ncc["methods"]["GDA"].get("gd_on_phi")
+    if gd is not None and np.all(np.isfinite(gd)):
+        ax.plot(1 / eps, gd.mean(1), "-", color="gray", lw=1.5, zorder=0,
+                label="GD on the closed-form Φ, same starts and η_x (the per-run reference)")
     ref = summ["methods"]["GDA"]["mean_iterations"][-1]
     if ref is not None:
         for p, ls, lab in ((6, "--", "∝ ε⁻⁶ (papers' bound)"), (4, ":", "∝ ε⁻⁴ (the step η_x ∝ ε⁴)")):
@@ -268,6 +281,10 @@ def _sosp(out, sosp):
         ax.plot(1 / eps, [np.nan if m is None else m for m in means], "o-", color=COLORS[i],
                 label=f"perturbed GDmax, starts: {fam} (reached: "
                       f"{', '.join(f'{a}/{b}' for a, b in zip(reached, runs))})")
+        refm = [r["families"][fam].get("reference_mean_iterations") for r in sosp["rows"]]
+        if all(m is not None for m in refm):
+            ax.plot(1 / eps, refm, "x", color="k", ms=7,
+                    label="the rule's NumPy recursion on Φ (same starts)" if i == 0 else None)
     st, steps = sosp["status"], sosp["steps"]
     ok = (st == 1).all(axis=0)
     if ok.any():

@@ -14,9 +14,11 @@ Parts (each row of the closing table says what is compared, its units, and its v
 1. **Step ratio** (half (i)): on the quadratic NC-SC family Q_κ
    (``sde_opt.theory.minimax_rates.nc_sc_quadratic_blocks``) the largest stable η_x at
    η_y = 1/ℓ, from the exact iteration matrices, bracketed by simulation (every run at 0.8× the
-   threshold contracts, every run at 1.25× grows). Its κ-exponent is −1, not the regime's −2: a
-   documented deviation (ratios below 1/(2κ) keep GDA and EG stable on every 1-D quadratic
-   NC-SC instance sampled, ``sde_opt.theory.minimax_rates``).
+   threshold contracts, every run at 1.25× grows); and GDA's largest stable ratio found from runs
+   alone (bisection, no matrix), its κ-exponent against Li, Farnia, Das & Jadbabaie's (ICML 2022)
+   η_y/η_x = Θ(κ), with a derived tolerance (the bisection's bracket and the O(1/κ) term of a
+   threshold c/(κ + 1)). The papers' κ⁻² is sufficient, not necessary (ratios below 1/(2κ) keep
+   GDA and EG stable on every 1-D quadratic NC-SC instance sampled, ``sde_opt.theory.minimax_rates``).
 2. **Lower-bound instance** (half (ii), [`RampGame`][sde_opt.RampGame]): per run, iterations against
    the derived bound K ≥ (‖x₀‖ − x_ε)/(2εη_x(1 + δ_κ)) at η_x = 1/(κ²ℓ) and at η_x = 1/(κℓ)
    (stable by part 1): the κ² of the count is the step's (κ-exponents 2 and 1, shown without a
@@ -27,12 +29,17 @@ Parts (each row of the closing table says what is compared, its units, and its v
    oracle calls to the papers' stochastic criterion (the running mean of ‖∇Φ(x_k)‖² ≤ ε²), found
    by search over M, against the papers' M and against the derived M* = F₁/(u*ε²) (the discrete
    Lyapunov floor F₁ of minibatch GDA at the ramp's tip, ``
-   best_batch``). σ is not varied: with a Gaussian oracle only σ²/M enters, so σ² ∝ M* would hold
+   best_batch``); and the same search on an instance with the coupling at the smoothness bound
+   (the ramp's coupling decides that its best batch shrinks with κ) against the derived
+   M* = 2F₁/ε². σ is not varied: with a Gaussian oracle only σ²/M enters, so σ² ∝ M* would hold
    by construction.
 4. **NC-C** ([`ConcaveWellGame`][sde_opt.problems.ConcaveWellGame]: Y a ball, f linear in
    y, Φ with a kink): iterations of GDA, OGDA, EG to ‖∇Φ_λ(x)‖ ≤ ε (Moreau envelope, λ = 1/(2ℓ))
-   with η_y = 1/ℓ, η_x = ε⁴/(ℓD²) (the papers' Θ(ε⁴/(ℓ³L²D²)) up to its constant), fitted
-   ε-exponents against the papers' O(ε⁻⁶) and OGDA/EG against GDA.
+   with η_y = 1/ℓ, η_x = ε⁴/(ℓD²) (the papers' Θ(ε⁴/(ℓ³L²D²)) up to its constant), per run
+   against gradient descent on the closed-form Φ at the same η_x (a NumPy recursion) within
+   stride + 1 + K·η_x·ℓ_f — the mechanism of the papers' O(ε⁻⁶) = (η_x ∝ ε⁴) × (GD's O(ε⁻²) time
+   on a weakly convex Φ); the fitted ε-exponents are shown beside −6 without a verdict (−4 is the
+   step's and the slow time grows like log(1/ε) here: a one-sided test could not fail).
 5. **A GAN-like game on generated data** ([`MomentGAN`][sde_opt.problems.MomentGAN]): the
    three methods at the step ratios κ⁻² (the papers'), κ⁻¹ and 1, from random starts, iterations
    to ‖∇Φ‖ ≤ ε; the papers' experiments could not be read, so this is the comparison they
@@ -51,7 +58,6 @@ import jax.numpy as jnp
 import numpy as np
 
 import sde_opt as so
-from sde_opt.experiment.verdict import Deviation, compare_interval
 from sde_opt.problems.games import PhiStationary
 from sde_opt.problems.moment_gan import MomentGAN
 from sde_opt.problems.nonconvex_concave import ConcaveWellGame
@@ -66,7 +72,6 @@ from ._minimax_common import (
     fraction_verdict,
     loglog_slope,
     no_verdict_row,
-    one_sided_row,
     se_verdict,
     table_rows,
     verdict_row,
@@ -109,13 +114,14 @@ class Config:
     gan_mus: tuple
     gan_paths: int
     n_boot: int = 400
+    li_kappas: tuple = (16.0, 64.0, 256.0)
 
     def as_dict(self):
         return dataclasses.asdict(self)
 
 
 QUICK = Config("quick", (4.0, 16.0), 16, (2.0, 4.0, 8.0), (0.2, 0.1, 0.05), 8, (2.0, 4.0),
-               (0.2, 0.1), 32, (0.4, 0.28, 0.2), 12, (1.0,), 12, 200)
+               (0.2, 0.1), 32, (0.4, 0.28, 0.2), 12, (1.0,), 12, 200, (8.0, 32.0, 128.0))
 FULL = Config("full", (4.0, 16.0, 64.0), 64, (2.0, 4.0, 8.0, 16.0, 32.0), (0.2, 0.1, 0.05, 0.025),
               32, (2.0, 4.0, 8.0), (0.2, 0.1, 0.05), 64, (0.4, 0.28, 0.2, 0.14), 32, (1.0, 0.5),
               32, 1000)
@@ -161,6 +167,89 @@ def ratio_point(method, kappa, theta, n, seed=0, matrix_key=None):
     return {"growth": np.where(np.isfinite(growth), growth, np.inf), "status": res.status,
             "rho": np.asarray(rho), "critical_eta_x": np.asarray(crit),
             "eta_x": np.asarray(eta_x), "horizon": np.asarray(horizon)}
+
+
+# The critical ratio found from runs alone (no iteration matrix): against Li, Farnia, Das &
+# Jadbabaie (ICML 2022), η_y/η_x = Θ(κ) is necessary and sufficient for GDA's local convergence.
+LI_BRACKET, LI_RESOLUTION, LI_MARGIN = (1e-4, 4.0), 1.1, 6.0
+
+
+def simulated_critical_ratio(method, kappa, n=8, seed=0):
+    """The largest stable η_x/η_y of ``method`` on Q_κ (x, y ∈ ℝ², η_y = 1/ℓ) from runs alone:
+    bisection of log(η_x/η_y) over ``LI_BRACKET`` until the bracket's ratio is ≤ ``LI_RESOLUTION``;
+    a ratio counts as unstable when the median over ``n`` random starts of ‖z_H‖/‖z₀‖ exceeds 1.
+
+    The horizon H = 4·LI_MARGIN·2κ/ln(LI_RESOLUTION): near a threshold θ_c the slow mode's rate is
+    |log ρ| ≈ |θ/θ_c − 1|/(2κ) (det T − 1 ≈ (θ/θ_c − 1)/κ on Q_κ, μη_y = 1/κ), so every ratio
+    farther than ln(LI_RESOLUTION)/4 from θ_c grows or decays by ≥ e^LI_MARGIN, beyond the
+    non-normal transient. The threshold is the bracket's geometric midpoint, within
+    0.75·ln(LI_RESOLUTION) in log of the true one. ``method``: a name or an algorithm class (the
+    power tests pass a wrong one)."""
+    A, B, C = mr.nc_sc_quadratic_blocks(kappa, ELL, RATIO_A, d=2)
+    game = so.QuadraticGame(A, B, C)
+    eta_y = 1.0 / ELL
+    horizon, _ = horizon_and_stride(4 * LI_MARGIN * 2 * kappa / math.log(LI_RESOLUTION))
+    rng = np.random.default_rng(seed + int(kappa))
+    z0 = rng.normal(size=(n, 4)).astype(np.float32)
+    start = (jnp.asarray(z0[:, :2]), jnp.asarray(z0[:, 2:]))
+    norm0 = np.linalg.norm(z0.astype(np.float64), axis=1)
+    lo, hi = LI_BRACKET
+    decisions = []
+    while hi / lo > LI_RESOLUTION:
+        mid = math.sqrt(lo * hi)
+        res = so.simulate(_algorithm(method)(game, mid * eta_y, eta_y), start, 37 + seed,
+                          n_paths=n, n_steps=horizon)
+        zf = np.concatenate([np.asarray(res.final[0], np.float64),
+                             np.asarray(res.final[1], np.float64)], 1)
+        growth = np.linalg.norm(zf, axis=1) / norm0
+        grew = bool(np.median(np.where(np.isfinite(growth), growth, np.inf)) > 1.0)
+        decisions.append((mid, grew))
+        lo, hi = (lo, mid) if grew else (mid, hi)
+    return {"low": np.asarray(lo), "high": np.asarray(hi), "ratio": np.asarray(math.sqrt(lo * hi)),
+            "horizon": np.asarray(horizon), "decisions": np.asarray(decisions, float)}
+
+
+def li_exponent(kappas, ratios):
+    """OLS κ-exponent of the simulated critical ratios and its derived tolerance (no SE: the
+    runs are deterministic, the threshold's error is the bisection's): the bracket error
+    0.75·ln(LI_RESOLUTION) per κ and the O(1/κ) correction of a threshold c/(κ + O(1))
+    (|ln(1 + 1/κ)| ≤ 1/κ; Q_κ's GDA threshold is 1/(a(κ + 1)ℓ)), both through the OLS weights."""
+    lk = np.log(np.asarray(kappas, float))
+    w = (lk - lk.mean()) / np.sum((lk - lk.mean()) ** 2)
+    slope = float(w @ np.log(np.asarray(ratios, float)))
+    grid = float(np.sum(np.abs(w)) * 0.75 * math.log(LI_RESOLUTION))
+    pre = float(np.sum(np.abs(w) / np.asarray(kappas, float)))
+    return {"exponent": slope, "bias_grid": grid, "bias_preasymptotic": pre}
+
+
+def li_part(out, cfg):
+    pts = out.points([(f"li-GDA-k{k:g}-n8-r{LI_RESOLUTION:g}",
+                       lambda k=k: simulated_critical_ratio("GDA", k)) for k in cfg.li_kappas])
+    ratios = [float(p["ratio"]) for p in pts]
+    return {"kappas": list(cfg.li_kappas), "ratios": ratios,
+            "brackets": [[float(p["low"]), float(p["high"])] for p in pts],
+            "exact": [mr.gda_critical_step_x(k, ELL, RATIO_A) * ELL for k in cfg.li_kappas],
+            "horizons": [int(p["horizon"]) for p in pts], **li_exponent(cfg.li_kappas, ratios)}
+
+
+def li_row(li, predicted=-1.0) -> dict:
+    """The simulated critical ratio's κ-exponent against Li et al.'s Θ(κ) (η_x/η_y ∝ κ⁻¹);
+    ``predicted`` is a parameter so that the tests can check that a wrong exponent is rejected."""
+    dev = ("the papers' κ⁻² ratio is a sufficient choice, not necessary: every method is stable "
+           "on Q_κ up to η_x/η_y ≈ 2/κ (theory.minimax_rates)")
+    return se_verdict(
+        "Q_κ, GDA (η_y = 1/ℓ): κ-exponent of the largest stable step ratio η_x/η_y found by "
+        "bisection on runs (no iteration matrix) vs Li et al.'s η_y/η_x = Θ(κ)", predicted,
+        li["exponent"], 0.0, bias=li["bias_grid"] + li["bias_preasymptotic"], units="exponent",
+        note=f"κ = {li['kappas']}: ratios {[float(f'{r:.4g}') for r in li['ratios']]} (exact "
+             f"1/(a(κ+1)) {[float(f'{r:.4g}') for r in li['exact']]}); no SE (deterministic "
+             "runs); could fail if the stable ratio fell like κ⁻² (the papers' regime) or "
+             f"κ^-1.2; {dev}",
+        reference="Li, Farnia, Das & Jadbabaie (ICML 2022): a ratio η_y/η_x = Θ(κ) is necessary "
+                  "and sufficient for GDA's local convergence",
+        bias_source=f"the bisection's bracket (0.75·ln {LI_RESOLUTION:g} per κ) "
+                    f"{li['bias_grid']:.3g} + the O(1/κ) correction of c/(κ + 1) "
+                    f"{li['bias_preasymptotic']:.3g}, through the OLS weights")
 
 
 def ratio_part(out, cfg):
@@ -209,7 +298,7 @@ def ratio_part(out, cfg):
     return res
 
 
-def ratio_rows(part) -> list[dict]:
+def ratio_rows(part, li=None) -> list[dict]:
     rows = []
     k_tot = n_tot = 0
     parts = []
@@ -227,28 +316,8 @@ def ratio_rows(part) -> list[dict]:
         reference="exact spectral radius of the hand-derived iteration matrices "
                   "(theory.modified_equations.iteration_matrix)")
     rows.append(verdict_row(v, "fraction of runs"))
-    dev = Deviation(
-        "the κ⁻² step ratio is sufficient, not necessary: on Q_κ every method is stable up to "
-        "η_x/η_y ≈ 2/κ, and a ratio < 1/(2κ) keeps GDA and EG (η_y = 1/ℓ) and OGDA "
-        "(η_y = 1/(2ℓ)) stable on random 1-D quadratic NC-SC instances (theory.minimax_rates)",
-        "larger ratios fail on some NC-SC instance only beyond Θ(κ⁻¹) — as Li, Farnia, Das & "
-        "Jadbabaie (ICML 2022) prove for GDA: a ratio η_y/η_x = Θ(κ) is necessary and sufficient "
-        "for local convergence; Ω(κ²ε⁻²) is a property of the κ⁻² regime (part 2), at "
-        "η_x = 1/(κℓ) the lower-bound instance needs Θ(κε⁻²)")
-    d = part["methods"]["GDA"]
-    lo, hi = d["critical_exponent_bracket"]
-    others = ", ".join(f"{m} {e['critical_exponent']:.3f} [{e['critical_exponent_bracket'][0]:.3f}, "
-                       f"{e['critical_exponent_bracket'][1]:.3f}]"
-                       for m, e in part["methods"].items() if m != "GDA")
-    v = compare_interval(
-        "Q_κ, GDA: κ-exponent of the largest stable step ratio η_x/η_y (η_y = 1/ℓ) vs the papers' "
-        "regime κ⁻²", -2.0, d["critical_exponent"], lo, hi, deviation=dev,
-        note=f"interval: every threshold inside its simulated bracket [0.8, 1.25]×; {others}; "
-             "could fail if runs at 1.25× a κ⁻¹ threshold contracted",
-        reference="the papers' step ratio η_x/η_y = Θ(1/κ²) (papers.md §4.4, recalled): a "
-                  "sufficient choice in their upper bounds; its necessity is the study's "
-                  "reconstruction, not a statement found in the papers")
-    rows.append(verdict_row(v, "exponent"))
+    if li is not None:
+        rows.append(li_row(li))
     return rows
 
 
@@ -459,11 +528,43 @@ def batch_floor_theory(kappa):
     return mr.gda_gradient_floor(J, ELL * np.eye(2), SIGMA**2 * np.eye(4), eta_x, eta_y, 2)
 
 
-def batch_part(out, cfg):
-    cells = [(k, e) for k in cfg.batch_kappas for e in cfg.batch_epsilons]
-    n = cfg.batch_paths
-    key = lambda k, e, m: f"batch-k{k:g}-e{e:g}-M{m}-n{n}"
-    coarse = out.points([(key(k, e, m), lambda k=k, e=e, m=m: batch_point(k, e, m, n))
+def strong_rows(part, predicted=None) -> list[dict]:
+    """The strongly coupled instance: the best batch found by search against the derived
+    M* = 2F₁/ε², as the mean over cells of log(M*_search/M*_derived) (0 predicted), its bootstrap
+    SE (the search repeated on path resamples) and half the √2 spacing of the search grid as the
+    bias. ``predicted``: a batch per row to judge instead (the tests pass the papers' M)."""
+    rows = part["rows"]
+    if not rows:
+        return []
+    ref = [r["theory_best_batch"] if predicted is None else predicted(r) for r in rows]
+    logr = np.log([r["best_batch"] for r in rows]) - np.log(ref)
+    nb = min(len(r["bootstrap_best_batch"]) for r in rows)
+    boot = np.array([np.mean(np.log([r["bootstrap_best_batch"][b] for r in rows]) - np.log(ref))
+                     for b in range(nb)])
+    se = float(boot.std(ddof=1)) if nb > 1 else 0.0
+    f1 = {r["kappa"]: round(r["floor_one"], 3) for r in rows}
+    cells = [(r["kappa"], r["eps"], r["best_batch"], round(r["theory_best_batch"], 1),
+              r["papers_batch"]) for r in rows]
+    return [se_verdict(
+        "minibatch GDA, coupling at the smoothness bound (f = (ℓ/4)‖x‖² + (ℓ/2)xᵀy − (μ/2)‖y‖²): "
+        "best batch M* found by search vs the derived M* = 2F₁/ε², mean log ratio over (κ, ε)",
+        0.0, float(logr.mean()), se, bias=0.25 * math.log(2.0), units="log ratio",
+        note=f"(κ, ε, M* searched, derived, papers' ⌈κσ²/ε²⌉): "
+             f"{cells}; F₁ by κ {f1} — it grows like κ only for κ ≳ 16 "
+             "(exponent 0.97 over κ = 16–128, tests/test_minimax_rates_theory.py), where "
+             "M* = Θ(κσ²ε⁻²) is the papers' batch; could fail if the search found another batch "
+             "(the papers' M at these κ, or a floor off by a factor √2)",
+        reference="derived here: calls M²S_a/(Mε² − F₁) smallest at u* = 1/2; F₁ from the "
+                  "discrete Lyapunov equation (theory.minimax_rates.gda_gradient_floor)",
+        bias_source="half the √2 spacing of the batch search, in log")]
+
+
+def search_best_batch(out, cells, n, point, key, n_boot):
+    """The batch M minimizing the oracle calls M·K(M) per cell (κ, ε): a coarse grid
+    ``BATCH_COARSE``, then ×(1/2, 1/√2, √2, 2) around the best; the search repeated on
+    ``n_boot // 4`` path resamples. ``point(κ, ε, M)`` simulates one grid point, ``key`` names it.
+    Returns (points per cell, best per cell, bootstrap bests per cell)."""
+    coarse = out.points([(key(k, e, m), lambda k=k, e=e, m=m: point(k, e, m))
                          for k, e in cells for m in BATCH_COARSE])
     pts = {c: {} for c in cells}
     it = iter(coarse)
@@ -475,26 +576,39 @@ def batch_part(out, cfg):
         calls = _calls(pts[(k, e)], e)
         best = min(calls, key=calls.get)
         refine += [((k, e), m) for m in _refine(best) if m not in pts[(k, e)]]
-    fine = out.points([(key(k, e, m), lambda k=k, e=e, m=m: batch_point(k, e, m, n))
+    fine = out.points([(key(k, e, m), lambda k=k, e=e, m=m: point(k, e, m))
                        for (k, e), m in refine])
     for ((k, e), m), p in zip(refine, fine, strict=True):
         pts[(k, e)][m] = p
-    rows = []
     rng = np.random.default_rng(0)
+    best, boots = {}, {}
     for k, e in cells:
         calls = _calls(pts[(k, e)], e)
-        best = min(calls, key=calls.get)
-        boot = []
-        for _ in range(cfg.n_boot // 4):
+        best[(k, e)] = min(calls, key=calls.get)
+        boots[(k, e)] = []
+        for _ in range(n_boot // 4):
             idx = rng.integers(0, n, n)
             c = _calls(pts[(k, e)], e, idx)
-            boot.append(min(c, key=c.get))
+            boots[(k, e)].append(min(c, key=c.get))
+    return pts, best, boots
+
+
+def batch_part(out, cfg):
+    cells = [(k, e) for k in cfg.batch_kappas for e in cfg.batch_epsilons]
+    n = cfg.batch_paths
+    pts, bests, boots = search_best_batch(
+        out, cells, n, lambda k, e, m: batch_point(k, e, m, n),
+        lambda k, e, m: f"batch-k{k:g}-e{e:g}-M{m}-n{n}", cfg.n_boot)
+    rows = []
+    for k, e in cells:
+        calls = _calls(pts[(k, e)], e)
+        best = bests[(k, e)]
         f1 = batch_floor_theory(k)
         approach = float(pts[(k, e)][best]["approach"])
         rows.append({"kappa": k, "eps": e, "best_batch": int(best),
                      "best_calls": float(calls[best]),
                      "best_iterations": float(calls[best] / best),
-                     "bootstrap_best_batch": [int(b) for b in boot],
+                     "bootstrap_best_batch": [int(b) for b in boots[(k, e)]],
                      "papers_batch": int(math.ceil(k * SIGMA**2 / e**2)),
                      "theory_best_batch": mr.best_batch(f1, e), "floor_one": f1,
                      "theory_best_calls": mr.best_batch(f1, e) * float(
@@ -503,6 +617,65 @@ def batch_part(out, cfg):
                      "calls_by_batch": {str(m): (c if math.isfinite(c) else None)
                                         for m, c in sorted(calls.items())}})
     return {"rows": rows, "points": pts}
+
+
+# The strongly coupled instance (coupling at the smoothness bound): f = (ℓ/4)‖x‖² + (ℓ/2)xᵀy
+# − (μ/2)‖y‖², Φ'' = ℓ/4 + κℓ/4, its noise floor F₁ grows like κ (tests/test_minimax_rates_theory).
+STRONG_A, STRONG_B = 0.25, 0.5
+
+
+def strong_game(kappa, batch=1):
+    eye = np.eye(2)
+    return so.QuadraticGame(STRONG_A * ELL * eye, STRONG_B * ELL * eye, (ELL / kappa) * eye,
+                            sigma_x=SIGMA, sigma_y=SIGMA, batch_size=int(batch))
+
+
+def strong_theory(kappa, eps):
+    """[derived here] On a quadratic, from Φ(x₀) − min Φ = Δ the path's ‖∇Φ(x_k)‖² sums to
+    S_a = Σ_k ‖∇Φ(x_k)‖² (the deterministic approach, geometric) and then sits at the floor
+    F = F₁/M, so the running mean is ≈ (S_a + KF)/K ≤ ε² after K = S_a/(ε² − F) iterations;
+    the calls M·K = M²S_a/(Mε² − F₁) are smallest at M* = 2F₁/ε² (u* = F/ε² = 1/2), whatever
+    S_a is. Returns (F₁, M*)."""
+    eta_x, eta_y = steps_for(kappa)
+    g = strong_game(kappa)
+    f1 = mr.gda_gradient_floor(g.jacobian(), g.phi_matrix(), SIGMA**2 * np.eye(4), eta_x, eta_y, 2)
+    return f1, 2.0 * f1 / eps**2
+
+
+def strong_point(kappa, eps, batch, n, seed=0):
+    """Minibatch GDA on the strongly coupled quadratic at the papers' steps from Φ(x₀) − min Φ ∈
+    [Δ, 2.25Δ]: per path ‖∇Φ(x_k)‖² every ``stride`` iterations, up to 8 S_a/ε² iterations."""
+    eta_x, eta_y = steps_for(kappa)
+    game = strong_game(kappa, batch)
+    h = float(game.phi_matrix()[0, 0])
+    dirs, fac = ramp_starts(n, seed)
+    x0 = (dirs * (math.sqrt(2 * DELTA / h) * fac)[:, None]).astype(np.float32)
+    y0 = (STRONG_B * kappa * x0).astype(np.float32)          # y*(x) = C⁻¹Bᵀx
+    rho = 1.0 - eta_x * h
+    s_a = (h * math.sqrt(2 * DELTA / h) * 1.5) ** 2 / (1 - rho**2)
+    horizon, stride = horizon_and_stride(8 * s_a / eps**2, saves=600)
+    hj = jnp.asarray(game.phi_matrix(), jnp.float32)
+    res = so.simulate(so.GDA(game, eta_x, eta_y), (jnp.asarray(x0), jnp.asarray(y0)),
+                      63 + seed, n_paths=n, n_steps=horizon, stride=stride,
+                      observables={"g2": lambda z: jnp.sum((hj @ z[0]) ** 2)})
+    return {"g2": res.observables["g2"], "steps": np.asarray(res.save_steps),
+            "status": res.status}
+
+
+def strong_part(out, cfg):
+    cells = [(k, e) for k in cfg.batch_kappas for e in cfg.batch_epsilons]
+    n = cfg.batch_paths
+    pts, bests, boots = search_best_batch(
+        out, cells, n, lambda k, e, m: strong_point(k, e, m, n),
+        lambda k, e, m: f"strong-k{k:g}-e{e:g}-M{m}-n{n}", cfg.n_boot)
+    rows = []
+    for k, e in cells:
+        f1, m_star = strong_theory(k, e)
+        rows.append({"kappa": k, "eps": e, "best_batch": int(bests[(k, e)]),
+                     "bootstrap_best_batch": [int(b) for b in boots[(k, e)]],
+                     "theory_best_batch": m_star, "floor_one": f1,
+                     "papers_batch": int(math.ceil(k * SIGMA**2 / e**2))})
+    return {"rows": rows}
 
 
 def _exponent_with_grid(rows, var, values, n_boot_rows):
@@ -536,7 +709,9 @@ def batch_rows(part) -> list[dict]:
         s, se, grid = _exponent_with_grid(rows, var, best, nb)
         s_th = float(np.linalg.pinv(design)[1 if var == "eps" else 2] @ np.log(theory))
         papers = "; the papers' M = ⌈κσ²/ε²⌉ has the same −2" if var == "eps" else \
-            "; the papers' M has exponent +1 (next row)"
+            ("; the papers' M grows like κ, the best batch here shrinks: the ramp's coupling "
+             "b = c√(ℓμ) keeps Φ'' = O(ℓ), so its noise floor falls with κ (the next row "
+             "takes the coupling to the smoothness bound)")
         out.append(se_verdict(
             f"minibatch GDA on the ramp: {sym}-exponent of the best batch M* found by search vs "
             f"the derived M* = F₁/(u*ε²) (Lyapunov floor at the tip)", s_th, s, se, bias=grid,
@@ -545,22 +720,6 @@ def batch_rows(part) -> list[dict]:
                  f"{papers}; could fail if the search found another scaling",
             reference="discrete Lyapunov equation of GDA at the ramp's tip (theory.minimax_rates)",
             bias_source="half the √2 spacing of the batch search, through the OLS weights"))
-    s, se, grid = _exponent_with_grid(rows, "kappa", best, nb)
-    dev = Deviation(
-        "the papers' batch Θ(κσ²ε⁻²) grows with κ; the best batch on the lower-bound instance "
-        "shrinks with κ (its noise floor E‖∇Φ‖² falls like κ⁻¹ to κ⁻²)",
-        "a batch M = Θ(F₁(κ)/ε²), F₁ the noise floor at M = 1, minimizes the calls; the κ³ε⁻⁴ "
-        "bound holds here but is loose in κ (calls at M* grow like ε⁻⁴ and far slower than κ³). "
-        "The shrinking is the instance's (its coupling b = c√(ℓμ) keeps Φ'' = O(ℓ)): with the "
-        "coupling at the smoothness bound (b = ℓ/2, Φ'' ≈ κℓ/4) F₁ grows like κ and "
-        "M* = Θ(κσ²ε⁻²), the papers' batch, which is a worst case over NC-SC instances "
-        "(tests/test_minimax_rates_theory.py)")
-    out.append(se_verdict(
-        "minibatch GDA on the ramp: κ-exponent of the best batch M* found by search vs the "
-        "papers' M = ⌈κσ²/ε²⌉", 1.0, s, se, bias=grid, units="exponent", deviation=dev,
-        note="could fail if the best batch grew like κ",
-        reference="papers.md §4.4 (recalled): mini-batch Θ(max{1, κσ²ε⁻²})",
-        bias_source="half the √2 spacing of the batch search, through the OLS weights"))
     return out
 
 
@@ -593,6 +752,29 @@ def ncc_starts(game, lam, n, seed=0):
     return keep[:n].astype(np.float32)
 
 
+def gd_on_phi_steps(x0, eta_x, eps, horizon, stride):
+    """Iterations of gradient descent on the closed-form Φ = φ + β‖x‖ of the NC-C game (its
+    module docstring; β = bR, x ≠ 0 on every path used) at the step ``eta_x`` until
+    ‖∇Φ_λ(x)‖ ≤ ε, checked every ``stride`` iterations as the study checks the runs: a float64
+    NumPy recursion written from the formula, not the package's step (inf if never within
+    ``horizon``)."""
+    game = ncc_game()
+    ell, beta = NCC["ell"], game.beta
+    x = np.asarray(x0, float).copy()
+    saved = [x]
+    for k in range(1, horizon + 1):
+        r = np.linalg.norm(x, axis=1, keepdims=True)
+        g = ell * np.stack([-x[:, 0] + x[:, 0] ** 3, x[:, 1]], 1) + beta * x / np.maximum(r, 1e-300)
+        x = x - eta_x * g
+        if k % stride == 0:
+            saved.append(x)
+    xs = np.stack(saved, 1)
+    gm = game.moreau_gradient_norm(xs.reshape(-1, 2), game.moreau_lambda(NCC["region"]),
+                                   radius=NCC["region"]).reshape(xs.shape[:2])
+    hit = gm <= eps
+    return np.where(hit.any(1), hit.argmax(1) * float(stride), np.inf)
+
+
 def ncc_point(method, eps, n, seed=0):
     """Iterations to ‖∇Φ_λ(x)‖ ≤ ε (first saved iterate, stride ≤ 1% of the horizon) per run;
     ‖∇Φ(x)‖ there (it stays ≈ β near the kink)."""
@@ -616,8 +798,10 @@ def ncc_point(method, eps, n, seed=0):
         [np.asarray(game.phi_grad(jnp.asarray(x))) for x in xf]), axis=1)
     status = np.where(first >= 0, EXITED, 3)
     status = np.where(np.isfinite(xs).all(axis=(1, 2)), status, 2)
+    gd = gd_on_phi_steps(x0, eta_x, eps, horizon, stride)
     return {"steps": steps.astype(float), "status": status, "grad_phi_at_hit": gphi,
-            "x_at_hit": xf, "eta_x": np.asarray(eta_x), "stride": np.asarray(stride)}
+            "x_at_hit": xf, "eta_x": np.asarray(eta_x), "stride": np.asarray(stride),
+            "gd_on_phi": gd}
 
 
 def ncc_part(out, cfg):
@@ -632,6 +816,8 @@ def ncc_part(out, cfg):
         kink = np.array([np.linalg.norm(pts[(m, e)]["x_at_hit"], axis=1) < 0.05
                          for e in cfg.ncc_epsilons])
         res["methods"][m] = {"steps": steps, "status": status, "at_kink": kink,
+                             "gd_on_phi": np.array([pts[(m, e)]["gd_on_phi"]
+                                                    for e in cfg.ncc_epsilons]),
                              "grad_phi_at_hit": np.array([pts[(m, e)]["grad_phi_at_hit"]
                                                           for e in cfg.ncc_epsilons]),
                              "eta_x": [float(pts[(m, e)]["eta_x"]) for e in cfg.ncc_epsilons],
@@ -644,12 +830,24 @@ def summarize_ncc(part, cfg) -> dict:
     out = {"epsilons": eps, "steps_eta_x": [float(x) for x in part["methods"]["GDA"]["eta_x"]],
            "methods": {}}
     gda = part["methods"]["GDA"]
+    ell_f = ncc_game().smoothness(NCC["region"])
     for m, d in part["methods"].items():
         ok = (d["status"] == EXITED).all(axis=0)  # paths that reached ε at every ε
+        # per run: |K − K_GD| ≤ stride + 1 + K_GD·η_x·ℓ_f (module docstring, part 4)
+        eta = np.asarray(d["eta_x"])[:, None]
+        stride = np.asarray(d["stride"], float)[:, None]
+        gd_k = d["gd_on_phi"]
+        allow = stride + 1.0 + gd_k * eta * ell_f
+        within = (d["status"] == EXITED) & np.isfinite(gd_k) & (np.abs(d["steps"] - gd_k) <= allow)
         entry = {"counts": counts(d["status"]), "paths_used": int(ok.sum()),
                  "mean_iterations": [float(d["steps"][i][ok].mean()) if ok.any() else None
                                      for i in range(len(eps))],
                  "runs_at_kink": [int(k.sum()) for k in d["at_kink"]],
+                 "runs_as_gd_on_phi": int(within.sum()), "runs": int(within.size),
+                 "max_abs_difference_to_gd": float(np.max(np.abs(d["steps"] - gd_k)[within]))
+                 if within.any() else None,
+                 "max_allowance": float(np.max(allow)),
+                 "gd_mean_iterations": [float(np.mean(g)) for g in gd_k],
                  "max_grad_phi_at_kink_hits": float(np.max(d["grad_phi_at_hit"][d["at_kink"]]))
                  if d["at_kink"].any() else None}
         if ok.sum() >= 2:
@@ -666,51 +864,50 @@ def summarize_ncc(part, cfg) -> dict:
 
 
 def ncc_rows(s) -> list[dict]:
+    """Row 1 (per run): each method's iterations to ‖∇Φ_λ(x)‖ ≤ ε against gradient descent on the
+    closed-form Φ at the same η_x — the mechanism of the papers' O(ε⁻⁶) = (η_x ∝ ε⁴) × (GD's
+    O(ε⁻²) time on a weakly convex Φ); a run that did not reach ε counts as a failure. Row 2: the
+    fitted ε-exponent, shown against the papers' −6 without a verdict (a one-sided bound that
+    this instance cannot reach)."""
     rows = []
-    fitted = {m: d for m, d in s["methods"].items() if "eps_exponent" in d}
-    # the exponent is fitted on runs that reached ε at every ε: a run that did not (censored or
-    # diverged) — or a method left without a fit — must fail the row, not drop out of it
-    runs = {m: sum(d["counts"].values()) for m, d in s["methods"].items()}
-    reached = {m: d["counts"]["exited"] for m, d in s["methods"].items()}
-    if sum(reached.values()) < sum(runs.values()) or len(fitted) < len(s["methods"]):
-        rows.append(verdict_row(fraction_verdict(
-            "NC-C, GDA/OGDA/EG: fraction of runs reaching ‖∇Φ_λ(x)‖ ≤ ε within the horizon "
-            f"{NCC['time']:g}/η_x (the ε-exponent row needs every run)",
-            sum(reached.values()), sum(runs.values()),
-            note="; ".join(f"{m} {reached[m]}/{runs[m]} {s['methods'][m]['counts']}"
-                           for m in s["methods"])
-                 + f"; without a fit (fewer than 2 runs reaching every ε): "
-                   f"{sorted(set(s['methods']) - set(fitted)) or 'none'}",
-            reference="papers.md §4.4: GDA/OGDA/EG reach an ε-stationary point of Φ_λ"),
-            "fraction of runs"))
-    elif fitted:
+    ms = s["methods"]
+    k = sum(d.get("runs_as_gd_on_phi", 0) for d in ms.values())
+    n = sum(d.get("runs", sum(d["counts"].values())) for d in ms.values())
+    parts = "; ".join(
+        f"{m} {d.get('runs_as_gd_on_phi', 0)}/{d.get('runs', sum(d['counts'].values()))} "
+        f"(max |ΔK| {d.get('max_abs_difference_to_gd')}) {d['counts']}" for m, d in ms.items())
+    gd = ms.get("GDA", {})
+    rows.append(verdict_row(fraction_verdict(
+        "NC-C, GDA/OGDA/EG at η_x = ε⁴/(ℓD²): fraction of runs whose iterations to ‖∇Φ_λ(x)‖ ≤ ε "
+        "equal gradient descent's on the closed-form Φ = φ + bR‖x‖ (same start and η_x) within "
+        "stride + 1 + K_GD·η_x·ℓ_f", k, n,
+        note=f"ε = {s['epsilons']}; {parts}; allowance ≤ "
+             f"{max(d.get('max_allowance', 0.0) for d in ms.values()):.3g} iterations (the "
+             "detection stride, the crossing's integer, and the O(η_xℓ_f) per-step gap of OGDA/"
+             "EG's extrapolation and of GDA's lag of y behind y*(x) = Rx/‖x‖); GD on Φ takes "
+             f"{[round(x, 1) for x in gd.get('gd_mean_iterations', [])]} iterations on average; "
+             "could fail if a method's x-step, its y-tracking or the stationarity measure "
+             "differed from what the papers' analysis assumes (a run that did not reach ε "
+             "fails the row)",
+        reference="Φ = φ + bR‖x‖ (ConcaveWellGame docstring) and GD on it as a float64 NumPy "
+                  "recursion (gd_on_phi_steps); papers.md §4.4"), "fraction of runs"))
+    fitted = {m: d for m, d in ms.items() if "eps_exponent" in d}
+    if fitted:
         m, d = min(fitted.items(), key=lambda kv: kv[1]["eps_exponent"])  # the steepest
-        rows.append(one_sided_row(
-            f"NC-C, steepest of GDA/OGDA/EG ({m}): fitted ε-exponent of the iterations to "
-            "‖∇Φ_λ(x)‖ ≤ ε vs the papers' upper bound O(ε⁻⁶) (one-sided: fails only if steeper)",
-            -6.0, d["eps_exponent"], d["eps_se"], at_least=True, units="exponent",
-            note="; ".join(f"{k} {v['eps_exponent']:.3f} ± {v['eps_se']:.3f}"
-                           for k, v in fitted.items())
-                 + " (bootstrap SE over runs); −4 of it is the step η_x ∝ ε⁴, so the slow time "
-                   f"Kη_x grows like ε^{d['eps_exponent'] + 4:.2f} and the row fails only if that "
-                   "time grew faster than ε⁻²; every run reached ε; runs ending at the kink "
-                   f"x = 0: {sum(sum(v['runs_at_kink']) for v in fitted.values())}",
-            reference="papers.md §4.4 (recalled, unverified): O(ε⁻⁶) for GDA (Lin et al.) and "
-                      "OGDA/EG (Mahdavinia et al.)"))
-    d, o = s["methods"].get("EG", {}), s["methods"].get("OGDA", {})
-    if "ratio_eps_exponent" in d:
         z = 1.959963984540054
-        ogda = (f"; OGDA/GDA: {o['ratio_eps_exponent']:.4f} ± {o['ratio_eps_se']:.4f}"
-                if "ratio_eps_exponent" in o else "")
         rows.append(no_verdict_row(
-            "NC-C, EG/GDA: ε-exponent of the iteration ratio, paired by start",
-            d["ratio_eps_exponent"], "exponent",
-            ci=[d["ratio_eps_exponent"] - z * d["ratio_eps_se"],
-                d["ratio_eps_exponent"] + z * d["ratio_eps_se"]],
-            why="the papers give OGDA/EG the same order as GDA; their O(η) gap on a finite ε grid "
-                "(η_x ∝ ε⁴ changes 16-fold) has no derived bound here",
-            note=f"95% bootstrap CI; mean ratios {np.round(d['ratio_to_gda'], 4).tolist()} at "
-                 f"ε = {s['epsilons']}{ogda}"))
+            f"NC-C, steepest of GDA/OGDA/EG ({m}): fitted ε-exponent of the iterations to "
+            "‖∇Φ_λ(x)‖ ≤ ε beside the papers' upper bound O(ε⁻⁶)", d["eps_exponent"], "exponent",
+            ci=[d["eps_exponent"] - z * d["eps_se"], d["eps_exponent"] + z * d["eps_se"]],
+            predicted=-6.0,
+            why="−4 of it is the step η_x ∝ ε⁴ (the design's), and the slow time Kη_x to a "
+                "smooth minimum of Φ grows like log(1/ε), far inside the bound's ε⁻²: a one-sided "
+                "test could not fail here; the row above carries the verdict",
+            note="95% CI (bootstrap SE over runs); "
+                 + "; ".join(f"{k_} {v['eps_exponent']:.3f} ± {v['eps_se']:.3f}"
+                             for k_, v in fitted.items())
+                 + f"; runs ending at the kink x = 0: "
+                   f"{sum(sum(v['runs_at_kink']) for v in fitted.values())}"))
     return rows
 
 
@@ -845,26 +1042,30 @@ def run(out, quick: bool = False, progress: bool = True) -> dict:
         "batch_grid": f"coarse {BATCH_COARSE}, then x(1/2, 1/sqrt2, sqrt2, 2) around the best",
         "ncc": NCC, "gan": GAN})
     ratio = ratio_part(out, cfg)
+    li = li_part(out, cfg)
     ramp = ramp_part(out, cfg)
     batch = batch_part(out, cfg)
+    strong = strong_part(out, cfg)
     ncc = ncc_part(out, cfg)
     gan = gan_part(out, cfg)
     summary = {
         "setting": {"target": "||grad Phi(x)|| <= eps (NC-SC), ||grad Phi_lambda(x)|| <= eps "
                               "(NC-C)", "ell": ELL, "c": COUPLING, "delta": DELTA},
         "step_ratio": {"kappas": ratio["kappas"], "factors": ratio["factors"],
-                       "methods": ratio["methods"]},
+                       "methods": ratio["methods"], "simulated_threshold": li},
         "lower_bound_instance": summarize_ramp(ramp, cfg),
         "best_batch": {"rows": batch["rows"]},
+        "best_batch_strong_coupling": strong,
         "nonconvex_concave": summarize_ncc(ncc, cfg),
         "gan": summarize_gan(gan, cfg),
     }
-    summary["claims"] = (ratio_rows(summary["step_ratio"])
+    summary["claims"] = (ratio_rows(summary["step_ratio"], li)
                          + ramp_rows(summary["lower_bound_instance"])
                          + batch_rows(summary["best_batch"])
+                         + strong_rows(summary["best_batch_strong_coupling"])
                          + ncc_rows(summary["nonconvex_concave"])
                          + gan_rows(summary["gan"]))
-    plots.rates(out, ratio, ramp, batch, ncc, gan, summary, cfg)
+    plots.rates(out, ratio, ramp, batch, ncc, gan, summary, cfg, li)
     out.save_npz("arrays.npz", **{f"ramp:{m}:{reg}:{k}": np.asarray(v)
                                   for (m, reg), g in ramp.items() for k, v in g.items()
                                   if k in ("steps", "status", "lower", "theory")})

@@ -64,3 +64,65 @@ def test_gradient_floor_rejects_a_ten_percent_wrong_noise_level(sigma, verdict):
     vs = gradient_floor_verdicts(game_for, batches=(1,), n=32, n_steps=20480, burn_in=2048)
     assert vs[0].verdict == verdict, vs[0]
     assert np.isfinite(vs[0].se)
+
+
+class _KappaScaledGDA(so.GDA):
+    """GDA whose x-step is κ times the one it is given (on Q_κ with ℓ = 1, C = μI = I/κ): its
+    stable ratio falls like κ⁻², not Θ(κ⁻¹)."""
+
+    def __init__(self, problem, eta_x, eta_y):
+        super().__init__(problem, eta_x / float(np.asarray(problem.C)[0, 0]), eta_y)
+
+
+@pytest.mark.slow
+def test_simulated_step_ratio_rejects_a_gda_whose_threshold_falls_like_kappa_squared():
+    from sde_opt.studies.minimax_rates import li_exponent, li_row, simulated_critical_ratio
+
+    kappas = (8.0, 32.0)
+    for cls, verdict in ((so.GDA, "pass"), (_KappaScaledGDA, "fail")):
+        ratios = [float(simulated_critical_ratio(cls, k)["ratio"]) for k in kappas]
+        li = {**li_exponent(kappas, ratios), "kappas": list(kappas), "ratios": ratios,
+              "exact": ratios}
+        assert li_row(li)["verdict"] == verdict, (cls, li)
+
+
+def _sosp_increment(n=64, epsilons=(0.08, 0.02)):
+    from sde_opt.studies import minimax_escape as me
+
+    pts = [me.sosp_point(e, n) for e in epsilons]
+    man = slice(n // 2, n)
+    steps = np.array([p["steps"][man] for p in pts], float)
+    status = np.array([p["status"][man] for p in pts])
+    refs = np.array([p["reference"][man] for p in pts])
+    t = [dict(zip(("eta_x", "eta_y", "n_inner", "radius", "interval"), p["template"],
+                  strict=True)) for p in pts]
+    inc = me.sosp_increment(list(epsilons), steps, status, refs, t)
+    z = 4.0
+    return inc, abs(inc["measured"] - inc["predicted"]) <= z * inc["se"] + inc["bias"]
+
+
+@pytest.mark.slow
+def test_escape_eps_row_rejects_a_kick_radius_that_ignores_eps(monkeypatch):
+    """The minimax-escape ε row (increase of the iterations from ε = 0.08 to 0.02 against the
+    rule's NumPy recursion): passes for the template, fails when the algorithm's kick radius stays
+    at its ε = 0.08 value (ε then enters only through the thresholds, the escape is ≈ 8
+    iterations shorter)."""
+    from sde_opt.algorithms import perturbed_gdmax as pg
+
+    inc, ok = _sosp_increment()
+    assert ok, inc
+    real = pg.perturbed_gdmax_template
+
+    def fixed_radius(**kw):
+        out = real(**kw)
+        out["radius"] = real(**{**kw, "eps": 0.08})["radius"]
+        return out
+
+    monkeypatch.setattr(pg, "perturbed_gdmax_template", fixed_radius)
+    import sde_opt.studies.minimax_escape as me
+
+    # the study reads the template for its reference from the same name: keep the reference's
+    # radius the template's own (only the algorithm's kick is wrong)
+    monkeypatch.setattr(me, "perturbed_gdmax_template", real)
+    inc, ok = _sosp_increment()
+    assert not ok, inc

@@ -173,3 +173,61 @@ def gda_saddle(game, eta_x, eta_y) -> GDASaddle:
 
 
 __all__ = ["unstable_mode", "KickedEscape", "gdmax_kicked_escape", "GDASaddle", "gda_saddle"]
+
+
+def perturbed_gd_double_well_steps(x0, *, c, ell, mu, eps, rho_phi, eta_x, radius, interval,
+                                   decrease, threshold, horizon, n_draws=1000, seed=0):
+    r"""Iterations of the perturbed-GD rule on the double-well game's closed-form Φ (linear
+    coupling, Y = ℝ², [`DoubleWellGame`][sde_opt.DoubleWellGame]) until an ε-local minimax point,
+    per start and kick draw — a float64 NumPy recursion written from the rule's statement, not the
+    package's step [derived here]:
+
+        Φ(x) = ℓ[−(1 − c²)x₁²/2 + x₁⁴/4 + (1 + c²)x₂²/2],
+        stop  = (T steps since the last kick) ∧ Φ(x) − Φ(x̃) > −F   → x ← x̃, the path ends,
+        kick  = ¬stop ∧ ‖∇Φ(x)‖ ≤ c_t·ε ∧ (more than T steps since the last kick)
+                → x̃ ← x, x ← x − η_x ξ, ξ ~ U(B(0, r)),   else x ← x − η_x∇Φ(x),
+
+    the target checked after each step: ‖∇Φ(x)‖ ≤ ε, λ_min(∇²Φ(x)) ≥ −√(ρ_Φ ε) and
+    ‖∇_y f‖ = b‖Δx‖ ≤ ε (y at y*(x) before the step, b = c√(ℓμ)). GDmax's inner loop stands in for
+    the exact y*(x): the algorithm's ∇ₓf differs by ≤ b·q^N(b/μ)‖Δx‖, q = (1 − η_yμ)ᴺ.
+
+    Returns a float array (n_starts, n_draws): the iteration at which the target is first met, inf
+    where it is not within ``horizon`` (the stop rule fired at the saddle, or the horizon)."""
+    x0 = np.asarray(x0, float)
+    a, h2, b = ell * (1 - c**2), ell * (1 + c**2), c * math.sqrt(ell * mu)
+
+    def grad(x):
+        return np.stack([-a * x[..., 0] + ell * x[..., 0] ** 3, h2 * x[..., 1]], -1)
+
+    def phi(x):
+        return -a * x[..., 0] ** 2 / 2 + ell * x[..., 0] ** 4 / 4 + h2 * x[..., 1] ** 2 / 2
+
+    rng = np.random.default_rng(seed)
+    x = np.repeat(x0[:, None, :], n_draws, 1)
+    since = np.full(x.shape[:2], interval + 1)
+    anchor, anchor_v = x.copy(), np.zeros(x.shape[:2])
+    done = np.zeros(x.shape[:2], bool)
+    steps = np.full(x.shape[:2], np.inf)
+    curv = math.sqrt(rho_phi * eps)
+    for k in range(int(horizon)):
+        g, v = grad(x), phi(x)
+        stop = (since == interval) & (v - anchor_v > -decrease) & ~done
+        kick = ~stop & ~done & (np.linalg.norm(g, axis=-1) <= threshold * eps) & (since > interval)
+        u = rng.normal(size=x.shape)
+        xi = (u / np.linalg.norm(u, axis=-1, keepdims=True)
+              * (radius * np.sqrt(rng.uniform(size=x.shape[:2])))[..., None])
+        xn = np.where(stop[..., None], anchor,
+                      np.where(kick[..., None], x - eta_x * xi, x - eta_x * g))
+        xn = np.where(done[..., None], x, xn)
+        anchor = np.where(kick[..., None], x, anchor)
+        anchor_v = np.where(kick, v, anchor_v)
+        since = np.where(kick, 0, np.minimum(since + 1, interval + 1))
+        target = ((np.linalg.norm(grad(xn), axis=-1) <= eps)
+                  & (np.minimum(-a + 3 * ell * xn[..., 0] ** 2, h2) >= -curv)
+                  & (b * np.linalg.norm(xn - x, axis=-1) <= eps))
+        steps = np.where(target & ~np.isfinite(steps), k + 1.0, steps)
+        done |= stop
+        x = xn
+        if np.all(np.isfinite(steps) | done):
+            break
+    return steps
