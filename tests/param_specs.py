@@ -527,7 +527,7 @@ spec("sde_opt.engine._simulate.simulate", _sim_example, _valid_examples=2,
      events=EVENTS, observables=OBSERVABLES, stride=Integer(1, sample=(1, 1)),
      chunk_size=Integer(1, optional=True, sample=(4, 4)), memory_limit=Real(
          0.0, low_closed=False, high_closed=False, sample=(1e6, 1e9)),
-     progress=Bool(text_ok=True), first_path=Integer(0, sample=(0, 0)))
+     progress=Bool(text_ok=True), first_path=Integer(0, sample=(0, 0)), final_state=Bool())
 spec("sde_opt.engine._stream.simulate_streamed", _sim_example, _valid_examples=2,
      chain=CHAIN, x0=X0, key=Key(), n_paths=Integer(1, sample=(4, 4)),
      n_steps=Integer(0, sample=(10, 10)), events=EVENTS, observables=OBSERVABLES,
@@ -759,7 +759,7 @@ spec("sde_opt.problems.bilevel.QuadraticBilevel",
      lambda: dict(kappa=4.0, gamma=(-1.0, 1.0), omega=None, d_y=4, b=None, sigma_f=0.1,
                   sigma_g=0.1, spread=1.0, seed=0),
      kappa=Real(1.0, high_closed=False, sample=(1.0, 20.0)),
-     gamma=Array(ndim=1, same_shape=True, scale_ok=True),
+     gamma=Array(ndim=1, scale_ok=True),  # its length is d_x (any, up to d_y)
      omega=Array(ndim=1, low=0.0, low_closed=False, optional=True),
      d_y=Integer(2, sample=(2, 8)), b=Array(ndim=1, optional=True), sigma_f=NONNEG,
      sigma_g=NONNEG, spread=FINITE, seed=Key(kind="seed"))
@@ -776,11 +776,12 @@ spec("sde_opt.problems.bilevel.HyperCleaning",
      _valid_examples=2, n_train=Integer(1, sample=(4, 12)), n_val=Integer(1, sample=(4, 12)),
      dim=Integer(1, sample=(1, 4)), corrupt=Real(0.0, 1.0), mu=POS, lam=NONNEG,
      batch_size=Integer(1, sample=(1, 4)), seed=Key(kind="seed"),
-     newton_steps=Integer(1, sample=(2, 8)))
+     newton_steps=Integer(1, sample=(2, 8)),
+     data=Instance(what="a tuple of five arrays", optional=True, bad=("x", 1.0, (1, 2))))
 spec("sde_opt.problems.bilevel.ReducedHypergradient",
      lambda: dict(bilevel=quadratic_bilevel(), alpha=0.1, D=5, Q=5),
      bilevel=Instance(what="a bilevel problem", wrong=("problem", "game")),
-     alpha=POS, D=Integer(1, sample=(1, 10)), Q=Integer(0, sample=(0, 10)))
+     alpha=POS, D=Integer(1, sample=(1, 10)), Q=Integer(1, sample=(1, 10)))
 spec("sde_opt.problems.bilevel.biased_hypergradient",
      lambda: dict(problem=quadratic_bilevel(), x=np.zeros(2), y=np.zeros(4), alpha=0.1, Q=5),
      problem=Instance(what="a bilevel problem", wrong=("problem", "game")),
@@ -814,6 +815,7 @@ spec("sde_opt.problems.regularized_ufm.RegularizedUFM",
 ETA = Real(0.0, low_closed=False, high_closed=False, sample=(1e-3, 0.5))
 MU = Real(0.0, 1.0, high_closed=False, sample=(0.0, 0.95))
 BETA = Real(0.0, low_closed=False, inf_ok=True, sample=(0.1, 100.0))
+DECREASE = Real(0.0, low_closed=False, high_closed=False, optional=True, sample=(1e-4, 1.0))
 
 record("a chain's state (built by init/step); not user input",
        "sde_opt.algorithms.momentum_sgd.MomentumState",
@@ -886,10 +888,13 @@ spec("sde_opt.algorithms.perturbed_gdmax.PerturbedGDmax",
      lambda: dict(problem=game(), eta_x=0.02, eta_y=0.2, n_inner=3, radius=0.05, eps=0.1,
                   threshold=0.5, interval=20),
      n_inner=Integer(1, sample=(1, 5)), radius=POS, eps=POS, threshold=POS,
-     interval=Integer(1, sample=(1, 50)), **GAME_STEPS)
+     interval=Integer(1, sample=(1, 50)), decrease=DECREASE, **GAME_STEPS)
 spec("sde_opt.algorithms.perturbed_gdmax.perturbed_gdmax_template",
      lambda: dict(ell=1.0, mu=0.1, eps=0.01, rho_phi=1.0, delta_phi=1.0, d=2),
-     ell=POS, mu=POS, eps=POS, rho_phi=POS, delta_phi=POS, d=Integer(1, sample=(1, 10)),
+     # mu <= ell (kappa = ell/mu >= 1), each drawn against the example's other (1.0, 0.1)
+     ell=Real(0.0, low_closed=False, high_closed=False, sample=(0.1, 20.0)),
+     mu=Real(0.0, low_closed=False, high_closed=False, sample=(0.01, 1.0)),
+     eps=POS, rho_phi=POS, delta_phi=POS, d=Integer(1, sample=(1, 10)),
      delta=PROB, chi=POS, threshold=POS)
 
 # bilevel family (issue 19)
@@ -903,8 +908,9 @@ spec("sde_opt.algorithms.aid.AID",
 spec("sde_opt.algorithms.perturbed_aid.PerturbedAID",
      lambda: dict(problem=quadratic_bilevel(), alpha=0.1, beta=0.05, radius=0.05, threshold=1.0,
                   interval=4, D=3, N=3),
-     radius=POS, threshold=POS, interval=Integer(0, sample=(0, 10)),
-     D=Integer(1, sample=(1, 5)), N=Integer(1, sample=(1, 5)), **BILEVEL_STEPS)
+     radius=POS, threshold=POS, interval=Integer(1, sample=(1, 10)),
+     D=Integer(1, sample=(1, 5)), N=Integer(1, sample=(1, 5)), decrease=DECREASE,
+     **BILEVEL_STEPS)
 spec("sde_opt.algorithms.perturbed_aid.perturbed_aid_template",
      lambda: dict(eps=0.01, L=1.0, rho=1.0, delta_phi=1.0, dim=2),
      eps=POS, L=POS, rho=POS, delta_phi=POS, dim=Integer(1, sample=(1, 10)), delta=PROB,
@@ -1185,14 +1191,18 @@ spec("sde_opt.theory.langevin.kramers_langer_lambda_plus",
 
 # bilevel theory (issue 19)
 ALPHA = Real(0.0, low_closed=False, high_closed=False, sample=(0.01, 0.2))
+# mu <= ell (the lower level's curvature range): each drawn against the example's other (4.0, 1.0)
+MU_BELOW_ELL = Real(0.0, low_closed=False, high_closed=False, sample=(0.01, 4.0))
+ELL_ABOVE_MU = Real(0.0, low_closed=False, high_closed=False, sample=(1.0, 20.0))
 spec("sde_opt.theory.bilevel.gd_contraction",
      lambda: dict(alpha=0.1, mu=1.0, ell=4.0, D=5),
-     alpha=ALPHA, mu=POS, ell=POS, D=Integer(1, sample=(1, 10)))
+     alpha=ALPHA, mu=MU_BELOW_ELL, ell=ELL_ABOVE_MU, D=Integer(1, sample=(1, 10)))
 spec("sde_opt.theory.bilevel.cg_contraction_bound", lambda: dict(kappa=4.0, N=5),
      kappa=Real(1.0, high_closed=False, sample=(1.0, 100.0)), N=Integer(1, sample=(1, 10)))
 spec("sde_opt.theory.bilevel.aid_contraction",
      lambda: dict(alpha=0.1, mu=1.0, ell=4.0, D=5, N=3),
-     alpha=ALPHA, mu=POS, ell=POS, D=Integer(1, sample=(1, 10)), N=Integer(1, sample=(1, 10)))
+     alpha=ALPHA, mu=MU_BELOW_ELL, ell=ELL_ABOVE_MU, D=Integer(1, sample=(1, 10)),
+     N=Integer(1, sample=(1, 10)))
 spec("sde_opt.theory.bilevel.diffusion_exit_mean_1d",
      lambda: dict(potential=lambda x: -x**2 / 2 + x**4 / 4, sigma=0.3, radius=0.5, n=2001),
      potential=Func(), sigma=SIGMA, radius=RADIUS, n=Integer(2, sample=(101, 2001)))
@@ -1202,7 +1212,7 @@ spec("sde_opt.theory.bilevel.perturbed_aid_escape_growth",
 spec("sde_opt.theory.bilevel.reduced_sde",
      lambda: dict(problem=quadratic_bilevel(), alpha=0.1, beta=0.05, D=3, Q=3),
      problem=BILEVEL, alpha=ALPHA, beta=ETA, D=Integer(1, sample=(1, 5)),
-     Q=Integer(0, sample=(0, 5)))
+     Q=Integer(1, sample=(1, 5)))
 
 
 @cached
