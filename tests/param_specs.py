@@ -739,6 +739,14 @@ spec("sde_opt.problems.games.RampGame",
      lambda: dict(d=1, eps=0.1, ell=1.0, mu=0.1, c=0.5),
      d=Integer(1, sample=(1, 4)), eps=POS, ell=POS, mu=POS,
      c=Real(0.0, 1.0, high_closed=False), **GAME_NOISE)
+spec("sde_opt.problems.nonconvex_concave.ConcaveWellGame",
+     lambda: dict(d=2, ell=1.0, b=1.0, y_radius=0.2, sigma_x=0.0, sigma_y=0.0, batch_size=1),
+     d=Integer(1, sample=(1, 4)), ell=POS, b=POS, y_radius=POS, **GAME_NOISE)
+spec("sde_opt.problems.moment_gan.MomentGAN",
+     lambda: dict(mu=1.0, mean=0.5, std=0.5, n=50, seed=0, sigma_x=0.0, sigma_y=0.0,
+                  batch_size=1),
+     mu=POS, mean=FINITE, std=POS, n=Integer(2, sample=(2, 100)), seed=Key(kind="seed"),
+     **GAME_NOISE)
 spec("sde_opt.problems.games.PhiStationary", lambda: dict(problem=game(), eps=0.1),
      problem=GAME, eps=POS)
 spec("sde_opt.problems.adversarial_logistic.AdversarialLogistic",
@@ -970,10 +978,6 @@ spec("sde_opt.theory.saddle_exit.saddle_exit_mean_asymptotic",
      k=Integer(1, sample=(1, 4)), correction=Bool(), **EXIT)
 spec("sde_opt.theory.saddle_exit.saddle_exit_mean_em",
      lambda: dict(lam=1.0, sigma=0.1, r=1.0, dt=0.01), dt=STEP, **EXIT)
-spec("sde_opt.theory.saddle_exit.saddle_exit_mean_from",
-     lambda: dict(lam=1.0, sigma=0.1, r=1.0, x0=0.1),
-     lam=LAM, sigma=Real(0.0, high_closed=False, sample=(0.01, 1.0)), r=RADIUS,
-     x0=Real(-1.0, 1.0, low_closed=False, high_closed=False, sample=(-0.4, 0.4)))
 spec("sde_opt.theory.saddle_exit.saddle_exit_cdf",
      lambda: dict(t=np.array([0.5, 2.0, 5.0]), lam=1.0, sigma=0.1, r=1.0, dt=None),
      t=TIMES, dt=DT_OPT, **EXIT)
@@ -1295,8 +1299,6 @@ def _observed():
 BOOL_MASK = Instance(what="a boolean array", optional=True)
 SAMPLES = Array(scale_ok=True)
 spec("sde_opt.stats._estimate.normal_quantile", lambda: dict(level=0.95), level=LEVEL)
-spec("sde_opt.stats._estimate.t_quantile", lambda: dict(level=0.95, df=5), level=LEVEL,
-     df=Integer(1, sample=(1, 100)))
 spec("sde_opt.stats.exit_times.exit_time_summary",
      lambda: dict(result_or_times=_exit_times(), observed=_observed(), diverged=None,
                   quantiles=(0.25, 0.5), level=0.9, diverged_as="censored"),
@@ -1553,32 +1555,9 @@ spec("sde_opt.experiment.verdict.compare_interval",
      lambda: dict(claim="slope", predicted=0.5, measured=0.52, ci_low=0.45, ci_high=0.6),
      ci_low=Real(nonfinite_ok=True, valid_from=(0.45, -math.inf)),
      ci_high=Real(nonfinite_ok=True, valid_from=(0.6, math.inf)), **VERDICT_COMMON)
-spec("sde_opt.experiment.verdict.Deviation",
-     lambda: dict(reason="drops the O(η) term", holds="the O(η) statement"),
-     reason=Text(), holds=Text())
-spec("sde_opt.experiment.verdict.counts", lambda: dict(verdicts=_verdicts()),
-     verdicts=Instance(what="a list of Verdict", bad=("x", 1.0, (1, 2), [1.0])))
-spec("sde_opt.experiment.verdict.exit_status", lambda: dict(verdicts=_verdicts()),
-     verdicts=Instance(what="a list of Verdict", bad=("x", 1.0, (1, 2), [1.0])))
 CI_PAIR = Instance(what="a pair (low, high) or None", optional=True,
                    bad=("x", 1.0, (1.0, 2.0, 3.0), ("a", "b")))
-spec("sde_opt.experiment.table.claim",
-     lambda: dict(quantity="escape time", measured=1.0, ci=(0.9, 1.1), theory=1.0,
-                  verdict="pass", note=""),
-     quantity=Text(), measured=SUMMARY_NUMBER, ci=CI_PAIR, theory=SUMMARY_NUMBER,
-     verdict=Choice(options=("pass", "fail", "deviation", "-")), note=Text())
-spec("sde_opt.experiment.table.se_claim",
-     lambda: dict(quantity="escape time", measured=1.0, se=0.01, predicted=1.0, verdict="pass",
-                  z=None, note=""),
-     quantity=Text(), measured=SUMMARY_NUMBER, se=Real(0.0, optional=True, nonfinite_ok=True),
-     predicted=SUMMARY_NUMBER, verdict=Choice(options=("pass", "fail", "deviation", "-")),
-     z=Real(0.0, low_closed=False, high_closed=False, optional=True), note=Text())
-spec("sde_opt.experiment.table.number", lambda: dict(x=1.0), x=SUMMARY_NUMBER)
-spec("sde_opt.experiment.table.fmt", lambda: dict(x=1.0), x=SUMMARY_NUMBER)
-spec("sde_opt.experiment.table.fmt_ci", lambda: dict(ci=(0.9, 1.1)), ci=CI_PAIR)
 ROWS = Instance(what="a list of row dicts", bad=("x", 1.0, (1, 2), {"a": 1}))
-spec("sde_opt.experiment.table.counts", lambda: dict(rows=_rows()), rows=ROWS)
-spec("sde_opt.experiment.table.counts_line", lambda: dict(rows=_rows()), rows=ROWS)
 spec("sde_opt.experiment.table.format_claims", lambda: dict(rows=_rows(), width=100, title=None),
      rows=ROWS, width=Integer(80, sample=(80, 200)), title=Text(optional=True))
 
@@ -1677,6 +1656,147 @@ record("a chain's state (built by init/step); not user input",
        "sde_opt.algorithms.optax_chain.OptaxState", "sde_opt.algorithms.adam.AdamState",
        "sde_opt.algorithms.rmsprop.RMSpropState", "sde_opt.sde.adaptive.RMSpropSDEState",
        "sde_opt.sde.adaptive.AdamSDEState")
+
+@cached
+def quad_rmsprop():
+    import sde_opt as so
+    return so.RMSprop(so.Quadratic([1.0, 4.0], noise_cov=25.0), 0.1, 0.99, 1.0, sigma=5.0)
+
+
+def _rms_state():
+    import jax.numpy as jnp
+
+    import sde_opt as so
+    return so.algorithms.RMSpropState(jnp.array([0.5, -0.3]), jnp.full(2, 0.6))
+
+
+QUAD_MATRIX = Array(ndim=(0, 2), same_shape=True, scale_ok=True)
+spec("sde_opt.theory.adaptive.rmsprop_stationary_covariance",
+     lambda: dict(hessian=np.diag([1.0, 4.0]), noise_cov=np.eye(2), sigma=1.0, sigma0=0.5,
+                  eps0=0.1),
+     hessian=QUAD_MATRIX, noise_cov=QUAD_MATRIX, sigma=POS, sigma0=POS, eps0=NONNEG)
+spec("sde_opt.theory.adaptive.adam_stationary_covariance",
+     lambda: dict(hessian=np.diag([1.0, 4.0]), noise_cov=np.eye(2), sigma=1.0, sigma0=0.5,
+                  eps0=0.1, c1=1.0, full=False),
+     hessian=QUAD_MATRIX, noise_cov=QUAD_MATRIX, sigma=POS, sigma0=POS, eps0=NONNEG, c1=POS,
+     full=Bool())
+SCALING_RULE = dict(kappa=Real(0.0, low_closed=False, high_closed=False, sample=(0.5, 50.0)),
+                    eta=POS, eps=NONNEG,
+                    betas=Free(why="keyword averaging constants (beta=, beta1=, ...), each "
+                               "checked in [0, 1) by name"))
+spec("sde_opt.theory.adaptive.square_root_scaling",
+     lambda: dict(kappa=4.0, eta=0.01, eps=1e-8, beta=0.999), **SCALING_RULE)
+spec("sde_opt.theory.adaptive.linear_scaling",
+     lambda: dict(kappa=4.0, eta=0.01, eps=1e-8, beta=0.999), **SCALING_RULE)
+ADAPTIVE_CHAIN = Instance(what="an RMSprop or Adam chain", wrong=("chain", "problem", "sde"))
+spec("sde_opt.theory.adaptive.regime_numbers",
+     lambda: dict(alg=quad_rmsprop(), theta=np.array([1.0, 1.0], np.float32)),
+     alg=ADAPTIVE_CHAIN, theta=Array(same_shape=True, scale_ok=True))
+spec("sde_opt.theory.adaptive.one_step_excess",
+     lambda: dict(alg=quad_rmsprop(), state=_rms_state()),
+     alg=ADAPTIVE_CHAIN, state=Instance(what="the chain's state", bad=("x", 1.0, (1, 2))))
+
+def _smooth_grad(u):
+    return -0.5 * u
+
+
+POINTS = Array(ndim=(1, 2), scale_ok=True)
+PROX = dict(x=POINTS, lam=Real(0.0, low_closed=False, high_closed=False, sample=(0.05, 0.9)),
+            smooth_grad=Func(), lipschitz=NONNEG, beta=NONNEG,
+            # weak_convexity < 1/lam (= 2 in the example)
+            weak_convexity=Real(0.0, high_closed=False, sample=(0.0, 1.9)))
+PROX_EX = dict(x=np.array([[1.0, 0.5], [0.2, -0.1]]), lam=0.5, smooth_grad=_smooth_grad,
+               lipschitz=0.5, beta=0.3, weak_convexity=0.5)
+spec("sde_opt.theory.moreau.group_soft_threshold",
+     lambda: dict(v=np.array([[1.0, 0.5], [0.2, -0.1]]), t=0.3), v=POINTS, t=NONNEG)
+spec("sde_opt.theory.moreau.prox_smooth_plus_norm", lambda: dict(PROX_EX, n_iter=None, tol=1e-8),
+     n_iter=Integer(1, optional=True, sample=(1, 50)),
+     tol=Real(0.0, 1.0, low_closed=False, high_closed=False, sample=(1e-10, 1e-3)), **PROX)
+spec("sde_opt.theory.moreau.moreau_gradient_norm", lambda: dict(PROX_EX),
+     kw=Free(why="n_iter, tol of prox_smooth_plus_norm, checked there by name"), **PROX)
+spec("sde_opt.theory.moreau.quadratic_prox",
+     lambda: dict(x=np.array([[1.0, 0.5], [0.2, -0.1]]), a=0.5, beta=0.3, ell=1.0),
+     x=POINTS, a=Real(high_closed=False, low_closed=False, sample=(-2.0, 1.9)),  # a < 2 ell
+     beta=NONNEG, ell=Real(0.0, low_closed=False, high_closed=False, sample=(0.3, 10.0)))
+
+def _q_kappa_j():
+    # J of Q_4 (nc_sc_quadratic_blocks(4.0)): [[A, B], [-B^T, C]] written out
+    a, b, c = -0.5, math.sqrt(2 * 0.5 * 0.25), 0.25
+    return np.array([[a, b], [-b, c]])
+
+
+Q_KAPPA = dict(kappa=Real(1.0, low_closed=False, high_closed=False, sample=(1.5, 50.0)),
+               ell=POS, a=Real(0.0, 1.0, low_closed=False, high_closed=False))
+spec("sde_opt.theory.minimax_rates.nc_sc_quadratic_blocks",
+     lambda: dict(kappa=4.0, ell=1.0, a=0.5, d=1), d=Integer(1, sample=(1, 4)), **Q_KAPPA)
+spec("sde_opt.theory.minimax_rates.gda_critical_step_x",
+     lambda: dict(kappa=4.0, ell=1.0, a=0.5), **Q_KAPPA)
+spec("sde_opt.theory.minimax_rates.critical_step_x",
+     lambda: dict(method="gda", J=_q_kappa_j(), eta_y=1.0, m=1, low=1e-9, high=10.0,
+                  rtol=1e-10),
+     _valid_examples=2,
+     method=Choice(options=("gda", "alternating-gda", "ogda", "extragradient", "gdmax")),
+     J=Array(ndim=2, same_shape=True, valid_from=(_q_kappa_j(),)),
+     eta_y=Real(0.0, low_closed=False, high_closed=False, sample=(0.5, 1.0)),
+     m=Integer(1, 2, sample=(1, 1)), low=Real(0.0, low_closed=False, high_closed=False,
+                                              sample=(1e-9, 1e-3)),
+     high=Real(0.0, low_closed=False, high_closed=False, sample=(5.0, 20.0)),
+     rtol=Real(0.0, 1.0, low_closed=False, high_closed=False, sample=(1e-10, 1e-4)))
+spec("sde_opt.theory.minimax_rates.ramp_lower_bound",
+     lambda: dict(r0=np.array([1.0, 2.0]), eps=0.1, ell=1.0, eta_x=0.1, tracking=1.1,
+                  unit_roundoff=0.0),
+     r0=Array(low=0.0, scale_ok=True), eps=POS, ell=POS, eta_x=POS, tracking=POS,
+     unit_roundoff=Real(0.0, 1.0, high_closed=False, sample=(0.0, 1e-6)))
+GDA_COV = dict(J=Array(ndim=2, same_shape=True, valid_from=(_q_kappa_j(),)),
+               sigma_cov=Array(ndim=2, same_shape=True, scale_ok=True),
+               # eta_x below GDA's critical step 1/(a(kappa+1)ell) = 0.4 at eta_y = 1
+               eta_x=Real(0.0, low_closed=False, high_closed=False, sample=(0.01, 0.3)),
+               eta_y=Real(0.0, low_closed=False, high_closed=False, sample=(0.5, 1.0)),
+               m=Integer(1, 2, sample=(1, 1)),
+               batch=Real(1.0, high_closed=False, sample=(1.0, 64.0)))
+spec("sde_opt.theory.minimax_rates.gda_stationary_covariance",
+     lambda: dict(J=_q_kappa_j(), sigma_cov=np.eye(2), eta_x=0.1, eta_y=1.0, m=1, batch=1),
+     **GDA_COV)
+spec("sde_opt.theory.minimax_rates.gda_gradient_floor",
+     lambda: dict(J=_q_kappa_j(), phi_hessian=np.array([[0.5]]), sigma_cov=np.eye(2), eta_x=0.1,
+                  eta_y=1.0, m=1, batch=1),
+     phi_hessian=Array(ndim=2, same_shape=True, scale_ok=True), **GDA_COV)
+spec("sde_opt.theory.minimax_rates.best_batch", lambda: dict(floor_one=0.5, eps=0.1),
+     floor_one=NONNEG, eps=POS)
+spec("sde_opt.theory.minimax_rates.iterations_at_floor",
+     lambda: dict(approach=100.0, u=np.array([0.2, 0.5, 2.0])),
+     approach=NONNEG, u=Array(low=0.0, scale_ok=True))
+
+def _tilted_well_2d(x, y):
+    return (x**2 - 1) ** 2 / 4 + y**2 / 2
+
+
+def _well_force(x):
+    return x - x**3
+
+
+# the start (-1, 0) must stay a grid node: valid grid values are drawn from those that keep it one
+MFPT_X = dict(eps=Real(0.0, low_closed=False, high_closed=False, sample=(0.3, 2.0)),
+              x_lo=Real(low_closed=False, high_closed=False, valid_from=(-2.0, -3.0, -1.0)),
+              b=Real(low_closed=False, high_closed=False, valid_from=(1.0, 4.0, -0.5)),
+              nx=Integer(1, valid_from=(6, 3, 12)),
+              start=Array(ndim=1, same_shape=True))
+MFPT_2D = dict(potential=Func(), y_lo=Real(low_closed=False, high_closed=False,
+                                           valid_from=(-1.0, -3.0)),
+               y_hi=Real(low_closed=False, high_closed=False, valid_from=(1.0, 3.0)),
+               ny=Integer(1, valid_from=(4, 2, 8)), **MFPT_X)
+MFPT_2D_EX = dict(potential=_tilted_well_2d, eps=0.5, x_lo=-2.0, b=1.0, y_lo=-1.0, y_hi=1.0,
+                  nx=6, ny=4, start=np.array([-1.0, 0.0]))
+spec("sde_opt.theory.fokker_planck.mfpt_overdamped_2d_grid", lambda: dict(MFPT_2D_EX), **MFPT_2D)
+spec("sde_opt.theory.fokker_planck.mfpt_overdamped_2d", lambda: dict(MFPT_2D_EX), **MFPT_2D)
+MFPT_1D = dict(force=Func(), gamma=Real(0.0, low_closed=False, high_closed=False,
+                                        sample=(0.3, 5.0)),
+               v_max=Real(0.0, low_closed=False, high_closed=False, sample=(0.5, 4.0)),
+               nv=Integer(1, valid_from=(4, 2, 8)), **MFPT_X)
+MFPT_1D_EX = dict(force=_well_force, eps=0.5, gamma=1.0, x_lo=-2.0, b=1.0, v_max=2.0, nx=6, nv=4,
+                  start=np.array([-1.0, 0.0]))
+spec("sde_opt.theory.fokker_planck.mfpt_underdamped_1d_grid", lambda: dict(MFPT_1D_EX), **MFPT_1D)
+spec("sde_opt.theory.fokker_planck.mfpt_underdamped_1d", lambda: dict(MFPT_1D_EX), **MFPT_1D)
 
 # issue 18
 spec("sde_opt.sde.two_timescale.GDmaxSDE",
