@@ -527,14 +527,15 @@ spec("sde_opt.engine._simulate.simulate", _sim_example, _valid_examples=2,
      events=EVENTS, observables=OBSERVABLES, stride=Integer(1, sample=(1, 1)),
      chunk_size=Integer(1, optional=True, sample=(4, 4)), memory_limit=Real(
          0.0, low_closed=False, high_closed=False, sample=(1e6, 1e9)),
-     progress=Bool(text_ok=True), first_path=Integer(0, sample=(0, 0)), final_state=Bool())
+     progress=Bool(text_ok=True, optional=True), first_path=Integer(0, sample=(0, 0)),
+     final_state=Bool())
 spec("sde_opt.engine._stream.simulate_streamed", _sim_example, _valid_examples=2,
      chain=CHAIN, x0=X0, key=Key(), n_paths=Integer(1, sample=(4, 4)),
      n_steps=Integer(0, sample=(10, 10)), events=EVENTS, observables=OBSERVABLES,
      stride=Integer(1, sample=(1, 1)), chunk_paths=Integer(1, sample=(4, 64)),
      bin_width=Integer(1, optional=True, sample=(1, 1)),
      memory_limit=Real(0.0, low_closed=False, high_closed=False, sample=(1e6, 1e9)),
-     progress=Bool(text_ok=True))
+     progress=Bool(text_ok=True, optional=True))
 spec("sde_opt.engine._simulate.use_cpu_cores", lambda: dict(n=None),
      n=Integer(1, optional=True, sample=(1, 2)))
 spec("sde_opt.engine._trajectory.trajectory",
@@ -1853,8 +1854,8 @@ spec("sde_opt.problems.bilevel_losses.FiniteSumBilevel",
                   y=np.zeros(1, np.float32), batch_size=4, inner_batch_size=None, y_star=None,
                   lower_smoothness=None, lower_strong_convexity=None, tol=None, max_steps=16),
      outer_loss=Func(), inner_loss=Func(), outer_data=Array(scale_ok=True),
-     inner_data=Array(scale_ok=True), x=Array(ndim=1, same_shape=True),
-     y=Array(ndim=1, same_shape=True), batch_size=Integer(1, sample=(1, 12)),
+     # x and y: points of any shape the losses accept (their shapes define the problem's)
+     inner_data=Array(scale_ok=True), x=Array(scale_ok=True), y=Array(scale_ok=True), batch_size=Integer(1, sample=(1, 12)),
      inner_batch_size=Integer(1, optional=True, sample=(1, 12)), y_star=Func(optional=True),
      lower_smoothness=Real(0.0, low_closed=False, high_closed=False, optional=True,
                            callable_ok=True),

@@ -52,7 +52,8 @@ def test_a_wrong_oracle_fails_when_the_algorithm_is_built(make):
 
 
 def test_sgd_names_itself():
-    with pytest.raises(TypeError, match=r"^sgd: problem must be a minimization problem .* got Bilinear, which is a game"):
+    with pytest.raises(TypeError, match=r"^sgd: problem must be a minimization problem .* "
+                                        r"got Bilinear, which is a game"):
         so.sgd(Bilinear(1.0), 0.1)
     with pytest.raises(ValueError, match="^sgd: eta must lie in"):
         so.sgd(so.QuadraticSaddle([-1.0, 1.0]), -0.1)
