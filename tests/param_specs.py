@@ -18,8 +18,7 @@ Each kind builds hypothesis strategies of *invalid* values (wrong type, NaN/inf,
 wrong shape, empty, non-integer where an integer is needed, bool where a number is needed,
 strings) and of *valid* values; ``tests/test_param_checks.py`` runs them. ``RECORDS`` lists the
 public classes that are results or states built by the package (their fields are not user input)
-and the abstract bases (not constructible); ``PENDING_FAMILIES`` lists the specs whose code
-another issue's helper is rewriting (reported as xfail until merged).
+and the abstract bases (not constructible).
 """
 
 from __future__ import annotations
@@ -1611,8 +1610,8 @@ spec("sde_opt.sweep.compare_stationary",
 
 
 # --------------------------------------------------------------------------------------------
-# names on other helpers' branches, not on main yet (their examples use only main's objects
-# plus the new class itself; they run once the branch is merged)
+# the adaptive family (issue 23), the two-timescale GDmax SDE (18), StocBiO's call moments (19),
+# the augmented UFM (20), the user-defined problems and SDE (22)
 # --------------------------------------------------------------------------------------------
 
 def _so():
@@ -1855,7 +1854,8 @@ spec("sde_opt.problems.bilevel_losses.FiniteSumBilevel",
                   lower_smoothness=None, lower_strong_convexity=None, tol=None, max_steps=16),
      outer_loss=Func(), inner_loss=Func(), outer_data=Array(scale_ok=True),
      # x and y: points of any shape the losses accept (their shapes define the problem's)
-     inner_data=Array(scale_ok=True), x=Array(scale_ok=True), y=Array(scale_ok=True), batch_size=Integer(1, sample=(1, 12)),
+     inner_data=Array(scale_ok=True), x=Array(scale_ok=True), y=Array(scale_ok=True),
+     batch_size=Integer(1, sample=(1, 12)),
      inner_batch_size=Integer(1, optional=True, sample=(1, 12)), y_star=Func(optional=True),
      lower_smoothness=Real(0.0, low_closed=False, high_closed=False, optional=True,
                            callable_ok=True),
@@ -1866,23 +1866,3 @@ spec("sde_opt.sde.from_functions.SDE",
      lambda: dict(drift=lambda t, x: -x, diffusion=lambda t, x: 0.1, shape=(2,), geometry=None),
      drift=Func(), diffusion=Func(), shape=Shape(), geometry=GEOMETRY)
 spec("sde_opt.engine.events.OnState", lambda: dict(fn=_first), fn=Func())
-
-
-# --------------------------------------------------------------------------------------------
-# specs whose code another helper is rewriting now (reported as xfail until merged; the lead
-# removes this list after merging issues 18, 19, 20 and 23)
-# --------------------------------------------------------------------------------------------
-
-_PENDING_MODULES = {
-    20: ("sde_opt.problems.normalized_ufm.", "sde_opt.problems.regularized_ufm.",
-         "sde_opt.geometry.Sphere", "sde_opt.geometry.Oblique", "sde_opt.geometry.Product",
-         "sde_opt.algorithms.riemannian_", "sde_opt.theory.neural_collapse.",
-         "sde_opt.stats.neural_collapse.", "sde_opt.stats.proportions."),
-}
-_PENDING_NAMES = ("sde_opt.problems.augmented_ufm.AugmentedUFM",)
-
-
-def is_pending(name: str) -> bool:
-    return name in _PENDING_NAMES or any(
-        name.startswith(p) for prefixes in _PENDING_MODULES.values() for p in prefixes)
-PENDING_FAMILIES: list[str] = sorted(name for name in SPECS if is_pending(name))
