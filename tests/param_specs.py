@@ -1269,6 +1269,109 @@ spec("sde_opt.theory.neural_collapse.uniform_tangent_kick",
      n=Integer(1, sample=(1, 6)))
 
 
+@cached
+def ufm64_point():
+    """The ETF global minimizer of ufm() (float64 NumPy arrays)."""
+    return {a: np.asarray(b, np.float64) for a, b in ufm().global_minimizer().items()}
+
+
+@cached
+def ufm_saddle():
+    return {a: np.asarray(b, np.float64) for a, b in ufm().saddle("collapsed").items()}
+
+
+def _nc_starts():
+    rng = np.random.default_rng(0)
+    pts = [ufm().geometry.retract({a: b + 0.05 * rng.standard_normal(b.shape)
+                                   for a, b in ufm_saddle().items()}) for _ in range(2)]
+    return {a: np.stack([np.asarray(q[a], np.float64) for q in pts]) for a in ("W", "H")}
+
+
+UFM = Instance(what="a NormalizedUFM", wrong=("problem", "game", "sde"))
+UFM_POINT = Instance(what="a point {'W': W, 'H': H}", bad=("x", 1.0, (1, 2), {"W": 1.0}))
+NC_STARTS = Instance(what="a point {'W', 'H'} with a leading axis",
+                     bad=("x", 1.0, (1, 2), {"W": np.ones((2, 3, 3))}))
+NC_TOLS = dict(grad_tol=Real(0.0, low_closed=False, high_closed=False, sample=(1e-12, 1e-3)),
+               curvature_tol=Real(0.0, low_closed=False, high_closed=False,
+                                  sample=(1e-10, 1e-3)),
+               value_tol=Real(0.0, low_closed=False, high_closed=False, sample=(1e-12, 1e-3)))
+NC_TOLS_EX = dict(grad_tol=1e-9, curvature_tol=1e-6, value_tol=1e-9)
+spec("sde_opt.theory.neural_collapse.find_critical_points",
+     lambda: dict(problem=ufm(), starts=_nc_starts(), n_iter=3), _valid_examples=2,
+     problem=Instance(what="a minimization problem", wrong=("game", "sde")), starts=NC_STARTS,
+     n_iter=Integer(1, sample=(1, 4)))
+spec("sde_opt.theory.neural_collapse.classify_critical_point",
+     lambda: dict(problem=ufm(), x=ufm_saddle(), f_star=None, **NC_TOLS_EX), _valid_examples=2,
+     problem=UFM, x=UFM_POINT, f_star=Real(low_closed=False, high_closed=False, optional=True),
+     **NC_TOLS)
+spec("sde_opt.theory.neural_collapse.critical_point_census",
+     lambda: dict(problem=ufm(), starts=_nc_starts(), n_iter=3, **NC_TOLS_EX), _valid_examples=2,
+     problem=UFM, starts=NC_STARTS, n_iter=Integer(1, sample=(1, 4)), **NC_TOLS)
+record("a result of critical_point_census / classify_critical_point; not user input",
+       "sde_opt.theory.neural_collapse.CriticalPoint")
+spec("sde_opt.theory.neural_collapse.min_positive_curvature", lambda: dict(problem=ufm()),
+     problem=UFM)
+RUN_VALUES = Array(ndim=1, same_shape=True, low=0.0, scale_ok=True)
+spec("sde_opt.theory.neural_collapse.attainment",
+     lambda: dict(problem=ufm(), loss=np.array([0.9, 1.2]), grad_norm=np.array([1e-9, 1e-3]),
+                  nc1=np.array([1e-12, 0.1]), nc2=np.array([1e-9, 0.2]),
+                  nc3=np.array([1e-9, 0.3]), eps=2.2e-16, grad_tol=1e-6),
+     problem=UFM, loss=Array(ndim=1, same_shape=True, scale_ok=True), grad_norm=RUN_VALUES,
+     nc1=RUN_VALUES, nc2=RUN_VALUES, nc3=RUN_VALUES,
+     eps=Real(0.0, low_closed=False, high_closed=False, sample=(1e-16, 1e-6)),
+     grad_tol=Real(0.0, low_closed=False, high_closed=False, sample=(1e-9, 1e-3)))
+spec("sde_opt.theory.neural_collapse.reference_hessian_eigenvalues",
+     lambda: dict(problem=ufm(), x=ufm_saddle()), _valid_examples=1, problem=UFM, x=UFM_POINT)
+EIGENVALUES = Array(ndim=1, same_shape=True, valid_from=(np.array([-1.0, 0.5, 2.0]),))
+spec("sde_opt.theory.neural_collapse.curvature_verdict",
+     lambda: dict(package_eigenvalues=np.array([-1.0, 0.5, 2.0]),
+                  reference_eigenvalues=np.array([-1.0, 0.5, 2.0]), closed_form=None),
+     package_eigenvalues=EIGENVALUES, reference_eigenvalues=EIGENVALUES,
+     closed_form=Real(low_closed=False, high_closed=False, optional=True))
+spec("sde_opt.theory.neural_collapse.UnstableExit",
+     lambda: dict(center={"W": np.zeros((2, 2))}, basis=np.eye(4)[:, :1], radius=0.1),
+     center=Instance(what="a point (an array or a pytree)", bad=("x", {"W": "a"})),
+     basis=Array(ndim=2, same_shape=(0,), scale_ok=True), radius=RADIUS)
+
+
+@cached
+def ufm_batch1():
+    import sde_opt as so
+    return so.NormalizedUFM(3, 3, 1, batch_size=1)
+
+
+spec("sde_opt.theory.neural_collapse.one_step_moments",
+     lambda: dict(problem=ufm_batch1(), eta=0.01,
+                  x={a: np.asarray(b, np.float64)
+                     for a, b in ufm_batch1().saddle("collapsed").items()}, sde=None),
+     _valid_examples=2, problem=UFM, eta=Real(0.0, low_closed=False, high_closed=False,
+                                            sample=(1e-3, 0.1)),
+     x=UFM_POINT, sde=Instance(what="an SDE or None", optional=True, wrong=("problem", "chain")))
+
+# neural-collapse metrics (issue 20)
+NC_LABELS = Array(ndim=1, same_shape=True, low=0.0, high=2.0)
+NC_EX_H = np.array([[1.0, 0.9, -0.5, -0.4, -0.5, -0.6], [0.0, 0.1, 0.8, 0.9, -0.8, -0.9]])
+NC_EX_LABELS = np.array([0, 0, 1, 1, 2, 2])
+NC_EX_W = np.array([[1.0, -0.5, -0.5], [0.0, 0.87, -0.87]])
+spec("sde_opt.stats.neural_collapse.class_means",
+     lambda: dict(h=NC_EX_H, labels=NC_EX_LABELS, k=3),
+     h=Array(ndim=2, same_shape=(1,), scale_ok=True), labels=NC_LABELS,
+     k=Integer(2, valid_from=(3, 4)))
+spec("sde_opt.stats.neural_collapse.nc1", lambda: dict(h=NC_EX_H, labels=NC_EX_LABELS, k=3),
+     h=Array(ndim=2, same_shape=(1,), scale_ok=True), labels=NC_LABELS,
+     k=Integer(2, valid_from=(3, 4)))
+spec("sde_opt.stats.neural_collapse.nc2", lambda: dict(w=NC_EX_W),
+     w=Array(ndim=2, scale_ok=True))
+spec("sde_opt.stats.neural_collapse.nc3", lambda: dict(w=NC_EX_W, h=NC_EX_H, labels=NC_EX_LABELS),
+     w=Array(ndim=2, same_shape=(0,), scale_ok=True),
+     h=Array(ndim=2, same_shape=True, scale_ok=True), labels=NC_LABELS)
+spec("sde_opt.stats.neural_collapse.nc_metrics",
+     lambda: dict(x={"W": NC_EX_W, "H": NC_EX_H}, labels=NC_EX_LABELS, k=3),
+     x=UFM_POINT, labels=NC_LABELS, k=Integer(2, valid_from=(3,)))
+spec("sde_opt.stats.neural_collapse.nc_observables", lambda: dict(labels=NC_EX_LABELS, k=3),
+     labels=Array(ndim=1, low=0.0, high=2.0), k=Integer(2, valid_from=(3, 4)))
+
+
 def _key0():
     import jax.random as jr
     return jr.key(0)
