@@ -43,7 +43,7 @@ class RiemannianGD(AbstractAlgorithm):
 
     def __init__(self, problem: AbstractProblem, eta):
         check_problem("RiemannianGD", problem, game=False)
-        check_positive("RiemannianGD", "eta", eta)
+        check_positive("RiemannianGD", "eta", eta, scalar=True)
         self.problem = problem
         self.eta = jnp.asarray(eta)
 

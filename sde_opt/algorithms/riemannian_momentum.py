@@ -54,8 +54,8 @@ class RiemannianMomentum(AbstractAlgorithm):
 
     def __init__(self, problem: AbstractProblem, eta, mu=0.9):
         check_problem("RiemannianMomentum", problem, game=False)
-        check_positive("RiemannianMomentum", "eta", eta)
-        check_range("RiemannianMomentum", "mu", mu, 0.0, 1.0, high_closed=False)
+        check_positive("RiemannianMomentum", "eta", eta, scalar=True)
+        check_range("RiemannianMomentum", "mu", mu, 0.0, 1.0, high_closed=False, scalar=True)
         self.problem = problem
         self.eta = jnp.asarray(eta)
         self.mu = jnp.asarray(mu)

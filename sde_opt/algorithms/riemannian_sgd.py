@@ -40,7 +40,7 @@ class RiemannianSGD(AbstractAlgorithm):
 
     def __init__(self, problem: AbstractProblem, eta):
         check_problem("RiemannianSGD", problem, game=False)
-        check_positive("RiemannianSGD", "eta", eta)
+        check_positive("RiemannianSGD", "eta", eta, scalar=True)
         self.problem = problem
         self.eta = jnp.asarray(eta)
 

@@ -47,9 +47,11 @@ from .._checks import (
     check_array,
     check_instance,
     check_integer,
+    check_key,
     check_positive,
     check_range,
 )
+from ..geometry import AbstractGeometry
 from ..problems._base import check_problem, is_shape
 from ..problems.finite_sum import check_point_leaves
 from ..sde._base import AbstractSDE
@@ -148,6 +150,8 @@ class SaddleLinearization:
 
 def saddle_linearization(problem, point) -> SaddleLinearization:
     """Linearize Riemannian SGD on ``problem`` at the critical point ``point`` (module docstring)."""
+    check_problem("saddle_linearization", problem, game=False)
+    check_point_leaves("saddle_linearization", "point", point)
     x = jax.tree_util.tree_map(lambda a: jnp.asarray(a), point)
     h, basis = problem.riemannian_hessian(x)
     e, vecs = np.linalg.eigh(h)
@@ -166,29 +170,31 @@ def saddle_linearization(problem, point) -> SaddleLinearization:
         noise_trace=float(np.trace(st)), unstable_basis=basis @ vecs[:, :mult])
 
 
-def _check_kick(r, radius, dim, sub_dim, growth):
-    if not r > 0:
-        raise ValueError(f"kicked escape: kick radius r must be > 0; got {r!r}")
-    if not radius > 0:
-        raise ValueError(f"kicked escape: escape radius R must be > 0; got {radius!r}")
-    if not (1 <= sub_dim <= dim):
-        raise ValueError(f"kicked escape: sub_dim must lie in [1, dim={dim}]; got {sub_dim!r}")
-    if not growth > 1:
-        raise ValueError(f"kicked escape: growth factor must be > 1; got {growth!r}")
+def _check_kick(owner, r, radius, dim, sub_dim, growth):
+    """r (the kick radius) and radius (R, the escape radius) > 0, 1 ≤ sub_dim ≤ dim integers,
+    growth > 1."""
+    check_positive(owner, "r", r, scalar=True)
+    check_positive(owner, "radius", radius, scalar=True)
+    dim = check_integer(owner, "dim", dim, low=1)
+    check_integer(owner, "sub_dim", sub_dim, low=1, high=dim)
+    check_range(owner, "growth", growth, 1.0, np.inf, low_closed=False, high_closed=False,
+                scalar=True)
 
 
 def kicked_subspace_escape_cdf(k, *, r, radius, dim, sub_dim, growth):
     """P(K ≤ k) for |P_U x_k| = ρᵏ|P_U ξ| ≥ R, ξ uniform in the ``dim``-ball of radius r and U of
     dimension ``sub_dim`` (module docstring; ``sub_dim = 1`` is ``kicked_escape_cdf``)."""
-    _check_kick(r, radius, dim, sub_dim, growth)
-    k = np.asarray(k, dtype=np.float64)
+    _check_kick("kicked_subspace_escape_cdf", r, radius, dim, sub_dim, growth)
+    k = check_array("kicked_subspace_escape_cdf", "k", k, low=0.0).astype(np.float64)
     s = np.clip(radius * growth ** (-np.floor(k)) / r, 0.0, 1.0) ** 2
     return 1.0 - special.betainc(sub_dim / 2.0, (dim - sub_dim) / 2.0 + 1.0, s)
 
 
 def kicked_subspace_escape_mean(*, r, radius, dim, sub_dim, growth, tol=1e-14) -> float:
     """E K = Σ_{k ≥ 0} P(K > k)."""
-    _check_kick(r, radius, dim, sub_dim, growth)
+    _check_kick("kicked_subspace_escape_mean", r, radius, dim, sub_dim, growth)
+    check_range("kicked_subspace_escape_mean", "tol", tol, 0.0, 1.0, low_closed=False,
+                high_closed=False, scalar=True)
     total, k = 0.0, 0
     k_max = int(math.ceil(math.log(max(radius / r, 1.0) * 1e16) / math.log(growth))) + 10
     while k <= k_max:
@@ -204,6 +210,12 @@ def kicked_subspace_escape_mean(*, r, radius, dim, sub_dim, growth, tol=1e-14) -
 def uniform_tangent_kick(geometry, point, key, radius, n):
     """``n`` points R(x* + ξ) with ξ uniform in the tangent ball of ``radius`` (a pytree with a
     leading axis n), and the kicks ξ themselves."""
+    owner = "uniform_tangent_kick"
+    check_instance(owner, "geometry", geometry, AbstractGeometry, "a geometry (e.g. so.Sphere())")
+    check_point_leaves(owner, "point", point)
+    key = check_key(owner, "key", key)
+    check_positive(owner, "radius", radius, scalar=True)
+    n = check_integer(owner, "n", n, low=1)
     basis = geometry.tangent_basis(point)
     flat, unravel = ravel_pytree(point)
     m = basis.shape[1]
