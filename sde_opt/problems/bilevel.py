@@ -51,7 +51,7 @@ from .._checks import (
     is_concrete,
 )
 from ..noise import StandardNormal
-from ._base import AbstractProblem
+from ._base import AbstractProblem, is_shape
 from .geometry import Euclidean
 
 
@@ -808,19 +808,32 @@ class HyperCleaning(AbstractBilevel):
 # ------------------------------------------------------------------------------------------------
 
 
+def check_point_of(owner: str, name: str, point, shape) -> None:
+    """``point`` of ``shape``: one finite real array of that shape, or (for a pytree shape) a
+    pytree of finite real arrays (traced values are left alone)."""
+    if is_shape(shape):
+        check_array(owner, name, point, shape=tuple(shape))
+        return
+    leaves = jax.tree_util.tree_leaves(point)
+    if not leaves:
+        raise TypeError(f"{owner}: {name} must be a point of shape {shape}; got {point!r:.60}")
+    for leaf in leaves:
+        check_array(owner, name, leaf)
+
+
 def _check_reference(owner: str, problem, x, alpha, **counts) -> None:
     """The arguments shared by the dense references below: a bilevel problem, x of its shape
     (finite), a step alpha > 0 and integer counts (``name=(value, low)``)."""
     check_instance(owner, "problem", problem, AbstractBilevel,
                    "a bilevel problem (an AbstractBilevel)")
-    check_array(owner, "x", x, shape=tuple(problem.shape))
+    check_point_of(owner, "x", x, problem.shape)
     check_positive(owner, "alpha", alpha, scalar=True)
     for name, (value, low) in counts.items():
         check_integer(owner, name, value, low=low)
 
 
 def _check_y(owner: str, problem, y) -> None:
-    check_array(owner, "y", y, shape=tuple(problem.y_shape))
+    check_point_of(owner, "y", y, problem.y_shape)
 
 
 def neumann_inverse(h, alpha, Q: int):

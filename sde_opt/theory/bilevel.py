@@ -32,7 +32,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import (
-    check_array,
     check_callable,
     check_instance,
     check_integer,
@@ -43,6 +42,7 @@ from ..problems.bilevel import (
     AbstractBilevel,
     ReducedHypergradient,
     biased_hypergradient,
+    check_point_of,
     inner_error_covariances,
     neumann_inverse,
     stocbio_call_moments,
@@ -137,7 +137,7 @@ def _check_bilevel(owner, problem):
 def _check_reduced(owner, reduced, point_name, point, **positive):
     """A ReducedHypergradient, a point of its shape, and positive scalars (beta, radius)."""
     check_instance(owner, "reduced", reduced, ReducedHypergradient)
-    check_array(owner, point_name, point, shape=tuple(reduced.shape))
+    check_point_of(owner, point_name, point, reduced.shape)
     for name, value in positive.items():
         check_positive(owner, name, value, scalar=True)
 
@@ -177,7 +177,7 @@ def perturbed_aid_escape_growth(problem, x_saddle, beta: float) -> float:
     ``aid_contraction``'s rate)."""
     owner = "perturbed_aid_escape_growth"
     _check_bilevel(owner, problem)
-    check_array(owner, "x_saddle", x_saddle, shape=tuple(problem.shape))
+    check_point_of(owner, "x_saddle", x_saddle, problem.shape)
     check_positive(owner, "beta", beta, scalar=True)
     with jax.enable_x64(True):  # the Hessian in float64 (without x64 the cast is to float32)
         h = np.asarray(problem.hessian(jnp.asarray(x_saddle, jnp.float64)), np.float64)

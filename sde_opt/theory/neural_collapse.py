@@ -152,6 +152,7 @@ def saddle_linearization(problem, point) -> SaddleLinearization:
     """Linearize Riemannian SGD on ``problem`` at the critical point ``point`` (module docstring)."""
     check_problem("saddle_linearization", problem, game=False)
     check_point_leaves("saddle_linearization", "point", point)
+    problem.geometry.check_point(point, "point", "saddle_linearization")
     x = jax.tree_util.tree_map(lambda a: jnp.asarray(a), point)
     h, basis = problem.riemannian_hessian(x)
     e, vecs = np.linalg.eigh(h)
@@ -213,6 +214,7 @@ def uniform_tangent_kick(geometry, point, key, radius, n):
     owner = "uniform_tangent_kick"
     check_instance(owner, "geometry", geometry, AbstractGeometry, "a geometry (e.g. so.Sphere())")
     check_point_leaves(owner, "point", point)
+    geometry.check_point(point, "point", owner)
     key = check_key(owner, "key", key)
     check_positive(owner, "radius", radius, scalar=True)
     n = check_integer(owner, "n", n, low=1)
