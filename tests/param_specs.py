@@ -1758,8 +1758,7 @@ spec("sde_opt.sde.adaptive.AdamSDE",
      c1=POS, c2=POS, bias_correction=Bool(), **ADAPTIVE_SDE)
 record("a chain's state (built by init/step); not user input",
        "sde_opt.algorithms.optax_chain.OptaxState", "sde_opt.algorithms.adam.AdamState",
-       "sde_opt.algorithms.rmsprop.RMSpropState", "sde_opt.sde.adaptive.RMSpropSDEState",
-       "sde_opt.sde.adaptive.AdamSDEState")
+       "sde_opt.sde.adaptive.RMSpropSDEState")
 
 @cached
 def quad_rmsprop():
