@@ -315,8 +315,8 @@ def find_critical_points(problem, starts, *, n_iter: int = 80):
     """
     owner = "find_critical_points"
     check_problem(owner, problem, game=False)
-    _check_starts(owner, problem, starts)
     n_iter = check_integer(owner, "n_iter", n_iter, low=1)
+    _check_starts(owner, problem, starts)
     points, hist = _lm_solve(problem, starts, n_iter)
     return points, np.asarray(hist[:, -1], np.float64)
 
