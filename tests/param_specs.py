@@ -1803,7 +1803,7 @@ def _smooth_grad(u):
     return -0.5 * u
 
 
-POINTS = Array(ndim=(1, 2), scale_ok=True)
+POINTS = Array(ndim=(1, 2), finite=False, scale_ok=True)  # rows of a diverged path give NaN
 PROX = dict(x=POINTS, lam=Real(0.0, low_closed=False, high_closed=False, sample=(0.05, 0.9)),
             smooth_grad=Func(), lipschitz=NONNEG, beta=NONNEG,
             # weak_convexity < 1/lam (= 2 in the example)

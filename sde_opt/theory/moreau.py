@@ -26,7 +26,7 @@ from .._checks import check_array, check_callable, check_integer, check_positive
 
 def group_soft_threshold(v, t):
     """prox of t‖·‖ at each row of v: v·max(0, 1 − t/‖v‖)."""
-    check_array("group_soft_threshold", "v", v, ndim=(1, 2))
+    check_array("group_soft_threshold", "v", v, ndim=(1, 2), finite=False)
     _nonneg("group_soft_threshold", t=t)
     v = np.asarray(v, np.float64)
     nrm = np.linalg.norm(v, axis=-1, keepdims=True)
@@ -39,7 +39,7 @@ def _nonneg(owner, **values):
 
 
 def _check_prox(owner, x, lam, smooth_grad, lipschitz, beta, weak_convexity, n_iter, tol):
-    check_array(owner, "x", x, ndim=(1, 2))
+    check_array(owner, "x", x, ndim=(1, 2), finite=False)  # a diverged row gives NaN
     check_positive(owner, "lam", lam, scalar=True)
     check_callable(owner, "smooth_grad", smooth_grad, "a function (the gradient of s)")
     _nonneg(owner, lipschitz=lipschitz, beta=beta, weak_convexity=weak_convexity)
@@ -103,7 +103,7 @@ def quadratic_prox(x, a: float, beta: float, ell: float):
     """The closed form prox at λ = 1/(2ℓ) for s = −(a/2)‖x‖² (module docstring), per row
     (a < 2ℓ, β ≥ 0)."""
     owner = "quadratic_prox"
-    check_array(owner, "x", x, ndim=(1, 2))
+    check_array(owner, "x", x, ndim=(1, 2), finite=False)  # a diverged row gives NaN
     check_positive(owner, "ell", ell, scalar=True)
     check_range(owner, "a", a, -np.inf, 2.0 * float(ell), low_closed=False, high_closed=False,
                 scalar=True)
