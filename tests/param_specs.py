@@ -1311,12 +1311,13 @@ record("a result of critical_point_census / classify_critical_point; not user in
        "sde_opt.theory.neural_collapse.CriticalPoint")
 spec("sde_opt.theory.neural_collapse.min_positive_curvature", lambda: dict(problem=ufm()),
      problem=UFM)
-RUN_VALUES = Array(ndim=1, same_shape=True, low=0.0, scale_ok=True)
+RUN_VALUES = Array(ndim=1, same_shape=True, low=0.0, finite=False, scale_ok=True)  # NaN: diverged
 spec("sde_opt.theory.neural_collapse.attainment",
      lambda: dict(problem=ufm(), loss=np.array([0.9, 1.2]), grad_norm=np.array([1e-9, 1e-3]),
                   nc1=np.array([1e-12, 0.1]), nc2=np.array([1e-9, 0.2]),
                   nc3=np.array([1e-9, 0.3]), eps=2.2e-16, grad_tol=1e-6),
-     problem=UFM, loss=Array(ndim=1, same_shape=True, scale_ok=True), grad_norm=RUN_VALUES,
+     problem=UFM, loss=Array(ndim=1, same_shape=True, finite=False, scale_ok=True),
+     grad_norm=RUN_VALUES,
      nc1=RUN_VALUES, nc2=RUN_VALUES, nc3=RUN_VALUES,
      eps=Real(0.0, low_closed=False, high_closed=False, sample=(1e-16, 1e-6)),
      grad_tol=Real(0.0, low_closed=False, high_closed=False, sample=(1e-9, 1e-3)))
@@ -1356,16 +1357,16 @@ NC_EX_LABELS = np.array([0, 0, 1, 1, 2, 2])
 NC_EX_W = np.array([[1.0, -0.5, -0.5], [0.0, 0.87, -0.87]])
 spec("sde_opt.stats.neural_collapse.class_means",
      lambda: dict(h=NC_EX_H, labels=NC_EX_LABELS, k=3),
-     h=Array(ndim=2, same_shape=(1,), scale_ok=True), labels=NC_LABELS,
+     h=Array(ndim=2, same_shape=(1,), finite=False, scale_ok=True), labels=NC_LABELS,
      k=Integer(2, valid_from=(3, 4)))
 spec("sde_opt.stats.neural_collapse.nc1", lambda: dict(h=NC_EX_H, labels=NC_EX_LABELS, k=3),
-     h=Array(ndim=2, same_shape=(1,), scale_ok=True), labels=NC_LABELS,
+     h=Array(ndim=2, same_shape=(1,), finite=False, scale_ok=True), labels=NC_LABELS,
      k=Integer(2, valid_from=(3, 4)))
 spec("sde_opt.stats.neural_collapse.nc2", lambda: dict(w=NC_EX_W),
-     w=Array(ndim=2, scale_ok=True))
+     w=Array(ndim=2, finite=False, scale_ok=True))
 spec("sde_opt.stats.neural_collapse.nc3", lambda: dict(w=NC_EX_W, h=NC_EX_H, labels=NC_EX_LABELS),
-     w=Array(ndim=2, same_shape=(0,), scale_ok=True),
-     h=Array(ndim=2, same_shape=True, scale_ok=True), labels=NC_LABELS)
+     w=Array(ndim=2, same_shape=(0,), finite=False, scale_ok=True),
+     h=Array(ndim=2, same_shape=True, finite=False, scale_ok=True), labels=NC_LABELS)
 spec("sde_opt.stats.neural_collapse.nc_metrics",
      lambda: dict(x={"W": NC_EX_W, "H": NC_EX_H}, labels=NC_EX_LABELS, k=3),
      x=UFM_POINT, labels=NC_LABELS, k=Integer(2, valid_from=(3,)))

@@ -50,8 +50,9 @@ def _check_labels(owner: str, labels, k: int, n=None, name: str = "labels",
 
 
 def _check_matrix(owner: str, name: str, a, *, rows=None, min_cols: int = 1, other: str = "w"):
-    """A 2-D real array (finite; traced arrays by their shape only)."""
-    check_array(owner, name, a, ndim=2)
+    """A 2-D real array (NaN allowed: a diverged point's metrics are NaN; traced arrays by their
+    shape only)."""
+    check_array(owner, name, a, ndim=2, finite=False)
     shape = jnp.shape(a)
     if rows is not None and shape[0] != rows:
         raise ValueError(f"{owner}: {name} must have as many rows as {other} (the feature "

@@ -466,7 +466,9 @@ def attainment(problem, loss, grad_norm, nc1, nc2, nc3, *, eps: float, grad_tol:
     runs = None
     for name, a in (("loss", loss), ("grad_norm", grad_norm), ("nc1", nc1), ("nc2", nc2),
                     ("nc3", nc3)):
-        v = check_array(owner, name, a, ndim=1, low=None if name == "loss" else 0.0)
+        # a diverged run's NaN is allowed: it fails every comparison, so the run has not reached
+        v = check_array(owner, name, a, ndim=1, finite=False,
+                        low=None if name == "loss" else 0.0)
         runs = v.size if runs is None else runs
         if v.size != runs:
             raise ValueError(f"{owner}: {name} must have one value per run like loss ({runs}); "
