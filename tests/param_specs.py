@@ -18,8 +18,7 @@ Each kind builds hypothesis strategies of *invalid* values (wrong type, NaN/inf,
 wrong shape, empty, non-integer where an integer is needed, bool where a number is needed,
 strings) and of *valid* values; ``tests/test_param_checks.py`` runs them. ``RECORDS`` lists the
 public classes that are results or states built by the package (their fields are not user input)
-and the abstract bases (not constructible); ``PENDING_FAMILIES`` lists the specs whose code
-another issue's helper is rewriting (reported as xfail until merged).
+and the abstract bases (not constructible).
 """
 
 from __future__ import annotations
@@ -527,14 +526,15 @@ spec("sde_opt.engine._simulate.simulate", _sim_example, _valid_examples=2,
      events=EVENTS, observables=OBSERVABLES, stride=Integer(1, sample=(1, 1)),
      chunk_size=Integer(1, optional=True, sample=(4, 4)), memory_limit=Real(
          0.0, low_closed=False, high_closed=False, sample=(1e6, 1e9)),
-     progress=Bool(text_ok=True), first_path=Integer(0, sample=(0, 0)))
+     progress=Bool(text_ok=True, optional=True), first_path=Integer(0, sample=(0, 0)),
+     final_state=Bool())
 spec("sde_opt.engine._stream.simulate_streamed", _sim_example, _valid_examples=2,
      chain=CHAIN, x0=X0, key=Key(), n_paths=Integer(1, sample=(4, 4)),
      n_steps=Integer(0, sample=(10, 10)), events=EVENTS, observables=OBSERVABLES,
      stride=Integer(1, sample=(1, 1)), chunk_paths=Integer(1, sample=(4, 64)),
      bin_width=Integer(1, optional=True, sample=(1, 1)),
      memory_limit=Real(0.0, low_closed=False, high_closed=False, sample=(1e6, 1e9)),
-     progress=Bool(text_ok=True))
+     progress=Bool(text_ok=True, optional=True))
 spec("sde_opt.engine._simulate.use_cpu_cores", lambda: dict(n=None),
      n=Integer(1, optional=True, sample=(1, 2)))
 spec("sde_opt.engine._trajectory.trajectory",
@@ -739,6 +739,14 @@ spec("sde_opt.problems.games.RampGame",
      lambda: dict(d=1, eps=0.1, ell=1.0, mu=0.1, c=0.5),
      d=Integer(1, sample=(1, 4)), eps=POS, ell=POS, mu=POS,
      c=Real(0.0, 1.0, high_closed=False), **GAME_NOISE)
+spec("sde_opt.problems.nonconvex_concave.ConcaveWellGame",
+     lambda: dict(d=2, ell=1.0, b=1.0, y_radius=0.2, sigma_x=0.0, sigma_y=0.0, batch_size=1),
+     d=Integer(1, sample=(1, 4)), ell=POS, b=POS, y_radius=POS, **GAME_NOISE)
+spec("sde_opt.problems.moment_gan.MomentGAN",
+     lambda: dict(mu=1.0, mean=0.5, std=0.5, n=50, seed=0, sigma_x=0.0, sigma_y=0.0,
+                  batch_size=1),
+     mu=POS, mean=FINITE, std=POS, n=Integer(2, sample=(2, 100)), seed=Key(kind="seed"),
+     **GAME_NOISE)
 spec("sde_opt.problems.games.PhiStationary", lambda: dict(problem=game(), eps=0.1),
      problem=GAME, eps=POS)
 spec("sde_opt.problems.adversarial_logistic.AdversarialLogistic",
@@ -759,7 +767,7 @@ spec("sde_opt.problems.bilevel.QuadraticBilevel",
      lambda: dict(kappa=4.0, gamma=(-1.0, 1.0), omega=None, d_y=4, b=None, sigma_f=0.1,
                   sigma_g=0.1, spread=1.0, seed=0),
      kappa=Real(1.0, high_closed=False, sample=(1.0, 20.0)),
-     gamma=Array(ndim=1, same_shape=True, scale_ok=True),
+     gamma=Array(ndim=1, scale_ok=True),  # its length is d_x (any, up to d_y)
      omega=Array(ndim=1, low=0.0, low_closed=False, optional=True),
      d_y=Integer(2, sample=(2, 8)), b=Array(ndim=1, optional=True), sigma_f=NONNEG,
      sigma_g=NONNEG, spread=FINITE, seed=Key(kind="seed"))
@@ -776,11 +784,12 @@ spec("sde_opt.problems.bilevel.HyperCleaning",
      _valid_examples=2, n_train=Integer(1, sample=(4, 12)), n_val=Integer(1, sample=(4, 12)),
      dim=Integer(1, sample=(1, 4)), corrupt=Real(0.0, 1.0), mu=POS, lam=NONNEG,
      batch_size=Integer(1, sample=(1, 4)), seed=Key(kind="seed"),
-     newton_steps=Integer(1, sample=(2, 8)))
+     newton_steps=Integer(1, sample=(2, 8)),
+     data=Instance(what="a tuple of five arrays", optional=True, bad=("x", 1.0, (1, 2))))
 spec("sde_opt.problems.bilevel.ReducedHypergradient",
      lambda: dict(bilevel=quadratic_bilevel(), alpha=0.1, D=5, Q=5),
      bilevel=Instance(what="a bilevel problem", wrong=("problem", "game")),
-     alpha=POS, D=Integer(1, sample=(1, 10)), Q=Integer(0, sample=(0, 10)))
+     alpha=POS, D=Integer(1, sample=(1, 10)), Q=Integer(1, sample=(1, 10)))
 spec("sde_opt.problems.bilevel.biased_hypergradient",
      lambda: dict(problem=quadratic_bilevel(), x=np.zeros(2), y=np.zeros(4), alpha=0.1, Q=5),
      problem=Instance(what="a bilevel problem", wrong=("problem", "game")),
@@ -814,6 +823,7 @@ spec("sde_opt.problems.regularized_ufm.RegularizedUFM",
 ETA = Real(0.0, low_closed=False, high_closed=False, sample=(1e-3, 0.5))
 MU = Real(0.0, 1.0, high_closed=False, sample=(0.0, 0.95))
 BETA = Real(0.0, low_closed=False, inf_ok=True, sample=(0.1, 100.0))
+DECREASE = Real(0.0, low_closed=False, high_closed=False, optional=True, sample=(1e-4, 1.0))
 
 record("a chain's state (built by init/step); not user input",
        "sde_opt.algorithms._kinetic.MomentumState",
@@ -886,10 +896,13 @@ spec("sde_opt.algorithms.perturbed_gdmax.PerturbedGDmax",
      lambda: dict(problem=game(), eta_x=0.02, eta_y=0.2, n_inner=3, radius=0.05, eps=0.1,
                   threshold=0.5, interval=20),
      n_inner=Integer(1, sample=(1, 5)), radius=POS, eps=POS, threshold=POS,
-     interval=Integer(1, sample=(1, 50)), **GAME_STEPS)
+     interval=Integer(1, sample=(1, 50)), decrease=DECREASE, **GAME_STEPS)
 spec("sde_opt.algorithms.perturbed_gdmax.perturbed_gdmax_template",
      lambda: dict(ell=1.0, mu=0.1, eps=0.01, rho_phi=1.0, delta_phi=1.0, d=2),
-     ell=POS, mu=POS, eps=POS, rho_phi=POS, delta_phi=POS, d=Integer(1, sample=(1, 10)),
+     # mu <= ell (kappa = ell/mu >= 1), each drawn against the example's other (1.0, 0.1)
+     ell=Real(0.0, low_closed=False, high_closed=False, sample=(0.1, 20.0)),
+     mu=Real(0.0, low_closed=False, high_closed=False, sample=(0.01, 1.0)),
+     eps=POS, rho_phi=POS, delta_phi=POS, d=Integer(1, sample=(1, 10)),
      delta=PROB, chi=POS, threshold=POS)
 
 # bilevel family (issue 19)
@@ -903,8 +916,9 @@ spec("sde_opt.algorithms.aid.AID",
 spec("sde_opt.algorithms.perturbed_aid.PerturbedAID",
      lambda: dict(problem=quadratic_bilevel(), alpha=0.1, beta=0.05, radius=0.05, threshold=1.0,
                   interval=4, D=3, N=3),
-     radius=POS, threshold=POS, interval=Integer(0, sample=(0, 10)),
-     D=Integer(1, sample=(1, 5)), N=Integer(1, sample=(1, 5)), **BILEVEL_STEPS)
+     radius=POS, threshold=POS, interval=Integer(1, sample=(1, 10)),
+     D=Integer(1, sample=(1, 5)), N=Integer(1, sample=(1, 5)), decrease=DECREASE,
+     **BILEVEL_STEPS)
 spec("sde_opt.algorithms.perturbed_aid.perturbed_aid_template",
      lambda: dict(eps=0.01, L=1.0, rho=1.0, delta_phi=1.0, dim=2),
      eps=POS, L=POS, rho=POS, delta_phi=POS, dim=Integer(1, sample=(1, 10)), delta=PROB,
@@ -964,10 +978,6 @@ spec("sde_opt.theory.saddle_exit.saddle_exit_mean_asymptotic",
      k=Integer(1, sample=(1, 4)), correction=Bool(), **EXIT)
 spec("sde_opt.theory.saddle_exit.saddle_exit_mean_em",
      lambda: dict(lam=1.0, sigma=0.1, r=1.0, dt=0.01), dt=STEP, **EXIT)
-spec("sde_opt.theory.saddle_exit.saddle_exit_mean_from",
-     lambda: dict(lam=1.0, sigma=0.1, r=1.0, x0=0.1),
-     lam=LAM, sigma=Real(0.0, high_closed=False, sample=(0.01, 1.0)), r=RADIUS,
-     x0=Real(-1.0, 1.0, low_closed=False, high_closed=False, sample=(-0.4, 0.4)))
 spec("sde_opt.theory.saddle_exit.saddle_exit_cdf",
      lambda: dict(t=np.array([0.5, 2.0, 5.0]), lam=1.0, sigma=0.1, r=1.0, dt=None),
      t=TIMES, dt=DT_OPT, **EXIT)
@@ -1185,14 +1195,18 @@ spec("sde_opt.theory.langevin.kramers_langer_lambda_plus",
 
 # bilevel theory (issue 19)
 ALPHA = Real(0.0, low_closed=False, high_closed=False, sample=(0.01, 0.2))
+# mu <= ell (the lower level's curvature range): each drawn against the example's other (4.0, 1.0)
+MU_BELOW_ELL = Real(0.0, low_closed=False, high_closed=False, sample=(0.01, 4.0))
+ELL_ABOVE_MU = Real(0.0, low_closed=False, high_closed=False, sample=(1.0, 20.0))
 spec("sde_opt.theory.bilevel.gd_contraction",
      lambda: dict(alpha=0.1, mu=1.0, ell=4.0, D=5),
-     alpha=ALPHA, mu=POS, ell=POS, D=Integer(1, sample=(1, 10)))
+     alpha=ALPHA, mu=MU_BELOW_ELL, ell=ELL_ABOVE_MU, D=Integer(1, sample=(1, 10)))
 spec("sde_opt.theory.bilevel.cg_contraction_bound", lambda: dict(kappa=4.0, N=5),
      kappa=Real(1.0, high_closed=False, sample=(1.0, 100.0)), N=Integer(1, sample=(1, 10)))
 spec("sde_opt.theory.bilevel.aid_contraction",
      lambda: dict(alpha=0.1, mu=1.0, ell=4.0, D=5, N=3),
-     alpha=ALPHA, mu=POS, ell=POS, D=Integer(1, sample=(1, 10)), N=Integer(1, sample=(1, 10)))
+     alpha=ALPHA, mu=MU_BELOW_ELL, ell=ELL_ABOVE_MU, D=Integer(1, sample=(1, 10)),
+     N=Integer(1, sample=(1, 10)))
 spec("sde_opt.theory.bilevel.diffusion_exit_mean_1d",
      lambda: dict(potential=lambda x: -x**2 / 2 + x**4 / 4, sigma=0.3, radius=0.5, n=2001),
      potential=Func(), sigma=SIGMA, radius=RADIUS, n=Integer(2, sample=(101, 2001)))
@@ -1202,7 +1216,7 @@ spec("sde_opt.theory.bilevel.perturbed_aid_escape_growth",
 spec("sde_opt.theory.bilevel.reduced_sde",
      lambda: dict(problem=quadratic_bilevel(), alpha=0.1, beta=0.05, D=3, Q=3),
      problem=BILEVEL, alpha=ALPHA, beta=ETA, D=Integer(1, sample=(1, 5)),
-     Q=Integer(0, sample=(0, 5)))
+     Q=Integer(1, sample=(1, 5)))
 
 
 @cached
@@ -1255,6 +1269,111 @@ spec("sde_opt.theory.neural_collapse.uniform_tangent_kick",
      n=Integer(1, sample=(1, 6)))
 
 
+@cached
+def ufm64_point():
+    """The ETF global minimizer of ufm() (float64 NumPy arrays)."""
+    return {a: np.asarray(b, np.float64) for a, b in ufm().global_minimizer().items()}
+
+
+@cached
+def ufm_saddle():
+    return {a: np.asarray(b, np.float64) for a, b in ufm().saddle("collapsed").items()}
+
+
+def _nc_starts():
+    rng = np.random.default_rng(0)
+    pts = [ufm().geometry.retract({a: b + 0.05 * rng.standard_normal(b.shape)
+                                   for a, b in ufm_saddle().items()}) for _ in range(2)]
+    return {a: np.stack([np.asarray(q[a], np.float64) for q in pts]) for a in ("W", "H")}
+
+
+UFM = Instance(what="a NormalizedUFM", wrong=("problem", "game", "sde"))
+UFM_POINT = Instance(what="a point {'W': W, 'H': H}", bad=("x", 1.0, (1, 2), {"W": 1.0}))
+NC_STARTS = Instance(what="a point {'W', 'H'} with a leading axis",
+                     bad=("x", 1.0, (1, 2), {"W": np.ones((2, 3, 3))}))
+NC_TOLS = dict(grad_tol=Real(0.0, low_closed=False, high_closed=False, sample=(1e-12, 1e-3)),
+               curvature_tol=Real(0.0, low_closed=False, high_closed=False,
+                                  sample=(1e-10, 1e-3)),
+               value_tol=Real(0.0, low_closed=False, high_closed=False, sample=(1e-12, 1e-3)))
+NC_TOLS_EX = dict(grad_tol=1e-9, curvature_tol=1e-6, value_tol=1e-9)
+spec("sde_opt.theory.neural_collapse.find_critical_points",
+     lambda: dict(problem=ufm(), starts=_nc_starts(), n_iter=3), _valid_examples=2,
+     problem=Instance(what="a minimization problem", wrong=("game", "sde")), starts=NC_STARTS,
+     n_iter=Integer(1, sample=(1, 4)))
+spec("sde_opt.theory.neural_collapse.classify_critical_point",
+     lambda: dict(problem=ufm(), x=ufm_saddle(), f_star=None, **NC_TOLS_EX), _valid_examples=2,
+     problem=UFM, x=UFM_POINT, f_star=Real(low_closed=False, high_closed=False, optional=True),
+     **NC_TOLS)
+spec("sde_opt.theory.neural_collapse.critical_point_census",
+     lambda: dict(problem=ufm(), starts=_nc_starts(), n_iter=3, **NC_TOLS_EX), _valid_examples=2,
+     problem=UFM, starts=NC_STARTS, n_iter=Integer(1, sample=(1, 4)), **NC_TOLS)
+record("a result of critical_point_census / classify_critical_point; not user input",
+       "sde_opt.theory.neural_collapse.CriticalPoint")
+spec("sde_opt.theory.neural_collapse.min_positive_curvature", lambda: dict(problem=ufm()),
+     problem=UFM)
+RUN_VALUES = Array(ndim=1, same_shape=True, low=0.0, finite=False, scale_ok=True)  # NaN: diverged
+spec("sde_opt.theory.neural_collapse.attainment",
+     lambda: dict(problem=ufm(), loss=np.array([0.9, 1.2]), grad_norm=np.array([1e-9, 1e-3]),
+                  nc1=np.array([1e-12, 0.1]), nc2=np.array([1e-9, 0.2]),
+                  nc3=np.array([1e-9, 0.3]), eps=2.2e-16, grad_tol=1e-6),
+     problem=UFM, loss=Array(ndim=1, same_shape=True, finite=False, scale_ok=True),
+     grad_norm=RUN_VALUES,
+     nc1=RUN_VALUES, nc2=RUN_VALUES, nc3=RUN_VALUES,
+     eps=Real(0.0, low_closed=False, high_closed=False, sample=(1e-16, 1e-6)),
+     grad_tol=Real(0.0, low_closed=False, high_closed=False, sample=(1e-9, 1e-3)))
+spec("sde_opt.theory.neural_collapse.reference_hessian_eigenvalues",
+     lambda: dict(problem=ufm(), x=ufm_saddle()), _valid_examples=1, problem=UFM, x=UFM_POINT)
+# two spectra of different lengths are not an error: minimality_ok is then False
+EIGENVALUES = Array(ndim=1, valid_from=(np.array([-1.0, 0.5, 2.0]),))
+spec("sde_opt.theory.neural_collapse.curvature_verdict",
+     lambda: dict(package_eigenvalues=np.array([-1.0, 0.5, 2.0]),
+                  reference_eigenvalues=np.array([-1.0, 0.5, 2.0]), closed_form=None),
+     package_eigenvalues=EIGENVALUES, reference_eigenvalues=EIGENVALUES,
+     closed_form=Real(low_closed=False, high_closed=False, optional=True))
+spec("sde_opt.theory.neural_collapse.UnstableExit",
+     lambda: dict(center={"W": np.zeros((2, 2))}, basis=np.eye(4)[:, :1], radius=0.1),
+     center=Instance(what="a point (an array or a pytree)", bad=("x", {"W": "a"})),
+     basis=Array(ndim=2, same_shape=(0,), scale_ok=True), radius=RADIUS)
+
+
+@cached
+def ufm_batch1():
+    import sde_opt as so
+    return so.NormalizedUFM(3, 3, 1, batch_size=1)
+
+
+spec("sde_opt.theory.neural_collapse.one_step_moments",
+     lambda: dict(problem=ufm_batch1(), eta=0.01,
+                  x={a: np.asarray(b, np.float64)
+                     for a, b in ufm_batch1().saddle("collapsed").items()}, sde=None),
+     _valid_examples=2, problem=UFM, eta=Real(0.0, low_closed=False, high_closed=False,
+                                            sample=(1e-3, 0.1)),
+     x=UFM_POINT, sde=Instance(what="an SDE or None", optional=True, wrong=("problem", "chain")))
+
+# neural-collapse metrics (issue 20)
+NC_LABELS = Array(ndim=1, same_shape=True, low=0.0, high=2.0)
+NC_EX_H = np.array([[1.0, 0.9, -0.5, -0.4, -0.5, -0.6], [0.0, 0.1, 0.8, 0.9, -0.8, -0.9]])
+NC_EX_LABELS = np.array([0, 0, 1, 1, 2, 2])
+NC_EX_W = np.array([[1.0, -0.5, -0.5], [0.0, 0.87, -0.87]])
+spec("sde_opt.stats.neural_collapse.class_means",
+     lambda: dict(h=NC_EX_H, labels=NC_EX_LABELS, k=3),
+     h=Array(ndim=2, same_shape=(1,), finite=False, scale_ok=True), labels=NC_LABELS,
+     k=Integer(2, valid_from=(3, 4)))
+spec("sde_opt.stats.neural_collapse.nc1", lambda: dict(h=NC_EX_H, labels=NC_EX_LABELS, k=3),
+     h=Array(ndim=2, same_shape=(1,), finite=False, scale_ok=True), labels=NC_LABELS,
+     k=Integer(2, valid_from=(3, 4)))
+spec("sde_opt.stats.neural_collapse.nc2", lambda: dict(w=NC_EX_W),
+     w=Array(ndim=2, finite=False, scale_ok=True))
+spec("sde_opt.stats.neural_collapse.nc3", lambda: dict(w=NC_EX_W, h=NC_EX_H, labels=NC_EX_LABELS),
+     w=Array(ndim=2, same_shape=(0,), finite=False, scale_ok=True),
+     h=Array(ndim=2, same_shape=True, finite=False, scale_ok=True), labels=NC_LABELS)
+spec("sde_opt.stats.neural_collapse.nc_metrics",
+     lambda: dict(x={"W": NC_EX_W, "H": NC_EX_H}, labels=NC_EX_LABELS, k=3),
+     x=UFM_POINT, labels=NC_LABELS, k=Integer(2, valid_from=(3,)))
+spec("sde_opt.stats.neural_collapse.nc_observables", lambda: dict(labels=NC_EX_LABELS, k=3),
+     labels=Array(ndim=1, low=0.0, high=2.0), k=Integer(2, valid_from=(3, 4)))
+
+
 def _key0():
     import jax.random as jr
     return jr.key(0)
@@ -1285,8 +1404,6 @@ def _observed():
 BOOL_MASK = Instance(what="a boolean array", optional=True)
 SAMPLES = Array(scale_ok=True)
 spec("sde_opt.stats._estimate.normal_quantile", lambda: dict(level=0.95), level=LEVEL)
-spec("sde_opt.stats._estimate.t_quantile", lambda: dict(level=0.95, df=5), level=LEVEL,
-     df=Integer(1, sample=(1, 100)))
 spec("sde_opt.stats.exit_times.exit_time_summary",
      lambda: dict(result_or_times=_exit_times(), observed=_observed(), diverged=None,
                   quantiles=(0.25, 0.5), level=0.9, diverged_as="censored"),
@@ -1543,32 +1660,9 @@ spec("sde_opt.experiment.verdict.compare_interval",
      lambda: dict(claim="slope", predicted=0.5, measured=0.52, ci_low=0.45, ci_high=0.6),
      ci_low=Real(nonfinite_ok=True, valid_from=(0.45, -math.inf)),
      ci_high=Real(nonfinite_ok=True, valid_from=(0.6, math.inf)), **VERDICT_COMMON)
-spec("sde_opt.experiment.verdict.Deviation",
-     lambda: dict(reason="drops the O(η) term", holds="the O(η) statement"),
-     reason=Text(), holds=Text())
-spec("sde_opt.experiment.verdict.counts", lambda: dict(verdicts=_verdicts()),
-     verdicts=Instance(what="a list of Verdict", bad=("x", 1.0, (1, 2), [1.0])))
-spec("sde_opt.experiment.verdict.exit_status", lambda: dict(verdicts=_verdicts()),
-     verdicts=Instance(what="a list of Verdict", bad=("x", 1.0, (1, 2), [1.0])))
 CI_PAIR = Instance(what="a pair (low, high) or None", optional=True,
                    bad=("x", 1.0, (1.0, 2.0, 3.0), ("a", "b")))
-spec("sde_opt.experiment.table.claim",
-     lambda: dict(quantity="escape time", measured=1.0, ci=(0.9, 1.1), theory=1.0,
-                  verdict="pass", note=""),
-     quantity=Text(), measured=SUMMARY_NUMBER, ci=CI_PAIR, theory=SUMMARY_NUMBER,
-     verdict=Choice(options=("pass", "fail", "deviation", "-")), note=Text())
-spec("sde_opt.experiment.table.se_claim",
-     lambda: dict(quantity="escape time", measured=1.0, se=0.01, predicted=1.0, verdict="pass",
-                  z=None, note=""),
-     quantity=Text(), measured=SUMMARY_NUMBER, se=Real(0.0, optional=True, nonfinite_ok=True),
-     predicted=SUMMARY_NUMBER, verdict=Choice(options=("pass", "fail", "deviation", "-")),
-     z=Real(0.0, low_closed=False, high_closed=False, optional=True), note=Text())
-spec("sde_opt.experiment.table.number", lambda: dict(x=1.0), x=SUMMARY_NUMBER)
-spec("sde_opt.experiment.table.fmt", lambda: dict(x=1.0), x=SUMMARY_NUMBER)
-spec("sde_opt.experiment.table.fmt_ci", lambda: dict(ci=(0.9, 1.1)), ci=CI_PAIR)
 ROWS = Instance(what="a list of row dicts", bad=("x", 1.0, (1, 2), {"a": 1}))
-spec("sde_opt.experiment.table.counts", lambda: dict(rows=_rows()), rows=ROWS)
-spec("sde_opt.experiment.table.counts_line", lambda: dict(rows=_rows()), rows=ROWS)
 spec("sde_opt.experiment.table.format_claims", lambda: dict(rows=_rows(), width=100, title=None),
      rows=ROWS, width=Integer(80, sample=(80, 200)), title=Text(optional=True))
 
@@ -1621,8 +1715,8 @@ spec("sde_opt.sweep.compare_stationary",
 
 
 # --------------------------------------------------------------------------------------------
-# names on other helpers' branches, not on main yet (their examples use only main's objects
-# plus the new class itself; they run once the branch is merged)
+# the adaptive family (issue 23), the two-timescale GDmax SDE (18), StocBiO's call moments (19),
+# the augmented UFM (20), the user-defined problems and SDE (22)
 # --------------------------------------------------------------------------------------------
 
 def _so():
@@ -1665,8 +1759,148 @@ spec("sde_opt.sde.adaptive.AdamSDE",
      c1=POS, c2=POS, bias_correction=Bool(), **ADAPTIVE_SDE)
 record("a chain's state (built by init/step); not user input",
        "sde_opt.algorithms.optax_chain.OptaxState", "sde_opt.algorithms.adam.AdamState",
-       "sde_opt.algorithms.rmsprop.RMSpropState", "sde_opt.sde.adaptive.RMSpropSDEState",
-       "sde_opt.sde.adaptive.AdamSDEState")
+       "sde_opt.sde.adaptive.RMSpropSDEState")
+
+@cached
+def quad_rmsprop():
+    import sde_opt as so
+    return so.RMSprop(so.Quadratic([1.0, 4.0], noise_cov=25.0), 0.1, 0.99, 1.0, sigma=5.0)
+
+
+def _rms_state():
+    import jax.numpy as jnp
+
+    import sde_opt as so
+    return so.algorithms.RMSpropState(jnp.array([0.5, -0.3]), jnp.full(2, 0.6))
+
+
+QUAD_MATRIX = Array(ndim=(0, 2), same_shape=True, scale_ok=True)
+spec("sde_opt.theory.adaptive.rmsprop_stationary_covariance",
+     lambda: dict(hessian=np.diag([1.0, 4.0]), noise_cov=np.eye(2), sigma=1.0, sigma0=0.5,
+                  eps0=0.1),
+     hessian=QUAD_MATRIX, noise_cov=QUAD_MATRIX, sigma=POS, sigma0=POS, eps0=NONNEG)
+spec("sde_opt.theory.adaptive.adam_stationary_covariance",
+     lambda: dict(hessian=np.diag([1.0, 4.0]), noise_cov=np.eye(2), sigma=1.0, sigma0=0.5,
+                  eps0=0.1, c1=1.0, full=False),
+     hessian=QUAD_MATRIX, noise_cov=QUAD_MATRIX, sigma=POS, sigma0=POS, eps0=NONNEG, c1=POS,
+     full=Bool())
+SCALING_RULE = dict(kappa=Real(0.0, low_closed=False, high_closed=False, sample=(0.5, 50.0)),
+                    eta=POS, eps=NONNEG,
+                    betas=Free(why="keyword averaging constants (beta=, beta1=, ...), each "
+                               "checked in [0, 1) by name"))
+spec("sde_opt.theory.adaptive.square_root_scaling",
+     lambda: dict(kappa=4.0, eta=0.01, eps=1e-8, beta=0.999), **SCALING_RULE)
+spec("sde_opt.theory.adaptive.linear_scaling",
+     lambda: dict(kappa=4.0, eta=0.01, eps=1e-8, beta=0.999), **SCALING_RULE)
+ADAPTIVE_CHAIN = Instance(what="an RMSprop or Adam chain", wrong=("chain", "problem", "sde"))
+spec("sde_opt.theory.adaptive.regime_numbers",
+     lambda: dict(alg=quad_rmsprop(), theta=np.array([1.0, 1.0], np.float32)),
+     alg=ADAPTIVE_CHAIN, theta=Array(same_shape=True, scale_ok=True))
+spec("sde_opt.theory.adaptive.one_step_excess",
+     lambda: dict(alg=quad_rmsprop(), state=_rms_state()),
+     alg=ADAPTIVE_CHAIN, state=Instance(what="the chain's state", bad=("x", 1.0, (1, 2))))
+
+def _smooth_grad(u):
+    return -0.5 * u
+
+
+POINTS = Array(ndim=(1, 2), finite=False, scale_ok=True)  # rows of a diverged path give NaN
+PROX = dict(x=POINTS, lam=Real(0.0, low_closed=False, high_closed=False, sample=(0.05, 0.9)),
+            smooth_grad=Func(), lipschitz=NONNEG, beta=NONNEG,
+            # weak_convexity < 1/lam (= 2 in the example)
+            weak_convexity=Real(0.0, high_closed=False, sample=(0.0, 1.9)))
+PROX_EX = dict(x=np.array([[1.0, 0.5], [0.2, -0.1]]), lam=0.5, smooth_grad=_smooth_grad,
+               lipschitz=0.5, beta=0.3, weak_convexity=0.5)
+spec("sde_opt.theory.moreau.group_soft_threshold",
+     lambda: dict(v=np.array([[1.0, 0.5], [0.2, -0.1]]), t=0.3), v=POINTS, t=NONNEG)
+spec("sde_opt.theory.moreau.prox_smooth_plus_norm", lambda: dict(PROX_EX, n_iter=None, tol=1e-8),
+     n_iter=Integer(1, optional=True, sample=(1, 50)),
+     tol=Real(0.0, 1.0, low_closed=False, high_closed=False, sample=(1e-10, 1e-3)), **PROX)
+spec("sde_opt.theory.moreau.moreau_gradient_norm", lambda: dict(PROX_EX),
+     kw=Free(why="n_iter, tol of prox_smooth_plus_norm, checked there by name"), **PROX)
+spec("sde_opt.theory.moreau.quadratic_prox",
+     lambda: dict(x=np.array([[1.0, 0.5], [0.2, -0.1]]), a=0.5, beta=0.3, ell=1.0),
+     x=POINTS, a=Real(high_closed=False, low_closed=False, sample=(-2.0, 1.9)),  # a < 2 ell
+     beta=NONNEG, ell=Real(0.0, low_closed=False, high_closed=False, sample=(0.3, 10.0)))
+
+def _q_kappa_j():
+    # J of Q_4 (nc_sc_quadratic_blocks(4.0)): [[A, B], [-B^T, C]] written out
+    a, b, c = -0.5, math.sqrt(2 * 0.5 * 0.25), 0.25
+    return np.array([[a, b], [-b, c]])
+
+
+Q_KAPPA = dict(kappa=Real(1.0, low_closed=False, high_closed=False, sample=(1.5, 50.0)),
+               ell=POS, a=Real(0.0, 1.0, low_closed=False, high_closed=False))
+spec("sde_opt.theory.minimax_rates.nc_sc_quadratic_blocks",
+     lambda: dict(kappa=4.0, ell=1.0, a=0.5, d=1), d=Integer(1, sample=(1, 4)), **Q_KAPPA)
+spec("sde_opt.theory.minimax_rates.gda_critical_step_x",
+     lambda: dict(kappa=4.0, ell=1.0, a=0.5), **Q_KAPPA)
+spec("sde_opt.theory.minimax_rates.critical_step_x",
+     lambda: dict(method="gda", J=_q_kappa_j(), eta_y=1.0, m=1, low=1e-9, high=10.0,
+                  rtol=1e-10),
+     _valid_examples=2,
+     method=Choice(options=("gda", "alternating-gda", "ogda", "extragradient", "gdmax")),
+     J=Array(ndim=2, same_shape=True, valid_from=(_q_kappa_j(),)),
+     eta_y=Real(0.0, low_closed=False, high_closed=False, sample=(0.5, 1.0)),
+     m=Integer(1, 2, sample=(1, 1)), low=Real(0.0, low_closed=False, high_closed=False,
+                                              sample=(1e-9, 1e-3)),
+     high=Real(0.0, low_closed=False, high_closed=False, sample=(5.0, 20.0)),
+     rtol=Real(0.0, 1.0, low_closed=False, high_closed=False, sample=(1e-10, 1e-4)))
+spec("sde_opt.theory.minimax_rates.ramp_lower_bound",
+     lambda: dict(r0=np.array([1.0, 2.0]), eps=0.1, ell=1.0, eta_x=0.1, tracking=1.1,
+                  unit_roundoff=0.0),
+     r0=Array(low=0.0, scale_ok=True), eps=POS, ell=POS, eta_x=POS, tracking=POS,
+     unit_roundoff=Real(0.0, 1.0, high_closed=False, sample=(0.0, 1e-6)))
+GDA_COV = dict(J=Array(ndim=2, same_shape=True, valid_from=(_q_kappa_j(),)),
+               sigma_cov=Array(ndim=2, same_shape=True, scale_ok=True),
+               # eta_x below GDA's critical step 1/(a(kappa+1)ell) = 0.4 at eta_y = 1
+               eta_x=Real(0.0, low_closed=False, high_closed=False, sample=(0.01, 0.3)),
+               eta_y=Real(0.0, low_closed=False, high_closed=False, sample=(0.5, 1.0)),
+               m=Integer(1, 2, sample=(1, 1)),
+               batch=Real(1.0, high_closed=False, sample=(1.0, 64.0)))
+spec("sde_opt.theory.minimax_rates.gda_stationary_covariance",
+     lambda: dict(J=_q_kappa_j(), sigma_cov=np.eye(2), eta_x=0.1, eta_y=1.0, m=1, batch=1),
+     **GDA_COV)
+spec("sde_opt.theory.minimax_rates.gda_gradient_floor",
+     lambda: dict(J=_q_kappa_j(), phi_hessian=np.array([[0.5]]), sigma_cov=np.eye(2), eta_x=0.1,
+                  eta_y=1.0, m=1, batch=1),
+     phi_hessian=Array(ndim=2, same_shape=True, scale_ok=True), **GDA_COV)
+spec("sde_opt.theory.minimax_rates.best_batch", lambda: dict(floor_one=0.5, eps=0.1),
+     floor_one=NONNEG, eps=POS)
+spec("sde_opt.theory.minimax_rates.iterations_at_floor",
+     lambda: dict(approach=100.0, u=np.array([0.2, 0.5, 2.0])),
+     approach=NONNEG, u=Array(low=0.0, scale_ok=True))
+
+def _tilted_well_2d(x, y):
+    return (x**2 - 1) ** 2 / 4 + y**2 / 2
+
+
+def _well_force(x):
+    return x - x**3
+
+
+# the start (-1, 0) must stay a grid node: valid grid values are drawn from those that keep it one
+MFPT_X = dict(eps=Real(0.0, low_closed=False, high_closed=False, sample=(0.3, 2.0)),
+              x_lo=Real(low_closed=False, high_closed=False, valid_from=(-2.0, -3.0, -1.0)),
+              b=Real(low_closed=False, high_closed=False, valid_from=(1.0, 4.0, -0.5)),
+              nx=Integer(1, valid_from=(6, 3, 12)),
+              start=Array(ndim=1, same_shape=True))
+MFPT_2D = dict(potential=Func(), y_lo=Real(low_closed=False, high_closed=False,
+                                           valid_from=(-1.0, -3.0)),
+               y_hi=Real(low_closed=False, high_closed=False, valid_from=(1.0, 3.0)),
+               ny=Integer(1, valid_from=(4, 2, 8)), **MFPT_X)
+MFPT_2D_EX = dict(potential=_tilted_well_2d, eps=0.5, x_lo=-2.0, b=1.0, y_lo=-1.0, y_hi=1.0,
+                  nx=6, ny=4, start=np.array([-1.0, 0.0]))
+spec("sde_opt.theory.fokker_planck.mfpt_overdamped_2d_grid", lambda: dict(MFPT_2D_EX), **MFPT_2D)
+spec("sde_opt.theory.fokker_planck.mfpt_overdamped_2d", lambda: dict(MFPT_2D_EX), **MFPT_2D)
+MFPT_1D = dict(force=Func(), gamma=Real(0.0, low_closed=False, high_closed=False,
+                                        sample=(0.3, 5.0)),
+               v_max=Real(0.0, low_closed=False, high_closed=False, sample=(0.5, 4.0)),
+               nv=Integer(1, valid_from=(4, 2, 8)), **MFPT_X)
+MFPT_1D_EX = dict(force=_well_force, eps=0.5, gamma=1.0, x_lo=-2.0, b=1.0, v_max=2.0, nx=6, nv=4,
+                  start=np.array([-1.0, 0.0]))
+spec("sde_opt.theory.fokker_planck.mfpt_underdamped_1d_grid", lambda: dict(MFPT_1D_EX), **MFPT_1D)
+spec("sde_opt.theory.fokker_planck.mfpt_underdamped_1d", lambda: dict(MFPT_1D_EX), **MFPT_1D)
 
 # issue 18
 spec("sde_opt.sde.two_timescale.GDmaxSDE",
@@ -1723,8 +1957,9 @@ spec("sde_opt.problems.bilevel_losses.FiniteSumBilevel",
                   y=np.zeros(1, np.float32), batch_size=4, inner_batch_size=None, y_star=None,
                   lower_smoothness=None, lower_strong_convexity=None, tol=None, max_steps=16),
      outer_loss=Func(), inner_loss=Func(), outer_data=Array(scale_ok=True),
-     inner_data=Array(scale_ok=True), x=Array(ndim=1, same_shape=True),
-     y=Array(ndim=1, same_shape=True), batch_size=Integer(1, sample=(1, 12)),
+     # x and y: points of any shape the losses accept (their shapes define the problem's)
+     inner_data=Array(scale_ok=True), x=Array(scale_ok=True), y=Array(scale_ok=True),
+     batch_size=Integer(1, sample=(1, 12)),
      inner_batch_size=Integer(1, optional=True, sample=(1, 12)), y_star=Func(optional=True),
      lower_smoothness=Real(0.0, low_closed=False, high_closed=False, optional=True,
                            callable_ok=True),
@@ -1735,23 +1970,3 @@ spec("sde_opt.sde.from_functions.SDE",
      lambda: dict(drift=lambda t, x: -x, diffusion=lambda t, x: 0.1, shape=(2,), geometry=None),
      drift=Func(), diffusion=Func(), shape=Shape(), geometry=GEOMETRY)
 spec("sde_opt.engine.events.OnState", lambda: dict(fn=_first), fn=Func())
-
-
-# --------------------------------------------------------------------------------------------
-# specs whose code another helper is rewriting now (reported as xfail until merged; the lead
-# removes this list after merging issues 18, 19, 20 and 23)
-# --------------------------------------------------------------------------------------------
-
-_PENDING_MODULES = {
-    20: ("sde_opt.problems.normalized_ufm.", "sde_opt.problems.regularized_ufm.",
-         "sde_opt.geometry.Sphere", "sde_opt.geometry.Oblique", "sde_opt.geometry.Product",
-         "sde_opt.algorithms.riemannian_", "sde_opt.theory.neural_collapse.",
-         "sde_opt.stats.neural_collapse.", "sde_opt.stats.proportions."),
-}
-_PENDING_NAMES = ("sde_opt.problems.augmented_ufm.AugmentedUFM",)
-
-
-def is_pending(name: str) -> bool:
-    return name in _PENDING_NAMES or any(
-        name.startswith(p) for prefixes in _PENDING_MODULES.values() for p in prefixes)
-PENDING_FAMILIES: list[str] = sorted(name for name in SPECS if is_pending(name))

@@ -220,7 +220,7 @@ def test_nc_metrics_match_a_direct_numpy_implementation():
 def test_bad_input_errors_name_the_parameter():
     with pytest.raises(ValueError, match="d must be an integer >= 2"):
         so.NormalizedUFM(3, 1, 2)
-    with pytest.raises(ValueError, match="K must be an integer >= 2"):
+    with pytest.raises(ValueError, match="NormalizedUFM: k must be an integer >= 2"):
         so.NormalizedUFM(1, 3, 2)
     with pytest.raises(ValueError, match="n must be an integer >= 1"):
         so.NormalizedUFM(3, 3, 0)

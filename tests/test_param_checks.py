@@ -15,8 +15,6 @@ or one of its parameters has no spec.
 
 Profiles: the default one is derandomized (the same draws on every run, a handful per parameter);
 ``HYPOTHESIS_PROFILE=explore python -m pytest tests/test_param_checks.py`` draws many more.
-``PENDING_FAMILIES`` (code another issue is rewriting) is reported as xfail without running;
-``SDE_OPT_RUN_PENDING=1`` runs it.
 """
 
 from __future__ import annotations
@@ -45,7 +43,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 ROOT = Path(__file__).resolve().parents[1]
 SUBMODULES = ("stats", "theory", "fit", "experiment", "geometry", "sde", "problems", "algorithms",
               "engine", "sweep")
-PENDING_REASON = "owned by issue 18/19/20/23 helper; merged later"  # (22: new names too)
 CALL_TIMEOUT_S = 60  # a call that takes longer than this is a hang
 
 
@@ -131,7 +128,7 @@ def test_every_public_callable_and_parameter_has_a_spec():
     missing = [n for n in PUBLIC if n not in ps.SPECS and n not in ps.RECORDS]
     assert not missing, f"public callables without a spec in tests/param_specs.py: {missing}"
     gaps = []
-    not_public = [n for n in ps.SPECS if n not in PUBLIC and not ps.is_pending(n)]
+    not_public = [n for n in ps.SPECS if n not in PUBLIC]
     assert not not_public, f"specs of names that are not public: {not_public}"
     for name, spec in ps.SPECS.items():
         if name not in PUBLIC:
@@ -142,11 +139,9 @@ def test_every_public_callable_and_parameter_has_a_spec():
     assert not gaps, f"parameters without a spec (or specs of no parameter): {gaps}"
 
 
-def test_every_record_is_public_and_every_pending_name_has_a_spec():
-    stale = [n for n in ps.RECORDS if n not in PUBLIC and not ps.is_pending(n)]
+def test_every_record_is_public():
+    stale = [n for n in ps.RECORDS if n not in PUBLIC]
     assert not stale, f"RECORDS names that are not public: {stale}"
-    assert set(ps.PENDING_FAMILIES) <= set(ps.SPECS), sorted(set(ps.PENDING_FAMILIES)
-                                                             - set(ps.SPECS))
     overlap = set(ps.RECORDS) & set(ps.SPECS)
     assert not overlap, f"names both in RECORDS and SPECS: {sorted(overlap)}"
 
@@ -218,11 +213,7 @@ def assert_clear(err: BaseException, spec: ps.Spec, param: str, value, kind) -> 
         assert any(s in msg for s in shown), f"the value {value!r} is not shown: {where}"
 
 
-# The pending families (code another issue's helper is rewriting) are one xfail item per callable,
-# not run by default; SDE_OPT_RUN_PENDING=1 runs them (still xfail, not strict) to see how far they
-# are.
-RUN_PENDING = bool(os.environ.get("SDE_OPT_RUN_PENDING"))
-CHECKED = [n for n in ps.SPECS if n not in ps.PENDING_FAMILIES]
+CHECKED = list(ps.SPECS)
 CASES = [pytest.param(n, p, id=f"{n}:{p}") for n in CHECKED for p in ps.SPECS[n].params]
 INVALID = [c for c in CASES if not isinstance(ps.SPECS[c.values[0]].params[c.values[1]], ps.Free)]
 
@@ -287,19 +278,10 @@ def test_valid_value_is_accepted(name, param):
     check_valid(name, param)
 
 
-@pytest.mark.xfail(reason=PENDING_REASON, strict=False, run=RUN_PENDING)
-@pytest.mark.parametrize("name", ps.PENDING_FAMILIES)
-def test_pending_family_meets_its_spec(name):
-    _call(ps.SPECS[name], {})
-    for param in ps.SPECS[name].params:
-        check_invalid(name, param)
-        check_valid(name, param)
-
-
 def _default(name, param):
     try:
         p = {q.name: q for q in signature_params(resolve(name))}.get(param)
-    except (ImportError, AttributeError):  # a pending name not on this branch yet
+    except (ImportError, AttributeError):
         return None
     return None if p is None or p.default is inspect.Parameter.empty else p.default
 
@@ -397,8 +379,6 @@ def _issue_examples():
     return rows, file_rows, load_trace
 
 
-_PENDING_EXAMPLES = {"gd_contraction D=-1", "cg_contraction_bound kappa=0.5",
-                     "diffusion_exit_mean_1d n=1"}  # theory/bilevel.py: issue 19's helper
 
 
 def _example_ids():
@@ -407,10 +387,7 @@ def _example_ids():
     return [r[0] for r in rows] + [r[0] for r in file_rows]
 
 
-@pytest.mark.parametrize("case", [
-    pytest.param(c, id=c, marks=[pytest.mark.xfail(reason="owned by issue 19 helper; merged later",
-                                                   strict=False)] if c in _PENDING_EXAMPLES else [])
-    for c in _example_ids()])
+@pytest.mark.parametrize("case", _example_ids())
 def test_issue_21_examples_get_a_clear_error(case, tmp_path):
     rows, file_rows, load_trace = _issue_examples()
     table = {r[0]: r for r in rows}

@@ -145,8 +145,10 @@ def perturbed_gdmax_template(*, ell, mu, eps, rho_phi, delta_phi, d, delta=0.1, 
         F = √(ε³/ρ_Φ)/(50 ι³),  N = ⌈κ ι⌉  (N = Θ(κ log(·))).
     """
     owner = "perturbed_gdmax_template"
-    for name, v in (("ell", ell), ("mu", mu)):
+    for name, v in (("ell", ell), ("mu", mu), ("eps", eps), ("rho_phi", rho_phi),
+                    ("delta_phi", delta_phi), ("chi", chi)):
         check_positive(owner, name, v, scalar=True)
+    check_range(owner, "delta", delta, 0.0, 1.0, low_closed=False, high_closed=False, scalar=True)
     kappa = ell / mu
     check_range(owner, "kappa (= ell/mu)", kappa, 1.0, float("inf"), high_closed=False)
     check_positive(owner, "threshold", threshold, scalar=True)

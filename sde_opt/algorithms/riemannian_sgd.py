@@ -46,7 +46,7 @@ class RiemannianSGD(AbstractAlgorithm):
 
     def __init__(self, problem: AbstractProblem, eta):
         check_problem(type(self).__name__, problem, game=False)
-        check_positive(type(self).__name__, "eta", eta)
+        check_positive(type(self).__name__, "eta", eta, scalar=True)
         self.problem = problem
         self.eta = jnp.asarray(eta)
 

@@ -25,10 +25,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import tree_map
 
-from .._checks import check_range
+from .._checks import check_bool, check_positive, check_range
 from ..noise import joint, unjoin
 from ..problems._base import AbstractProblem, check_problem
-from ._adaptive import default_sigma
+from ._adaptive import check_adaptive, default_sigma
 from .adam import Adam
 from .momentum_sgd import MomentumSGD
 from .rmsprop import RMSprop
@@ -125,6 +125,8 @@ def svag_sgd(problem: AbstractProblem, eta, ell) -> MomentumSGD:
     oracle's covariance ℓΣ — is SGD's SME at η, dX = −∇f dt + √η Σ^{1/2} dW, for every ℓ (weak error O(1/ℓ),
     the paper's theorem).
     """
+    check_problem("svag_sgd", problem, game=False)
+    check_positive("svag_sgd", "eta", eta, scalar=True)
     ell = _ell("svag_sgd", ell)
     return MomentumSGD(SVAGOracle(problem, ell), eta / ell, 0.0)
 
@@ -142,8 +144,10 @@ def svag_rmsprop(problem: AbstractProblem, eta, beta, eps, ell, sigma=None, u0=0
     [`SVAGOracle`][sde_opt.algorithms.SVAGOracle] (problem, ℓ²) with η/ℓ, 1 − (1 − β)/ℓ², εℓ, σℓ; its limit is
     the RMSprop SDE
     of (η, β, ε, σ) for every ℓ, in time t = k(η/ℓ)²."""
-    ell = _ell("svag_rmsprop", ell)
+    check_problem("svag_rmsprop", problem, game=False)
     sigma = default_sigma(problem) if sigma is None else sigma
+    check_adaptive("svag_rmsprop", problem, eta, eps, sigma, {"beta": beta}, u0)
+    ell = _ell("svag_rmsprop", ell)
     h = svag_hyperparameters(eta, {"beta": beta}, eps, sigma, ell)
     return RMSprop(SVAGOracle(problem, ell**2), h["eta"], h["beta"], h["eps"], h["sigma"], u0=u0)
 
@@ -154,8 +158,11 @@ def svag_adam(problem: AbstractProblem, eta, beta1, beta2, eps, ell, sigma=None,
     [`SVAGOracle`][sde_opt.algorithms.SVAGOracle] (problem, ℓ²) with η/ℓ, 1 − (1 − βᵢ)/ℓ², εℓ, σℓ; its limit
     is the Adam SDE
     of (η, β₁, β₂, ε, σ) for every ℓ, in time t = k(η/ℓ)²."""
-    ell = _ell("svag_adam", ell)
+    check_problem("svag_adam", problem, game=False)
     sigma = default_sigma(problem) if sigma is None else sigma
+    check_adaptive("svag_adam", problem, eta, eps, sigma, {"beta1": beta1, "beta2": beta2}, u0)
+    check_bool("svag_adam", "bias_correction", bias_correction)
+    ell = _ell("svag_adam", ell)
     h = svag_hyperparameters(eta, {"beta1": beta1, "beta2": beta2}, eps, sigma, ell)
     return Adam(SVAGOracle(problem, ell**2), h["eta"], h["beta1"], h["beta2"], h["eps"],
                 h["sigma"], bias_correction=bias_correction, u0=u0)

@@ -40,9 +40,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_integer, check_range, check_real, is_concrete
+from .._checks import (
+    _show,
+    check_array,
+    check_instance,
+    check_integer,
+    check_positive,
+    check_range,
+    check_real,
+    is_concrete,
+)
 from ..noise import StandardNormal
-from ._base import AbstractProblem
+from ._base import AbstractProblem, is_shape
 from .geometry import Euclidean
 
 
@@ -327,7 +336,7 @@ class QuadraticBilevel(AbstractBilevel):
         b = np.ones(dx) if b is None else _vector(name, "b", b, dx, nonzero=True)
         sigma_f = _noise_level(name, "sigma_f", sigma_f)
         sigma_g = _noise_level(name, "sigma_g", sigma_g)
-        check_range(name, "spread", spread, scalar=True)
+        check_range(name, "spread", spread, low_closed=False, high_closed=False, scalar=True)
         seed = _int(name, "seed", seed, 0)
         q = np.geomspace(1.0, float(kappa), d_y) if d_y > 1 else np.ones(1)
         self.q = np.asarray(q)
@@ -588,6 +597,19 @@ def digits_split(n_train: int, n_val: int, corrupt: float, seed: int):
     return (a[tr], np.where(flip, -b[tr], b[tr]), a[va], b[va], flip, a[te], b[te])
 
 
+def _hypercleaning_data(owner: str, data):
+    """The five arrays of ``data`` (the features of the training and validation sets as real 2-D
+    arrays; the shapes and labels are checked by the caller)."""
+    if not isinstance(data, (tuple, list)) or len(data) != 5:
+        raise TypeError(f"{owner}: data must be a tuple (a, labels, a_val, labels_val, corrupted) "
+                        f"of five arrays; got {_show(data)} ({type(data).__name__})")
+    a, lab, av, labv, flip = data
+    a = check_array(owner, "data", a, ndim=2, finite=False)
+    av = check_array(owner, "data", av, ndim=2, finite=False)
+    lab, labv = check_real(owner, "data", lab), check_real(owner, "data", labv)
+    return a, lab, av, labv, np.asarray(flip)
+
+
 class HyperCleaning(AbstractBilevel):
     r"""Data hyper-cleaning (Franceschi et al. 2017; Ji, Yang & Liang 2021).
 
@@ -629,7 +651,7 @@ class HyperCleaning(AbstractBilevel):
                  batch_size=8, seed=0, newton_steps=25, data=None):
         name = "HyperCleaning"
         if data is not None:
-            a, lab, av, labv, flip = (np.asarray(v) for v in data)
+            a, lab, av, labv, flip = _hypercleaning_data(name, data)
             n_train, dim = a.shape
             n_val = av.shape[0]
         n_train, n_val = _int(name, "n_train", n_train, 1), _int(name, "n_val", n_val, 1)
@@ -786,8 +808,44 @@ class HyperCleaning(AbstractBilevel):
 # ------------------------------------------------------------------------------------------------
 
 
+def check_point_of(owner: str, name: str, point, shape) -> None:
+    """``point`` of ``shape``: one finite real array of that shape, or (for a pytree shape) a
+    pytree of finite real arrays (traced values are left alone)."""
+    if is_shape(shape):
+        check_array(owner, name, point, shape=tuple(shape))
+        return
+    leaves = jax.tree_util.tree_leaves(point)
+    if not leaves:
+        raise TypeError(f"{owner}: {name} must be a point of shape {shape}; got {point!r:.60}")
+    for leaf in leaves:
+        check_array(owner, name, leaf)
+
+
+def _check_reference(owner: str, problem, x, alpha, **counts) -> None:
+    """The arguments shared by the dense references below: a bilevel problem, x of its shape
+    (finite), a step alpha > 0 and integer counts (``name=(value, low)``)."""
+    check_instance(owner, "problem", problem, AbstractBilevel,
+                   "a bilevel problem (an AbstractBilevel)")
+    check_point_of(owner, "x", x, problem.shape)
+    check_positive(owner, "alpha", alpha, scalar=True)
+    for name, (value, low) in counts.items():
+        check_integer(owner, name, value, low=low)
+
+
+def _check_y(owner: str, problem, y) -> None:
+    check_point_of(owner, "y", y, problem.y_shape)
+
+
 def neumann_inverse(h, alpha, Q: int):
-    r"""H_Q⁻¹ = α Σ_{q=0}^{Q} (I − αH)^q = H⁻¹ (I − (I − αH)^{Q+1}) (dense, by eigendecomposition)."""
+    r"""H_Q⁻¹ = α Σ_{q=0}^{Q} (I − αH)^q = H⁻¹ (I − (I − αH)^{Q+1}) (dense, by eigendecomposition).
+
+    ``h``: a symmetric square matrix (finite); ``alpha`` > 0; ``Q`` an integer ≥ 0."""
+    owner = "neumann_inverse"
+    hv = check_array(owner, "h", h, ndim=2)
+    if is_concrete(h) and hv.shape[0] != hv.shape[1]:
+        raise ValueError(f"{owner}: h must be a square matrix; got shape {hv.shape}")
+    check_positive(owner, "alpha", alpha, scalar=True)
+    check_integer(owner, "Q", Q, low=0)
     e, u = jnp.linalg.eigh(h)
     a = jnp.asarray(alpha, h.dtype)
     return (u * ((1 - (1 - a * e) ** (Q + 1)) / e)) @ u.T
@@ -806,6 +864,7 @@ def inner_error_covariances(problem, x, alpha, D: int):
     Returns (A, W, S, L): S the stationary covariance (S = A S Aᵀ + W) and L = (I − A)⁻¹ W (I − A)⁻ᵀ
     the long-run covariance Σ_k Cov(e_0, e_k).
     """
+    _check_reference("inner_error_covariances", problem, x, alpha, D=(D, 1))
     y = problem.y_star(x)
     h = problem.lower_hessian(x, y)
     cg_ = problem.lower_grad_cov(x, y)
@@ -840,6 +899,8 @@ def stocbio_call_moments(problem, x, y, alpha, Q: int):
     E[zzᵀ] = α² S_Q, E[ĝĝᵀ] = E[∇ₓF∇ₓFᵀ] − E[∇ₓF∇ᵧFᵀ] H_Q⁻¹ J̄ᵀ − (·)ᵀ + E[J̃ zzᵀ J̃ᵀ].
     Dense (a reference for the diffusion limit, not part of the algorithm). Returns (mean, cov).
     """
+    _check_reference("stocbio_call_moments", problem, x, alpha, Q=(Q, 0))
+    _check_y("stocbio_call_moments", problem, y)
     dx = x.shape[0]
     gx, gy = problem.upper_grads(x, y)
     c = problem.upper_grads_cov(x, y)
@@ -881,6 +942,8 @@ def stocbio_call_moments(problem, x, y, alpha, Q: int):
 
 def biased_hypergradient(problem, x, y, alpha, Q: int):
     r"""∇ₓf − J H_Q⁻¹ ∇ᵧf at (x, y): the mean of StocBiO's ĝ at that y (exact second derivatives)."""
+    _check_reference("biased_hypergradient", problem, x, alpha, Q=(Q, 0))
+    _check_y("biased_hypergradient", problem, y)
     gx, gy = problem.upper_grads(x, y)
     hq = neumann_inverse(problem.lower_hessian(x, y), alpha, Q)
     return gx - problem.lower_cross_matrix(x, y) @ (hq @ gy)

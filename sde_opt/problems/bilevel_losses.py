@@ -48,7 +48,13 @@ from .._checks import check_integer, check_positive
 from ..geometry import Euclidean
 from ..noise import MinibatchIndices
 from .bilevel import AbstractBilevel, StackedIndices
-from .finite_sum import check_examples, mean_covariance, mean_factor
+from .finite_sum import (
+    check_data_leaves,
+    check_examples,
+    check_point_leaves,
+    mean_covariance,
+    mean_factor,
+)
 
 _HALVINGS = 0.5 ** np.arange(12)  # the step lengths the line search tries, longest first
 
@@ -145,6 +151,10 @@ class FiniteSumBilevel(AbstractBilevel):
             check_positive(owner, "lower_strong_convexity", lower_strong_convexity, scalar=True)
         if tol is not None:
             check_positive(owner, "tol", tol, scalar=True)
+        for name, data in (("outer_data", outer_data), ("inner_data", inner_data)):
+            check_data_leaves(owner, name, data)
+        for name, point in (("x", x), ("y", y)):
+            check_point_leaves(owner, name, point)
         self.outer_data, _ = check_examples(owner, "outer_data", outer_data)
         self.inner_data, _ = check_examples(owner, "inner_data", inner_data)
         self.batch_size = check_integer(owner, "batch_size", batch_size, low=1)
@@ -165,11 +175,14 @@ class FiniteSumBilevel(AbstractBilevel):
             try:
                 out = jax.eval_shape(lambda xx, yy: fn(xx, yy, _take(data, 0)), xa, ya)
             except Exception as e:  # noqa: BLE001 - re-raised with context
-                raise ValueError(f"{owner}: {name}(x, y, example) failed on one example: "
+                raise ValueError(f"{owner}: {name}(x, y, example) failed on one example (are x "
+                                 f"and y the points {name} expects?); got x of shape "
+                                 f"{self.x_shape}, y of shape {self.y_point_shape}: "
                                  f"{type(e).__name__}: {e}") from e
             if not (isinstance(out, jax.ShapeDtypeStruct) and out.shape == ()):
                 raise ValueError(f"{owner}: {name} must return a scalar per example; got "
-                                 f"{getattr(out, 'shape', type(out).__name__)}")
+                                 f"{getattr(out, 'shape', type(out).__name__)} at x of shape "
+                                 f"{self.x_shape}, y of shape {self.y_point_shape}")
         if y_star is not None:
             got = _shape_of(jax.eval_shape(y_star, xa))
             if got != self.y_point_shape:

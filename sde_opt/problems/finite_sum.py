@@ -60,25 +60,36 @@ def _check_inputs(owner, loss, data, params, geometry, point_name="params"):
     if geometry is not None:
         check_instance(owner, "geometry", geometry, AbstractGeometry,
                        "a geometry (e.g. so.Sphere()) or None for ℝᴰ")
+    check_data_leaves(owner, "data", data)
+    check_point_leaves(owner, point_name, params, finite=False)
+    return jax.tree_util.tree_map(jnp.asarray, data)
+
+
+def check_data_leaves(owner: str, name: str, data) -> None:
+    """``data``: a non-empty pytree of finite real arrays, each with a leading example axis of
+    length ≥ 1."""
     leaves = jax.tree_util.tree_leaves_with_path(data)
     if not leaves:
-        raise ValueError(f"{owner}: data must be a pytree of arrays with a leading example axis; "
+        raise ValueError(f"{owner}: {name} must be a pytree of arrays with a leading example axis; "
                          f"got {data!r:.60}")
     for path, leaf in leaves:
-        a = check_array(owner, "data" + jax.tree_util.keystr(path), leaf, nonempty=False)
+        a = check_array(owner, name + jax.tree_util.keystr(path), leaf, nonempty=False)
         if a.ndim == 0 or a.shape[0] == 0:
-            raise ValueError(f"{owner}: data must have a leading example axis with at least one "
-                             f"example; got data{jax.tree_util.keystr(path)} of shape {a.shape}")
-    point = jax.tree_util.tree_leaves_with_path(params)
-    if not point:
-        raise ValueError(f"{owner}: {point_name} must be an array or a pytree of arrays; got "
-                         f"{params!r:.60}")
-    for path, leaf in point:
-        a = check_array(owner, point_name + jax.tree_util.keystr(path), leaf, finite=False)
+            raise ValueError(f"{owner}: {name} must have a leading example axis with at least one "
+                             f"example; got {name}{jax.tree_util.keystr(path)} of shape {a.shape}")
+
+
+def check_point_leaves(owner: str, name: str, point, *, finite: bool = True) -> None:
+    """``point``: an array or a non-empty pytree of non-empty real arrays (finite unless told)."""
+    leaves = jax.tree_util.tree_leaves_with_path(point)
+    if not leaves:
+        raise ValueError(f"{owner}: {name} must be an array or a pytree of arrays; got "
+                         f"{point!r:.60}")
+    for path, leaf in leaves:
+        a = check_array(owner, name + jax.tree_util.keystr(path), leaf, finite=finite)
         if a.size == 0:
-            raise ValueError(f"{owner}: {point_name} must not be empty; got {point_name}"
+            raise ValueError(f"{owner}: {name} must not be empty; got {name}"
                              f"{jax.tree_util.keystr(path)} of shape {a.shape}")
-    return jax.tree_util.tree_map(jnp.asarray, data)
 
 
 def check_examples(owner: str, name: str, data):
@@ -129,8 +140,9 @@ class AbstractFiniteSum(AbstractField):
             out = jax.eval_shape(lambda p: loss(p, jax.tree_util.tree_map(lambda a: a[0], data)),
                                  example)
         except Exception as e:  # noqa: BLE001 - re-raised with context
-            raise ValueError(f"{owner}: loss(point, example) failed on one example: "
-                             f"{type(e).__name__}: {e}") from e
+            raise ValueError(f"{owner}: loss({point_name}, example) failed on one example (is "
+                             f"{point_name} the point loss expects?); got {point_name} = "
+                             f"{point!r:.60}: {type(e).__name__}: {e}") from e
         if not (isinstance(out, jax.ShapeDtypeStruct) and out.shape == ()):
             got = getattr(out, "shape", type(out).__name__)
             raise ValueError(f"{owner}: loss must return a scalar per example; got shape {got}")

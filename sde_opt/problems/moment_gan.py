@@ -48,7 +48,7 @@ class MomentGAN(GaussianGame):
         owner = "MomentGAN"
         check_positive(owner, "mu", mu, scalar=True)
         check_positive(owner, "std", std, scalar=True)
-        check_range(owner, "mean", mean, scalar=True)
+        check_range(owner, "mean", mean, low_closed=False, high_closed=False, scalar=True)
         n = check_integer(owner, "n", n, low=2)
         seed = check_integer(owner, "seed", seed, low=0)
         u = np.random.default_rng(seed).normal(float(mean), float(std), n)

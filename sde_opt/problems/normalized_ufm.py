@@ -61,7 +61,11 @@ def _int_at_least(owner, name, v, low, what=""):
 
 def check_labels(owner: str, labels, k: int, n: int) -> np.ndarray:
     """Labels as an int array of length K·n with every class in {0..K−1} exactly n times."""
-    y = np.asarray(labels)
+    try:
+        y = np.asarray(labels)
+    except (TypeError, ValueError):
+        raise TypeError(f"{owner}: labels must be an integer vector of length K*n = {k * n}; got "
+                        f"{labels!r:.60}") from None
     if y.shape != (k * n,) or not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"{owner}: labels must be an integer vector of length K*n = {k * n} "
                          f"(K={k}, n={n}); got shape {y.shape} and dtype {y.dtype}")
@@ -285,11 +289,11 @@ class NormalizedUFM(CrossEntropyUFM):
     geometry: Product = eqx.field(static=True)
 
     def __init__(self, k, d, n, tau=1.0, *, batch_size=None, labels=None):
-        owner = type(self).__name__  # AugmentedUFM's errors name AugmentedUFM
-        self.k = _int_at_least(owner, "K", k, 2, " (classes)")
+        owner = type(self).__name__
+        self.k = _int_at_least(owner, "k", k, 2, " (the number of classes K)")
         self.d = _int_at_least(owner, "d", d, 2, " (feature dimension)")
         self.n = _int_at_least(owner, "n", n, 1, " (samples per class)")
-        check_positive(owner, "tau", tau)
+        check_positive(owner, "tau", tau, scalar=True)
         self.tau = jnp.asarray(tau)
         nn = self.k * self.n
         self.batch_size = nn if batch_size is None else _int_at_least(owner, "batch_size",

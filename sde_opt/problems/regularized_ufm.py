@@ -52,11 +52,11 @@ class RegularizedUFM(CrossEntropyUFM):
 
     def __init__(self, k, d, n, lambda_w=5e-3, lambda_h=5e-3, *, batch_size=None, labels=None):
         owner = "RegularizedUFM"
-        self.k = _int_at_least(owner, "K", k, 2, " (classes)")
+        self.k = _int_at_least(owner, "k", k, 2, " (the number of classes K)")
         self.d = _int_at_least(owner, "d", d, 2, " (feature dimension)")
         self.n = _int_at_least(owner, "n", n, 1, " (samples per class)")
-        check_range(owner, "lambda_w", lambda_w, 0.0)
-        check_range(owner, "lambda_h", lambda_h, 0.0)
+        check_range(owner, "lambda_w", lambda_w, 0.0, high_closed=False, scalar=True)
+        check_range(owner, "lambda_h", lambda_h, 0.0, high_closed=False, scalar=True)
         self.lambda_w, self.lambda_h = jnp.asarray(lambda_w), jnp.asarray(lambda_h)
         self.tau = jnp.asarray(1.0)
         nn = self.k * self.n

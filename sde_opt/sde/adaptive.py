@@ -52,7 +52,8 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jax.tree_util import tree_map
 
-from ..problems._base import AbstractProblem, zeros_like_shape
+from .._checks import check_bool, check_positive, check_range
+from ..problems._base import AbstractProblem, check_problem, zeros_like_shape
 from ._base import ProblemSDE
 
 
@@ -97,6 +98,17 @@ def require_noise_cov(owner: str, problem) -> None:
             "quadratics have it)") from None
 
 
+def _check_sde(owner: str, problem, sigma, sigma0, eps0, rates: dict, noisy, u0) -> None:
+    """Construction-time checks shared by the two SDEs: a minimization problem, σ, σ₀ and the
+    rates cᵢ > 0, ε₀ ≥ 0, u₀ ≥ 0 (real scalars), ``noisy`` a flag."""
+    check_problem(owner, problem, game=False)
+    for name, value in (("sigma", sigma), ("sigma0", sigma0), *rates.items()):
+        check_positive(owner, name, value, scalar=True)
+    check_range(owner, "eps0", eps0, 0.0, float("inf"), high_closed=False, scalar=True)
+    check_range(owner, "u0", u0, 0.0, float("inf"), high_closed=False, scalar=True)
+    check_bool(owner, "noisy", noisy)
+
+
 def _sqrt_pos(u):
     return jnp.sqrt(jnp.maximum(u, 0))
 
@@ -121,6 +133,7 @@ class RMSpropSDE(ProblemSDE):
     noisy: bool = eqx.field(static=True, default=True)
 
     def __init__(self, problem, sigma, sigma0, eps0, c2, noisy: bool = True, u0=0.0):
+        _check_sde("RMSpropSDE", problem, sigma, sigma0, eps0, {"c2": c2}, noisy, u0)
         self.problem = problem
         self.sigma, self.sigma0 = jnp.asarray(sigma), jnp.asarray(sigma0)
         self.eps0, self.c2, self.u0 = jnp.asarray(eps0), jnp.asarray(c2), jnp.asarray(u0)
@@ -184,6 +197,8 @@ class AdamSDE(ProblemSDE):
 
     def __init__(self, problem, sigma, sigma0, eps0, c1, c2, bias_correction: bool = True,
                  noisy: bool = True, u0=0.0):
+        _check_sde("AdamSDE", problem, sigma, sigma0, eps0, {"c1": c1, "c2": c2}, noisy, u0)
+        check_bool("AdamSDE", "bias_correction", bias_correction)
         self.problem = problem
         self.sigma, self.sigma0 = jnp.asarray(sigma), jnp.asarray(sigma0)
         self.eps0, self.c1, self.c2 = jnp.asarray(eps0), jnp.asarray(c1), jnp.asarray(c2)

@@ -85,6 +85,8 @@ class SDE(AbstractSDE):
                 is_shape(s) for s in jax.tree_util.tree_leaves(shape, is_leaf=is_shape)))):
             raise TypeError(f"{owner}: shape must be a tuple of ints (the shape of a point), or a "
                             f"pytree of such tuples; got {shape!r}")
+        if any(n < 0 for s in jax.tree_util.tree_leaves(shape, is_leaf=is_shape) for n in s):
+            raise ValueError(f"{owner}: shape must have lengths >= 0; got {shape!r}")
         geometry = Euclidean() if geometry is None else geometry
         if not isinstance(geometry, AbstractGeometry):
             raise TypeError(f"{owner}: geometry must be an sde_opt geometry (so.Euclidean(), "

@@ -67,7 +67,15 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jax.tree_util import tree_leaves, tree_map
 
-from .._checks import check_bool, check_choice, check_instance, check_integer, check_positive
+from .._checks import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_instance,
+    check_integer,
+    check_positive,
+    is_concrete,
+)
 from ..problems._base import AbstractField, tree_size, zeros_like_shape
 from ._base import ProblemSDE
 
@@ -91,6 +99,14 @@ def inner_loop_covariance(h, sigma_yy, eta_y, n_inner: int):
     L = U L̃ Uᵀ with L̃_ij = Σ̃_ij s_N(m_i m_j)/(s_N(m_i) s_N(m_j) h_i h_j), m = 1 − η_y h. NaN
     unless the inner loop is stable (0 < η_y h_i < 2 for every eigenvalue h_i of H).
     """
+    owner = "inner_loop_covariance"
+    hv = check_array(owner, "h", h, ndim=2)
+    if is_concrete(h) and hv.shape[0] != hv.shape[1]:
+        raise ValueError(f"{owner}: h must be a square matrix; got shape {hv.shape}")
+    check_array(owner, "sigma_yy", sigma_yy, shape=tuple(jnp.shape(h)))
+    check_positive(owner, "eta_y", eta_y, scalar=True)
+    n_inner = check_integer(owner, "n_inner", n_inner, low=1)
+    h, sigma_yy = jnp.asarray(h), jnp.asarray(sigma_yy)
     lam, u = jnp.linalg.eigh(h)
     eta_y = jnp.asarray(eta_y, lam.dtype)
     m = 1.0 - eta_y * lam

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.linalg as sla
 from jax.flatten_util import ravel_pytree
 
-from .._checks import check_positive, check_real
+from .._checks import check_array, check_bool, check_instance, check_positive, check_range
 
 
 def _lyap(a, bbt):
@@ -28,10 +28,12 @@ def _lyap(a, bbt):
     return 0.5 * (s + s.T)
 
 
-def _quadratic_inputs(owner, hessian, noise_cov, sigma):
-    h = np.atleast_2d(check_real(owner, "hessian", hessian).astype(np.float64))
-    c = np.atleast_2d(check_real(owner, "noise_cov", noise_cov).astype(np.float64))
+def _quadratic_inputs(owner, hessian, noise_cov, sigma, sigma0, eps0):
+    h = np.atleast_2d(check_array(owner, "hessian", hessian, ndim=(0, 2)).astype(np.float64))
+    c = np.atleast_2d(check_array(owner, "noise_cov", noise_cov, ndim=(0, 2)).astype(np.float64))
     check_positive(owner, "sigma", sigma, scalar=True)
+    check_positive(owner, "sigma0", sigma0, scalar=True)
+    check_range(owner, "eps0", eps0, 0.0, np.inf, high_closed=False, scalar=True)
     if h.shape != c.shape or h.shape[0] != h.shape[1]:
         raise ValueError(f"{owner}: hessian and noise_cov must be square matrices of one shape; "
                          f"got {h.shape} and {c.shape}")
@@ -42,7 +44,8 @@ def rmsprop_stationary_covariance(hessian, noise_cov, *, sigma, sigma0, eps0) ->
     r"""Stationary Cov θ of the RMSprop SDE on f = ½θᵀHθ with additive noise C (module docstring):
     A = −P⁻¹H, BBᵀ = σ₀² P⁻¹ Σ P⁻¹, Σ = C/σ², P = σ₀ diag(Σ)^{1/2} + ε₀ (u at u* = diag Σ).
     H must make A stable (a minimum)."""
-    h, _, sig = _quadratic_inputs("rmsprop_stationary_covariance", hessian, noise_cov, sigma)
+    h, _, sig = _quadratic_inputs("rmsprop_stationary_covariance", hessian, noise_cov, sigma,
+                                  sigma0, eps0)
     pinv = np.diag(1.0 / (float(sigma0) * np.sqrt(np.diag(sig)) + float(eps0)))
     return _lyap(-pinv @ h, float(sigma0) ** 2 * pinv @ sig @ pinv)
 
@@ -52,7 +55,10 @@ def adam_stationary_covariance(hessian, noise_cov, *, sigma, sigma0, eps0, c1,
     r"""Stationary Cov θ of the Adam SDE on f = ½θᵀHθ with additive noise C (module docstring): on
     (θ, m), A = [[0, −P⁻¹], [c₁H, −c₁I]], BBᵀ = [[0, 0], [0, c₁²σ₀²Σ]], P = σ₀ diag(Σ)^{1/2} + ε₀.
     ``full`` returns the 2d × 2d covariance of (θ, m)."""
-    h, _, sig = _quadratic_inputs("adam_stationary_covariance", hessian, noise_cov, sigma)
+    owner = "adam_stationary_covariance"
+    h, _, sig = _quadratic_inputs(owner, hessian, noise_cov, sigma, sigma0, eps0)
+    check_positive(owner, "c1", c1, scalar=True)
+    full = check_bool(owner, "full", full)
     d = h.shape[0]
     c1, s0 = float(c1), float(sigma0)
     pinv = np.diag(1.0 / (s0 * np.sqrt(np.diag(sig)) + float(eps0)))
@@ -66,6 +72,7 @@ def adam_stationary_covariance(hessian, noise_cov, *, sigma, sigma0, eps0, c1,
 def _scaled_betas(owner, kappa, betas):
     out = {}
     for name, beta in betas.items():
+        check_range(owner, name, beta, 0.0, 1.0, high_closed=False, scalar=True)
         b = 1.0 - kappa * (1.0 - float(beta))
         if not 0.0 <= b < 1.0:
             raise ValueError(f"{owner}: 1 - {name} = {1 - float(beta):.4g} times kappa = {kappa:g} "
@@ -75,11 +82,30 @@ def _scaled_betas(owner, kappa, betas):
     return out
 
 
+def _check_rule(owner, kappa, eta, eps):
+    check_positive(owner, "kappa", kappa, scalar=True)
+    check_positive(owner, "eta", eta, scalar=True)
+    check_range(owner, "eps", eps, 0.0, np.inf, high_closed=False, scalar=True)
+
+
+def _check_adaptive_chain(owner, alg):
+    from ..algorithms.adam import Adam
+    from ..algorithms.rmsprop import RMSprop
+
+    check_instance(owner, "alg", alg, (RMSprop, Adam), "an RMSprop or Adam chain")
+
+
+def _check_point(owner, name, alg, theta):
+    shape = alg.problem.shape
+    if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape):
+        check_array(owner, name, theta, shape=shape)
+
+
 def square_root_scaling(kappa, *, eta, eps, **betas) -> dict:
     r"""The square-root scaling rule (Malladi et al. 2022) for batch B → κB: η → √κ η,
     1 − β → κ(1 − β) for each β given, ε → ε/√κ (σ₀, cᵢ, ε₀ and so the SDE are kept; κ times fewer
     steps cover the same time t = kη²)."""
-    check_positive("square_root_scaling", "kappa", kappa, scalar=True)
+    _check_rule("square_root_scaling", kappa, eta, eps)
     k = float(kappa)
     return {"eta": float(eta) * math.sqrt(k), "eps": float(eps) / math.sqrt(k),
             **_scaled_betas("square_root_scaling", k, betas)}
@@ -89,7 +115,7 @@ def linear_scaling(kappa, *, eta, eps, **betas) -> dict:
     r"""The linear rule for the learning rate (η → κη, the rule for SGD), with β and ε mapped as in
     the square-root rule — it differs from ``square_root_scaling`` only in the exponent of η,
     so comparing the two isolates it. Its SDE has σ₀ → √κ σ₀, cᵢ → cᵢ/κ, ε₀ → √κ ε₀: not the same."""
-    check_positive("linear_scaling", "kappa", kappa, scalar=True)
+    _check_rule("linear_scaling", kappa, eta, eps)
     k = float(kappa)
     return {"eta": float(eta) * k, "eps": float(eps) / math.sqrt(k),
             **_scaled_betas("linear_scaling", k, betas)}
@@ -105,6 +131,8 @@ def regime_numbers(alg, theta) -> dict:
       (the batch size beyond which noise no longer dominates is about B × this);
     * ``c_eta`` = (1 − β)/η for each β — must be ≤ 1 (``check_regime``).
     """
+    _check_adaptive_chain("regime_numbers", alg)
+    _check_point("regime_numbers", "theta", alg, theta)
     flat, _ = ravel_pytree(theta)
     mu = np.asarray(ravel_pytree(alg.problem.grad(theta))[0], np.float64)
     c = np.asarray(alg.problem.noise_cov(theta), np.float64)
@@ -140,9 +168,12 @@ def one_step_excess(alg, state):
     Each is O(dt) in the paper's scaling (1 − β = cη², s = σ₀/η, ε = ε₀/η). Returns
     ``(mean, cov)`` in ``ravel_pytree`` order of the limit's state.
     """
-    from ..algorithms.adam import Adam
-    from ..algorithms.rmsprop import RMSprop
+    from ..algorithms.adam import Adam, AdamState
+    from ..algorithms.rmsprop import RMSprop, RMSpropState
 
+    _check_adaptive_chain("one_step_excess", alg)
+    want = AdamState if isinstance(alg, Adam) else RMSpropState
+    check_instance("one_step_excess", "state", state, want, f"a {want.__name__} (alg.init(x))")
     theta = state.theta
     th, _ = ravel_pytree(theta)
     d = th.size

@@ -31,10 +31,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_integer, check_positive, check_range
+from .._checks import (
+    check_callable,
+    check_instance,
+    check_integer,
+    check_positive,
+    check_range,
+)
 from ..problems.bilevel import (
+    AbstractBilevel,
     ReducedHypergradient,
     biased_hypergradient,
+    check_point_of,
     inner_error_covariances,
     neumann_inverse,
     stocbio_call_moments,
@@ -52,12 +60,21 @@ __all__ = ["ReducedHypergradient", "biased_hypergradient", "inner_error_covarian
 
 def reduced_sde(problem, alpha, beta, D: int, Q: int) -> FieldSDE:
     """dX = −∇Φ_Q dt + √β Σ_Φ^{1/2} dW for StocBiO(problem, alpha, beta, D, Q)."""
+    owner = "reduced_sde"
+    _check_bilevel(owner, problem)
+    check_positive(owner, "alpha", alpha, scalar=True)
+    check_positive(owner, "beta", beta, scalar=True)
+    check_integer(owner, "D", D, low=1)
+    check_integer(owner, "Q", Q, low=1)
     return FieldSDE(ReducedHypergradient(problem, alpha, D, Q), 1.0, jnp.sqrt(jnp.asarray(beta)))
 
 
 def gd_contraction(alpha: float, mu: float, ell: float, D: int) -> float:
     """max_{λ ∈ [μ, ℓ]} |1 − αλ|^D: D gradient steps' contraction on a quadratic lower level."""
-    owner = "gd_contraction"
+    return _gd_contraction("gd_contraction", alpha, mu, ell, D)
+
+
+def _gd_contraction(owner, alpha, mu, ell, D):
     for name, v in (("alpha", alpha), ("mu", mu), ("ell", ell)):
         check_positive(owner, name, v, scalar=True)
     if ell < mu:
@@ -86,13 +103,18 @@ def aid_contraction(*, alpha: float, mu: float, ell: float, D: int, N: int) -> d
     """
     for name, v in (("D", D), ("N", N)):
         check_integer("aid_contraction", name, v, low=1)
-    gd = gd_contraction(alpha, mu, ell, D)
+    gd = _gd_contraction("aid_contraction", alpha, mu, ell, D)
     cgb = cg_contraction_bound(ell / mu, N)
     return {"gd": gd, "cg": cgb, "rate": max(gd, cgb), "limited_by": "gd" if gd >= cgb else "cg"}
 
 
 def reduced_linearization(reduced: ReducedHypergradient, x) -> tuple[np.ndarray, np.ndarray]:
     """(A, Σ_Φ) at x: A = −∂∇Φ_Q/∂x (the drift matrix of the linearized reduced SDE), Σ_Φ(x)."""
+    _check_reduced("reduced_linearization", reduced, "x", x)
+    return _linearization(reduced, x)
+
+
+def _linearization(reduced, x):
     with jax.enable_x64(True):  # in float64 whatever the caller's setting
         x = jnp.asarray(x, jnp.float64)
         a = -np.asarray(jax.jacfwd(reduced.grad)(x), np.float64)
@@ -102,12 +124,26 @@ def reduced_linearization(reduced: ReducedHypergradient, x) -> tuple[np.ndarray,
 def reduced_stationary_covariance(reduced: ReducedHypergradient, x_min, beta: float) -> np.ndarray:
     r"""Stationary covariance of the reduced SDE linearized at a minimum of Φ_Q:
     A S + S Aᵀ + β Σ_Φ = 0 (Lyapunov), A = −∇²Φ_Q(x_min)."""
-    a, sig = reduced_linearization(reduced, x_min)
+    _check_reduced("reduced_stationary_covariance", reduced, "x_min", x_min, beta=beta)
+    a, sig = _linearization(reduced, x_min)
     return lyapunov_covariance(a, np.linalg.cholesky(beta * sig + 1e-300 * np.eye(len(sig))))
 
 
+def _check_bilevel(owner, problem):
+    check_instance(owner, "problem", problem, AbstractBilevel,
+                   "a bilevel problem (an AbstractBilevel)")
+
+
+def _check_reduced(owner, reduced, point_name, point, **positive):
+    """A ReducedHypergradient, a point of its shape, and positive scalars (beta, radius)."""
+    check_instance(owner, "reduced", reduced, ReducedHypergradient)
+    check_point_of(owner, point_name, point, reduced.shape)
+    for name, value in positive.items():
+        check_positive(owner, name, value, scalar=True)
+
+
 def _unstable(reduced, x_saddle, beta):
-    a, sig = reduced_linearization(reduced, x_saddle)
+    a, sig = _linearization(reduced, x_saddle)
     e, v = np.linalg.eigh(0.5 * (a + a.T))
     if not e[-1] > 0:
         raise ValueError("reduced saddle exit: x_saddle is not a strict saddle of Φ_Q (no unstable "
@@ -121,12 +157,16 @@ def reduced_saddle_exit_mean(reduced, x_saddle, beta: float, radius: float) -> f
     |⟨X − x_s, u⟩| ≥ radius along the unstable eigenvector u: the linear-SDE Dawson formula
     ([`saddle_exit_mean`][sde_opt.theory.saddle_exit_mean]) with λ = |λ_min(∇²Φ_Q)| and σ² = β uᵀΣ_Φu.
     Divide by β for iterations."""
+    _check_reduced("reduced_saddle_exit_mean", reduced, "x_saddle", x_saddle, beta=beta,
+                   radius=radius)
     lam, sigma = _unstable(reduced, x_saddle, beta)
     return saddle_exit_mean(lam, sigma, radius)
 
 
 def reduced_saddle_exit_mean_em(reduced, x_saddle, beta: float, radius: float) -> float:
     """The same exit for the Euler–Maruyama chain of step β (the discrete-time correction)."""
+    _check_reduced("reduced_saddle_exit_mean_em", reduced, "x_saddle", x_saddle, beta=beta,
+                   radius=radius)
     lam, sigma = _unstable(reduced, x_saddle, beta)
     return saddle_exit_mean_em(lam, sigma, radius, beta)
 
@@ -135,7 +175,10 @@ def perturbed_aid_escape_growth(problem, x_saddle, beta: float) -> float:
     """1 + β|λ_min(∇²Φ(x_saddle))|: the per-step growth of the unstable component after a kick
     (exact hypergradient; AID's warm-started error adds a perturbation that decays at
     ``aid_contraction``'s rate)."""
-    check_positive("perturbed_aid_escape_growth", "beta", beta, scalar=True)
+    owner = "perturbed_aid_escape_growth"
+    _check_bilevel(owner, problem)
+    check_point_of(owner, "x_saddle", x_saddle, problem.shape)
+    check_positive(owner, "beta", beta, scalar=True)
     with jax.enable_x64(True):  # the Hessian in float64 (without x64 the cast is to float32)
         h = np.asarray(problem.hessian(jnp.asarray(x_saddle, jnp.float64)), np.float64)
     lam = float(np.linalg.eigvalsh(0.5 * (h + h.T)).min())
@@ -155,7 +198,11 @@ def diffusion_exit_mean_1d(potential, sigma: float, radius: float, n: int = 2000
     reduced SDE, U(x) = γ₁x²/2 + ω₁x⁴/4 (+ the finite-Q shift of γ₁): the nonlinear exit time,
     not only its linearization.
     """
-    _check_positive(sigma=sigma, radius=radius)
+    owner = "diffusion_exit_mean_1d"
+    check_callable(owner, "potential", potential, "a function U(x) (vectorized over an array)")
+    check_positive(owner, "sigma", sigma, scalar=True)
+    check_positive(owner, "radius", radius, scalar=True)
+    n = check_integer(owner, "n", n, low=2)
     y = np.linspace(0.0, radius, n)
     u = 2.0 * np.asarray(potential(y), np.float64) / sigma**2
     inner = np.concatenate([[0.0], np.cumsum(0.5 * (np.exp(-u[1:]) + np.exp(-u[:-1])) * np.diff(y))])
@@ -165,10 +212,6 @@ def diffusion_exit_mean_1d(potential, sigma: float, radius: float, n: int = 2000
 
 def reduced_unstable_noise(reduced, x_saddle, beta: float) -> tuple[float, float]:
     """(λ, σ) of the reduced SDE along the unstable eigenvector at a strict saddle."""
+    _check_reduced("reduced_unstable_noise", reduced, "x_saddle", x_saddle, beta=beta)
     return _unstable(reduced, x_saddle, beta)
 
-
-def _check_positive(**values):
-    for k, v in values.items():
-        if not v > 0:
-            raise ValueError(f"bilevel theory: {k} must be > 0; got {v!r}")

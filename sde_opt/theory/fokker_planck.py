@@ -22,18 +22,41 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .._checks import check_array, check_callable, check_integer, check_positive, check_range
 
-def _node_index(grid, value, name):
+
+def _node_index(owner, grid, value, name):
     k = (value - grid[0]) / (grid[1] - grid[0])
     i = int(round(k))
     if abs(k - i) > 1e-9 or not 0 <= i < grid.size:
-        raise ValueError(f"mfpt grid: the start's {name} = {value} is not a grid node")
+        raise ValueError(f"{owner}: start's {name} is not a grid node (spacing "
+                         f"{grid[1] - grid[0]:.6g} from {grid[0]:.6g}, below the absorbing "
+                         f"end); got {value!r}")
     return i
+
+
+def _interval(owner, lo_name, lo, hi_name, hi):
+    """A finite interval lo < hi."""
+    check_range(owner, lo_name, lo, low_closed=False, high_closed=False, scalar=True)
+    check_range(owner, hi_name, hi, float(lo), np.inf, low_closed=False, high_closed=False,
+                scalar=True)
+
+
+def _check_grid(owner, fn, fn_name, eps, x_lo, b, nx, n2_name, n2, start):
+    check_callable(owner, fn_name, fn, "a function (vectorized over arrays)")
+    check_positive(owner, "eps", eps, scalar=True)
+    _interval(owner, "x_lo", x_lo, "b", b)
+    check_integer(owner, "nx", nx, low=1)
+    check_integer(owner, n2_name, n2, low=1)
+    check_array(owner, "start", start, shape=(2,))
 
 
 def mfpt_overdamped_2d_grid(potential, eps, *, x_lo, b, y_lo, y_hi, nx, ny, start):
     """T(start) on one grid: ``nx`` cells in x on [x_lo, b], ``ny`` cells in y; the start must be
     a node. ``potential(X, Y)`` is vectorized."""
+    owner = "mfpt_overdamped_2d_grid"
+    _check_grid(owner, potential, "potential", eps, x_lo, b, nx, "ny", ny, start)
+    _interval(owner, "y_lo", y_lo, "y_hi", y_hi)
     x = np.linspace(x_lo, b, nx + 1)
     y = np.linspace(y_lo, y_hi, ny + 1)
     dx, dy = x[1] - x[0], y[1] - y[0]
@@ -62,12 +85,15 @@ def mfpt_overdamped_2d_grid(potential, eps, *, x_lo, b, y_lo, y_hi, nx, ny, star
                        (np.concatenate([r.ravel() for r in rows]),
                         np.concatenate([c.ravel() for c in cols]))), shape=(idx.size, idx.size))
     T = spla.spsolve(A, -np.ones(idx.size)).reshape(nx, ny + 1)
-    return float(T[_node_index(xs, start[0], "x"), _node_index(y, start[1], "y")])
+    return float(T[_node_index(owner, xs, start[0], "x"), _node_index(owner, y, start[1], "y")])
 
 
 def mfpt_overdamped_2d(potential, eps, *, x_lo, b, y_lo, y_hi, nx, ny, start):
     """Richardson extrapolation (4 T_{Δ/2} − T_Δ)/3 of ``mfpt_overdamped_2d_grid`` over grids
     (nx, ny) and (2nx, 2ny). Returns (extrapolated, coarse, fine)."""
+    owner = "mfpt_overdamped_2d"
+    _check_grid(owner, potential, "potential", eps, x_lo, b, nx, "ny", ny, start)
+    _interval(owner, "y_lo", y_lo, "y_hi", y_hi)
     kw = dict(x_lo=x_lo, b=b, y_lo=y_lo, y_hi=y_hi, start=start)
     coarse = mfpt_overdamped_2d_grid(potential, eps, nx=nx, ny=ny, **kw)
     fine = mfpt_overdamped_2d_grid(potential, eps, nx=2 * nx, ny=2 * ny, **kw)
@@ -92,6 +118,10 @@ def mfpt_underdamped_1d_grid(force, eps, gamma, *, x_lo, b, v_max, nx, nv, start
     bounds ±v_max reflect (no transport through the wall; mirror ghost nodes in v). Convergence
     is second order (checked against grid halving). ``start = (x0, v0)`` must be a node.
     """
+    owner = "mfpt_underdamped_1d_grid"
+    _check_grid(owner, force, "force", eps, x_lo, b, nx, "nv", nv, start)
+    check_positive(owner, "gamma", gamma, scalar=True)
+    check_positive(owner, "v_max", v_max, scalar=True)
     x = np.linspace(x_lo, b, nx + 1)
     v = np.linspace(-v_max, v_max, nv + 1)
     dx, dv = x[1] - x[0], v[1] - v[0]
@@ -131,13 +161,17 @@ def mfpt_underdamped_1d_grid(force, eps, gamma, *, x_lo, b, v_max, nx, nv, start
     A = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                       shape=(idx.size, idx.size))
     T = spla.spsolve(A, -np.ones(idx.size)).reshape(n_x, n_v)
-    return float(T[_node_index(x[:-1], start[0], "x"), _node_index(v, start[1], "v")])
+    return float(T[_node_index(owner, x[:-1], start[0], "x"), _node_index(owner, v, start[1], "v")])
 
 
 def mfpt_underdamped_1d(force, eps, gamma, *, x_lo, b, v_max, nx, nv, start):
     """Richardson extrapolation (4 T_{Δ/2} − T_Δ)/3 (second-order scheme) of
     ``mfpt_underdamped_1d_grid`` over grids (nx, nv) and (2nx, 2nv). Returns
     (extrapolated, coarse, fine)."""
+    owner = "mfpt_underdamped_1d"
+    _check_grid(owner, force, "force", eps, x_lo, b, nx, "nv", nv, start)
+    check_positive(owner, "gamma", gamma, scalar=True)
+    check_positive(owner, "v_max", v_max, scalar=True)
     kw = dict(x_lo=x_lo, b=b, v_max=v_max, start=start)
     coarse = mfpt_underdamped_1d_grid(force, eps, gamma, nx=nx, nv=nv, **kw)
     fine = mfpt_underdamped_1d_grid(force, eps, gamma, nx=2 * nx, nv=2 * nv, **kw)

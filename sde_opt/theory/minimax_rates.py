@@ -51,16 +51,32 @@ import math
 import numpy as np
 import scipy.linalg as sla
 
-from .modified_equations import iteration_matrix, spectral_radius
+from .._checks import check_array, check_integer, check_positive, check_range
+from .modified_equations import METHODS, _check_method, _steps, iteration_matrix, spectral_radius
 
 U_STAR = 4.0 - math.sqrt(12.0)
 
 
+def _check_instance_q(owner, kappa, ell, a):
+    check_range(owner, "kappa", kappa, 1.0, np.inf, low_closed=False, high_closed=False,
+                scalar=True)
+    check_positive(owner, "ell", ell, scalar=True)
+    check_range(owner, "a", a, 0.0, 1.0, low_closed=False, high_closed=False, scalar=True)
+
+
+def _check_gda(owner, J, sigma_cov, eta_x, eta_y, m, batch):
+    """J square, 1 ≤ m ≤ its size, both steps > 0, Σ of J's shape, batch ≥ 1 (a real number: the
+    floor is read at real batch sizes too)."""
+    J, _, _ = _steps(J, eta_x, eta_y, m, owner)
+    check_array(owner, "sigma_cov", sigma_cov, shape=J.shape)
+    check_range(owner, "batch", batch, 1.0, np.inf, high_closed=False, scalar=True)
+    return J
+
+
 def nc_sc_quadratic_blocks(kappa: float, ell: float = 1.0, a: float = 0.5, d: int = 1):
     """(A, B, C) of the instance Q_κ (module docstring) for [`QuadraticGame`][sde_opt.QuadraticGame]."""
-    if not (kappa > 1 and ell > 0 and 0 < a < 1):
-        raise ValueError(f"nc_sc_quadratic_blocks: needs kappa > 1, ell > 0, 0 < a < 1; got "
-                         f"kappa={kappa!r}, ell={ell!r}, a={a!r}")
+    _check_instance_q("nc_sc_quadratic_blocks", kappa, ell, a)
+    d = check_integer("nc_sc_quadratic_blocks", "d", d, low=1)
     mu = ell / kappa
     b = math.sqrt(2.0 * a * ell * mu)
     eye = np.eye(d)
@@ -69,6 +85,7 @@ def nc_sc_quadratic_blocks(kappa: float, ell: float = 1.0, a: float = 0.5, d: in
 
 def gda_critical_step_x(kappa: float, ell: float = 1.0, a: float = 0.5) -> float:
     """The largest stable η_x of GDA on Q_κ at η_y = 1/ℓ: 1/(a(κ + 1)ℓ) (module docstring)."""
+    _check_instance_q("gda_critical_step_x", kappa, ell, a)
     return 1.0 / (a * (kappa + 1.0) * ell)
 
 
@@ -77,6 +94,13 @@ def critical_step_x(method: str, J, eta_y: float, m: int, *, low: float = 1e-9,
     """The smallest η_x > ``low`` at which the spectral radius of ``method``'s exact iteration
     matrix on V = Jz crosses 1 (stable below), by bisection on log η_x. Raises ``ValueError`` when
     the iteration is unstable at ``low`` or stable on the whole bracket."""
+    owner = "critical_step_x"
+    _check_method(method, owner, METHODS + ("gdmax",))
+    _steps(J, 1.0, eta_y, m, owner)
+    check_positive(owner, "low", low, scalar=True)
+    check_range(owner, "high", high, float(low), np.inf, low_closed=False, high_closed=False,
+                scalar=True)
+    check_range(owner, "rtol", rtol, 0.0, 1.0, low_closed=False, high_closed=False, scalar=True)
     rho = lambda ex: spectral_radius(iteration_matrix(method, J, ex, eta_y, m))
     if rho(low) > 1.0:
         raise ValueError(f"critical_step_x: {method} is unstable already at eta_x={low:g}")
@@ -101,6 +125,11 @@ def ramp_lower_bound(r0, *, eps: float, ell: float, eta_x: float, tracking: floa
     u‖x_{k+1}‖ ≤ u‖x₀‖ per step (one rounding per coordinate; ‖x‖ decreases along the ramp), so the
     bound holds with the step 2εη_x(1 + δ) + u‖x₀‖ [derived here; the rounding of g itself is a
     relative O(u) of the step, inside the 4u added to it]."""
+    owner = "ramp_lower_bound"
+    check_array(owner, "r0", r0, low=0.0)
+    for name, v in (("eps", eps), ("ell", ell), ("eta_x", eta_x), ("tracking", tracking)):
+        check_positive(owner, name, v, scalar=True)
+    check_range(owner, "unit_roundoff", unit_roundoff, 0.0, 1.0, high_closed=False, scalar=True)
     x_eps = 2.0 * eps / ell / math.sqrt(3.0)
     r0 = np.asarray(r0, np.float64)
     step = 2.0 * eps * eta_x * tracking * (1.0 + 4.0 * unit_roundoff) + unit_roundoff * r0
@@ -111,7 +140,7 @@ def gda_stationary_covariance(J, sigma_cov, eta_x: float, eta_y: float, m: int,
                               batch: int = 1) -> np.ndarray:
     """Stationary covariance of minibatch GDA z⁺ = (I − DJ)z − Dξ, ξ ~ N(0, Σ/M), on a quadratic
     game (discrete Lyapunov equation; raises ``ValueError`` when the iteration is unstable)."""
-    J = np.asarray(J, np.float64)
+    J = _check_gda("gda_stationary_covariance", J, sigma_cov, eta_x, eta_y, m, batch)
     n = J.shape[0] - m
     T = iteration_matrix("gda", J, eta_x, eta_y, m)
     if spectral_radius(T) >= 1.0:
@@ -125,6 +154,8 @@ def gda_stationary_covariance(J, sigma_cov, eta_x: float, eta_y: float, m: int,
 def gda_gradient_floor(J, phi_hessian, sigma_cov, eta_x: float, eta_y: float, m: int,
                        batch: int = 1) -> float:
     """E‖∇Φ(x)‖² = tr(H_Φ P_xx H_Φ) at stationarity (module docstring): F₁/M."""
+    _check_gda("gda_gradient_floor", J, sigma_cov, eta_x, eta_y, m, batch)
+    check_array("gda_gradient_floor", "phi_hessian", phi_hessian, shape=(int(m), int(m)))
     P = gda_stationary_covariance(J, sigma_cov, eta_x, eta_y, m, batch)
     H = np.asarray(phi_hessian, np.float64)
     return float(np.trace(H @ P[:m, :m] @ H.T))
@@ -133,11 +164,17 @@ def gda_gradient_floor(J, phi_hessian, sigma_cov, eta_x: float, eta_y: float, m:
 def best_batch(floor_one: float, eps: float) -> float:
     """M* = F₁/(u*ε²), u* = 4 − √12: the batch minimizing oracle calls on the ramp (module
     docstring; real-valued — the study's search runs over integers)."""
+    check_range("best_batch", "floor_one", floor_one, 0.0, np.inf, high_closed=False, scalar=True)
+    check_positive("best_batch", "eps", eps, scalar=True)
     return float(floor_one) / (U_STAR * float(eps) ** 2)
 
 
 def iterations_at_floor(approach: float, u) -> np.ndarray:
-    """K = K_a(4 − u)/(1 − u): iterations until the running mean of ‖∇Φ‖² drops to ε² (u < 1)."""
+    """K = K_a(4 − u)/(1 − u): iterations until the running mean of ‖∇Φ‖² drops to ε² (u < 1;
+    K = inf for u ≥ 1)."""
+    check_range("iterations_at_floor", "approach", approach, 0.0, np.inf, high_closed=False,
+                scalar=True)
+    check_array("iterations_at_floor", "u", u, low=0.0)
     u = np.asarray(u, np.float64)
     return np.where(u < 1.0, approach * (4.0 - u) / np.maximum(1.0 - u, 1e-300), np.inf)
 

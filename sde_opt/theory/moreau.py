@@ -21,12 +21,34 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_array, check_callable, check_integer, check_positive, check_range
+
 
 def group_soft_threshold(v, t):
     """prox of t‖·‖ at each row of v: v·max(0, 1 − t/‖v‖)."""
+    check_array("group_soft_threshold", "v", v, ndim=(1, 2), finite=False)
+    _nonneg("group_soft_threshold", t=t)
     v = np.asarray(v, np.float64)
     nrm = np.linalg.norm(v, axis=-1, keepdims=True)
     return v * np.maximum(0.0, 1.0 - t / np.maximum(nrm, 1e-300))
+
+
+def _nonneg(owner, **values):
+    for name, v in values.items():
+        check_range(owner, name, v, 0.0, np.inf, high_closed=False, scalar=True)
+
+
+def _check_prox(owner, x, lam, smooth_grad, lipschitz, beta, weak_convexity, n_iter, tol):
+    check_array(owner, "x", x, ndim=(1, 2), finite=False)  # a diverged row gives NaN
+    check_positive(owner, "lam", lam, scalar=True)
+    check_callable(owner, "smooth_grad", smooth_grad, "a function (the gradient of s)")
+    _nonneg(owner, lipschitz=lipschitz, beta=beta, weak_convexity=weak_convexity)
+    if n_iter is not None:
+        check_integer(owner, "n_iter", n_iter, low=1)
+    check_range(owner, "tol", tol, 0.0, 1.0, low_closed=False, high_closed=False, scalar=True)
+    if not 1.0 / lam > float(weak_convexity):
+        raise ValueError(f"{owner}: needs 1/lam > weak_convexity; got lam={lam!r}, "
+                         f"weak_convexity={weak_convexity!r}")
 
 
 def prox_smooth_plus_norm(x, lam: float, smooth_grad, lipschitz: float, beta: float, *,
@@ -47,11 +69,10 @@ def prox_smooth_plus_norm(x, lam: float, smooth_grad, lipschitz: float, beta: fl
         (prox, gap): the minimizers and the norm of the last proximal-gradient step per row (a
         bound on the distance to the exact minimizer times L/m).
     """
+    _check_prox("prox_smooth_plus_norm", x, lam, smooth_grad, lipschitz, beta, weak_convexity,
+                n_iter, tol)
     x = np.atleast_2d(np.asarray(x, np.float64))
     m = 1.0 / lam - float(weak_convexity)
-    if not m > 0:
-        raise ValueError(f"prox_smooth_plus_norm: needs 1/lam > weak_convexity; got lam={lam!r}, "
-                         f"weak_convexity={weak_convexity!r}")
     big_l = float(lipschitz) + 1.0 / lam
     if n_iter is None:
         n_iter = int(np.ceil(np.log(tol) / np.log1p(-m / big_l))) + 1
@@ -68,7 +89,10 @@ def prox_smooth_plus_norm(x, lam: float, smooth_grad, lipschitz: float, beta: fl
 
 def moreau_gradient_norm(x, lam: float, smooth_grad, lipschitz: float, beta: float, *,
                          weak_convexity: float, **kw) -> np.ndarray:
-    """‖∇Φ_λ(x)‖ = ‖x − prox_{λΦ}(x)‖/λ for Φ = s + β‖·‖, per row of ``x``."""
+    """‖∇Φ_λ(x)‖ = ‖x − prox_{λΦ}(x)‖/λ for Φ = s + β‖·‖, per row of ``x`` (``kw``: ``n_iter``,
+    ``tol`` of ``prox_smooth_plus_norm``)."""
+    _check_prox("moreau_gradient_norm", x, lam, smooth_grad, lipschitz, beta, weak_convexity,
+                kw.get("n_iter"), kw.get("tol", 1e-12))
     x = np.atleast_2d(np.asarray(x, np.float64))
     u, _ = prox_smooth_plus_norm(x, lam, smooth_grad, lipschitz, beta,
                                  weak_convexity=weak_convexity, **kw)
@@ -76,7 +100,14 @@ def moreau_gradient_norm(x, lam: float, smooth_grad, lipschitz: float, beta: flo
 
 
 def quadratic_prox(x, a: float, beta: float, ell: float):
-    """The closed form prox at λ = 1/(2ℓ) for s = −(a/2)‖x‖² (module docstring), per row."""
+    """The closed form prox at λ = 1/(2ℓ) for s = −(a/2)‖x‖² (module docstring), per row
+    (a < 2ℓ, β ≥ 0)."""
+    owner = "quadratic_prox"
+    check_array(owner, "x", x, ndim=(1, 2), finite=False)  # a diverged row gives NaN
+    check_positive(owner, "ell", ell, scalar=True)
+    check_range(owner, "a", a, -np.inf, 2.0 * float(ell), low_closed=False, high_closed=False,
+                scalar=True)
+    _nonneg(owner, beta=beta)
     x = np.atleast_2d(np.asarray(x, np.float64))
     nrm = np.linalg.norm(x, axis=-1, keepdims=True)
     return x * np.maximum(0.0, 2 * ell * nrm - beta) / ((2 * ell - a) * np.maximum(nrm, 1e-300))

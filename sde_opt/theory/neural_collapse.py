@@ -42,7 +42,58 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from scipy import integrate, special, stats
 
-from .._checks import check_integer, check_positive, check_range
+from .._checks import (
+    _show,
+    check_array,
+    check_instance,
+    check_integer,
+    check_key,
+    check_positive,
+    check_range,
+)
+from ..geometry import AbstractGeometry
+from ..problems._base import check_problem, is_shape
+from ..problems.finite_sum import check_point_leaves
+from ..sde._base import AbstractSDE
+
+
+def _check_ufm(owner, problem, exact=False):
+    """A UFM (``exact``: a NormalizedUFM, whose objective the independent reference writes out)."""
+    from ..problems.normalized_ufm import CrossEntropyUFM, NormalizedUFM
+
+    if exact:
+        check_instance(owner, "problem", problem, NormalizedUFM)
+    else:
+        check_instance(owner, "problem", problem, CrossEntropyUFM,
+                       "a UFM (NormalizedUFM, RegularizedUFM or AugmentedUFM)")
+
+
+def _check_ufm_point(owner, name, problem, x):
+    check_instance(owner, name, x, dict, "a point {'W': W (d, K), 'H': H (d, N)}")
+    if set(x) != {"W", "H"}:
+        raise ValueError(f"{owner}: {name} must be a point {{'W': W, 'H': H}}; got keys "
+                         f"{sorted(map(str, x))}")
+    for key in ("W", "H"):
+        check_array(owner, f"{name}['{key}']", x[key], shape=tuple(problem.shape[key]))
+
+
+def _check_starts(owner, problem, starts):
+    """Points of the problem's structure and shapes, stacked along a leading axis (≥ 1 point)."""
+    structure = jax.tree_util.tree_structure(problem.shape, is_leaf=is_shape)
+    shapes = jax.tree_util.tree_leaves(problem.shape, is_leaf=is_shape)
+    want = (f"points of the problem's structure (shapes {problem.shape}) stacked along a leading "
+            "axis")
+    try:
+        leaves = structure.flatten_up_to(starts)
+    except (TypeError, ValueError):
+        raise TypeError(f"{owner}: starts must be {want}; got {_show(starts)}") from None
+    lengths = set()
+    for leaf, shape in zip(leaves, shapes, strict=True):
+        a = check_array(owner, "starts", leaf, shape=(None, *shape))
+        lengths.add(a.shape[0])
+    if len(lengths) != 1:
+        raise ValueError(f"{owner}: starts must have one leading length (the number of starts); "
+                         f"got {sorted(lengths)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +150,9 @@ class SaddleLinearization:
 
 def saddle_linearization(problem, point) -> SaddleLinearization:
     """Linearize Riemannian SGD on ``problem`` at the critical point ``point`` (module docstring)."""
+    check_problem("saddle_linearization", problem, game=False)
+    check_point_leaves("saddle_linearization", "point", point)
+    problem.geometry.check_point(point, "point", "saddle_linearization")
     x = jax.tree_util.tree_map(lambda a: jnp.asarray(a), point)
     h, basis = problem.riemannian_hessian(x)
     e, vecs = np.linalg.eigh(h)
@@ -117,29 +171,31 @@ def saddle_linearization(problem, point) -> SaddleLinearization:
         noise_trace=float(np.trace(st)), unstable_basis=basis @ vecs[:, :mult])
 
 
-def _check_kick(r, radius, dim, sub_dim, growth):
-    if not r > 0:
-        raise ValueError(f"kicked escape: kick radius r must be > 0; got {r!r}")
-    if not radius > 0:
-        raise ValueError(f"kicked escape: escape radius R must be > 0; got {radius!r}")
-    if not (1 <= sub_dim <= dim):
-        raise ValueError(f"kicked escape: sub_dim must lie in [1, dim={dim}]; got {sub_dim!r}")
-    if not growth > 1:
-        raise ValueError(f"kicked escape: growth factor must be > 1; got {growth!r}")
+def _check_kick(owner, r, radius, dim, sub_dim, growth):
+    """r (the kick radius) and radius (R, the escape radius) > 0, 1 ≤ sub_dim ≤ dim integers,
+    growth > 1."""
+    check_positive(owner, "r", r, scalar=True)
+    check_positive(owner, "radius", radius, scalar=True)
+    dim = check_integer(owner, "dim", dim, low=1)
+    check_integer(owner, "sub_dim", sub_dim, low=1, high=dim)
+    check_range(owner, "growth", growth, 1.0, np.inf, low_closed=False, high_closed=False,
+                scalar=True)
 
 
 def kicked_subspace_escape_cdf(k, *, r, radius, dim, sub_dim, growth):
     """P(K ≤ k) for |P_U x_k| = ρᵏ|P_U ξ| ≥ R, ξ uniform in the ``dim``-ball of radius r and U of
     dimension ``sub_dim`` (module docstring; ``sub_dim = 1`` is ``kicked_escape_cdf``)."""
-    _check_kick(r, radius, dim, sub_dim, growth)
-    k = np.asarray(k, dtype=np.float64)
+    _check_kick("kicked_subspace_escape_cdf", r, radius, dim, sub_dim, growth)
+    k = check_array("kicked_subspace_escape_cdf", "k", k, low=0.0).astype(np.float64)
     s = np.clip(radius * growth ** (-np.floor(k)) / r, 0.0, 1.0) ** 2
     return 1.0 - special.betainc(sub_dim / 2.0, (dim - sub_dim) / 2.0 + 1.0, s)
 
 
 def kicked_subspace_escape_mean(*, r, radius, dim, sub_dim, growth, tol=1e-14) -> float:
     """E K = Σ_{k ≥ 0} P(K > k)."""
-    _check_kick(r, radius, dim, sub_dim, growth)
+    _check_kick("kicked_subspace_escape_mean", r, radius, dim, sub_dim, growth)
+    check_range("kicked_subspace_escape_mean", "tol", tol, 0.0, 1.0, low_closed=False,
+                high_closed=False, scalar=True)
     total, k = 0.0, 0
     k_max = int(math.ceil(math.log(max(radius / r, 1.0) * 1e16) / math.log(growth))) + 10
     while k <= k_max:
@@ -155,6 +211,13 @@ def kicked_subspace_escape_mean(*, r, radius, dim, sub_dim, growth, tol=1e-14) -
 def uniform_tangent_kick(geometry, point, key, radius, n):
     """``n`` points R(x* + ξ) with ξ uniform in the tangent ball of ``radius`` (a pytree with a
     leading axis n), and the kicks ξ themselves."""
+    owner = "uniform_tangent_kick"
+    check_instance(owner, "geometry", geometry, AbstractGeometry, "a geometry (e.g. so.Sphere())")
+    check_point_leaves(owner, "point", point)
+    geometry.check_point(point, "point", owner)
+    key = check_key(owner, "key", key)
+    check_positive(owner, "radius", radius, scalar=True)
+    n = check_integer(owner, "n", n, low=1)
     basis = geometry.tangent_basis(point)
     flat, unravel = ravel_pytree(point)
     m = basis.shape[1]
@@ -250,7 +313,10 @@ def find_critical_points(problem, starts, *, n_iter: int = 80):
     and saddles alike), which plain descent avoids. Returns ``(points, grad_norms)``: the last
     iterate of every start and ‖grad f‖ there (a start has converged when it is ~0).
     """
-    n_iter = check_integer("find_critical_points", "n_iter", n_iter, low=1)
+    owner = "find_critical_points"
+    check_problem(owner, problem, game=False)
+    n_iter = check_integer(owner, "n_iter", n_iter, low=1)
+    _check_starts(owner, problem, starts)
     points, hist = _lm_solve(problem, starts, n_iter)
     return points, np.asarray(hist[:, -1], np.float64)
 
@@ -288,6 +354,12 @@ def _measures(problem, points):
     return jax.vmap(one)(points)
 
 
+def _check_tols(owner, grad_tol, curvature_tol, value_tol):
+    for name, v in (("grad_tol", grad_tol), ("curvature_tol", curvature_tol),
+                    ("value_tol", value_tol)):
+        check_positive(owner, name, v, scalar=True)
+
+
 def _classify(gn, f, eigs, nc, fstar, grad_tol, curvature_tol, value_tol) -> CriticalPoint:
     e = np.asarray(eigs, np.float64)
     scale = max(1.0, float(np.max(np.abs(e))))
@@ -312,6 +384,12 @@ def classify_critical_point(problem, x, *, grad_tol=1e-9, curvature_tol=1e-6, va
     min(λ_min of the tangent Hessian, 0): the normal directions add zeros, which cannot turn a
     saddle into a minimum or back.
     """
+    owner = "classify_critical_point"
+    _check_ufm(owner, problem)
+    _check_ufm_point(owner, "x", problem, x)
+    _check_tols(owner, grad_tol, curvature_tol, value_tol)
+    if f_star is not None:
+        check_range(owner, "f_star", f_star, low_closed=False, high_closed=False, scalar=True)
     points = jax.tree_util.tree_map(lambda a: jnp.asarray(a)[None], x)
     gn, f, e, nc = _measures(problem, points)
     fstar = problem.optimal_value() if f_star is None else float(f_star)
@@ -327,6 +405,11 @@ def critical_point_census(problem, starts, *, n_iter: int = 80, grad_tol=1e-9,
     Returns ``{"points": [CriticalPoint, …], "counts": {kind: n}, "values": {rounded f: n}}``;
     ``values`` counts the distinct critical values found among converged points (6 digits).
     """
+    owner = "critical_point_census"
+    _check_ufm(owner, problem)
+    _check_starts(owner, problem, starts)
+    check_integer(owner, "n_iter", n_iter, low=1)
+    _check_tols(owner, grad_tol, curvature_tol, value_tol)
     with jax.enable_x64(True):
         starts = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), starts)
         pts, _ = find_critical_points(problem, starts, n_iter=n_iter)
@@ -353,6 +436,7 @@ def critical_point_census(problem, starts, *, n_iter: int = 80, grad_tol=1e-9,
 def min_positive_curvature(problem) -> float:
     """μ⁺: the smallest positive Riemannian-Hessian eigenvalue at the ETF minimizer (float64; the
     zero modes are the rotations of the minimizer set)."""
+    _check_ufm("min_positive_curvature", problem)
     with jax.enable_x64(True):
         x = {k: jnp.asarray(v) for k, v in problem.global_minimizer().items()}
         h, _ = problem.riemannian_hessian(x)
@@ -377,6 +461,20 @@ def attainment(problem, loss, grad_norm, nc1, nc2, nc3, *, eps: float, grad_tol:
     run that has not converged, through ``grad_tol``). ``eps``: the machine epsilon of the
     arithmetic that produced the values.
     """
+    owner = "attainment"
+    _check_ufm(owner, problem)
+    runs = None
+    for name, a in (("loss", loss), ("grad_norm", grad_norm), ("nc1", nc1), ("nc2", nc2),
+                    ("nc3", nc3)):
+        # a diverged run's NaN is allowed: it fails every comparison, so the run has not reached
+        v = check_array(owner, name, a, ndim=1, finite=False,
+                        low=None if name == "loss" else 0.0)
+        runs = v.size if runs is None else runs
+        if v.size != runs:
+            raise ValueError(f"{owner}: {name} must have one value per run like loss ({runs}); "
+                             f"got {v.size}")
+    check_positive(owner, "eps", eps, scalar=True)
+    check_positive(owner, "grad_tol", grad_tol, scalar=True)
     k, nn = problem.k, problem.n_samples
     loss, g, nc1, nc2, nc3 = (np.asarray(a, np.float64) for a in (loss, grad_norm, nc1, nc2, nc3))
     mu = min_positive_curvature(problem)
@@ -416,6 +514,8 @@ def reference_hessian_eigenvalues(problem, x) -> np.ndarray:
     """
     from jax.scipy.special import logsumexp
 
+    _check_ufm("reference_hessian_eigenvalues", problem, exact=True)
+    _check_ufm_point("reference_hessian_eigenvalues", "x", problem, x)
     with jax.enable_x64(True):
         w0, h0 = (np.asarray(x[a], np.float64) for a in ("W", "H"))
         labels = np.asarray(problem.labels)
@@ -452,8 +552,14 @@ def curvature_verdict(package_eigenvalues, reference_eigenvalues, closed_form=No
     eigenvalue is below −tolerance; ``minimality_ok``: the package's smallest eigenvalue equals
     the reference's smallest (not merely some eigenvalue) and so does its multiplicity.
     """
-    pkg = np.sort(np.asarray(package_eigenvalues, np.float64))
-    ref = np.sort(np.asarray(reference_eigenvalues, np.float64))
+    owner = "curvature_verdict"
+    pkg = np.sort(check_array(owner, "package_eigenvalues", package_eigenvalues, ndim=1)
+                  .astype(np.float64))
+    ref = np.sort(check_array(owner, "reference_eigenvalues", reference_eigenvalues, ndim=1)
+                  .astype(np.float64))
+    if closed_form is not None:
+        check_range(owner, "closed_form", closed_form, low_closed=False, high_closed=False,
+                    scalar=True)
     tol = 1e-10 * max(1.0, float(np.max(np.abs(ref))))
     mult_ref = int(np.sum(np.abs(ref - ref[0]) <= 1e-8 * max(1.0, abs(ref[0]))))
     mult_pkg = int(np.sum(np.abs(pkg - pkg[0]) <= 1e-8 * max(1.0, abs(pkg[0]))))
@@ -479,6 +585,8 @@ class UnstableExit(eqx.Module):
     radius: jnp.ndarray
 
     def __init__(self, center, basis, radius):
+        check_point_leaves("UnstableExit", "center", center)
+        check_array("UnstableExit", "basis", basis, ndim=2)
         flat = ravel_pytree(center)[0]
         self.center = flat
         self.basis = jnp.asarray(basis, flat.dtype)
@@ -536,6 +644,11 @@ def one_step_moments(problem, eta, x, sde=None) -> dict:
     """
     from sde_opt.algorithms import RiemannianSGD
 
+    owner = "one_step_moments"
+    _check_ufm(owner, problem)
+    _check_ufm_point(owner, "x", problem, x)
+    if sde is not None:
+        check_instance(owner, "sde", sde, AbstractSDE, "an SDE (or None for the chain's limit)")
     if problem.batch_size != 1:
         raise ValueError(f"one_step_moments: the enumeration needs batch_size == 1; got "
                          f"{problem.batch_size}")
