@@ -68,51 +68,52 @@ def _scaled(n: int, scale: float, least: int = 64) -> int:
 
 
 def _em(events: bool):
-    def build(scale):
+    def build(scale, device):
         from benchmarks import peers
         from benchmarks.workloads import EXIT, FIXED
 
         w = EXIT if events else FIXED
         w = dataclasses.replace(w, n_paths=_scaled(w.n_paths, scale))
         if events:
-            return (peers.prepare_sde_opt(w, events=True), peers.prepare_torch_masked_loop(w),
+            return (peers.prepare_sde_opt(w, events=True), peers.prepare_torch_masked_loop(w, device=device),
                     lambda o: float(np.sum(o.steps)))
-        return (peers.prepare_sde_opt(w, events=False), peers.prepare_torch_loop(w),
+        return (peers.prepare_sde_opt(w, events=False), peers.prepare_torch_loop(w, device=device),
                 lambda o: float(w.n_paths * w.n_steps))
 
     return build
 
 
 def _minimax(method: str):
-    def build(scale):
+    def build(scale, device):
         from benchmarks import minimax
 
         n = _scaled(10_000, scale)
-        return (minimax.sde_opt_run(method, n, 4_000, 1), minimax.torch_run(method, n, 4_000, 1),
+        return (minimax.sde_opt_run(method, n, 4_000, 1), minimax.torch_run(method, n, 4_000, 1, device),
                 lambda o: float(np.sum(o[0])))
 
     return build
 
 
 def _bilevel(workload: str):
-    def build(scale):
+    def build(scale, device):
         from benchmarks import bilevel
 
         n, k = _scaled(4_000, scale), 200
-        return (bilevel.sde_opt_run(n, k, workload), bilevel.torch_run(n, k, workload=workload),
+        return (bilevel.sde_opt_run(n, k, workload), bilevel.torch_run(n, k, device, workload),
                 lambda o: float(n * k))
 
     return build
 
 
-def _neural_collapse(scale):
+def _neural_collapse(scale, device):
     from benchmarks import neural_collapse as nc
 
     runs, steps = _scaled(256, scale, least=16), 400
-    return nc.prepare_sde_opt(runs, steps), nc.prepare_torch(runs, steps), lambda o: float(runs * steps)
+    return (nc.prepare_sde_opt(runs, steps), nc.prepare_torch(runs, steps, device=device),
+            lambda o: float(runs * steps))
 
 
-def _optax(scale):
+def _optax(scale, device):  # both arms JAX: on the GPU when jax has CUDA
     from benchmarks import optax_adam
 
     paths, steps = _scaled(2048, scale), 500
@@ -135,8 +136,8 @@ CASES = (
 )
 
 
-def run_case(case: Case, scale: float, rounds: int) -> dict:
-    sde_run, peer_run, work = case.build(scale)
+def run_case(case: Case, scale: float, rounds: int, device: str = "cpu") -> dict:
+    sde_run, peer_run, work = case.build(scale, device)
     t_sde, t_peer = measure_interleaved([sde_run, peer_run], rounds)
     w_sde, w_peer = work(t_sde.outcome), work(t_peer.outcome)
     sde_rates = w_sde / np.asarray(t_sde.runs_s)
@@ -162,8 +163,8 @@ def cpu_model() -> str:
 def format_table(report: dict) -> str:
     env = report["environment"]
     lines = [f"Date: {env['date']}. Machine: {env['cpu']}, {env['cores']} cores, "
-             f"{env['jax_devices']} JAX CPU devices; torch {env['torch']} ({env['torch_threads']} "
-             f"threads), jax {env['jax']}.",
+             f"{env['jax_devices']} JAX {env['jax_platform']} devices; torch {env['torch']} on "
+             f"{env['torch_device']} ({env['torch_threads']} threads), jax {env['jax']}.",
              f"Load average (1 min) before/after: {env['load_before']:.2f} / {env['load_after']:.2f}.",
              f"Command: `{env['command']}` (scale {env['scale']}, {env['rounds']} interleaved rounds).",
              "",
@@ -180,11 +181,13 @@ def format_table(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_results(text: str, path: Path = RESULTS) -> None:
-    start, end = "<!-- all-results:start -->", "<!-- all-results:end -->"
+def update_results(text: str, section: str = "cpu", path: Path = RESULTS) -> None:
+    tag = "all-results" if section == "cpu" else "all-gpu-results"
+    start, end = f"<!-- {tag}:start -->", f"<!-- {tag}:end -->"
     doc = path.read_text()
     if start not in doc:
-        doc += f"\n## Every family (`benchmarks/all.py`)\n\n{start}\n{end}\n"
+        title = "Every family (`benchmarks/all.py`)" + (", GPU" if section == "gpu" else "")
+        doc += f"\n## {title}\n\n{start}\n{end}\n"
     head, rest = doc.split(start, 1)
     path.write_text(head + start + "\n" + text + end + rest.split(end, 1)[1])
 
@@ -195,9 +198,11 @@ def main(argv=None) -> dict:
                     + ", ".join(c.key for c in CASES))
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every workload's paths")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved timed rounds (median kept)")
+    ap.add_argument("--torch-device", default="cpu", help="device of the PyTorch loops (cuda on a GPU)")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--update-results", action="store_true",
-                    help="write the table into RESULTS.md (between the all-results markers)")
+    ap.add_argument("--update-results", choices=["cpu", "gpu"], default=None,
+                    help="write the table into RESULTS.md (between the all-results or the "
+                    "all-gpu-results markers)")
     args = ap.parse_args(argv)
     keys = [k for k in args.only.split(",") if k]
     unknown = sorted(set(keys) - {c.key for c in CASES})
@@ -214,17 +219,18 @@ def main(argv=None) -> dict:
         if keys and case.key not in keys:
             continue
         print(f"[all.py] {case.key} …", file=sys.stderr, flush=True)
-        report["workloads"][case.key] = run_case(case, args.scale, args.rounds)
+        report["workloads"][case.key] = run_case(case, args.scale, args.rounds, args.torch_device)
     report["environment"] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu_model(),
         "cores": len(os.sched_getaffinity(0)), "jax_devices": N_CPU_DEVICES, "jax": jax.__version__,
         "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
         "load_before": load_before, "load_after": os.getloadavg()[0],
         "command": "python benchmarks/all.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "scale": args.scale, "rounds": args.rounds}
+        "scale": args.scale, "rounds": args.rounds, "torch_device": args.torch_device,
+        "jax_platform": jax.devices()[0].platform}
     text = format_table(report)
     if args.update_results:
-        update_results(text)
+        update_results(text, args.update_results)
     print(json.dumps(report, indent=2) if args.json else text)
     return report
 
