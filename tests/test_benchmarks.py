@@ -108,7 +108,7 @@ def test_bilevel_benchmark_loops_simulate_the_same_recursions():
     rounding (each outer step rounds ≈ 10² operations per coordinate, at most a few ulps of
     |x| each, and the outer map is a near-contraction for β = 0.01: the gap stays below
     K · 10² · ε₃₂ · max|x|). StocBiO and perturbed AID draw their own noise: E x₁² agrees (|z| < 4).
-    Power: AID with a 1 % larger β is far outside the bound."""
+    Power: AID with a 1 % larger β is several times outside the bound."""
     from benchmarks import bilevel
 
     n, k = 300, 30
@@ -122,7 +122,7 @@ def test_bilevel_benchmark_loops_simulate_the_same_recursions():
         wrong = bilevel.torch_run(n, k, workload="aid")()
     finally:
         bilevel.BETA = beta
-    assert np.abs(a.astype(np.float64) - wrong).max() > 10 * bound
+    assert np.abs(a.astype(np.float64) - wrong).max() > 3 * bound
     for workload in ("stocbio", "perturbed_aid"):
         a = bilevel.sde_opt_run(2000, k, workload)()[:, 0].astype(np.float64) ** 2
         b = bilevel.torch_run(2000, k, workload=workload)()[:, 0].astype(np.float64) ** 2
