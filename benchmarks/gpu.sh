@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# One-shot GPU benchmark: sde_opt vs the hand-written PyTorch loop vs diffrax (and torchsde at
-# up to 10^6 paths) on CUDA, at 10^6 and 10^7 paths (issue 14; under 10 minutes on one GPU); writes the tables into the GPU section of
-# benchmarks/RESULTS.md (between the gpu-results markers) and prints them.
+# One-shot GPU benchmark of every family (issues 14 and 24; under 10 minutes on one GPU):
+#  1. the SDE workloads (run.py): sde_opt vs the hand-written PyTorch loop vs diffrax (and torchsde
+#     at up to 10^6 paths) on CUDA, at 10^6 and 10^7 paths;
+#  2. every family's workload (all.py: fixed horizon, exit time, minimax GDA/EG escape, bilevel
+#     StocBiO/AID/perturbed AID, neural-collapse RSGD, optax adam) against its peer loop, both on
+#     the GPU, at ALL_SCALE times each benchmark's CPU size (default 10: GPU-sized batches).
+# Writes the tables into the GPU sections of benchmarks/RESULTS.md (between the gpu-results and
+# all-gpu-results markers) and prints them.
 #
 # Needs, on the GPU machine: this repository, jax with CUDA (`pip install -U "jax[cuda12]"`),
-# equinox, diffrax, lineax, torch with CUDA and torchsde (`pip install -e ".[torch]"`).
+# equinox, diffrax, lineax, optax, torch with CUDA and torchsde (`pip install -e ".[torch]"`).
 # Usage:  bash benchmarks/gpu.sh            (PYTHON=... to choose the interpreter)
-#         PATHS="1000000" bash benchmarks/gpu.sh   (fewer path counts)
+#         PATHS="1000000" ALL_SCALE=4 bash benchmarks/gpu.sh   (smaller batches)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
 PATHS=${PATHS:-"1000000 10000000"}
+ALL_SCALE=${ALL_SCALE:-10}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 "$PY" - <<'CHECK'
@@ -43,3 +49,5 @@ parts = [f"#### {int(n):,} paths\n\n" + (out / f"report-{n}.md").read_text() for
 update_results("gpu", "\n".join(parts))
 print("wrote the GPU section of benchmarks/RESULTS.md", file=sys.stderr)
 WRITE
+
+"$PY" benchmarks/all.py --torch-device cuda --scale "$ALL_SCALE" --update-results gpu

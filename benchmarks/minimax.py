@@ -67,14 +67,14 @@ def sde_opt_run(method, n_paths, horizon, seed):
     return run
 
 
-def torch_run(method, n_paths, horizon, seed):
+def torch_run(method, n_paths, horizon, seed, device="cpu"):
     import torch
 
     g = game()
-    a = torch.tensor(np.asarray(g.A), dtype=torch.float32)
-    b = torch.tensor(np.asarray(g.B), dtype=torch.float32)
-    c = torch.tensor(np.asarray(g.C), dtype=torch.float32)
-    w = torch.tensor(_w(), dtype=torch.float32)
+    a = torch.tensor(np.asarray(g.A), dtype=torch.float32, device=device)
+    b = torch.tensor(np.asarray(g.B), dtype=torch.float32, device=device)
+    c = torch.tensor(np.asarray(g.C), dtype=torch.float32, device=device)
+    w = torch.tensor(_w(), dtype=torch.float32, device=device)
     ex, ey = ETA_X, RATIO * ETA_X
 
     def field(x, y, nx, ny):
@@ -83,15 +83,15 @@ def torch_run(method, n_paths, horizon, seed):
         return vx, vy
 
     def run():
-        gen = torch.Generator().manual_seed(seed)
-        x = torch.zeros(n_paths, 2)
-        y = torch.zeros(n_paths, 2)
-        alive = torch.ones(n_paths, dtype=torch.bool)
-        steps = torch.full((n_paths,), horizon, dtype=torch.int64)
+        gen = torch.Generator(device=device).manual_seed(seed)
+        x = torch.zeros(n_paths, 2, device=device)
+        y = torch.zeros(n_paths, 2, device=device)
+        alive = torch.ones(n_paths, dtype=torch.bool, device=device)
+        steps = torch.full((n_paths,), horizon, dtype=torch.int64, device=device)
         calls = 1 if method == "gda" else 2
         with torch.no_grad():
             for k in range(horizon):
-                noise = torch.randn(calls, 2, n_paths, 2, generator=gen)
+                noise = torch.randn(calls, 2, n_paths, 2, generator=gen, device=device)
                 vx, vy = field(x, y, noise[0, 0], noise[0, 1])
                 if method == "gda":
                     nx, ny = x - ex * vx, y - ey * vy
@@ -102,11 +102,11 @@ def torch_run(method, n_paths, horizon, seed):
                 x = torch.where(m, nx, x)
                 y = torch.where(m, ny, y)
                 hit = alive & ((torch.cat([x, y], 1) @ w).abs() >= RADIUS)
-                steps = torch.where(hit, torch.tensor(k + 1), steps)
+                steps = torch.where(hit, k + 1, steps)
                 alive = alive & ~hit
                 if not bool(alive.any()):
                     break
-        return steps.numpy(), np.where(alive.numpy(), 3, 1)
+        return steps.cpu().numpy(), np.where(alive.cpu().numpy(), 3, 1)
 
     return run
 

@@ -67,26 +67,27 @@ def prepare_sde_opt(runs, steps, seed=0):
     return run
 
 
-def prepare_torch(runs, steps, seed=0):
+def prepare_torch(runs, steps, seed=0, device="cpu"):
     import torch
 
     n = K * N_PER
-    y = torch.arange(K).repeat_interleave(N_PER)
+    y = torch.arange(K, device=device).repeat_interleave(N_PER)
     onehot = torch.nn.functional.one_hot(y, K).T.float()  # K×N
     x0 = _starts(runs, seed)
 
     def loss_of(w, h):
         z = TAU * torch.bmm(w.transpose(1, 2), h)  # R×K×N
-        return (torch.logsumexp(z, 1) - z[:, y, torch.arange(n)]).mean(1)
+        return (torch.logsumexp(z, 1) - z[:, y, torch.arange(n, device=device)]).mean(1)
 
     def run():
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator(device=device).manual_seed(seed)
         with torch.inference_mode():
-            w = torch.tensor(x0["W"])
-            h = torch.tensor(x0["H"])
+            w = torch.tensor(x0["W"], device=device)
+            h = torch.tensor(x0["H"], device=device)
             for _ in range(steps):
-                idx = torch.randint(0, n, (runs, BATCH), generator=gen)
-                c = torch.zeros(runs, n).scatter_add_(1, idx, torch.ones(runs, BATCH))
+                idx = torch.randint(0, n, (runs, BATCH), generator=gen, device=device)
+                c = torch.zeros(runs, n, device=device).scatter_add_(
+                    1, idx, torch.ones(runs, BATCH, device=device))
                 g = torch.softmax(TAU * torch.bmm(w.transpose(1, 2), h), 1) - onehot  # R×K×N
                 gc = g * c[:, None, :]
                 gw = (TAU / BATCH) * torch.bmm(h, gc.transpose(1, 2))
@@ -97,7 +98,7 @@ def prepare_torch(runs, steps, seed=0):
                 h.sub_(gh, alpha=ETA)
                 w.div_(w.norm(dim=1, keepdim=True))  # retraction
                 h.div_(h.norm(dim=1, keepdim=True))
-            return loss_of(w, h).numpy()
+            return loss_of(w, h).cpu().numpy()
 
     return run
 

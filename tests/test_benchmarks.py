@@ -100,3 +100,46 @@ def test_optax_adam_benchmark_implementations_simulate_the_same_law():
     z = (a.mean() - b.mean()) / np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
     assert abs(z) < 5 and np.all(np.isfinite(a)) and np.all(np.isfinite(b))
     assert a.mean() < 0.6931  # both moved off log 2 (the loss at the zero start)
+
+
+@pytest.mark.slow
+def test_bilevel_benchmark_loops_simulate_the_same_recursions():
+    """AID is deterministic: sde_opt and the PyTorch loop agree path by path up to float32
+    rounding (each outer step rounds ≈ 10² operations per coordinate, at most a few ulps of
+    |x| each, and the outer map is a near-contraction for β = 0.01: the gap stays below
+    K · 10² · ε₃₂ · max|x|). StocBiO and perturbed AID draw their own noise: E x₁² agrees (|z| < 4).
+    Power: AID with a 1 % larger β is several times outside the bound."""
+    from benchmarks import bilevel
+
+    n, k = 300, 30
+    a = bilevel.sde_opt_run(n, k, "aid")()
+    b = bilevel.torch_run(n, k, workload="aid")()
+    bound = k * 1e2 * np.finfo(np.float32).eps * np.abs(b).max()
+    assert np.abs(a.astype(np.float64) - b).max() < bound
+    beta = bilevel.BETA
+    try:
+        bilevel.BETA = beta * 1.01
+        wrong = bilevel.torch_run(n, k, workload="aid")()
+    finally:
+        bilevel.BETA = beta
+    assert np.abs(a.astype(np.float64) - wrong).max() > 3 * bound
+    for workload in ("stocbio", "perturbed_aid"):
+        a = bilevel.sde_opt_run(2000, k, workload)()[:, 0].astype(np.float64) ** 2
+        b = bilevel.torch_run(2000, k, workload=workload)()[:, 0].astype(np.float64) ** 2
+        z = (a.mean() - b.mean()) / math.hypot(a.std(ddof=1) / math.sqrt(a.size),
+                                                b.std(ddof=1) / math.sqrt(b.size))
+        assert abs(z) < 4, (workload, z)
+
+
+@pytest.mark.slow
+def test_all_py_runs_every_family_and_reports_a_median_ratio(capsys):
+    from benchmarks import all as every
+
+    report = every.main(["--scale", "0.005", "--rounds", "1", "--json",
+                         "--only", "exit_time,bilevel_aid,optax_adam"])
+    assert set(report["workloads"]) == {"exit_time", "bilevel_aid", "optax_adam"}
+    for r in report["workloads"].values():
+        assert len(r["ratios"]) == 1 and r["median_ratio"] == r["ratios"][0] > 0
+    assert {c.key for c in every.CASES} >= {"fixed_horizon", "minimax_gda", "minimax_eg",
+                                           "bilevel_stocbio", "bilevel_perturbed_aid",
+                                           "neural_collapse_rsgd"}

@@ -300,11 +300,20 @@ def _lapack_sub_batch(fns) -> int:
 _SUB_BATCHES: dict = {}
 
 
-def _cached_sub_batch(chain, events, observables, point) -> int:
-    """``_lapack_sub_batch`` of everything [`simulate`][sde_opt.simulate] vmaps, memoized on what a compiled
-    segment depends on (tree structure, array shapes and dtypes, static leaves)."""
+def _sub_batches(fns) -> tuple[int, int]:
+    """``(init, loop)`` sub-batches: ``chain.init`` with the limit of every function (as it
+    always was), the functions of the step loop with their own limit only. A LAPACK call in
+    ``init`` alone (the bilevel algorithms' curvature check at the start) no longer serializes
+    every step of the run over paths (issue 24: StocBiO ran one path at a time)."""
+    loop = [f for f in fns if f[0] != "chain.init"]
+    return _lapack_sub_batch(fns), _lapack_sub_batch(loop)
+
+
+def _cached_sub_batch(chain, events, observables, point) -> tuple[int, int]:
+    """``_sub_batches`` of everything [`simulate`][sde_opt.simulate] vmaps, memoized on what a
+    compiled segment depends on (tree structure, array shapes and dtypes, static leaves)."""
     if jax.local_devices()[0].platform != "cpu" or not _jaxlib_lapack_parallel():
-        return 0
+        return 0, 0
     leaves, treedef = jax.tree_util.tree_flatten((chain, events, observables))
     key = (treedef, tuple((np.shape(x), str(x.dtype)) if eqx.is_array(x) else x for x in leaves),
            jax.tree_util.tree_structure(point),
@@ -312,13 +321,12 @@ def _cached_sub_batch(chain, events, observables, point) -> int:
     try:
         return _SUB_BATCHES[key]
     except TypeError:  # an unhashable leaf: no memo
-        return _lapack_sub_batch(_per_path_functions(chain, events, observables, point))
+        return _sub_batches(_per_path_functions(chain, events, observables, point))
     except KeyError:
         pass
     if len(_SUB_BATCHES) >= 256:
         _SUB_BATCHES.clear()
-    b = _SUB_BATCHES[key] = _lapack_sub_batch(
-        _per_path_functions(chain, events, observables, point))
+    b = _SUB_BATCHES[key] = _sub_batches(_per_path_functions(chain, events, observables, point))
     return b
 
 
@@ -823,7 +831,7 @@ def simulate(
     if chunk_size < 1:
         raise ValueError(f"simulate: chunk_size must be >= 1; got {chunk_size}")
 
-    sub_batch = _cached_sub_batch(chain, events, observables, point)
+    sub_batch = _cached_sub_batch(chain, events, observables, point)  # (init, loop)
     noise_dtype = jax.tree_util.tree_leaves(
         jax.eval_shape(chain.position, jax.eval_shape(chain.init, point)))[0].dtype
 
@@ -938,9 +946,11 @@ class _Progress:
 
 def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps, n_steps_arr,
                stride, seg_len, out_steps, out_status, out_event, out_final, out_obs, bar,
-               sub_batch=0, offset=0, noise_dtype=None, out_state=None):
+               sub_batch=(0, 0), offset=0, noise_dtype=None, out_state=None):
     """Simulate the paths ``ids`` (global path ids; results go to index ``id − offset``);
-    ``noise_dtype``: the dtype of a position, which the standard normals are drawn in."""
+    ``noise_dtype``: the dtype of a position, which the standard normals are drawn in;
+    ``sub_batch``: ``(init, loop)`` from ``_cached_sub_batch``."""
+    init_sub_batch, sub_batch = sub_batch
     n = ids.size
     bucket = int(math.ceil(n / len(jax.local_devices())) * len(jax.local_devices()))
     pad = bucket - n
@@ -952,7 +962,7 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
     if pad:
         x_start = jax.tree_util.tree_map(
             lambda a: jnp.concatenate([a, jnp.broadcast_to(a[:1], (pad, *a.shape[1:]))]), x_start)
-    state = _init_states(chain, x_start, sub_batch)
+    state = _init_states(chain, x_start, init_sub_batch)
     status = np.where(slot_ids >= 0, RUNNING, _PADDING).astype(np.int32)
     steps = np.zeros(bucket, np.int32)
     event = np.full(bucket, -1, np.int32)

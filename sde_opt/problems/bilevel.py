@@ -313,6 +313,8 @@ class QuadraticBilevel(AbstractBilevel):
     w: jnp.ndarray
     spread: jnp.ndarray
     u: jnp.ndarray
+    qmat: jnp.ndarray
+    bmat: jnp.ndarray
     b: jnp.ndarray
     s: jnp.ndarray
     omega: jnp.ndarray
@@ -351,6 +353,9 @@ class QuadraticBilevel(AbstractBilevel):
         self.gamma = np.asarray(gamma)
         self.sigma_f = np.asarray(float(sigma_f))
         self.sigma_g = np.asarray(float(sigma_g))
+        # the constant second derivatives, formed once in float64 (``lower_hvp``)
+        self.qmat = np.asarray(self.q_matrix(np.float64))
+        self.bmat = np.asarray(self.b_matrix(np.float64))
 
     @property
     def shape(self):
@@ -399,10 +404,17 @@ class QuadraticBilevel(AbstractBilevel):
     def upper_grads(self, x, y):
         return _f(self.omega, x) * x**3 - _f(self.s, x) * x, self._py(y)
 
+    # The second derivatives are constant (∇²ᵧg = Q, ∇²ₓᵧg = −Bᵀ): the level oracles are products
+    # with the matrices Q and B formed once, one matrix-vector product per call where autodiff
+    # through U diag(q) Uᵀ took two (issue 24). Same maths; float32 rounding differs (≤ a few ulps).
     def lower_grad_y(self, x, y):
-        u = _f(self.u, x)
-        dx = self.shape[0]
-        return u @ (_f(self.q, x) * (u.T @ y)) - u[:, :dx] @ (_f(self.b, x) * x)
+        return _f(self.qmat, y) @ y - _f(self.bmat, x) @ x
+
+    def lower_hvp(self, x, y, v):
+        return _f(self.qmat, y) @ v
+
+    def lower_cross(self, x, y, v):
+        return -(v @ _f(self.bmat, x))
 
     def y_star(self, x):
         dx = self.shape[0]
