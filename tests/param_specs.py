@@ -1970,3 +1970,29 @@ spec("sde_opt.sde.from_functions.SDE",
      lambda: dict(drift=lambda t, x: -x, diffusion=lambda t, x: 0.1, shape=(2,), geometry=None),
      drift=Func(), diffusion=Func(), shape=Shape(), geometry=GEOMETRY)
 spec("sde_opt.engine.events.OnState", lambda: dict(fn=_first), fn=Func())
+
+
+# Callables whose valid calls compute something substantial (a float64 linearization, a Monte Carlo
+# of one step, a critical-point search, a sweep): their example call and valid-value draws run under
+# `pytest -m slow`; their invalid-value draws (refused before any computation) stay in the default
+# suite, so every public parameter's clear error is checked by the README's test command.
+HEAVY = frozenset({
+    "sde_opt.theory.neural_collapse.one_step_moments",
+    "sde_opt.theory.neural_collapse.saddle_linearization",
+    "sde_opt.theory.neural_collapse.classify_critical_point",
+    "sde_opt.theory.neural_collapse.critical_point_census",
+    "sde_opt.theory.neural_collapse.find_critical_points",
+    "sde_opt.theory.neural_collapse.reference_hessian_eigenvalues",
+    "sde_opt.theory.neural_collapse.uniform_tangent_kick",
+    "sde_opt.theory.neural_collapse.min_positive_curvature",
+    "sde_opt.theory.bilevel.reduced_linearization",
+    "sde_opt.theory.bilevel.reduced_saddle_exit_mean",
+    "sde_opt.theory.bilevel.reduced_saddle_exit_mean_em",
+    "sde_opt.theory.bilevel.reduced_unstable_noise",
+    "sde_opt.theory.bilevel.reduced_stationary_covariance",
+    "sde_opt.theory.langevin.chain_linearization",
+    "sde_opt.sweep.compare_exit_times",
+    "sde_opt.sweep.compare_stationary",
+    "sde_opt.sweep.compare_with_limit",
+    "sde_opt.sde.diffrax_bridge.solve_diffrax",
+})

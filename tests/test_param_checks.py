@@ -214,8 +214,13 @@ def assert_clear(err: BaseException, spec: ps.Spec, param: str, value, kind) -> 
 
 
 CHECKED = list(ps.SPECS)
-CASES = [pytest.param(n, p, id=f"{n}:{p}") for n in CHECKED for p in ps.SPECS[n].params]
-INVALID = [c for c in CASES if not isinstance(ps.SPECS[c.values[0]].params[c.values[1]], ps.Free)]
+assert ps.HEAVY <= set(CHECKED), sorted(ps.HEAVY - set(CHECKED))
+_SLOW = (pytest.mark.slow,)
+EXAMPLES = [pytest.param(n, id=n, marks=_SLOW if n in ps.HEAVY else ()) for n in CHECKED]
+INVALID = [pytest.param(n, p, id=f"{n}:{p}") for n in CHECKED for p in ps.SPECS[n].params
+           if not isinstance(ps.SPECS[n].params[p], ps.Free)]
+CASES = [pytest.param(n, p, id=f"{n}:{p}", marks=_SLOW if n in ps.HEAVY else ())
+         for n in CHECKED for p in ps.SPECS[n].params]
 
 
 def check_invalid(name: str, param: str) -> None:
@@ -263,7 +268,7 @@ def check_valid(name: str, param: str) -> None:
     check()
 
 
-@pytest.mark.parametrize("name", CHECKED)
+@pytest.mark.parametrize("name", EXAMPLES)
 def test_example_call_runs(name):
     _call(ps.SPECS[name], {})
 
