@@ -57,11 +57,18 @@ class StocBiOINEON(AbstractAlgorithm):
     Limit (β → 0, between iNEON calls): StocBiO's reduced SDE ([`StocBiO`][sde_opt.StocBiO]).
 
     Args:
-        problem: a bilevel problem. alpha, beta, D, Q: as in StocBiO.
-        radius: iNEON's start radius r > 0. step: iNEON's step η > 0.
-        iterations: T′, an integer ≥ 1. escape_step: η_nc > 0. threshold: ‖ĝ‖ level that triggers
-        iNEON (> 0). grow: ‖u‖ ≥ grow·r means a direction was found (> 1). wait: StocBiO steps
-        between calls, an integer ≥ 0.
+        problem: a bilevel problem.
+        alpha: as in StocBiO.
+        beta: as in StocBiO.
+        D: as in StocBiO.
+        Q: as in StocBiO.
+        radius: iNEON's start radius r > 0.
+        step: iNEON's step η > 0.
+        iterations: T′, an integer ≥ 1.
+        escape_step: η_nc > 0.
+        threshold: the ‖ĝ‖ level that triggers iNEON (> 0).
+        grow: ‖u‖ ≥ grow·r means a direction was found (> 1).
+        wait: the number of StocBiO steps between calls (an integer ≥ 0).
     """
 
     problem: AbstractBilevel

@@ -223,7 +223,8 @@ def replay_brownian(increments, dt, t0: float = 0.0):
 
 
 def replay_brownian_from_normals(normals, dt, t0: float = 0.0):
-    """Like [`replay_brownian`][sde_opt.sde.replay_brownian], from standard normals z (increments √dt · z)."""
+    """Like [`replay_brownian`][sde_opt.sde.torchsde_bridge.replay_brownian], from standard
+    normals z (increments √dt · z)."""
     _check_grid("replay_brownian_from_normals", "normals", normals, dt, t0)
     return _classes()["ReplayBrownian"].from_normals(normals, dt, t0)
 
