@@ -248,5 +248,5 @@ def test_bad_input_errors_name_the_parameter():
     with pytest.raises(ValueError, match="d >= K - 1"):
         so.NormalizedUFM(5, 2, 1).optimal_value()
     # the subclass names itself, not its parent
-    with pytest.raises(ValueError, match="^AugmentedUFM: K must be an integer >= 2"):
+    with pytest.raises(ValueError, match="^AugmentedUFM: k must be an integer >= 2"):
         so.AugmentedUFM(1, 3, 2)
