@@ -32,7 +32,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -47,6 +46,7 @@ N_CPU_DEVICES = so.use_cpu_cores()
 import numpy as np  # noqa: E402
 
 from benchmarks.timing import measure_interleaved  # noqa: E402
+from sde_opt.experiment.environment import cpu_model  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -148,16 +148,6 @@ def run_case(case: Case, scale: float, rounds: int, device: str = "cpu") -> dict
             "peer_rate_median": float(np.median(peer_rates)),
             "ratios": ratios.tolist(), "median_ratio": float(np.median(ratios)),
             "first_call_s": {"sde_opt": t_sde.first_s, "peer": t_peer.first_s}}
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def format_table(report: dict) -> str:
