@@ -779,7 +779,7 @@ def run(out: ResultsDir, quick: bool = False, progress: bool = True) -> dict:
 # The table printed at the end (sde-opt study): read from the summary only
 # ---------------------------------------------------------------------------------------------
 
-RUN_TIMES = {"quick": "≈ 100 s (CPU) on 2 cores", "full": "≈ 8.5 min (CPU) on 2 cores"}
+RUN_TIMES = {"quick": "≈ 135 s wall (190 s CPU) on 2 cores", "full": "≈ 8.5 min (CPU) on 2 cores"}
 
 
 def _grid(xs) -> str:
