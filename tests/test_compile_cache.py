@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from sde_opt.experiment import compile_cache
@@ -30,7 +31,6 @@ def _run(tmp_path, cache, out):
 
 
 def test_a_second_process_loads_the_programs_and_gets_the_same_bits(tmp_path):
-    np = pytest.importorskip("numpy")
     first = _run(tmp_path, tmp_path / "cache", tmp_path / "a.npy")
     assert first.startswith(str(tmp_path / "cache" / "jax-"))
     assert first.endswith(compile_cache.cpu_signature())
