@@ -176,7 +176,7 @@ def _table(out: ResultsDir, cfg, quick, progress):
         def compute(p=p):
             with jax.enable_x64(True):
                 keys = jax.random.split(jax.random.key(0), cfg["table_runs"])
-                x0 = jax.jit(jax.vmap(lambda kk: p.random_point(kk, jnp.float64)))(keys)
+                x0 = tuning.random_points(p, keys, jnp.float64)
                 res = so.simulate(so.RiemannianGD(p, cfg["table_eta"]), x0, 0,
                                   n_paths=cfg["table_runs"], n_steps=cfg["table_steps"],
                                   observables=_observables(p), stride=cfg["table_stride"])
@@ -292,7 +292,7 @@ def _census_starts(p, n, seed):
     (so that Newton-type steps also start near descent paths and find minimizers)."""
     with jax.enable_x64(True):
         keys = jax.random.split(jax.random.key(seed), n)
-        x0 = jax.jit(jax.vmap(lambda kk: p.random_point(kk, jnp.float64)))(keys)
+        x0 = tuning.random_points(p, keys, jnp.float64)
         half = n // 2
         warm = jax.tree_util.tree_map(lambda a: a[half:], x0)
         steps = so.simulate(so.RiemannianGD(p, 0.5), warm, seed, n_paths=n - half, n_steps=40)

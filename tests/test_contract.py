@@ -202,7 +202,10 @@ def test_no_recompilation_across_hyperparameters(name):
     problem = entry.problem()
     x0 = entry.start(problem)
     for scale in (1.0, 0.9, 0.8):
-        hyper = {k: np.asarray(v) * scale for k, v in entry.hyperparameters.items()}
+        # real-valued hyperparameters only: an integer one (a kick interval, an iteration count)
+        # is structure, not a value, and the algorithm refuses a float for it
+        hyper = {k: v if isinstance(v, int) else np.asarray(v) * scale
+                 for k, v in entry.hyperparameters.items()}
         alg = entry.factory(problem, **hyper)
         run(alg, x0, _draw(alg, jax.random.key(0)))
     assert len(traces) == 1, f"{name} recompiled for new hyperparameter values"
