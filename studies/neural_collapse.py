@@ -660,18 +660,38 @@ def _mlp(out: ResultsDir, cfg, quick, progress):
     comp["verdict_before_edge_rule"] = comp["verdict"]
     if result[loser]["best_at_grid_edge"]:
         comp["verdict"] = "-"
-    # τ sweep of the normalized network at its tuned learning rate
-    lr_n = result["normalized"]["best"]["lr"]
+    # τ sweep of the normalized network, the learning rate tuned per τ over the arms' lr grid by
+    # the same joint score (one lr for every τ would confound τ with the step size: the logits'
+    # gradient scales with τ, as in the UFM's temperature sweep)
     taus = np.asarray(m["tau_sweep"], np.float64)
-    _log(progress, f"mlp τ sweep {m['tau_sweep']}")
-    sw = out.point(f"{tag}_tau_sweep_lr={lr_n:g}_taus={len(taus)}_seeds={m['seeds']}",
+    lrs = np.asarray(m["lrs"], np.float64)
+    ts = m["tune_seeds"]
+    _log(progress, f"mlp τ sweep {m['tau_sweep']}: lr tuned per τ over {m['lrs']}")
+    tune_lr = np.repeat(np.tile(lrs, taus.size), ts)
+    tune_tau = np.repeat(np.repeat(taus, lrs.size), ts)
+    tuned = out.point(f"{tag}_tau_sweep_tune_taus={len(taus)}_lrs={len(lrs)}x{ts}",
+                      lambda: mlp.train_many(np.arange(tune_lr.size) + 3000, normalized=True,
+                                             epochs=m["epochs"], lr=tune_lr, tau=tune_tau,
+                                             data=data))
+    scores = mlp.joint_score(tuned).reshape(taus.size, lrs.size, ts).mean(2)
+    # no lr trains without diverging at this τ: the middle lr, marked as untuned
+    best_lr = np.array([lrs[int(np.argmin(sc))] if np.any(np.isfinite(sc)) else lrs[lrs.size // 2]
+                        for sc in scores])
+    sw = out.point(f"{tag}_tau_sweep_lrs={'-'.join(f'{v:g}' for v in best_lr)}"
+                   f"_taus={len(taus)}_seeds={m['seeds']}",
                    lambda: mlp.train_many(np.tile(np.arange(m["seeds"]), taus.size),
-                                          normalized=True, epochs=m["epochs"], lr=lr_n,
+                                          normalized=True, epochs=m["epochs"],
+                                          lr=np.repeat(best_lr, m["seeds"]),
                                           tau=np.repeat(taus, m["seeds"]), data=data))
     sweep = []
     for i, tau in enumerate(taus):
         sl = slice(i * m["seeds"], (i + 1) * m["seeds"])
-        sweep.append({"tau": float(tau),
+        sweep.append({"tau": float(tau), "lr": float(best_lr[i]),
+                      "lr_tuned": bool(np.any(np.isfinite(scores[i]))),
+                      "lr_at_grid_edge": bool(best_lr[i] in (lrs.min(), lrs.max())),
+                      "tuning": [{"lr": float(lr), "mean_joint_score": float(sc),
+                                  "diverged": not bool(np.isfinite(sc))}
+                                 for lr, sc in zip(lrs, scores[i], strict=True)],
                       **mlp.final_summary({kk: v[sl] for kk, v in sw.items()})})
     return {"arms": result, "comparison": comp, "tau_sweep": sweep, "epochs": m["epochs"],
             "grids": {"lrs": m["lrs"], "taus": m["taus"], "lambdas": m["lambdas"]},
