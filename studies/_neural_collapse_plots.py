@@ -343,6 +343,14 @@ def temperature(out, temps, t):
     out.savefig(fig, "temperature.png")
 
 
+def _mlp_verdict_text(comp) -> str:
+    if comp["verdict"] != "-":
+        return comp["verdict"]
+    if any(comp.get("diverged_seeds", {}).values()):
+        return f"none (diverged seeds {comp['diverged_seeds']})"
+    return "none (the losing arm's best at a grid edge)"
+
+
 def mlp(out, curves, sweep, summary, m):
     names = ("nc1", "nc2", "nc3", "test_nc1", "train_acc", "test_acc")
     titles = {"nc1": "NC1 (train)", "nc2": "NC2", "nc3": "NC3 (train)", "test_nc1": "NC1 (test)",
@@ -410,8 +418,7 @@ def mlp(out, curves, sweep, summary, m):
                  f"0.9: normalized (lr × τ grid) vs weight decay (lr × λ grid), equal tuning budgets "
                  f"by the joint score J;\nlog J (weight-decayed) − log J (normalized) = "
                  f"{comp['value']:.2f}{ci}; verdict: "
-                 + ("none (the losing arm's best at a grid edge)"
-                    if summary["comparison"]["verdict"] == "-" else summary["comparison"]["verdict"]),
+                 + _mlp_verdict_text(summary["comparison"]),
                  fontsize=10)
     fig.tight_layout()
     out.savefig(fig, "mlp_digits.png")

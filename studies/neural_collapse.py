@@ -939,7 +939,8 @@ def headline_claims(summary: dict) -> list[dict]:
         f"MLP on digits ({summary['mlp']['epochs']} epochs, equal tuning): log joint collapse "
         "score, weight-decayed − normalized", s["value"], ci=_ci(s), verdict=comp["verdict"],
         note=f"Welch-t 95% over {comp['seeds']} seeds; pass iff CI > 0 (normalized collapses "
-             f"more), '-' if the losing arm's best lies at an edge of its grid; tuned over lr ∈ "
+             f"more), '-' if the losing arm's best lies at an edge of its grid or a seed "
+             f"diverged; tuned over lr ∈ "
              f"{_grid(mg['lrs'])} × τ ∈ {_grid(mg['taus'])} / λ ∈ "
              f"{_grid(mg['lambdas'])}, best {_mlp_best(ma['normalized'])} / "
              f"{_mlp_best(ma['weight-decayed'])}; test accuracy {comp['test_acc']['normalized']:.3f} vs "

@@ -423,3 +423,31 @@ def test_network_experiment_refuses_bad_data():
 def test_bad_input_names_the_parameter(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def _mlp_curves(j, seeds=6, seed=0):
+    """Last-epoch MLP curves whose joint score J is ``j`` per seed (NC1 carries it; the other
+    parts are far below their scales), with a little spread across seeds."""
+    from sde_opt.studies import _neural_collapse_mlp as mlp
+
+    rng = np.random.default_rng(seed)
+    nc1 = np.asarray(j, np.float64) * mlp._SCORE_SCALE["nc1"] * np.exp(0.05 * rng.standard_normal(seeds))
+    tiny = np.full(seeds, 1e-9)
+    col = lambda v: np.stack([v, v], 1)  # noqa: E731  (epochs 0 and 1)
+    return {"nc1": col(nc1), "nc2": col(tiny), "nc3": col(tiny), "train_acc": col(np.ones(seeds)),
+            "loss": col(np.ones(seeds)), "test_acc": col(np.full(seeds, 0.9)),
+            "test_nc1": col(nc1)}
+
+
+def test_mlp_comparison_passes_fails_and_withholds_on_diverged_seeds():
+    from sde_opt.studies import _neural_collapse_mlp as mlp
+
+    norm, wd = _mlp_curves(0.1), _mlp_curves(1.0, seed=1)
+    assert mlp.compare_arms(norm, wd)["verdict"] == "pass"
+    assert mlp.compare_arms(wd, norm)["verdict"] == "fail"          # power: the arms swapped
+    assert mlp.compare_arms(norm, _mlp_curves(0.1, seed=2))["verdict"] == "fail"
+    # one diverged seed of the weight-decayed arm decides nothing: no verdict, and it is counted
+    bad = {k: v.copy() for k, v in wd.items()}
+    bad["loss"][2, -1] = np.nan
+    out = mlp.compare_arms(norm, bad)
+    assert out["verdict"] == "-" and out["diverged_seeds"] == {"normalized": 0, "weight-decayed": 1}
