@@ -495,7 +495,7 @@ def annealing(out, cfg: Config, progress: bool) -> dict:
         esc = np.array([steps[np.flatnonzero(e <= 1 - LEVEL)[0]] if np.any(e <= 1 - LEVEL) else np.inf
                         for e in err])
         esc_s = stats.exit_time_summary(np.where(np.isfinite(esc), esc, steps[-1]),
-                                        observed=np.isfinite(esc), unit="")
+                                        observed=np.isfinite(esc))
         eta = np.atleast_1d(kw["eta"]).astype(float)
         mu = np.atleast_1d(kw["mu"]).astype(float)
         eta_last, mu_last = eta[-1], mu[-1] if mu.size > 1 else mu[0]
