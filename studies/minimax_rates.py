@@ -1096,7 +1096,8 @@ def run(out, quick: bool = False, progress: bool = True) -> dict:
 # The table printed at the end (sde-opt study): read from the summary only
 # ---------------------------------------------------------------------------------------------
 
-RUN_TIMES = {"quick": "≈ 3.2 min wall (4.1 min CPU) on 2 cores", "full": "≈ 4.6 min CPU on 2 cores (README)"}
+RUN_TIMES = {"quick": "≈ 107 s wall (132 s CPU) on 2 idle cores",
+             "full": "≈ 10.5 min wall (11 min CPU) on 2 cores"}
 
 
 def headline_claims(summary: dict) -> list[dict]:

@@ -95,7 +95,7 @@ def _config(quick: bool) -> dict:
                             "tune_runs": 16, "eval_runs": 16, "n_steps": 400},
             # a 2 × 2 sub-grid of the full grids, the same size for both arms, containing each
             # arm's full-mode optimum
-            "mlp": {"seeds": 5, "tune_seeds": 1, "epochs": 12, "lrs": [0.2, 1.0],
+            "mlp": {"seeds": 5, "tune_seeds": 1, "epochs": 8, "lrs": [0.2, 1.0],
                     "taus": [1.0, 4.0], "lambdas": [5e-4, 2e-3], "tau_sweep": [1.0, 4.0, 16.0]},
         }
     return {
@@ -799,7 +799,8 @@ def run(out: ResultsDir, quick: bool = False, progress: bool = True) -> dict:
 # The table printed at the end (sde-opt study): read from the summary only
 # ---------------------------------------------------------------------------------------------
 
-RUN_TIMES = {"quick": "≈ 135 s wall (190 s CPU) on 2 cores", "full": "≈ 8.5 min (CPU) on 2 cores"}
+RUN_TIMES = {"quick": "≈ 112 s wall (153 s CPU) on 2 idle cores",
+             "full": "≈ 10 min wall (13.5 min CPU) on 2 cores"}
 
 
 def _grid(xs) -> str:

@@ -353,6 +353,18 @@ def _vmap(fn, sub_batch, *args):
     return jax.tree_util.tree_map(lambda o: o.reshape(m * sub_batch, *o.shape[2:])[:n], out)
 
 
+@eqx.filter_jit
+def _start_retraction_check(geometry, x0):
+    """Per-path starts on a geometry, in one compiled call (op by op, each check compiled a
+    handful of tiny programs per start shape): the largest entry of |R(x0) − x0| over paths and
+    leaves, whether each leaf of x0 is finite, and per path whether its retraction is finite."""
+    back = jax.vmap(geometry.retract)(x0)
+    pairs = zip(jax.tree_util.tree_leaves(x0), jax.tree_util.tree_leaves(back), strict=True)
+    off = jnp.max(jnp.stack([jnp.max(jnp.abs(b - a)) for a, b in pairs]))
+    finite = jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(x0)])
+    return off, finite, jax.vmap(_all_finite)(back)
+
+
 def _all_finite(tree):
     leaves = [x for x in jax.tree_util.tree_leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
     ok = jnp.ones((), bool)
@@ -584,13 +596,11 @@ def _prepare_x0(chain, x0, n_paths, owner="simulate"):
     geometry = getattr(chain, "geometry", None)
     if geometry is not None:
         if per_path:
-            back = jax.vmap(geometry.retract)(x0)
-            off = max(float(jnp.max(jnp.abs(b - a))) for a, b in
-                      zip(jax.tree_util.tree_leaves(x0), jax.tree_util.tree_leaves(back), strict=True))
-            for name, a in leaves:
-                if not bool(jnp.all(jnp.isfinite(a))):
+            off, finite, _ = _start_retraction_check(geometry, x0)
+            for (name, _a), ok in zip(leaves, np.asarray(finite), strict=True):
+                if not ok:
                     raise ValueError(f"{owner}: {name} must be finite; got non-finite entries")
-            if off > 1e-4:
+            if float(off) > 1e-4:
                 raise ValueError(f"{owner}: every start in x0 must lie on the chain's geometry "
                                  f"({type(geometry).__name__}); the largest distance to it is "
                                  f"{off:.3g}. Map the starts onto it first (geometry.retract).")
@@ -740,9 +750,8 @@ def _check_arguments(owner, chain, x0, key, n_paths, n_steps, events, observable
     chain.check_start(x0, per_path=per_path)  # e.g. a game's y outside a bounded Y
     if per_path and getattr(chain, "geometry", None) is not None:
         # a start with no projection onto the geometry (the zero vector on a sphere) retracts to NaN
-        back = jax.vmap(chain.geometry.retract)(x0)
-        bad = ~jax.vmap(_all_finite)(back)
-        if bool(jnp.any(bad)):
+        bad = ~np.asarray(_start_retraction_check(chain.geometry, x0)[2])
+        if bool(np.any(bad)):
             raise ValueError(f"{owner}: every start in x0 must lie on the chain's geometry "
                              f"({type(chain.geometry).__name__}); start(s) "
                              f"{np.flatnonzero(np.asarray(bad))[:5].tolist()} cannot be mapped onto "
