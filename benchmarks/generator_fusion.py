@@ -14,8 +14,8 @@ for 100 steps in a ``lax.scan``:
 On the 2-core AMD EPYC (AVX2, no AVX-512) of 2026-12-07, loaded by one other process, the
 pipelined loop ran 2.2–2.9× faster than the fused one (fused 3.3–4.4 M path-steps/s, pipelined
 8.3–11.2 M), the barriers changed nothing measurable. Hash alone ≈ 22 M, erfinv alone ≈ 23–37 M.
-Pipelining the engine's draw (carry step k + 1's uniforms through the segment loop) would keep
-every result bit for bit; it is not done yet (issue 24).
+The engine now draws this way (``sde_opt.engine._simulate._segment_local``: the uniforms of
+step k + 1 are carried through the segment loop), with every result bit for bit.
 
     python benchmarks/generator_fusion.py [--rounds 4]
 """

@@ -116,8 +116,9 @@ def epoch_window(key, first_step, n_steps: int, shape: tuple[int, ...], dtype):
     return first, _epoch_data(key, first), _epoch_data(key, first + 1)
 
 
-def standard_normals(key, path_ids, step, shape: tuple[int, ...], dtype, window=None):
-    """N(0, I) draws of ``shape`` for every path in ``path_ids`` (uint32, ``(B,)``) at ``step``."""
+def standard_uniforms(key, path_ids, step, shape: tuple[int, ...], dtype, window=None):
+    """The first stage of ``standard_normals``: the symmetric uniforms u ∈ (−1, 1) of ``shape``
+    (flattened, ``(B, size)``) for every path in ``path_ids`` at ``step``."""
     size = math.prod(shape)
     b = path_ids.shape[0]
     wide = jnp.dtype(dtype).itemsize == 8
@@ -142,10 +143,25 @@ def standard_normals(key, path_ids, step, shape: tuple[int, ...], dtype, window=
         one = lax.bitcast_convert_type((bits >> 9) | jnp.uint32(0x3F800000), jnp.float32)
     # one ∈ [1, 2)  →  u ∈ (−1, 1) symmetric, avoiding ±1 exactly.
     eps = jnp.finfo(one.dtype).eps
-    u = (one - 1.5) * 2.0 + eps
-    erfinv = lax.erf_inv if wide else erfinv_f32
-    z = jnp.sqrt(jnp.asarray(2.0, one.dtype)) * erfinv(u)
-    return z.astype(dtype).reshape((b, *shape))
+    return (one - 1.5) * 2.0 + eps
+
+
+def normals_from_uniforms(u, shape: tuple[int, ...], dtype):
+    """The second stage of ``standard_normals``: √2·erfinv(u), shaped ``(B, *shape)``."""
+    erfinv = lax.erf_inv if u.dtype.itemsize == 8 else erfinv_f32
+    z = jnp.sqrt(jnp.asarray(2.0, u.dtype)) * erfinv(u)
+    return z.astype(dtype).reshape((u.shape[0], *shape))
+
+
+def standard_normals(key, path_ids, step, shape: tuple[int, ...], dtype, window=None):
+    """N(0, I) draws of ``shape`` for every path in ``path_ids`` (uint32, ``(B,)``) at ``step``.
+
+    The composition of ``standard_uniforms`` and ``normals_from_uniforms``; the engine runs the two
+    stages one loop iteration apart (the hash of step k + 1 beside the erfinv of step k), because
+    XLA's CPU compiler runs them fused 2–3× slower than split (benchmarks/generator_fusion.py).
+    """
+    u = standard_uniforms(key, path_ids, step, shape, dtype, window)
+    return normals_from_uniforms(u, shape, dtype)
 
 
 def path_step_keys(key, path_ids, step):

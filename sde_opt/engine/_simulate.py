@@ -41,7 +41,8 @@ from jax import lax
 from .._chain import AbstractChain
 from .._checks import check_integer, check_positive
 from ..noise import StandardNormal
-from ._rng import epoch_window, path_step_keys, standard_normals
+from ._rng import (epoch_window, normals_from_uniforms, path_step_keys, standard_normals,
+                   standard_uniforms)
 from .events import OnState
 
 
@@ -444,11 +445,21 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
               for name, fn in observables.items()}
     buf = {name: jnp.full((n_slots, *o.shape), jnp.nan, o.dtype) for name, o in shapes.items()}
 
+    # Standard normals are drawn in two stages one iteration apart: the uniforms of step k + 1
+    # (the hash) beside the erfinv of step k, the same numbers as drawing them in the step
+    # (``standard_normals``), 2–3× faster on a CPU, where XLA runs the fused stages slowly.
+    pipelined = isinstance(chain.noise, StandardNormal)
+
     def one_step(carry, j):
-        state, status, steps, event, buf = carry
+        (state, status, steps, event, buf), u = carry
         k = k0 + j
         alive = (status == RUNNING) & (k < n_steps)
-        noise = _draw(chain, key, path_ids, k, dtype, sub_batch, window)
+        if pipelined:
+            shape = chain.noise.shape
+            noise = normals_from_uniforms(u, shape, dtype)
+            u = standard_uniforms(key, path_ids, k + 1, shape, dtype, window)
+        else:
+            noise = _draw(chain, key, path_ids, k, dtype, sub_batch, window)
         new = _vmap(chain.step, sub_batch, state, noise)
         finite = jax.vmap(_all_finite)(new)
         moved = alive & finite
@@ -484,10 +495,12 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
                                                                    no_overflow, buf)
             status = jnp.where(overflow, DIVERGED, status)
             event = jnp.where(overflow, -1, event)
-        return (state, status, steps, event.astype(jnp.int32), buf), None
+        return ((state, status, steps, event.astype(jnp.int32), buf), u), None
 
     def all_steps(carry):
-        return lax.scan(one_step, carry, jnp.arange(seg_len, dtype=jnp.int32))[0]
+        u0 = (standard_uniforms(key, path_ids, k0, chain.noise.shape, dtype, window)
+              if pipelined else None)
+        return lax.scan(one_step, (carry, u0), jnp.arange(seg_len, dtype=jnp.int32))[0][0]
 
     carry = (state, status, steps, event, buf)
     running = jnp.any(status == RUNNING) & (k0 < n_steps)
