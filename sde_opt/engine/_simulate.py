@@ -41,8 +41,7 @@ from jax import lax
 from .._chain import AbstractChain
 from .._checks import check_integer, check_positive
 from ..noise import StandardNormal
-from ._rng import (epoch_window, normals_from_uniforms, path_step_keys, standard_normals,
-                   standard_uniforms)
+from ._rng import epoch_window, normals_from_uniforms, path_step_keys, standard_normals, standard_uniforms
 from .events import OnState
 
 
