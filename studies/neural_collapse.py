@@ -799,7 +799,7 @@ def run(out: ResultsDir, quick: bool = False, progress: bool = True) -> dict:
 # The table printed at the end (sde-opt study): read from the summary only
 # ---------------------------------------------------------------------------------------------
 
-RUN_TIMES = {"quick": "≈ 112 s wall (153 s CPU) on 2 idle cores",
+RUN_TIMES = {"quick": "≈ 117 s wall (162 s CPU) on 2 idle cores",
              "full": "≈ 10 min wall (13.5 min CPU) on 2 cores"}
 
 
