@@ -500,13 +500,13 @@ def _x_player(z):
     return z[0]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ramp_grad_sq(kappa, eps):
     game = ramp_game(kappa, eps)
     return lambda z: jnp.sum(game.phi_grad(z[0]) ** 2)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _strong_grad_sq(kappa):
     hj = jnp.asarray(strong_game(kappa).phi_matrix(), jnp.float32)
     return lambda z: jnp.sum((hj @ z[0]) ** 2)

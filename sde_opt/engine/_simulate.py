@@ -609,10 +609,11 @@ def _prepare_x0(chain, x0, n_paths, owner="simulate"):
     if geometry is not None:
         if per_path:
             off, finite, _ = _start_retraction_check(geometry, x0)
+            off = float(off)
             for (name, _a), ok in zip(leaves, np.asarray(finite), strict=True):
                 if not ok:
                     raise ValueError(f"{owner}: {name} must be finite; got non-finite entries")
-            if float(off) > 1e-4:
+            if off > 1e-4:
                 raise ValueError(f"{owner}: every start in x0 must lie on the chain's geometry "
                                  f"({type(geometry).__name__}); the largest distance to it is "
                                  f"{off:.3g}. Map the starts onto it first (geometry.retract).")
