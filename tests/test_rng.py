@@ -118,3 +118,24 @@ def test_epoch_window_gives_the_keys_of_each_step_across_an_epoch_boundary(dtype
                 assert int(got[1]) == int(want[1])
         # a run longer than an epoch cannot be served by two keys
         assert epoch_window(key, jnp.int32(0), per_epoch + 1, shape, dtype) is None
+
+
+def test_engine_draws_step_k_normals_at_step_k_across_segments():
+    """The engine pipelines its normals (the uniforms of step k + 1 drawn during step k): a driftless
+    unit-noise Euler–Maruyama path is x₀ + Σ_k z_k with z_k = ``standard_normals(key, i, k)``, over
+    two segments (600 steps run as 2 × 300). A step drawn one iteration early or late, or a segment
+    restarting the wrong counter, moves the sum by O(1); float64 summation order allows ≈ 1e-12."""
+    with jax.enable_x64(True):
+        chain = so.EulerMaruyama(so.LinearSDE(np.zeros(2), 1.0), 1.0)
+        n, steps = 5, 600
+        got = np.asarray(so.simulate(chain, jnp.zeros(2, jnp.float64), 3, n_paths=n,
+                                     n_steps=steps).final)
+        key = so._checks.check_key("test", "key", 3)
+        ids = jnp.arange(n, dtype=jnp.uint32)
+        z = jax.jit(jax.vmap(lambda k: standard_normals(key, ids, k, (2,), jnp.float64)))(
+            jnp.arange(steps, dtype=jnp.int32))
+        want = np.cumsum(np.asarray(z), axis=0)[-1]
+        after = np.asarray(standard_normals(key, ids, jnp.int32(steps), (2,), jnp.float64))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    # power: the sum of steps 1 … 600 (every draw one step late) is far from it
+    assert np.max(np.abs(got - (want - np.asarray(z[0]) + after))) > 1e-3
