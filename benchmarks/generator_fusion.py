@@ -10,6 +10,10 @@ for 100 steps in a ``lax.scan``:
 - ``pipelined``: the step's uniforms u carried to the next iteration, where erfinv maps them (the
   hash of step k and the erfinv of step k − 1 are independent, so XLA emits two loops). It draws
   the same numbers (the final sums are compared after the rounds).
+- ``pipelined_pairs``: the engine's current stages (``_rng.standard_uniforms`` and
+  ``_rng.normals_from_uniforms``): pipelined as above, but each Threefry pair hashed once, its two
+  words leaving in two arrays that are joined (behind a barrier) before the erfinv, where the
+  ``pipelined`` layout hashes each pair twice, once per element that selects a word of it.
 
 On the 2-core AMD EPYC (AVX2, no AVX-512) of 2026-12-07, loaded by one other process, the
 pipelined loop ran 2.2–2.9× faster than the fused one (fused 3.3–4.4 M path-steps/s, pipelined
@@ -39,7 +43,7 @@ from jax import lax  # noqa: E402
 from sde_opt.engine import _rng  # noqa: E402
 
 PATHS, D, STEPS = 10_000, 10, 100
-VARIANTS = ("fused", "barrier_hash", "barrier_bits", "barrier_u", "pipelined")
+VARIANTS = ("fused", "barrier_hash", "barrier_bits", "barrier_u", "pipelined", "pipelined_pairs")
 
 
 def _uniforms(key, ids, k, variant):
@@ -72,6 +76,14 @@ def make(variant):
     @jax.jit
     def run(ids):
         zeros = jnp.zeros((ids.shape[0], D), jnp.float32)
+        if variant == "pipelined_pairs":  # the engine's stages: one hash per pair of normals
+            def body(carry, k):
+                total, u_prev = carry
+                z = _rng.normals_from_uniforms(u_prev, (D,), jnp.float32)
+                return (total + z, _rng.standard_uniforms(key, ids, k + 1, (D,), jnp.float32)), None
+
+            start = (zeros, _rng.standard_uniforms(key, ids, jnp.int32(0), (D,), jnp.float32))
+            return lax.scan(body, start, jnp.arange(STEPS))[0][0]
         if variant == "pipelined":
             def body(carry, k):
                 total, u_prev = carry

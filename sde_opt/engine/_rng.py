@@ -7,10 +7,12 @@ into the step and never depends on how paths are chunked, compacted or sharded.
 
 Speed (this is the inner loop of every simulation): the hash is written out round by round in
 ``jnp`` (``threefry2x32``, bit-identical to ``jax.random``'s primitive, whose CPU lowering is a
-rolled loop that XLA cannot fuse), each output element selects its word of the pair instead of
-concatenating the two halves (a concatenate splits XLA's fused loop into slow per-element
-branches), and float32 uses Giles' single-precision erfinv (``erfinv_f32``, vectorizable;
-XLA's CPU ``erf_inv`` is about 10× slower and less accurate). Together about 5× faster on CPU.
+rolled loop that XLA cannot fuse), float32 uses Giles' single-precision erfinv (``erfinv_f32``,
+vectorizable; XLA's CPU ``erf_inv`` is about 10× slower and less accurate), and the engine runs
+the hash (``standard_uniforms``) and the transform (``normals_from_uniforms``) one loop iteration
+apart, each hash evaluated once with its two words in two arrays (``benchmarks/generator_fusion.py``
+measures the layouts: fused, pipelined with every element hashing its pair, pipelined with one
+hash per pair).
 """
 
 from __future__ import annotations
@@ -116,41 +118,54 @@ def epoch_window(key, first_step, n_steps: int, shape: tuple[int, ...], dtype):
     return first, _epoch_data(key, first), _epoch_data(key, first + 1)
 
 
+def _uniforms_from_bits(bits):
+    """uint32 or uint64 random bits → symmetric uniforms u ∈ (−1, 1) of the same width."""
+    if bits.dtype == jnp.uint64:
+        one = lax.bitcast_convert_type((bits >> 12) | jnp.uint64(0x3FF0000000000000), jnp.float64)
+    else:
+        one = lax.bitcast_convert_type((bits >> 9) | jnp.uint32(0x3F800000), jnp.float32)
+    # one ∈ [1, 2)  →  u ∈ (−1, 1) symmetric, avoiding ±1 exactly.
+    return (one - 1.5) * 2.0 + jnp.finfo(one.dtype).eps
+
+
 def standard_uniforms(key, path_ids, step, shape: tuple[int, ...], dtype, window=None):
-    """The first stage of ``standard_normals``: the symmetric uniforms u ∈ (−1, 1) of ``shape``
-    (flattened, ``(B, size)``) for every path in ``path_ids`` at ``step``."""
+    """The first stage of ``standard_normals``: the symmetric uniforms u ∈ (−1, 1) behind the
+    normals of ``shape`` for every path in ``path_ids`` at ``step``, as a tuple of ``(B, pairs)``
+    arrays: ``(u,)`` in float64 (one normal per 64-bit hash), ``(u_first, u_second)`` in float32,
+    the two 32-bit words of each hash (normal j < pairs is word 0 of pair j, normal j ≥ pairs
+    word 1 of pair j − pairs; the last one is dropped when the size is odd).
+
+    Each hash is evaluated once and its two words leave in two arrays: XLA's CPU compiler runs
+    that about 2× faster than one array with every element selecting its word (which hashes
+    each pair twice), and faster than any single array holding both words.
+    """
     size = math.prod(shape)
     b = path_ids.shape[0]
     wide = jnp.dtype(dtype).itemsize == 8
     pairs = size if wide else (size + 1) // 2
     kd, offset = _epoch_key(key, step, pairs, window)
+    x0 = jnp.broadcast_to(path_ids[:, None], (b, pairs))
+    x1 = jnp.broadcast_to(offset + jnp.arange(pairs, dtype=jnp.uint32)[None, :], (b, pairs))
+    h0, h1 = threefry2x32(kd, x0, x1)
     if wide:
-        x0 = jnp.broadcast_to(path_ids[:, None], (b, pairs))
-        x1 = jnp.broadcast_to(offset + jnp.arange(pairs, dtype=jnp.uint32)[None, :], (b, pairs))
-        h0, h1 = threefry2x32(kd, x0, x1)
-        bits = (h0.astype(jnp.uint64) << 32) | h1.astype(jnp.uint64)
-        one = lax.bitcast_convert_type((bits >> 12) | jnp.uint64(0x3FF0000000000000), jnp.float64)
-    else:
-        # Element j < pairs is the first word of pair j, element j ≥ pairs the second word of
-        # pair j − pairs (the layout of concatenate([h0, h1])), computed without a concatenate.
-        j = jnp.arange(size, dtype=jnp.uint32)
-        second = j >= pairs
-        counter = offset + jnp.where(second, j - pairs, j)
-        x0 = jnp.broadcast_to(path_ids[:, None], (b, size))
-        x1 = jnp.broadcast_to(counter[None, :], (b, size))
-        h0, h1 = threefry2x32(kd, x0, x1)
-        bits = jnp.where(second[None, :], h1, h0)
-        one = lax.bitcast_convert_type((bits >> 9) | jnp.uint32(0x3F800000), jnp.float32)
-    # one ∈ [1, 2)  →  u ∈ (−1, 1) symmetric, avoiding ±1 exactly.
-    eps = jnp.finfo(one.dtype).eps
-    return (one - 1.5) * 2.0 + eps
+        return (_uniforms_from_bits((h0.astype(jnp.uint64) << 32) | h1.astype(jnp.uint64)),)
+    return _uniforms_from_bits(h0), _uniforms_from_bits(h1)
 
 
 def normals_from_uniforms(u, shape: tuple[int, ...], dtype):
-    """The second stage of ``standard_normals``: √2·erfinv(u), shaped ``(B, *shape)``."""
-    erfinv = lax.erf_inv if u.dtype.itemsize == 8 else erfinv_f32
-    z = jnp.sqrt(jnp.asarray(2.0, u.dtype)) * erfinv(u)
-    return z.astype(dtype).reshape((u.shape[0], *shape))
+    """The second stage of ``standard_normals``: √2·erfinv(u) of the tuple from
+    ``standard_uniforms``, laid out and shaped ``(B, *shape)``."""
+    def normal(v):
+        erfinv = lax.erf_inv if v.dtype.itemsize == 8 else erfinv_f32
+        return jnp.sqrt(jnp.asarray(2.0, v.dtype)) * erfinv(v)
+
+    if len(u) > 1:
+        # The two words' uniforms are joined before the erfinv, behind a barrier: otherwise XLA
+        # fuses the concatenate into the transform and the step, where it runs per element
+        # (≈ 2.5× slower), and the transform on the half-width arrays vectorizes poorly.
+        u = (jnp.concatenate(lax.optimization_barrier(u), axis=1),)
+    z = normal(u[0][:, :math.prod(shape)])
+    return z.astype(dtype).reshape((z.shape[0], *shape))
 
 
 def standard_normals(key, path_ids, step, shape: tuple[int, ...], dtype, window=None):
