@@ -104,3 +104,20 @@ def test_bad_state_functions_are_refused_with_a_clear_error():
     with pytest.raises(TypeError, match="must return a boolean scalar"):
         so.simulate(_msgd(), jnp.zeros(2), key=0, n_paths=2, n_steps=2,
                     events=[so.OnState(lambda s: s.m)])
+
+
+def test_paths_running_when_most_stop_in_the_last_segment_keep_their_results():
+    """Regression: when the last segment leaves at most a quarter of the bucket running, the
+    engine compacted after it and then wrote the final positions of the pre-compaction batch
+    (IndexError). 2,048 paths, the horizon where ≈ 87 % have left the unit ball: every exited
+    path ends outside the ball, every censored one inside, and the final state is the position."""
+    problem = so.QuadraticSaddle(-np.eye(10)[0] * 2 + 1, noise_cov=0.01)
+    chain = so.EulerMaruyama(so.GradientSDE(problem, drift_scale=1.0, noise_scale=1.0), 0.01)
+    r = so.simulate(chain, jnp.zeros(10), key=0, n_paths=2048, n_steps=450,
+                    events=[so.LeaveBall(jnp.zeros(10), 1.0)], final_state=True)
+    running_at_end = int(np.sum(~r.exited))
+    assert 0 < running_at_end <= 512  # the case: a compaction would follow the last segment
+    norms = np.linalg.norm(r.final, axis=1)
+    assert np.all(norms[r.exited] >= 1.0) and np.all(norms[~r.exited] < 1.0)
+    np.testing.assert_array_equal(r.steps[~r.exited], 450)
+    np.testing.assert_array_equal(r.final_state, r.final)

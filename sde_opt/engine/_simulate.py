@@ -1032,8 +1032,8 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
             continue
         running = status_h == RUNNING
         n_alive = int(running.sum())
-        if n_alive == 0:
-            break
+        if n_alive == 0 or k0 >= n_steps:
+            break  # (no compaction after the last segment: the final write-out reads its positions)
         new_bucket = _round_bucket(n_alive)
         if new_bucket * _COMPACT_FACTOR <= status_h.size:
             _write_out(pos, slot_ids, status_h, np.asarray(steps_d), np.asarray(event_d),
