@@ -266,3 +266,41 @@ def test_integer_and_boolean_observables_are_saved_as_floats(kind):
     assert set(np.unique(v[np.isfinite(v)])) <= {0.0, 1.0}
     for i in range(8):  # NaN exactly after each path stopped
         assert np.isfinite(v[i, : r.steps[i] + 1]).all() and np.isnan(v[i, r.steps[i] + 1:]).all()
+
+
+def test_one_compiled_segment_serves_every_horizon_and_stride(monkeypatch):
+    """A grid over step sizes runs one chain structure at many horizons and save strides (the
+    weak-order studies save once, at n = T/η steps): the segment is traced once for all of them,
+    not once per horizon, and each run equals the same run on its own (a fresh trace).
+    Fails if the segment length or the stride is a compile-time constant again."""
+    traces = []
+    real = _simulate._segment_local
+    monkeypatch.setattr(_simulate, "_segment_local",
+                        lambda *a, **k: traces.append(1) or real(*a, **k))
+    ch = so.EulerMaruyama(so.LinearSDE([[0.7]], [[0.3]]), 0.01)
+    obs = {"x": lambda x: x[0]}
+    runs = {}
+    for n_steps, stride in ((40, 40), (100, 100), (300, 300), (90, 7), (250, 13)):
+        runs[n_steps, stride] = so.simulate(ch, jnp.zeros(1), 5, n_paths=64, n_steps=n_steps,
+                                            observables=obs, stride=stride)
+    # every stride > 1 and every save buffer of up to 2 slots share one program; the strides 7
+    # and 13 at these horizons need 16 and 32 slots: one program each
+    assert len(traces) == 3, f"the segment was traced {len(traces)} times for 5 horizons"
+    for (n_steps, stride), r in runs.items():
+        assert r.save_steps[-1] == (n_steps // stride) * stride
+        assert np.all(np.isfinite(r.observables["x"])), (n_steps, stride)
+    # a horizon's paths are the first n steps of a longer run's (one random stream per path)
+    long = so.simulate(ch, jnp.zeros(1), 5, n_paths=64, n_steps=300, observables=obs, stride=1)
+    for (n_steps, stride), r in runs.items():
+        np.testing.assert_array_equal(r.observables["x"],
+                                      long.observables["x"][:, r.save_steps])
+
+
+def test_save_slots_hold_every_save_of_a_segment():
+    """``_save_slots``: a power of two ≥ the saves a segment can hold, at most longest + 1."""
+    for longest in (128, 512):
+        for seg_len in range(1, longest + 1, 7):
+            for stride in (1, 2, 3, 7, 64, 1000):
+                n = _simulate._save_slots(seg_len, stride, longest)
+                need = seg_len // stride + 1
+                assert need <= n <= max(2 * need - 1, 1) and n <= longest + 1

@@ -383,9 +383,14 @@ def _draw(chain, key, path_ids, k, dtype, sub_batch=0, window=None):
 
 @eqx.filter_jit
 def _segment(chain, events, observables, key, state, path_ids, status, steps, event, k0, n_steps,
-             seg_len, stride, sharded=False, sub_batch=0, window=None):
+             seg_len, stride, n_slots, sharded=False, sub_batch=0, window=None):
     """Advance every running path by up to ``seg_len`` steps, starting at global step ``k0``.
 
+    ``k0``, ``n_steps``, ``seg_len`` are traced int32 scalars and ``stride`` is one too unless it
+    is the Python int 1 (a save every step, no branch): one compiled program serves every
+    horizon and every save stride of a chain, so a grid over step sizes, whose horizons differ,
+    compiles its segment once per chain structure rather than once per grid point. ``n_slots``
+    (static) is the save buffer's length, ``_save_slots``.
     ``window``: the segment's epoch keys for the standard normals (``_segment_window``).
 
     With ``sharded``, the path axis is split over all devices with ``shard_map``: each device
@@ -395,7 +400,7 @@ def _segment(chain, events, observables, key, state, path_ids, status, steps, ev
     """
     args = (state, path_ids, status, steps, event)
     body = lambda *a: _segment_local(chain, events, observables, key, *a, k0, n_steps, seg_len,
-                                     stride, sub_batch, window)
+                                     stride, n_slots, sub_batch, window)
     if not sharded:
         return body(*args)
     paths = jax.sharding.PartitionSpec("paths")
@@ -412,11 +417,17 @@ _WINDOW = jax.jit(epoch_window, static_argnums=(2, 3, 4))
 
 def _segment_window(chain, key, k0: int, seg_len: int, dtype):
     """The epoch keys of a segment's standard normals, computed outside the compiled segment (in
-    it, the two ``fold_in`` s cost more compilation than the steps they save), or ``None``."""
+    it, the two ``fold_in`` s cost more compilation than the steps they save), or ``None``.
+
+    The window is asked for the longest segment (``_SEG_FIXED`` steps) whatever ``seg_len`` is,
+    so that it compiles once per noise shape rather than once per horizon; it holds the same two
+    epoch keys either way (``None`` only where one step's normals need more than 2³² / 512
+    words)."""
     sampler = chain.noise
     if not isinstance(sampler, StandardNormal):
         return None
-    return _WINDOW(key, jnp.asarray(k0, jnp.int32), seg_len, sampler.shape, jnp.dtype(dtype))
+    return _WINDOW(key, jnp.asarray(k0, jnp.int32), max(seg_len, _SEG_FIXED), sampler.shape,
+                   jnp.dtype(dtype))
 
 
 def _segment_length(longest: int, n_steps: int) -> int:
@@ -426,8 +437,16 @@ def _segment_length(longest: int, n_steps: int) -> int:
     return -(-max(1, n_steps) // n_segments)
 
 
+def _save_slots(seg_len: int, stride: int, longest: int) -> int:
+    """Length of a segment's save buffer: the saves it can hold (``seg_len // stride + 1``)
+    rounded up to a power of two, and at most ``longest + 1``, so that horizons and strides of
+    one chain share a few compiled segments (the buffer is at most twice what is used)."""
+    need = seg_len // stride + 1
+    return min(1 << (need - 1).bit_length(), longest + 1)
+
+
 def _segment_local(chain, events, observables, key, state, path_ids, status, steps, event, k0,
-                   n_steps, seg_len, stride, sub_batch=0, window=None):
+                   n_steps, seg_len, stride, n_slots, sub_batch=0, window=None):
     """One device's paths for up to ``seg_len`` steps, skipped whole when none of them is running.
 
     Every step is computed for every path and applied only where the path is alive (a ``where``),
@@ -438,7 +457,7 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
     """
     dtype = jax.tree_util.tree_leaves(jax.vmap(chain.position)(state))[0].dtype
     first_slot = k0 // stride + 1
-    n_slots = seg_len // stride + 1
+    every_step = isinstance(stride, int) and stride == 1
     pos0 = jax.vmap(chain.position)(state)
     shapes = {name: jax.eval_shape(jax.vmap(fn), _arg(fn, state, pos0))
               for name, fn in observables.items()}
@@ -490,8 +509,8 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
 
             # a save where no path moved writes the NaNs the buffer starts with
             no_overflow = lambda b: (b, jnp.zeros_like(moved))
-            buf, overflow = save(buf) if stride == 1 else lax.cond((k + 1) % stride == 0, save,
-                                                                   no_overflow, buf)
+            buf, overflow = save(buf) if every_step else lax.cond((k + 1) % stride == 0, save,
+                                                                  no_overflow, buf)
             status = jnp.where(overflow, DIVERGED, status)
             event = jnp.where(overflow, -1, event)
         return ((state, status, steps, event.astype(jnp.int32), buf), u), None
@@ -499,7 +518,10 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
     def all_steps(carry):
         u0 = (standard_uniforms(key, path_ids, k0, chain.noise.shape, dtype, window)
               if pipelined else None)
-        return lax.scan(one_step, (carry, u0), jnp.arange(seg_len, dtype=jnp.int32))[0][0]
+        # a loop of seg_len (traced) iterations: the same step body as a scan over
+        # arange(seg_len), one program for every segment length
+        return lax.fori_loop(jnp.int32(0), seg_len, lambda j, c: one_step(c, j)[0],
+                             (carry, u0))[0]
 
     carry = (state, status, steps, event, buf)
     running = jnp.any(status == RUNNING) & (k0 < n_steps)
@@ -539,14 +561,14 @@ def _round_bucket(n: int) -> int:
     return int(math.ceil(b / ndev) * ndev)
 
 
-def _bytes_per_path(chain, x, observables, stride, seg_len) -> int:
+def _bytes_per_path(chain, x, observables, stride, seg_len, longest) -> int:
     st = jax.eval_shape(chain.init, x)
     state_bytes = sum(math.prod(a.shape) * a.dtype.itemsize for a in jax.tree_util.tree_leaves(st))
     obs_bytes = 0
     for fn in observables.values():
         o = jax.eval_shape(fn, _arg(fn, st, x))
         obs_bytes += math.prod(o.shape) * o.dtype.itemsize
-    n_slots = seg_len // stride + 2
+    n_slots = _save_slots(seg_len, stride, longest) + 1
     # state, proposal, noise and temporaries, plus the save buffer
     return 8 * state_bytes + n_slots * obs_bytes + 64
 
@@ -840,9 +862,10 @@ def simulate(
     x0_all = x0 if per_path else None
     dtype = jax.tree_util.tree_leaves(x0)[0].dtype
 
-    seg_len = _segment_length(_SEG_EVENTS if events else _SEG_FIXED, n_steps)
+    longest = _SEG_EVENTS if events else _SEG_FIXED
+    seg_len = _segment_length(longest, n_steps)
     if chunk_size is None:
-        per_path_bytes = _bytes_per_path(chain, point, observables, stride, seg_len)
+        per_path_bytes = _bytes_per_path(chain, point, observables, stride, seg_len, longest)
         smallest = min(256, n_paths) * per_path_bytes
         if memory_limit < smallest:
             raise ValueError(f"simulate: memory_limit must be at least {smallest:.0f} bytes (one chunk "
@@ -1005,11 +1028,14 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
 
     path_ids = np.where(slot_ids >= 0, slot_ids, 0).astype(np.uint32)
     state, path_ids_d, status_d, steps_d, event_d = put(state, path_ids, status, steps, event)
+    seg_len_arr = jnp.asarray(seg_len, jnp.int32)
+    stride_arg = 1 if stride == 1 else jnp.asarray(stride, jnp.int32)
+    n_slots = _save_slots(seg_len, stride, _SEG_EVENTS if events else _SEG_FIXED)
     k0 = 0
     while k0 < n_steps:
         state, status_d, steps_d, event_d, buf, pos = _segment(
             chain, events, observables, key, state, path_ids_d, status_d, steps_d, event_d,
-            jnp.asarray(k0, jnp.int32), n_steps_arr, seg_len, stride,
+            jnp.asarray(k0, jnp.int32), n_steps_arr, seg_len_arr, stride_arg, n_slots,
             sharded=_sharding(status.size) is not None, sub_batch=sub_batch,
             window=_segment_window(chain, key, k0, seg_len, noise_dtype))
         if observables:
