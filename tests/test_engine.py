@@ -291,7 +291,7 @@ def test_one_compiled_segment_serves_every_horizon_and_stride(monkeypatch):
         assert np.all(np.isfinite(r.observables["x"])), (n_steps, stride)
     # a horizon's paths are the first n steps of a longer run's (one random stream per path)
     long = so.simulate(ch, jnp.zeros(1), 5, n_paths=64, n_steps=300, observables=obs, stride=1)
-    for (n_steps, stride), r in runs.items():
+    for r in runs.values():
         np.testing.assert_array_equal(r.observables["x"],
                                       long.observables["x"][:, r.save_steps])
 
