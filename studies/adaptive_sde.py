@@ -44,7 +44,7 @@ DESCRIPTION = ("RMSprop and Adam against their SDEs (Malladi et al. 2022): one-s
                "order in η, stationary covariance, saddle escape vs SGD, SVAG against ℓ, and the "
                "square-root scaling rule on scikit-learn's digits")
 RUN_TIMES = {"quick": "≈ 1 min CPU (≈ 2–3 min wall on 2 loaded cores)",
-             "full": "≈ 3.5 min CPU (≈ 11 min wall on 2 cores at load 9)"}
+             "full": "≈ 3.7 min wall on 2 idle cores"}
 Z = 4.0
 POWER = 1.2                       # the wrong noise scale of the power rows (diffusion × 1.2)
 

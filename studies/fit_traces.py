@@ -441,7 +441,7 @@ def _write_table(out: ResultsDir, rows) -> None:
 # The table printed at the end (sde-opt study): read from the summary only
 # ---------------------------------------------------------------------------------------------
 
-RUN_TIMES = {"quick": "≈ 30 s on 2 idle cores", "full": "≈ 2 min on 2 cores (README)"}
+RUN_TIMES = {"quick": "≈ 30 s on 2 idle cores", "full": "≈ 1.4 min wall on 2 idle cores"}
 
 
 def headline_claims(summary: dict) -> list[dict]:

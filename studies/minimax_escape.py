@@ -582,7 +582,7 @@ def run(out, quick: bool = False, progress: bool = True) -> dict:
 # The table printed at the end (sde-opt study): read from the summary only
 # ---------------------------------------------------------------------------------------------
 
-RUN_TIMES = {"quick": "≈ 72 s wall (83 s CPU) on 2 cores", "full": "≈ 2.6 min wall on 2 cores"}
+RUN_TIMES = {"quick": "≈ 72 s wall (83 s CPU) on 2 cores", "full": "≈ 2.5 min wall on 2 idle cores"}
 
 
 def headline_claims(summary: dict) -> list[dict]:

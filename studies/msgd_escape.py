@@ -679,7 +679,7 @@ def headline(summary: dict) -> dict:
 # The table printed at the end (sde-opt study): read from the summary only
 # ---------------------------------------------------------------------------------------------
 
-RUN_TIMES = {"quick": "≈ 33 s on 2 idle cores", "full": "≈ 5 min on 2 cores (README)"}
+RUN_TIMES = {"quick": "≈ 33 s on 2 idle cores", "full": "≈ 2.7 min wall on 2 idle cores"}
 
 _CI95 = "95% CI (delta method)"
 

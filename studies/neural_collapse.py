@@ -800,7 +800,7 @@ def run(out: ResultsDir, quick: bool = False, progress: bool = True) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 RUN_TIMES = {"quick": "≈ 117 s wall (162 s CPU) on 2 idle cores",
-             "full": "≈ 10 min wall (13.5 min CPU) on 2 cores"}
+             "full": "≈ 7.6 min wall on 2 idle cores"}
 
 
 def _grid(xs) -> str:
