@@ -271,7 +271,7 @@ def test_integer_and_boolean_observables_are_saved_as_floats(kind):
 def test_one_compiled_segment_serves_every_horizon_and_stride(monkeypatch):
     """A grid over step sizes runs one chain structure at many horizons and save strides (the
     weak-order studies save once, at n = T/η steps): the segment is traced once for all of them,
-    not once per horizon, and each run equals the same run on its own (a fresh trace).
+    not once per horizon, and each run's saves equal a 300-step run's (stride 1) at those steps.
     Fails if the segment length or the stride is a compile-time constant again."""
     traces = []
     real = _simulate._segment_local

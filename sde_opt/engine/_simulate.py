@@ -561,16 +561,15 @@ def _round_bucket(n: int) -> int:
     return int(math.ceil(b / ndev) * ndev)
 
 
-def _bytes_per_path(chain, x, observables, stride, seg_len, longest) -> int:
+def _bytes_per_path(chain, x, observables, n_slots) -> int:
     st = jax.eval_shape(chain.init, x)
     state_bytes = sum(math.prod(a.shape) * a.dtype.itemsize for a in jax.tree_util.tree_leaves(st))
     obs_bytes = 0
     for fn in observables.values():
         o = jax.eval_shape(fn, _arg(fn, st, x))
         obs_bytes += math.prod(o.shape) * o.dtype.itemsize
-    n_slots = _save_slots(seg_len, stride, longest) + 1
-    # state, proposal, noise and temporaries, plus the save buffer
-    return 8 * state_bytes + n_slots * obs_bytes + 64
+    # state, proposal, noise and temporaries, plus the save buffer (and one saved row)
+    return 8 * state_bytes + (n_slots + 1) * obs_bytes + 64
 
 
 def _is_shape(s) -> bool:
@@ -864,8 +863,9 @@ def simulate(
 
     longest = _SEG_EVENTS if events else _SEG_FIXED
     seg_len = _segment_length(longest, n_steps)
+    n_slots = _save_slots(seg_len, stride, longest)
     if chunk_size is None:
-        per_path_bytes = _bytes_per_path(chain, point, observables, stride, seg_len, longest)
+        per_path_bytes = _bytes_per_path(chain, point, observables, n_slots)
         smallest = min(256, n_paths) * per_path_bytes
         if memory_limit < smallest:
             raise ValueError(f"simulate: memory_limit must be at least {smallest:.0f} bytes (one chunk "
@@ -903,7 +903,7 @@ def simulate(
         for start in range(0, n_paths, chunk_size):
             ids = np.arange(first_path + start, first_path + min(start + chunk_size, n_paths))
             _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
-                       n_steps_arr, stride, seg_len, out_steps, out_status, out_event, out_final,
+                       n_steps_arr, stride, seg_len, n_slots, out_steps, out_status, out_event, out_final,
                        out_obs, bar, sub_batch, offset=first_path, noise_dtype=noise_dtype,
                        out_state=out_state)
     finally:
@@ -990,8 +990,8 @@ class _Progress:
 
 
 def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps, n_steps_arr,
-               stride, seg_len, out_steps, out_status, out_event, out_final, out_obs, bar,
-               sub_batch=(0, 0), offset=0, noise_dtype=None, out_state=None):
+               stride, seg_len, n_slots, out_steps, out_status, out_event, out_final, out_obs,
+               bar, sub_batch=(0, 0), offset=0, noise_dtype=None, out_state=None):
     """Simulate the paths ``ids`` (global path ids; results go to index ``id − offset``);
     ``noise_dtype``: the dtype of a position, which the standard normals are drawn in;
     ``sub_batch``: ``(init, loop)`` from ``_cached_sub_batch``."""
@@ -1030,7 +1030,6 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
     state, path_ids_d, status_d, steps_d, event_d = put(state, path_ids, status, steps, event)
     seg_len_arr = jnp.asarray(seg_len, jnp.int32)
     stride_arg = 1 if stride == 1 else jnp.asarray(stride, jnp.int32)
-    n_slots = _save_slots(seg_len, stride, _SEG_EVENTS if events else _SEG_FIXED)
     k0 = 0
     while k0 < n_steps:
         state, status_d, steps_d, event_d, buf, pos = _segment(
