@@ -11,16 +11,17 @@ for 100 steps in a ``lax.scan``:
   hash of step k and the erfinv of step k − 1 are independent, so XLA emits two loops). It draws
   the same numbers (the final sums are compared after the rounds).
 - ``pipelined_pairs``: the engine's current stages (``_rng.standard_uniforms`` and
-  ``_rng.normals_from_uniforms``): pipelined as above, but each Threefry pair hashed once, its two
-  words leaving in two arrays that are joined (behind a barrier) before the erfinv, where the
-  ``pipelined`` layout hashes each pair twice, once per element that selects a word of it.
+  ``_rng.normals_from_uniforms``): pipelined as above, but each Threefry pair written once, its
+  two words leaving in two arrays that are joined (behind a barrier) before the erfinv, where the
+  ``pipelined`` layout hashes a pair in every element that selects a word of it. (XLA's compiled
+  code evaluates the pair in two loops anyway, one per word: the gain is the layout's.)
 
 On the 2-core AMD EPYC (AVX2, no AVX-512) of 2026-12-07, loaded by one other process, the
 pipelined loop ran 2.2–2.9× faster than the fused one (fused 3.3–4.4 M path-steps/s, pipelined
 8.3–11.2 M), the barriers changed nothing measurable. Hash alone ≈ 22 M, erfinv alone ≈ 23–37 M.
 The engine now draws this way (``sde_opt.engine._simulate._segment_local``: the uniforms of
 step k + 1 are carried through the segment loop), with every result bit for bit. Later the same
-day, hashing each pair once (``pipelined_pairs``, the engine's current stages) gave 17.7 M against
+day, the two-array layout (``pipelined_pairs``, the engine's current stages) gave 17.7 M against
 9.2 M for ``pipelined`` in one interleaved run (hash stage alone 25–35 M against 12.8 M), the same
 numbers.
 

@@ -10,9 +10,12 @@ Speed (this is the inner loop of every simulation): the hash is written out roun
 rolled loop that XLA cannot fuse), float32 uses Giles' single-precision erfinv (``erfinv_f32``,
 vectorizable; XLA's CPU ``erf_inv`` is about 10× slower and less accurate), and the engine runs
 the hash (``standard_uniforms``) and the transform (``normals_from_uniforms``) one loop iteration
-apart, each hash evaluated once with its two words in two arrays (``benchmarks/generator_fusion.py``
-measures the layouts: fused, pipelined with every element hashing its pair, pipelined with one
-hash per pair).
+apart, each hash written once with its two words leaving in two arrays
+(``benchmarks/generator_fusion.py`` measures the layouts: fused, pipelined with every element
+hashing its pair, pipelined with the words in two arrays). XLA's CPU compiler still evaluates
+the hash in two loops, one per word (it has no multi-output loop fusion here): the gain of the
+two-array layout is the layout's, not fewer hash evaluations (``benchmarks/RESULTS.md``, "Where
+a fixed-horizon step goes").
 """
 
 from __future__ import annotations
@@ -135,9 +138,11 @@ def standard_uniforms(key, path_ids, step, shape: tuple[int, ...], dtype, window
     the two 32-bit words of each hash (normal j < pairs is word 0 of pair j, normal j ≥ pairs
     word 1 of pair j − pairs; the last one is dropped when the size is odd).
 
-    Each hash is evaluated once and its two words leave in two arrays: XLA's CPU compiler runs
-    that about 2× faster than one array with every element selecting its word (which hashes
-    each pair twice), and faster than any single array holding both words.
+    Each hash is written once and its two words leave in two arrays: XLA's CPU compiler runs
+    that about 2× faster than one array with every element selecting its word, and faster than
+    a ``complex64`` array holding both words. (The compiled code still evaluates each hash twice,
+    once in the loop of each word; packing both words in one ``uint64`` makes it once, with the
+    same numbers, but was not faster on every noise shape.)
     """
     size = math.prod(shape)
     b = path_ids.shape[0]
