@@ -1,10 +1,13 @@
 """Time to an answer: each study's wall time, CPU time and compilation share, one study per process.
 
     python benchmarks/study_times.py [--quick] [--studies msgd-escape,fit-traces] [--out DIR]
+                                     [--compile-cache DIR]
 
 Runs ``sde-opt study NAME`` (full by default) in a fresh process per study, into a fresh folder
 under ``--out`` (default: a temporary folder), with the persistent compilation cache switched off
-(``SDE_OPT_COMPILE_CACHE=off``), so that every program is compiled as on a user's first run. Each
+(``SDE_OPT_COMPILE_CACHE=off``), so that every program is compiled as on a user's first run; with
+``--compile-cache DIR`` the studies use the CLI's persistent cache in ``DIR`` instead (run twice
+with the same empty ``DIR``: the first run fills it, the second is a user's second run). Each
 process sums the XLA compilation time JAX reports (the ``/jax/core/compile/backend_compile_duration``
 event: compiling, not tracing) and its own CPU time, and the table gives, per study: wall seconds,
 CPU seconds, compilation seconds and their share of the wall time, and the headline claims' verdicts
@@ -53,8 +56,8 @@ def _verdicts(folder: Path) -> dict:
     return counts
 
 
-def run_study(name: str, out: Path, quick: bool) -> dict:
-    env = dict(os.environ, SDE_OPT_COMPILE_CACHE="off",
+def run_study(name: str, out: Path, quick: bool, cache: str = "off") -> dict:
+    env = dict(os.environ, SDE_OPT_COMPILE_CACHE=cache,
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     argv = ["study", name, "--out", str(out)] + (["--quick"] if quick else [])
     proc = subprocess.run([sys.executable, "-c", _CHILD, *argv], env=env, capture_output=True,
@@ -74,6 +77,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=None)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--compile-cache", default="off", metavar="DIR",
+                    help="the persistent compilation cache's folder (default: off)")
     args = ap.parse_args(argv)
     names = [s for s in args.studies.split(",") if s]
     unknown = sorted(set(names) - set(STUDIES))
@@ -82,7 +87,7 @@ def main(argv=None) -> int:
     base = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="study_times_"))
     rows = []
     for name in names:
-        rows.append(run_study(name, base / name, args.quick))
+        rows.append(run_study(name, base / name, args.quick, args.compile_cache))
         r = rows[-1]
         print(f"[study_times] {name}: {r['wall_s']:.0f} s wall, {r['cpu_s']:.0f} s CPU, "
               f"{r['compile_s']:.0f} s compiling", file=sys.stderr)
