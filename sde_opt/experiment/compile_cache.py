@@ -3,10 +3,9 @@
 A study compiles dozens of programs (one per algorithm, problem shape and observable set); a second
 run of the same study — a resumed one, the same study in a new folder — compiles them again.
 (The full run after the quick one compiles other programs: other numbers of paths and grid
-points.) JAX can keep compiled programs on disk (its persistent compilation
-cache, keyed by the program's StableHLO, the jaxlib version, the XLA flags and the compile
-options); a program loaded from it is the same machine code as a fresh compilation, so results are
-unchanged bit for bit.
+points.) JAX can keep compiled programs on disk (its persistent compilation cache, keyed by the
+program's StableHLO, the jaxlib version, the XLA flags and the compile options); a program loaded
+from it is the same machine code as a fresh compilation, so results are unchanged bit for bit.
 
 What JAX's key leaves out is the processor: XLA's CPU code is compiled for the host's instruction
 set (vector width, FMA), and a cache folder shared between machines (a home directory on NFS)
