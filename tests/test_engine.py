@@ -206,17 +206,17 @@ def test_em_stationary_variance_matches_the_exact_discrete_value():
 @pytest.mark.parametrize("n_steps", [100, 150, 300])
 def test_segment_length_does_not_change_results(monkeypatch, n_steps):
     """Steps past the horizon or after a path stopped are masked, so cutting the horizon into
-    segments of 7 steps (each skipped whole only when no path runs) gives the same paths."""
+    segments of 7 steps (each skipped whole only when no path runs) gives the same paths as one
+    segment."""
     from sde_opt.engine import _simulate
 
     ch = so.EulerMaruyama(so.LinearSDE([[0.05]], [[0.3]]), 0.05)
     kw = dict(n_paths=200, n_steps=n_steps, events=[so.LeaveBall(jnp.zeros(1), 1.5)],
               observables={"x": lambda x: x[0]}, stride=7)
-    runs = []
-    for seg in (7, _simulate._SEG_EVENTS):
-        monkeypatch.setattr(_simulate, "_SEG_EVENTS", seg)
-        runs.append(so.simulate(ch, jnp.zeros(1), 4, **kw))
-    a, b = runs
+    b = so.simulate(ch, jnp.zeros(1), 4, **kw)  # a few paths: one segment of _SEG_FEW steps
+    assert _simulate._longest_segment(200, kw["events"], 4, 7) == _simulate._SEG_FEW >= n_steps
+    monkeypatch.setattr(_simulate, "_longest_segment", lambda *a: 7)
+    a = so.simulate(ch, jnp.zeros(1), 4, **kw)
     assert a.counts()["exited"] > 0 and a.counts()["censored"] > 0
     np.testing.assert_array_equal(a.steps, b.steps)
     np.testing.assert_array_equal(a.status, b.status)
@@ -226,6 +226,21 @@ def test_segment_length_does_not_change_results(monkeypatch, n_steps):
     x = b.observables["x"]
     saved = b.save_steps[None, :] <= b.steps[:, None]
     assert np.all(np.isfinite(x[saved])) and np.all(np.isnan(x[~saved]))
+
+
+def test_segments_are_long_only_for_a_few_paths_with_a_small_save_buffer():
+    """A chunk that may be compacted keeps short segments with events; a few paths get long
+    segments unless their save buffer for that many steps would pass the cap."""
+    from sde_opt.engine import _simulate as s
+
+    big = s._MIN_BUCKET * s._COMPACT_FACTOR
+    assert s._longest_segment(big, [object()], 4, 1) == s._SEG_EVENTS
+    assert s._longest_segment(big, [], 4, 1) == s._SEG_FIXED
+    assert s._longest_segment(big - 1, [object()], 4, 1) == s._SEG_FIXED  # never compacted
+    assert s._longest_segment(s._FEW_PATHS, [object()], 4, 1) == s._SEG_FEW
+    wide = s._FEW_BUFFER_BYTES // (s._FEW_PATHS * (s._SEG_FEW + 1)) + 1  # bytes per saved row
+    assert s._longest_segment(s._FEW_PATHS, [], wide, 1) == s._SEG_FIXED
+    assert s._longest_segment(s._FEW_PATHS, [], wide, 64) == s._SEG_FEW  # fewer saves
 
 
 def test_an_observable_overflow_diverges_the_path_and_never_reaches_a_mean():

@@ -41,7 +41,14 @@ from jax import lax
 from .._chain import AbstractChain
 from .._checks import check_integer, check_positive
 from ..noise import StandardNormal
-from ._rng import epoch_window, normals_from_uniforms, path_step_keys, standard_normals, standard_uniforms
+from ._rng import (
+    _steps_per_epoch,
+    epoch_window,
+    normals_from_uniforms,
+    path_step_keys,
+    standard_normals,
+    standard_uniforms,
+)
 from .events import OnState
 
 
@@ -412,22 +419,47 @@ def _segment(chain, events, observables, key, state, path_ids, status, steps, ev
 
 
 _SEG_EVENTS, _SEG_FIXED = 128, 512  # steps per segment with and without events
+_SEG_FEW, _FEW_PATHS = 4096, 256  # steps per segment for a few paths (at most _FEW_PATHS)
+_FEW_BUFFER_BYTES = 1 << 24  # the most a few paths' save buffer may take for _SEG_FEW steps
 _WINDOW = jax.jit(epoch_window, static_argnums=(2, 3, 4))
 
 
-def _segment_window(chain, key, k0: int, seg_len: int, dtype):
+def _longest_segment(n_paths: int, events, obs_bytes: int, stride: int) -> int:
+    """Steps per segment at most, for ``n_paths`` paths (one chunk's ``bucket`` at most).
+
+    With events, ``_SEG_EVENTS`` where the host may compact the stopped paths away between
+    segments (only a chunk of at least ``_MIN_BUCKET · _COMPACT_FACTOR`` paths ever is), else
+    ``_SEG_FIXED``. For a few paths a step costs microseconds and a segment's launch and host
+    round trip about a millisecond, so segments are ``_SEG_FEW`` steps long unless the save
+    buffer would pass ``_FEW_BUFFER_BYTES``. The values computed are the same for every segment
+    length (``tests/test_engine.py``): only the launches and the steps run past the last path's
+    stop differ."""
+    compacts = bool(events) and n_paths >= _MIN_BUCKET * _COMPACT_FACTOR
+    longest = _SEG_EVENTS if compacts else _SEG_FIXED
+    if n_paths <= _FEW_PATHS and n_paths * (_SEG_FEW // stride + 1) * obs_bytes <= _FEW_BUFFER_BYTES:
+        longest = _SEG_FEW
+    return longest
+
+
+def _segment_window(chain, key, k0: int, seg_len: int, dtype, cache: dict):
     """The epoch keys of a segment's standard normals, computed outside the compiled segment (in
     it, the two ``fold_in`` s cost more compilation than the steps they save), or ``None``.
 
-    The window is asked for the longest segment (``_SEG_FIXED`` steps) whatever ``seg_len`` is,
-    so that it compiles once per noise shape rather than once per horizon; it holds the same two
-    epoch keys either way (``None`` only where one step's normals need more than 2³² / 512
-    words)."""
+    The window is asked for at least ``_SEG_FIXED`` steps whatever ``seg_len`` is, so that it
+    compiles once per noise shape rather than once per horizon; it holds the same two epoch keys
+    either way (``None`` only where one step's normals need more than 2³² / ``_SEG_FEW`` words).
+    It depends on ``k0`` only through its epoch, so ``cache`` (one dict per chunk) keeps it per
+    epoch: one call per chunk rather than one per segment."""
     sampler = chain.noise
     if not isinstance(sampler, StandardNormal):
         return None
-    return _WINDOW(key, jnp.asarray(k0, jnp.int32), max(seg_len, _SEG_FIXED), sampler.shape,
-                   jnp.dtype(dtype))
+    n = max(seg_len, _SEG_FIXED)
+    size = math.prod(sampler.shape)
+    pairs = size if jnp.dtype(dtype).itemsize == 8 else (size + 1) // 2
+    at = (k0 // _steps_per_epoch(pairs), n)
+    if at not in cache:
+        cache[at] = _WINDOW(key, jnp.asarray(k0, jnp.int32), n, sampler.shape, jnp.dtype(dtype))
+    return cache[at]
 
 
 def _segment_length(longest: int, n_steps: int) -> int:
@@ -561,15 +593,18 @@ def _round_bucket(n: int) -> int:
     return int(math.ceil(b / ndev) * ndev)
 
 
+def _observable_bytes(chain, x, observables) -> int:
+    """Bytes of one path's saved row (every observable at one save)."""
+    st = jax.eval_shape(chain.init, x)
+    return sum(math.prod(o.shape) * o.dtype.itemsize
+               for o in (jax.eval_shape(fn, _arg(fn, st, x)) for fn in observables.values()))
+
+
 def _bytes_per_path(chain, x, observables, n_slots) -> int:
     st = jax.eval_shape(chain.init, x)
     state_bytes = sum(math.prod(a.shape) * a.dtype.itemsize for a in jax.tree_util.tree_leaves(st))
-    obs_bytes = 0
-    for fn in observables.values():
-        o = jax.eval_shape(fn, _arg(fn, st, x))
-        obs_bytes += math.prod(o.shape) * o.dtype.itemsize
     # state, proposal, noise and temporaries, plus the save buffer (and one saved row)
-    return 8 * state_bytes + (n_slots + 1) * obs_bytes + 64
+    return 8 * state_bytes + (n_slots + 1) * _observable_bytes(chain, x, observables) + 64
 
 
 def _is_shape(s) -> bool:
@@ -861,7 +896,8 @@ def simulate(
     x0_all = x0 if per_path else None
     dtype = jax.tree_util.tree_leaves(x0)[0].dtype
 
-    longest = _SEG_EVENTS if events else _SEG_FIXED
+    longest = _longest_segment(n_paths if chunk_size is None else min(n_paths, chunk_size),
+                               events, _observable_bytes(chain, point, observables), stride)
     seg_len = _segment_length(longest, n_steps)
     n_slots = _save_slots(seg_len, stride, longest)
     if chunk_size is None:
@@ -1030,13 +1066,13 @@ def _run_chunk(chain, events, observables, key, ids, x0, x0_all, shape, n_steps,
     state, path_ids_d, status_d, steps_d, event_d = put(state, path_ids, status, steps, event)
     seg_len_arr = jnp.asarray(seg_len, jnp.int32)
     stride_arg = 1 if stride == 1 else jnp.asarray(stride, jnp.int32)
-    k0 = 0
+    k0, windows = 0, {}
     while k0 < n_steps:
         state, status_d, steps_d, event_d, buf, pos = _segment(
             chain, events, observables, key, state, path_ids_d, status_d, steps_d, event_d,
             jnp.asarray(k0, jnp.int32), n_steps_arr, seg_len_arr, stride_arg, n_slots,
             sharded=_sharding(status.size) is not None, sub_batch=sub_batch,
-            window=_segment_window(chain, key, k0, seg_len, noise_dtype))
+            window=_segment_window(chain, key, k0, seg_len, noise_dtype, windows))
         if observables:
             lo = k0 // stride + 1
             hi = min((k0 + seg_len) // stride, n_steps // stride)

@@ -582,11 +582,12 @@ class RampGame(GaussianGame):
             raise ValueError(f"{owner}: r0/(eta·eps) = {r0 / (eta * eps):.3g} iterations may be "
                              f"needed, above the {self._MAX_GD_ITERATIONS:.0e} this loop runs; "
                              f"use predicted_iterations (or a larger eta)")
-        grad = lambda r: 2.0 * eps * r / math.sqrt(r * r + s * s)
         r, k = r0, 0
-        while abs(grad(r)) > eps:
-            r -= eta * grad(r)
+        g = 2.0 * eps * r / math.sqrt(r * r + s * s)
+        while abs(g) > eps:
+            r -= eta * g
             k += 1
+            g = 2.0 * eps * r / math.sqrt(r * r + s * s)
         return k
 
 
