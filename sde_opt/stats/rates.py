@@ -120,16 +120,31 @@ def exponential_rate(t, per_path, stationary: float, *, min_signal: float = 6.0,
         raise ValueError("exponential_rate: fewer than 3 resolved points after t_min; run more "
                          "paths or lower min_signal")
     sl = slice(start, stop)
+    tw = t[sl]
 
     def fit(mm):
         g = np.abs(mm[sl] - stationary)
-        return -np.polyfit(t[sl], np.log(np.maximum(g, 1e-300)), 1)[0]
+        return -np.polyfit(tw, np.log(np.maximum(g, 1e-300)), 1)[0]
 
     rate = fit(m)
     rng = np.random.default_rng(seed)
-    boots = np.array([fit(np.nanmean(a[rng.integers(0, n, n)], axis=0)) for _ in range(n_boot)])
+    cols, sl = _window_columns(a, sl)
+    boots = np.array([fit(np.nanmean(cols[rng.integers(0, n, n)], axis=0))
+                      for _ in range(n_boot)])
     return RateFit(float(rate), float(np.std(boots, ddof=1)), (float(t[start]), float(t[stop - 1])),
                    stop - start)
+
+
+def _window_columns(a, sl):
+    """``(a[:, sl] as a contiguous copy, sl shifted onto it)``: the bootstrap resamples only the
+    fitted window's columns (the fit reads no other), which is most of its cost saved on long
+    curves. NumPy sums a C-ordered ``(paths, times)`` array over paths row by row in each column
+    whatever the number of columns, so the window's means are bit for bit those of the whole
+    curve; with one column it sums pairwise instead, so a window narrower than two columns keeps
+    the whole array (``tests/test_rates_window.py`` compares both with the whole-curve bootstrap)."""
+    if sl.stop - sl.start < 2:
+        return a, sl
+    return np.ascontiguousarray(a[:, sl]), slice(0, sl.stop - sl.start)
 
 
 def _check_curves(owner, t, **paths):
@@ -200,9 +215,10 @@ def exponential_rate_difference(t, paths_a, paths_b, *, min_signal: float = 6.0,
         while stop < t.size and ok[stop]:
             stop += 1
     sl = slice(start, stop)
+    tw = t[sl]
 
     def fit(dd):
-        tt, gg = (_peaks(t[sl], dd[sl]) if envelope else (t[sl], np.abs(dd[sl])))
+        tt, gg = (_peaks(tw, dd[sl]) if envelope else (tw, np.abs(dd[sl])))
         if tt.size < 3:
             return np.nan
         y = np.log(np.maximum(gg, 1e-300))
@@ -225,6 +241,8 @@ def exponential_rate_difference(t, paths_a, paths_b, *, min_signal: float = 6.0,
     if not np.isfinite(rate):
         raise ValueError("exponential_rate_difference: fewer than 3 resolved points/peaks")
     rng = np.random.default_rng(seed)
+    a, _ = _window_columns(a, sl)
+    b, sl = _window_columns(b, sl)
     boots = np.array([fit(curve(a[rng.integers(0, a.shape[0], a.shape[0])],
                                 b[rng.integers(0, b.shape[0], b.shape[0])]))
                       for _ in range(n_boot)])
