@@ -157,16 +157,23 @@ def _est(e) -> dict:
 
 
 def part_contraction(out, cfg):
+    def curves_of(p, alpha, D, N):
+        return {"warm": m.aid_error_curve(p, m.X_FIXED, alpha, D, N, cfg.contraction_rounds, True),
+                "cold": m.aid_error_curve(p, m.X_FIXED, alpha, D, N, cfg.contraction_rounds, False)}
+
+    problems = {kappa: m.quadratic(kappa) for kappa in cfg.contraction_kappas}
+    cells = [(kappa, D, N) for kappa in cfg.contraction_kappas for D, N in cfg.contraction_grid]
+    arrays = dict(zip(cells, out.points([
+        (f"contraction_kappa={kappa:g}_D={D}_N={N}",
+         lambda p=problems[kappa], D=D, N=N: curves_of(p, 1.0 / p.lower_smoothness, D, N))
+        for kappa, D, N in cells]), strict=True))
     rows, curves = [], {}
     for kappa in cfg.contraction_kappas:
-        p = m.quadratic(kappa)
+        p = problems[kappa]
         alpha = 1.0 / p.lower_smoothness
         modes = {}
         for D, N in cfg.contraction_grid:
-            key = f"contraction_kappa={kappa:g}_D={D}_N={N}"
-            arr = out.point(key, lambda: {
-                "warm": m.aid_error_curve(p, m.X_FIXED, alpha, D, N, cfg.contraction_rounds, True),
-                "cold": m.aid_error_curve(p, m.X_FIXED, alpha, D, N, cfg.contraction_rounds, False)})
+            arr = arrays[(kappa, D, N)]
             pred = tb.aid_contraction(alpha=alpha, mu=p.lower_strong_convexity,
                                       ell=p.lower_smoothness, D=D, N=N)
             gd = pred["limited_by"] == "gd"
@@ -242,7 +249,8 @@ def part_kick(out, cfg):
 # ---------------------------------------------------------------------------------------------
 
 
-def _kappa_point(out, cfg, kappa):
+def _kappa_point(cfg, kappa):
+    """The key and computation of the κ point (for ``ResultsDir.points``)."""
     def run():
         p = rates.kappa_instance(kappa)
         t, L, _ = rates.template(p, KAPPA_EPS)
@@ -254,11 +262,11 @@ def _kappa_point(out, cfg, kappa):
         return {"steps": res.steps, "status": res.status, "reference": ref, "L": L,
                 "D": t["D"], "N": t["N"]}
 
-    return out.point(f"kappa={kappa:g}_eps={KAPPA_EPS:g}_n{cfg.kappa_paths}", run)
+    return f"kappa={kappa:g}_eps={KAPPA_EPS:g}_n{cfg.kappa_paths}", run
 
 
 def part_kappa(out, cfg):
-    pts = [_kappa_point(out, cfg, k) for k in cfg.kappa_grid]
+    pts = out.points([_kappa_point(cfg, k) for k in cfg.kappa_grid])
     kap = np.asarray(cfg.kappa_grid)
     samples = [a["steps"][a["status"] == 1].astype(float) for a in pts]
     refs = [a["reference"][a["reference"] > 0].astype(float) for a in pts]
@@ -296,15 +304,13 @@ def part_kappa(out, cfg):
 def part_eps(out, cfg):
     p = rates.several_saddles()
     x0 = np.random.default_rng(5).uniform(-1.5, 1.5, (cfg.eps_paths, 2))
-    pts = []
-    for eps in cfg.eps_grid:
-        def run(eps=eps):
-            res, _ = rates.perturbed_aid_sosp(p, eps, x0, n_paths=cfg.eps_paths, n_steps=4000,
-                                              seed=31)
-            ref = rates.reference_perturbed_gd(p, eps, x0, max_steps=4000, seed=32)
-            return {"steps": res.steps, "status": res.status, "reference": ref}
+    def run(eps):
+        res, _ = rates.perturbed_aid_sosp(p, eps, x0, n_paths=cfg.eps_paths, n_steps=4000, seed=31)
+        ref = rates.reference_perturbed_gd(p, eps, x0, max_steps=4000, seed=32)
+        return {"steps": res.steps, "status": res.status, "reference": ref}
 
-        pts.append(out.point(f"eps={eps:g}_n{cfg.eps_paths}", run))
+    pts = out.points([(f"eps={eps:g}_n{cfg.eps_paths}", lambda eps=eps: run(eps))
+                      for eps in cfg.eps_grid])
     t, L, _ = rates.template(p, cfg.eps_grid[0])
     beta = t["beta"]
     small = [i for i, e in enumerate(cfg.eps_grid) if e <= rates.EPS_LINEAR]
@@ -381,14 +387,15 @@ def part_ineon(out, cfg):
                                         radius=e["ineon_radius"], step=e["beta"],
                                         iterations=e["iterations"], escape_step=e["jump"],
                                         threshold=3 * noise, wait=e["wait"])
-        arms = {}
-        for name, alg, seed in (("stocbio", plain, 41), ("ineon", ineon, 42)):
-            def run(alg=alg, seed=seed):
-                c, o, _ = rates.escape_costs(alg, radius=e["radius"], budget=budget,
-                                             n_paths=cfg.ineon_paths, seed=seed)
-                return {"cost": c, "observed": o}
+        def run(alg, seed):
+            c, o, _ = rates.escape_costs(alg, radius=e["radius"], budget=budget,
+                                         n_paths=cfg.ineon_paths, seed=seed)
+            return {"cost": c, "observed": o}
 
-            arms[name] = out.point(f"escape_{name}_sigma={sigma:g}_B{budget}_n{cfg.ineon_paths}", run)
+        both = (("stocbio", plain, 41), ("ineon", ineon, 42))
+        arms = dict(zip([name for name, _, _ in both], out.points([
+            (f"escape_{name}_sigma={sigma:g}_B{budget}_n{cfg.ineon_paths}",
+             lambda alg=alg, seed=seed: run(alg, seed)) for name, alg, seed in both]), strict=True))
         all_arms[sigma] = {k: (v["cost"], v["observed"]) for k, v in arms.items()}
         a, b = arms["ineon"], arms["stocbio"]
         log_ratio, se, mean_a, mean_b = rates.mean_cost_ratio(a["cost"], a["observed"], b["cost"],
@@ -429,15 +436,15 @@ def part_complexity(out, cfg):
                                                      n_steps=8000, seed=51)
             return {"steps": steps, "upper": up, "lower": low, "ok": ok, "batch": t["batch"]}
 
-        return out.point(f"complexity_{key}_n{cfg.complexity_paths}", run)
+        return f"complexity_{key}_n{cfg.complexity_paths}", run
 
-    eps_pts = [by(f"eps={e:g}", quad, e) for e in cfg.complexity_eps]
-    kap_pts = []
-    for k in cfg.complexity_kappas:
-        def inst(sf, sg, k=k):
-            return rates.kappa_instance(k, sigma_f=sf, sigma_g=sg)
+    def inst(k):
+        return lambda sf, sg: rates.kappa_instance(k, sigma_f=sf, sigma_g=sg)
 
-        kap_pts.append(by(f"kappa={k:g}_eps={COMPLEXITY_KAPPA_EPS:g}", inst, COMPLEXITY_KAPPA_EPS))
+    pts = out.points([by(f"eps={e:g}", quad, e) for e in cfg.complexity_eps]
+                     + [by(f"kappa={k:g}_eps={COMPLEXITY_KAPPA_EPS:g}", inst(k), COMPLEXITY_KAPPA_EPS)
+                        for k in cfg.complexity_kappas])
+    eps_pts, kap_pts = pts[:len(cfg.complexity_eps)], pts[len(cfg.complexity_eps):]
     fits = {}
     for axis, xs, pts in (("eps", cfg.complexity_eps, eps_pts), ("kappa", cfg.complexity_kappas,
                                                                   kap_pts)):
@@ -467,15 +474,22 @@ def part_complexity(out, cfg):
 
 
 def part_sde(out, cfg):
-    rows = []
-    for beta in cfg.sde_betas:
-        def run(beta=beta):
-            res, pr = m.stocbio_saddle_escape(beta, radius=SADDLE_RADIUS, n_paths=cfg.sde_paths,
-                                              seed=41)
-            return {"steps": res.steps, "status": res.status,
-                    **{k: np.asarray(v) for k, v in pr.items()}}
+    def run(beta):
+        res, pr = m.stocbio_saddle_escape(beta, radius=SADDLE_RADIUS, n_paths=cfg.sde_paths, seed=41)
+        return {"steps": res.steps, "status": res.status,
+                **{k: np.asarray(v) for k, v in pr.items()}}
 
-        a = out.point(f"sde_escape_beta={beta:g}_n{cfg.sde_paths}", run)
+    def run_s(beta):
+        res, pr = m.stocbio_stationary(beta, n_paths=cfg.stationary_paths, seed=51)
+        return {"final": res.final, "status": res.status,
+                **{k: np.asarray(v) for k, v in pr.items()}}
+
+    escapes = out.points([(f"sde_escape_beta={beta:g}_n{cfg.sde_paths}",
+                           lambda beta=beta: run(beta)) for beta in cfg.sde_betas])
+    stationaries = out.points([(f"sde_stationary_beta={beta:g}_n{cfg.stationary_paths}",
+                                lambda beta=beta: run_s(beta)) for beta in cfg.stationary_betas])
+    rows = []
+    for beta, a in zip(cfg.sde_betas, escapes, strict=True):
         ok = a["status"] == 1
         s = stats.exit_time_summary(a["steps"].astype(float) * beta, observed=ok)
         em_bias = abs(float(a["em_time"]) - float(a["linear_time"]))
@@ -488,13 +502,7 @@ def part_sde(out, cfg):
                          em_linear=float(a["em_time"]), em_bias=em_bias,
                          acceptance=[v.ci_low, v.ci_high], verdict=v.verdict))
     stat = []
-    for beta in cfg.stationary_betas:
-        def run_s(beta=beta):
-            res, pr = m.stocbio_stationary(beta, n_paths=cfg.stationary_paths, seed=51)
-            return {"final": res.final, "status": res.status,
-                    **{k: np.asarray(v) for k, v in pr.items()}}
-
-        a = out.point(f"sde_stationary_beta={beta:g}_n{cfg.stationary_paths}", run_s)
+    for beta, a in zip(cfg.stationary_betas, stationaries, strict=True):
         f = a["final"][a["status"] != 2]
         n = f.shape[0]
         var = f.var(axis=0, ddof=1)

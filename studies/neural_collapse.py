@@ -169,24 +169,24 @@ def _log(progress, text):
 
 
 def _table(out: ResultsDir, cfg, quick, progress):
+    def compute(p):
+        with jax.enable_x64(True):
+            keys = jax.random.split(jax.random.key(0), cfg["table_runs"])
+            x0 = tuning.random_points(p, keys, jnp.float64)
+            res = so.simulate(so.RiemannianGD(p, cfg["table_eta"]), x0, 0,
+                              n_paths=cfg["table_runs"], n_steps=cfg["table_steps"],
+                              observables=_observables(p), stride=cfg["table_stride"])
+        return {"save_steps": res.save_steps, "status": res.status,
+                **{f"obs_{m}": v for m, v in res.observables.items()}}
+
+    problems = [so.NormalizedUFM(k, d, n, tau) for k, d, n, tau in cfg["table"]]
+    labels = [f"K={k},d={d},n={n},tau={tau:g}" for k, d, n, tau in cfg["table"]]
+    _log(progress, f"table: {len(labels)} cases")
+    arrays = out.points([(f"{_tag(quick)}_table64v2_{label}_eta={cfg['table_eta']:g}_"
+                          f"steps={cfg['table_steps']}", lambda p=p: compute(p))
+                         for p, label in zip(problems, labels, strict=True)])
     rows, curves = [], {}
-    for k, d, n, tau in cfg["table"]:
-        p = so.NormalizedUFM(k, d, n, tau)
-
-        def compute(p=p):
-            with jax.enable_x64(True):
-                keys = jax.random.split(jax.random.key(0), cfg["table_runs"])
-                x0 = tuning.random_points(p, keys, jnp.float64)
-                res = so.simulate(so.RiemannianGD(p, cfg["table_eta"]), x0, 0,
-                                  n_paths=cfg["table_runs"], n_steps=cfg["table_steps"],
-                                  observables=_observables(p), stride=cfg["table_stride"])
-            return {"save_steps": res.save_steps, "status": res.status,
-                    **{f"obs_{m}": v for m, v in res.observables.items()}}
-
-        label = f"K={k},d={d},n={n},tau={tau:g}"
-        _log(progress, f"table {label}")
-        arr = out.point(f"{_tag(quick)}_table64v2_{label}_eta={cfg['table_eta']:g}_"
-                        f"steps={cfg['table_steps']}", compute)
+    for (k, d, n, tau), p, label, arr in zip(cfg["table"], problems, labels, arrays, strict=True):
         final = {m: arr[f"obs_{m}"][:, -1] for m in ("loss", "grad_norm", "self_dual_dist",
                                                       *METRICS)}
         rows.append({"K": k, "d": d, "n": n, "tau": tau, **judge_runs(p, final),
@@ -302,25 +302,24 @@ def _census_starts(p, n, seed):
 
 def _census(out: ResultsDir, cfg, quick, progress):
     c = cfg["census"]
+
+    def compute(p):
+        res = nct.critical_point_census(p, _census_starts(p, c["starts"], 5), n_iter=c["n_iter"])
+        pts = res["points"]
+        kinds = np.array([q.kind for q in pts])
+        return {"kind": kinds.astype("U16"), "loss": np.array([q.loss for q in pts]),
+                "grad_norm": np.array([q.grad_norm for q in pts]),
+                "lambda_min": np.array([q.lambda_min for q in pts]),
+                "n_negative": np.array([q.n_negative for q in pts]),
+                "nc2": np.array([q.nc["nc2"] for q in pts])}
+
+    problems = [so.NormalizedUFM(k, d, n, tau) for k, d, n, tau in c["cases"]]
+    labels = [f"K={k},d={d},n={n},tau={tau:g}" for k, d, n, tau in c["cases"]]
+    _log(progress, f"census: {len(labels)} cases")
+    arrays = out.points([(f"{_tag(quick)}_census2_{label}_starts={c['starts']}_iter={c['n_iter']}",
+                          lambda p=p: compute(p)) for p, label in zip(problems, labels, strict=True)])
     rows, points = [], {}
-    for k, d, n, tau in c["cases"]:
-        p = so.NormalizedUFM(k, d, n, tau)
-        label = f"K={k},d={d},n={n},tau={tau:g}"
-        _log(progress, f"census {label}")
-
-        def compute(p=p):
-            res = nct.critical_point_census(p, _census_starts(p, c["starts"], 5),
-                                            n_iter=c["n_iter"])
-            pts = res["points"]
-            kinds = np.array([q.kind for q in pts])
-            return {"kind": kinds.astype("U16"), "loss": np.array([q.loss for q in pts]),
-                    "grad_norm": np.array([q.grad_norm for q in pts]),
-                    "lambda_min": np.array([q.lambda_min for q in pts]),
-                    "n_negative": np.array([q.n_negative for q in pts]),
-                    "nc2": np.array([q.nc["nc2"] for q in pts])}
-
-        arr = out.point(f"{_tag(quick)}_census2_{label}_starts={c['starts']}_iter={c['n_iter']}",
-                        compute)
+    for (k, d, n, tau), p, label, arr in zip(c["cases"], problems, labels, arrays, strict=True):
         kinds = arr["kind"].astype(str)
         counts = {kd: int(np.sum(kinds == kd)) for kd in
                   ("global minimizer", "strict saddle", "neither", "not converged")}
