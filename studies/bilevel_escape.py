@@ -637,10 +637,15 @@ class _Points:
         self.out, self.mode, self.arrays = out, mode, {}
 
     def point(self, key, fn):
-        arr = self.out.point(f"{self.mode}_{key}", fn)
-        for k, v in arr.items():
-            self.arrays[f"{key}:{k}"] = v
-        return arr
+        return self.points([(key, fn)])[0]
+
+    def points(self, items):
+        items = list(items)
+        arrays = self.out.points([(f"{self.mode}_{key}", fn) for key, fn in items])
+        for (key, _), arr in zip(items, arrays, strict=True):
+            for k, v in arr.items():
+                self.arrays[f"{key}:{k}"] = v
+        return arrays
 
     def savefig(self, fig, name):
         return self.out.savefig(fig, name)
