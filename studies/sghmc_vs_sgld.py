@@ -357,21 +357,23 @@ def _double_well_2d(out: ResultsDir, cfg, progress):
     barrier = float(problem.objective(jnp.asarray(z)) - problem.objective(jnp.asarray(x_min)))
     left = _indicator_left(0.0)
     to_right = _distance_to([1.0, 0.0])
-    rows = []
+    stride = 20
+    algs = []
     for family, gamma, chain in _algorithms(problem, eta, beta, cfg["dw2_gammas"]):
-        label = _label(family, gamma)
         temp = langevin_effective_temperature(beta, eta, sigma**2, gamma)
         pred = 2 * kramers_rate(hm, hs, barrier, temp, gamma)   # symmetric wells: k₁₂ + k₂₁
-        n_steps = int(8.0 / pred / eta)
-        stride = 20
+        algs.append((family, gamma, chain, _label(family, gamma), temp, pred))
 
-        def compute(chain=chain, n_steps=n_steps, stride=stride, label=label):
-            return _two_starts(chain, [-1.0, 0.0], [1.0, 0.0], n_paths=cfg["dw2_paths"],
-                               n_steps=n_steps, stride=stride, seed=21,
-                               observables={"left": left}, dist=to_right, radius=0.25,
-                               label=progress and f"2-D {label}")
+    def compute(chain, n_steps, label):
+        return _two_starts(chain, [-1.0, 0.0], [1.0, 0.0], n_paths=cfg["dw2_paths"],
+                           n_steps=n_steps, stride=stride, seed=21,
+                           observables={"left": left}, dist=to_right, radius=0.25,
+                           label=progress and f"2-D {label}")
 
-        arr = out.point(f"dw2d_{label}", compute)
+    arrays = out.points([(f"dw2d_{label}", lambda chain=chain, pred=pred, label=label: compute(
+        chain, int(8.0 / pred / eta), label)) for _, _, chain, label, _, pred in algs])
+    rows = []
+    for (family, gamma, _, label, temp, pred), arr in zip(algs, arrays, strict=True):
         fit = exponential_rate_difference(arr["t"], arr["left_a"], arr["left_b"], t_min=2.0)
         rows.append({"algorithm": label, "family": family, "gamma": gamma,
                      "effective_temperature": temp, "measured_rate": _rate_entry(fit),
@@ -409,18 +411,19 @@ def _robust_regression(out: ResultsDir, cfg, progress):
     rows, curves = [], {}
     n_steps = int(cfg["rr_horizon"] / eta)
     stride = 50
-    for family, gamma, chain in _algorithms(problem, eta, beta, cfg["rr_gammas"]):
-        label = _label(family, gamma)
+    algs = [(family, gamma, chain, _label(family, gamma))
+            for family, gamma, chain in _algorithms(problem, eta, beta, cfg["rr_gammas"])]
+
+    def compute(chain, label):
+        return _two_starts(chain, w_spur, w_glob, n_paths=cfg["rr_paths"], n_steps=n_steps,
+                           stride=stride, seed=31, observables={"glob": in_global, "gap": gap},
+                           dist=to_glob, radius=0.3, label=progress and f"regression {label}")
+
+    arrays = out.points([(f"regression_{label}", lambda chain=chain, label=label: compute(chain, label))
+                         for _, _, chain, label in algs])
+    for (family, gamma, _, label), arr in zip(algs, arrays, strict=True):
         # minibatch noise is state dependent: the prediction uses the injected temperature 1/β
         pred = kramers_rate(h_spur, h_sad, f_sad - f_spur, 1 / beta, gamma)
-
-        def compute(chain=chain, label=label):
-            return _two_starts(chain, w_spur, w_glob, n_paths=cfg["rr_paths"], n_steps=n_steps,
-                               stride=stride, seed=31, observables={"glob": in_global, "gap": gap},
-                               dist=to_glob, radius=0.3,
-                               label=progress and f"regression {label}")
-
-        arr = out.point(f"regression_{label}", compute)
         try:
             fit = _rate_entry(exponential_rate_difference(arr["t"], arr["glob_b"], arr["glob_a"],
                                                           t_min=5.0))
