@@ -84,58 +84,6 @@ def test_points_resume_without_recomputing(tmp_path):
     assert len(calls) == 1 and out.resumed == ["x=1 y"] and not out.computed
 
 
-def test_points_run_on_threads_with_the_values_and_order_of_one_thread(tmp_path):
-    """Two threads compute a batch at once (each point's thread differs from the caller's); the
-    arrays, their order and ``computed`` are those of one thread."""
-    import threading
-    import time
-
-    import jax.numpy as jnp
-
-    def compute(i):
-        time.sleep(0.05 * (i % 3))
-        x = jnp.cumsum(jnp.sin(jnp.arange(50.0) * (i + 1)))  # a compiled computation per point
-        return {"x": x, "thread": np.array(threading.current_thread().name)}
-
-    items = [(f"p{i}", lambda i=i: compute(i)) for i in range(6)]
-    one = ResultsDir(tmp_path / "one", threads=1)
-    two = ResultsDir(tmp_path / "two", threads=2)
-    a, b = one.points(items), two.points(items)
-    for u, v in zip(a, b, strict=True):
-        np.testing.assert_array_equal(u["x"], v["x"])
-    assert one.computed == two.computed == [k for k, _ in items]
-    assert {str(v["thread"]) for v in a} == {threading.current_thread().name}
-    assert all(str(v["thread"]).startswith("point") for v in b)
-
-
-def test_a_failing_point_on_a_thread_raises_after_the_others_are_saved(tmp_path):
-    def bad():
-        raise RuntimeError("point p1 failed")
-
-    items = [("p0", lambda: {"a": np.zeros(2)}), ("p1", bad), ("p2", lambda: {"a": np.ones(2)})]
-    out = ResultsDir(tmp_path, threads=2)
-    with pytest.raises(RuntimeError, match="point p1 failed"):
-        out.points(items)
-    again = ResultsDir(tmp_path, threads=2)
-    with pytest.raises(RuntimeError, match="point p1 failed"):
-        again.points(items)
-    assert again.resumed == ["p0", "p2"]
-
-
-def test_point_threads_default_and_bad_values(monkeypatch, tmp_path):
-    from sde_opt.experiment.results import default_point_threads
-
-    monkeypatch.delenv("SDE_OPT_POINT_THREADS", raising=False)
-    assert 1 <= default_point_threads() <= 4
-    monkeypatch.setenv("SDE_OPT_POINT_THREADS", "1")
-    assert ResultsDir(tmp_path).threads == 1
-    monkeypatch.setenv("SDE_OPT_POINT_THREADS", "two")
-    with pytest.raises(ValueError, match="SDE_OPT_POINT_THREADS must be an integer >= 1; got 'two'"):
-        default_point_threads()
-    with pytest.raises((TypeError, ValueError), match="threads"):
-        ResultsDir(tmp_path, threads=0)
-
-
 @pytest.mark.parametrize("content", [b"", b"not a zip file", b"PK\x03\x04truncated"])
 def test_a_corrupt_point_is_named_moved_aside_and_recomputed(tmp_path, content):
     out = ResultsDir(tmp_path)

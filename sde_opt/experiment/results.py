@@ -31,13 +31,6 @@ writes ``config.json`` before and ``summary.json`` after, with the wall time.
   it. Only process 0 writes the folder's other files (``config.json``, ``summary.json``, figures), and no
   process removes temporaries (another one may be writing them); the point files are the same whichever
   process computed them, so the summary equals that of one process.
-* **Points on threads.** The points of one batch given to
-  [`ResultsDir.points`][sde_opt.experiment.ResultsDir.points] run on up to ``threads`` threads at
-  once (default: the usable cores, at most 4; ``SDE_OPT_POINT_THREADS=1`` for one at a time). A
-  point of a few paths leaves cores idle (a step costs microseconds, the host's round trip
-  between segments holds the GIL); beside it another point fills them. Each point's arrays are
-  the same whichever thread computes it; a point that raises does so after the others of its
-  batch are saved.
 * **Configuration.** [`ResultsDir.record_config`][sde_opt.experiment.ResultsDir.record_config] merges fields
   into ``config.json`` (the
   layer writes the study's name, mode, package and library versions and the CPU; a study adds its
@@ -203,40 +196,18 @@ class Share:
         return self.owner(key) == self.index
 
 
-def default_point_threads() -> int:
-    """Points a [`ResultsDir`][sde_opt.experiment.ResultsDir] computes at once by default: the
-    CPU cores this process may use, at most 4 (more threads than that mostly wait for the GIL
-    between segments); ``SDE_OPT_POINT_THREADS`` overrides it (1: one point after another)."""
-    env = os.environ.get("SDE_OPT_POINT_THREADS")
-    if env is not None:
-        try:
-            n = int(env)
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise ValueError(f"SDE_OPT_POINT_THREADS must be an integer >= 1; got {env!r}")
-        return n
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(4, cores or 1))
-
-
 class ResultsDir:
     """``results/NAME/``: JSON, arrays and figures, each written atomically (module docstring).
 
     ``share``: this process's [`Share`][sde_opt.experiment.Share] of the study's points, or ``None`` (one
-    process). ``threads``: points of one batch ([`ResultsDir.points`][sde_opt.experiment.ResultsDir.points])
-    computed at once (default ``default_point_threads()``: the usable cores, at most 4, or
-    ``SDE_OPT_POINT_THREADS``); the values are the same for every number of threads.
+    process).
     """
 
-    def __init__(self, path, share: Share | None = None, points: str = "points",
-                 threads: int | None = None):
-        from .._checks import check_integer, check_path
+    def __init__(self, path, share: Share | None = None, points: str = "points"):
+        from .._checks import check_path
 
         if share is not None and not isinstance(share, Share):
             raise TypeError(f"ResultsDir: share must be a Share or None; got {share!r}")
-        self.threads = (default_point_threads() if threads is None
-                        else check_integer("ResultsDir", "threads", threads, low=1))
         check_path("ResultsDir", "path", path)
         if not str(path).strip():
             raise ValueError(f"ResultsDir: path must name a folder; got {str(path)!r}")
@@ -366,8 +337,7 @@ class ResultsDir:
 
     def compute_seconds(self) -> float:
         """Seconds spent computing the points this run used, by whichever run computed them (a run
-        killed before its summary still counts). Points computed on threads at once overlap, so
-        the sum can exceed the wall time."""
+        killed before its summary still counts)."""
         return float(np.nansum(list(self._seconds.values()))) if self._seconds else 0.0
 
     def _point_path(self, key: str) -> Path:
@@ -395,31 +365,8 @@ class ResultsDir:
         stored = {**arrays, POINT_KEY: np.asarray(key), POINT_SECONDS: np.asarray(seconds)}
         _atomic_write(self._point_path(key), lambda t: _savez(t, stored))
         self._seconds[key] = seconds
+        self.computed.append(key)
         return arrays
-
-    def _compute_all(self, todo) -> dict[str, dict]:
-        """Compute and save the points ``todo`` (``[(key, compute), …]``), up to ``threads`` at
-        once. A point's value depends on its key's computation only (seeded, no shared state), so
-        it is the same whichever thread computes it and whatever runs beside it; the threads fill
-        the cores that one point of a few paths leaves idle (XLA releases the GIL while it runs).
-        Every point that finishes is saved, also when another one raises; the first error (in
-        ``todo``'s order) is raised once all have stopped."""
-        if self.threads == 1 or len(todo) < 2:
-            done = {}
-            for key, compute in todo:
-                done[key] = self._compute(key, compute)
-                self.computed.append(key)
-            return done
-        from concurrent.futures import ThreadPoolExecutor, wait
-
-        with ThreadPoolExecutor(min(self.threads, len(todo)), thread_name_prefix="point") as ex:
-            futures = [(key, ex.submit(self._compute, key, compute)) for key, compute in todo]
-            wait([f for _, f in futures])
-        for _, f in futures:
-            if f.exception() is not None:
-                raise f.exception()
-        self.computed += [key for key, _ in futures]
-        return {key: f.result() for key, f in futures}
 
     def _wait_for(self, key: str) -> dict:
         """The arrays of a point another process computes, once its file is there."""
@@ -461,14 +408,12 @@ class ResultsDir:
             dup = sorted({k for k in keys if keys.count(k) > 1})
             raise ValueError(f"points: every key must be distinct; repeated: {dup[:5]}")
         out: dict[str, dict] = {}
-        todo = []
         for key, compute in items:
             done = self._finished(key)
             if done is not None:
                 out[key] = done
             elif self.share is None or self.share.owns(key):
-                todo.append((key, compute))
-        out.update(self._compute_all(todo))
+                out[key] = self._compute(key, compute)
         for key, _ in items:
             if key not in out:
                 out[key] = self._wait_for(key)
