@@ -1097,7 +1097,7 @@ def run(out, quick: bool = False, progress: bool = True) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 RUN_TIMES = {"quick": "≈ 107 s wall (132 s CPU) on 2 idle cores",
-             "full": "≈ 8.0 min wall on 2 idle cores"}
+             "full": "≈ 5.5 min wall on 2 idle cores"}
 
 
 def headline_claims(summary: dict) -> list[dict]:

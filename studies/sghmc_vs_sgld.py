@@ -504,7 +504,7 @@ def run(out: ResultsDir, quick: bool = False, progress: bool = True) -> dict:
 
 # ------------------------------------------------------- the table printed at the end
 
-RUN_TIMES = {"quick": "≈ 80 s on 2 idle cores", "full": "≈ 5.2 min wall on 2 idle cores"}
+RUN_TIMES = {"quick": "≈ 80 s on 2 idle cores", "full": "≈ 4.6 min wall on 2 idle cores"}
 
 
 def headline_claims(summary: dict) -> list[dict]:
