@@ -85,6 +85,19 @@ def _steps_per_epoch(words_per_step: int) -> int:
     return max(1, min(2**31 - 1, (2**32 - 1) // words_per_step))
 
 
+def _hashes_per_step(shape: tuple[int, ...], dtype) -> int:
+    """Threefry hashes behind one step's normals of ``shape``: one per normal in float64 (64 bits
+    each), one per two normals in float32 (its two 32-bit words)."""
+    size = math.prod(shape)
+    return size if jnp.dtype(dtype).itemsize == 8 else (size + 1) // 2
+
+
+def epoch_of(step: int, shape: tuple[int, ...], dtype) -> int:
+    """The epoch (a run of steps sharing one folded key) that ``step``'s normals of ``shape`` are
+    drawn in: ``epoch_window`` depends on its first step only through this."""
+    return step // _steps_per_epoch(_hashes_per_step(shape, dtype))
+
+
 def _epoch_data(key, epoch):
     return jr.key_data(jr.fold_in(jr.fold_in(key, _STREAM_NORMAL), epoch))
 
@@ -112,12 +125,10 @@ def epoch_window(key, first_step, n_steps: int, shape: tuple[int, ...], dtype):
 
     Passed to ``standard_normals`` as ``window``; the draws are bit-identical without it.
     """
-    size = math.prod(shape)
-    pairs = size if jnp.dtype(dtype).itemsize == 8 else (size + 1) // 2
-    per_epoch = _steps_per_epoch(pairs)
+    per_epoch = _steps_per_epoch(_hashes_per_step(shape, dtype))
     if n_steps > per_epoch:
         return None
-    first = first_step // per_epoch
+    first = epoch_of(first_step, shape, dtype)
     return first, _epoch_data(key, first), _epoch_data(key, first + 1)
 
 
@@ -144,10 +155,9 @@ def standard_uniforms(key, path_ids, step, shape: tuple[int, ...], dtype, window
     once in the loop of each word; packing both words in one ``uint64`` makes it once, with the
     same numbers, but was not faster on every noise shape.)
     """
-    size = math.prod(shape)
     b = path_ids.shape[0]
     wide = jnp.dtype(dtype).itemsize == 8
-    pairs = size if wide else (size + 1) // 2
+    pairs = _hashes_per_step(shape, dtype)
     kd, offset = _epoch_key(key, step, pairs, window)
     x0 = jnp.broadcast_to(path_ids[:, None], (b, pairs))
     x1 = jnp.broadcast_to(offset + jnp.arange(pairs, dtype=jnp.uint32)[None, :], (b, pairs))

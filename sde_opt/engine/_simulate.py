@@ -42,7 +42,7 @@ from .._chain import AbstractChain
 from .._checks import check_integer, check_positive
 from ..noise import StandardNormal
 from ._rng import (
-    _steps_per_epoch,
+    epoch_of,
     epoch_window,
     normals_from_uniforms,
     path_step_keys,
@@ -454,9 +454,7 @@ def _segment_window(chain, key, k0: int, seg_len: int, dtype, cache: dict):
     if not isinstance(sampler, StandardNormal):
         return None
     n = max(seg_len, _SEG_FIXED)
-    size = math.prod(sampler.shape)
-    pairs = size if jnp.dtype(dtype).itemsize == 8 else (size + 1) // 2
-    at = (k0 // _steps_per_epoch(pairs), n)
+    at = (epoch_of(k0, sampler.shape, dtype), n)
     if at not in cache:
         cache[at] = _WINDOW(key, jnp.asarray(k0, jnp.int32), n, sampler.shape, jnp.dtype(dtype))
     return cache[at]

@@ -582,12 +582,12 @@ class RampGame(GaussianGame):
             raise ValueError(f"{owner}: r0/(eta·eps) = {r0 / (eta * eps):.3g} iterations may be "
                              f"needed, above the {self._MAX_GD_ITERATIONS:.0e} this loop runs; "
                              f"use predicted_iterations (or a larger eta)")
-        r, k = r0, 0
-        g = 2.0 * eps * r / math.sqrt(r * r + s * s)
-        while abs(g) > eps:
+        grad = lambda r: 2.0 * eps * r / math.sqrt(r * r + s * s)  # noqa: E731
+        r, k, g = r0, 0, grad(r0)
+        while abs(g) > eps:  # one gradient per iteration
             r -= eta * g
             k += 1
-            g = 2.0 * eps * r / math.sqrt(r * r + s * s)
+            g = grad(r)
         return k
 
 
