@@ -243,18 +243,20 @@ def test_segments_are_long_only_for_a_few_paths_with_a_small_save_buffer():
     assert s._longest_segment(s._FEW_PATHS, [], wide, 64) == s._SEG_FEW  # fewer saves
 
 
-def test_a_chunk_is_compacted_once_its_running_paths_fit_half_of_it(monkeypatch):
-    """The exit-time benchmark's chunk of 10,000 paths (one device): 7,526 running paths keep it
-    (their bucket, 8,192, is more than half), 2,671 move to 4,096, then 744 to 1,024 and 205 to
-    the smallest bucket; a chunk at the smallest bucket is never compacted again."""
+def test_a_chunk_is_compacted_once_its_running_paths_fit_a_quarter_of_it(monkeypatch):
+    """The exit-time benchmark's chunk of 10,000 paths (one device): 2,671 running paths keep it
+    (their bucket, 4,096, is more than a quarter), 744 move to 1,024; a study's chunk of 2,048
+    paths moves to the smallest bucket at 512 running paths, never to 1,024 (one compiled bucket
+    fewer), and the smallest bucket is never compacted again."""
     from sde_opt.engine import _simulate as s
 
     monkeypatch.setattr(s.jax, "local_devices", lambda: [None])
-    assert s._compacted_bucket(7526, 10_000) is None
-    assert s._compacted_bucket(2671, 10_000) == 4096
-    assert s._compacted_bucket(2049, 4096) is None
-    assert s._compacted_bucket(744, 4096) == 1024
-    assert s._compacted_bucket(205, 1024) == s._MIN_BUCKET == 512
+    assert s._COMPACT_FACTOR == 4 and s._MIN_BUCKET == 512
+    assert s._compacted_bucket(2671, 10_000) is None
+    assert s._compacted_bucket(744, 10_000) == 1024
+    assert s._compacted_bucket(2048, 10_000) == 2048
+    assert s._compacted_bucket(513, 2048) is None
+    assert s._compacted_bucket(512, 2048) == 512
     assert s._compacted_bucket(1, s._MIN_BUCKET) is None
 
 

@@ -8,8 +8,8 @@ One function, [`simulate`][sde_opt.simulate], serves discrete optimizers and dis
 * **Work follows the live paths.** Paths advance in segments of a few hundred steps inside one
   compiled loop, without a test before each step (``_segment_local``); between segments the
   host counts the live paths, stops a chunk when none is left, and compacts the survivors into a
-  smaller batch once they fit in half of it (power-of-two buckets, so each bucket size compiles
-  once).
+  smaller batch once they fit in a quarter of it (power-of-two buckets, so each bucket size
+  compiles once).
 * **Nothing is lost.** A path whose state turns non-finite is frozen at its last finite state and
   flagged ``DIVERGED``; so is a path whose observable turns non-finite at a save step while its
   state is still finite (an overflow such as ‖x‖² at |x| ≈ 2e19 in float32): it stops there, and
@@ -71,11 +71,11 @@ STATUS_NAMES = {EXITED: "exited", DIVERGED: "diverged", CENSORED: "censored"}
 
 _MIN_BUCKET = 512  # compaction below this size saves less than a recompilation costs
 # The host compacts a chunk between segments once its running paths fit a power-of-two bucket
-# at most 1/_COMPACT_FACTOR of its size. 2 rather than 4: on the exit-time benchmark (10⁴ paths,
-# mean exit 329 steps, the slowest 1,365) the 10⁴-path batch is cut to 4,096 paths one segment
-# earlier, 4.8 instead of 5.9 M path-steps computed for 3.3 M useful, ≈ 20 % less time; each
-# bucket size is one more compiled segment, and the exit steps are the same (benchmarks/RESULTS.md).
-_COMPACT_FACTOR = 2
+# at most 1/_COMPACT_FACTOR of its size. Halving (2) cut the exit-time benchmark's steady state by
+# ≈ 20 %, but each extra bucket size is one more compiled segment: a first run of the full
+# minimax-escape took 161 → 184 s (compiling 70 → 87 s) in a same-session A/B, msgd-escape and
+# bilevel-escape compiled more too (benchmarks/RESULTS.md), so 4 stays.
+_COMPACT_FACTOR = 4
 
 
 @dataclasses.dataclass(frozen=True)
