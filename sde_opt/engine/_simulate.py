@@ -73,8 +73,8 @@ _MIN_BUCKET = 512  # compaction below this size saves less than a recompilation 
 # The host compacts a chunk between segments once its running paths fit a power-of-two bucket
 # at most 1/_COMPACT_FACTOR of its size. Halving (2) cut the exit-time benchmark's steady state by
 # ≈ 20 %, but each extra bucket size is one more compiled segment: a first run of the full
-# minimax-escape took 161 → 184 s (compiling 70 → 87 s) in a same-session A/B, msgd-escape and
-# bilevel-escape compiled more too (benchmarks/RESULTS.md), so 4 stays.
+# minimax-escape took 161 → 184 s (compiling 70 → 87 s) in a same-session A/B and msgd-escape
+# 199 → 206 s (benchmarks/RESULTS.md), so 4 stays.
 _COMPACT_FACTOR = 4
 
 
