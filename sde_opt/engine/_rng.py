@@ -142,12 +142,14 @@ def _uniforms_from_bits(bits):
     return (one - 1.5) * 2.0 + jnp.finfo(one.dtype).eps
 
 
-def standard_uniforms(key, path_ids, step, shape: tuple[int, ...], dtype, window=None):
+def standard_uniforms(key, path_ids, step, shape: tuple[int, ...], dtype, window=None,
+                      path_last: bool = False):
     """The first stage of ``standard_normals``: the symmetric uniforms u ∈ (−1, 1) behind the
     normals of ``shape`` for every path in ``path_ids`` at ``step``, as a tuple of ``(B, pairs)``
-    arrays: ``(u,)`` in float64 (one normal per 64-bit hash), ``(u_first, u_second)`` in float32,
-    the two 32-bit words of each hash (normal j < pairs is word 0 of pair j, normal j ≥ pairs
-    word 1 of pair j − pairs; the last one is dropped when the size is odd).
+    arrays (``(pairs, B)`` with ``path_last``): ``(u,)`` in float64 (one normal per 64-bit hash),
+    ``(u_first, u_second)`` in float32, the two 32-bit words of each hash (normal j < pairs is
+    word 0 of pair j, normal j ≥ pairs word 1 of pair j − pairs; the last one is dropped when the
+    size is odd). The numbers do not depend on the layout: the hash is integer arithmetic.
 
     Each hash is written once and its two words leave in two arrays: XLA's CPU compiler runs
     that about 2× faster than one array with every element selecting its word, and faster than
@@ -159,27 +161,38 @@ def standard_uniforms(key, path_ids, step, shape: tuple[int, ...], dtype, window
     wide = jnp.dtype(dtype).itemsize == 8
     pairs = _hashes_per_step(shape, dtype)
     kd, offset = _epoch_key(key, step, pairs, window)
-    x0 = jnp.broadcast_to(path_ids[:, None], (b, pairs))
-    x1 = jnp.broadcast_to(offset + jnp.arange(pairs, dtype=jnp.uint32)[None, :], (b, pairs))
+    counters = offset + jnp.arange(pairs, dtype=jnp.uint32)
+    if path_last:
+        x0 = jnp.broadcast_to(path_ids[None, :], (pairs, b))
+        x1 = jnp.broadcast_to(counters[:, None], (pairs, b))
+    else:
+        x0 = jnp.broadcast_to(path_ids[:, None], (b, pairs))
+        x1 = jnp.broadcast_to(counters[None, :], (b, pairs))
     h0, h1 = threefry2x32(kd, x0, x1)
     if wide:
         return (_uniforms_from_bits((h0.astype(jnp.uint64) << 32) | h1.astype(jnp.uint64)),)
     return _uniforms_from_bits(h0), _uniforms_from_bits(h1)
 
 
-def normals_from_uniforms(u, shape: tuple[int, ...], dtype):
+def normals_from_uniforms(u, shape: tuple[int, ...], dtype, path_last: bool = False):
     """The second stage of ``standard_normals``: √2·erfinv(u) of the tuple from
-    ``standard_uniforms``, laid out and shaped ``(B, *shape)``."""
+    ``standard_uniforms``, laid out and shaped ``(B, *shape)`` (``(*shape, B)`` with
+    ``path_last``, from uniforms drawn with ``path_last``)."""
     def normal(v):
         erfinv = lax.erf_inv if v.dtype.itemsize == 8 else erfinv_f32
         return jnp.sqrt(jnp.asarray(2.0, v.dtype)) * erfinv(v)
 
+    axis = 0 if path_last else 1
     if len(u) > 1:
         # The two words' uniforms are joined before the erfinv, behind a barrier: otherwise XLA
         # fuses the concatenate into the transform and the step, where it runs per element
         # (≈ 2.5× slower), and the transform on the half-width arrays vectorizes poorly.
-        u = (jnp.concatenate(lax.optimization_barrier(u), axis=1),)
-    z = normal(u[0][:, :math.prod(shape)])
+        u = (jnp.concatenate(lax.optimization_barrier(u), axis=axis),)
+    n = math.prod(shape)
+    if path_last:
+        z = normal(u[0][:n])
+        return z.astype(dtype).reshape((*shape, z.shape[1]))
+    z = normal(u[0][:, :n])
     return z.astype(dtype).reshape((z.shape[0], *shape))
 
 

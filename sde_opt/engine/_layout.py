@@ -1,0 +1,87 @@
+"""Which chains the engine runs with the path axis last.
+
+Inside a segment the engine can hold every state leaf as ``(*leaf_shape, paths)`` instead of
+``(paths, *leaf_shape)``. XLA's CPU compiler vectorizes along the minor axis: path-first, a
+d = 10 state fills one 8-lane vector and two lanes of a second per path; path-last, the lanes run
+across paths and are all used, for the Threefry hash, the erfinv and the step alike
+(``benchmarks/bare_loop.py``: the fixed-horizon loop with the engine's per-step checks 2.0–2.3×
+faster, ``benchmarks/RESULTS.md``).
+
+The layout changes nothing in an elementwise computation, but XLA sums a row and a column in
+different orders, so a reduction (a norm, a dot product, a matrix–vector product, a softmax)
+inside the step would change the last bits of the results. The engine therefore lays paths last
+only when the step and the position map of the chain are built from elementwise and structural
+primitives alone (read off their jaxprs); events and observables, which often reduce, see
+path-first copies. Every other chain runs path-first, exactly as before.
+"""
+
+from __future__ import annotations
+
+import jax
+from jax.extend import core as jex_core
+
+from ..noise import StandardNormal
+
+# Primitives that act on each element alone (the same float operations whatever the layout).
+_ELEMENTWISE = frozenset({
+    "abs", "acos", "acosh", "add", "and", "asin", "asinh", "atan", "atan2", "atanh",
+    "bitcast_convert_type", "cbrt", "ceil", "clamp", "conj", "convert_element_type", "copy",
+    "copy_p", "cos", "cosh", "digamma", "div", "eq", "erf", "erf_inv", "erfc", "exp", "exp2",
+    "expm1", "floor", "ge", "gt", "imag", "integer_pow", "is_finite", "le", "lgamma", "log",
+    "log1p", "logistic", "lt", "max", "min", "mul", "ne", "neg", "nextafter", "not", "or",
+    "population_count", "pow", "real", "reduce_precision", "rem", "round", "rsqrt",
+    "select_n", "shift_left", "shift_right_arithmetic", "shift_right_logical", "sign", "sin",
+    "sinh", "sqrt", "square", "sub", "tan", "tanh", "xor",
+})
+# Primitives that only move or create elements (no arithmetic across elements).
+_STRUCTURAL = frozenset({
+    "broadcast_in_dim", "concatenate", "expand_dims", "iota", "optimization_barrier", "reshape",
+    "slice", "split", "squeeze", "transpose",
+})
+# Calls whose body is another jaxpr, checked recursively.
+_CALLS = frozenset({
+    "checkpoint", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call",
+    "custom_vjp_call_jaxpr", "jit", "pjit", "remat",
+})
+
+
+def _sub_jaxprs(params):
+    for value in params.values():
+        for v in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(v, jex_core.ClosedJaxpr):
+                yield v.jaxpr
+            elif isinstance(v, jex_core.Jaxpr):
+                yield v
+
+
+def elementwise_only(jaxpr) -> bool:
+    """True when every equation of ``jaxpr`` (and of the jaxprs it calls) is elementwise or
+    structural: its results are then the same bits in any memory layout."""
+    for eqn in jaxpr.eqns:
+        name = eqn.primitive.name
+        if name in _ELEMENTWISE or name in _STRUCTURAL:
+            continue
+        if name in _CALLS:
+            subs = list(_sub_jaxprs(eqn.params))
+            if subs and all(elementwise_only(s) for s in subs):
+                continue
+        return False
+    return True
+
+
+def paths_last(chain, point) -> bool:
+    """Whether the engine may hold ``chain``'s states path-last: its noise is the engine's
+    standard normal stream and ``chain.step`` and ``chain.position`` are elementwise
+    (``elementwise_only``) for a start of the structure of ``point``."""
+    if not isinstance(chain.noise, StandardNormal):
+        return False
+    try:
+        state = jax.eval_shape(chain.init, point)
+        pos = jax.eval_shape(chain.position, state)
+        dtype = jax.tree_util.tree_leaves(pos)[0].dtype
+        noise = jax.ShapeDtypeStruct(tuple(chain.noise.shape), dtype)
+        step = jax.make_jaxpr(chain.step)(state, noise).jaxpr
+        position = jax.make_jaxpr(chain.position)(state).jaxpr
+    except Exception:  # noqa: BLE001 — a chain this check cannot trace keeps the default layout
+        return False
+    return elementwise_only(step) and elementwise_only(position)
