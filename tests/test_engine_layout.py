@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax import lax
 
 import sde_opt as so
 from sde_opt.engine import _simulate
@@ -88,14 +89,43 @@ def test_diverging_paths_are_frozen_and_counted_the_same(monkeypatch):
     _assert_same(last, first)
 
 
-def test_a_pytree_state_is_the_same_bit_for_bit(monkeypatch):
-    sde = so.SDE(lambda t, x: {"a": -x["a"], "b": 0.5 * x["b"] - x["b"] ** 3},
-                 lambda t, x: {"a": 0.1 * jnp.ones(2), "b": 0.3 * jnp.ones((2, 3))},
-                 shape={"a": (2,), "b": (2, 3)})
-    x0 = {"a": jnp.ones(2, jnp.float32), "b": jnp.zeros((2, 3), jnp.float32)}
-    last, first = _both_layouts(monkeypatch, so.EulerMaruyama(sde, 0.01), x0, key=2,
-                                n_paths=300, n_steps=250, observables={"a": lambda x: x["a"]})
+class _KickedOscillator(so.AbstractChain):
+    """An elementwise chain with a pytree state (position, velocity, step count): a damped
+    oscillator with a time-dependent stiffness cos(t) and a cubic force, kicked by the noise
+    behind an optimization barrier (as ``GradientSDE`` passes its noise)."""
+
+    dt: float = 0.01
+    noise: so.StandardNormal = so.StandardNormal((3,))
+
+    def init(self, x0):
+        return {"x": x0, "v": jnp.zeros_like(x0), "k": jnp.zeros((), jnp.int32)}
+
+    def step(self, s, z):
+        z = lax.optimization_barrier(z)
+        t = s["k"].astype(s["x"].dtype) * self.dt
+        force = -jnp.cos(t) * s["x"] - s["x"] ** 3
+        v = 0.9 * s["v"] + self.dt * force + 0.3 * jnp.sqrt(self.dt) * z
+        return {"x": s["x"] + self.dt * v, "v": v, "k": s["k"] + 1}
+
+    def position(self, s):
+        return s["x"]
+
+
+def test_a_pytree_state_with_a_time_dependent_step_is_the_same_bit_for_bit(monkeypatch):
+    last, first = _both_layouts(monkeypatch, _KickedOscillator(), jnp.full(3, 0.1, jnp.float32),
+                                key=2, n_paths=300, n_steps=250, final_state=True,
+                                observables={"x": lambda x: x})
     _assert_same(last, first)
+    for la, lb in zip(jax.tree_util.tree_leaves(last.final_state),
+                      jax.tree_util.tree_leaves(first.final_state), strict=True):
+        np.testing.assert_array_equal(np.asarray(la), np.asarray(lb))
+
+
+def test_a_step_that_multiplies_the_noise_directly_keeps_the_path_first_layout():
+    """``so.SDE``'s Euler–Maruyama step scales the noise without a barrier: path-first, XLA folds
+    that product into the generator's, so the path-last layout would round differently."""
+    sde = so.SDE(lambda t, x: -x, lambda t, x: 0.3 * jnp.ones_like(x), shape=(3,))
+    assert not paths_last(so.EulerMaruyama(sde, 0.01), jnp.zeros(3, jnp.float32))
 
 
 def test_the_comparison_sees_a_changed_step(monkeypatch):
@@ -105,3 +135,20 @@ def test_the_comparison_sees_a_changed_step(monkeypatch):
     b = so.simulate(_em([-1.0, 1.0, 2.0], dt=0.010001), x0, key=4, n_paths=600, n_steps=300)
     with pytest.raises(AssertionError):
         _assert_same(a, b)
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_functions_of_the_state_see_the_same_numbers(monkeypatch, mixed):
+    """Events and observables that read the state (``OnState``), alone or beside functions of
+    the position, on a chain with a pytree state."""
+    leaf_norm = so.OnState(lambda s: jnp.linalg.norm(s["v"]))
+    events = [so.OnState(lambda s: jnp.linalg.norm(s["v"]) > 0.25)]
+    observables = {"v_norm": leaf_norm}
+    if mixed:
+        events.append(so.LeaveBall(jnp.zeros(3), 0.3))  # a few paths leave it first
+        observables["x2"] = lambda x: x * x
+    last, first = _both_layouts(monkeypatch, _KickedOscillator(), jnp.full(3, 0.1, jnp.float32),
+                                key=5, n_paths=512, n_steps=300, events=events,
+                                observables=observables, stride=2)
+    assert 0 < np.sum(last.status == so.engine.EXITED) < 512
+    _assert_same(last, first)

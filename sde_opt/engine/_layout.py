@@ -9,10 +9,15 @@ faster, ``benchmarks/RESULTS.md``).
 
 The layout changes nothing in an elementwise computation, but XLA sums a row and a column in
 different orders, so a reduction (a norm, a dot product, a matrix–vector product, a softmax)
-inside the step would change the last bits of the results. The engine therefore lays paths last
-only when the step and the position map of the chain are built from elementwise and structural
-primitives alone (read off their jaxprs); events and observables, which often reduce, see
-path-first copies. Every other chain runs path-first, exactly as before.
+inside the step would change the last bits of the results. And path-first, XLA fuses the
+generator's last multiplications into the step and may fold them with the step's own constants
+(``c₁·(c₂·z)`` → ``(c₁c₂)·z``), which path-last, where the normals are a loop carry, it cannot:
+a step that multiplies the noise directly rounds differently in the two layouts
+(``so.SDE``'s Euler–Maruyama step does). The engine therefore lays paths last only when the step
+and the position map are built from elementwise and structural primitives alone and the step
+passes its noise through an optimization barrier before using it (as ``GradientSDE`` does), read
+off their jaxprs; events and observables, which often reduce, see path-first copies. Every other
+chain runs path-first, exactly as before.
 """
 
 from __future__ import annotations
@@ -69,10 +74,27 @@ def elementwise_only(jaxpr) -> bool:
     return True
 
 
+def noise_behind_barrier(closed_jaxpr, n_state_leaves: int) -> bool:
+    """True when the step's noise (its inputs after the ``n_state_leaves`` state leaves) is used
+    only by ``optimization_barrier``: nothing in the step can then be folded into the generator's
+    arithmetic, whichever the layout."""
+    jaxpr = closed_jaxpr.jaxpr
+    noise = set(jaxpr.invars[n_state_leaves:])
+    if any(isinstance(v, jex_core.Var) and v in noise for v in jaxpr.outvars):
+        return False
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "optimization_barrier":
+            continue
+        if any(isinstance(v, jex_core.Var) and v in noise for v in eqn.invars):
+            return False
+    return True
+
+
 def paths_last(chain, point) -> bool:
     """Whether the engine may hold ``chain``'s states path-last: its noise is the engine's
-    standard normal stream and ``chain.step`` and ``chain.position`` are elementwise
-    (``elementwise_only``) for a start of the structure of ``point``."""
+    standard normal stream, ``chain.step`` and ``chain.position`` are elementwise
+    (``elementwise_only``) for a start of the structure of ``point``, and the step passes its
+    noise through an optimization barrier (``noise_behind_barrier``)."""
     if not isinstance(chain.noise, StandardNormal):
         return False
     try:
@@ -80,8 +102,10 @@ def paths_last(chain, point) -> bool:
         pos = jax.eval_shape(chain.position, state)
         dtype = jax.tree_util.tree_leaves(pos)[0].dtype
         noise = jax.ShapeDtypeStruct(tuple(chain.noise.shape), dtype)
-        step = jax.make_jaxpr(chain.step)(state, noise).jaxpr
+        step = jax.make_jaxpr(chain.step)(state, noise)
         position = jax.make_jaxpr(chain.position)(state).jaxpr
     except Exception:  # noqa: BLE001 — a chain this check cannot trace keeps the default layout
         return False
-    return elementwise_only(step) and elementwise_only(position)
+    n_state = len(jax.tree_util.tree_leaves(state))
+    return (elementwise_only(step.jaxpr) and elementwise_only(position)
+            and noise_behind_barrier(step, n_state))

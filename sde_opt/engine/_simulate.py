@@ -556,9 +556,15 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
         state = jax.tree_util.tree_map(lambda n, o: keep(moved, n, o), new, state)
         steps = jnp.where(alive, k + 1, steps)
         x = per_path(chain.position, state)
-        # events and observables see path-first copies (their reductions sum as they always did)
-        seen_state, seen_x = (lax.optimization_barrier((first(state), first(x)))
-                              if path_last and (events or observables) else (state, x))
+        # events and observables see path-first copies (their reductions sum as they always
+        # did), of the state only where one of them reads it and of the position likewise
+        seen_state, seen_x = state, x
+        if path_last and (events or observables):
+            fns = [*events, *observables.values()]
+            on_state = any(isinstance(fn, OnState) for fn in fns)
+            on_x = not all(isinstance(fn, OnState) for fn in fns)
+            seen_state, seen_x = lax.optimization_barrier(
+                (first(state) if on_state else None, first(x) if on_x else None))
         if events:
             fired = jnp.stack([_vmap(ev, sub_batch, _arg(ev, seen_state, seen_x))
                                for ev in events], axis=-1)
