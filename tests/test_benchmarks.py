@@ -143,3 +143,15 @@ def test_all_py_runs_every_family_and_reports_a_median_ratio(capsys):
     assert {c.key for c in every.CASES} >= {"fixed_horizon", "minimax_gda", "minimax_eg",
                                            "bilevel_stocbio", "bilevel_perturbed_aid",
                                            "neural_collapse_rsgd"}
+
+
+def test_bare_loops_compute_the_engines_numbers():
+    """``benchmarks/bare_loop.py``'s bounds, path-first and path-last, with and without the
+    engine's checks, draw the engine's normals and take its steps: the same final points bit for
+    bit as ``simulate`` (which runs this elementwise chain path-last)."""
+    from benchmarks import bare_loop, peers
+
+    w = FIXED.scaled(n_paths=64, n_steps=bare_loop.SEGMENT)
+    engine = np.asarray(peers.prepare_sde_opt(w, events=False)().final)
+    for arm in ("bare", "checked", "minor", "minor_checked"):
+        np.testing.assert_array_equal(bare_loop.prepare_bare(arm, w)(), engine, err_msg=arm)
