@@ -27,7 +27,7 @@ def _both_layouts(monkeypatch, chain, x0, **kw):
     assert paths_last(chain, x0), "the comparison needs a chain that gets the path-last layout"
     last = so.simulate(chain, x0, **kw)
     with monkeypatch.context() as m:
-        m.setattr(_simulate, "paths_last", lambda *a: False)
+        m.setattr(_simulate, "_cached_paths_last", lambda *a: False)
         first = so.simulate(chain, x0, **kw)
     return last, first
 

@@ -323,25 +323,45 @@ def _sub_batches(fns) -> tuple[int, int]:
     return _lapack_sub_batch(fns), _lapack_sub_batch(loop)
 
 
-def _cached_sub_batch(chain, events, observables, point) -> tuple[int, int]:
-    """``_sub_batches`` of everything [`simulate`][sde_opt.simulate] vmaps, memoized on what a
-    compiled segment depends on (tree structure, array shapes and dtypes, static leaves)."""
-    if jax.local_devices()[0].platform != "cpu" or not _jaxlib_lapack_parallel():
-        return 0, 0
-    leaves, treedef = jax.tree_util.tree_flatten((chain, events, observables))
-    key = (treedef, tuple((np.shape(x), str(x.dtype)) if eqx.is_array(x) else x for x in leaves),
-           jax.tree_util.tree_structure(point),
-           tuple((a.shape, str(a.dtype)) for a in jax.tree_util.tree_leaves(point)))
+def _structure_key(tree, point):
+    """What a compiled segment depends on: ``tree``'s structure, array shapes and dtypes and static
+    leaves, and the structure of a start ``point``."""
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    return (treedef, tuple((np.shape(x), str(x.dtype)) if eqx.is_array(x) else x for x in leaves),
+            jax.tree_util.tree_structure(point),
+            tuple((a.shape, str(a.dtype)) for a in jax.tree_util.tree_leaves(point)))
+
+
+def _memoized(cache: dict, key, compute):
+    """``cache[key]``, computed by ``compute()`` on a miss (no memo for an unhashable key)."""
     try:
-        return _SUB_BATCHES[key]
+        return cache[key]
     except TypeError:  # an unhashable leaf: no memo
-        return _sub_batches(_per_path_functions(chain, events, observables, point))
+        return compute()
     except KeyError:
         pass
-    if len(_SUB_BATCHES) >= 256:
-        _SUB_BATCHES.clear()
-    b = _SUB_BATCHES[key] = _sub_batches(_per_path_functions(chain, events, observables, point))
-    return b
+    if len(cache) >= 256:
+        cache.clear()
+    value = cache[key] = compute()
+    return value
+
+
+def _cached_sub_batch(chain, events, observables, point) -> tuple[int, int]:
+    """``_sub_batches`` of everything [`simulate`][sde_opt.simulate] vmaps, memoized on what a
+    compiled segment depends on (``_structure_key``)."""
+    if jax.local_devices()[0].platform != "cpu" or not _jaxlib_lapack_parallel():
+        return 0, 0
+    return _memoized(_SUB_BATCHES, _structure_key((chain, events, observables), point),
+                     lambda: _sub_batches(_per_path_functions(chain, events, observables, point)))
+
+
+_PATHS_LAST: dict = {}
+
+
+def _cached_paths_last(chain, point) -> bool:
+    """``_layout.paths_last`` memoized like ``_cached_sub_batch`` (it traces the step: ≈ 3–6 ms a
+    call, which a study's many short runs would pay each time)."""
+    return _memoized(_PATHS_LAST, _structure_key(chain, point), lambda: paths_last(chain, point))
 
 
 def _vmap(fn, sub_batch, *args):
@@ -972,7 +992,7 @@ def simulate(
         raise ValueError(f"simulate: chunk_size must be >= 1; got {chunk_size}")
 
     sub_batch = _cached_sub_batch(chain, events, observables, point)  # (init, loop)
-    path_last = not sub_batch[1] and paths_last(chain, point)
+    path_last = not sub_batch[1] and _cached_paths_last(chain, point)
     noise_dtype = jax.tree_util.tree_leaves(
         jax.eval_shape(chain.position, jax.eval_shape(chain.init, point)))[0].dtype
 
