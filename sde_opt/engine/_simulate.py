@@ -513,12 +513,13 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
     loop costs about as much as several steps (``benchmarks/RESULTS.md``), and the values are the
     same either way.
 
-    With ``path_last`` (an elementwise chain with standard normal noise, ``_layout.paths_last``)
+    With ``path_last`` (an elementwise chain reading its standard normals behind a barrier,
+    ``_layout.paths_last``)
     the loop holds every state leaf as ``(*leaf_shape, paths)`` and draws its normals in that
     layout, one more iteration ahead (the hash of step k + 2, the erfinv of step k + 1, the step
     of step k), so that the per-path finiteness test and the select that freeze a diverged path
     do not each recompute the erfinv; events and observables see path-first copies, so their
-    reductions sum as before. Same numbers bit for bit; 1.6–1.7× the path-steps per second of
+    reductions sum as before. Same numbers bit for bit; ≈ 1.8–1.9× the path-steps per second of
     the fixed-horizon and exit-time workloads on a 2-core CPU (``benchmarks/RESULTS.md``).
     """
     dtype = jax.tree_util.tree_leaves(jax.vmap(chain.position)(state))[0].dtype
