@@ -515,11 +515,12 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
 
     With ``path_last`` (an elementwise chain reading its standard normals behind a barrier,
     ``_layout.paths_last``) the loop holds every state leaf as ``(*leaf_shape, paths)`` and draws
-    its normals in that layout, one more iteration ahead (the hash of step k + 2, the erfinv of step k + 1, the step
-    of step k), so that the per-path finiteness test and the select that freeze a diverged path
-    do not each recompute the erfinv; events and observables see path-first copies, so their
-    reductions sum as before. Same numbers bit for bit; ≈ 1.8–1.9× the path-steps per second of
-    the fixed-horizon and exit-time workloads on a 2-core CPU (``benchmarks/RESULTS.md``).
+    its normals in that layout, one more iteration ahead (the hash of step k + 2, the erfinv of
+    step k + 1, the step of step k), so that the per-path finiteness test and the select that
+    freeze a diverged path do not each recompute the erfinv; events and observables see path-first
+    copies, so their reductions sum as before. Same numbers bit for bit; ≈ 1.8–1.9× the path-steps
+    per second of the fixed-horizon and exit-time workloads on a 2-core CPU
+    (``benchmarks/RESULTS.md``).
     """
     dtype = jax.tree_util.tree_leaves(jax.vmap(chain.position)(state))[0].dtype
     first_slot = k0 // stride + 1
