@@ -7,17 +7,19 @@ across paths and are all used, for the Threefry hash, the erfinv and the step al
 (``benchmarks/bare_loop.py``: the fixed-horizon loop with the engine's per-step checks 2.0–2.3×
 faster, ``benchmarks/RESULTS.md``).
 
-The layout changes nothing in an elementwise computation, but XLA sums a row and a column in
-different orders, so a reduction (a norm, a dot product, a matrix–vector product, a softmax)
-inside the step would change the last bits of the results. And path-first, XLA fuses the
-generator's last multiplications into the step and may fold them with the step's own constants
-(``c₁·(c₂·z)`` → ``(c₁c₂)·z``), which path-last, where the normals are a loop carry, it cannot:
-a step that multiplies the noise directly rounds differently in the two layouts
+The layout changes nothing in a computation of correctly rounded elementwise operations (+, −, ×,
+÷, √, comparisons, selects), but XLA sums a row and a column in different orders, so a reduction
+(a norm, a dot product, a matrix–vector product, a softmax) inside the step would change the last
+bits of the results; so can a transcendental function (tanh, exp, log, …), whose vectorized
+polynomial XLA compiles differently with the layout and with what it is fused with. And path-
+first, XLA fuses the generator's last multiplications into the step and may fold them with the
+step's own constants (``c₁·(c₂·z)`` → ``(c₁c₂)·z``), which path-last, where the normals are a loop
+carry, it cannot: a step that multiplies the noise directly rounds differently in the two layouts
 (``so.SDE``'s Euler–Maruyama step does). The engine therefore lays paths last only when the step
-and the position map are built from elementwise and structural primitives alone and the step
-passes its noise through an optimization barrier before using it (as ``GradientSDE`` does), read
-off their jaxprs; events and observables, which often reduce, see path-first copies. Every other
-chain runs path-first, exactly as before.
+and the position map are built from correctly rounded elementwise and structural primitives alone
+and the step passes its noise through an optimization barrier before using it (as ``GradientSDE``
+does), read off their jaxprs; events and observables, which often reduce, see path-first copies.
+Every other chain runs path-first, exactly as before.
 """
 
 from __future__ import annotations
@@ -27,16 +29,19 @@ from jax.extend import core as jex_core
 
 from ..noise import StandardNormal
 
-# Primitives that act on each element alone (the same float operations whatever the layout).
+# Primitives that act on each element alone and are correctly rounded (IEEE 754 basic
+# operations, comparisons, selects, conversions, integer and bit operations): the same bits in
+# vector and scalar code, whatever the layout. Functions that XLA evaluates by polynomial
+# approximation (exp, log, tanh, sin, erf, …) are left out on purpose: their vectorized code
+# depends on the layout and on what they are fused with, and a review found tanh, expm1, arcsinh,
+# arccos and sigmoid in a step rounding differently path-first and path-last.
 _ELEMENTWISE = frozenset({
-    "abs", "acos", "acosh", "add", "and", "asin", "asinh", "atan", "atan2", "atanh",
-    "bitcast_convert_type", "cbrt", "ceil", "clamp", "conj", "convert_element_type", "copy",
-    "copy_p", "cos", "cosh", "digamma", "div", "eq", "erf", "erf_inv", "erfc", "exp", "exp2",
-    "expm1", "floor", "ge", "gt", "imag", "integer_pow", "is_finite", "le", "lgamma", "log",
-    "log1p", "logistic", "lt", "max", "min", "mul", "ne", "neg", "nextafter", "not", "or",
-    "population_count", "pow", "real", "reduce_precision", "rem", "round", "rsqrt",
-    "select_n", "shift_left", "shift_right_arithmetic", "shift_right_logical", "sign", "sin",
-    "sinh", "sqrt", "square", "sub", "tan", "tanh", "xor",
+    "abs", "add", "and", "bitcast_convert_type", "ceil", "clamp", "conj",
+    "convert_element_type", "copy", "copy_p", "div", "eq", "floor", "ge", "gt", "imag",
+    "integer_pow", "is_finite", "le", "lt", "max", "min", "mul", "ne", "neg", "nextafter", "not",
+    "or", "population_count", "real", "reduce_precision", "rem", "round", "select_n",
+    "shift_left", "shift_right_arithmetic", "shift_right_logical", "sign", "sqrt", "square",
+    "sub", "xor",
 })
 # Primitives that only move or create elements (no arithmetic across elements).
 _STRUCTURAL = frozenset({
@@ -60,8 +65,9 @@ def _sub_jaxprs(params):
 
 
 def elementwise_only(jaxpr) -> bool:
-    """True when every equation of ``jaxpr`` (and of the jaxprs it calls) is elementwise or
-    structural: its results are then the same bits in any memory layout."""
+    """True when every equation of ``jaxpr`` (and of the jaxprs it calls) is a correctly rounded
+    elementwise operation or a structural one: its results are then the same bits in any memory
+    layout."""
     for eqn in jaxpr.eqns:
         name = eqn.primitive.name
         if name in _ELEMENTWISE or name in _STRUCTURAL:
