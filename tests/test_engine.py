@@ -336,3 +336,27 @@ def test_save_slots_hold_every_save_of_a_segment():
                 n = _simulate._save_slots(seg_len, stride, longest)
                 need = seg_len // stride + 1
                 assert need <= n <= max(2 * need - 1, 1) and n <= longest + 1
+
+
+class _ShortPosition(so.AbstractChain):
+    """A chain whose position drops a coordinate of its state (a contract violation)."""
+
+    dt: float = 0.1
+    noise: so.StandardNormal = so.StandardNormal((3,))
+
+    def init(self, x0):
+        return x0
+
+    def step(self, s, z):
+        return s + 0.1 * z
+
+    def position(self, s):
+        return s[:2]
+
+
+def test_a_position_shaped_unlike_the_start_is_a_clear_error():
+    """Events, observables and the final positions are laid out like x0: a position of another
+    shape is refused up front, naming both shapes (it crashed inside the chunk loop before)."""
+    with pytest.raises(ValueError, match=r"chain.position\(chain.init\(x0\)\).*\(3,\).*\(2,\)"):
+        so.simulate(_ShortPosition(), jnp.zeros(3), key=0, n_paths=8, n_steps=5,
+                    observables={"x": lambda x: x})

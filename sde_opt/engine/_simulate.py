@@ -909,6 +909,14 @@ def _check_arguments(owner, chain, x0, key, n_paths, n_steps, events, observable
     dtype = jax.tree_util.tree_leaves(x0)[0].dtype
     point = jax.tree_util.tree_map(lambda s_: jax.ShapeDtypeStruct(s_, dtype), shape, is_leaf=_is_shape)
     abstract_state = jax.eval_shape(chain.init, point)
+    position = jax.eval_shape(chain.position, abstract_state)
+    shapes_of = lambda tree: jax.tree_util.tree_map(lambda a: tuple(a.shape), tree)
+    if (jax.tree_util.tree_structure(position) != jax.tree_util.tree_structure(point)
+            or shapes_of(position) != shapes_of(point)):
+        # events, observables and the final positions are laid out like x0
+        raise ValueError(f"{owner}: chain.position(chain.init(x0)) must have the structure and "
+                         f"shapes of x0 ({shapes_of(point)}); {type(chain).__name__} gives "
+                         f"{shapes_of(position)}")
     _check_callbacks(events, observables, point, abstract_state, owner)
     observables = {name: _as_float(fn, point, abstract_state, dtype)
                    for name, fn in observables.items()}
