@@ -52,35 +52,14 @@ from jax import lax  # noqa: E402
 from benchmarks import peers  # noqa: E402
 from benchmarks.workloads import FIXED  # noqa: E402
 from sde_opt.engine._rng import (  # noqa: E402
-    _epoch_key,
-    _hashes_per_step,
-    _uniforms_from_bits,
     epoch_window,
-    erfinv_f32,
     normals_from_uniforms,
     standard_uniforms,
-    threefry2x32,
 )
 
 SEGMENT = 500
 ARMS = ("engine", "bare", "checked", "minor", "minor_checked", "torch")
 _RUNNING, _DIVERGED = 0, 2
-
-
-def _uniforms_minor(key, ids, k, pairs, window):
-    """``standard_uniforms`` laid out ``(pairs, paths)``: the same hashes, the path axis last."""
-    kd, offset = _epoch_key(key, k, pairs, window)
-    b = ids.shape[0]
-    x0 = jnp.broadcast_to(ids[None, :], (pairs, b))
-    x1 = jnp.broadcast_to(offset + jnp.arange(pairs, dtype=jnp.uint32)[:, None], (pairs, b))
-    h0, h1 = threefry2x32(kd, x0, x1)
-    return _uniforms_from_bits(h0), _uniforms_from_bits(h1)
-
-
-def _normals_minor(u, d):
-    """``normals_from_uniforms`` laid out ``(d, paths)``."""
-    u = jnp.concatenate(lax.optimization_barrier(u), axis=0)[:d]
-    return jnp.sqrt(jnp.float32(2.0)) * erfinv_f32(u)
 
 
 def _checked_update(x, new, status, steps, k, n_steps, axis):
@@ -114,27 +93,28 @@ def _segment_loop(arm, chain, key, d, x, ids, k0, seg_len, n_steps):
 
         u0 = standard_uniforms(key, ids, k0, shape, f32, window)
         return loop(body, (x, status, steps, u0))[0]
-    pairs = _hashes_per_step(shape, f32)
+    uniforms_minor = lambda k: standard_uniforms(key, ids, k, shape, f32, window, path_last=True)
+    normals_minor = lambda u: normals_from_uniforms(u, shape, f32, path_last=True)
     step_minor = jax.vmap(chain.step, in_axes=1, out_axes=1)
     if arm == "minor":
         def body(j, c):
             xt, u = c
-            z = _normals_minor(u, d)
-            u = _uniforms_minor(key, ids, k0 + j + 1, pairs, window)
+            z = normals_minor(u)
+            u = uniforms_minor(k0 + j + 1)
             return step_minor(xt, z), u
 
-        return loop(body, (x.T, _uniforms_minor(key, ids, k0, pairs, window)))[0].T
+        return loop(body, (x.T, uniforms_minor(k0)))[0].T
 
     def body(j, c):  # minor_checked: hash of k + 2, erfinv of k + 1, step of k
         xt, status, steps, u, z = c
         k = k0 + j
-        z_next = _normals_minor(u, d)
-        u = _uniforms_minor(key, ids, k + 2, pairs, window)
+        z_next = normals_minor(u)
+        u = uniforms_minor(k + 2)
         new = step_minor(xt, z)
         return (*_checked_update(xt, new, status, steps, k, n_steps, axis=0), u, z_next)
 
-    z0 = _normals_minor(_uniforms_minor(key, ids, k0, pairs, window), d)
-    u1 = _uniforms_minor(key, ids, k0 + 1, pairs, window)
+    z0 = normals_minor(uniforms_minor(k0))
+    u1 = uniforms_minor(k0 + 1)
     return loop(body, (x.T, status, steps, u1, z0))[0].T
 
 

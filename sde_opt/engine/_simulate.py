@@ -537,10 +537,12 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
     path_last = path_last and pipelined and not sub_batch
     if path_last:
         per_path = lambda fn, *a: jax.vmap(fn, in_axes=-1, out_axes=-1)(*a)
+        position_of = lambda s_: per_path(chain.position, s_)
         keep = lambda moved, n, o: jnp.where(moved, n, o)
         finite_of = lambda new: jax.vmap(_all_finite, in_axes=-1)(new)
     else:
         per_path = lambda fn, *a: _vmap(fn, sub_batch, *a)
+        position_of = jax.vmap(chain.position)  # a selection: never sub-batched
         keep = lambda moved, n, o: jnp.where(_bcast(moved, n), n, o)
         finite_of = lambda new: jax.vmap(_all_finite)(new)
     first = lambda tree: jax.tree_util.tree_map(lambda a: jnp.moveaxis(a, -1, 0), tree)
@@ -576,7 +578,7 @@ def _segment_local(chain, events, observables, key, state, path_ids, status, ste
         moved = alive & finite
         state = jax.tree_util.tree_map(lambda n, o: keep(moved, n, o), new, state)
         steps = jnp.where(alive, k + 1, steps)
-        x = per_path(chain.position, state)
+        x = position_of(state)
         # events and observables see path-first copies (their reductions sum as they always
         # did), of the state only where one of them reads it and of the position likewise
         seen_state, seen_x = state, x
