@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import equinox as eqx
 import pytest
 from scipy import stats
 
@@ -360,3 +361,49 @@ def test_a_position_shaped_unlike_the_start_is_a_clear_error():
     with pytest.raises(ValueError, match=r"chain.position\(chain.init\(x0\)\).*\(3,\).*\(2,\)"):
         so.simulate(_ShortPosition(), jnp.zeros(3), key=0, n_paths=8, n_steps=5,
                     observables={"x": lambda x: x})
+
+
+
+class _Counter:
+    """A mutable tally that hashes by identity (a static field of the chain below)."""
+
+    def __init__(self):
+        self.n = 0
+
+
+class _CountedInit(so.AbstractChain):
+    """A random walk whose ``init`` counts how often Python runs it (each trace is one run)."""
+
+    scale: jnp.ndarray = eqx.field(default_factory=lambda: jnp.asarray(0.1))
+    counter: _Counter = eqx.field(static=True, default_factory=_Counter)
+    dt: float = 0.1
+    noise: so.StandardNormal = so.StandardNormal((2,))
+
+    def init(self, x0):
+        self.counter.n += 1
+        return x0
+
+    def step(self, s, z):
+        return s + self.scale * z
+
+    def position(self, s):
+        return s
+
+
+def test_a_second_run_of_the_same_chain_structure_does_not_trace_init_again():
+    """``simulate`` needs the chain's abstract state for its checks and its memory plan; it is
+    memoized on the chain's structure, so a second run with other parameter values (a study's
+    next grid point) traces ``init`` no more (it traced it five more times a call before)."""
+    counter = _Counter()
+    first = so.simulate(_CountedInit(scale=jnp.asarray(0.1), counter=counter), jnp.zeros(2), key=0,
+                        n_paths=16, n_steps=4)
+    assert counter.n >= 1
+    traced = counter.n
+    again = so.simulate(_CountedInit(scale=jnp.asarray(0.2), counter=counter), jnp.zeros(2), key=0,
+                        n_paths=16, n_steps=4)
+    assert counter.n == traced
+    np.testing.assert_allclose(np.asarray(again.final), 2 * np.asarray(first.final), rtol=1e-6)
+    so.simulate(_CountedInit(scale=jnp.asarray(0.2), counter=counter,
+                             noise=so.StandardNormal((3,))),
+                jnp.zeros(3), key=0, n_paths=16, n_steps=4)  # another shape: traced anew
+    assert counter.n > traced

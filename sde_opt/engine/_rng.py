@@ -146,16 +146,20 @@ def standard_uniforms(key, path_ids, step, shape: tuple[int, ...], dtype, window
                       path_last: bool = False):
     """The first stage of ``standard_normals``: the symmetric uniforms u ∈ (−1, 1) behind the
     normals of ``shape`` for every path in ``path_ids`` at ``step``, as a tuple of ``(B, pairs)``
-    arrays (``(pairs, B)`` with ``path_last``): ``(u,)`` in float64 (one normal per 64-bit hash),
-    ``(u_first, u_second)`` in float32, the two 32-bit words of each hash (normal j < pairs is
-    word 0 of pair j, normal j ≥ pairs word 1 of pair j − pairs; the last one is dropped when the
-    size is odd). The numbers do not depend on the layout: the hash is integer arithmetic.
+    arrays: ``(u,)`` in float64 (one normal per 64-bit hash), ``(u_first, u_second)`` in float32,
+    the two 32-bit words of each hash (normal j < pairs is word 0 of pair j, normal j ≥ pairs
+    word 1 of pair j − pairs; the last one is dropped when the size is odd). With ``path_last``
+    the float32 words come joined in one ``(2 · pairs, B)`` array, ``(u,)``. The numbers do not
+    depend on the layout: the hash is integer arithmetic.
 
-    Each hash is written once and its two words leave in two arrays: XLA's CPU compiler runs
-    that about 2× faster than one array with every element selecting its word, and faster than
-    a ``complex64`` array holding both words. (The compiled code still evaluates each hash twice,
-    once in the loop of each word; packing both words in one ``uint64`` makes it once, with the
-    same numbers, but was not faster on every noise shape.)
+    Path-first, each hash is written once and its two words leave in two arrays: XLA's CPU
+    compiler runs that about 2× faster than one array with every element selecting its word, and
+    faster than a ``complex64`` array holding both words. (The compiled code still evaluates
+    each hash twice, once in the loop of each word; packing both words in one ``uint64`` makes
+    it once, with the same numbers, but was not faster on every noise shape.) Path-last, where
+    a word fills whole rows, one joined array is faster: the engine's loop then carries one
+    array, with no separate concatenation and fewer copies per step (``benchmarks/RESULTS.md``,
+    eighth session).
     """
     b = path_ids.shape[0]
     wide = jnp.dtype(dtype).itemsize == 8
@@ -171,6 +175,8 @@ def standard_uniforms(key, path_ids, step, shape: tuple[int, ...], dtype, window
     h0, h1 = threefry2x32(kd, x0, x1)
     if wide:
         return (_uniforms_from_bits((h0.astype(jnp.uint64) << 32) | h1.astype(jnp.uint64)),)
+    if path_last:
+        return (jnp.concatenate([_uniforms_from_bits(h0), _uniforms_from_bits(h1)], axis=0),)
     return _uniforms_from_bits(h0), _uniforms_from_bits(h1)
 
 
