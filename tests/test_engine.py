@@ -1,9 +1,9 @@
 """The engine: per-path randomness, events, censoring, divergence, observables, chunking."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import equinox as eqx
 import pytest
 from scipy import stats
 
