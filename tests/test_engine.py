@@ -407,3 +407,34 @@ def test_a_second_run_of_the_same_chain_structure_does_not_trace_init_again():
                              noise=so.StandardNormal((3,))),
                 jnp.zeros(3), key=0, n_paths=16, n_steps=4)  # another shape: traced anew
     assert counter.n > traced
+
+
+class _ScaledStart(so.AbstractChain):
+    """A chain whose state's dtype follows JAX's promotion of ``x0 * scale``."""
+
+    scale: jnp.ndarray = None
+    dt: float = 0.1
+    noise: so.StandardNormal = so.StandardNormal((2,))
+
+    def init(self, x0):
+        return x0 * self.scale
+
+    def step(self, s, z):
+        return s + 0.1 * z.astype(s.dtype)
+
+    def position(self, s):
+        return s.astype(jnp.bfloat16)
+
+
+def test_the_memoized_abstract_state_tells_weak_from_strong_leaves():
+    """A weakly typed float32 leaf times a bfloat16 start is bfloat16, a strongly typed one is
+    float32: two chains alike but for that share no memoized abstract state (the memo first
+    keyed them alike and wrote the second chain's float32 state into a bfloat16 buffer)."""
+    x0 = jnp.zeros(2, jnp.bfloat16)
+    weak = _ScaledStart(scale=jnp.asarray(1.0))
+    strong = _ScaledStart(scale=jnp.asarray(1.0, jnp.float32))
+    assert weak.scale.weak_type and not strong.scale.weak_type
+    for chain, want in ((weak, jnp.bfloat16), (strong, jnp.float32)):
+        r = so.simulate(chain, x0, key=0, n_paths=8, n_steps=3, final_state=True)
+        assert r.final_state.dtype == want
+        assert r.final.dtype == jnp.bfloat16

@@ -324,10 +324,12 @@ def _sub_batches(fns) -> tuple[int, int]:
 
 
 def _structure_key(tree, point):
-    """What a compiled segment depends on: ``tree``'s structure, array shapes and dtypes and static
-    leaves, and the structure of a start ``point``."""
+    """What a compiled segment depends on: ``tree``'s structure, array shapes, dtypes and weak
+    types (a weakly typed float32 leaf times a bfloat16 start stays bfloat16, a strongly typed one
+    promotes it) and static leaves, and the structure of a start ``point``."""
     leaves, treedef = jax.tree_util.tree_flatten(tree)
-    return (treedef, tuple((np.shape(x), str(x.dtype)) if eqx.is_array(x) else x for x in leaves),
+    return (treedef, tuple((np.shape(x), str(x.dtype), bool(getattr(x, "weak_type", False)))
+                           if eqx.is_array(x) else x for x in leaves),
             jax.tree_util.tree_structure(point),
             tuple((a.shape, str(a.dtype)) for a in jax.tree_util.tree_leaves(point)))
 
