@@ -326,10 +326,11 @@ def _sub_batches(fns) -> tuple[int, int]:
 def _structure_key(tree, point):
     """What a compiled segment depends on: ``tree``'s structure, array shapes, dtypes and weak
     types (a weakly typed float32 leaf times a bfloat16 start stays bfloat16, a strongly typed one
-    promotes it) and static leaves, and the structure of a start ``point``."""
+    promotes it), static leaves with their types (``1 == 1.0 == True`` as dictionary keys, but
+    a function may treat them differently), and the structure of a start ``point``."""
     leaves, treedef = jax.tree_util.tree_flatten(tree)
     return (treedef, tuple((np.shape(x), str(x.dtype), bool(getattr(x, "weak_type", False)))
-                           if eqx.is_array(x) else x for x in leaves),
+                           if eqx.is_array(x) else (type(x), x) for x in leaves),
             jax.tree_util.tree_structure(point),
             tuple((a.shape, str(a.dtype)) for a in jax.tree_util.tree_leaves(point)))
 
