@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 import sde_opt as so
+from sde_opt._checks import is_concrete
 from sde_opt.engine import CENSORED, DIVERGED, EXITED, _simulate
 from sde_opt.engine._rng import standard_normals
 
@@ -390,10 +391,11 @@ class _CountedInit(so.AbstractChain):
         return s
 
 
-def test_a_second_run_of_the_same_chain_structure_does_not_trace_init_again():
-    """``simulate`` needs the chain's abstract state for its checks and its memory plan; it is
-    memoized on the chain's structure, so a second run with other parameter values (a study's
-    next grid point) traces ``init`` no more (it traced it five more times a call before)."""
+def test_a_second_run_of_the_same_chain_structure_traces_init_once():
+    """``simulate`` needs the chain's abstract state for its checks and its memory plan: it traces
+    ``init`` once a call for them (it traced it five times a call before), and the analyses it
+    memoizes on the chain's structure (LAPACK sub-batches, the layout) do not trace it again for a
+    second run with other parameter values (a study's next grid point)."""
     counter = _Counter()
     first = so.simulate(_CountedInit(scale=jnp.asarray(0.1), counter=counter), jnp.zeros(2), key=0,
                         n_paths=16, n_steps=4)
@@ -401,7 +403,7 @@ def test_a_second_run_of_the_same_chain_structure_does_not_trace_init_again():
     traced = counter.n
     again = so.simulate(_CountedInit(scale=jnp.asarray(0.2), counter=counter), jnp.zeros(2), key=0,
                         n_paths=16, n_steps=4)
-    assert counter.n == traced
+    assert counter.n == traced + 1
     np.testing.assert_allclose(np.asarray(again.final), 2 * np.asarray(first.final), rtol=1e-6)
     so.simulate(_CountedInit(scale=jnp.asarray(0.2), counter=counter,
                              noise=so.StandardNormal((3,))),
@@ -426,10 +428,11 @@ class _ScaledStart(so.AbstractChain):
         return s.astype(jnp.bfloat16)
 
 
-def test_the_memoized_abstract_state_tells_weak_from_strong_leaves():
+def test_the_state_buffers_follow_weak_and_strong_leaves_call_by_call():
     """A weakly typed float32 leaf times a bfloat16 start is bfloat16, a strongly typed one is
-    float32: two chains alike but for that share no memoized abstract state (the memo first
-    keyed them alike and wrote the second chain's float32 state into a bfloat16 buffer)."""
+    float32: two chains alike but for that, run one after the other, each get buffers of their
+    own state's dtype (a memo of the abstract state across calls, keyed without weak types, once
+    wrote the second chain's float32 state into a bfloat16 buffer)."""
     x0 = jnp.zeros(2, jnp.bfloat16)
     weak = _ScaledStart(scale=jnp.asarray(1.0))
     strong = _ScaledStart(scale=jnp.asarray(1.0, jnp.float32))
@@ -438,3 +441,32 @@ def test_the_memoized_abstract_state_tells_weak_from_strong_leaves():
         r = so.simulate(chain, x0, key=0, n_paths=8, n_steps=3, final_state=True)
         assert r.final_state.dtype == want
         assert r.final.dtype == jnp.bfloat16
+
+
+class _CheckedInit(so.AbstractChain):
+    """A chain whose ``init`` checks its parameter when the value is concrete."""
+
+    gamma: jnp.ndarray = None
+    dt: float = 0.1
+    noise: so.StandardNormal = so.StandardNormal((2,))
+
+    def init(self, x0):
+        if is_concrete(self.gamma) and not float(self.gamma) > 0:
+            raise ValueError(f"_CheckedInit: gamma must be > 0; got {float(self.gamma)}")
+        return x0
+
+    def step(self, s, z):
+        return s - self.dt * self.gamma * s + 0.1 * z
+
+    def position(self, s):
+        return s
+
+
+def test_a_check_in_init_runs_on_every_call():
+    """``simulate`` traces ``init`` with the chain's values concrete once a call, so a check of
+    a value there runs for a second chain of the same structure too (a memo across calls once
+    skipped it: found by a review)."""
+    so.simulate(_CheckedInit(gamma=jnp.asarray(1.0)), jnp.zeros(2), key=0, n_paths=4, n_steps=2)
+    with pytest.raises(ValueError, match="gamma must be > 0; got -1.0"):
+        so.simulate(_CheckedInit(gamma=jnp.asarray(-1.0)), jnp.zeros(2), key=0, n_paths=4,
+                    n_steps=2)

@@ -327,12 +327,15 @@ def _structure_key(tree, point):
     """What a compiled segment depends on: ``tree``'s structure, array shapes, dtypes and weak
     types (a weakly typed float32 leaf times a bfloat16 start stays bfloat16, a strongly typed one
     promotes it), static leaves with their types (``1 == 1.0 == True`` as dictionary keys, but
-    a function may treat them differently), and the structure of a start ``point``."""
+    a function may treat them differently), the structure of a start ``point``, and the JAX
+    settings that change dtypes (64-bit mode, the promotion rules). Static fields inside the tree
+    structure still compare with ``==`` alone, as in ``equinox.filter_jit``'s own cache."""
     leaves, treedef = jax.tree_util.tree_flatten(tree)
     return (treedef, tuple((np.shape(x), str(x.dtype), bool(getattr(x, "weak_type", False)))
                            if eqx.is_array(x) else (type(x), x) for x in leaves),
             jax.tree_util.tree_structure(point),
-            tuple((a.shape, str(a.dtype)) for a in jax.tree_util.tree_leaves(point)))
+            tuple((a.shape, str(a.dtype)) for a in jax.tree_util.tree_leaves(point)),
+            bool(jax.config.jax_enable_x64), str(jax.config.jax_numpy_dtype_promotion))
 
 
 def _memoized(cache: dict, key, compute):
@@ -678,34 +681,17 @@ def _compacted_bucket(n_alive: int, size: int) -> int | None:
     return bucket if bucket * _COMPACT_FACTOR <= size else None
 
 
-_ABSTRACT: dict = {}
-
-
-def _abstract_state(chain, point):
-    """``(jax.eval_shape(chain.init, point), jax.eval_shape(chain.position, that))``, memoized on
-    ``_structure_key``: ``simulate`` traced ``init`` five to seven times a call for its checks
-    and its memory plan (≈ 3 ms each for a bilevel chain's curvature check: 10–15 % of a
-    4,000-path × 200-step AID run), which a study's many short runs paid each time. The shapes
-    depend only on what the key holds: the compiled segment traces the chain's arrays too."""
-    def compute():
-        state = jax.eval_shape(chain.init, point)
-        return state, jax.eval_shape(chain.position, state)
-
-    return _memoized(_ABSTRACT, _structure_key(chain, point), compute)
-
-
-def _observable_bytes(chain, x, observables) -> int:
-    """Bytes of one path's saved row (every observable at one save)."""
-    st = _abstract_state(chain, x)[0]
+def _observable_bytes(state, x, observables) -> int:
+    """Bytes of one path's saved row (every observable at one save), for the chain's abstract
+    ``state`` at a start shaped like ``x``."""
     return sum(math.prod(o.shape) * o.dtype.itemsize
-               for o in (jax.eval_shape(fn, _arg(fn, st, x)) for fn in observables.values()))
+               for o in (jax.eval_shape(fn, _arg(fn, state, x)) for fn in observables.values()))
 
 
-def _bytes_per_path(chain, x, observables, n_slots) -> int:
-    st = _abstract_state(chain, x)[0]
-    state_bytes = sum(math.prod(a.shape) * a.dtype.itemsize for a in jax.tree_util.tree_leaves(st))
+def _bytes_per_path(state, x, observables, n_slots) -> int:
+    state_bytes = sum(math.prod(a.shape) * a.dtype.itemsize for a in jax.tree_util.tree_leaves(state))
     # state, proposal, noise and temporaries, plus the save buffer (and one saved row)
-    return 8 * state_bytes + (n_slots + 1) * _observable_bytes(chain, x, observables) + 64
+    return 8 * state_bytes + (n_slots + 1) * _observable_bytes(state, x, observables) + 64
 
 
 def _is_shape(s) -> bool:
@@ -929,7 +915,12 @@ def _check_arguments(owner, chain, x0, key, n_paths, n_steps, events, observable
                              f"{np.shape(jax.tree_util.tree_leaves(x0)[0])}")
     dtype = jax.tree_util.tree_leaves(x0)[0].dtype
     point = jax.tree_util.tree_map(lambda s_: jax.ShapeDtypeStruct(s_, dtype), shape, is_leaf=_is_shape)
-    abstract_state, position = _abstract_state(chain, point)
+    # traced once per call here and handed on (the memory plan, the buffers, the noise dtype):
+    # simulate traced init five to seven times a call before (≈ 3 ms each for a bilevel chain's
+    # curvature check). Not memoized across calls: init may check its chain's values when they
+    # are concrete, as here, and its abstract state may depend on what no cache key holds.
+    abstract_state = jax.eval_shape(chain.init, point)
+    position = jax.eval_shape(chain.position, abstract_state)
     shapes_of = lambda tree: jax.tree_util.tree_map(lambda a: tuple(a.shape), tree)
     if (jax.tree_util.tree_structure(position) != jax.tree_util.tree_structure(point)
             or shapes_of(position) != shapes_of(point)):
@@ -1005,11 +996,11 @@ def simulate(
     dtype = jax.tree_util.tree_leaves(x0)[0].dtype
 
     longest = _longest_segment(n_paths if chunk_size is None else min(n_paths, chunk_size),
-                               events, _observable_bytes(chain, point, observables), stride)
+                               events, _observable_bytes(abstract_state, point, observables), stride)
     seg_len = _segment_length(longest, n_steps)
     n_slots = _save_slots(seg_len, stride, longest)
     if chunk_size is None:
-        per_path_bytes = _bytes_per_path(chain, point, observables, n_slots)
+        per_path_bytes = _bytes_per_path(abstract_state, point, observables, n_slots)
         smallest = min(256, n_paths) * per_path_bytes
         if memory_limit < smallest:
             raise ValueError(f"simulate: memory_limit must be at least {smallest:.0f} bytes (one chunk "
@@ -1022,7 +1013,7 @@ def simulate(
 
     sub_batch = _cached_sub_batch(chain, events, observables, point)  # (init, loop)
     path_last = not sub_batch[1] and _cached_paths_last(chain, point)
-    noise_dtype = jax.tree_util.tree_leaves(_abstract_state(chain, point)[1])[0].dtype
+    noise_dtype = jax.tree_util.tree_leaves(jax.eval_shape(chain.position, abstract_state))[0].dtype
 
     # no observables, nothing saved: no per-save array either (its size grows with the horizon)
     save_steps = np.arange(0, n_steps + 1, stride) if observables else np.zeros(0, np.int64)
@@ -1070,8 +1061,8 @@ def simulate(
 def _per_path_functions(chain, events, observables, point):
     """``(name, fn, per-path example args)`` for every function the engine vmaps over paths."""
     x = point
-    state, pos = _abstract_state(chain, x)
-    pos_dtype = jax.tree_util.tree_leaves(pos)[0].dtype
+    state = jax.eval_shape(chain.init, x)
+    pos_dtype = jax.tree_util.tree_leaves(jax.eval_shape(chain.position, state))[0].dtype
     sampler = chain.noise
     key = jax.eval_shape(lambda: jr.key(0))
     noise = jax.eval_shape(lambda kk: sampler.sample(kk, pos_dtype), key)
